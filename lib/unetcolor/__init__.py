@@ -1,0 +1,20 @@
+"""unetcolor: a reproducible replication of "Coloring of Gray Scale Image using
+U-net Architecture" (Acharya & Pokhrel) and a colorizer for your own photos.
+
+Modules, in the order the paper uses them:
+    paths     where every input and output lives (one place)
+    config    the typed configuration of a training run
+    color     the one definition of "gray", value ranges, L*a*b*
+    download  the real dataset (CycleGAN summer2winter_yosemite) fetched safely
+    data      scanning, cleaning and preparing photos; seeded splits
+    samples   the smoke profile's license-clear photos (bundled with scikit-image)
+    model     the paper's U-Net (Section 3.1)
+    train     training with checkpoints and resume (Sections 3.2, 3.4)
+    study     the one-factor-at-a-time hyperparameter study (Section 4)
+    metrics   PSNR (eq. 3), SSIM, colorfulness, Keras' "accuracy"
+    evaluate  per-image evaluation against the gray baseline (Section 4.1)
+    predict   colorizing photos of any size (Figure 8) and the `colorize` command
+    plots     the figures
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,120 @@
+"""The typed configuration of a training run.
+
+Defaults are the paper's full run (Sections 3.2, 3.4, 4): MSE, Adam, batch 64,
+100 epochs, learning rate 1e-4, 80/20 split. Small runs are named overrides
+(profiles/smoke.yaml), never different defaults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Choices the paper leaves open (Section 3.1), each exposed as a parameter.
+
+    filters:        width of each of the six stride-2 encoder convolutions; the
+                    decoder mirrors them. 64 doubling to a cap of 512 follows the
+                    pix2pix U-Net, the common reading of "doubling the features".
+    leaky_slope:    LeakyReLU negative slope in the encoder (0.2, as pix2pix/DCGAN).
+    normalization:  "none" (the paper names none) or "batch".
+    final_skip:     the last up step concatenates the gray input itself, so the
+                    output layer sees full-resolution luminance edges.
+    output:         "rgb" (paper: tanh, 3 channels) or "ab" (Section 6: predict
+                    a*, b* from L*, 2 channels).
+    """
+
+    image_size: int = 256
+    filters: tuple[int, ...] = (64, 128, 256, 512, 512, 512)
+    leaky_slope: float = 0.2
+    normalization: str = "none"
+    final_skip: bool = True
+    output: str = "rgb"
+
+    def __post_init__(self):
+        object.__setattr__(self, "filters", tuple(int(f) for f in self.filters))
+        if len(self.filters) < 1:
+            raise ValueError("filters must name at least one encoder width")
+        if self.image_size % (2 ** len(self.filters)):
+            raise ValueError(
+                f"image_size {self.image_size} must be divisible by 2**{len(self.filters)} "
+                f"for {len(self.filters)} stride-2 stages"
+            )
+        if self.normalization not in ("none", "batch"):
+            raise ValueError(f"normalization must be 'none' or 'batch', got {self.normalization!r}")
+        if self.output not in ("rgb", "ab"):
+            raise ValueError(f"output must be 'rgb' or 'ab', got {self.output!r}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run's result (and so its cache key)."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    epochs: int = 100
+    batch_size: int = 64
+    learning_rate: float = 1e-4
+    split: str = "80_20"
+    loss: str = "mse"
+    seed: int = 42
+    mixed_precision: bool = False
+
+    def __post_init__(self):
+        if isinstance(self.model, dict):
+            object.__setattr__(self, "model", model_config_from_dict(self.model))
+        if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0:
+            raise ValueError("epochs and batch_size must be >= 1 and learning_rate > 0")
+        if self.loss not in ("mse", "mae", "huber"):
+            raise ValueError(f"loss must be 'mse', 'mae' or 'huber', got {self.loss!r}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def key(self) -> str:
+        """A short stable hash of the config: the run's cache key."""
+        text = json.dumps(self.to_dict(), sort_keys=True, default=list)
+        return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+    def run_name(self) -> str:
+        """Readable and unique: e.g. 'bs64-lr0.0001-split80_20-e100-<hash>'."""
+        return (
+            f"bs{self.batch_size}-lr{self.learning_rate:g}-split{self.split}"
+            f"-e{self.epochs}-{self.model.output}-{self.key()}"
+        )
+
+
+def _strict(cls, values: dict, where: str):
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {unknown}; valid keys are {sorted(names)}")
+    return cls(**values)
+
+
+def model_config_from_dict(values: dict, where: str = "model config") -> ModelConfig:
+    return _strict(ModelConfig, dict(values), where)
+
+
+def train_config_from_dict(values: dict, where: str = "train config") -> TrainConfig:
+    values = dict(values)
+    if "model" in values:
+        values["model"] = model_config_from_dict(values["model"], f"{where} (model)")
+    return _strict(TrainConfig, values, where)
+
+
+def load_train_config(path: str | Path) -> TrainConfig:
+    """Read a YAML or JSON training config; unknown keys are an error naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: config file not found")
+    values = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(values, dict):
+        raise ValueError(f"{path}: expected a mapping of config keys, got {type(values).__name__}")
+    return train_config_from_dict(values, where=str(path))

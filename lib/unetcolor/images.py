@@ -1,0 +1,103 @@
+"""Reading and writing photos: the one reader both data preparation and the
+`colorize` command use, so every mode Pillow opens is handled the same way."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+
+
+class UnreadableImageError(ValueError):
+    """A file that is not a usable image; the message names the file and the reason."""
+
+    def __init__(self, path: Path | str, reason: str):
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+@dataclass
+class Photo:
+    """A decoded photo: uint8 RGB (H, W, 3), optional uint8 alpha (H, W), the source mode."""
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None
+    mode: str
+
+
+def _to_8bit(image: Image.Image) -> Image.Image:
+    """16-bit and 32-bit integer/float gray modes -> 8-bit 'L' (scaled, not clipped)."""
+    array = np.asarray(image)
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N") or (image.mode == "I" and array.max(initial=0) > 255):
+        peak = 65535.0
+    elif image.mode == "F":
+        peak = 1.0 if array.max(initial=0) <= 1.0 else 255.0
+    else:
+        peak = 255.0
+    scaled = np.clip(np.rint(array.astype(np.float64) * (255.0 / peak)), 0, 255).astype(np.uint8)
+    return Image.fromarray(scaled, mode="L")
+
+
+def read_photo(path: str | os.PathLike) -> Photo:
+    """Decode any photo Pillow reads into 8-bit RGB with EXIF orientation applied.
+
+    RGBA/LA/palette-with-transparency keep their alpha; CMYK, palette, gray and
+    16-bit modes become 8-bit RGB. Raises UnreadableImageError (naming the file)
+    for empty, truncated or non-image files.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UnreadableImageError(path, "not a file")
+    if path.stat().st_size == 0:
+        raise UnreadableImageError(path, "empty file (0 bytes)")
+    try:
+        with Image.open(path) as image:
+            image.load()
+            image = ImageOps.exif_transpose(image)
+            mode = image.mode
+            alpha = None
+            if mode == "P" and "transparency" in image.info:
+                image = image.convert("RGBA")
+            if image.mode in ("RGBA", "LA", "PA"):
+                alpha = np.asarray(image.getchannel("A")).copy()
+            if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+                image = _to_8bit(image)
+            rgb = np.asarray(image.convert("RGB")).copy()
+    except UnidentifiedImageError:
+        raise UnreadableImageError(path, "not an image Pillow can identify") from None
+    except (OSError, SyntaxError, ValueError) as error:
+        raise UnreadableImageError(path, f"cannot decode ({error})") from None
+    except Image.DecompressionBombError as error:
+        raise UnreadableImageError(path, f"too large to decode safely ({error})") from None
+    return Photo(rgb=rgb, alpha=alpha, mode=mode)
+
+
+def write_image_atomic(array: np.ndarray, path: Path, quality: int = 95) -> None:
+    """Write uint8 (H, W), (H, W, 3) or (H, W, 4) to PNG/JPEG/... by suffix, atomically:
+    a temporary file in the same folder is renamed into place, so a crash never
+    leaves a half-written image."""
+    path = Path(path)
+    image = Image.fromarray(np.asarray(array))
+    suffix = path.suffix.lower()
+    if suffix in (".jpg", ".jpeg") and image.mode == "RGBA":
+        image = image.convert("RGB")  # JPEG has no alpha channel
+    fmt = Image.registered_extensions().get(suffix)
+    if fmt is None:
+        raise ValueError(f"{path}: unknown image extension {suffix!r}; use .png or .jpg")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix)
+    os.close(handle)
+    try:
+        options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+        image.save(temporary, format=fmt, **options)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,93 @@
+"""One place for every path the project reads or writes.
+
+Layout (relative to the project root):
+    data/raw/                         downloads and copies, never modified after extraction
+    data/processed/<profile>/         prepared arrays, index and split manifests
+    models/<profile>/<run>/           training runs: weights, checkpoints, history, config
+    reports/<profile>/notebooks/      executed notebooks
+    reports/<profile>/figures/        figures (PNG)
+    reports/<profile>/tables/         tables (CSV)
+
+Outputs of different profiles never share a folder.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT_ENV = "UNETCOLOR_ROOT"
+
+
+def project_root() -> Path:
+    """The project checkout: $UNETCOLOR_ROOT, else the nearest parent of the
+    working directory holding both `pyproject.toml` and `notebooks/`, else the
+    checkout this package was installed from (editable install)."""
+    if os.environ.get(ROOT_ENV):
+        return Path(os.environ[ROOT_ENV]).resolve()
+    for candidate in [Path.cwd(), *Path.cwd().parents]:
+        if (candidate / "pyproject.toml").is_file() and (candidate / "notebooks").is_dir():
+            return candidate
+    return Path(__file__).resolve().parents[2]
+
+
+def resolve(path: str | os.PathLike, root: Path | None = None) -> Path:
+    """A user-given path: absolute as given, relative ones against the project root
+    (so notebooks behave the same whether started from notebooks/ or by papermill)."""
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else (root or project_root()) / path
+
+
+@dataclass(frozen=True)
+class ProfilePaths:
+    """All output folders of one profile (`paper`, `smoke`, ...)."""
+
+    profile: str
+    root: Path
+
+    @property
+    def raw(self) -> Path:
+        return self.root / "data" / "raw"
+
+    @property
+    def processed(self) -> Path:
+        return self.root / "data" / "processed" / self.profile
+
+    @property
+    def models(self) -> Path:
+        return self.root / "models" / self.profile
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports" / self.profile
+
+    @property
+    def notebooks(self) -> Path:
+        return self.reports / "notebooks"
+
+    @property
+    def figures(self) -> Path:
+        return self.reports / "figures"
+
+    @property
+    def tables(self) -> Path:
+        return self.reports / "tables"
+
+    def run_dir(self, run_name: str) -> Path:
+        return self.models / run_name
+
+    def make(self) -> "ProfilePaths":
+        """Create the output folders; returns self so calls can chain."""
+        for folder in (self.processed, self.models, self.notebooks, self.figures, self.tables):
+            folder.mkdir(parents=True, exist_ok=True)
+        return self
+
+
+def profile_paths(profile: str, root: Path | None = None) -> ProfilePaths:
+    if not profile or not profile.replace("-", "").replace("_", "").isalnum():
+        raise ValueError(
+            f"profile {profile!r} is not a valid name: use letters, digits, '-' or '_' "
+            "(for example 'paper' or 'smoke')"
+        )
+    return ProfilePaths(profile=profile, root=(root or project_root()))

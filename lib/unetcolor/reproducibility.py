@@ -1,0 +1,72 @@
+"""One call for seeding, and a record of the environment a result came from."""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+import sys
+from importlib import metadata
+
+import numpy as np
+
+RECORDED_PACKAGES = (
+    "keras", "tensorflow", "tensorflow-cpu", "jax", "jaxlib", "numpy", "pandas",
+    "scikit-image", "pillow", "matplotlib", "seaborn", "papermill", "nbval",
+)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and Keras' backend (TensorFlow or JAX) with one call.
+
+    On TensorFlow also asks for deterministic kernels, so a rerun on the same
+    machine gives the same weights.
+    """
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf  # the only backend-specific call: determinism is a TF switch
+
+        tf.config.experimental.enable_op_determinism()
+
+
+def device_description() -> str:
+    """A short description of the accelerator Keras will use, e.g. 'cpu' or 'gpu: NVIDIA H200'."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        devices = jax.devices()
+        return ", ".join(f"{d.platform}: {getattr(d, 'device_kind', d)}" for d in devices)
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        return ", ".join(g.name for g in gpus) if gpus else "cpu"
+    return backend
+
+
+def environment_info() -> dict:
+    """Package versions, Keras backend, device, Python and platform, as a flat dict."""
+    import keras
+
+    info = {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "processor": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "keras_backend": keras.backend.backend(),
+        "device": device_description(),
+    }
+    for name in RECORDED_PACKAGES:
+        try:
+            info[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return info
