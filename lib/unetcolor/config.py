@@ -118,3 +118,12 @@ def load_train_config(path: str | Path) -> TrainConfig:
     if not isinstance(values, dict):
         raise ValueError(f"{path}: expected a mapping of config keys, got {type(values).__name__}")
     return train_config_from_dict(values, where=str(path))
+
+
+def train_config_from_parameters(values: dict) -> TrainConfig:
+    """The TrainConfig that notebooks 03 and 04 build from their parameter cells
+    (flat names: image_size, filters, ..., epochs, batch_size, learning_rate, split, ...)."""
+    model_names = {f.name for f in dataclasses.fields(ModelConfig)}
+    train_names = {f.name for f in dataclasses.fields(TrainConfig)} - {"model"}
+    model = ModelConfig(**{k: (tuple(v) if k == "filters" else v) for k, v in values.items() if k in model_names})
+    return TrainConfig(model=model, **{k: v for k, v in values.items() if k in train_names})

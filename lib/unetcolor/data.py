@@ -1,0 +1,484 @@
+"""Scanning, cleaning and preparing photos; seeded train/validation splits.
+
+The paper (Section 3.3) resizes its 1,540 photos to 256x256 and trains on their
+gray versions. Preparation here makes that step explicit and repeatable:
+
+    scan_files / scan_images   every photo under some folders, in one fixed order
+    prepare_dataset            decode, clean, crop, resize -> rgb.npy, gray.npy, index.csv
+    make_splits                seeded 70/30, 80/20, 90/10 manifests (Section 4, Table 2)
+    load_arrays, load_split    what training and evaluation read
+
+Prepared folder (`paths.profile_paths(profile).processed`):
+    rgb.npy        uint8 (N, S, S, 3), sRGB
+    gray.npy       uint8 (N, S, S), color.rgb_to_gray of rgb.npy (the one "gray")
+    index.csv      id, file, sha256, width, height, mode, chroma
+    report.csv     file, status (kept/excluded/skipped), reason -- one row per file seen
+    manifest.json  inputs hash and parameters; an identical rerun is skipped
+    splits/split_80_20.csv ...   id, file, subset (train/val)
+
+Command line (the Makefile's `make data`):
+    python -m unetcolor.data --profile NAME [--data-dir DIR | --samples N] [--max-images N] [--seed 42]
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import functools
+import hashlib
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+from tqdm.auto import tqdm
+
+from . import color, download, images, paths, samples
+
+# Mean C*ab below which a photo counts as already black-and-white. One
+# just-noticeable colour difference is about 2.3 (Delta E*ab), so a photo whose
+# pixels sit on average within ~1 JND of neutral gray looks B/W; 3.0 adds a
+# margin for JPEG chroma noise. On the 1,540-photo stand-in set the 22 photos
+# under 3.0 are B/W or nearly so (a few with one selectively coloured detail),
+# while muted colour photos (blue glacier ice, misty lakes) start at about 3.0.
+# Toned prints (sepia) have a constant but large chroma and are not caught.
+BW_CHROMA_THRESHOLD = 3.0
+# Chroma is measured on a box-downscaled copy: skimage's rgb2lab on full
+# 256x256 images would dominate preparation time, and the mean differs by
+# under 0.1 for the low-chroma photos the threshold is about.
+CHROMA_SIZE = 64
+DEFAULT_SPLITS = ((70, 30), (80, 20), (90, 10))
+MANIFEST_VERSION = 1
+MISSING_HINT = "run `make data` (or notebook 01) first"
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file found by scan_files: its path and its name relative to the scanned
+    folders' common root (POSIX), which is how reports and manifests name it."""
+
+    path: Path
+    file: str
+
+    @property
+    def is_image_type(self) -> bool:
+        return self.path.suffix.lower() in images.IMAGE_SUFFIXES
+
+
+def scan_files(folders) -> list[SourceFile]:
+    """Every regular, non-hidden file under `folders` (recursive), sorted by its
+    relative POSIX path so the order is the same on every machine.
+
+    Names are relative to the folders' common root: for one folder, the folder
+    itself; for [.../trainA, .../testA], their parent ("trainA/x.jpg").
+    Hidden files and folders (name starting with ".") are ignored.
+    """
+    folders = [Path(folder) for folder in ([folders] if isinstance(folders, (str, os.PathLike)) else folders)]
+    if not folders:
+        raise ValueError("no photo folders given")
+    for folder in folders:
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder}: photo folder not found; pass an existing folder (e.g. DATA_DIR=...)")
+    resolved = [folder.resolve() for folder in folders]
+    root = Path(os.path.commonpath(resolved)) if len(resolved) > 1 else resolved[0]
+    found: dict[str, SourceFile] = {}
+    for folder in resolved:
+        for directory, subfolders, filenames in os.walk(folder):
+            subfolders[:] = [name for name in subfolders if not name.startswith(".")]
+            for filename in filenames:
+                path = Path(directory) / filename
+                if filename.startswith(".") or not path.is_file():
+                    continue
+                relative = path.relative_to(root).as_posix()
+                found.setdefault(relative, SourceFile(path, relative))  # nested folders: once
+    return [found[name] for name in sorted(found)]
+
+
+def scan_images(folders) -> list[Path]:
+    """The files under `folders` with an image suffix (images.IMAGE_SUFFIXES, any
+    case), in scan_files' order. Whether they decode is prepare_dataset's job."""
+    return [source.path for source in scan_files(folders) if source.is_image_type]
+
+
+def prepare_dataset(
+    folders,
+    out_dir: str | os.PathLike,
+    image_size: int = 256,
+    max_images: int | None = None,
+    min_size: int | None = None,
+    bw_chroma_threshold: float = BW_CHROMA_THRESHOLD,
+    progress: bool = True,
+    workers: int | None = None,
+) -> pd.DataFrame:
+    """Clean and prepare the photos under `folders` into `out_dir`; return the report.
+
+    Each file, in scan_files' order, is
+        skipped   if it is not an image type or does not decode (images.read_photo),
+        excluded  if it is a byte-identical duplicate of an earlier file, smaller
+                  than `min_size` on its shorter side (default image_size // 2:
+                  upscaling more than 2x would train on blur), or already
+                  black-and-white (mean chroma C*ab < bw_chroma_threshold), or
+                  comes after the first `max_images` kept photos,
+        kept      otherwise: EXIF orientation applied, transparency flattened on
+                  white, center-cropped to a square and resized to
+                  image_size x image_size with Pillow's LANCZOS filter.
+
+    Writes rgb.npy, gray.npy, index.csv, report.csv and manifest.json (see the
+    module docstring) into a temporary sibling of out_dir and renames it into
+    place, so out_dir is never half-written. If out_dir holds a manifest for
+    the same inputs (relative path, size, mtime) and parameters, nothing is
+    redone and the stored report is returned.
+
+    Returns a DataFrame with columns file, status, reason (one row per file).
+    """
+    out_dir = Path(out_dir)
+    min_size = image_size // 2 if min_size is None else int(min_size)
+    if image_size < 1 or (max_images is not None and max_images < 1):
+        raise ValueError(f"image_size ({image_size}) and max_images ({max_images}) must be >= 1")
+    sources = scan_files(folders)
+    parameters = {
+        "image_size": image_size,
+        "max_images": max_images,
+        "min_size": min_size,
+        "bw_chroma_threshold": bw_chroma_threshold,
+        "chroma_size": CHROMA_SIZE,
+        "resize_filter": "LANCZOS",
+    }
+    manifest = {"version": MANIFEST_VERSION, "inputs": _inputs_hash(sources), "parameters": parameters}
+    cached = _cached_report(out_dir, manifest)
+    if cached is not None:
+        return cached
+
+    rows, kept = _examine_all(sources, image_size, min_size, bw_chroma_threshold, max_images, progress, workers)
+    report = pd.DataFrame([{key: row[key] for key in ("file", "status", "reason")} for row in rows])
+    if not kept:
+        raise ValueError(f"no usable photos under {[str(f) for f in _as_list(folders)]}; the report:\n{report}")
+    index = pd.DataFrame(
+        [{key: row[key] for key in ("file", "sha256", "width", "height", "mode", "chroma")} for row in kept]
+    )
+    index.insert(0, "id", np.arange(len(index), dtype=int))
+    manifest["counts"] = {status: int(n) for status, n in report["status"].value_counts().items()}
+    _write_prepared(out_dir, [row["rgb"] for row in kept], index, report, manifest, image_size)
+    return report
+
+
+def make_splits(
+    out_dir: str | os.PathLike, splits=DEFAULT_SPLITS, seed: int = 42
+) -> dict[str, pd.DataFrame]:
+    """Write seeded train/validation manifests `out_dir/splits/split_<train>_<val>.csv`.
+
+    Each split draws one permutation of the ids (sorted) from
+    numpy.random.default_rng(seed); the first round(N * val / 100) ids (halves
+    round up) are validation. Every split uses the same permutation, so the 10%
+    validation set lies inside the 20% one, which lies inside the 30% one.
+    Columns: id, file, subset ("train"/"val"), rows in id order.
+    Returns {"80_20": DataFrame, ...}.
+    """
+    out_dir = Path(out_dir)
+    index = _read_index(out_dir)
+    ids = np.sort(index["id"].to_numpy())
+    count = len(ids)
+    result = {}
+    for train_share, val_share in splits:
+        if train_share <= 0 or val_share <= 0 or train_share + val_share != 100:
+            raise ValueError(f"split {train_share}/{val_share}: shares must be positive and add up to 100")
+        val_count = math.floor(count * val_share / 100 + 0.5)
+        if val_count < 1 or val_count >= count:
+            raise ValueError(
+                f"{out_dir}: {count} photos are too few for a {train_share}/{val_share} split "
+                "(both subsets need at least one photo); prepare more photos"
+            )
+        permutation = np.random.default_rng(seed).permutation(ids)
+        val_ids = set(permutation[:val_count].tolist())
+        frame = index[["id", "file"]].sort_values("id").reset_index(drop=True)
+        frame["subset"] = ["val" if i in val_ids else "train" for i in frame["id"]]
+        name = f"{train_share}_{val_share}"
+        _write_text_atomic(out_dir / "splits" / f"split_{name}.csv", frame.to_csv(index=False))
+        result[name] = frame
+    return result
+
+
+def load_arrays(out_dir: str | os.PathLike, mmap: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """The prepared photos: (rgb uint8 (N, S, S, 3), gray uint8 (N, S, S)).
+    With mmap=True they are memory-mapped read-only rather than loaded."""
+    out_dir = Path(out_dir)
+    arrays = []
+    for name in ("rgb.npy", "gray.npy"):
+        path = out_dir / name
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} not found: the data in {out_dir} is not prepared; {MISSING_HINT}")
+        arrays.append(np.load(path, mmap_mode="r" if mmap else None))
+    return arrays[0], arrays[1]
+
+
+def load_split(out_dir: str | os.PathLike, split: str = "80_20") -> tuple[np.ndarray, np.ndarray]:
+    """(train_ids, val_ids): sorted int arrays indexing load_arrays' first axis."""
+    path = Path(out_dir) / "splits" / f"split_{split}.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: split {split!r} of {out_dir} is not made; {MISSING_HINT}")
+    frame = pd.read_csv(path)
+    train = np.sort(frame.loc[frame["subset"] == "train", "id"].to_numpy(dtype=np.int64))
+    val = np.sort(frame.loc[frame["subset"] == "val", "id"].to_numpy(dtype=np.int64))
+    return train, val
+
+
+def split_counts(out_dir: str | os.PathLike) -> pd.DataFrame:
+    """One row per split manifest: split ("70_30"), train, val (photo counts)."""
+    out_dir = Path(out_dir)
+    paths = sorted((out_dir / "splits").glob("split_*.csv"))
+    if not paths:
+        raise FileNotFoundError(f"no split manifests in {out_dir / 'splits'}; {MISSING_HINT}")
+    rows = []
+    for path in paths:
+        subsets = pd.read_csv(path)["subset"].value_counts()
+        rows.append({
+            "split": path.stem.removeprefix("split_"),
+            "train": int(subsets.get("train", 0)),
+            "val": int(subsets.get("val", 0)),
+        })
+    return pd.DataFrame(rows, columns=["split", "train", "val"])
+
+
+# --- examining one file -------------------------------------------------------------
+
+
+def _examine(path: Path, image_size: int, min_size: int) -> dict:
+    """Decode one file and prepare it (no decisions that depend on other files).
+    Runs in a worker thread."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        return {"sha256": "", "rgb": None, "chroma": None, "status": "skipped", "reason": f"cannot read ({error})"}
+    result = {"sha256": hashlib.sha256(data).hexdigest(), "rgb": None, "chroma": None, "reason": ""}
+    try:
+        photo = images.read_photo(path)
+    except images.UnreadableImageError as error:
+        return {**result, "status": "skipped", "reason": error.reason}
+    height, width = photo.rgb.shape[:2]
+    result.update(width=width, height=height, mode=photo.mode, status="ok")
+    if min(width, height) < min_size:
+        return {**result, "status": "excluded", "reason": f"too small to crop ({width}x{height} px; shorter side under {min_size} px)"}
+    rgb = _flatten_on_white(photo.rgb, photo.alpha)
+    square = _crop_and_resize(rgb, image_size)
+    small = np.asarray(Image.fromarray(square).resize((CHROMA_SIZE, CHROMA_SIZE), Image.Resampling.BOX))
+    return {**result, "rgb": square, "chroma": round(float(color.chroma(small)), 3)}
+
+
+def _flatten_on_white(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    """Composite over white, as a viewer shows a transparent photo; opaque ones are unchanged."""
+    if alpha is None or alpha.min() == 255:
+        return rgb
+    weight = alpha[..., None].astype(np.float32) / 255.0
+    return np.rint(rgb * weight + 255.0 * (1.0 - weight)).astype(np.uint8)
+
+
+def _crop_and_resize(rgb: np.ndarray, image_size: int) -> np.ndarray:
+    """Center square crop, then LANCZOS resize: uint8 (H, W, 3) -> uint8 (S, S, 3)."""
+    height, width = rgb.shape[:2]
+    side = min(height, width)
+    left, top = (width - side) // 2, (height - side) // 2
+    image = Image.fromarray(rgb)
+    resized = image.resize((image_size, image_size), Image.Resampling.LANCZOS, box=(left, top, left + side, top + side))
+    return np.asarray(resized)
+
+
+def _examine_all(sources, image_size, min_size, bw_threshold, max_images, progress, workers):
+    """Examine the image files in sorted order and decide each one's status.
+
+    Work goes out in batches so that, with max_images, files after the last
+    photo needed are never decoded; they are reported as not examined whatever
+    the batch size, so the report does not depend on the number of workers.
+    Returns (report rows, kept rows), both in sorted order.
+    """
+    decided: dict[str, dict] = {}
+    kept: list[dict] = []
+    first_with_sha: dict[str, str] = {}
+    candidates = [source for source in sources if source.is_image_type]
+    examine = functools.partial(_examine, image_size=image_size, min_size=min_size)
+    workers = _worker_count(workers)
+    batch_size = 16 * workers
+    # Threads, not processes: Pillow decodes and resizes without holding the GIL,
+    # and threads need no pickling and are safe inside Jupyter kernels.
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool, tqdm(
+        total=len(candidates), desc="preparing photos", unit="photo", disable=not progress
+    ) as bar:
+        for start in range(0, len(candidates), batch_size):
+            batch = candidates[start : start + batch_size]
+            for source, result in zip(batch, pool.map(examine, [source.path for source in batch])):
+                bar.update(1)
+                if max_images is not None and len(kept) >= max_images:
+                    break
+                row = {"file": source.file, **result}
+                _decide(row, first_with_sha, bw_threshold)
+                decided[source.file] = row
+                if row["status"] == "kept":
+                    kept.append(row)
+            if max_images is not None and len(kept) >= max_images:
+                break
+    rows = []
+    for source in sources:
+        if not source.is_image_type:
+            rows.append({"file": source.file, "status": "skipped", "reason": "not an image file type"})
+        elif source.file in decided:
+            rows.append(decided[source.file])
+        else:
+            rows.append({"file": source.file, "status": "skipped", "reason": f"not examined (max_images={max_images} reached)"})
+    return rows, kept
+
+
+def _decide(row: dict, first_with_sha: dict, bw_threshold: float) -> None:
+    """Set row's final status in place. Precedence: unreadable, duplicate, too small, B/W."""
+    if row["status"] == "skipped":
+        return
+    original = first_with_sha.setdefault(row["sha256"], row["file"])
+    if original != row["file"]:
+        row.update(status="excluded", reason=f"duplicate of {original}")
+    elif row["status"] == "excluded":
+        pass  # too small, decided by the worker
+    elif row["chroma"] < bw_threshold:
+        row.update(status="excluded", reason=f"black-and-white photo (mean chroma {row['chroma']:.1f})")
+    else:
+        row.update(status="kept", reason="")
+
+
+def _worker_count(workers: int | None) -> int:
+    if workers is not None:
+        return max(1, int(workers))
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(available, 8)
+
+
+# --- writing and caching ------------------------------------------------------------
+
+
+def _inputs_hash(sources: list[SourceFile]) -> str:
+    """Hash of (relative path, size, mtime) of every scanned file: cheap, and any
+    added, removed, renamed or rewritten file changes it."""
+    digest = hashlib.sha256()
+    for source in sources:
+        info = source.path.stat()
+        digest.update(f"{source.file}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def _cached_report(out_dir: Path, manifest: dict) -> pd.DataFrame | None:
+    try:
+        stored = json.loads((out_dir / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+    same = all(stored.get(key) == manifest[key] for key in ("version", "inputs", "parameters"))
+    files_there = all((out_dir / name).is_file() for name in ("rgb.npy", "gray.npy", "index.csv", "report.csv"))
+    if not (same and files_there):
+        return None
+    return pd.read_csv(out_dir / "report.csv", keep_default_na=False)
+
+
+def _write_prepared(out_dir: Path, rgbs, index, report, manifest, image_size) -> None:
+    """Fill a temporary sibling of out_dir, then swap it into place."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.writing-"))
+    try:
+        count = len(rgbs)
+        rgb_file = np.lib.format.open_memmap(staging / "rgb.npy", "w+", np.uint8, (count, image_size, image_size, 3))
+        gray_file = np.lib.format.open_memmap(staging / "gray.npy", "w+", np.uint8, (count, image_size, image_size))
+        for i, rgb in enumerate(rgbs):
+            rgb_file[i] = rgb
+            gray_file[i] = color.rgb_to_gray(rgb)
+        rgb_file.flush()
+        gray_file.flush()
+        del rgb_file, gray_file  # close the memory maps before renaming
+        index.to_csv(staging / "index.csv", index=False)
+        report.to_csv(staging / "report.csv", index=False)
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        _swap_into_place(staging, out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _swap_into_place(staging: Path, out_dir: Path) -> None:
+    """Replace out_dir by staging. A directory cannot be renamed over a non-empty
+    one, so the old folder is first moved aside (a sibling), then deleted."""
+    if out_dir.exists():
+        retired = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.old-"))
+        os.replace(out_dir, retired / out_dir.name)
+        os.replace(staging, out_dir)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        os.replace(staging, out_dir)
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", newline="") as file:
+            file.write(text)
+        os.replace(temporary, path)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+
+
+def _read_index(out_dir: Path) -> pd.DataFrame:
+    path = out_dir / "index.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: the data in {out_dir} is not prepared; {MISSING_HINT}")
+    return pd.read_csv(path, keep_default_na=False)
+
+
+def _as_list(folders) -> list:
+    return [folders] if isinstance(folders, (str, os.PathLike)) else list(folders)
+
+
+# --- command line -------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m unetcolor.data", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profile", required=True, help="output profile, e.g. paper or smoke")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--data-dir", help="a folder of photos to use instead of downloading the paper's dataset")
+    source.add_argument("--samples", type=int, metavar="N", help="use N license-clear sample crops (no network)")
+    parser.add_argument("--max-images", type=int, default=None, help="keep at most N photos (first in sorted order)")
+    parser.add_argument("--seed", type=int, default=42, help="seed of the split permutation")
+    parser.add_argument("--workers", type=int, default=None, help="threads for decoding (default: CPU count, at most 8)")
+    args = parser.parse_args(argv)
+
+    started = time.perf_counter()
+    where = paths.profile_paths(args.profile)
+    if args.data_dir:
+        folders = [paths.resolve(args.data_dir, where.root)]
+    elif args.samples:
+        folders = [_sample_folder(where.raw, args.samples)]
+    else:
+        folders = download.photo_folders(download.fetch_dataset(where.raw))
+    report = prepare_dataset(folders, where.processed, max_images=args.max_images, workers=args.workers)
+    _write_text_atomic(where.tables / "data_report.csv", report.to_csv(index=False))
+    make_splits(where.processed, seed=args.seed)
+    counts = report["status"].value_counts()
+    bw = int(report["reason"].str.startswith("black-and-white").sum())
+    print(
+        f"{where.processed}: kept {counts.get('kept', 0)}, excluded {counts.get('excluded', 0)} "
+        f"({bw} black-and-white), skipped {counts.get('skipped', 0)} "
+        f"in {time.perf_counter() - started:.1f} s; report in {where.tables / 'data_report.csv'}"
+    )
+    print(split_counts(where.processed).to_string(index=False))
+    return 0
+
+
+def _sample_folder(raw_dir: Path, count: int) -> Path:
+    """The smoke profile's photos, written once per count into data/raw."""
+    folder = raw_dir / f"skimage_samples_{count}"
+    if len(list(folder.glob("*.png"))) != count:
+        samples.write_sample_photos(folder, count=count)
+    return folder
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,320 @@
+"""The paper's dataset (Section 3.3), fetched safely.
+
+The paper trains on Kaggle's ``balraj98/summer2winter-yosemite``, which is the
+CycleGAN ``summer2winter_yosemite`` set; its 1,540 photos are the summer ones,
+trainA (1,231) + testA (309). The default source is the mirror the CycleGAN
+authors' own download script uses.
+
+What `fetch_dataset` guarantees:
+    * idempotent: a finished extraction carries a marker (`.complete`, JSON
+      with the archive's sha256 and the photo counts); with it present the call
+      returns at once, without touching the network;
+    * verified: the archive is checked (optional sha256, Content-Length, every
+      member's CRC, the expected folders and photo counts) before extraction;
+      a partial or corrupt download is deleted and fetched once more;
+    * safe: members with absolute paths, drive letters, `..` components or
+      symlink entries are refused, naming the member;
+    * atomic: extraction goes to a temporary folder next to the target, which is
+      renamed into place only when complete, so a failure leaves no half-written
+      folder. The raw data is never written to again afterwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import tempfile
+import urllib.parse
+import urllib.request
+import zipfile
+import zlib
+from pathlib import Path, PurePosixPath
+
+from tqdm.auto import tqdm
+
+from .images import IMAGE_SUFFIXES
+
+DEFAULT_URL = "https://efrosgans.eecs.berkeley.edu/cyclegan/datasets/summer2winter_yosemite.zip"
+DATASET_NAME = "summer2winter_yosemite"
+KAGGLE_DATASET = "balraj98/summer2winter-yosemite"
+# The paper's 1,540 summer photos (Section 3.3); the winter folders are not used.
+EXPECTED_COUNTS = {"trainA": 1231, "testA": 309}
+PHOTO_FOLDERS = ("trainA", "testA")
+MARKER = ".complete"
+CHUNK_BYTES = 1 << 20
+
+
+class ArchiveError(ValueError):
+    """A download or archive that failed verification; the message says what is wrong."""
+
+
+def fetch_dataset(
+    raw_dir: str | os.PathLike,
+    url: str = DEFAULT_URL,
+    sha256: str | None = None,
+    expected_counts: dict[str, int] | None = None,
+    progress: bool = True,
+    name: str = DATASET_NAME,
+) -> Path:
+    """Download, verify and extract the dataset; return the folder holding the photo folders.
+
+    raw_dir:          where the archive (`<name>.zip`) and the extraction
+                      (`raw_dir/<name>/trainA`, ...) go.
+    url:              http://, https:// or file:// URL of the zip archive.
+    sha256:           the archive's expected sha256 (hex), checked when given.
+    expected_counts:  photo folder -> number of photos it must hold
+                      (default: trainA 1,231 and testA 309, as in the paper).
+    name:             the extracted folder's name under raw_dir.
+
+    Raises ArchiveError naming the URL when two attempts fail, and ValueError if
+    `raw_dir/<name>` exists but is not a verified extraction.
+    """
+    raw_dir = Path(raw_dir)
+    expected_counts = dict(EXPECTED_COUNTS if expected_counts is None else expected_counts)
+    target = raw_dir / name
+    if _is_complete(target, expected_counts, sha256):
+        return target
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    archive = raw_dir / _archive_name(url, name)
+
+    last_error: Exception | None = None
+    for _attempt in range(2):  # one retry: a dropped connection is common, a second one is not
+        try:
+            if not archive.is_file():
+                _download(url, archive, progress)
+            root = verify_archive(archive, expected_counts, sha256)
+            break
+        except (ArchiveError, OSError, http.client.HTTPException) as error:
+            # OSError covers urllib's URLError/HTTPError; HTTPException covers IncompleteRead.
+            archive.unlink(missing_ok=True)
+            last_error = error
+    else:
+        raise ArchiveError(
+            f"could not get a valid dataset archive from {url} (tried twice): {last_error}. "
+            "Download it by hand, extract it and pass a folder holding its summer photos "
+            "(trainA and testA) as DATA_DIR=folder (e.g. `make data DATA_DIR=folder`)."
+        )
+    marker = {
+        "url": url,
+        "archive": archive.name,
+        "sha256": _sha256(archive),
+        "counts": expected_counts,
+    }
+    _extract(archive, root, target, marker)
+    return target
+
+
+def photo_folders(extracted: str | os.PathLike) -> list[Path]:
+    """The paper's summer photos: [extracted/trainA, extracted/testA]."""
+    extracted = Path(extracted)
+    folders = [extracted / folder for folder in PHOTO_FOLDERS]
+    missing = [str(folder) for folder in folders if not folder.is_dir()]
+    if missing:
+        raise FileNotFoundError(
+            f"{extracted}: photo folder(s) {missing} not found; run `make data` "
+            "(or download.fetch_dataset) to fetch the dataset"
+        )
+    return folders
+
+
+def verify_archive(
+    archive: str | os.PathLike,
+    expected_counts: dict[str, int],
+    sha256: str | None = None,
+) -> str:
+    """Check a downloaded zip; return the member prefix ("" or "top/") that holds
+    the expected photo folders. Raises ArchiveError naming what is wrong."""
+    archive = Path(archive)
+    if sha256 is not None:
+        actual = _sha256(archive)
+        if actual.lower() != sha256.lower():
+            raise ArchiveError(f"{archive}: sha256 is {actual}, expected {sha256}")
+    try:
+        with zipfile.ZipFile(archive) as zip_file:
+            members = zip_file.infolist()
+            for member in members:
+                check_member(member)
+            bad = zip_file.testzip()
+    except (zipfile.BadZipFile, zlib.error, EOFError) as error:
+        # testzip reports CRC errors by name, but damaged compressed data raises instead.
+        raise ArchiveError(f"{archive}: not a complete, readable zip archive ({error})") from None
+    if bad is not None:
+        raise ArchiveError(f"{archive}: member {bad!r} fails its CRC check (corrupt download)")
+    names = [member.filename for member in members if not member.is_dir()]
+    root = _photo_root(names, expected_counts)
+    if root is None:
+        raise ArchiveError(
+            f"{archive}: expected photo folders {sorted(expected_counts)} side by side "
+            f"(e.g. {DATASET_NAME}/trainA/), found none of them"
+        )
+    counts = _count_photos(names, root, expected_counts)
+    wrong = {folder: counts[folder] for folder in expected_counts if counts[folder] != expected_counts[folder]}
+    if wrong:
+        details = ", ".join(
+            f"{root}{folder}/ has {found} photos, expected {expected_counts[folder]}"
+            + (" (missing)" if found == 0 else "")
+            for folder, found in wrong.items()
+        )
+        raise ArchiveError(f"{archive}: {details}")
+    return root
+
+
+def check_member(member: zipfile.ZipInfo) -> None:
+    """Refuse a zip member that could write outside the extraction folder."""
+    name = member.filename
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
+        raise ArchiveError(f"unsafe archive member {name!r}: absolute path")
+    if ".." in parts:
+        raise ArchiveError(f"unsafe archive member {name!r}: '..' path component")
+    # Unix tools store the file type in the high 16 bits of external_attr.
+    if stat.S_ISLNK(member.external_attr >> 16):
+        raise ArchiveError(f"unsafe archive member {name!r}: symbolic link")
+
+
+def fetch_from_kaggle(raw_dir: str | os.PathLike, progress: bool = True) -> Path:
+    """The paper's own source: download `balraj98/summer2winter-yosemite` with
+    the `kaggle` command, then verify and extract it like `fetch_dataset`.
+
+    Needs the `kaggle` package and credentials (~/.kaggle/kaggle.json or
+    KAGGLE_USERNAME and KAGGLE_KEY); raises RuntimeError saying how to set them up.
+    """
+    raw_dir = Path(raw_dir)
+    credentials = Path.home() / ".kaggle" / "kaggle.json"
+    has_env = bool(os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY"))
+    if not (credentials.is_file() or has_env):
+        raise RuntimeError(
+            f"no Kaggle credentials: put your API token in {credentials} or set "
+            "KAGGLE_USERNAME and KAGGLE_KEY (https://www.kaggle.com/docs/api), "
+            "or use fetch_dataset() for the CycleGAN mirror"
+        )
+    command = shutil.which("kaggle")
+    if command is None:
+        raise RuntimeError("the `kaggle` command is not installed: run `pip install kaggle`")
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=raw_dir, prefix=".kaggle-") as folder:
+        subprocess.run(
+            [command, "datasets", "download", "-d", KAGGLE_DATASET, "-p", folder, "--force"]
+            + ([] if progress else ["--quiet"]),
+            check=True,
+        )
+        archives = sorted(Path(folder).glob("*.zip"))
+        if len(archives) != 1:
+            raise ArchiveError(f"kaggle download into {folder} gave {len(archives)} zip files, expected 1")
+        return fetch_dataset(raw_dir, url=archives[0].resolve().as_uri(), progress=progress)
+
+
+def _archive_name(url: str, name: str) -> str:
+    filename = PurePosixPath(urllib.parse.urlparse(url).path).name
+    return filename if filename.endswith(".zip") else f"{name}.zip"
+
+
+def _download(url: str, archive: Path, progress: bool) -> None:
+    """Stream url to `<archive>.part`, check its length, then rename it into place."""
+    partial = archive.with_name(archive.name + ".part")
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response, open(partial, "wb") as file:
+            length = response.headers.get("Content-Length")
+            expected = int(length) if length and length.isdigit() else None
+            written = 0
+            with tqdm(total=expected, unit="B", unit_scale=True, desc=archive.name, disable=not progress) as bar:
+                while chunk := response.read(CHUNK_BYTES):
+                    file.write(chunk)
+                    written += len(chunk)
+                    bar.update(len(chunk))
+        if expected is not None and written != expected:
+            raise ArchiveError(f"{url}: received {written} of {expected} bytes (connection dropped)")
+        os.replace(partial, archive)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while chunk := file.read(CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _photo_root(names: list[str], expected_counts: dict[str, int]) -> str | None:
+    """The member prefix ("" or "top/") holding the most expected folders (shortest
+    on ties), or None if no expected folder appears anywhere."""
+    found: dict[str, set[str]] = {}
+    for name in names:
+        parts = name.split("/")
+        for depth, part in enumerate(parts[:-1]):
+            if part in expected_counts:
+                found.setdefault("".join(p + "/" for p in parts[:depth]), set()).add(part)
+    if not found:
+        return None
+    return min(found, key=lambda prefix: (-len(found[prefix]), len(prefix), prefix))
+
+
+def _count_photos(names: list[str], root: str, folders) -> dict[str, int]:
+    counts = {folder: 0 for folder in folders}
+    for name in names:
+        for folder in folders:
+            rest = name[len(root) + len(folder) + 1 :]
+            if name.startswith(f"{root}{folder}/") and "/" not in rest and _is_photo_name(rest):
+                counts[folder] += 1
+    return counts
+
+
+def _is_photo_name(filename: str) -> bool:
+    return not filename.startswith(".") and Path(filename).suffix.lower() in IMAGE_SUFFIXES
+
+
+def _count_on_disk(folder: Path) -> int:
+    if not folder.is_dir():
+        return 0
+    return sum(1 for path in folder.iterdir() if path.is_file() and _is_photo_name(path.name))
+
+
+def _is_complete(target: Path, expected_counts: dict[str, int], sha256: str | None) -> bool:
+    """True for a verified extraction; False if there is none; ValueError for anything else,
+    because a folder we did not write (or that changed) must not be silently replaced."""
+    if not target.exists():
+        return False
+    fix = f"delete {target} and rerun to download it again"
+    try:
+        marker = json.loads((target / MARKER).read_text())
+    except (OSError, ValueError):
+        raise ValueError(f"{target} exists but is not a verified extraction (no valid {MARKER}): {fix}") from None
+    if sha256 is not None and marker.get("sha256", "").lower() != sha256.lower():
+        raise ValueError(f"{target} was extracted from an archive with sha256 {marker.get('sha256')}, not {sha256}: {fix}")
+    on_disk = {folder: _count_on_disk(target / folder) for folder in expected_counts}
+    if on_disk != expected_counts:
+        raise ValueError(f"{target}: photo counts {on_disk} differ from the expected {expected_counts}: {fix}")
+    return True
+
+
+def _extract(archive: Path, root: str, target: Path, marker: dict) -> None:
+    """Extract the members under `root` into a temporary sibling of target, write
+    the marker last, then rename the folder into place."""
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.extracting-"))
+    try:
+        with zipfile.ZipFile(archive) as zip_file:
+            for member in zip_file.infolist():
+                check_member(member)  # again: the file on disk is what we extract
+                if member.is_dir() or not member.filename.startswith(root):
+                    continue
+                destination = staging.joinpath(*member.filename[len(root) :].split("/"))
+                if not destination.resolve().is_relative_to(staging.resolve()):
+                    raise ArchiveError(f"unsafe archive member {member.filename!r}: leaves the target folder")
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                with zip_file.open(member) as source, open(destination, "wb") as file:
+                    shutil.copyfileobj(source, file, CHUNK_BYTES)
+        counts = {folder: _count_on_disk(staging / folder) for folder in marker["counts"]}
+        if counts != marker["counts"]:
+            raise ArchiveError(f"{archive}: extracted photo counts {counts} differ from {marker['counts']}")
+        (staging / MARKER).write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n")
+        os.replace(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

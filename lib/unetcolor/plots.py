@@ -1,0 +1,108 @@
+"""Figures, drawn from artifacts (history CSVs, metric tables, arrays) only:
+re-plotting never retrains. Each function returns the matplotlib Figure;
+`save` writes it atomically as PNG."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+sns.set_theme(style="whitegrid", context="notebook")
+
+METRIC_LABELS = {"loss": "MSE loss", "accuracy": 'Keras "accuracy"', "psnr": "PSNR (dB)"}
+
+
+def save(figure, path: Path, dpi: int = 120) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
+    os.close(handle)
+    try:
+        figure.savefig(temporary, dpi=dpi, bbox_inches="tight")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def save_photo_figure(figure, path: Path) -> Path:
+    """Save a figure that shows dataset photos, and keep it out of batch-executed notebooks.
+
+    The stand-in and Pokhara photos carry no license, so their pixels must not be
+    committed: under papermill (UNETCOLOR_PROGRESS=epoch) the figure is only written to
+    a file (git-ignored: *_photos.png), interactively it is also shown inline.
+    """
+    save(figure, path)
+    if os.environ.get("UNETCOLOR_PROGRESS") == "epoch":
+        plt.close(figure)
+    return path
+
+
+def training_curves(history: pd.DataFrame, metric: str, title: str = ""):
+    """Training and validation `metric` per epoch (the style of the paper's Figures 4-7)."""
+    long = history.melt(id_vars="epoch", value_vars=[metric, f"val_{metric}"], var_name="subset", value_name=metric)
+    long["subset"] = long["subset"].map({metric: "training", f"val_{metric}": "validation"})
+    figure, axis = plt.subplots(figsize=(6, 4))
+    sns.lineplot(data=long, x="epoch", y=metric, hue="subset", marker="o" if len(history) < 30 else None, ax=axis)
+    axis.set_ylabel(METRIC_LABELS.get(metric, metric))
+    axis.set_title(title)
+    return figure
+
+
+def study_curves(histories: pd.DataFrame, factor: str, metric: str = "val_loss"):
+    """Validation curves of one factor's runs, one line per level."""
+    rows = histories[histories["factor"] == factor]
+    figure, axis = plt.subplots(figsize=(6, 4))
+    sns.lineplot(data=rows, x="epoch", y=metric, hue="value", palette="viridis", ax=axis)
+    axis.set_ylabel(METRIC_LABELS.get(metric.removeprefix("val_"), metric) + " (validation)")
+    axis.set_title(f"{factor.replace('_', ' ')}: {metric}")
+    axis.legend(title=factor.replace("_", " "))
+    return figure
+
+
+def study_bars(results: pd.DataFrame, metrics=("best_val_loss", "best_val_psnr", "final_val_accuracy")):
+    """One panel per metric, bars per factor level: the study's results at a glance."""
+    figure, axes = plt.subplots(len(metrics), 3, figsize=(12, 3.2 * len(metrics)), squeeze=False)
+    for row, metric in enumerate(metrics):
+        for column, factor in enumerate(("batch_size", "learning_rate", "split")):
+            subset = results[results["factor"] == factor].assign(value=lambda d: d["value"].astype(str))
+            sns.barplot(data=subset, x="value", y=metric, ax=axes[row, column], color="steelblue")
+            axes[row, column].set_xlabel(factor.replace("_", " "))
+            axes[row, column].set_ylabel(metric.replace("_", " "))
+    figure.tight_layout()
+    return figure
+
+
+def image_grid(rows: list[list[np.ndarray]], column_titles: list[str], cell_titles=None, size: float = 2.4):
+    """A grid of uint8 images: rows x columns; gray (H, W) images drawn in gray."""
+    figure, axes = plt.subplots(len(rows), len(rows[0]), figsize=(size * len(rows[0]), size * len(rows)),
+                                squeeze=False)
+    for r, images in enumerate(rows):
+        for c, image in enumerate(images):
+            axis = axes[r, c]
+            axis.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=255)
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if r == 0:
+                axis.set_title(column_titles[c], fontsize=10)
+            if cell_titles is not None and cell_titles[r][c]:
+                axis.set_xlabel(cell_titles[r][c], fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+def metric_distribution(per_image: pd.DataFrame, metric: str = "psnr"):
+    """Per-image histogram of `metric` for the model and the gray baseline."""
+    long = per_image.melt(value_vars=[f"{metric}_model", f"{metric}_gray"], var_name="method", value_name=metric)
+    long["method"] = long["method"].map({f"{metric}_model": "U-Net", f"{metric}_gray": "gray baseline"})
+    figure, axis = plt.subplots(figsize=(6, 4))
+    sns.histplot(data=long, x=metric, hue="method", element="step", stat="count", common_bins=True, ax=axis)
+    axis.set_xlabel({"psnr": "PSNR (dB)", "ssim": "SSIM", "colorfulness": "colorfulness"}.get(metric, metric))
+    return figure

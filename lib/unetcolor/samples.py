@@ -1,0 +1,93 @@
+"""License-clear real photos for the smoke profile and the tests, with no network.
+
+scikit-image ships a few colour photographs inside its wheel (skimage/data/).
+Only those whose scikit-image docstring states a clear license are used:
+
+    astronaut.png   Eileen Collins, NASA Great Images    public domain (NASA)
+    chelsea.png     Chelsea the cat, Stefan van der Walt CC0
+    coffee.png      coffee cup, Rachel Michetti          CC0
+    rocket.jpg      DSCOVR launch on Falcon 9, SpaceX    public domain (SpaceX)
+
+Left out: motorcycle_left/right (Middlebury stereo data, no license stated),
+ihc ("no known copyright restrictions", no license), retina and
+hubble_deep_field (CC0 / public domain, but mostly black backgrounds, a poor
+stand-in for landscape photos).
+
+The files are read straight from the installed package folder, so nothing
+triggers scikit-image's pooch downloader.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from . import color, images
+
+PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg")
+# A crop is redrawn if it is nearly flat or nearly colourless (a patch of sky or
+# smoke): the smoke profile should train on colourful, textured photos, well
+# clear of data.BW_CHROMA_THRESHOLD (3.0).
+MIN_STD = 20.0
+MIN_CHROMA = 8.0
+MAX_DRAWS = 100
+# Crop side as a fraction of the photo's shorter side: from a detail to the whole.
+SCALE_RANGE = (0.3, 1.0)
+
+
+def sample_photo_paths() -> list[Path]:
+    """The bundled full-size colour photos (PHOTOS), e.g. to colorize at native size."""
+    import skimage.data  # located, never called: its loaders may download
+
+    folder = Path(skimage.data.__file__).parent
+    paths = [folder / name for name in PHOTOS]
+    missing = [str(path) for path in paths if not path.is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"sample photos {missing} are missing from scikit-image's package; "
+            "reinstall it (`pip install --force-reinstall scikit-image`)"
+        )
+    return paths
+
+
+def write_sample_photos(out_dir: str | os.PathLike, count: int = 36, size: int = 256, seed: int = 0) -> list[Path]:
+    """Write `count` square crops of the sample photos as PNG, `size` x `size` uint8 RGB.
+
+    Crop i comes from photo i mod 4; its side is a random fraction (SCALE_RANGE)
+    of the photo's shorter side, its position random, and half the crops are
+    mirrored left-right. Crops are resized with Pillow's LANCZOS filter. The same
+    seed gives the same files (`sample_000.png`, ...) on every machine; each file
+    is written atomically. Returns the paths in order.
+    """
+    if count < 1 or size < 1:
+        raise ValueError(f"count ({count}) and size ({size}) must be >= 1")
+    out_dir = Path(out_dir)
+    photos = [images.read_photo(path).rgb for path in sample_photo_paths()]
+    rng = np.random.default_rng(seed)
+    written = []
+    for i in range(count):
+        crop = _draw_crop(photos[i % len(photos)], size, rng)
+        path = out_dir / f"sample_{i:03d}.png"
+        images.write_image_atomic(crop, path)
+        written.append(path)
+    return written
+
+
+def _draw_crop(photo: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """A random textured, colourful square crop of photo (H, W, 3) resized to (size, size, 3)."""
+    height, width = photo.shape[:2]
+    for _ in range(MAX_DRAWS):
+        side = int(rng.uniform(*SCALE_RANGE) * min(height, width))
+        top = int(rng.integers(0, height - side + 1))
+        left = int(rng.integers(0, width - side + 1))
+        mirror = bool(rng.integers(0, 2))
+        image = Image.fromarray(photo).resize(
+            (size, size), Image.Resampling.LANCZOS, box=(left, top, left + side, top + side)
+        )
+        crop = np.asarray(image.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if mirror else image)
+        if crop.std() >= MIN_STD and color.chroma(crop) >= MIN_CHROMA:
+            return crop
+    raise ValueError(f"no crop of a {width}x{height} sample photo passed the texture/colour checks in {MAX_DRAWS} draws")

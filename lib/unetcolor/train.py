@@ -1,0 +1,340 @@
+"""Training the U-Net (paper Sections 3.2, 3.4, 4): MSE, Adam, model.fit.
+
+A run lives in one folder (``models/<profile>/<run name>/``):
+
+    config.json        the TrainConfig (its hash is in the folder name)
+    environment.json   package versions, Keras backend, device
+    history.csv        one row per epoch: loss, accuracy, psnr and their val_ twins, seconds
+    checkpoint.keras   model + optimizer state after the last finished epoch
+    model.keras        the final model, written when the last epoch is done
+    metrics.json       final and best validation numbers, wall time
+
+Starting a run whose folder holds a checkpoint resumes after the last finished
+epoch; one whose folder holds model.keras is already done and is loaded.
+
+Headless: ``python -m unetcolor.train --config run.yaml --profile paper``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+
+from . import color, data, paths
+from .config import TrainConfig, load_train_config
+from .model import build_unet
+from .reproducibility import environment_info, seed_everything
+
+PROGRESS_ENV = "UNETCOLOR_PROGRESS"  # "epoch" -> one log line per epoch (set by the papermill runner)
+
+
+# --------------------------------------------------------------------------- data
+
+
+class ColorizationBatches(keras.utils.PyDataset):
+    """Batches of (gray input, colour target) drawn from the prepared uint8 arrays.
+
+    x: float32 (B, S, S, 1) in [0, 1];  y: float32 (B, S, S, 3) RGB in [-1, 1], or
+    (B, S, S, 2) a*, b* / 128 for the L*a*b* variant.
+
+    The order of epoch e is a permutation seeded by (seed, e) alone, so a run
+    resumed at epoch e sees exactly the batches an uninterrupted run would.
+    """
+
+    def __init__(self, gray, rgb, ids, batch_size, seed=0, shuffle=True, output="rgb",
+                 first_epoch=0, workers=1):
+        super().__init__(workers=workers, use_multiprocessing=False)
+        self.gray, self.rgb = gray, rgb
+        self.ids = np.asarray(ids)
+        self.batch_size, self.seed, self.shuffle, self.output = batch_size, seed, shuffle, output
+        self.epoch = first_epoch
+
+    def __len__(self):
+        return math.ceil(len(self.ids) / self.batch_size)
+
+    def order(self, epoch: int) -> np.ndarray:
+        if not self.shuffle:
+            return self.ids
+        return np.random.default_rng([self.seed, epoch]).permutation(self.ids)
+
+    def __getitem__(self, index):
+        batch = self.order(self.epoch)[index * self.batch_size:(index + 1) * self.batch_size]
+        batch = np.sort(batch)  # sorted reads from a memory map are faster; order within a batch is irrelevant
+        gray = color.gray_to_input(self.gray[batch])
+        rgb = np.asarray(self.rgb[batch])
+        if self.output == "rgb":
+            return gray, color.rgb_to_target(rgb)
+        return gray, color.rgb_to_lab(rgb)[..., 1:] / 128.0
+
+    def on_epoch_end(self):
+        self.epoch += 1
+
+
+# ------------------------------------------------------------------------ metrics
+
+
+@keras.saving.register_keras_serializable(package="unetcolor")
+class PSNR(keras.metrics.Metric):
+    """Mean per-image PSNR in dB of tanh-range images (peak-to-peak 2).
+
+    Equals the paper's eq. 3 on 8-bit RGB up to the rounding to 8 bits, which
+    notebook 05 does exactly.
+    """
+
+    def __init__(self, name="psnr", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
+        self.count = self.add_variable(shape=(), initializer="zeros", name="count")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true = keras.ops.cast(y_true, "float32")
+        y_pred = keras.ops.clip(keras.ops.cast(y_pred, "float32"), -1.0, 1.0)
+        mse = keras.ops.mean(keras.ops.square(y_true - y_pred), axis=(1, 2, 3))
+        mse = keras.ops.maximum(mse, 1e-10)
+        psnr = 10.0 * keras.ops.log(4.0 / mse) / math.log(10.0)
+        self.total.assign_add(keras.ops.sum(psnr))
+        self.count.assign_add(keras.ops.cast(keras.ops.shape(psnr)[0], "float32"))
+
+    def result(self):
+        return self.total / keras.ops.maximum(self.count, 1.0)
+
+
+def make_loss(name: str):
+    return {"mse": keras.losses.MeanSquaredError(), "mae": keras.losses.MeanAbsoluteError(),
+            "huber": keras.losses.Huber(delta=0.1)}[name]
+
+
+def compile_model(model: keras.Model, config: TrainConfig) -> keras.Model:
+    """Adam + the configured loss; metrics: Keras' "accuracy" (as the paper's
+    Figures 4-7 plot it) and PSNR, the number that says something about colour."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
+        loss=make_loss(config.loss),
+        metrics=["accuracy", PSNR()],
+    )
+    return model
+
+
+# ---------------------------------------------------------------------- callbacks
+
+
+def _write_atomic(path: Path, write) -> None:
+    """Call write(temporary_path) then rename it to path: no half-written artifacts."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(handle)
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, values: dict) -> None:
+    _write_atomic(Path(path), lambda t: Path(t).write_text(json.dumps(values, indent=2, default=str) + "\n"))
+
+
+class RunRecorder(keras.callbacks.Callback):
+    """After every epoch: append the history row, save checkpoint and state atomically,
+    and (in papermill runs) print one line."""
+
+    def __init__(self, run_dir: Path, rows: list[dict], epochs: int, log_lines: bool, checkpoint_every: int = 1,
+                 final_epoch: int | None = None):
+        super().__init__()
+        self.run_dir, self.rows, self.epochs, self.log_lines = run_dir, rows, epochs, log_lines
+        self.checkpoint_every, self.final_epoch = checkpoint_every, final_epoch or epochs
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()},
+               "seconds": time.perf_counter() - self.started}
+        self.rows.append(row)
+        if (epoch + 1) % self.checkpoint_every == 0 or epoch + 1 == self.final_epoch:
+            # history, checkpoint, then state: state.json only ever names a saved checkpoint
+            _write_atomic(self.run_dir / "history.csv", lambda t: pd.DataFrame(self.rows).to_csv(t, index=False))
+            _write_atomic(self.run_dir / "checkpoint.keras", self.model.save)
+            write_json(self.run_dir / "state.json", {"epochs_done": epoch + 1})
+        if self.log_lines:
+            numbers = "  ".join(f"{k} {v:.4f}" for k, v in row.items() if k not in ("epoch", "seconds"))
+            print(f"epoch {epoch + 1}/{self.epochs}  {numbers}  {row['seconds']:.1f} s", flush=True)
+
+
+# -------------------------------------------------------------------------- train
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    model: keras.Model
+    history: pd.DataFrame
+    metrics: dict
+
+
+def progress_mode() -> str:
+    """'epoch' (one line per epoch) under papermill/CLI runs, else 'bar' (Keras' progress bar)."""
+    return "epoch" if os.environ.get(PROGRESS_ENV) == "epoch" else "bar"
+
+
+def summarize_history(history: pd.DataFrame) -> dict:
+    last = history.iloc[-1]
+    best = history.loc[history["val_loss"].idxmin()]
+    return {
+        "epochs": int(last["epoch"]),
+        "final_loss": float(last["loss"]),
+        "final_val_loss": float(last["val_loss"]),
+        "best_val_loss": float(best["val_loss"]),
+        "best_epoch": int(best["epoch"]),
+        "final_accuracy": float(last["accuracy"]),
+        "final_val_accuracy": float(last["val_accuracy"]),
+        "final_val_psnr": float(last["val_psnr"]),
+        "best_val_psnr": float(history["val_psnr"].max()),
+        "train_seconds": float(history["seconds"].sum()),
+    }
+
+
+def load_run(run_dir: Path) -> RunResult:
+    """A finished run's model (safe mode) and records."""
+    run_dir = Path(run_dir)
+    model_path = run_dir / "model.keras"
+    if not model_path.is_file():
+        raise FileNotFoundError(
+            f"{model_path}: no finished run here; train it first (notebook 03 or "
+            f"`python -m unetcolor.train --config ...`)"
+        )
+    model = keras.saving.load_model(model_path, safe_mode=True, compile=False)
+    history = pd.read_csv(run_dir / "history.csv")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    return RunResult(run_dir, model, history, metrics)
+
+
+def is_finished(run_dir: Path) -> bool:
+    return (Path(run_dir) / "model.keras").is_file() and (Path(run_dir) / "metrics.json").is_file()
+
+
+def train(config: TrainConfig, processed_dir: Path, run_dir: Path, workers: int = 1,
+          progress: str | None = None, stop_after: int | None = None, checkpoint_every: int = 1) -> RunResult:
+    """Train (or resume, or load) the run described by config on the prepared data.
+
+    processed_dir holds rgb.npy / gray.npy / splits (notebook 01); run_dir gets
+    the artifacts listed in this module's docstring. stop_after=k stops after
+    epoch k as an interruption would (checkpoint written, no final model), so a
+    later call resumes; the result then has metrics == {}. checkpoint_every > 1
+    saves time on fast GPUs (a checkpoint of the paper model is about 200 MB).
+    """
+    run_dir = Path(run_dir)
+    if is_finished(run_dir):
+        return load_run(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    saved_config = run_dir / "config.json"
+    if saved_config.is_file() and json.loads(saved_config.read_text()) != json.loads(
+            json.dumps(config.to_dict(), default=list)):
+        raise ValueError(f"{saved_config}: this folder holds a run of another config; "
+                         "use a new run folder or delete this one")
+    write_json(saved_config, config.to_dict())
+    write_json(run_dir / "environment.json", environment_info())
+
+    keras.mixed_precision.set_global_policy("mixed_bfloat16" if config.mixed_precision else "float32")
+    rgb, gray = data.load_arrays(processed_dir)
+    train_ids, val_ids = data.load_split(processed_dir, config.split)
+
+    checkpoint = run_dir / "checkpoint.keras"
+    state = run_dir / "state.json"
+    rows: list[dict] = []
+    if checkpoint.is_file() and state.is_file():
+        first_epoch = json.loads(state.read_text())["epochs_done"]
+        model = keras.saving.load_model(checkpoint, safe_mode=True)
+        rows = pd.read_csv(run_dir / "history.csv").head(first_epoch).to_dict("records")
+        print(f"resuming {run_dir.name} after epoch {first_epoch}", flush=True)
+    else:
+        first_epoch = 0
+        seed_everything(config.seed)
+        model = compile_model(build_unet(config.model), config)
+
+    train_batches = ColorizationBatches(gray, rgb, train_ids, config.batch_size, config.seed,
+                                        shuffle=True, output=config.model.output,
+                                        first_epoch=first_epoch, workers=workers)
+    val_batches = ColorizationBatches(gray, rgb, val_ids, config.batch_size, shuffle=False,
+                                      output=config.model.output, workers=workers)
+    progress = progress or progress_mode()
+    last_epoch = min(config.epochs, stop_after or config.epochs)
+    if first_epoch < last_epoch:
+        model.fit(
+            train_batches,
+            validation_data=val_batches,
+            epochs=last_epoch,
+            initial_epoch=first_epoch,
+            shuffle=False,  # ColorizationBatches shuffles by (seed, epoch); Keras' own batch shuffle is unseeded
+            callbacks=[RunRecorder(run_dir, rows, config.epochs, log_lines=progress == "epoch",
+                                   checkpoint_every=checkpoint_every, final_epoch=last_epoch)],
+            verbose=1 if progress == "bar" else 0,
+        )
+    history = pd.DataFrame(rows)
+    if last_epoch < config.epochs:
+        keras.mixed_precision.set_global_policy("float32")
+        return RunResult(run_dir, model, history, {})
+    metrics = summarize_history(history)
+    _write_atomic(run_dir / "model.keras", final_model(model, config).save)
+    write_json(run_dir / "metrics.json", metrics)
+    checkpoint.unlink(missing_ok=True)  # the final model supersedes it
+    keras.mixed_precision.set_global_policy("float32")
+    return RunResult(run_dir, model, history, metrics)
+
+
+def final_model(trained: keras.Model, config: TrainConfig) -> keras.Model:
+    """The trained weights in a fresh float32, uncompiled model: the shipped file holds
+    no optimizer state (a third of the size) and runs in float32 wherever it is loaded."""
+    keras.mixed_precision.set_global_policy("float32")
+    model = build_unet(config.model)
+    model.set_weights(trained.get_weights())
+    return model
+
+
+def run_folder(config: TrainConfig, profile: str) -> Path:
+    return paths.profile_paths(profile).run_dir(config.run_name())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m unetcolor.train",
+        description="Train the U-Net colorizer headless (no Jupyter), resuming an interrupted run.",
+    )
+    parser.add_argument("--config", required=True, help="YAML/JSON TrainConfig (keys of unetcolor.config.TrainConfig)")
+    parser.add_argument("--profile", default="paper", help="profile whose prepared data and models folder to use")
+    parser.add_argument("--workers", type=int, default=1, help="threads preparing batches (raise on a GPU)")
+    args = parser.parse_args(argv)
+    config = load_train_config(args.config)
+    folders = paths.profile_paths(args.profile)
+    os.environ.setdefault(PROGRESS_ENV, "epoch")
+    result = train(config, folders.processed, run_folder(config, args.profile), workers=args.workers)
+    print(json.dumps({"run_dir": str(result.run_dir), **result.metrics}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+def mark_main_run(profile: str, run_dir: Path) -> None:
+    """Record which run notebooks 05 and 06 evaluate by default (models/<profile>/main.json)."""
+    write_json(paths.profile_paths(profile).models / "main.json", {"run": Path(run_dir).name})
+
+
+def main_run_dir(profile: str) -> Path:
+    pointer = paths.profile_paths(profile).models / "main.json"
+    if not pointer.is_file():
+        raise FileNotFoundError(f"{pointer}: no main run recorded for profile {profile!r}; "
+                                "run notebook 03 (or `make reproduce`) first")
+    return pointer.parent / json.loads(pointer.read_text())["run"]

@@ -1,0 +1,171 @@
+"""Metrics against independent references: hand-computed values, scikit-image,
+TensorFlow's tf.image (where installed) and Keras' own accuracy metric."""
+
+import numpy as np
+import pytest
+
+from unetcolor import color, metrics
+
+
+def photo_pair(size=64, noise=20, seed=0):
+    """A natural photo crop and a noisy copy, both uint8 (size, size, 3)."""
+    from skimage import data
+
+    reference = data.astronaut()[100:100 + size, 150:150 + size]
+    rng = np.random.default_rng(seed)
+    test = np.clip(reference.astype(int) + rng.integers(-noise, noise + 1, reference.shape), 0, 255)
+    return reference, test.astype(np.uint8)
+
+
+# ----------------------------------------------------------------------- PSNR
+
+
+def test_psnr_hand_computed_2x2():
+    reference = np.zeros((2, 2, 3), np.uint8)
+    test = reference.copy()
+    test[0, 1, 2] = 4  # one value off by 4: MSE = 16 / 12 values
+    # 10 log10(255^2 / (16/12)) worked out by hand
+    assert metrics.psnr(reference, test) == pytest.approx(46.8814162, abs=1e-6)
+
+
+def test_psnr_identical_is_inf_and_maximal_error_is_zero_db():
+    image = np.full((4, 4, 3), 7, np.uint8)
+    assert metrics.psnr(image, image) == float("inf")
+    assert metrics.psnr(np.zeros_like(image), np.full_like(image, 255)) == pytest.approx(0.0)
+
+
+def test_psnr_matches_skimage():
+    from skimage.metrics import peak_signal_noise_ratio
+
+    reference, test = photo_pair()
+    expected = peak_signal_noise_ratio(reference, test, data_range=255)
+    assert metrics.psnr(reference, test) == pytest.approx(expected, abs=1e-9)
+
+
+def test_psnr_batch_matches_tensorflow():
+    tf = pytest.importorskip("tensorflow")
+    pairs = [photo_pair(size=32, noise=noise, seed=noise) for noise in (3, 10, 40)]
+    reference = np.stack([p[0] for p in pairs])
+    test = np.stack([p[1] for p in pairs])
+    expected = tf.image.psnr(reference.astype(np.float64), test.astype(np.float64), max_val=255.0).numpy()
+    np.testing.assert_allclose(metrics.psnr_batch(reference, test), expected, atol=1e-6)
+    assert metrics.psnr_batch(reference, reference).tolist() == [np.inf] * 3
+
+
+def test_psnr_refuses_model_range_floats():
+    with pytest.raises(ValueError, match="output_to_rgb"):
+        metrics.psnr(np.zeros((2, 2, 3), np.float32), np.zeros((2, 2, 3), np.float32))
+
+
+# ----------------------------------------------------------------------- SSIM
+
+
+def test_ssim_identical_is_one_and_noise_lowers_it():
+    reference, test = photo_pair()
+    assert metrics.ssim(reference, reference) == pytest.approx(1.0)
+    assert 0.2 < metrics.ssim(reference, test) < 0.95
+
+
+def test_ssim_gaussian_window_matches_tensorflow():
+    tf = pytest.importorskip("tensorflow")
+    reference, test = photo_pair(size=48, noise=30)
+    # tf.image.ssim: 11x11 Gaussian window, sigma 1.5, population covariance, valid region only
+    expected = float(tf.image.ssim(reference.astype(np.float32), test.astype(np.float32), max_val=255.0))
+    ours = metrics.ssim(reference, test, gaussian_weights=True, sigma=1.5, use_sample_covariance=False)
+    assert ours == pytest.approx(expected, abs=1e-5)
+
+
+# -------------------------------------------------------------- colorfulness
+
+
+def test_colorfulness_of_gray_is_zero():
+    gray = np.random.default_rng(1).integers(0, 256, (8, 8), dtype=np.uint8)
+    assert metrics.colorfulness(color.gray_baseline(gray)) == 0.0
+
+
+def test_colorfulness_hand_computed():
+    # pure red and pure blue: rg = [255, 0], yb = [127.5, -255]
+    # std: 127.5, 191.25; mean: 127.5, -63.75
+    # M = sqrt(127.5^2 + 191.25^2) + 0.3 sqrt(127.5^2 + 63.75^2)
+    image = np.array([[[255, 0, 0], [0, 0, 255]]], np.uint8)
+    assert metrics.colorfulness(image) == pytest.approx(272.6186939, abs=1e-6)
+
+
+def test_colorfulness_of_uniform_colour_is_only_the_mean_term():
+    image = np.zeros((3, 5, 3), np.uint8)
+    image[...] = (200, 100, 50)  # rg = 100, yb = 100
+    assert metrics.colorfulness(image) == pytest.approx(0.3 * np.hypot(100, 100))
+
+
+# ---------------------------------------------------------- Keras "accuracy"
+
+
+def accuracy_cases():
+    rng = np.random.default_rng(3)
+    y_true = rng.uniform(-1, 1, (4, 8, 8, 3)).astype(np.float32)
+    y_pred = rng.uniform(-1, 1, (4, 8, 8, 3)).astype(np.float32)
+    # targets made from 8-bit photos tie often: a gray pixel has R = G = B
+    rgb = rng.integers(0, 256, (4, 8, 8, 3), dtype=np.uint8)
+    rgb[:, :4] = rgb[:, :4, :, :1]
+    rgb[:, :, :2, 1] = rgb[:, :, :2, 0]
+    return [(y_true, y_pred), (color.rgb_to_target(rgb), y_pred)]
+
+
+@pytest.mark.parametrize("case", [0, 1])
+def test_keras_accuracy_matches_categorical_accuracy(case):
+    import keras
+
+    y_true, y_pred = accuracy_cases()[case]
+    reference = keras.metrics.CategoricalAccuracy()
+    reference.update_state(y_true, y_pred)
+    assert metrics.keras_accuracy(y_true, y_pred) == pytest.approx(float(reference.result()), abs=1e-6)
+
+
+def test_keras_accuracy_matches_what_compile_reports():
+    """Compile a model that returns its input with metrics=["accuracy"], as
+    training does, so Keras itself resolves the string."""
+    import keras
+
+    y_true, y_pred = accuracy_cases()[1]
+    inputs = keras.Input(shape=y_pred.shape[1:])
+    model = keras.Model(inputs, keras.layers.Identity()(inputs))
+    model.compile(loss="mse", metrics=["accuracy"])
+    reported = model.evaluate(y_pred, y_true, batch_size=2, verbose=0, return_dict=True)["accuracy"]
+    ours = metrics.keras_accuracy(y_true, y_pred)
+    assert ours == pytest.approx(reported, abs=1e-6)
+    assert 0.2 < ours < 0.6  # a real check: not trivially 0 or 1
+
+
+def test_keras_accuracy_counts_dominant_channel_only():
+    y_true = np.array([[[[0.9, 0.1, 0.0], [0.0, 0.0, 0.5]]]])
+    y_pred = np.array([[[[0.2, 0.1, 0.0], [0.5, 0.0, 0.0]]]])  # first pixel far off but same argmax
+    assert metrics.keras_accuracy(y_true, y_pred) == 0.5
+
+
+# --------------------------------------------------------- per-image table
+
+
+def test_evaluate_images_and_summarize():
+    reference, test = photo_pair(size=16)
+    true_rgb = np.stack([reference, color.gray_baseline(color.rgb_to_gray(reference))])
+    pred_rgb = np.stack([test, true_rgb[1]])
+    gray = color.rgb_to_gray(true_rgb)
+    table = metrics.evaluate_images(true_rgb, pred_rgb, gray, names=["colour", "gray"])
+    assert list(table.columns) == [
+        "psnr_model", "psnr_gray", "ssim_model", "ssim_gray",
+        "colorfulness_model", "colorfulness_gray", "colorfulness_true",
+    ]
+    assert table.loc["colour", "psnr_model"] == pytest.approx(metrics.psnr(reference, test))
+    # an already-gray truth: the gray baseline reproduces it exactly
+    assert table.loc["gray", "psnr_gray"] == np.inf
+    assert table.loc["gray", "ssim_gray"] == pytest.approx(1.0)
+    assert (table["colorfulness_gray"] == 0).all()
+    assert table.loc["colour", "colorfulness_true"] > 10
+
+    summary = metrics.summarize(table)
+    assert len(summary) == 7
+    row = summary[(summary.metric == "colorfulness") & (summary.method == "ground truth")].iloc[0]
+    assert row["mean"] == pytest.approx(table["colorfulness_true"].mean())
+    assert row["median"] == pytest.approx(table["colorfulness_true"].median())
+    assert row["n"] == 2
+    assert set(summary.method) == {"model", "gray baseline", "ground truth"}
