@@ -6,6 +6,7 @@ so the black-and-white check is tested on photos, not on noise.
 
 import json
 import os
+from pathlib import Path
 import shutil
 
 import numpy as np
@@ -86,7 +87,8 @@ def photo_folder(tmp_path_factory, crops):
     shown = crops[4]
     exif = Image.Exif()
     exif[0x0112] = 6
-    Image.fromarray(shown).transpose(Image.Transpose.ROTATE_90).save(folder / "rotated.jpg", quality=95, exif=exif)
+    stored = Image.fromarray(shown).transpose(Image.Transpose.ROTATE_90)
+    stored.save(folder / "rotated.jpg", quality=95, exif=exif)
     add("rotated.jpg", "kept")
     reference["rotated.jpg"] = shown
 
@@ -144,7 +146,8 @@ def test_scan_is_sorted_recursive_and_skips_hidden(photo_folder):
 def test_scan_names_files_relative_to_the_common_root(tmp_path, crops):
     for name in ("trainA", "testA"):
         _jpeg(crops[0], tmp_path / "set" / name / "x.jpg")
-    files = [source.file for source in data.scan_files([tmp_path / "set" / "trainA", tmp_path / "set" / "testA"])]
+    folders = [tmp_path / "set" / "trainA", tmp_path / "set" / "testA"]
+    files = [source.file for source in data.scan_files(folders)]
     assert files == ["testA/x.jpg", "trainA/x.jpg"]
 
 
@@ -219,7 +222,7 @@ def test_writes_only_out_dir_and_reruns_are_skipped(tmp_path, photo_folder):
     out = work / "processed"
     first = data.prepare_dataset(folder, out, image_size=SIZE, progress=False, workers=1)
     assert sorted(path.name for path in work.iterdir()) == ["processed"]  # no temporary sibling left
-    assert sorted(path.name for path in out.iterdir()) == ["gray.npy", "index.csv", "manifest.json", "report.csv", "rgb.npy"]
+    assert sorted(path.name for path in out.iterdir()) == sorted(data.PREPARED_FILES)
     assert _tree(folder) == source_before
     written = _tree(out)
 
@@ -234,11 +237,23 @@ def test_writes_only_out_dir_and_reruns_are_skipped(tmp_path, photo_folder):
     assert sorted(path.name for path in work.iterdir()) == ["processed"]
 
 
+def test_a_changed_input_is_prepared_again(tmp_path):
+    photos = tmp_path / "photos"
+    samples.write_sample_photos(photos, count=3, size=SIZE, seed=5)
+    out = tmp_path / "out"
+    data.prepare_dataset(photos, out, image_size=SIZE, progress=False, workers=1)
+    samples.write_sample_photos(tmp_path / "more", count=4, size=SIZE, seed=6)
+    shutil.copyfile(tmp_path / "more" / "sample_003.png", photos / "sample_003.png")
+    report = data.prepare_dataset(photos, out, image_size=SIZE, progress=False, workers=1)
+    assert (report["status"] == "kept").sum() == 4
+    assert data.load_arrays(out)[0].shape[0] == 4
+
+
 def test_max_images_keeps_the_first_in_sorted_order_for_any_worker_count(tmp_path, photo_folder):
     folder, _, _ = photo_folder
     reports = [
-        data.prepare_dataset(folder, tmp_path / f"out{w}", image_size=SIZE, max_images=3, progress=False, workers=w)
-        for w in (1, 3)
+        data.prepare_dataset(folder, tmp_path / f"out{n}", image_size=SIZE, max_images=3, progress=False, workers=n)
+        for n in (1, 3)
     ]
     pd.testing.assert_frame_equal(reports[0], reports[1])
     report = reports[0]
@@ -282,8 +297,9 @@ def test_splits_are_seeded_nested_and_sized(tmp_path):
 
 def test_split_sizes_round_half_up(tmp_path):
     out = tmp_path / "out"
-    (out).mkdir()
-    pd.DataFrame({"id": range(15), "file": [f"{i}.jpg" for i in range(15)]}).to_csv(out / "index.csv", index=False)
+    out.mkdir()
+    index = pd.DataFrame({"id": range(15), "file": [f"{i}.jpg" for i in range(15)]})
+    index.to_csv(out / "index.csv", index=False)
     split = data.make_splits(out, splits=((70, 30),))["70_30"]
     assert (split["subset"] == "val").sum() == 5  # 15 * 0.3 = 4.5 -> 5
     with pytest.raises(ValueError, match="add up to 100"):
@@ -301,13 +317,18 @@ def test_missing_data_errors_say_what_to_run(tmp_path):
         data.scan_files(tmp_path / "nowhere")
 
 
-def test_command_line_with_samples(tmp_path, monkeypatch, capsys):
+def test_command_line_uses_the_profile_of_notebook_01(tmp_path, monkeypatch, capsys):
+    """`python -m unetcolor.data --profile P` prepares what notebook 01 would under P."""
+    project = Path(__file__).resolve().parents[1]
+    shutil.copytree(project / "notebooks", tmp_path / "notebooks")
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "clitest.yaml").write_text("sample_photos: 10\nimage_size: 64\n")
     monkeypatch.setenv("UNETCOLOR_ROOT", str(tmp_path))
-    assert data.main(["--profile", "clitest", "--samples", "10", "--workers", "1"]) == 0
+    assert data.main(["--profile", "clitest", "--workers", "1"]) == 0
     processed = tmp_path / "data" / "processed" / "clitest"
-    assert data.load_arrays(processed)[0].shape == (10, 256, 256, 3)
+    assert data.load_arrays(processed)[0].shape == (10, 64, 64, 3)
     report = pd.read_csv(tmp_path / "reports" / "clitest" / "tables" / "data_report.csv")
     assert (report["status"] == "kept").sum() == 10
     assert data.split_counts(processed)["val"].tolist() == [3, 2, 1]
     assert "kept 10" in capsys.readouterr().out
-    assert sorted(os.listdir(tmp_path)) == ["data", "reports"]
+    assert sorted(os.listdir(tmp_path)) == ["data", "models", "notebooks", "profiles", "reports"]

@@ -65,7 +65,7 @@ class Server:
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/datasets/summer2winter_yosemite.zip"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
 
 
 @pytest.fixture
@@ -86,7 +86,7 @@ def _leftovers(raw):
     """Anything a failed fetch must not leave: partial downloads, staging folders, the target."""
     if not raw.exists():
         return []
-    return sorted(p.name for p in raw.iterdir() if p.name.endswith(".part") or p.name.startswith(".") or p.is_dir())
+    return sorted(p.name for p in raw.iterdir() if p.suffix == ".part" or p.name.startswith(".") or p.is_dir())
 
 
 def test_fetch_over_http_verifies_extracts_and_is_idempotent(tmp_path, server):
@@ -230,6 +230,27 @@ def test_an_unverified_existing_folder_is_never_replaced(tmp_path):
     (tmp_path / "raw" / "summer2winter_yosemite" / "trainA").mkdir(parents=True)
     with pytest.raises(ValueError, match="not a verified extraction.*delete"):
         _fetch(tmp_path / "raw", "file:///nowhere.zip")
+
+
+def test_an_archive_given_in_place_is_never_deleted(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    own = raw / "summer2winter_yosemite.zip"
+    own.write_bytes(make_zip({"trainA": 1}))  # wrong counts
+    with pytest.raises(download.ArchiveError, match="testA/ has 0 photos"):
+        _fetch(raw, own.as_uri())
+    assert own.is_file()
+
+
+def test_an_extraction_from_another_archive_is_reported(tmp_path):
+    path = tmp_path / "s2w.zip"
+    path.write_bytes(make_zip())
+    extracted = _fetch(tmp_path / "raw", path.as_uri())
+    with pytest.raises(ValueError, match="comes from an archive with sha256 .*delete"):
+        _fetch(tmp_path / "raw", path.as_uri(), sha256="f" * 64)
+    next((extracted / "trainA").iterdir()).unlink()
+    with pytest.raises(ValueError, match="photo counts .* are not the expected"):
+        _fetch(tmp_path / "raw", path.as_uri())
 
 
 def test_kaggle_without_credentials_says_how_to_get_them(tmp_path, monkeypatch):

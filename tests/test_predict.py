@@ -126,10 +126,8 @@ def test_transfer_chroma_of_a_smooth_photo_rebuilds_it():
     """A photo whose colours are already smooth, colorized with its own small
     version, comes back nearly unchanged (resizing and chroma commute)."""
     small = smooth_photo(24, 32)
-    big = np.stack([
-        np.asarray(Image.fromarray(small[..., c].astype(np.float32), mode="F").resize((320, 240), Image.Resampling.BICUBIC))
-        for c in range(3)
-    ], axis=-1)
+    planes = [Image.fromarray(small[..., c].astype(np.float32), mode="F") for c in range(3)]
+    big = np.stack([np.asarray(plane.resize((320, 240), Image.Resampling.BICUBIC)) for plane in planes], axis=-1)
     big = np.clip(np.rint(big), 0, 255).astype(np.uint8)
     out = predict.transfer_chroma(color.rgb_to_gray(big), small)
     interior = (slice(8, -8), slice(8, -8))  # edges: bicubic overshoot is clipped differently
@@ -263,3 +261,12 @@ def test_expand_inputs_folders_patterns_and_missing(tmp_path):
     relative = [str(p.relative_to(tmp_path)) for p in found]
     # sorted within the folder, the pattern's match not repeated, the missing one returned as given
     assert relative == ["deep/b.webp", "deep/er/a.png", "top.JPG", "nope.png"]
+
+
+def test_output_folder_given_as_input_is_reported_not_read(model, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    Image.fromarray(smooth_photo(20, 20)).save(out / "old.png")
+    (result,) = predict.colorize_paths(model, [out], out, progress=False)
+    assert not result.ok and "output folder" in result.error
+    assert sorted(p.name for p in out.iterdir()) == ["old.png"]

@@ -29,8 +29,9 @@ import hashlib
 import json
 import math
 import os
+import secrets
 import shutil
-import tempfile
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +58,7 @@ CHROMA_SIZE = 64
 DEFAULT_SPLITS = ((70, 30), (80, 20), (90, 10))
 MANIFEST_VERSION = 1
 MISSING_HINT = "run `make data` (or notebook 01) first"
+PREPARED_FILES = ("rgb.npy", "gray.npy", "index.csv", "report.csv", "manifest.json")
 
 
 @dataclass(frozen=True)
@@ -80,12 +82,14 @@ def scan_files(folders) -> list[SourceFile]:
     itself; for [.../trainA, .../testA], their parent ("trainA/x.jpg").
     Hidden files and folders (name starting with ".") are ignored.
     """
-    folders = [Path(folder) for folder in ([folders] if isinstance(folders, (str, os.PathLike)) else folders)]
+    folders = [Path(folder) for folder in _as_list(folders)]
     if not folders:
         raise ValueError("no photo folders given")
     for folder in folders:
         if not folder.is_dir():
-            raise FileNotFoundError(f"{folder}: photo folder not found; pass an existing folder (e.g. DATA_DIR=...)")
+            raise FileNotFoundError(
+                f"{folder}: photo folder not found; pass an existing folder (e.g. DATA_DIR=...)"
+            )
     resolved = [folder.resolve() for folder in folders]
     root = Path(os.path.commonpath(resolved)) if len(resolved) > 1 else resolved[0]
     found: dict[str, SourceFile] = {}
@@ -124,11 +128,12 @@ def prepare_dataset(
         excluded  if it is a byte-identical duplicate of an earlier file, smaller
                   than `min_size` on its shorter side (default image_size // 2:
                   upscaling more than 2x would train on blur), or already
-                  black-and-white (mean chroma C*ab < bw_chroma_threshold), or
-                  comes after the first `max_images` kept photos,
+                  black-and-white (mean chroma C*ab < bw_chroma_threshold),
         kept      otherwise: EXIF orientation applied, transparency flattened on
                   white, center-cropped to a square and resized to
                   image_size x image_size with Pillow's LANCZOS filter.
+    With `max_images`, preparation stops at the max_images-th kept photo; the
+    files after it are reported as skipped, "not examined".
 
     Writes rgb.npy, gray.npy, index.csv, report.csv and manifest.json (see the
     module docstring) into a temporary sibling of out_dir and renames it into
@@ -139,6 +144,7 @@ def prepare_dataset(
     Returns a DataFrame with columns file, status, reason (one row per file).
     """
     out_dir = Path(out_dir)
+    folders = _as_list(folders)
     min_size = image_size // 2 if min_size is None else int(min_size)
     if image_size < 1 or (max_images is not None and max_images < 1):
         raise ValueError(f"image_size ({image_size}) and max_images ({max_images}) must be >= 1")
@@ -156,22 +162,21 @@ def prepare_dataset(
     if cached is not None:
         return cached
 
-    rows, kept = _examine_all(sources, image_size, min_size, bw_chroma_threshold, max_images, progress, workers)
+    rows, kept = _examine_all(
+        sources, image_size, min_size, bw_chroma_threshold, max_images, progress, workers
+    )
     report = pd.DataFrame([{key: row[key] for key in ("file", "status", "reason")} for row in rows])
     if not kept:
-        raise ValueError(f"no usable photos under {[str(f) for f in _as_list(folders)]}; the report:\n{report}")
-    index = pd.DataFrame(
-        [{key: row[key] for key in ("file", "sha256", "width", "height", "mode", "chroma")} for row in kept]
-    )
+        raise ValueError(f"no usable photos under {[str(f) for f in folders]}; the report:\n{report}")
+    index_columns = ("file", "sha256", "width", "height", "mode", "chroma")
+    index = pd.DataFrame([{key: row[key] for key in index_columns} for row in kept])
     index.insert(0, "id", np.arange(len(index), dtype=int))
     manifest["counts"] = {status: int(n) for status, n in report["status"].value_counts().items()}
     _write_prepared(out_dir, [row["rgb"] for row in kept], index, report, manifest, image_size)
     return report
 
 
-def make_splits(
-    out_dir: str | os.PathLike, splits=DEFAULT_SPLITS, seed: int = 42
-) -> dict[str, pd.DataFrame]:
+def make_splits(out_dir: str | os.PathLike, splits=DEFAULT_SPLITS, seed: int = 42) -> dict[str, pd.DataFrame]:
     """Write seeded train/validation manifests `out_dir/splits/split_<train>_<val>.csv`.
 
     Each split draws one permutation of the ids (sorted) from
@@ -213,7 +218,7 @@ def load_arrays(out_dir: str | os.PathLike, mmap: bool = True) -> tuple[np.ndarr
     for name in ("rgb.npy", "gray.npy"):
         path = out_dir / name
         if not path.is_file():
-            raise FileNotFoundError(f"{path} not found: the data in {out_dir} is not prepared; {MISSING_HINT}")
+            raise FileNotFoundError(f"{path} not found: {out_dir} holds no prepared data; {MISSING_HINT}")
         arrays.append(np.load(path, mmap_mode="r" if mmap else None))
     return arrays[0], arrays[1]
 
@@ -222,7 +227,7 @@ def load_split(out_dir: str | os.PathLike, split: str = "80_20") -> tuple[np.nda
     """(train_ids, val_ids): sorted int arrays indexing load_arrays' first axis."""
     path = Path(out_dir) / "splits" / f"split_{split}.csv"
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: split {split!r} of {out_dir} is not made; {MISSING_HINT}")
+        raise FileNotFoundError(f"{path} not found: {out_dir} has no split {split!r}; {MISSING_HINT}")
     frame = pd.read_csv(path)
     train = np.sort(frame.loc[frame["subset"] == "train", "id"].to_numpy(dtype=np.int64))
     val = np.sort(frame.loc[frame["subset"] == "val", "id"].to_numpy(dtype=np.int64))
@@ -255,7 +260,7 @@ def _examine(path: Path, image_size: int, min_size: int) -> dict:
     try:
         data = path.read_bytes()
     except OSError as error:
-        return {"sha256": "", "rgb": None, "chroma": None, "status": "skipped", "reason": f"cannot read ({error})"}
+        return {"status": "skipped", "reason": f"cannot read ({error})"}
     result = {"sha256": hashlib.sha256(data).hexdigest(), "rgb": None, "chroma": None, "reason": ""}
     try:
         photo = images.read_photo(path)
@@ -264,7 +269,8 @@ def _examine(path: Path, image_size: int, min_size: int) -> dict:
     height, width = photo.rgb.shape[:2]
     result.update(width=width, height=height, mode=photo.mode, status="ok")
     if min(width, height) < min_size:
-        return {**result, "status": "excluded", "reason": f"too small to crop ({width}x{height} px; shorter side under {min_size} px)"}
+        reason = f"too small to crop ({width}x{height} px; shorter side under {min_size} px)"
+        return {**result, "status": "excluded", "reason": reason}
     rgb = _flatten_on_white(photo.rgb, photo.alpha)
     square = _crop_and_resize(rgb, image_size)
     small = np.asarray(Image.fromarray(square).resize((CHROMA_SIZE, CHROMA_SIZE), Image.Resampling.BOX))
@@ -284,8 +290,8 @@ def _crop_and_resize(rgb: np.ndarray, image_size: int) -> np.ndarray:
     height, width = rgb.shape[:2]
     side = min(height, width)
     left, top = (width - side) // 2, (height - side) // 2
-    image = Image.fromarray(rgb)
-    resized = image.resize((image_size, image_size), Image.Resampling.LANCZOS, box=(left, top, left + side, top + side))
+    box = (left, top, left + side, top + side)
+    resized = Image.fromarray(rgb).resize((image_size, image_size), Image.Resampling.LANCZOS, box=box)
     return np.asarray(resized)
 
 
@@ -329,7 +335,8 @@ def _examine_all(sources, image_size, min_size, bw_threshold, max_images, progre
         elif source.file in decided:
             rows.append(decided[source.file])
         else:
-            rows.append({"file": source.file, "status": "skipped", "reason": f"not examined (max_images={max_images} reached)"})
+            reason = f"not examined (max_images={max_images} reached)"
+            rows.append({"file": source.file, "status": "skipped", "reason": reason})
     return rows, kept
 
 
@@ -351,8 +358,9 @@ def _decide(row: dict, first_with_sha: dict, bw_threshold: float) -> None:
 def _worker_count(workers: int | None) -> int:
     if workers is not None:
         return max(1, int(workers))
-    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return min(available, 8)
+    # sched_getaffinity counts the cores this process may use (containers, taskset).
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return min(available or 1, 8)
 
 
 # --- writing and caching ------------------------------------------------------------
@@ -374,7 +382,7 @@ def _cached_report(out_dir: Path, manifest: dict) -> pd.DataFrame | None:
     except (OSError, ValueError):
         return None
     same = all(stored.get(key) == manifest[key] for key in ("version", "inputs", "parameters"))
-    files_there = all((out_dir / name).is_file() for name in ("rgb.npy", "gray.npy", "index.csv", "report.csv"))
+    files_there = all((out_dir / name).is_file() for name in PREPARED_FILES)
     if not (same and files_there):
         return None
     return pd.read_csv(out_dir / "report.csv", keep_default_na=False)
@@ -383,11 +391,12 @@ def _cached_report(out_dir: Path, manifest: dict) -> pd.DataFrame | None:
 def _write_prepared(out_dir: Path, rgbs, index, report, manifest, image_size) -> None:
     """Fill a temporary sibling of out_dir, then swap it into place."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.writing-"))
+    staging = _unique_sibling(out_dir, "writing")
+    staging.mkdir()
     try:
-        count = len(rgbs)
-        rgb_file = np.lib.format.open_memmap(staging / "rgb.npy", "w+", np.uint8, (count, image_size, image_size, 3))
-        gray_file = np.lib.format.open_memmap(staging / "gray.npy", "w+", np.uint8, (count, image_size, image_size))
+        shape = (len(rgbs), image_size, image_size)
+        rgb_file = np.lib.format.open_memmap(staging / "rgb.npy", "w+", np.uint8, shape + (3,))
+        gray_file = np.lib.format.open_memmap(staging / "gray.npy", "w+", np.uint8, shape)
         for i, rgb in enumerate(rgbs):
             rgb_file[i] = rgb
             gray_file[i] = color.rgb_to_gray(rgb)
@@ -403,32 +412,42 @@ def _write_prepared(out_dir: Path, rgbs, index, report, manifest, image_size) ->
 
 
 def _swap_into_place(staging: Path, out_dir: Path) -> None:
-    """Replace out_dir by staging. A directory cannot be renamed over a non-empty
-    one, so the old folder is first moved aside (a sibling), then deleted."""
-    if out_dir.exists():
-        retired = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.old-"))
-        os.replace(out_dir, retired / out_dir.name)
+    """Replace out_dir by staging. A folder cannot be renamed over a non-empty one,
+    so the old folder is first renamed aside, and deleted once the new one is in place."""
+    if not out_dir.exists():
         os.replace(staging, out_dir)
-        shutil.rmtree(retired, ignore_errors=True)
-    else:
+        return
+    retired = _unique_sibling(out_dir, "old")
+    os.replace(out_dir, retired)
+    try:
         os.replace(staging, out_dir)
+    except OSError:
+        os.replace(retired, out_dir)  # put the previous data back
+        raise
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def _unique_sibling(path: Path, tag: str) -> Path:
+    """A hidden, unused name next to path. Created with mkdir/open rather than
+    tempfile's private 0700/0600 modes, so outputs get the user's usual permissions."""
+    return path.with_name(f".{path.name}.{tag}-{os.getpid()}-{secrets.token_hex(4)}")
 
 
 def _write_text_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temporary = _unique_sibling(path, "tmp")
     try:
-        with os.fdopen(handle, "w", newline="") as file:
+        with open(temporary, "x", newline="") as file:
             file.write(text)
         os.replace(temporary, path)
     finally:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
 
 
 def _read_index(out_dir: Path) -> pd.DataFrame:
     path = out_dir / "index.csv"
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: the data in {out_dir} is not prepared; {MISSING_HINT}")
+        raise FileNotFoundError(f"{path} not found: {out_dir} holds no prepared data; {MISSING_HINT}")
     return pd.read_csv(path, keep_default_na=False)
 
 
@@ -439,30 +458,48 @@ def _as_list(folders) -> list:
 # --- command line -------------------------------------------------------------------
 
 
+def photo_source(raw_dir: Path, data_dir: str = "", sample_photos: int = 0, image_size: int = 256,
+                 seed: int = 42) -> list[Path]:
+    """The folders notebook 01 (and `make data`) prepares photos from.
+
+    sample_photos > 0: that many crops of scikit-image's bundled photos, written once into
+    data/raw (no network); else data_dir if given; else the paper's dataset, downloaded.
+    """
+    if sample_photos:
+        folder = Path(raw_dir) / f"skimage_samples_{sample_photos}_{image_size}_{seed}"
+        if len(list(folder.glob("*.png"))) != sample_photos:
+            samples.write_sample_photos(folder, count=sample_photos, size=image_size, seed=seed)
+        return [folder]
+    if data_dir:
+        folder = paths.resolve(data_dir)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder}: DATA_DIR is not a folder; point it at a folder of photos")
+        return [folder]
+    return download.photo_folders(download.fetch_dataset(raw_dir))
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Notebook 01's preparation without Jupyter, with the same parameters for a profile."""
+    from .runner import profile_parameters
+
     parser = argparse.ArgumentParser(prog="python -m unetcolor.data", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--profile", required=True, help="output profile, e.g. paper or smoke")
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument("--data-dir", help="a folder of photos to use instead of downloading the paper's dataset")
-    source.add_argument("--samples", type=int, metavar="N", help="use N license-clear sample crops (no network)")
-    parser.add_argument("--max-images", type=int, default=None, help="keep at most N photos (first in sorted order)")
-    parser.add_argument("--seed", type=int, default=42, help="seed of the split permutation")
-    parser.add_argument("--workers", type=int, default=None, help="threads for decoding (default: CPU count, at most 8)")
+    parser.add_argument("--profile", required=True, help="profile whose notebook-01 parameters to use")
+    parser.add_argument("--data-dir", help="a folder of photos, instead of downloading the paper's dataset")
+    parser.add_argument("--workers", type=int, help="decoding threads (default: CPU count, at most 8)")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
-    where = paths.profile_paths(args.profile)
-    if args.data_dir:
-        folders = [paths.resolve(args.data_dir, where.root)]
-    elif args.samples:
-        folders = [_sample_folder(where.raw, args.samples)]
-    else:
-        folders = download.photo_folders(download.fetch_dataset(where.raw))
-    report = prepare_dataset(folders, where.processed, max_images=args.max_images, workers=args.workers)
+    values = profile_parameters("01_data_preparation", args.profile)
+    where = paths.profile_paths(args.profile).make()
+    folders = photo_source(where.raw, args.data_dir or values["data_dir"], values["sample_photos"],
+                           values["image_size"], values["seed"])
+    report = prepare_dataset(folders, where.processed, image_size=values["image_size"],
+                             max_images=values["max_images"] or None, workers=args.workers)
     _write_text_atomic(where.tables / "data_report.csv", report.to_csv(index=False))
-    make_splits(where.processed, seed=args.seed)
+    make_splits(where.processed, splits=[tuple(int(p) for p in name.split("_")) for name in values["splits"]],
+                seed=values["seed"])
     counts = report["status"].value_counts()
-    bw = int(report["reason"].str.startswith("black-and-white").sum())
+    bw = int(report["reason"].fillna("").str.startswith("black-and-white").sum())
     print(
         f"{where.processed}: kept {counts.get('kept', 0)}, excluded {counts.get('excluded', 0)} "
         f"({bw} black-and-white), skipped {counts.get('skipped', 0)} "
@@ -472,13 +509,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _sample_folder(raw_dir: Path, count: int) -> Path:
-    """The smoke profile's photos, written once per count into data/raw."""
-    folder = raw_dir / f"skimage_samples_{count}"
-    if len(list(folder.glob("*.png"))) != count:
-        samples.write_sample_photos(folder, count=count)
-    return folder
-
-
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

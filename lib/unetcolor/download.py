@@ -26,6 +26,7 @@ import http.client
 import json
 import os
 import re
+import secrets
 import shutil
 import stat
 import subprocess
@@ -82,6 +83,9 @@ def fetch_dataset(
         return target
     raw_dir.mkdir(parents=True, exist_ok=True)
     archive = raw_dir / _archive_name(url, name)
+    # A file:// URL may name the archive's own place in raw_dir: never delete the user's file.
+    local = _local_path(url)
+    own_file = local is not None and local.resolve() == archive.resolve()
 
     last_error: Exception | None = None
     for _attempt in range(2):  # one retry: a dropped connection is common, a second one is not
@@ -92,7 +96,8 @@ def fetch_dataset(
             break
         except (ArchiveError, OSError, http.client.HTTPException) as error:
             # OSError covers urllib's URLError/HTTPError; HTTPException covers IncompleteRead.
-            archive.unlink(missing_ok=True)
+            if not own_file:
+                archive.unlink(missing_ok=True)
             last_error = error
     else:
         raise ArchiveError(
@@ -154,7 +159,7 @@ def verify_archive(
             f"(e.g. {DATASET_NAME}/trainA/), found none of them"
         )
     counts = _count_photos(names, root, expected_counts)
-    wrong = {folder: counts[folder] for folder in expected_counts if counts[folder] != expected_counts[folder]}
+    wrong = {folder: found for folder, found in counts.items() if found != expected_counts[folder]}
     if wrong:
         details = ", ".join(
             f"{root}{folder}/ has {found} photos, expected {expected_counts[folder]}"
@@ -215,6 +220,11 @@ def _archive_name(url: str, name: str) -> str:
     return filename if filename.endswith(".zip") else f"{name}.zip"
 
 
+def _local_path(url: str) -> Path | None:
+    parsed = urllib.parse.urlparse(url)
+    return Path(urllib.request.url2pathname(parsed.path)) if parsed.scheme == "file" else None
+
+
 def _download(url: str, archive: Path, progress: bool) -> None:
     """Stream url to `<archive>.part`, check its length, then rename it into place."""
     partial = archive.with_name(archive.name + ".part")
@@ -223,7 +233,8 @@ def _download(url: str, archive: Path, progress: bool) -> None:
             length = response.headers.get("Content-Length")
             expected = int(length) if length and length.isdigit() else None
             written = 0
-            with tqdm(total=expected, unit="B", unit_scale=True, desc=archive.name, disable=not progress) as bar:
+            bar = tqdm(total=expected, unit="B", unit_scale=True, desc=archive.name, disable=not progress)
+            with bar:
                 while chunk := response.read(CHUNK_BYTES):
                     file.write(chunk)
                     written += len(chunk)
@@ -286,19 +297,23 @@ def _is_complete(target: Path, expected_counts: dict[str, int], sha256: str | No
     try:
         marker = json.loads((target / MARKER).read_text())
     except (OSError, ValueError):
-        raise ValueError(f"{target} exists but is not a verified extraction (no valid {MARKER}): {fix}") from None
-    if sha256 is not None and marker.get("sha256", "").lower() != sha256.lower():
-        raise ValueError(f"{target} was extracted from an archive with sha256 {marker.get('sha256')}, not {sha256}: {fix}")
+        raise ValueError(f"{target} exists but is not a verified extraction (no {MARKER}); {fix}") from None
+    recorded = marker.get("sha256", "")
+    if sha256 is not None and recorded.lower() != sha256.lower():
+        raise ValueError(f"{target} comes from an archive with sha256 {recorded}, not {sha256}; {fix}")
     on_disk = {folder: _count_on_disk(target / folder) for folder in expected_counts}
     if on_disk != expected_counts:
-        raise ValueError(f"{target}: photo counts {on_disk} differ from the expected {expected_counts}: {fix}")
+        raise ValueError(f"{target}: photo counts {on_disk} are not the expected {expected_counts}; {fix}")
     return True
 
 
 def _extract(archive: Path, root: str, target: Path, marker: dict) -> None:
     """Extract the members under `root` into a temporary sibling of target, write
     the marker last, then rename the folder into place."""
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.extracting-"))
+    # A hidden sibling made with mkdir (not tempfile's private 0700) so the
+    # extracted photos get the user's usual permissions.
+    staging = target.with_name(f".{target.name}.extracting-{os.getpid()}-{secrets.token_hex(4)}")
+    staging.mkdir()
     try:
         with zipfile.ZipFile(archive) as zip_file:
             for member in zip_file.infolist():

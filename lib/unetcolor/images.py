@@ -97,6 +97,9 @@ def write_image_atomic(array: np.ndarray, path: Path, quality: int = 95) -> None
     try:
         options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
         image.save(temporary, format=fmt, **options)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes private files; outputs get ordinary permissions
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

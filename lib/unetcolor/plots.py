@@ -47,8 +47,9 @@ def save_photo_figure(figure, path: Path) -> Path:
 
 def training_curves(history: pd.DataFrame, metric: str, title: str = ""):
     """Training and validation `metric` per epoch (the style of the paper's Figures 4-7)."""
-    long = history.melt(id_vars="epoch", value_vars=[metric, f"val_{metric}"], var_name="subset", value_name=metric)
-    long["subset"] = long["subset"].map({metric: "training", f"val_{metric}": "validation"})
+    long = (history[["epoch", metric, f"val_{metric}"]]
+            .rename(columns={metric: "training", f"val_{metric}": "validation"})
+            .melt(id_vars="epoch", var_name="subset", value_name=metric))
     figure, axis = plt.subplots(figsize=(6, 4))
     sns.lineplot(data=long, x="epoch", y=metric, hue="subset", marker="o" if len(history) < 30 else None, ax=axis)
     axis.set_ylabel(METRIC_LABELS.get(metric, metric))

@@ -295,13 +295,17 @@ def _collect(inputs: Iterable[str | os.PathLike], skip: Path | None = None) -> l
         text = os.fspath(text)
         path = Path(text).expanduser()
         if path.is_dir():
+            if skip is not None and path.resolve().is_relative_to(skip):
+                problem = "is the output folder or inside it; name its files to colorize them"
+                sources.append(_Source(path, None, problem))
+                continue
             files = _folder_images(path, skip)
             sources += [_Source(file, file.relative_to(path)) for file in files]
             if not files:
                 sources.append(_Source(path, None, f"folder holds no images ({', '.join(images.IMAGE_SUFFIXES)})"))
         elif path.exists():
             sources.append(_Source(path, Path(path.name)))
-        elif glob.has_magic(text):
+        elif any(character in text for character in "*?["):
             matches = [Path(match) for match in sorted(glob.glob(os.path.expanduser(text), recursive=True))]
             files = [match for match in matches if match.is_file() and _is_image_name(match)]
             for folder in (match for match in matches if match.is_dir()):

@@ -53,7 +53,9 @@ def sample_photo_paths() -> list[Path]:
     return paths
 
 
-def write_sample_photos(out_dir: str | os.PathLike, count: int = 36, size: int = 256, seed: int = 0) -> list[Path]:
+def write_sample_photos(
+    out_dir: str | os.PathLike, count: int = 36, size: int = 256, seed: int = 0
+) -> list[Path]:
     """Write `count` square crops of the sample photos as PNG, `size` x `size` uint8 RGB.
 
     Crop i comes from photo i mod 4; its side is a random fraction (SCALE_RANGE)
@@ -90,4 +92,7 @@ def _draw_crop(photo: np.ndarray, size: int, rng: np.random.Generator) -> np.nda
         crop = np.asarray(image.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if mirror else image)
         if crop.std() >= MIN_STD and color.chroma(crop) >= MIN_CHROMA:
             return crop
-    raise ValueError(f"no crop of a {width}x{height} sample photo passed the texture/colour checks in {MAX_DRAWS} draws")
+    raise ValueError(
+        f"no crop of a {width}x{height} sample photo passed the texture and colour checks "
+        f"in {MAX_DRAWS} draws; lower MIN_STD or MIN_CHROMA"
+    )

@@ -121,6 +121,33 @@ def plan_for_profile(profile: str) -> pd.DataFrame:
                          splits=values["splits"])
 
 
+def run_in_parallel(plan: pd.DataFrame, args) -> int:
+    """Train each distinct run of the plan in its own process, `args.jobs` at a time,
+    base run first. On one GPU this overlaps the runs' compile and input work."""
+    import subprocess
+
+    distinct = plan.drop_duplicates("run")
+    levels = [f"{factor}={value}" for factor, value in zip(distinct["factor"], distinct["value"])]
+    environment = dict(os.environ)
+    # JAX would otherwise reserve 75% of the GPU's memory in each process
+    environment.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", f"{0.9 / args.jobs:.2f}")
+    pending, running, failed = list(levels), [], []
+    while pending or running:
+        while pending and len(running) < args.jobs:
+            level = pending.pop(0)
+            command = [sys.executable, "-m", "unetcolor.study", "--profile", args.profile, "--only", level,
+                       "--workers", str(args.workers), "--checkpoint-every", str(args.checkpoint_every)]
+            running.append((level, subprocess.Popen(command, env=environment)))
+        level, process = running.pop(0)
+        if process.wait() != 0:
+            failed.append(level)
+    if failed:
+        print(f"[study] failed: {failed}", file=sys.stderr)
+        return 1
+    print(study_results(plan, paths.profile_paths(args.profile).models).drop(columns=["run"]).to_string())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m unetcolor.study",
@@ -131,9 +158,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="factor levels to run, as factor=value (e.g. batch_size=64); default: all")
     parser.add_argument("--workers", type=int, default=1, help="threads preparing batches (raise on a GPU)")
     parser.add_argument("--checkpoint-every", type=int, default=1, help="epochs between checkpoints")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="runs trained at once, each in its own process (one GPU has room for several)")
     args = parser.parse_args(argv)
     os.environ.setdefault("UNETCOLOR_PROGRESS", "epoch")
     plan = plan_for_profile(args.profile)
+    if args.jobs > 1 and not args.only:
+        return run_in_parallel(plan, args)
     if args.only:
         wanted = {tuple(item.split("=", 1)) for item in args.only}
         plan = plan[[(f, str(v)) in wanted for f, v in zip(plan["factor"], plan["value"])]]

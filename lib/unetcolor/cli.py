@@ -1,0 +1,94 @@
+"""The `colorize` command: a thin layer over predict.colorize_paths."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+EXAMPLES = """\
+examples:
+  colorize old_photo.jpg --out colorized/
+  colorize scans/ --out colorized/                  every image below scans/, subfolders kept
+  colorize "album/*.png" --format keep --out out/   quote patterns so colorize expands them
+  colorize photo.jpg --out out/ --model models/paper/<run>/model.keras
+
+Each output is named after its input (<name>.png by default) and has the
+input's size: the model colours a 256x256 copy and the colours are laid over
+the full-resolution original luminance. Inputs are never overwritten.
+Exit status: 0 if every photo was colorized, 1 if any failed, 2 for usage errors.
+"""
+
+NO_MODEL = """\
+colorize: no trained model found.
+  Pass one with --model PATH (a .keras file, e.g. models/<profile>/<run>/model.keras),
+  or set UNETCOLOR_MODEL=PATH, or make one in the project checkout:
+    make train           trains the paper's model (hours on a CPU, minutes on a GPU)
+    make default-model   builds the shipped default, lib/unetcolor/weights/default.keras
+"""
+
+FORMATS = {"png": ".png", "jpg": ".jpg", "keep": None}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="colorize",
+        description="Colorize black-and-white photos with the U-Net of Acharya & Pokhrel, "
+        "at each photo's own size.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("inputs", nargs="+", metavar="INPUT",
+                        help="image files, folders (searched recursively) or glob patterns")
+    parser.add_argument("--out", "-o", required=True, type=Path, metavar="DIR",
+                        help="folder for the colorized photos (created if missing)")
+    parser.add_argument("--model", "-m", type=Path, metavar="PATH",
+                        help="a trained .keras model (default: $UNETCOLOR_MODEL, "
+                        "else the packaged weights/default.keras)")
+    parser.add_argument("--format", "-f", choices=list(FORMATS), default="png",
+                        help="output format: png (default; keeps transparency), jpg, "
+                        "or keep each input's own")
+    parser.add_argument("--batch-size", "-b", type=int, default=8, metavar="N",
+                        help="photos run through the model together (default 8; "
+                        "more is faster on a GPU and uses more memory)")
+    parser.add_argument("--quiet", "-q", action="store_true",
+                        help="no progress bar and no summary; failures are still printed")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.batch_size < 1:
+        parser.error(f"--batch-size must be at least 1, got {args.batch_size}")
+
+    # Keras and TensorFlow load only now, so `colorize --help` answers at once;
+    # TensorFlow's C++ start-up chatter is not for a command-line user.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from . import predict
+
+    model_path = args.model or predict.default_model_path()
+    if model_path is None:
+        print(NO_MODEL, end="", file=sys.stderr)
+        return 2
+    try:
+        model = predict.load_model(model_path)
+    except (FileNotFoundError, ValueError) as error:
+        where = f" (from ${predict.MODEL_ENV})" if args.model is None and os.environ.get(predict.MODEL_ENV) else ""
+        print(f"colorize: {error}{where}", file=sys.stderr)
+        return 2
+
+    results = predict.colorize_paths(model, args.inputs, args.out, suffix=FORMATS[args.format],
+                                     progress=not args.quiet, batch_size=args.batch_size)
+    failed = [result for result in results if not result.ok]
+    for result in failed:
+        print(f"{result.path}: {result.error}", file=sys.stderr)
+    if not args.quiet:
+        print(f"colorized {len(results) - len(failed)} of {len(results)} photos into {args.out}"
+              + (f"; {len(failed)} failed" if failed else ""))
+    return 1 if failed or not results else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

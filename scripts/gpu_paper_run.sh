@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Train the paper profile's runs (notebook 03's main run and notebook 04's study) on a GPU
+# machine that has JAX but no TensorFlow or Jupyter, then pack the run artifacts.
+#
+#   PROFILE=paper DATA_DIR=photos/ OUT=/tmp/out bash scripts/gpu_paper_run.sh
+#
+# Afterwards, on the machine with Jupyter: `bash scripts/unpack_runs.sh OUT_FOLDER` puts the
+# runs under models/<profile>/ and `make reproduce DATA_DIR=photos/` executes the notebooks,
+# which find the finished runs by their config hash and load them instead of training.
+#
+# Environment:
+#   PROFILE   profile whose notebook parameters define the runs (default paper)
+#   DATA_DIR  folder of photos for data preparation (default: download the paper's dataset)
+#   OUT       where the packed artifacts go (default ./gpu-out)
+#   JOBS      runs trained at once on the one GPU (default 4)
+#   BUDGET    seconds allowed for training before stopping to pack what finished (default 480)
+#   WHEELS    folder of wheels to install first (keras and friends), optional
+set -uo pipefail
+PROFILE=${PROFILE:-paper}
+OUT=${OUT:-$PWD/gpu-out}
+JOBS=${JOBS:-4}
+BUDGET=${BUDGET:-480}
+mkdir -p "$OUT"
+if [ -n "${WHEELS:-}" ]; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$WHEELS"/*.whl || exit 1
+    export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+fi
+export KERAS_BACKEND=${KERAS_BACKEND:-jax} PYTHONPATH=$PWD/lib${PYTHONPATH:+:$PYTHONPATH}
+export UNETCOLOR_PROGRESS=epoch PYTHONUNBUFFERED=1
+started=$(date +%s)
+
+python3 -m unetcolor.data --profile "$PROFILE" ${DATA_DIR:+--data-dir "$DATA_DIR"} 2>&1 | tee "$OUT/data.log" || exit 1
+timeout --signal=INT "$BUDGET" python3 -m unetcolor.study --profile "$PROFILE" --jobs "$JOBS" \
+    --workers 4 --checkpoint-every 10 2>&1 | tee "$OUT/train.log"
+echo "training finished or stopped after $(( $(date +%s) - started )) s" | tee -a "$OUT/train.log"
+bash scripts/pack_runs.sh "$PROFILE" "$OUT"

@@ -1,0 +1,96 @@
+"""The `colorize` command, in-process and as the installed console script."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from unetcolor import cli, color, images, predict
+from unetcolor.config import ModelConfig
+from unetcolor.model import build_unet
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("model") / "m.keras"
+    build_unet(ModelConfig(image_size=64, filters=(8, 16, 16))).save(path)
+    return path
+
+
+@pytest.fixture
+def photos(tmp_path):
+    """Two good photos (one gray, one with alpha) and one broken file."""
+    from skimage import data
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    photo = data.coffee()[::6, ::6]  # (67, 100, 3)
+    Image.fromarray(color.rgb_to_gray(photo)).save(folder / "gray.jpg")
+    Image.fromarray(np.dstack([photo, np.full(photo.shape[:2], 128, np.uint8)])).save(folder / "alpha.png")
+    (folder / "broken.png").write_bytes(b"\x89PNG truncated")
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def no_default_model(monkeypatch):
+    monkeypatch.delenv(predict.MODEL_ENV, raising=False)
+
+
+def test_help_lists_every_option(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for option in ("--out", "--model", "--format", "--batch-size", "--quiet", "examples:"):
+        assert option in text
+
+
+def test_without_a_model_says_how_to_make_one(monkeypatch, photos, tmp_path, capsys):
+    monkeypatch.setattr(predict, "default_model_path", lambda: None)
+    assert cli.main([str(photos), "--out", str(tmp_path / "out")]) == 2
+    message = capsys.readouterr().err
+    assert "no trained model" in message and "make train" in message and "make default-model" in message
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_model_file_is_named(monkeypatch, photos, tmp_path, capsys):
+    assert cli.main([str(photos), "--out", str(tmp_path / "out"), "--model", str(tmp_path / "gone.keras")]) == 2
+    assert "gone.keras" in capsys.readouterr().err
+    monkeypatch.setenv(predict.MODEL_ENV, str(tmp_path / "env.keras"))
+    assert cli.main([str(photos), "--out", str(tmp_path / "out")]) == 2
+    assert "env.keras" in (err := capsys.readouterr().err) and predict.MODEL_ENV in err
+
+
+def test_run_reports_failures_and_exit_code(model_path, photos, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = cli.main([str(photos), "--out", str(out), "--model", str(model_path), "--quiet"])
+    captured = capsys.readouterr()
+    assert code == 1
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{photos / 'broken.png'}: not an image")
+    assert captured.out == ""  # --quiet: no summary
+    assert sorted(p.name for p in out.iterdir()) == ["alpha.png", "gray.png"]
+    written = images.read_photo(out / "alpha.png")
+    assert written.rgb.shape == (67, 100, 3) and (written.alpha == 128).all()
+
+    (photos / "broken.png").unlink()
+    code = cli.main([str(photos), "--out", str(out), "--model", str(model_path), "--format", "jpg"])
+    assert code == 0
+    assert "colorized 2 of 2 photos" in capsys.readouterr().out
+    assert Image.open(out / "gray.jpg").format == "JPEG"
+
+
+def test_installed_console_script(model_path, photos, tmp_path):
+    script = Path(sys.executable).parent / "colorize"
+    if not script.is_file():
+        pytest.skip("the colorize console script is not installed (pip install -e .)")
+    env = {**os.environ, "UNETCOLOR_MODEL": str(model_path)}
+    completed = subprocess.run([str(script), str(photos / "gray.jpg"), "--out", str(tmp_path / "out")],
+                               capture_output=True, text=True, env=env, timeout=300)
+    assert completed.returncode == 0, completed.stderr
+    assert "colorized 1 of 1 photos" in completed.stdout
+    assert Image.open(tmp_path / "out" / "gray.png").size == (100, 67)
