@@ -14,14 +14,20 @@ records=$(cd "$models" && ls -d */ 2>/dev/null | while read -r run; do
         [ -f "$run$name" ] && echo "$run$name"
     done
 done)
-tar -czf "$out/records.tar.gz" -C "$models" $records
-tar -czf "$out/data.tar.gz" -C "data/processed/$profile" index.csv manifest.json splits
+staging=$(mktemp -d)
+trap 'rm -rf "$staging"' EXIT
+mkdir -p "$staging/data"
+cp -r "data/processed/$profile/index.csv" "data/processed/$profile/manifest.json" "data/processed/$profile/splits" "$staging/data/"
+# the main run: notebook 03's config under this profile (notebooks 05 and 06 evaluate its model)
 base=$(PYTHONPATH=lib${PYTHONPATH:+:$PYTHONPATH} python3 -c "
-from unetcolor.study import plan_for_profile
-print(plan_for_profile('$profile').iloc[0]['config'].run_name())")
+from unetcolor.config import train_config_from_parameters
+from unetcolor.runner import profile_parameters
+print(train_config_from_parameters(profile_parameters('03_training', '$profile')).run_name())")
 if [ -f "$models/$base/model.keras" ]; then
-    (cd "$models/$base" && sha256sum model.keras) > "$out/model.sha256"
-    echo "$base" > "$out/model.run"
-    split -b 14000000 -d "$models/$base/model.keras" "$out/model.keras.part-"
+    (cd "$models/$base" && sha256sum model.keras) > "$staging/model.sha256"
+    echo "$base" > "$staging/model.run"
+    # float32 weights gzip by about 7%: enough to stay inside a 64 MiB transfer
+    gzip -c -6 "$models/$base/model.keras" | split -b 16000000 -d - "$out/model.keras.gz.part-"
 fi
+tar -czf "$out/records.tar.gz" -C "$models" $records -C "$staging" .
 ls -l "$out"

@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -126,21 +127,32 @@ def run_in_parallel(plan: pd.DataFrame, args) -> int:
     base run first. On one GPU this overlaps the runs' compile and input work."""
     import subprocess
 
-    distinct = plan.drop_duplicates("run")
+    # the base run (shared by every factor, so listed most often) first: notebooks 03, 05, 06 need it
+    uses = plan["run"].map(plan["run"].value_counts())
+    distinct = plan.assign(uses=uses).sort_values("uses", ascending=False, kind="stable").drop_duplicates("run")
     levels = [f"{factor}={value}" for factor, value in zip(distinct["factor"], distinct["value"])]
     environment = dict(os.environ)
     # JAX would otherwise reserve 75% of the GPU's memory in each process
     environment.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", f"{0.9 / args.jobs:.2f}")
     pending, running, failed = list(levels), [], []
-    while pending or running:
-        while pending and len(running) < args.jobs:
-            level = pending.pop(0)
-            command = [sys.executable, "-m", "unetcolor.study", "--profile", args.profile, "--only", level,
-                       "--workers", str(args.workers), "--checkpoint-every", str(args.checkpoint_every)]
-            running.append((level, subprocess.Popen(command, env=environment)))
-        level, process = running.pop(0)
-        if process.wait() != 0:
-            failed.append(level)
+    try:
+        while pending or running:
+            while pending and len(running) < args.jobs:
+                level = pending.pop(0)
+                command = [sys.executable, "-m", "unetcolor.study", "--profile", args.profile, "--only", level,
+                           "--workers", str(args.workers), "--checkpoint-every", str(args.checkpoint_every)]
+                running.append((level, subprocess.Popen(command, env=environment)))
+            level, process = running.pop(0)
+            if process.wait() != 0:
+                failed.append(level)
+    except KeyboardInterrupt:
+        # stopped (Ctrl-C or a time budget): interrupt every run; each keeps its last checkpoint
+        for _, process in running:
+            process.send_signal(signal.SIGINT)
+        for _, process in running:
+            process.wait()
+        print(f"[study] interrupted; unfinished: {[level for level, _ in running] + pending}", file=sys.stderr)
+        return 130
     if failed:
         print(f"[study] failed: {failed}", file=sys.stderr)
         return 1
