@@ -13,13 +13,14 @@ INSTALLED := $(VENV)/.installed
 LIB      := $(wildcard lib/unetcolor/*.py)
 NB_OUT   := reports/$(PROFILE)/notebooks
 NOTEBOOKS := 01_data_preparation 02_model 03_training 04_hyperparameter_study 05_psnr_evaluation 06_pokhara_test_images
-RUN      := $(PY) -m unetcolor.runner --profile $(PROFILE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
+NB_ARGS  ?=
+RUN      := $(PY) -m unetcolor.runner --profile $(PROFILE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") $(NB_ARGS)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: help setup reproduce smoke data train test test-unit test-notebooks bench lab default-model clean clean-runs
 
 help: ## list the targets and variables
-	@echo "usage: make TARGET [PROFILE=paper|smoke] [DATA_DIR=folder-of-photos]"
+	@echo "usage: make TARGET [PROFILE=paper|smoke] [DATA_DIR=folder-of-photos] [NB_ARGS='--set name=value']"
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
 
 $(INSTALLED): requirements.txt pyproject.toml

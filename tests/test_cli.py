@@ -53,7 +53,7 @@ def test_without_a_model_says_how_to_make_one(monkeypatch, photos, tmp_path, cap
     monkeypatch.setattr(predict, "default_model_path", lambda: None)
     assert cli.main([str(photos), "--out", str(tmp_path / "out")]) == 2
     message = capsys.readouterr().err
-    assert "no trained model" in message and "make train" in message and "make default-model" in message
+    assert "no trained model" in message and "make train" in message and "--model" in message
     assert not (tmp_path / "out").exists()
 
 

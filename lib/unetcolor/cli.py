@@ -24,8 +24,8 @@ NO_MODEL = """\
 colorize: no trained model found.
   Pass one with --model PATH (a .keras file, e.g. models/<profile>/<run>/model.keras),
   or set UNETCOLOR_MODEL=PATH, or make one in the project checkout:
-    make train           trains the paper's model (hours on a CPU, minutes on a GPU)
-    make default-model   builds the shipped default, lib/unetcolor/weights/default.keras
+    make train       trains the paper's model (about 19 hours on a CPU, minutes on a GPU)
+    make smoke       trains a toy model in minutes (models/smoke/...; it barely colours)
 """
 
 FORMATS = {"png": ".png", "jpg": ".jpg", "keep": None}

@@ -42,6 +42,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from . import color, download, images, paths, samples
+from .reproducibility import batch_mode
 
 # Mean C*ab below which a photo counts as already black-and-white. One
 # just-noticeable colour difference is about 2.3 (Delta E*ab), so a photo whose
@@ -313,7 +314,8 @@ def _examine_all(sources, image_size, min_size, bw_threshold, max_images, progre
     # Threads, not processes: Pillow decodes and resizes without holding the GIL,
     # and threads need no pickling and are safe inside Jupyter kernels.
     with concurrent.futures.ThreadPoolExecutor(workers) as pool, tqdm(
-        total=len(candidates), desc="preparing photos", unit="photo", disable=not progress
+        total=len(candidates), desc="preparing photos", unit="photo", disable=not progress,
+        mininterval=15 if batch_mode() else 0.1,  # a few log lines, not hundreds, in batch runs
     ) as bar:
         for start in range(0, len(candidates), batch_size):
             batch = candidates[start : start + batch_size]

@@ -74,6 +74,10 @@ def study_bars(results: pd.DataFrame, metrics=("best_val_loss", "best_val_psnr",
     for row, metric in enumerate(metrics):
         for column, factor in enumerate(("batch_size", "learning_rate", "split")):
             subset = results[results["factor"] == factor].assign(value=lambda d: d["value"].astype(str))
+            if subset.empty:
+                axes[row, column].text(0.5, 0.5, "not measured", ha="center", va="center")
+                axes[row, column].set_xlabel(factor.replace("_", " "))
+                continue
             sns.barplot(data=subset, x="value", y=metric, ax=axes[row, column], color="steelblue")
             axes[row, column].set_xlabel(factor.replace("_", " "))
             axes[row, column].set_ylabel(metric.replace("_", " "))

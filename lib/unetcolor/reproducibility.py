@@ -16,6 +16,14 @@ RECORDED_PACKAGES = (
 )
 
 
+PROGRESS_ENV = "UNETCOLOR_PROGRESS"  # "epoch": a batch run (papermill, headless) that wants log lines, not bars
+
+
+def batch_mode() -> bool:
+    """True under papermill or a headless command, where progress bars would flood the log."""
+    return os.environ.get(PROGRESS_ENV) == "epoch"
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and Keras' backend (TensorFlow or JAX) with one call.
 

@@ -120,11 +120,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", default=list(NOTEBOOKS), help="notebook names (default: all six)")
     parser.add_argument("--profile", default="paper")
     parser.add_argument("--data-dir", default="", help="a folder of photos instead of the download (notebook 01)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="override one parameter for this run (a Python literal), e.g. --set train_model=False")
     args = parser.parse_args(argv)
     unknown = sorted(set(args.notebooks) - set(NOTEBOOKS))
     if unknown:
         parser.error(f"unknown notebook(s) {unknown}; choose from {list(NOTEBOOKS)}")
-    extra = {"data_dir": str(paths.resolve(args.data_dir))} if args.data_dir else {}
+    extra = {"data_dir": args.data_dir} if args.data_dir else {}  # notebook 01 resolves it against the project root
+    declared = set().union(*(notebook_parameters(name) for name in NOTEBOOKS))
+    for item in args.set:
+        name, _, value = item.partition("=")
+        if name not in declared:
+            parser.error(f"--set {item}: no notebook declares a parameter {name!r}")
+        try:
+            extra[name] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            extra[name] = value  # a bare word is a string
+
     for name in args.notebooks:
         run_notebook(name, args.profile, extra)
     return 0

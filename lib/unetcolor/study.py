@@ -20,7 +20,7 @@ import pandas as pd
 
 from . import paths
 from .config import TrainConfig, train_config_from_parameters
-from .train import is_finished, train
+from .train import train
 
 
 def study_configs(base: TrainConfig, batch_sizes=(20, 32, 64, 100), learning_rates=(1e-3, 1e-4),
@@ -43,16 +43,35 @@ def run_study(plan: pd.DataFrame, processed_dir: Path, models_dir: Path, workers
     """Train every run of the plan that is not finished yet (each distinct config once)."""
     for run, config in dict(zip(plan["run"], plan["config"])).items():
         run_dir = Path(models_dir) / run
-        status = "cached" if is_finished(run_dir) else "training"
-        print(f"[study] {run}: {status}", flush=True)
+        if has_results(run_dir):
+            print(f"[study] {run}: finished", flush=True)
+            continue
+        print(f"[study] {run}: training", flush=True)
         train(config, processed_dir, run_dir, workers=workers, checkpoint_every=checkpoint_every)
 
 
+def has_results(run_dir: Path) -> bool:
+    """A finished run's records are here (metrics.json, written last, and history.csv).
+
+    The study needs only these; the weights of a run trained elsewhere need not travel.
+    """
+    return (Path(run_dir) / "metrics.json").is_file() and (Path(run_dir) / "history.csv").is_file()
+
+
+def missing_runs(plan: pd.DataFrame, models_dir: Path) -> pd.DataFrame:
+    """The plan's rows whose run has not finished (no metrics.json yet)."""
+    finished = [has_results(Path(models_dir) / run) for run in plan["run"]]
+    return plan[[not done for done in finished]]
+
+
 def study_results(plan: pd.DataFrame, models_dir: Path) -> pd.DataFrame:
-    """Per (factor, value): final and best validation loss, Keras accuracy, PSNR, wall time."""
+    """Per (factor, value) of every finished run: final and best validation loss,
+    Keras accuracy, PSNR, wall time. Unfinished runs are left out (see missing_runs)."""
     rows = []
     for record in plan.to_dict("records"):
         run_dir = Path(models_dir) / record["run"]
+        if not has_results(run_dir):
+            continue
         metrics = json.loads((run_dir / "metrics.json").read_text())
         rows.append({"factor": record["factor"], "value": record["value"], "run": record["run"], **metrics})
     return pd.DataFrame(rows)
@@ -62,6 +81,8 @@ def study_histories(plan: pd.DataFrame, models_dir: Path) -> pd.DataFrame:
     """All runs' per-epoch histories in one long table, labelled by factor and value."""
     frames = []
     for record in plan.to_dict("records"):
+        if not has_results(Path(models_dir) / record["run"]):
+            continue
         history = pd.read_csv(Path(models_dir) / record["run"] / "history.csv")
         frames.append(history.assign(factor=record["factor"], value=str(record["value"])))
     return pd.concat(frames, ignore_index=True)
@@ -80,35 +101,59 @@ def check_paper_claims(results: pd.DataFrame) -> pd.DataFrame:
     every number in the finding is formatted from `results`.
     """
     claims = []
+    measured = results.groupby("factor")["value"].nunique()
 
+    def not_measured(claim: str, factor: str) -> dict:
+        return {"claim": claim, "finding": f"fewer than two {factor.replace('_', ' ')} levels finished",
+                "verdict": "not measured"}
+
+    if measured.get("batch_size", 0) < 2:
+        claims.append(not_measured("batch size 64 works best (of 20-100)", "batch_size"))
+    else:
+        claims.append(_batch_claim(results))
+    rates = results[results["factor"] == "learning_rate"].set_index("value")
+    if not {1e-4, 1e-3} <= set(rates.index):
+        claims.append(not_measured("learning rate 1e-4 is better than 1e-3", "learning_rate"))
+    else:
+        claims.append(_rate_claim(rates))
+    if measured.get("split", 0) < 2:
+        claims.append(not_measured("the split changes the result (70/30, 80/20, 90/10 compared)", "split"))
+    else:
+        claims.append(_split_claim(results))
+    return pd.DataFrame(claims)
+
+
+def _batch_claim(results: pd.DataFrame) -> dict:
     best = _best(results, "batch_size", "best_val_loss", lowest=True)
     by_psnr = _best(results, "batch_size", "best_val_psnr", lowest=False)
-    claims.append({
+    return {
         "claim": "batch size 64 works best (of 20-100)",
         "finding": f"lowest validation loss {best['best_val_loss']:.5f} at batch {best['value']}; "
                    f"highest validation PSNR {by_psnr['best_val_psnr']:.2f} dB at batch {by_psnr['value']}",
         "verdict": "confirmed" if str(best["value"]) == "64" else "not confirmed",
-    })
+    }
 
-    rates = results[results["factor"] == "learning_rate"].set_index("value")
+
+def _rate_claim(rates: pd.DataFrame) -> dict:
     low, high = rates.loc[1e-4], rates.loc[1e-3]
-    claims.append({
+    return {
         "claim": "learning rate 1e-4 is better than 1e-3",
         "finding": f"best validation loss {low['best_val_loss']:.5f} at 1e-4 vs {high['best_val_loss']:.5f} at 1e-3; "
                    f"PSNR {low['best_val_psnr']:.2f} vs {high['best_val_psnr']:.2f} dB",
         "verdict": "confirmed" if low["best_val_loss"] < high["best_val_loss"] else "not confirmed",
-    })
+    }
 
+
+def _split_claim(results: pd.DataFrame) -> dict:
     splits = results[results["factor"] == "split"].sort_values("value")
     best_split = _best(results, "split", "best_val_loss", lowest=True)
     listing = ", ".join(f"{r['value'].replace('_', '/')}: {r['best_val_loss']:.5f}" for _, r in splits.iterrows())
-    claims.append({
+    return {
         "claim": "the split changes the result (70/30, 80/20, 90/10 compared; 80/20 used for the main run)",
         "finding": f"best validation loss by split {listing}; lowest with {best_split['value'].replace('_', '/')} "
                    "(each split validates on different photos, so these are not strictly comparable)",
         "verdict": "80/20 best" if best_split["value"] == "80_20" else f"{best_split['value'].replace('_', '/')} best",
-    })
-    return pd.DataFrame(claims)
+    }
 
 
 def plan_for_profile(profile: str) -> pd.DataFrame:

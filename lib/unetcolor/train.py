@@ -34,9 +34,8 @@ import pandas as pd
 from . import color, data, paths
 from .config import TrainConfig, load_train_config
 from .model import build_unet
-from .reproducibility import environment_info, seed_everything
+from .reproducibility import PROGRESS_ENV, batch_mode, environment_info, seed_everything
 
-PROGRESS_ENV = "UNETCOLOR_PROGRESS"  # "epoch" -> one log line per epoch (set by the papermill runner)
 
 
 # --------------------------------------------------------------------------- data
@@ -185,7 +184,7 @@ class RunResult:
 
 def progress_mode() -> str:
     """'epoch' (one line per epoch) under papermill/CLI runs, else 'bar' (Keras' progress bar)."""
-    return "epoch" if os.environ.get(PROGRESS_ENV) == "epoch" else "bar"
+    return "epoch" if batch_mode() else "bar"
 
 
 def summarize_history(history: pd.DataFrame) -> dict:
