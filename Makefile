@@ -17,7 +17,7 @@ NB_ARGS  ?=
 RUN      := $(PY) -m unetcolor.runner --profile $(PROFILE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") $(NB_ARGS)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: help setup reproduce smoke data train test test-unit test-notebooks bench lab default-model clean clean-runs
+.PHONY: help setup reproduce results smoke data train test test-unit test-notebooks bench lab clean clean-runs
 
 help: ## list the targets and variables
 	@echo "usage: make TARGET [PROFILE=paper|smoke] [DATA_DIR=folder-of-photos] [NB_ARGS='--set name=value']"
@@ -46,7 +46,11 @@ $(eval $(call NOTEBOOK_RULE,05_psnr_evaluation,$(NB_OUT)/04_hyperparameter_study
 $(eval $(call NOTEBOOK_RULE,06_pokhara_test_images,$(NB_OUT)/05_psnr_evaluation.ipynb))
 
 reproduce: $(NB_OUT)/06_pokhara_test_images.ipynb ## run the six notebooks at PROFILE (default: the paper's settings)
+	$(if $(filter paper,$(PROFILE)),$(PY) -m unetcolor.results --profile paper)
 	@echo "executed notebooks: $(NB_OUT); figures: reports/$(PROFILE)/figures; tables: reports/$(PROFILE)/tables"
+
+results: $(INSTALLED) ## rewrite README.md's results section from reports/paper/tables
+	$(PY) -m unetcolor.results --profile paper
 
 smoke: ## the whole pipeline at toy scale (minutes on a CPU, no network): reports/smoke/
 	$(MAKE) reproduce PROFILE=smoke DATA_DIR=

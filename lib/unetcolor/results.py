@@ -65,6 +65,7 @@ def results_markdown(profile: str) -> str:
         _table(study[["factor", "value", "best_val_loss", "final_val_loss", "final_val_accuracy", "best_val_psnr"]]
                .round(4)),
         "",
+        *_missing_lines(profile),
         "| the paper says | verdict here | finding |",
         "|---|---|---|",
         *[f"| {row.claim} | {row.verdict} | {row.finding} |" for row in claims.itertuples()],
@@ -73,7 +74,9 @@ def results_markdown(profile: str) -> str:
         f"{mean('psnr', 'model'):.2f} dB against {mean('psnr', 'gray baseline'):.2f} dB for the gray input copied into "
         f"three channels ({mean('psnr', 'model') - mean('psnr', 'gray baseline'):+.2f} dB). SSIM "
         f"{mean('ssim', 'model'):.3f} vs {mean('ssim', 'gray baseline'):.3f}; colorfulness "
-        f"{mean('colorfulness', 'model'):.1f} vs {mean('colorfulness', 'ground truth'):.1f} in the originals.",
+        f"{mean('colorfulness', 'model'):.1f} vs {mean('colorfulness', 'ground truth'):.1f} in the originals. "
+        + _baseline_verdict(mean("psnr", "model") - mean("psnr", "gray baseline"),
+                            mean("ssim", "model") - mean("ssim", "gray baseline")),
         "",
         _table(psnr.round(3)),
         "",
@@ -84,6 +87,30 @@ def results_markdown(profile: str) -> str:
         "in the originals.",
     ]
     return "\n".join(lines)
+
+
+def _baseline_verdict(psnr_gain: float, ssim_gain: float) -> str:
+    """One sentence on the gray baseline, worded by the signs of the gains."""
+    beaten = [name for name, gain in (("PSNR", psnr_gain), ("SSIM", ssim_gain)) if gain > 0]
+    lost = [name for name, gain in (("PSNR", psnr_gain), ("SSIM", ssim_gain)) if gain <= 0]
+    if not lost:
+        return "The paper's U-Net beats the gray baseline in PSNR and SSIM."
+    return (f"On this data the paper's U-Net does **not** beat the gray baseline in {' or '.join(lost)}"
+            + (f" (it does in {beaten[0]})" if beaten else "")
+            + ": plausible but often wrong colours cost more than none. The paper reports PSNR without such a "
+              "baseline, so its numbers cannot say whether it did better.")
+
+
+def _missing_lines(profile: str) -> list[str]:
+    """The study's runs that have no results yet, named, so a partial study is never read as complete."""
+    from .study import missing_runs, plan_for_profile
+
+    missing = missing_runs(plan_for_profile(profile), paths.profile_paths(profile).models)
+    if missing.empty:
+        return []
+    levels = ", ".join(f"{f.replace('_', ' ')} {v}" for f, v in zip(missing["factor"], missing["value"]))
+    return [f"Not finished, so absent above: {levels} (see `reports/{profile}/notebooks/04_hyperparameter_study.ipynb`).",
+            ""]
 
 
 def write_readme_section(profile: str, readme: Path | None = None) -> Path:

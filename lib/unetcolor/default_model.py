@@ -1,0 +1,358 @@
+"""The shipped default colorizer (beyond the paper; issue 6): a small L*a*b* U-Net
+that beats the gray baseline and trains on a laptop CPU in well under an hour.
+
+The paper's future work (Section 6) is to predict a*, b* from L* rather than
+RGB from gray. Chroma varies slowly, so it is predicted at a reduced size:
+
+    gray 256x256 --LANCZOS--> 64x64 --U-Net--> a*, b* / 128 at 64x64
+    --> joined with the 64x64 L*, made RGB, and only its colour differences
+        (R - Y, B - Y) upscaled onto the full-resolution gray (predict.py)
+
+so the output keeps every pixel of the input's luminance. Training sees the
+same LANCZOS-shrunk gray as ``predict.colorize_photo`` gives the model.
+
+The recipe, all seeded:
+    1. prepare the photos (data.prepare_dataset at 256, the paper's splits);
+    2. carve a tuning subset (10%) out of the 80/20 split's *training* ids;
+    3. train on the rest with random horizontal flips, Adam with a cosine
+       learning-rate decay, MSE on a*, b*; keep the weights of the epoch with
+       the lowest tuning loss;
+    4. choose a chroma gain on the tuning subset (MSE pulls colours towards
+       gray): the gain with the best tuning PSNR whose colorfulness reaches
+       ``colorfulness_share`` of the ground truth's; it is a Rescaling layer
+       in the saved model;
+    5. evaluate once on the 80/20 validation ids, at 256x256, exactly as
+       notebook 05 does (metrics.evaluate_images), and write
+       ``weights/default.keras`` and ``weights/default.json`` (provenance).
+
+Headless: ``python -m unetcolor.default_model --data-dir ../shared/data/landscapes256``
+(or ``make default-model DATA_DIR=...``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+from keras import layers
+from PIL import Image
+
+from . import color, data, metrics, paths, predict
+from .config import ModelConfig, model_config_from_dict
+from .model import build_unet
+from .reproducibility import environment_info, seed_everything
+from .train import write_json
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+PROFILE = "default-model"  # its prepared data: data/processed/default-model/
+
+
+@dataclass(frozen=True)
+class RecipeConfig:
+    """Every knob of the recipe; the defaults are the shipped model's run."""
+
+    model: ModelConfig = field(default_factory=lambda: ModelConfig(
+        image_size=64, filters=(32, 64, 128, 256), normalization="batch", output="ab"))
+    epochs: int = 24
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    final_learning_rate_share: float = 0.05  # cosine decay ends at this share of learning_rate
+    flips: bool = True
+    split: str = "80_20"
+    tuning_share: float = 0.1  # of the split's training ids
+    seed: int = 42
+    max_train_minutes: float = 40.0  # a guard: stop (keeping the best epoch) past this
+    chroma_gains: tuple[float, ...] = (1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.8, 2.0)
+    colorfulness_share: float = 2 / 3
+
+    def __post_init__(self):
+        if isinstance(self.model, dict):
+            object.__setattr__(self, "model", model_config_from_dict(self.model))
+        object.__setattr__(self, "chroma_gains", tuple(float(g) for g in self.chroma_gains))
+        if self.model.output != "ab":
+            raise ValueError("the default model predicts a*, b*: use ModelConfig(output='ab')")
+        if not 0 < self.tuning_share < 1:
+            raise ValueError(f"tuning_share must be in (0, 1), got {self.tuning_share}")
+        if not self.chroma_gains or min(self.chroma_gains) <= 0:
+            raise ValueError("chroma_gains must be a non-empty list of positive numbers")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# --------------------------------------------------------------------------- data
+
+
+def tuning_split(train_ids: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(fit_ids, tuning_ids), both sorted: a seeded share of train_ids held out for choices."""
+    train_ids = np.sort(np.asarray(train_ids))
+    count = max(1, int(round(len(train_ids) * share)))
+    if count >= len(train_ids):
+        raise ValueError(f"{len(train_ids)} training photos are too few to hold out {count} for tuning")
+    tuning = np.random.default_rng([seed, 6]).permutation(train_ids)[:count]
+    return np.setdiff1d(train_ids, tuning), np.sort(tuning)
+
+
+def shrink_pairs(gray: np.ndarray, rgb: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Full-size uint8 gray (N, H, W) and RGB (N, H, W, 3) -> the model's training pair at size x size:
+
+    x: float32 (N, size, size, 1) in [0, 1], the gray shrunk as predict.colorize_photo shrinks it;
+    y: float32 (N, size, size, 2), a*, b* / 128 of the LANCZOS-shrunk RGB.
+    """
+    small_gray = np.stack([predict._shrink(np.asarray(g), (size, size)) for g in gray])
+    small_rgb = np.stack([np.asarray(Image.fromarray(np.asarray(p)).resize((size, size), predict.SHRINK_FILTER))
+                          for p in rgb])
+    return color.gray_to_input(small_gray), color.rgb_to_lab(small_rgb)[..., 1:] / 128.0
+
+
+class FlipBatches(keras.utils.PyDataset):
+    """Batches of in-memory (x, y), reshuffled each epoch and each image flipped
+    left-right with probability 1/2; both drawn from (seed, epoch), so a rerun
+    sees exactly the same batches."""
+
+    def __init__(self, x, y, batch_size: int, seed: int, flips: bool = True):
+        super().__init__()
+        self.x, self.y, self.batch_size, self.seed, self.flips = x, y, batch_size, seed, flips
+        self.epoch = 0
+
+    def __len__(self):
+        return math.ceil(len(self.x) / self.batch_size)
+
+    def __getitem__(self, index):
+        rng = np.random.default_rng([self.seed, self.epoch])
+        order, flip = rng.permutation(len(self.x)), rng.random(len(self.x)) < 0.5
+        batch = order[index * self.batch_size:(index + 1) * self.batch_size]
+        x, y = self.x[batch], self.y[batch]
+        if self.flips:
+            x = np.where(flip[batch, None, None, None], x[:, :, ::-1], x)
+            y = np.where(flip[batch, None, None, None], y[:, :, ::-1], y)
+        return x, y
+
+    def on_epoch_end(self):
+        self.epoch += 1
+
+
+# ------------------------------------------------------------------------ training
+
+
+class KeepBest(keras.callbacks.Callback):
+    """Remember the weights of the epoch with the lowest val_loss (the tuning
+    subset's) and put them back at the end; stop early past max_seconds."""
+
+    def __init__(self, max_seconds: float, log=print):
+        super().__init__()
+        self.max_seconds, self.log = max_seconds, log
+        self.rows: list[dict] = []
+        self.best_loss, self.best_epoch, self.best_weights = math.inf, 0, None
+
+    def on_train_begin(self, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()},
+               "seconds": time.perf_counter() - self.epoch_started}
+        self.rows.append(row)
+        if row["val_loss"] < self.best_loss:
+            self.best_loss, self.best_epoch, self.best_weights = row["val_loss"], epoch + 1, self.model.get_weights()
+        self.log(f"epoch {epoch + 1}: loss {row['loss']:.5f}  tuning loss {row['val_loss']:.5f}  "
+                 f"{row['seconds']:.0f} s", flush=True)
+        if time.perf_counter() - self.started > self.max_seconds:
+            self.log(f"time budget of {self.max_seconds:.0f} s spent: stopping", flush=True)
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+
+
+def fit(config: RecipeConfig, fit_pair, tuning_pair, verbose: bool = True):
+    """Train from config.seed on fit_pair = (x, y), selecting by tuning_pair.
+    Returns (model with the best epoch's weights, history DataFrame, best epoch)."""
+    seed_everything(config.seed)
+    model = build_unet(config.model)
+    batches = FlipBatches(*fit_pair, config.batch_size, config.seed, config.flips)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        config.learning_rate, decay_steps=config.epochs * len(batches), alpha=config.final_learning_rate_share)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule), loss="mse")
+    keeper = KeepBest(config.max_train_minutes * 60, log=print if verbose else (lambda *a, **k: None))
+    model.fit(batches, validation_data=tuning_pair, epochs=config.epochs, shuffle=False,
+              callbacks=[keeper], verbose=0)
+    return model, pd.DataFrame(keeper.rows), keeper.best_epoch
+
+
+def with_chroma_gain(trained: keras.Model, config: ModelConfig, gain: float) -> keras.Model:
+    """The trained weights in a fresh uncompiled float32 model whose a*, b* are
+    multiplied by gain (a Rescaling layer, loadable in safe mode)."""
+    model = build_unet(config)
+    model.set_weights(trained.get_weights())
+    scaled = layers.Rescaling(gain, name="chroma_gain")(model.output)
+    return keras.Model(model.input, scaled, name="unet_ab_default")
+
+
+# ---------------------------------------------------------------------- evaluation
+
+
+def evaluate(model: keras.Model, rgb: np.ndarray, gray: np.ndarray, ssim: bool = True) -> pd.DataFrame:
+    """Colorize full-size uint8 gray (N, H, W) with predict.colorize_photos and score
+    against uint8 RGB (N, H, W, 3) as notebook 05 does (metrics.evaluate_images).
+    ssim=False skips SSIM (the slow part) for quick choices."""
+    colorized = np.stack(list(predict.colorize_photos(model, list(gray))))
+    if ssim:
+        return metrics.evaluate_images(rgb, colorized, gray)
+    baseline = color.gray_baseline(gray)
+    return pd.DataFrame({
+        "psnr_model": metrics.psnr_batch(rgb, colorized),
+        "psnr_gray": metrics.psnr_batch(rgb, baseline),
+        "colorfulness_model": [metrics.colorfulness(image) for image in colorized],
+        "colorfulness_true": [metrics.colorfulness(image) for image in rgb],
+    })
+
+
+def choose_chroma_gain(trained, config: RecipeConfig, rgb, gray) -> tuple[float, pd.DataFrame]:
+    """The gain with the best mean PSNR on (rgb, gray) -- the tuning subset -- among
+    those whose mean colorfulness reaches config.colorfulness_share of the truth's;
+    if none does, the most colourful one. Returns (gain, one row per gain)."""
+    rows = []
+    for gain in config.chroma_gains:
+        scores = evaluate(with_chroma_gain(trained, config.model, gain), rgb, gray, ssim=False)
+        rows.append({"gain": gain, "psnr": scores["psnr_model"].mean(),
+                     "colorfulness": scores["colorfulness_model"].mean(),
+                     "colorfulness_true": scores["colorfulness_true"].mean()})
+    table = pd.DataFrame(rows)
+    enough = table[table["colorfulness"] >= config.colorfulness_share * table["colorfulness_true"]]
+    best = enough.loc[enough["psnr"].idxmax()] if len(enough) else table.loc[table["colorfulness"].idxmax()]
+    return float(best["gain"]), table
+
+
+# --------------------------------------------------------------------- the recipe
+
+
+def git_commit(root: Path) -> str | None:
+    """HEAD of the checkout (read-only), with '+dirty' if tracked files are modified."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
+def prepare(data_dir: str | Path | None, processed_dir: Path, seed: int = 42) -> Path:
+    """Prepare the photos under data_dir into processed_dir at 256x256 with the
+    paper's splits (cached: nothing is redone for the same inputs). Without
+    data_dir, processed_dir must already hold prepared data."""
+    processed_dir = Path(processed_dir)
+    if data_dir:
+        folder = paths.resolve(data_dir)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder}: --data-dir is not a folder; point it at a folder of photos")
+        data.prepare_dataset([folder], processed_dir, image_size=256)
+        data.make_splits(processed_dir, seed=seed)
+    elif not (processed_dir / "rgb.npy").is_file():
+        raise FileNotFoundError(f"{processed_dir} holds no prepared data; pass --data-dir (a folder of photos)")
+    return processed_dir
+
+
+def build_default_model(processed_dir: Path, out_dir: Path = WEIGHTS_DIR, config: RecipeConfig | None = None,
+                        data_source: str | None = None, verbose: bool = True) -> dict:
+    """Run the recipe (module docstring) on prepared data; write out_dir/default.keras
+    and out_dir/default.json; return the provenance written to the JSON."""
+    config = config or RecipeConfig()
+    processed_dir, out_dir = Path(processed_dir), Path(out_dir)
+    say = print if verbose else (lambda *a, **k: None)
+    rgb, gray = data.load_arrays(processed_dir)
+    train_ids, val_ids = data.load_split(processed_dir, config.split)
+    fit_ids, tuning_ids = tuning_split(train_ids, config.tuning_share, config.seed)
+    size = config.model.image_size
+    say(f"{len(fit_ids)} photos to fit, {len(tuning_ids)} to tune, {len(val_ids)} held out; "
+        f"shrinking to {size}x{size}", flush=True)
+    fit_pair = shrink_pairs(gray[fit_ids], rgb[fit_ids], size)
+    tuning_pair = shrink_pairs(gray[tuning_ids], rgb[tuning_ids], size)
+
+    started = time.perf_counter()
+    trained, history, best_epoch = fit(config, fit_pair, tuning_pair, verbose)
+    train_seconds = time.perf_counter() - started
+    best_seconds = float(history.loc[history["epoch"] <= best_epoch, "seconds"].sum())
+    gain, gains = choose_chroma_gain(trained, config, np.asarray(rgb[tuning_ids]), np.asarray(gray[tuning_ids]))
+    say(f"chroma gain {gain:g} chosen on the tuning subset:\n{gains.round(3).to_string(index=False)}", flush=True)
+    model = with_chroma_gain(trained, config.model, gain)
+
+    # the held-out numbers, computed once, after every choice is made
+    per_image = evaluate(model, np.asarray(rgb[val_ids]), np.asarray(gray[val_ids]))
+    summary = metrics.summarize(per_image)
+    say(summary.round(3).to_string(index=False), flush=True)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model_path = out_dir / "default.keras"
+    model.save(model_path)
+    manifest_path = processed_dir / "manifest.json"
+    provenance = {
+        "description": "L*a*b* U-Net predicting a*, b* at reduced size; unetcolor.default_model",
+        "data": {
+            "source": data_source or str(processed_dir),
+            "processed_dir": str(processed_dir),
+            "manifest": pd.read_json(manifest_path, typ="series").to_dict() if manifest_path.is_file() else None,
+            "photos": int(len(rgb)),
+            "split": config.split,
+            "fit": int(len(fit_ids)),
+            "tuning": int(len(tuning_ids)),
+            "validation": int(len(val_ids)),
+            "tuning_ids": tuning_ids.tolist(),
+        },
+        "config": config.to_dict(),
+        "seed": config.seed,
+        "git_commit": git_commit(paths.project_root()),
+        "training": {
+            "epochs_run": int(len(history)),
+            "best_epoch": int(best_epoch),
+            "seconds_total": train_seconds,
+            "seconds_to_best_epoch": best_seconds,
+            "history": history.to_dict("records"),
+        },
+        "chroma_gain": gain,
+        "chroma_gain_choices": gains.to_dict("records"),
+        "validation_metrics": summary.to_dict("records"),
+        "input_shape": list(model.input_shape[1:]),
+        "output_shape": list(model.output_shape[1:]),
+        "parameters": int(model.count_params()),
+        "model_bytes": model_path.stat().st_size,
+        "environment": environment_info(),
+    }
+    write_json(out_dir / "default.json", provenance)
+    return provenance
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m unetcolor.default_model",
+                                     description="Train, select and evaluate the shipped default colorizer.")
+    parser.add_argument("--data-dir", help="a folder of photos to prepare (cached) into --processed-dir")
+    parser.add_argument("--processed-dir", help=f"prepared data (default: data/processed/{PROFILE}/)")
+    parser.add_argument("--out-dir", default=str(WEIGHTS_DIR), help="where default.keras/.json go")
+    parser.add_argument("--epochs", type=int, help="override the recipe's epochs (e.g. a quick trial)")
+    args = parser.parse_args(argv)
+    processed = paths.resolve(args.processed_dir) if args.processed_dir else paths.profile_paths(PROFILE).processed
+    config = RecipeConfig() if args.epochs is None else RecipeConfig(epochs=args.epochs)
+    prepare(args.data_dir, processed, seed=config.seed)
+    provenance = build_default_model(processed, paths.resolve(args.out_dir), config,
+                                     data_source=str(paths.resolve(args.data_dir)) if args.data_dir else None)
+    print(f"wrote {Path(args.out_dir) / 'default.keras'} ({provenance['model_bytes'] / 1e6:.1f} MB) "
+          f"and default.json; best epoch {provenance['training']['best_epoch']}, "
+          f"{provenance['training']['seconds_to_best_epoch'] / 60:.1f} min of training to it")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""The shipped default colorizer: the file loads safely and keeps its promises on
+real photos, its provenance agrees with itself, and the recipe's code path runs
+end to end at toy scale without touching anything outside tmp_path."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from unetcolor import color, default_model, predict, samples
+from unetcolor.config import ModelConfig
+
+SHIPPED = default_model.WEIGHTS_DIR / "default.keras"
+PROVENANCE = default_model.WEIGHTS_DIR / "default.json"
+TINY_RECIPE = default_model.RecipeConfig(
+    model=ModelConfig(image_size=16, filters=(4, 8), normalization="batch", output="ab"),
+    epochs=2, batch_size=4, seed=3, chroma_gains=(1.0, 1.5), tuning_share=0.2)
+
+
+# ------------------------------------------------------------- the shipped model
+
+needs_shipped = pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped default model in this checkout")
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return predict.load_model(SHIPPED)  # safe mode
+
+
+@needs_shipped
+def test_shipped_model_has_the_promised_shapes_size_and_provenance(shipped):
+    record = json.loads(PROVENANCE.read_text())
+    assert list(shipped.input_shape[1:]) == record["input_shape"] == [64, 64, 1]
+    assert list(shipped.output_shape[1:]) == record["output_shape"] == [64, 64, 2]
+    assert SHIPPED.stat().st_size == record["model_bytes"] <= 20 * 2**20
+    assert shipped.count_params() == record["parameters"]
+    assert record["data"]["validation"] == 304 and record["data"]["tuning"] + record["data"]["fit"] == 1214
+    assert len(set(record["data"]["tuning_ids"])) == record["data"]["tuning"]
+    table = {(row["metric"], row["method"]): row["mean"] for row in record["validation_metrics"]}
+    assert table["psnr", "model"] >= table["psnr", "gray baseline"] + 1.0
+    assert table["ssim", "model"] >= table["ssim", "gray baseline"]
+    assert table["colorfulness", "model"] >= 2 / 3 * table["colorfulness", "ground truth"]
+
+
+@needs_shipped
+def test_shipped_model_is_the_default_of_colorize(monkeypatch):
+    monkeypatch.delenv(predict.MODEL_ENV, raising=False)
+    assert predict.default_model_path() == SHIPPED
+
+
+@needs_shipped
+def test_shipped_model_colours_real_photos_and_keeps_their_luma(shipped):
+    from unetcolor import images
+
+    photos = [images.read_photo(path).rgb for path in samples.sample_photo_paths()[:3]]
+    for photo in photos:
+        gray = color.rgb_to_gray(photo)
+        colorized = predict.colorize_photo(shipped, gray)
+        assert colorized.shape == photo.shape
+        luma_error = np.abs(color.rgb_to_gray(colorized).astype(int) - gray.astype(int))
+        assert luma_error.mean() < 0.6 and np.percentile(luma_error, 99) <= 2  # clipping only at the extremes
+        assert color.chroma(colorized) > 3.0  # visibly coloured, not gray (C*ab of a gray photo is 0)
+
+
+# ------------------------------------------------------------------- the recipe
+
+
+def test_tuning_split_is_a_seeded_part_of_the_training_ids():
+    train_ids = np.arange(0, 200, 2)
+    fit_ids, tuning = default_model.tuning_split(train_ids, 0.1, seed=5)
+    assert len(tuning) == 10 and len(fit_ids) == 90
+    assert not set(fit_ids) & set(tuning) and set(fit_ids) | set(tuning) == set(train_ids)
+    again = default_model.tuning_split(train_ids[::-1], 0.1, seed=5)
+    np.testing.assert_array_equal(again[1], tuning)
+
+
+def test_flip_batches_flip_input_and_target_together():
+    x = np.random.default_rng(0).random((10, 8, 8, 1)).astype("float32")
+    y = np.concatenate([x, -x], axis=-1)  # a target that is a pixelwise function of the input
+    batches = default_model.FlipBatches(x, y, batch_size=4, seed=1)
+    seen = 0
+    for index in range(len(batches)):
+        bx, by = batches[index]
+        np.testing.assert_array_equal(by, np.concatenate([bx, -bx], axis=-1))
+        seen += sum(any(np.array_equal(b, a[:, ::-1]) and not np.array_equal(b, a) for a in x) for b in bx)
+    assert 0 < seen < len(x)  # some flipped, some not
+
+
+def test_recipe_trains_selects_evaluates_and_writes_only_into_tmp(tiny_processed, tmp_path):
+    shipped_before = SHIPPED.stat().st_mtime_ns if SHIPPED.is_file() else None
+    out = tmp_path / "weights"
+    record = default_model.build_default_model(tiny_processed, out, TINY_RECIPE, verbose=False)
+    assert sorted(p.name for p in out.iterdir()) == ["default.json", "default.keras"]
+    assert (SHIPPED.stat().st_mtime_ns if SHIPPED.is_file() else None) == shipped_before
+    assert json.loads((out / "default.json").read_text())["chroma_gain"] == record["chroma_gain"]
+    assert record["training"]["epochs_run"] == 2 and 1 <= record["training"]["best_epoch"] <= 2
+    assert record["data"]["fit"] + record["data"]["tuning"] == 16 and record["data"]["validation"] == 4
+    assert record["model_bytes"] == (out / "default.keras").stat().st_size
+
+    # the recorded held-out numbers are those of the saved file, re-evaluated independently of the run
+    from unetcolor import data, metrics
+
+    model = predict.load_model(out / "default.keras")
+    assert model.get_layer("chroma_gain").scale == pytest.approx(record["chroma_gain"])
+    rgb, gray = data.load_arrays(tiny_processed)
+    _, val_ids = data.load_split(tiny_processed, "80_20")
+    colorized = np.stack([predict.colorize_photo(model, g) for g in np.asarray(gray[val_ids])])
+    again = metrics.summarize(metrics.evaluate_images(np.asarray(rgb[val_ids]), colorized, gray[val_ids]))
+    for row, recorded in zip(again.to_dict("records"), record["validation_metrics"]):
+        assert row["metric"] == recorded["metric"] and row["method"] == recorded["method"]
+        assert row["mean"] == pytest.approx(recorded["mean"], abs=1e-6)
+
+
+def test_recipe_config_refuses_an_rgb_model():
+    with pytest.raises(ValueError, match="a\\*, b\\*"):
+        dataclasses.replace(TINY_RECIPE, model=ModelConfig(image_size=16, filters=(4, 8), output="rgb"))

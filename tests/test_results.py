@@ -1,0 +1,24 @@
+"""The README's results section is formatted from the tables, not typed."""
+
+import pandas as pd
+
+from unetcolor import results
+
+
+def test_baseline_verdict_follows_the_signs():
+    assert "does **not** beat the gray baseline in PSNR or SSIM" in results._baseline_verdict(-1.1, -0.07)
+    assert "not** beat the gray baseline in SSIM (it does in PSNR)" in results._baseline_verdict(0.5, -0.01)
+    assert results._baseline_verdict(1.0, 0.01).startswith("The paper's U-Net beats")
+
+
+def test_markdown_table_has_every_row():
+    table = results._table(pd.DataFrame({"a": [1, 2], "b": ["x", "y"]}))
+    assert table.splitlines() == ["| a | b |", "|---|---|", "| 1 | x |", "| 2 | y |"]
+
+
+def test_readme_section_is_replaced_between_markers(tmp_path, monkeypatch):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{results.START}\nold\n{results.END}\ntail\n")
+    monkeypatch.setattr(results, "results_markdown", lambda profile: f"new for {profile}")
+    results.write_readme_section("paper", readme)
+    assert readme.read_text() == f"intro\n{results.START}\nnew for paper\n{results.END}\ntail\n"
