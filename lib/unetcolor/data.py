@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from PIL import Image
-from tqdm.auto import tqdm
+from tqdm import tqdm  # plain text bars: the same in terminals, notebooks and papermill logs
 
 from . import color, download, images, paths, samples
 from .reproducibility import batch_mode

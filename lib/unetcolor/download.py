@@ -37,7 +37,7 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
-from tqdm.auto import tqdm
+from tqdm import tqdm  # plain text bars: the same in terminals, notebooks and papermill logs
 
 from .images import IMAGE_SUFFIXES
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import keras
 import numpy as np
 from PIL import Image
-from tqdm.auto import tqdm
+from tqdm import tqdm  # plain text bars: the same in terminals, notebooks and papermill logs
 
 from . import color, images
 
