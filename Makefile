@@ -12,12 +12,12 @@ PY       := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 LIB      := $(wildcard lib/unetcolor/*.py)
 NB_OUT   := reports/$(PROFILE)/notebooks
-NOTEBOOKS := 01_data_preparation 02_model 03_training 04_hyperparameter_study 05_psnr_evaluation 06_pokhara_test_images
+NOTEBOOKS := 01_data_preparation 02_model 03_training 04_hyperparameter_study 05_psnr_evaluation 06_pokhara_test_images 07_beyond_the_paper
 NB_ARGS  ?=
 RUN      := $(PY) -m unetcolor.runner --profile $(PROFILE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") $(NB_ARGS)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: help setup reproduce results smoke data train test test-unit test-notebooks bench lab clean clean-runs
+.PHONY: help setup reproduce results smoke data train test test-unit test-notebooks bench lab default-model clean clean-runs
 
 help: ## list the targets and variables
 	@echo "usage: make TARGET [PROFILE=paper|smoke] [DATA_DIR=folder-of-photos] [NB_ARGS='--set name=value']"
@@ -44,8 +44,9 @@ $(eval $(call NOTEBOOK_RULE,03_training,$(NB_OUT)/02_model.ipynb))
 $(eval $(call NOTEBOOK_RULE,04_hyperparameter_study,$(NB_OUT)/03_training.ipynb))
 $(eval $(call NOTEBOOK_RULE,05_psnr_evaluation,$(NB_OUT)/04_hyperparameter_study.ipynb))
 $(eval $(call NOTEBOOK_RULE,06_pokhara_test_images,$(NB_OUT)/05_psnr_evaluation.ipynb))
+$(eval $(call NOTEBOOK_RULE,07_beyond_the_paper,$(NB_OUT)/06_pokhara_test_images.ipynb $(wildcard lib/unetcolor/weights/*)))
 
-reproduce: $(NB_OUT)/06_pokhara_test_images.ipynb ## run the six notebooks at PROFILE (default: the paper's settings)
+reproduce: $(NB_OUT)/07_beyond_the_paper.ipynb ## run the notebooks at PROFILE (default: the paper's settings)
 	$(if $(filter paper,$(PROFILE)),$(PY) -m unetcolor.results --profile paper)
 	@echo "executed notebooks: $(NB_OUT); figures: reports/$(PROFILE)/figures; tables: reports/$(PROFILE)/tables"
 
@@ -76,6 +77,9 @@ bench: $(INSTALLED) ## measure speed (data preparation, training, colorizing): r
 
 lab: $(INSTALLED) ## open JupyterLab on the notebooks
 	$(VENV)/bin/jupyter lab notebooks/
+
+default-model: $(INSTALLED) ## train the shipped colorizer (~35 min on 2 CPU cores) into lib/unetcolor/weights/
+	$(PY) -m unetcolor.default_model $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
 
 clean: ## remove the smoke profile's outputs and Python caches (keeps downloads and the paper profile)
 	rm -rf reports/smoke data/processed/smoke models/smoke .pytest_cache

@@ -5,7 +5,7 @@ override (`paper` overrides nothing: the notebooks' own defaults are the
 paper's values). Each notebook receives the keys it declares; a key that no
 notebook declares is an error (papermill would only warn).
 
-    python -m unetcolor.runner --profile smoke                 # all six, in order
+    python -m unetcolor.runner --profile smoke                 # all of them, in order
     python -m unetcolor.runner --profile paper 03_training     # one
 """
 
@@ -29,6 +29,7 @@ NOTEBOOKS = (
     "04_hyperparameter_study",
     "05_psnr_evaluation",
     "06_pokhara_test_images",
+    "07_beyond_the_paper",
 )
 
 
@@ -117,7 +118,7 @@ def run_notebook(name: str, profile: str, extra: dict | None = None, root: Path 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m unetcolor.runner", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("notebooks", nargs="*", default=list(NOTEBOOKS), help="notebook names (default: all six)")
+    parser.add_argument("notebooks", nargs="*", default=list(NOTEBOOKS), help="notebook names (default: all, in order)")
     parser.add_argument("--profile", default="paper")
     parser.add_argument("--data-dir", default="", help="a folder of photos instead of the download (notebook 01)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
