@@ -11,10 +11,13 @@ Modules, in the order the paper uses them:
     model     the paper's U-Net (Section 3.1)
     train     training with checkpoints and resume (Sections 3.2, 3.4)
     study     the one-factor-at-a-time hyperparameter study (Section 4)
-    metrics   PSNR (eq. 3), SSIM, colorfulness, Keras' "accuracy"
-    evaluate  per-image evaluation against the gray baseline (Section 4.1)
-    predict   colorizing photos of any size (Figure 8) and the `colorize` command
+    metrics   PSNR (eq. 3), SSIM, colorfulness, Keras' "accuracy"; per-image
+              evaluation against the gray baseline (Section 4.1)
+    predict   colorizing photos of any size (Figure 8); cli is the `colorize` command
     plots     the figures
+    default_model  the shipped L*a*b* colorizer, beyond the paper (Section 6)
+    runner, results, bench   papermill execution, the README's results, speed
+    images, reproducibility  one photo reader/writer; seeding and environment records
 """
 
 __version__ = "0.1.0"

@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from .reproducibility import batch_mode
+
 sns.set_theme(style="whitegrid", context="notebook")
 
 METRIC_LABELS = {"loss": "MSE loss", "accuracy": 'Keras "accuracy"', "psnr": "PSNR (dB)"}
@@ -40,7 +42,7 @@ def save_photo_figure(figure, path: Path) -> Path:
     a file (git-ignored: *_photos.png), interactively it is also shown inline.
     """
     save(figure, path)
-    if os.environ.get("UNETCOLOR_PROGRESS") == "epoch":
+    if batch_mode():
         plt.close(figure)
     return path
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import yaml
 
 from . import paths
+from .reproducibility import PROGRESS_ENV
 
 NOTEBOOKS = (
     "01_data_preparation",
@@ -97,7 +98,7 @@ def run_notebook(name: str, profile: str, extra: dict | None = None, root: Path 
     output = folders.notebooks / f"{name}.ipynb"
     partial = folders.notebooks / f".{name}.running.ipynb"
     failed = folders.notebooks / f"{name}.failed.ipynb"
-    os.environ["UNETCOLOR_PROGRESS"] = "epoch"  # one log line per epoch, inherited by the kernel
+    os.environ[PROGRESS_ENV] = "epoch"  # one log line per epoch, inherited by the kernel
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     print(f"[{profile}] {name}: {parameters}", flush=True)
     try:

@@ -20,6 +20,7 @@ import pandas as pd
 
 from . import paths
 from .config import TrainConfig, train_config_from_parameters
+from .reproducibility import PROGRESS_ENV
 from .train import train
 
 
@@ -218,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1,
                         help="runs trained at once, each in its own process (one GPU has room for several)")
     args = parser.parse_args(argv)
-    os.environ.setdefault("UNETCOLOR_PROGRESS", "epoch")
+    os.environ.setdefault(PROGRESS_ENV, "epoch")
     plan = plan_for_profile(args.profile)
     if args.jobs > 1 and not args.only:
         return run_in_parallel(plan, args)
