@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import keras
 import numpy as np
 
 from . import color, paths
@@ -28,30 +29,24 @@ from .model import build_unet, conv_flops
 from .reproducibility import environment_info, seed_everything
 
 
-class _EpochTimer:
-    """Wall seconds of each epoch of one fit call (a keras callback, built lazily)."""
+class EpochTimer(keras.callbacks.Callback):
+    """Wall seconds of each epoch of one fit call."""
 
-    def __new__(cls):
-        import keras
+    def __init__(self):
+        super().__init__()
+        self.seconds = []
 
-        class Timer(keras.callbacks.Callback):
-            def __init__(self):
-                super().__init__()
-                self.seconds = []
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
 
-            def on_epoch_begin(self, epoch, logs=None):
-                self.started = time.perf_counter()
-
-            def on_epoch_end(self, epoch, logs=None):
-                self.seconds.append(time.perf_counter() - self.started)
-
-        return Timer()
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self.started)
 
 
 def _timed_fit(model, inputs, images_per_epoch: int, batch_size: int, targets=None) -> float:
     """Seconds per image of the second epoch of a two-epoch model.fit: the first
     epoch pays for tracing and compiling, which a real run pays once."""
-    timer = _EpochTimer()
+    timer = EpochTimer()
     if targets is None:  # a PyDataset: the project's loop
         model.fit(inputs, epochs=2, shuffle=False, verbose=0, callbacks=[timer])
     else:
