@@ -118,3 +118,28 @@ def test_recipe_trains_selects_evaluates_and_writes_only_into_tmp(tiny_processed
 def test_recipe_config_refuses_an_rgb_model():
     with pytest.raises(ValueError, match="a\\*, b\\*"):
         dataclasses.replace(TINY_RECIPE, model=ModelConfig(image_size=16, filters=(4, 8), output="rgb"))
+
+
+def test_vivid_recipe_trains_the_bins_head_and_writes_its_own_files(tiny_processed, tmp_path):
+    recipe = dataclasses.replace(TINY_RECIPE, name="vivid", head="bins", finetune_epochs=0,
+                                 temperatures=(0.38, 1.0), min_psnr_gain=0.0)
+    out = tmp_path / "weights"
+    record = default_model.build_default_model(tiny_processed, out, recipe, verbose=False)
+    assert sorted(p.name for p in out.iterdir()) == ["vivid.json", "vivid.keras"]
+    assert record["temperature"] in (0.38, 1.0) and len(record["temperature_choices"]) == 2
+    assert record["training"]["epochs_run"] == 2
+    assert set(record["training"]["history"][0]) >= {"loss", "val_loss", "stage"}
+    centers = np.array(record["bins"]["centers"])
+    model = predict.load_model(out / "vivid.keras")
+    np.testing.assert_allclose(model.get_layer("expected_ab").get_weights()[0], centers / 128, rtol=1e-6)
+    assert model.get_layer("annealing").scale == pytest.approx(1 / record["temperature"])
+    assert list(model.output_shape[1:]) == [16, 16, 2]
+
+
+def test_recipe_config_keeps_the_heads_apart():
+    with pytest.raises(ValueError, match="head"):
+        dataclasses.replace(TINY_RECIPE, head="gan")
+    with pytest.raises(ValueError, match="finetune_epochs=0"):
+        dataclasses.replace(TINY_RECIPE, head="bins", finetune_epochs=2)
+    assert default_model.RECIPES["default"] == default_model.RecipeConfig()
+    assert default_model.RECIPES["vivid"].choices[0] == "temperature"

@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import os
 import subprocess
 import sys
 import time
@@ -48,7 +49,7 @@ import pandas as pd
 from keras import layers
 from PIL import Image
 
-from . import color, data, metrics, paths, predict
+from . import ab_bins, color, data, metrics, paths, predict
 from .config import ModelConfig, model_config_from_dict
 from .model import build_unet
 from .reproducibility import environment_info, seed_everything
@@ -58,10 +59,16 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 PROFILE = "default-model"  # its prepared data: data/processed/default-model/
 
 
+HEADS = ("regression", "bins")
+
+
 @dataclass(frozen=True)
 class RecipeConfig:
-    """Every knob of the recipe; the defaults are the shipped model's run."""
+    """Every knob of the recipe; the defaults are the shipped default model's run
+    (``RECIPES`` names the shipped ones)."""
 
+    name: str = "default"  # the files written: <name>.keras and <name>.json
+    head: str = "regression"  # or "bins": classification over a*, b* bins (ab_bins.py)
     model: ModelConfig = field(default_factory=lambda: ModelConfig(
         image_size=64, filters=(32, 64, 128, 256), normalization="batch", output="ab"))
     epochs: int = 24
@@ -77,17 +84,38 @@ class RecipeConfig:
     max_train_minutes: float = 45.0  # a guard: stop (keeping the best epoch) past this, per stage
     chroma_gains: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3, 1.5)
     min_psnr_gain: float = 1.0  # dB over the gray baseline, on the tuning subset
+    # head="bins" only (ab_bins.py): the a*, b* grid, the soft encoding's width, the share of
+    # uniform distribution in the rebalancing, and the annealed-mean temperatures to choose from
+    bin_grid: float = 10.0
+    bin_sigma: float = 5.0
+    rebalance: float = 0.5
+    temperatures: tuple[float, ...] = (0.2, 0.3, 0.38, 0.5, 0.7, 1.0)
 
     def __post_init__(self):
         if isinstance(self.model, dict):
             object.__setattr__(self, "model", model_config_from_dict(self.model))
         object.__setattr__(self, "chroma_gains", tuple(float(g) for g in self.chroma_gains))
+        object.__setattr__(self, "temperatures", tuple(float(t) for t in self.temperatures))
+        if self.head not in HEADS:
+            raise ValueError(f"head must be one of {HEADS}, got {self.head!r}")
+        if self.head == "bins" and self.finetune_epochs:
+            raise ValueError("the log-MSE fine-tuning is for the regression head: set finetune_epochs=0")
+        if not self.name.isidentifier():
+            raise ValueError(f"name must be a plain word (it names the files), got {self.name!r}")
         if self.model.output != "ab":
             raise ValueError("the default model predicts a*, b*: use ModelConfig(output='ab')")
         if not 0 < self.tuning_share < 1:
             raise ValueError(f"tuning_share must be in (0, 1), got {self.tuning_share}")
-        if not self.chroma_gains or min(self.chroma_gains) <= 0:
-            raise ValueError("chroma_gains must be a non-empty list of positive numbers")
+        for knob in ("chroma_gains", "temperatures"):
+            if not getattr(self, knob) or min(getattr(self, knob)) <= 0:
+                raise ValueError(f"{knob} must be a non-empty list of positive numbers")
+
+    @property
+    def choices(self) -> tuple[str, tuple[float, ...]]:
+        """(what is chosen on the tuning subset, its candidate values)."""
+        if self.head == "bins":
+            return "temperature", self.temperatures
+        return "chroma_gain", self.chroma_gains
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -199,17 +227,58 @@ def _stage(model, config: RecipeConfig, fit_pair, tuning_pair, epochs, learning_
     return history, keeper.best_epoch
 
 
-def fit(config: RecipeConfig, fit_pair, tuning_pair, verbose: bool = True, model: keras.Model | None = None):
-    """Train from config.seed on fit_pair = (x, y), selecting by tuning_pair: MSE for
-    config.epochs, then per-image log-MSE for config.finetune_epochs. With model given,
-    stage 1 is taken as done (its weights) and only the fine-tuning runs.
+@dataclass
+class Head:
+    """What differs between the heads: the model trained, its loss, and the saved model
+    built from its weights with the knob chosen on the tuning subset (a chroma gain for
+    the regression head, an annealed-mean temperature for the bins head)."""
+
+    config: RecipeConfig
+    centers: np.ndarray | None = None  # bins head: a*, b* bin centres (Q, 2)
+    weights: np.ndarray | None = None  # bins head: their rebalancing weights (Q,)
+
+    @classmethod
+    def for_data(cls, config: RecipeConfig, fit_y: np.ndarray) -> "Head":
+        """The head of config; the bins head takes its bins and weights from fit_y (a*, b* / 128)."""
+        if config.head == "regression":
+            return cls(config)
+        ab = np.asarray(fit_y) * ab_bins.AB_SCALE
+        centers = ab_bins.bin_centers(ab, config.bin_grid)
+        return cls(config, centers, ab_bins.rebalancing_weights(ab, centers, config.bin_sigma, config.rebalance))
+
+    def build(self) -> keras.Model:
+        if self.config.head == "regression":
+            return build_unet(self.config.model)
+        return ab_bins.logits_model(self.config.model, len(self.centers))
+
+    @property
+    def loss(self):
+        if self.config.head == "regression":
+            return "mse"
+        return ab_bins.SoftBinLoss(self.centers, self.weights, self.config.bin_sigma)
+
+    def export(self, trained: keras.Model, value: float) -> keras.Model:
+        """A fresh float32 model with trained's weights that outputs a*, b* / 128."""
+        if self.config.head == "regression":
+            return with_chroma_gain(trained, self.config.model, value)
+        return ab_bins.decoded_model(trained, self.config.model, self.centers, value)
+
+
+def fit(config: RecipeConfig, fit_pair, tuning_pair, verbose: bool = True, model: keras.Model | None = None,
+        head: Head | None = None):
+    """Train from config.seed on fit_pair = (x, y), selecting by tuning_pair: the head's
+    loss (MSE, or the bins' cross-entropy) for config.epochs, then per-image log-MSE for
+    config.finetune_epochs. With model given, stage 1 is taken as done (its weights) and
+    only the fine-tuning runs.
     Returns (model with the best epochs' weights, history DataFrame, best epoch of the last stage)."""
     seed_everything(config.seed)
+    head = head or Head.for_data(config, fit_pair[1])
     histories = []
     if model is None:
-        model = build_unet(config.model)
+        model = head.build()
+        stage = "mse" if config.head == "regression" else "bins_cross_entropy"
         history, best = _stage(model, config, fit_pair, tuning_pair, config.epochs, config.learning_rate,
-                               "mse", config.seed, "mse", verbose)
+                               head.loss, config.seed, stage, verbose)
         histories.append(history)
     if config.finetune_epochs:
         history, best = _stage(model, config, fit_pair, tuning_pair, config.finetune_epochs,
@@ -247,20 +316,22 @@ def evaluate(model: keras.Model, rgb: np.ndarray, gray: np.ndarray, ssim: bool =
     })
 
 
-def choose_chroma_gain(trained, config: RecipeConfig, rgb, gray) -> tuple[float, pd.DataFrame]:
-    """On (rgb, gray) -- the tuning subset -- the most colourful gain whose mean PSNR
-    beats the gray baseline's by config.min_psnr_gain dB; if none does, the gain with
-    the best mean PSNR. Returns (gain, one row per gain)."""
+def choose_decoding(trained, head: Head, rgb, gray) -> tuple[float, pd.DataFrame]:
+    """On (rgb, gray) -- the tuning subset -- the candidate (chroma gain or temperature,
+    RecipeConfig.choices) whose output is the most colourful among those whose mean PSNR
+    beats the gray baseline's by config.min_psnr_gain dB; if none does, the one with the
+    best mean PSNR. Returns (value, one row per candidate)."""
+    knob, candidates = head.config.choices
     rows = []
-    for gain in config.chroma_gains:
-        scores = evaluate(with_chroma_gain(trained, config.model, gain), rgb, gray, ssim=False)
-        rows.append({"gain": gain, "psnr": scores["psnr_model"].mean(), "psnr_gray": scores["psnr_gray"].mean(),
+    for value in candidates:
+        scores = evaluate(head.export(trained, value), rgb, gray, ssim=False)
+        rows.append({knob: value, "psnr": scores["psnr_model"].mean(), "psnr_gray": scores["psnr_gray"].mean(),
                      "colorfulness": scores["colorfulness_model"].mean(),
                      "colorfulness_true": scores["colorfulness_true"].mean()})
     table = pd.DataFrame(rows)
-    enough = table[table["psnr"] >= table["psnr_gray"] + config.min_psnr_gain]
+    enough = table[table["psnr"] >= table["psnr_gray"] + head.config.min_psnr_gain]
     best = enough.loc[enough["colorfulness"].idxmax()] if len(enough) else table.loc[table["psnr"].idxmax()]
-    return float(best["gain"]), table
+    return float(best[knob]), table
 
 
 # --------------------------------------------------------------------- the recipe
@@ -295,8 +366,8 @@ def prepare(data_dir: str | Path | None, processed_dir: Path, seed: int = 42) ->
 
 def build_default_model(processed_dir: Path, out_dir: Path = WEIGHTS_DIR, config: RecipeConfig | None = None,
                         data_source: str | None = None, verbose: bool = True, stage1: tuple | None = None) -> dict:
-    """Run the recipe (module docstring) on prepared data; write out_dir/default.keras
-    and out_dir/default.json; return the provenance written to the JSON."""
+    """Run the recipe (module docstring) on prepared data; write out_dir/<name>.keras
+    and out_dir/<name>.json (config.name); return the provenance written to the JSON."""
     config = config or RecipeConfig()
     processed_dir, out_dir = Path(processed_dir), Path(out_dir)
     say = print if verbose else (lambda *a, **k: None)
@@ -308,20 +379,25 @@ def build_default_model(processed_dir: Path, out_dir: Path = WEIGHTS_DIR, config
         f"shrinking to {size}x{size}", flush=True)
     fit_pair = shrink_pairs(gray[fit_ids], rgb[fit_ids], size)
     tuning_pair = shrink_pairs(gray[tuning_ids], rgb[tuning_ids], size)
+    head = Head.for_data(config, fit_pair[1])
+    if head.centers is not None:
+        say(f"{len(head.centers)} a*, b* bins occupied; rebalancing weights "
+            f"{head.weights.min():.2f} to {head.weights.max():.2f}", flush=True)
 
     started = time.perf_counter()
     if stage1 is None:
-        trained, history, best_epoch = fit(config, fit_pair, tuning_pair, verbose)
+        trained, history, best_epoch = fit(config, fit_pair, tuning_pair, verbose, head=head)
     else:  # (model, history) of a finished MSE stage: only the fine-tuning runs
-        trained, history, best_epoch = fit(config, fit_pair, tuning_pair, verbose, model=stage1[0])
+        trained, history, best_epoch = fit(config, fit_pair, tuning_pair, verbose, model=stage1[0], head=head)
         history = pd.concat([stage1[1], history], ignore_index=True)
     train_seconds = float(history["seconds"].sum()) if stage1 is not None else time.perf_counter() - started
     last = history["stage"] == history["stage"].iloc[-1]
     best_seconds = float(history.loc[~last, "seconds"].sum()
                          + history.loc[last & (history["epoch"] <= best_epoch), "seconds"].sum())
-    gain, gains = choose_chroma_gain(trained, config, np.asarray(rgb[tuning_ids]), np.asarray(gray[tuning_ids]))
-    say(f"chroma gain {gain:g} chosen on the tuning subset:\n{gains.round(3).to_string(index=False)}", flush=True)
-    model = with_chroma_gain(trained, config.model, gain)
+    knob, _ = config.choices
+    value, choices = choose_decoding(trained, head, np.asarray(rgb[tuning_ids]), np.asarray(gray[tuning_ids]))
+    say(f"{knob} {value:g} chosen on the tuning subset:\n{choices.round(3).to_string(index=False)}", flush=True)
+    model = head.export(trained, value)
 
     # the held-out numbers, computed once, after every choice is made
     per_image = evaluate(model, np.asarray(rgb[val_ids]), np.asarray(gray[val_ids]))
@@ -329,11 +405,13 @@ def build_default_model(processed_dir: Path, out_dir: Path = WEIGHTS_DIR, config
     say(summary.round(3).to_string(index=False), flush=True)
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    model_path = out_dir / "default.keras"
-    model.save(model_path)
+    model_path = out_dir / f"{config.name}.keras"
+    partial = out_dir / f".{config.name}.partial.keras"
+    model.save(partial)
+    os.replace(partial, model_path)  # never a half-written model under the real name
     manifest_path = processed_dir / "manifest.json"
     provenance = {
-        "description": "L*a*b* U-Net predicting a*, b* at reduced size; unetcolor.default_model",
+        "description": DESCRIPTIONS[config.head],
         "data": {
             "source": data_source or str(processed_dir),
             "processed_dir": str(processed_dir),
@@ -355,8 +433,10 @@ def build_default_model(processed_dir: Path, out_dir: Path = WEIGHTS_DIR, config
             "seconds_to_best_epoch": best_seconds,
             "history": history.to_dict("records"),
         },
-        "chroma_gain": gain,
-        "chroma_gain_choices": gains.to_dict("records"),
+        knob: value,
+        f"{knob}_choices": choices.to_dict("records"),
+        **({"bins": {"centers": head.centers.tolist(), "rebalancing_weights": head.weights.tolist()}}
+           if head.centers is not None else {}),
         "validation_metrics": summary.to_dict("records"),
         "input_shape": list(model.input_shape[1:]),
         "output_shape": list(model.output_shape[1:]),
@@ -364,25 +444,41 @@ def build_default_model(processed_dir: Path, out_dir: Path = WEIGHTS_DIR, config
         "model_bytes": model_path.stat().st_size,
         "environment": environment_info(),
     }
-    write_json(out_dir / "default.json", provenance)
+    write_json(out_dir / f"{config.name}.json", provenance)
     return provenance
+
+
+DESCRIPTIONS = {
+    "regression": "L*a*b* U-Net predicting a*, b* at reduced size; unetcolor.default_model",
+    "bins": "L*a*b* U-Net classifying a*, b* into bins at reduced size, annealed-mean decoding; "
+            "unetcolor.default_model + unetcolor.ab_bins",
+}
+
+# The shipped models: "default" (accurate; what colorize uses) and "vivid".
+RECIPES = {
+    "default": RecipeConfig(),
+    "vivid": RecipeConfig(name="vivid", head="bins", finetune_epochs=0, min_psnr_gain=0.2),
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m unetcolor.default_model",
                                      description="Train, select and evaluate the shipped default colorizer.")
+    parser.add_argument("--recipe", choices=list(RECIPES), default="default",
+                        help="default: the accurate regression model colorize uses; vivid: the a*, b* bins model")
     parser.add_argument("--data-dir", help="a folder of photos to prepare (cached) into --processed-dir")
     parser.add_argument("--processed-dir", help=f"prepared data (default: data/processed/{PROFILE}/)")
-    parser.add_argument("--out-dir", default=str(WEIGHTS_DIR), help="where default.keras/.json go")
+    parser.add_argument("--out-dir", default=str(WEIGHTS_DIR), help="where <recipe>.keras/.json go")
     parser.add_argument("--epochs", type=int, help="override the recipe's epochs (e.g. a quick trial)")
     args = parser.parse_args(argv)
     processed = paths.resolve(args.processed_dir) if args.processed_dir else paths.profile_paths(PROFILE).processed
-    config = RecipeConfig() if args.epochs is None else RecipeConfig(epochs=args.epochs)
+    config = RECIPES[args.recipe]
+    config = config if args.epochs is None else dataclasses.replace(config, epochs=args.epochs)
     prepare(args.data_dir, processed, seed=config.seed)
     provenance = build_default_model(processed, paths.resolve(args.out_dir), config,
                                      data_source=str(paths.resolve(args.data_dir)) if args.data_dir else None)
-    print(f"wrote {Path(args.out_dir) / 'default.keras'} ({provenance['model_bytes'] / 1e6:.1f} MB) "
-          f"and default.json; best epoch {provenance['training']['best_epoch']}, "
+    print(f"wrote {Path(args.out_dir) / config.name}.keras ({provenance['model_bytes'] / 1e6:.1f} MB) "
+          f"and {config.name}.json; best epoch {provenance['training']['best_epoch']}, "
           f"{provenance['training']['seconds_to_best_epoch'] / 60:.1f} min of training to it")
     return 0
 
