@@ -15,7 +15,9 @@ Modules, in the order the paper uses them:
               evaluation against the gray baseline (Section 4.1)
     predict   colorizing photos of any size (Figure 8); cli is the `colorize` command
     plots     the figures
-    default_model  the shipped L*a*b* colorizer, beyond the paper (Section 6)
+    default_model  the shipped L*a*b* colorizers, beyond the paper (Section 6):
+              the accurate default and the vivid one; ab_bins is the latter's
+              classification head over a*, b* bins
     runner, results, bench   papermill execution, the README's results, speed
     images, reproducibility  one photo reader/writer; seeding and environment records
 """

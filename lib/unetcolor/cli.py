@@ -12,10 +12,11 @@ examples:
   colorize old_photo.jpg --out colorized/
   colorize scans/ --out colorized/                  every image below scans/, subfolders kept
   colorize "album/*.png" --format keep --out out/   quote patterns so colorize expands them
+  colorize photo.jpg --out out/ --vivid                the bolder packaged model
   colorize photo.jpg --out out/ --model models/paper/<run>/model.keras
 
 Each output is named after its input (<name>.png by default) and has the
-input's size: the model colours a 256x256 copy and the colours are laid over
+input's size: the model colours a shrunk copy and the colours are laid over
 the full-resolution original luminance. Inputs are never overwritten.
 Exit status: 0 if every photo was colorized, 1 if any failed, 2 for usage errors.
 """
@@ -43,9 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="image files, folders (searched recursively) or glob patterns")
     parser.add_argument("--out", "-o", required=True, type=Path, metavar="DIR",
                         help="folder for the colorized photos (created if missing)")
-    parser.add_argument("--model", "-m", type=Path, metavar="PATH",
-                        help="a trained .keras model (default: $UNETCOLOR_MODEL, "
-                        "else the packaged weights/default.keras)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--model", "-m", type=Path, metavar="PATH",
+                       help="a trained .keras model (default: $UNETCOLOR_MODEL, "
+                       "else the packaged weights/default.keras, the most accurate)")
+    which.add_argument("--vivid", action="store_true",
+                       help="use the packaged weights/vivid.keras: bolder colours, a little less accurate")
     parser.add_argument("--format", "-f", choices=list(FORMATS), default="png",
                         help="output format: png (default; keeps transparency), jpg, "
                         "or keep each input's own")
@@ -68,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from . import predict
 
-    model_path = args.model or predict.default_model_path()
+    model_path = predict.packaged_model_path("vivid") if args.vivid else args.model or predict.default_model_path()
     if model_path is None:
         print(NO_MODEL, end="", file=sys.stderr)
         return 2

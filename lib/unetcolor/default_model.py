@@ -1,5 +1,12 @@
-"""The shipped default colorizer (beyond the paper; issue 6): a small L*a*b* U-Net
-that beats the gray baseline and trains on a laptop CPU in well under an hour.
+"""The shipped colorizers (beyond the paper; issue 6): small L*a*b* U-Nets that
+train on a laptop CPU in under an hour. Two recipes (``RECIPES``) share this code:
+
+- "default", the accurate model ``colorize`` uses: a regression head on a*, b*;
+- "vivid": a classification head over a*, b* bins with a class-rebalanced loss
+  and an annealed-mean decoding (``ab_bins``; Zhang et al. 2016), for bolder
+  colours. Steps 3-4 below differ for it: the loss is the bins' cross-entropy,
+  there is no log-MSE fine-tuning, and the knob chosen on the tuning subset is
+  the annealing temperature instead of a chroma gain.
 
 The paper's future work (Section 6) is to predict a*, b* from L* rather than
 RGB from gray. Chroma varies slowly, so it is predicted at a reduced size:
@@ -25,9 +32,9 @@ The recipe, all seeded:
        the one with the best PSNR); it is a Rescaling layer in the saved model;
     5. evaluate once on the 80/20 validation ids, at 256x256, exactly as
        notebook 05 does (metrics.evaluate_images), and write
-       ``weights/default.keras`` and ``weights/default.json`` (provenance).
+       ``weights/<name>.keras`` and ``weights/<name>.json`` (provenance).
 
-Headless: ``python -m unetcolor.default_model --data-dir ../shared/data/landscapes256``
+Headless: ``python -m unetcolor.default_model --recipe default|vivid --data-dir ../shared/data/landscapes256``
 (or ``make default-model DATA_DIR=...``).
 """
 
@@ -369,6 +376,7 @@ def build_default_model(processed_dir: Path, out_dir: Path = WEIGHTS_DIR, config
     """Run the recipe (module docstring) on prepared data; write out_dir/<name>.keras
     and out_dir/<name>.json (config.name); return the provenance written to the JSON."""
     config = config or RecipeConfig()
+    commit = git_commit(paths.project_root())  # the code as the run starts
     processed_dir, out_dir = Path(processed_dir), Path(out_dir)
     say = print if verbose else (lambda *a, **k: None)
     rgb, gray = data.load_arrays(processed_dir)
@@ -425,7 +433,7 @@ def build_default_model(processed_dir: Path, out_dir: Path = WEIGHTS_DIR, config
         },
         "config": config.to_dict(),
         "seed": config.seed,
-        "git_commit": git_commit(paths.project_root()),
+        "git_commit": commit,
         "training": {
             "epochs_run": int(len(history)),
             "best_epoch": int(best_epoch),

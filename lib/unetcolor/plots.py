@@ -113,3 +113,24 @@ def metric_distribution(per_image: pd.DataFrame, metric: str = "psnr"):
     sns.histplot(data=long, x=metric, hue="method", element="step", stat="count", common_bins=True, ax=axis)
     axis.set_xlabel({"psnr": "PSNR (dB)", "ssim": "SSIM", "colorfulness": "colorfulness"}.get(metric, metric))
     return figure
+
+
+def recipe_curves(histories: dict[str, pd.DataFrame]):
+    """One panel per (model, training stage): training and tuning-subset loss per epoch,
+    the best epoch (the one kept) marked. histories: name -> rows with epoch, loss,
+    val_loss, stage (a default_model provenance's training history)."""
+    panels = [(name, stage, rows) for name, history in histories.items()
+              for stage, rows in history.groupby("stage", sort=False)]
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
+    for axis, (name, stage, rows) in zip(axes[0], panels):
+        axis.plot(rows["epoch"], rows["loss"], marker=".", label="training")
+        axis.plot(rows["epoch"], rows["val_loss"], marker=".", label="tuning subset")
+        best = rows.loc[rows["val_loss"].idxmin()]
+        axis.scatter([best["epoch"]], [best["val_loss"]], s=90, facecolors="none", edgecolors="black",
+                     label=f"kept (epoch {int(best['epoch'])})")
+        axis.set_title(f"{name}: {stage.replace('_', ' ')}", fontsize=10)
+        axis.set_xlabel("epoch")
+        axis.set_ylabel("loss")
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    return figure

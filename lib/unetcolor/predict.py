@@ -53,8 +53,14 @@ def default_model_path() -> Path | None:
     exists, else None."""
     if os.environ.get(MODEL_ENV):
         return Path(os.environ[MODEL_ENV]).expanduser()
-    packaged = Path(__file__).resolve().parent / "weights" / "default.keras"
+    packaged = packaged_model_path("default")
     return packaged if packaged.is_file() else None
+
+
+def packaged_model_path(name: str) -> Path:
+    """``unetcolor/weights/<name>.keras``: "default" (the accurate model) or "vivid"
+    (the a*, b* bins model); both are built by ``unetcolor.default_model``."""
+    return Path(__file__).resolve().parent / "weights" / f"{name}.keras"
 
 
 def load_model(path: str | os.PathLike) -> keras.Model:
