@@ -66,6 +66,46 @@ def test_shipped_model_colours_real_photos_and_keeps_their_luma(shipped):
         assert color.chroma(colorized) > 3.0  # visibly coloured, not gray (C*ab of a gray photo is 0)
 
 
+VIVID = default_model.WEIGHTS_DIR / "vivid.keras"
+needs_vivid = pytest.mark.skipif(not (SHIPPED.is_file() and VIVID.is_file()), reason="no shipped vivid model")
+
+
+@needs_vivid
+def test_shipped_vivid_model_is_the_bins_head_at_its_recorded_temperature():
+    record = json.loads(VIVID.with_suffix(".json").read_text())
+    model = predict.load_model(VIVID)  # safe mode
+    assert record["config"]["head"] == "bins" and record["config"]["name"] == "vivid"
+    assert list(model.input_shape[1:]) == record["input_shape"] == [64, 64, 1]
+    assert list(model.output_shape[1:]) == record["output_shape"] == [64, 64, 2]
+    assert VIVID.stat().st_size == record["model_bytes"] <= 20 * 2**20
+    assert model.count_params() == record["parameters"]
+    centers = np.array(record["bins"]["centers"])
+    np.testing.assert_allclose(model.get_layer("expected_ab").get_weights()[0], centers / 128, rtol=1e-6)
+    assert record["temperature"] in record["config"]["temperatures"]
+    assert model.get_layer("annealing").scale == pytest.approx(1 / record["temperature"])
+    # same held-out photos as the default model, and bolder colours on them
+    default = json.loads(PROVENANCE.read_text())
+    assert record["data"]["tuning_ids"] == default["data"]["tuning_ids"]
+    colorfulness = {name: {r["method"]: r["mean"] for r in rec["validation_metrics"] if r["metric"] == "colorfulness"}
+                    for name, rec in (("vivid", record), ("default", default))}
+    assert colorfulness["vivid"]["model"] > 1.5 * colorfulness["default"]["model"]
+
+
+@needs_vivid
+def test_vivid_colours_real_photos_more_boldly_than_the_default(shipped):
+    from unetcolor import images
+
+    vivid = predict.load_model(VIVID)
+    chroma = {"vivid": [], "default": []}
+    for path in samples.sample_photo_paths()[:3]:
+        gray = color.rgb_to_gray(images.read_photo(path).rgb)
+        for name, model in (("vivid", vivid), ("default", shipped)):
+            colorized = predict.colorize_photo(model, gray)
+            assert np.abs(color.rgb_to_gray(colorized).astype(int) - gray.astype(int)).mean() < 0.6
+            chroma[name].append(color.chroma(colorized))
+    assert np.mean(chroma["vivid"]) > np.mean(chroma["default"])
+
+
 # ------------------------------------------------------------------- the recipe
 
 
@@ -143,3 +183,21 @@ def test_recipe_config_keeps_the_heads_apart():
         dataclasses.replace(TINY_RECIPE, head="bins", finetune_epochs=2)
     assert default_model.RECIPES["default"] == default_model.RecipeConfig()
     assert default_model.RECIPES["vivid"].choices[0] == "temperature"
+
+
+def test_candidates_table_reads_the_chosen_tuning_row_only():
+    record = {
+        "config": {"head": "bins", "rebalance": 0.5, "epochs": 3, "finetune_epochs": 0},
+        "temperature": 0.5,
+        "temperature_choices": [
+            {"temperature": 0.38, "psnr": 20.0, "psnr_gray": 21.0, "colorfulness": 40.0, "colorfulness_true": 40.0},
+            {"temperature": 0.5, "psnr": 21.5, "psnr_gray": 21.0, "colorfulness": 30.0, "colorfulness_true": 40.0}],
+        "training": {"seconds_to_best_epoch": 600.0},
+        "validation_metrics": [{"metric": "psnr", "method": "model", "mean": 99.0}],
+    }
+    table = default_model.candidates_table({"v": record}, shipped={"v"})
+    row = table.iloc[0]
+    assert row["shipped"] and row["knob"] == "temperature" and row["chosen"] == 0.5
+    assert row["tuning_psnr_gain"] == pytest.approx(0.5) and row["tuning_colorfulness_share"] == pytest.approx(0.75)
+    assert row["minutes_to_best_epoch"] == pytest.approx(10.0)
+    assert 99.0 not in table.to_numpy()  # held-out numbers stay out

@@ -341,6 +341,36 @@ def choose_decoding(trained, head: Head, rgb, gray) -> tuple[float, pd.DataFrame
     return float(best[knob]), table
 
 
+def choices_of(record: dict) -> tuple[str, pd.DataFrame]:
+    """(knob, the tuning-subset table of its candidate values with a column "value" and a
+    column "chosen") from a provenance record. Records written before the vivid head existed
+    name the chroma gain's column "gain"."""
+    knob = "temperature" if "temperature" in record else "chroma_gain"
+    table = pd.DataFrame(record[f"{knob}_choices"]).rename(columns={knob: "value", "gain": "value"})
+    return knob, table.assign(chosen=np.isclose(table["value"], record[knob]))
+
+
+def candidates_table(records: dict[str, dict], shipped: set[str] = frozenset()) -> pd.DataFrame:
+    """One row per recipe run (name -> its provenance record): what it changed and what it
+    reached *on the tuning subset* at the knob value it chose -- the numbers the choice
+    between candidates may use. Held-out numbers are deliberately left out."""
+    rows = []
+    for name, record in records.items():
+        config = record["config"]
+        knob, choices = choices_of(record)
+        chosen = choices[choices["chosen"]].iloc[0]
+        rows.append({
+            "candidate": name, "shipped": name in shipped, "head": config.get("head", "regression"),
+            "rebalance": config.get("rebalance") if config.get("head") == "bins" else None,
+            "epochs": config["epochs"], "finetune_epochs": config["finetune_epochs"],
+            "knob": knob, "chosen": record[knob],
+            "tuning_psnr_gain": chosen["psnr"] - chosen["psnr_gray"],
+            "tuning_colorfulness_share": chosen["colorfulness"] / chosen["colorfulness_true"],
+            "minutes_to_best_epoch": record["training"]["seconds_to_best_epoch"] / 60,
+        })
+    return pd.DataFrame(rows)
+
+
 # --------------------------------------------------------------------- the recipe
 
 
