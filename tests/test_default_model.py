@@ -39,11 +39,12 @@ def test_shipped_model_has_the_promised_shapes_size_and_provenance(shipped):
     assert len(set(record["data"]["tuning_ids"])) == record["data"]["tuning"]
     table = {(row["metric"], row["method"]): row["mean"] for row in record["validation_metrics"]}
     # what the shipped model reached on the 304 held-out photos (issue 6 asks for +1.0 dB and 2/3 of
-    # the truth's colorfulness; it reached +0.6 dB and a third): it beats the gray baseline on PSNR
-    # and matches it on SSIM
+    # the truth's colorfulness; it reached +0.6 dB and a half): it beats the gray baseline on PSNR
+    # and SSIM
     assert table["psnr", "model"] >= table["psnr", "gray baseline"] + 0.5
     assert table["ssim", "model"] >= table["ssim", "gray baseline"]
-    assert table["colorfulness", "model"] >= 0.3 * table["colorfulness", "ground truth"]
+    assert table["colorfulness", "model"] >= 0.45 * table["colorfulness", "ground truth"]
+    assert record["config"] == json.loads(json.dumps(default_model.RECIPES["default"].to_dict()))  # make default-model
 
 
 @needs_shipped
@@ -88,7 +89,7 @@ def test_shipped_vivid_model_is_the_bins_head_at_its_recorded_temperature():
     assert record["data"]["tuning_ids"] == default["data"]["tuning_ids"]
     colorfulness = {name: {r["method"]: r["mean"] for r in rec["validation_metrics"] if r["metric"] == "colorfulness"}
                     for name, rec in (("vivid", record), ("default", default))}
-    assert colorfulness["vivid"]["model"] > 1.5 * colorfulness["default"]["model"]
+    assert colorfulness["vivid"]["model"] > 1.2 * colorfulness["default"]["model"]
 
 
 @needs_vivid
@@ -181,7 +182,8 @@ def test_recipe_config_keeps_the_heads_apart():
         dataclasses.replace(TINY_RECIPE, head="gan")
     with pytest.raises(ValueError, match="finetune_epochs=0"):
         dataclasses.replace(TINY_RECIPE, head="bins", finetune_epochs=2)
-    assert default_model.RECIPES["default"] == default_model.RecipeConfig()
+    assert default_model.RECIPES["default"].head == "bins" and default_model.RECIPES["default"].name == "default"
+    assert default_model.RECIPES["default"].rebalance == 1.0 and default_model.RECIPES["vivid"].rebalance == 0.5
     assert default_model.RECIPES["vivid"].choices[0] == "temperature"
 
 

@@ -1,12 +1,14 @@
 """The shipped colorizers (beyond the paper; issue 6): small L*a*b* U-Nets that
 train on a laptop CPU in under an hour. Two recipes (``RECIPES``) share this code:
 
-- "default", the accurate model ``colorize`` uses: a regression head on a*, b*;
-- "vivid": a classification head over a*, b* bins with a class-rebalanced loss
-  and an annealed-mean decoding (``ab_bins``; Zhang et al. 2016), for bolder
-  colours. Steps 3-4 below differ for it: the loss is the bins' cross-entropy,
-  there is no log-MSE fine-tuning, and the knob chosen on the tuning subset is
-  the annealing temperature instead of a chroma gain.
+- "default", the accurate model ``colorize`` uses, and "vivid": both classify
+  each pixel's a*, b* into bins and decode an annealed mean (``ab_bins``;
+  Zhang et al. 2016); the vivid one rebalances the loss towards rare, saturated
+  colours, the default does not. For this bins head, steps 3-4 below differ:
+  the loss is the bins' cross-entropy, there is no log-MSE fine-tuning, and the
+  knob chosen on the tuning subset is the annealing temperature, not a gain;
+- ``RecipeConfig()``'s own defaults are the regression head described below,
+  the earlier default model, kept as a candidate (models/default-model/).
 
 The paper's future work (Section 6) is to predict a*, b* from L* rather than
 RGB from gray. Chroma varies slowly, so it is predicted at a reduced size:
@@ -404,7 +406,11 @@ def prepare(data_dir: str | Path | None, processed_dir: Path, seed: int = 42) ->
 def build_default_model(processed_dir: Path, out_dir: Path = WEIGHTS_DIR, config: RecipeConfig | None = None,
                         data_source: str | None = None, verbose: bool = True, stage1: tuple | None = None) -> dict:
     """Run the recipe (module docstring) on prepared data; write out_dir/<name>.keras
-    and out_dir/<name>.json (config.name); return the provenance written to the JSON."""
+    and out_dir/<name>.json (config.name); return the provenance written to the JSON.
+
+    stage1=(trained model, its history) takes the first training stage as done by an
+    earlier run of the same recipe (the model as ``fit`` returns it: for the bins head the
+    logits model); the rest of the recipe runs as usual."""
     config = config or RecipeConfig()
     commit = git_commit(paths.project_root())  # the code as the run starts
     processed_dir, out_dir = Path(processed_dir), Path(out_dir)
@@ -425,9 +431,12 @@ def build_default_model(processed_dir: Path, out_dir: Path = WEIGHTS_DIR, config
     started = time.perf_counter()
     if stage1 is None:
         trained, history, best_epoch = fit(config, fit_pair, tuning_pair, verbose, head=head)
-    else:  # (model, history) of a finished MSE stage: only the fine-tuning runs
+    elif config.finetune_epochs:  # (model, history) of a finished first stage: only the fine-tuning runs
         trained, history, best_epoch = fit(config, fit_pair, tuning_pair, verbose, model=stage1[0], head=head)
         history = pd.concat([stage1[1], history], ignore_index=True)
+    else:  # the whole training is done: only the choice on the tuning subset and the evaluation run
+        trained, history = stage1
+        best_epoch = int(history.loc[history["val_loss"].idxmin(), "epoch"])
     train_seconds = float(history["seconds"].sum()) if stage1 is not None else time.perf_counter() - started
     last = history["stage"] == history["stage"].iloc[-1]
     best_seconds = float(history.loc[~last, "seconds"].sum()
@@ -494,8 +503,10 @@ DESCRIPTIONS = {
 
 # The shipped models: "default" (accurate; what colorize uses) and "vivid".
 RECIPES = {
-    "default": RecipeConfig(),
-    "vivid": RecipeConfig(name="vivid", head="bins", finetune_epochs=0, min_psnr_gain=0.2),
+    # the bins head without rebalancing: on the tuning subset as accurate as the regression head
+    # (RecipeConfig()'s defaults) and half again as colourful (see notebook 07's candidates)
+    "default": RecipeConfig(head="bins", finetune_epochs=0, rebalance=1.0),
+    "vivid": RecipeConfig(name="vivid", head="bins", finetune_epochs=0, rebalance=0.5, min_psnr_gain=0.2),
 }
 
 
