@@ -4,7 +4,8 @@
     training   images/s and achieved GFLOP/s of the paper's U-Net: the project's
                loop (ColorizationBatches + fit) against a bare model.fit on
                in-memory float arrays of the same model
-    colorize   one 12-megapixel photo end to end, and 256x256 images/s
+    colorize   one 12-megapixel photo end to end, and 256x256 images/s (paper U-Net)
+    shipped    the same for the packaged default and vivid colorizers
 
 Training timings are the second epoch of a two-epoch fit (the first pays for
 tracing and compiling). Run on an otherwise idle machine.
@@ -103,6 +104,33 @@ def bench_colorize(megapixels_shape=(3000, 4000), batch: int = 16) -> dict:
             "inference_256_images_per_s": batch / (time.perf_counter() - start)}
 
 
+def bench_shipped(megapixels_shape=(3000, 4000), photos: int = 32) -> dict:
+    """For each packaged colorizer (weights/*.keras): seconds for one 12 MP photo (median
+    of 3) and 256x256 photos/s through predict.colorize_photos, end to end."""
+    from .predict import colorize_photo, colorize_photos, load_model, packaged_model_path
+
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 256, size=megapixels_shape, dtype=np.uint8)
+    small = list(rng.integers(0, 256, size=(photos, 256, 256), dtype=np.uint8))
+    results = {}
+    for name in ("default", "vivid"):
+        if not packaged_model_path(name).is_file():
+            continue
+        model = load_model(packaged_model_path(name))
+        colorize_photo(model, photo[:512, :512])  # warm-up
+        list(colorize_photos(model, small[:2]))
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            colorize_photo(model, photo)
+            times.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        list(colorize_photos(model, small))
+        results[name] = {"colorize_12mp_seconds": float(np.median(times)),
+                         "colorize_256_photos_per_s": photos / (time.perf_counter() - start)}
+    return results
+
+
 def bench_data(source: Path | None) -> dict:
     """Seconds to prepare `source` (a photo folder) into a temporary folder."""
     from . import data, samples
@@ -127,10 +155,10 @@ def main(argv=None) -> int:
                         help="photo folder to time preparation on (default: the stand-in set when present)")
     parser.add_argument("--steps", type=int, default=3, help="training batches timed per method")
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--only", choices=("data", "training", "colorize"), action="append",
+    parser.add_argument("--only", choices=("data", "training", "colorize", "shipped"), action="append",
                         help="run only these parts (repeatable)")
     args = parser.parse_args(argv)
-    parts = args.only or ["data", "training", "colorize"]
+    parts = args.only or ["data", "training", "colorize", "shipped"]
     results = {"machine": platform.node(), "environment": environment_info()}
     if "data" in parts:
         results["data"] = bench_data(paths.resolve(args.data_dir))
@@ -141,6 +169,9 @@ def main(argv=None) -> int:
     if "colorize" in parts:
         results["colorize"] = bench_colorize()
         print(json.dumps(results["colorize"]), flush=True)
+    if "shipped" in parts:
+        results["shipped"] = bench_shipped()
+        print(json.dumps(results["shipped"]), flush=True)
     out = paths.resolve(args.out)
     out.mkdir(parents=True, exist_ok=True)
     device = results["environment"]["device"].replace(" ", "_").replace(":", "").replace(",", "")
