@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import textwrap
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -97,8 +98,8 @@ def image_grid(rows: list[list[np.ndarray]], column_titles: list[str], cell_titl
             axis.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=255)
             axis.set_xticks([])
             axis.set_yticks([])
-            if r == 0:
-                axis.set_title(column_titles[c], fontsize=10)
+            if r == 0:  # wrapped, so long variant names do not run into each other
+                axis.set_title("\n".join(textwrap.wrap(column_titles[c], 24)), fontsize=10)
             if cell_titles is not None and cell_titles[r][c]:
                 axis.set_xlabel(cell_titles[r][c], fontsize=9)
     figure.tight_layout()
