@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a trained .keras model (default: $UNETCOLOR_MODEL, "
                        "else the packaged weights/default.keras, the most accurate)")
     which.add_argument("--vivid", action="store_true",
-                       help="use the packaged weights/vivid.keras: bolder colours, a little less accurate")
+                       help="use the packaged weights/vivid.keras: bolder colours, less accurate")
     parser.add_argument("--format", "-f", choices=list(FORMATS), default="png",
                         help="output format: png (default; keeps transparency), jpg, "
                         "or keep each input's own")

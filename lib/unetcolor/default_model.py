@@ -62,9 +62,9 @@ from . import ab_bins, color, data, metrics, paths, predict
 from .config import ModelConfig, model_config_from_dict
 from .model import build_unet
 from .reproducibility import environment_info, seed_everything
-from .train import write_json
+from .train import history_row, write_json
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+WEIGHTS_DIR = predict.WEIGHTS_DIR
 PROFILE = "default-model"  # its prepared data: data/processed/default-model/
 
 
@@ -73,8 +73,8 @@ HEADS = ("regression", "bins")
 
 @dataclass(frozen=True)
 class RecipeConfig:
-    """Every knob of the recipe; the defaults are the shipped default model's run
-    (``RECIPES`` names the shipped ones)."""
+    """Every knob of the recipe. Its own defaults are the regression head (the earlier
+    default model, now a candidate); ``RECIPES`` names the shipped recipes."""
 
     name: str = "default"  # the files written: <name>.keras and <name>.json
     head: str = "regression"  # or "bins": classification over a*, b* bins (ab_bins.py)
@@ -202,8 +202,7 @@ class KeepBest(keras.callbacks.Callback):
         self.epoch_started = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()},
-               "seconds": time.perf_counter() - self.epoch_started}
+        row = history_row(epoch, logs, self.epoch_started)
         self.rows.append(row)
         if row["val_loss"] < self.best_loss:
             self.best_loss, self.best_epoch, self.best_weights = row["val_loss"], epoch + 1, self.model.get_weights()
@@ -514,7 +513,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m unetcolor.default_model",
                                      description="Train, select and evaluate the shipped default colorizer.")
     parser.add_argument("--recipe", choices=list(RECIPES), default="default",
-                        help="default: the accurate regression model colorize uses; vivid: the a*, b* bins model")
+                        help="default: the accurate model colorize uses; vivid: its rebalanced, bolder sibling")
     parser.add_argument("--data-dir", help="a folder of photos to prepare (cached) into --processed-dir")
     parser.add_argument("--processed-dir", help=f"prepared data (default: data/processed/{PROFILE}/)")
     parser.add_argument("--out-dir", default=str(WEIGHTS_DIR), help="where <recipe>.keras/.json go")

@@ -38,6 +38,7 @@ from . import color, images
 MODEL_ENV = "UNETCOLOR_MODEL"
 SHRINK_FILTER = Image.Resampling.LANCZOS  # data.py resizes training photos with LANCZOS too
 CHROMA_FILTER = Image.Resampling.BICUBIC  # smooth, and no ringing worth the cost of LANCZOS
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"  # the packaged colorizers
 BAND_ROWS = 512  # rows recombined at a time: bounds the float32 temporaries to a band
 
 KR, KG, KB = (float(weight) for weight in color.LUMA_WEIGHTS)
@@ -59,8 +60,8 @@ def default_model_path() -> Path | None:
 
 def packaged_model_path(name: str) -> Path:
     """``unetcolor/weights/<name>.keras``: "default" (the accurate model) or "vivid"
-    (the a*, b* bins model); both are built by ``unetcolor.default_model``."""
-    return Path(__file__).resolve().parent / "weights" / f"{name}.keras"
+    (bolder colours); both are built by ``unetcolor.default_model``."""
+    return WEIGHTS_DIR / f"{name}.keras"
 
 
 def load_model(path: str | os.PathLike) -> keras.Model:

@@ -144,6 +144,13 @@ def write_json(path: Path, values: dict) -> None:
     _write_atomic(Path(path), lambda t: Path(t).write_text(json.dumps(values, indent=2, default=str) + "\n"))
 
 
+def history_row(epoch: int, logs: dict | None, started: float) -> dict:
+    """One row of a training history: the 1-based epoch, Keras' logs as floats, and the
+    seconds since ``started`` (a time.perf_counter() value taken as the epoch began)."""
+    return {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()},
+            "seconds": time.perf_counter() - started}
+
+
 class RunRecorder(keras.callbacks.Callback):
     """After every epoch: append the history row, save checkpoint and state atomically,
     and (in papermill runs) print one line."""
@@ -158,8 +165,7 @@ class RunRecorder(keras.callbacks.Callback):
         self.started = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()},
-               "seconds": time.perf_counter() - self.started}
+        row = history_row(epoch, logs, self.started)
         self.rows.append(row)
         if (epoch + 1) % self.checkpoint_every == 0 or epoch + 1 == self.final_epoch:
             # history, checkpoint, then state: state.json only ever names a saved checkpoint
