@@ -17,7 +17,7 @@ NB_ARGS  ?=
 RUN      := $(PY) -m unetcolor.runner --profile $(PROFILE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") $(NB_ARGS)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: help setup reproduce results smoke data train test test-unit test-notebooks bench lab default-model vivid-model clean clean-runs
+.PHONY: help setup reproduce results smoke data train test test-unit test-notebooks bench lab default-model vivid-model gan-model clean clean-runs
 
 help: ## list the targets and variables
 	@echo "usage: make TARGET [PROFILE=paper|smoke] [DATA_DIR=folder-of-photos] [NB_ARGS='--set name=value']"
@@ -83,6 +83,9 @@ default-model: $(INSTALLED) ## train the shipped accurate colorizer (~35 min on 
 
 vivid-model: $(INSTALLED) ## train the shipped vivid colorizer (a*, b* bins; ~40 min on 2 CPU cores): weights/vivid.*
 	$(PY) -m unetcolor.default_model --recipe vivid $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
+
+gan-model: $(INSTALLED) ## train the shipped adversarial colorizer (pix2pix-style; ~40 min on 2 CPU cores): weights/gan.*
+	$(PY) -m unetcolor.default_model --recipe gan $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
 
 clean: ## remove the smoke profile's outputs and Python caches (keeps downloads and the paper profile)
 	rm -rf reports/smoke data/processed/smoke models/smoke .pytest_cache

@@ -45,7 +45,7 @@ def test_help_lists_every_option(capsys):
         cli.main(["--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    for option in ("--out", "--model", "--vivid", "--format", "--batch-size", "--quiet", "examples:"):
+    for option in ("--out", "--model", "--vivid", "--gan", "--format", "--batch-size", "--quiet", "examples:"):
         assert option in text
 
 
@@ -65,11 +65,15 @@ def test_missing_model_file_is_named(monkeypatch, photos, tmp_path, capsys):
     assert "env.keras" in (err := capsys.readouterr().err) and predict.MODEL_ENV in err
 
 
-def test_vivid_uses_the_packaged_vivid_model(monkeypatch, model_path, photos, tmp_path, capsys):
+def test_vivid_and_gan_use_their_packaged_models(monkeypatch, model_path, photos, tmp_path, capsys):
     asked = []
     monkeypatch.setattr(predict, "packaged_model_path", lambda name: asked.append(name) or model_path)
     assert cli.main([str(photos / "gray.jpg"), "--out", str(tmp_path / "out"), "--vivid", "--quiet"]) == 0
     assert asked == ["vivid"] and (tmp_path / "out" / "gray.png").is_file()
+    assert cli.main([str(photos / "gray.jpg"), "--out", str(tmp_path / "gan"), "--gan", "--quiet"]) == 0
+    assert asked == ["vivid", "gan"] and (tmp_path / "gan" / "gray.png").is_file()
+    with pytest.raises(SystemExit):  # the packaged models exclude each other
+        cli.main([str(photos), "--out", str(tmp_path / "o3"), "--vivid", "--gan"])
     with pytest.raises(SystemExit):  # --vivid and --model exclude each other
         cli.main([str(photos), "--out", str(tmp_path / "o2"), "--vivid", "--model", str(model_path)])
     assert "not allowed with" in capsys.readouterr().err

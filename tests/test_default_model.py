@@ -44,7 +44,8 @@ def test_shipped_model_has_the_promised_shapes_size_and_provenance(shipped):
     assert table["psnr", "model"] >= table["psnr", "gray baseline"] + 0.5
     assert table["ssim", "model"] >= table["ssim", "gray baseline"]
     assert table["colorfulness", "model"] >= 0.45 * table["colorfulness", "ground truth"]
-    assert record["config"] == json.loads(json.dumps(default_model.RECIPES["default"].to_dict()))  # make default-model
+    # make default-model's recipe (knobs added since, for other heads, take their defaults)
+    assert default_model.RecipeConfig(**record["config"]) == default_model.RECIPES["default"]
 
 
 @needs_shipped
@@ -105,6 +106,30 @@ def test_vivid_colours_real_photos_more_boldly_than_the_default(shipped):
             assert np.abs(color.rgb_to_gray(colorized).astype(int) - gray.astype(int)).mean() < 0.6
             chroma[name].append(color.chroma(colorized))
     assert np.mean(chroma["vivid"]) > np.mean(chroma["default"])
+
+
+GAN = default_model.WEIGHTS_DIR / "gan.keras"
+
+
+@pytest.mark.skipif(not (SHIPPED.is_file() and GAN.is_file()), reason="no shipped adversarial model")
+def test_shipped_gan_model_is_a_generator_at_its_recorded_gain_made_by_its_recipe():
+    from unetcolor import images
+
+    record = json.loads(GAN.with_suffix(".json").read_text())
+    model = predict.load_model(GAN)  # safe mode
+    assert default_model.RecipeConfig(**record["config"]) == default_model.RECIPES["gan"]  # make gan-model
+    assert list(model.input_shape[1:]) == record["input_shape"] == [64, 64, 1]
+    assert list(model.output_shape[1:]) == record["output_shape"] == [64, 64, 2]
+    assert GAN.stat().st_size == record["model_bytes"] <= 20 * 2**20 and model.count_params() == record["parameters"]
+    assert record["chroma_gain"] in record["config"]["chroma_gains"]
+    assert model.get_layer("chroma_gain").scale == pytest.approx(record["chroma_gain"])
+    assert {row["stage"] for row in record["training"]["history"]} == {"adversarial"}
+    assert record["data"]["tuning_ids"] == json.loads(PROVENANCE.read_text())["data"]["tuning_ids"]
+    for path in samples.sample_photo_paths()[:2]:
+        gray = color.rgb_to_gray(images.read_photo(path).rgb)
+        colorized = predict.colorize_photo(model, gray)
+        assert np.abs(color.rgb_to_gray(colorized).astype(int) - gray.astype(int)).mean() < 0.6
+        assert color.chroma(colorized) > 3.0
 
 
 # ------------------------------------------------------------------- the recipe
@@ -179,7 +204,7 @@ def test_vivid_recipe_trains_the_bins_head_and_writes_its_own_files(tiny_process
 
 def test_recipe_config_keeps_the_heads_apart():
     with pytest.raises(ValueError, match="head"):
-        dataclasses.replace(TINY_RECIPE, head="gan")
+        dataclasses.replace(TINY_RECIPE, head="pix2pix")
     with pytest.raises(ValueError, match="finetune_epochs=0"):
         dataclasses.replace(TINY_RECIPE, head="bins", finetune_epochs=2)
     assert default_model.RECIPES["default"].head == "bins" and default_model.RECIPES["default"].name == "default"

@@ -22,3 +22,12 @@ def test_readme_section_is_replaced_between_markers(tmp_path, monkeypatch):
     monkeypatch.setattr(results, "results_markdown", lambda profile: f"new for {profile}")
     results.write_readme_section("paper", readme)
     assert readme.read_text() == f"intro\n{results.START}\nnew for paper\n{results.END}\ntail\n"
+
+
+def test_targets_sentence_counts_the_gan_apart():
+    targets = pd.DataFrame({"model": ["accurate", "accurate", "vivid", "gan, as a vivid model", "gan, as a vivid model"],
+                            "met": [True, False, True, False, True]})
+    assert results._targets_sentence(targets) == (
+        "Targets set for the accurate and vivid models: 2 of 3 met. "
+        "The adversarial model, held to the vivid model's targets: 1 of 2 met.")
+    assert results._targets_sentence(targets[:3]).endswith("2 of 3 met.")

@@ -83,12 +83,16 @@ class SoftBinLoss(keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         ops = keras.ops
-        ab = ops.cast(y_true, "float32")[..., None, :] * AB_SCALE  # (N, H, W, 1, 2)
-        distance2 = ops.sum(ops.square(ab - self.centers), axis=-1)  # (N, H, W, Q)
+        ab = ops.cast(y_true, "float32") * AB_SCALE  # (N, H, W, 2)
+        # |ab - c|^2 expanded, so no (N, H, W, Q, 2) tensor is ever built: about twice as fast
+        distance2 = (ops.sum(ops.square(ab), axis=-1, keepdims=True) - 2 * ops.matmul(ab, self.centers.T)
+                     + np.sum(self.centers**2, axis=-1))  # (N, H, W, Q)
         target = ops.softmax(-distance2 / (2 * self.sigma**2), axis=-1)
         pixel_weight = ops.sum(target * self.weights, axis=-1)
-        log_p = ops.log_softmax(ops.cast(y_pred, "float32"), axis=-1)
-        return pixel_weight * -ops.sum(target * log_p, axis=-1)  # (N, H, W); Keras averages
+        logits = ops.cast(y_pred, "float32")
+        # -sum(target * log_softmax(logits)) with sum(target) = 1
+        cross_entropy = ops.logsumexp(logits, axis=-1) - ops.sum(target * logits, axis=-1)
+        return pixel_weight * cross_entropy  # (N, H, W); Keras averages
 
 
 def logits_model(config: ModelConfig, bins: int) -> keras.Model:

@@ -5,7 +5,7 @@
                loop (ColorizationBatches + fit) against a bare model.fit on
                in-memory float arrays of the same model
     colorize   one 12-megapixel photo end to end, and 256x256 images/s (paper U-Net)
-    shipped    the same for the packaged default and vivid colorizers
+    shipped    the same for the packaged colorizers (default, vivid, gan)
 
 Training timings are the second epoch of a two-epoch fit (the first pays for
 tracing and compiling). Run on an otherwise idle machine.
@@ -107,13 +107,13 @@ def bench_colorize(megapixels_shape=(3000, 4000), batch: int = 16) -> dict:
 def bench_shipped(megapixels_shape=(3000, 4000), photos: int = 32) -> dict:
     """For each packaged colorizer (weights/*.keras): seconds for one 12 MP photo (median
     of 3) and 256x256 photos/s through predict.colorize_photos, end to end."""
-    from .predict import colorize_photo, colorize_photos, load_model, packaged_model_path
+    from .predict import PACKAGED, colorize_photo, colorize_photos, load_model, packaged_model_path
 
     rng = np.random.default_rng(0)
     photo = rng.integers(0, 256, size=megapixels_shape, dtype=np.uint8)
     small = list(rng.integers(0, 256, size=(photos, 256, 256), dtype=np.uint8))
     results = {}
-    for name in ("default", "vivid"):
+    for name in PACKAGED:
         if not packaged_model_path(name).is_file():
             continue
         model = load_model(packaged_model_path(name))

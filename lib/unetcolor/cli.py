@@ -13,6 +13,7 @@ examples:
   colorize scans/ --out colorized/                  every image below scans/, subfolders kept
   colorize "album/*.png" --format keep --out out/   quote patterns so colorize expands them
   colorize photo.jpg --out out/ --vivid                the bolder packaged model
+  colorize photo.jpg --out out/ --gan                  the adversarially trained packaged model
   colorize photo.jpg --out out/ --model models/paper/<run>/model.keras
 
 Each output is named after its input (<name>.png by default) and has the
@@ -50,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "else the packaged weights/default.keras, the most accurate)")
     which.add_argument("--vivid", action="store_true",
                        help="use the packaged weights/vivid.keras: bolder colours, less accurate")
+    which.add_argument("--gan", action="store_true",
+                       help="use the packaged weights/gan.keras, trained against a discriminator "
+                       "(pix2pix-style; the paper's future work)")
     parser.add_argument("--format", "-f", choices=list(FORMATS), default="png",
                         help="output format: png (default; keeps transparency), jpg, "
                         "or keep each input's own")
@@ -72,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from . import predict
 
-    model_path = predict.packaged_model_path("vivid") if args.vivid else args.model or predict.default_model_path()
+    packaged = "vivid" if args.vivid else "gan" if args.gan else None
+    model_path = predict.packaged_model_path(packaged) if packaged else args.model or predict.default_model_path()
     if model_path is None:
         print(NO_MODEL, end="", file=sys.stderr)
         return 2

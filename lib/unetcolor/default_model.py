@@ -1,5 +1,5 @@
 """The shipped colorizers (beyond the paper; issue 6): small L*a*b* U-Nets that
-train on a laptop CPU in under an hour. Two recipes (``RECIPES``) share this code:
+train on a laptop CPU in under an hour. Three recipes (``RECIPES``) share this code:
 
 - "default", the accurate model ``colorize`` uses, and "vivid": both classify
   each pixel's a*, b* into bins and decode an annealed mean (``ab_bins``;
@@ -7,6 +7,11 @@ train on a laptop CPU in under an hour. Two recipes (``RECIPES``) share this cod
   colours, the default does not. For this bins head, steps 3-4 below differ:
   the loss is the bins' cross-entropy, there is no log-MSE fine-tuning, and the
   knob chosen on the tuning subset is the annealing temperature, not a gain;
+- "gan": the regression head's U-Net trained with a mean absolute error plus an
+  adversarial term from a patch discriminator (``adversarial``; pix2pix-style, the
+  paper's other future-work item); it keeps its last epoch, as Isola et al. do (its
+  tuning MSE rises by design as colours leave the mean); no fine-tuning; the knob
+  is a chroma gain;
 - ``RecipeConfig()``'s own defaults are the regression head described below,
   the earlier default model, kept as a candidate (models/default-model/).
 
@@ -36,7 +41,7 @@ The recipe, all seeded:
        notebook 05 does (metrics.evaluate_images), and write
        ``weights/<name>.keras`` and ``weights/<name>.json`` (provenance).
 
-Headless: ``python -m unetcolor.default_model --recipe default|vivid --data-dir ../shared/data/landscapes256``
+Headless: ``python -m unetcolor.default_model --recipe default|vivid|gan --data-dir ../shared/data/landscapes256``
 (or ``make default-model DATA_DIR=...``).
 """
 
@@ -58,7 +63,7 @@ import pandas as pd
 from keras import layers
 from PIL import Image
 
-from . import ab_bins, color, data, metrics, paths, predict
+from . import ab_bins, adversarial, color, data, metrics, paths, predict
 from .config import ModelConfig, model_config_from_dict
 from .model import build_unet
 from .reproducibility import environment_info, seed_everything
@@ -68,7 +73,8 @@ WEIGHTS_DIR = predict.WEIGHTS_DIR
 PROFILE = "default-model"  # its prepared data: data/processed/default-model/
 
 
-HEADS = ("regression", "bins")
+HEADS = ("regression", "bins", "gan")
+STAGES = {"regression": "mse", "bins": "bins_cross_entropy", "gan": "adversarial"}
 
 
 @dataclass(frozen=True)
@@ -99,15 +105,20 @@ class RecipeConfig:
     bin_sigma: float = 5.0
     rebalance: float = 0.5
     temperatures: tuple[float, ...] = (0.2, 0.3, 0.38, 0.5, 0.7, 1.0)
+    # head="gan" only (adversarial.py): the adversarial term's weight against the mean absolute
+    # a*, b* error (Isola et al.'s 1:100), and the patch discriminator's widths
+    adversarial_weight: float = 0.01
+    discriminator_filters: tuple[int, ...] = (32, 64, 128)
 
     def __post_init__(self):
         if isinstance(self.model, dict):
             object.__setattr__(self, "model", model_config_from_dict(self.model))
         object.__setattr__(self, "chroma_gains", tuple(float(g) for g in self.chroma_gains))
         object.__setattr__(self, "temperatures", tuple(float(t) for t in self.temperatures))
+        object.__setattr__(self, "discriminator_filters", tuple(int(f) for f in self.discriminator_filters))
         if self.head not in HEADS:
             raise ValueError(f"head must be one of {HEADS}, got {self.head!r}")
-        if self.head == "bins" and self.finetune_epochs:
+        if self.head != "regression" and self.finetune_epochs:
             raise ValueError("the log-MSE fine-tuning is for the regression head: set finetune_epochs=0")
         if not self.name.isidentifier():
             raise ValueError(f"name must be a plain word (it names the files), got {self.name!r}")
@@ -187,11 +198,13 @@ class FlipBatches(keras.utils.PyDataset):
 
 class KeepBest(keras.callbacks.Callback):
     """Remember the weights of the epoch with the lowest val_loss (the tuning
-    subset's) and put them back at the end; stop early past max_seconds."""
+    subset's) and put them back at the end; stop early past max_seconds.
+    keep_last: keep the last epoch's weights instead (for the adversarial head,
+    whose tuning MSE rises by design as its colours leave the safe mean)."""
 
-    def __init__(self, max_seconds: float, log=print):
+    def __init__(self, max_seconds: float, log=print, keep_last: bool = False):
         super().__init__()
-        self.max_seconds, self.log = max_seconds, log
+        self.max_seconds, self.log, self.keep_last = max_seconds, log, keep_last
         self.rows: list[dict] = []
         self.best_loss, self.best_epoch, self.best_weights = math.inf, 0, None
 
@@ -204,7 +217,7 @@ class KeepBest(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         row = history_row(epoch, logs, self.epoch_started)
         self.rows.append(row)
-        if row["val_loss"] < self.best_loss:
+        if row["val_loss"] < self.best_loss or self.keep_last:
             self.best_loss, self.best_epoch, self.best_weights = row["val_loss"], epoch + 1, self.model.get_weights()
         self.log(f"epoch {epoch + 1}: loss {row['loss']:.5f}  tuning loss {row['val_loss']:.5f}  "
                  f"{row['seconds']:.0f} s", flush=True)
@@ -224,12 +237,23 @@ def per_image_log_mse(y_true, y_pred):
     return keras.ops.mean(keras.ops.log(error + 1e-5))
 
 
-def _stage(model, config: RecipeConfig, fit_pair, tuning_pair, epochs, learning_rate, loss, seed, stage, verbose):
+def _compile_log_mse(model, schedule):
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule()), loss=per_image_log_mse)
+
+
+def _stage(model, config: RecipeConfig, fit_pair, tuning_pair, epochs, learning_rate, compile_with, seed, stage,
+           verbose):
+    """Train model for epochs; compile_with(model, schedule) compiles it with a cosine-decaying
+    learning-rate schedule. Returns (history DataFrame, best epoch); model ends at the best epoch."""
     batches = FlipBatches(*fit_pair, config.batch_size, seed, config.flips)
-    schedule = keras.optimizers.schedules.CosineDecay(
-        learning_rate, decay_steps=epochs * len(batches), alpha=config.final_learning_rate_share)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule), loss=loss)
-    keeper = KeepBest(config.max_train_minutes * 60, log=print if verbose else (lambda *a, **k: None))
+
+    def schedule():
+        return keras.optimizers.schedules.CosineDecay(
+            learning_rate, decay_steps=epochs * len(batches), alpha=config.final_learning_rate_share)
+
+    compile_with(model, schedule)
+    keeper = KeepBest(config.max_train_minutes * 60, log=print if verbose else (lambda *a, **k: None),
+                      keep_last=stage == STAGES["gan"])
     model.fit(batches, validation_data=tuning_pair, epochs=epochs, shuffle=False, callbacks=[keeper], verbose=0)
     history = pd.DataFrame(keeper.rows).assign(stage=stage)
     return history, keeper.best_epoch
@@ -237,9 +261,10 @@ def _stage(model, config: RecipeConfig, fit_pair, tuning_pair, epochs, learning_
 
 @dataclass
 class Head:
-    """What differs between the heads: the model trained, its loss, and the saved model
-    built from its weights with the knob chosen on the tuning subset (a chroma gain for
-    the regression head, an annealed-mean temperature for the bins head)."""
+    """What differs between the heads: the model trained, how it is compiled (its loss, or
+    for the gan head its two optimizers), and the saved model built from its weights with
+    the knob chosen on the tuning subset (a chroma gain for the regression and gan heads,
+    an annealed-mean temperature for the bins head)."""
 
     config: RecipeConfig
     centers: np.ndarray | None = None  # bins head: a*, b* bin centres (Q, 2)
@@ -248,7 +273,7 @@ class Head:
     @classmethod
     def for_data(cls, config: RecipeConfig, fit_y: np.ndarray) -> "Head":
         """The head of config; the bins head takes its bins and weights from fit_y (a*, b* / 128)."""
-        if config.head == "regression":
+        if config.head != "bins":
             return cls(config)
         ab = np.asarray(fit_y) * ab_bins.AB_SCALE
         centers = ab_bins.bin_centers(ab, config.bin_grid)
@@ -257,18 +282,28 @@ class Head:
     def build(self) -> keras.Model:
         if self.config.head == "regression":
             return build_unet(self.config.model)
+        if self.config.head == "gan":
+            return adversarial.conditional_gan(self.config.model, self.config.adversarial_weight,
+                                               self.config.discriminator_filters)
         return ab_bins.logits_model(self.config.model, len(self.centers))
 
-    @property
-    def loss(self):
-        if self.config.head == "regression":
-            return "mse"
-        return ab_bins.SoftBinLoss(self.centers, self.weights, self.config.bin_sigma)
+    def compile(self, model: keras.Model, schedule) -> None:
+        """Compile model for training; schedule() makes a fresh learning-rate schedule."""
+        if self.config.head == "gan":
+            model.compile(keras.optimizers.Adam(schedule(), beta_1=adversarial.ADAM_BETA_1),
+                          keras.optimizers.Adam(schedule(), beta_1=adversarial.ADAM_BETA_1))
+            return
+        loss = "mse" if self.config.head == "regression" else ab_bins.SoftBinLoss(
+            self.centers, self.weights, self.config.bin_sigma)
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule()), loss=loss)
 
     def export(self, trained: keras.Model, value: float) -> keras.Model:
-        """A fresh float32 model with trained's weights that outputs a*, b* / 128."""
+        """A fresh float32 model with trained's weights (the generator's, for the gan head)
+        that outputs a*, b* / 128."""
         if self.config.head == "regression":
             return with_chroma_gain(trained, self.config.model, value)
+        if self.config.head == "gan":
+            return with_chroma_gain(trained.generator, self.config.model, value)
         return ab_bins.decoded_model(trained, self.config.model, self.centers, value)
 
 
@@ -284,13 +319,12 @@ def fit(config: RecipeConfig, fit_pair, tuning_pair, verbose: bool = True, model
     histories = []
     if model is None:
         model = head.build()
-        stage = "mse" if config.head == "regression" else "bins_cross_entropy"
         history, best = _stage(model, config, fit_pair, tuning_pair, config.epochs, config.learning_rate,
-                               head.loss, config.seed, stage, verbose)
+                               head.compile, config.seed, STAGES[config.head], verbose)
         histories.append(history)
     if config.finetune_epochs:
         history, best = _stage(model, config, fit_pair, tuning_pair, config.finetune_epochs,
-                               config.finetune_learning_rate, per_image_log_mse, config.seed + 1,
+                               config.finetune_learning_rate, _compile_log_mse, config.seed + 1,
                                "log_mse", verbose)
         histories.append(history)
     return model, pd.concat(histories, ignore_index=True), best
@@ -435,7 +469,8 @@ def build_default_model(processed_dir: Path, out_dir: Path = WEIGHTS_DIR, config
         history = pd.concat([stage1[1], history], ignore_index=True)
     else:  # the whole training is done: only the choice on the tuning subset and the evaluation run
         trained, history = stage1
-        best_epoch = int(history.loc[history["val_loss"].idxmin(), "epoch"])
+        kept = len(history) - 1 if config.head == "gan" else history["val_loss"].idxmin()  # as KeepBest keeps
+        best_epoch = int(history.loc[kept, "epoch"])
     train_seconds = float(history["seconds"].sum()) if stage1 is not None else time.perf_counter() - started
     last = history["stage"] == history["stage"].iloc[-1]
     best_seconds = float(history.loc[~last, "seconds"].sum()
@@ -498,14 +533,20 @@ DESCRIPTIONS = {
     "regression": "L*a*b* U-Net predicting a*, b* at reduced size; unetcolor.default_model",
     "bins": "L*a*b* U-Net classifying a*, b* into bins at reduced size, annealed-mean decoding; "
             "unetcolor.default_model + unetcolor.ab_bins",
+    "gan": "L*a*b* U-Net predicting a*, b* at reduced size, trained against a patch discriminator "
+           "(pix2pix-style); unetcolor.default_model + unetcolor.adversarial",
 }
 
-# The shipped models: "default" (accurate; what colorize uses) and "vivid".
+# The shipped models: "default" (accurate; what colorize uses), "vivid" and "gan" (predict.PACKAGED).
 RECIPES = {
     # the bins head without rebalancing: on the tuning subset as accurate as the regression head
     # (RecipeConfig()'s defaults) and half again as colourful (see notebook 07's candidates)
     "default": RecipeConfig(head="bins", finetune_epochs=0, rebalance=1.0),
     "vivid": RecipeConfig(name="vivid", head="bins", finetune_epochs=0, rebalance=0.5, min_psnr_gain=0.2),
+    # the paper's other future-work item: the regression U-Net trained against a patch discriminator
+    # (adversarial.py), a candidate for the vivid model; Isola et al.'s learning rate, 2e-4
+    "gan": RecipeConfig(name="gan", head="gan", finetune_epochs=0, learning_rate=2e-4, epochs=30,
+                        min_psnr_gain=0.2),
 }
 
 
@@ -513,7 +554,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m unetcolor.default_model",
                                      description="Train, select and evaluate the shipped default colorizer.")
     parser.add_argument("--recipe", choices=list(RECIPES), default="default",
-                        help="default: the accurate model colorize uses; vivid: its rebalanced, bolder sibling")
+                        help="default: the accurate model colorize uses; vivid: its rebalanced, bolder sibling; "
+                        "gan: the regression U-Net trained against a patch discriminator")
     parser.add_argument("--data-dir", help="a folder of photos to prepare (cached) into --processed-dir")
     parser.add_argument("--processed-dir", help=f"prepared data (default: data/processed/{PROFILE}/)")
     parser.add_argument("--out-dir", default=str(WEIGHTS_DIR), help="where <recipe>.keras/.json go")

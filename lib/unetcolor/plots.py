@@ -118,7 +118,7 @@ def metric_distribution(per_image: pd.DataFrame, metric: str = "psnr"):
 
 def recipe_curves(histories: dict[str, pd.DataFrame]):
     """One panel per (model, training stage): training and tuning-subset loss per epoch,
-    the best epoch (the one kept) marked. histories: name -> rows with epoch, loss,
+    the epoch kept marked. histories: name -> rows with epoch, loss,
     val_loss, stage (a default_model provenance's training history)."""
     panels = [(name, stage, rows) for name, history in histories.items()
               for stage, rows in history.groupby("stage", sort=False)]
@@ -126,7 +126,8 @@ def recipe_curves(histories: dict[str, pd.DataFrame]):
     for axis, (name, stage, rows) in zip(axes[0], panels):
         axis.plot(rows["epoch"], rows["loss"], marker=".", label="training")
         axis.plot(rows["epoch"], rows["val_loss"], marker=".", label="tuning subset")
-        best = rows.loc[rows["val_loss"].idxmin()]
+        # the epoch the recipe kept: the lowest tuning loss, or the last for the adversarial stage
+        best = rows.iloc[-1] if stage == "adversarial" else rows.loc[rows["val_loss"].idxmin()]
         axis.scatter([best["epoch"]], [best["val_loss"]], s=90, facecolors="none", edgecolors="black",
                      label=f"kept (epoch {int(best['epoch'])})")
         axis.set_title(f"{name}: {stage.replace('_', ' ')}", fontsize=10)

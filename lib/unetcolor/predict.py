@@ -39,6 +39,7 @@ MODEL_ENV = "UNETCOLOR_MODEL"
 SHRINK_FILTER = Image.Resampling.LANCZOS  # data.py resizes training photos with LANCZOS too
 CHROMA_FILTER = Image.Resampling.BICUBIC  # smooth, and no ringing worth the cost of LANCZOS
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"  # the packaged colorizers
+PACKAGED = ("default", "vivid", "gan")  # their names: weights/<name>.keras
 BAND_ROWS = 512  # rows recombined at a time: bounds the float32 temporaries to a band
 
 KR, KG, KB = (float(weight) for weight in color.LUMA_WEIGHTS)
@@ -59,8 +60,10 @@ def default_model_path() -> Path | None:
 
 
 def packaged_model_path(name: str) -> Path:
-    """``unetcolor/weights/<name>.keras``: "default" (the accurate model) or "vivid"
-    (bolder colours); both are built by ``unetcolor.default_model``."""
+    """``unetcolor/weights/<name>.keras``: "default" (the accurate model), "vivid" (bolder
+    colours) or "gan" (adversarially trained); all built by ``unetcolor.default_model``."""
+    if name not in PACKAGED:
+        raise ValueError(f"no packaged colorizer named {name!r}; the packaged ones are {', '.join(PACKAGED)}")
     return WEIGHTS_DIR / f"{name}.keras"
 
 
