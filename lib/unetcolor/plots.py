@@ -119,11 +119,16 @@ def metric_distribution(per_image: pd.DataFrame, metric: str = "psnr"):
 def recipe_curves(histories: dict[str, pd.DataFrame]):
     """One panel per (model, training stage): training and tuning-subset loss per epoch,
     the epoch kept marked. histories: name -> rows with epoch, loss,
-    val_loss, stage (a default_model provenance's training history)."""
+    val_loss, stage (a default_model provenance's training history). An adversarial
+    stage, whose loss is the a*, b* MSE, gets a second panel with the discriminator's
+    loss and the generator's adversarial term."""
     panels = [(name, stage, rows) for name, history in histories.items()
               for stage, rows in history.groupby("stage", sort=False)]
-    figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
-    for axis, (name, stage, rows) in zip(axes[0], panels):
+    count = len(panels) + sum(stage == "adversarial" for _, stage, _ in panels)
+    figure, axes = plt.subplots(1, count, figsize=(4.2 * count, 3.6), squeeze=False)
+    axes = iter(axes[0])
+    for name, stage, rows in panels:
+        axis = next(axes)
         axis.plot(rows["epoch"], rows["loss"], marker=".", label="training")
         axis.plot(rows["epoch"], rows["val_loss"], marker=".", label="tuning subset")
         # the epoch the recipe kept: the lowest tuning loss, or the last for the adversarial stage
@@ -132,7 +137,37 @@ def recipe_curves(histories: dict[str, pd.DataFrame]):
                      label=f"kept (epoch {int(best['epoch'])})")
         axis.set_title(f"{name}: {stage.replace('_', ' ')}", fontsize=10)
         axis.set_xlabel("epoch")
-        axis.set_ylabel("loss")
+        axis.set_ylabel("a*, b* MSE" if stage == "adversarial" else "loss")
         axis.legend(fontsize=8)
+        if stage == "adversarial":
+            axis = next(axes)
+            axis.plot(rows["epoch"], rows["discriminator"], marker=".", label="discriminator (real vs fake)")
+            axis.plot(rows["epoch"], rows["adversarial"], marker=".", label="generator (fooling it)")
+            axis.axhline(np.log(2), color="gray", linestyle=":", label="ln 2: a coin toss")
+            axis.set_title(f"{name}: the adversarial game", fontsize=10)
+            axis.set_xlabel("epoch")
+            axis.set_ylabel("binary cross-entropy")
+            axis.legend(fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def tradeoff_curves(choices: pd.DataFrame):
+    """PSNR gain over the gray baseline against colorfulness (share of the originals') on
+    the tuning subset, one line per model through its knob's values, the chosen value
+    circled. choices: notebook 07's tuning-choices table (model, knob, value, psnr,
+    psnr_gray, colorfulness, colorfulness_true, chosen)."""
+    figure, axis = plt.subplots(figsize=(6.4, 4.4))
+    for model, rows in choices.groupby("model", sort=False):
+        gain = rows["psnr"] - rows["psnr_gray"]
+        share = rows["colorfulness"] / rows["colorfulness_true"]
+        line, = axis.plot(share, gain, marker=".", label=f"{model} ({rows['knob'].iloc[0].replace('_', ' ')})")
+        chosen = rows["chosen"].to_numpy(bool)
+        axis.scatter(share[chosen], gain[chosen], s=110, facecolors="none", edgecolors=line.get_color())
+    axis.axhline(0, color="gray", linestyle=":", label="gray baseline")
+    axis.set_xlabel("colorfulness, share of the originals'")
+    axis.set_ylabel("PSNR gain over the gray baseline (dB)")
+    axis.set_title("Tuning subset: colour bought with PSNR (chosen values circled)", fontsize=10)
+    axis.legend(fontsize=8)
     figure.tight_layout()
     return figure
