@@ -54,6 +54,13 @@ def test_shipped_model_is_the_default_of_colorize(monkeypatch):
     assert predict.default_model_path() == SHIPPED
 
 
+def test_packaged_models_are_named_and_an_unknown_name_is_refused():
+    assert [predict.packaged_model_path(name).name for name in predict.PACKAGED] == [
+        "default.keras", "vivid.keras", "gan.keras"]
+    with pytest.raises(ValueError, match="no packaged colorizer named 'sepia'; the packaged ones are default"):
+        predict.packaged_model_path("sepia")
+
+
 @needs_shipped
 def test_shipped_model_colours_real_photos_and_keeps_their_luma(shipped):
     from unetcolor import images
