@@ -28,13 +28,18 @@ def shipped():
     return predict.load_model(SHIPPED)  # safe mode
 
 
+def _assert_file_matches_its_record(path, model, record):
+    """A packaged model file: the shapes, size and parameter count its provenance records."""
+    assert list(model.input_shape[1:]) == record["input_shape"] == [64, 64, 1]
+    assert list(model.output_shape[1:]) == record["output_shape"] == [64, 64, 2]
+    assert path.stat().st_size == record["model_bytes"] <= 20 * 2**20
+    assert model.count_params() == record["parameters"]
+
+
 @needs_shipped
 def test_shipped_model_has_the_promised_shapes_size_and_provenance(shipped):
     record = json.loads(PROVENANCE.read_text())
-    assert list(shipped.input_shape[1:]) == record["input_shape"] == [64, 64, 1]
-    assert list(shipped.output_shape[1:]) == record["output_shape"] == [64, 64, 2]
-    assert SHIPPED.stat().st_size == record["model_bytes"] <= 20 * 2**20
-    assert shipped.count_params() == record["parameters"]
+    _assert_file_matches_its_record(SHIPPED, shipped, record)
     assert record["data"]["validation"] == 304 and record["data"]["tuning"] + record["data"]["fit"] == 1214
     assert len(set(record["data"]["tuning_ids"])) == record["data"]["tuning"]
     table = {(row["metric"], row["method"]): row["mean"] for row in record["validation_metrics"]}
@@ -84,10 +89,7 @@ def test_shipped_vivid_model_is_the_bins_head_at_its_recorded_temperature():
     record = json.loads(VIVID.with_suffix(".json").read_text())
     model = predict.load_model(VIVID)  # safe mode
     assert record["config"]["head"] == "bins" and record["config"]["name"] == "vivid"
-    assert list(model.input_shape[1:]) == record["input_shape"] == [64, 64, 1]
-    assert list(model.output_shape[1:]) == record["output_shape"] == [64, 64, 2]
-    assert VIVID.stat().st_size == record["model_bytes"] <= 20 * 2**20
-    assert model.count_params() == record["parameters"]
+    _assert_file_matches_its_record(VIVID, model, record)
     centers = np.array(record["bins"]["centers"])
     np.testing.assert_allclose(model.get_layer("expected_ab").get_weights()[0], centers / 128, rtol=1e-6)
     assert record["temperature"] in record["config"]["temperatures"]
@@ -125,9 +127,7 @@ def test_shipped_gan_model_is_a_generator_at_its_recorded_gain_made_by_its_recip
     record = json.loads(GAN.with_suffix(".json").read_text())
     model = predict.load_model(GAN)  # safe mode
     assert default_model.RecipeConfig(**record["config"]) == default_model.RECIPES["gan"]  # make gan-model
-    assert list(model.input_shape[1:]) == record["input_shape"] == [64, 64, 1]
-    assert list(model.output_shape[1:]) == record["output_shape"] == [64, 64, 2]
-    assert GAN.stat().st_size == record["model_bytes"] <= 20 * 2**20 and model.count_params() == record["parameters"]
+    _assert_file_matches_its_record(GAN, model, record)
     assert record["chroma_gain"] in record["config"]["chroma_gains"]
     assert model.get_layer("chroma_gain").scale == pytest.approx(record["chroma_gain"])
     assert {row["stage"] for row in record["training"]["history"]} == {"adversarial"}

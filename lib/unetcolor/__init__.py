@@ -16,8 +16,9 @@ Modules, in the order the paper uses them:
     predict   colorizing photos of any size (Figure 8); cli is the `colorize` command
     plots     the figures
     default_model  the shipped L*a*b* colorizers, beyond the paper (Section 6):
-              the accurate default and the vivid one; ab_bins is the latter's
-              classification head over a*, b* bins
+              the accurate default, the vivid one and the GAN; ab_bins is the
+              first two's classification head over a*, b* bins, adversarial
+              the GAN's discriminator and training step
     runner, results, bench   papermill execution, the README's results, speed
     images, reproducibility  one photo reader/writer; seeding and environment records
 """
