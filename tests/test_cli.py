@@ -98,6 +98,40 @@ def test_run_reports_failures_and_exit_code(model_path, photos, tmp_path, capsys
     assert Image.open(out / "gray.jpg").format == "JPEG"
 
 
+def test_folder_takes_every_image_pillow_reads_and_lists_other_files_as_skipped(model_path, tmp_path, capsys):
+    from skimage import data
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    photo = data.coffee()[::6, ::6]  # (67, 100, 3)
+    Image.fromarray(photo).convert("P", palette=Image.Palette.ADAPTIVE).save(folder / "anim.gif")
+    Image.fromarray(photo).save(folder / "still.png")
+    (folder / "notes.txt").write_text("not a photo")
+    (folder / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")  # hidden: ignored silently
+    assert Image.open(folder / "anim.gif").format == "GIF"
+    out = tmp_path / "out"
+    code = cli.main([str(folder), "--out", str(out), "--model", str(model_path)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert sorted(p.name for p in out.iterdir()) == ["anim.png", "still.png"]
+    assert images.read_photo(out / "anim.png").rgb.shape == (67, 100, 3)
+    reported = [line for line in captured.err.splitlines() if line.startswith(str(folder))]  # not the bar
+    assert reported == [f"{folder / 'notes.txt'}: skipped, not an image (.txt)"]
+    assert "colorized 2 of 2 photos" in captured.out and "1 other file skipped" in captured.out
+    assert ".DS_Store" not in captured.err + captured.out
+
+    # --quiet: nothing printed, still a success
+    code = cli.main([str(folder), "--out", str(tmp_path / "quiet"), "--model", str(model_path), "--quiet"])
+    assert code == 0 and capsys.readouterr() == ("", "")
+
+    # a folder with no image at all is still an error, its other files still listed
+    (folder / "anim.gif").unlink()
+    (folder / "still.png").unlink()
+    code = cli.main([str(folder), "--out", str(tmp_path / "none"), "--model", str(model_path)])
+    err = capsys.readouterr().err
+    assert code == 1 and f"{folder}: folder holds no images" in err and "notes.txt: skipped" in err
+
+
 def test_installed_console_script(model_path, photos, tmp_path):
     script = Path(sys.executable).parent / "colorize"
     if not script.is_file():

@@ -79,8 +79,15 @@ def test_default_model_path(monkeypatch, tmp_path):
     monkeypatch.setenv(predict.MODEL_ENV, str(tmp_path / "chosen.keras"))
     assert predict.default_model_path() == tmp_path / "chosen.keras"  # returned even if missing
     monkeypatch.delenv(predict.MODEL_ENV)
+    shipped = predict.packaged_model_path("default")
+    assert shipped.is_file(), (
+        f"{shipped} is missing: the default model is part of the package "
+        "(package-data weights/*.keras; `make default-model` rebuilds it)")
     found = predict.default_model_path()
-    assert found is None or (found.name == "default.keras" and found.is_file())
+    assert found == shipped and found.name == "default.keras" and found.is_file()
+    # without a packaged model (and no $UNETCOLOR_MODEL) there is no default
+    monkeypatch.setattr(predict, "WEIGHTS_DIR", tmp_path)
+    assert predict.default_model_path() is None
 
 
 # ------------------------------------------------------------- the model's square
@@ -177,7 +184,8 @@ def write_mixed_folder(folder):
     add("sub/colour.jpg", Image.fromarray(photo[::-1]))
     files["broken.jpg"] = folder / "broken.jpg"
     files["broken.jpg"].write_bytes(b"this is not a JPEG")
-    (folder / "notes.txt").write_text("not a photo")
+    files["notes.txt"] = folder / "notes.txt"
+    files["notes.txt"].write_text("not a photo")
     return files
 
 
@@ -199,10 +207,13 @@ def mixed_run(model, tmp_path_factory):
 def test_colorize_paths_reports_the_broken_file_and_does_the_rest(mixed_run):
     files, out, results, _ = mixed_run
     by_input = {result.path: result for result in results}
-    assert len(results) == 10  # 9 photos in the folder (notes.txt ignored) + the one inside out/
+    # 9 photos in the folder + notes.txt (listed as skipped, not read) + the photo inside out/
+    assert len(results) == 11
     broken = by_input[files["broken.jpg"]]
-    assert not broken.ok and "broken.jpg" not in broken.error and broken.error
-    assert all(result.ok for result in results if result is not broken)
+    assert not broken.ok and "broken.jpg" not in broken.error and broken.error and not broken.skipped
+    notes = by_input[files["notes.txt"]]
+    assert notes.skipped and not notes.ok and notes.output is None and notes.error == "not an image (.txt)"
+    assert all(result.ok and not result.skipped for result in results if result not in (broken, notes))
 
 
 def test_colorize_paths_names_outputs_and_never_overwrites_an_input(mixed_run):
@@ -259,13 +270,22 @@ def test_colorize_file_refuses_to_write_over_its_input(model, tmp_path):
 
 
 def test_expand_inputs_folders_patterns_and_missing(tmp_path):
-    for name in ("top.JPG", "deep/er/a.png", "deep/b.webp", ".hidden.png", "readme.txt"):
+    for name in ("top.JPG", "deep/er/a.png", "deep/b.webp", "deep/c.gif", ".hidden.png", "readme.txt"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(b"")
     found = predict.expand_inputs([tmp_path, str(tmp_path / "*.JPG"), tmp_path / "nope.png"])
     relative = [str(p.relative_to(tmp_path)) for p in found]
-    # sorted within the folder, the pattern's match not repeated, the missing one returned as given
-    assert relative == ["deep/b.webp", "deep/er/a.png", "top.JPG", "nope.png"]
+    # sorted within the folder, any suffix Pillow reads, the pattern's match not repeated, the missing
+    # one returned as given; readme.txt is not an image and .hidden.png is hidden
+    assert relative == ["deep/b.webp", "deep/c.gif", "deep/er/a.png", "top.JPG", "nope.png"]
+
+
+def test_readable_suffixes_are_what_pillow_opens():
+    suffixes = images.readable_suffixes()
+    assert set(images.IMAGE_SUFFIXES) | {".gif", ".ico", ".tga"} <= suffixes
+    assert not {".txt", ".pdf", ".h5", ".mpg"} & suffixes  # not images, save-only, a stub, identify-only
+    for suffix in suffixes:
+        assert Image.registered_extensions()[suffix] in Image.OPEN
 
 
 def test_output_folder_given_as_input_is_reported_not_read(model, tmp_path):

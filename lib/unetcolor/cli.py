@@ -19,7 +19,10 @@ examples:
 Each output is named after its input (<name>.png by default) and has the
 input's size: the model colours a shrunk copy and the colours are laid over
 the full-resolution original luminance. Inputs are never overwritten.
-Exit status: 0 if every photo was colorized, 1 if any failed, 2 for usage errors.
+A folder is searched for every image format Pillow reads; other files in it
+are listed as skipped (not an image) and left alone.
+Exit status: 0 if every photo was colorized (skipped files do not count),
+1 if any failed or none was found, 2 for usage errors.
 """
 
 NO_MODEL = """\
@@ -61,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="photos run through the model together (default 8; "
                         "more is faster on a GPU and uses more memory)")
     parser.add_argument("--quiet", "-q", action="store_true",
-                        help="no progress bar and no summary; failures are still printed")
+                        help="no progress bar, no summary and no list of skipped files; "
+                        "failures are still printed")
     return parser
 
 
@@ -90,13 +94,18 @@ def main(argv: list[str] | None = None) -> int:
 
     results = predict.colorize_paths(model, args.inputs, args.out, suffix=FORMATS[args.format],
                                      progress=not args.quiet, batch_size=args.batch_size)
-    failed = [result for result in results if not result.ok]
+    skipped = [result for result in results if result.skipped]
+    photos = [result for result in results if not result.skipped]
+    failed = [result for result in photos if not result.ok]
     for result in failed:
         print(f"{result.path}: {result.error}", file=sys.stderr)
     if not args.quiet:
-        print(f"colorized {len(results) - len(failed)} of {len(results)} photos into {args.out}"
-              + (f"; {len(failed)} failed" if failed else ""))
-    return 1 if failed or not results else 0
+        for result in skipped:
+            print(f"{result.path}: skipped, {result.error}", file=sys.stderr)
+        print(f"colorized {len(photos) - len(failed)} of {len(photos)} photos into {args.out}"
+              + (f"; {len(failed)} failed" if failed else "")
+              + (f"; {len(skipped)} other {'file' if len(skipped) == 1 else 'files'} skipped" if skipped else ""))
+    return 1 if failed or not photos else 0
 
 
 if __name__ == "__main__":

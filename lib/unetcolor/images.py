@@ -9,9 +9,30 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+# the usual photo suffixes: what data preparation and the dataset download count as photos
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+# plugins that identify a file but cannot decode it ("can identify a stream, but it cannot read it")
+_IDENTIFY_ONLY = frozenset({"MPEG"})
+
+
+def readable_suffixes() -> frozenset[str]:
+    """Every suffix (lower case, with the dot) of a format this Pillow can open
+    and decode: its registered extensions whose format is in ``Image.OPEN``,
+    less the stub plugins (HDF5, GRIB, BUFR, WMF/EMF: they decode only with an
+    external handler) and the identify-only MPEG. Not cached, so plugins
+    registered later (say, pillow-heif's) count too. This is what the `colorize`
+    command looks for in a folder; a file named explicitly is read whatever its suffix."""
+    readable = set()
+    for suffix, format_id in Image.registered_extensions().items():  # loads every plugin first
+        if format_id not in Image.OPEN or format_id in _IDENTIFY_ONLY:
+            continue
+        factory = Image.OPEN[format_id][0]
+        if isinstance(factory, type) and issubclass(factory, ImageFile.StubImageFile):
+            continue
+        readable.add(suffix.lower())
+    return frozenset(readable)
 
 
 class UnreadableImageError(ValueError):

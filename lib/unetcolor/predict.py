@@ -265,41 +265,51 @@ def colorize_file(model: keras.Model, in_path: str | os.PathLike, out_path: str 
 
 @dataclass
 class Result:
-    """What happened to one input: output is None when it failed before naming one."""
+    """What happened to one input: output is None when it failed before naming one.
+
+    skipped: a file found by searching a folder (or matched by a pattern) that
+    is not an image; it was left alone, ok is False and error says why, but
+    it is not a failure.
+    """
 
     path: Path
     output: Path | None
     ok: bool
     error: str | None = None
+    skipped: bool = False
 
 
 @dataclass
 class _Source:
     path: Path
     relative: Path | None  # output name below out_dir, without suffix change
-    problem: str | None = None
+    problem: str | None = None  # why it is not read: a failure, or (skipped) why it was left alone
+    skipped: bool = False
 
 
-def _is_image_name(path: Path) -> bool:
-    return path.suffix.lower() in images.IMAGE_SUFFIXES
+def _not_an_image(path: Path) -> _Source:
+    return _Source(path, None, f"not an image ({path.suffix or 'no suffix'})", skipped=True)
 
 
-def _folder_images(folder: Path, skip: Path | None) -> list[Path]:
-    """Image files below folder, sorted; hidden files and folders (e.g. the
-    temporary files of an interrupted write) and anything under skip are left out."""
-    found = []
+def _folder_files(folder: Path, skip: Path | None, suffixes: frozenset[str]) -> tuple[list[Path], list[Path]]:
+    """(image files, other files) below folder, each sorted; an image file is
+    one whose suffix Pillow reads (images.readable_suffixes). Hidden files and
+    folders (e.g. the temporary files of an interrupted write) and anything
+    under skip are left out of both."""
+    found, others = [], []
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder)
-        if any(part.startswith(".") for part in relative.parts) or not _is_image_name(path):
+        if any(part.startswith(".") for part in relative.parts):
             continue
         if skip is not None and path.resolve().is_relative_to(skip):
             continue
         if path.is_file():
-            found.append(path)
-    return found
+            (found if path.suffix.lower() in suffixes else others).append(path)
+    return found, others
 
 
 def _collect(inputs: Iterable[str | os.PathLike], skip: Path | None = None) -> list[_Source]:
+    suffixes = images.readable_suffixes()
     sources = []
     for text in inputs:
         text = os.fspath(text)
@@ -309,27 +319,35 @@ def _collect(inputs: Iterable[str | os.PathLike], skip: Path | None = None) -> l
                 problem = "is the output folder or inside it; name its files to colorize them"
                 sources.append(_Source(path, None, problem))
                 continue
-            files = _folder_images(path, skip)
+            files, others = _folder_files(path, skip, suffixes)
             sources += [_Source(file, file.relative_to(path)) for file in files]
+            sources += [_not_an_image(other) for other in others]
             if not files:
-                sources.append(_Source(path, None, f"folder holds no images ({', '.join(images.IMAGE_SUFFIXES)})"))
+                sources.append(_Source(path, None, "folder holds no images (no file with a suffix Pillow reads)"))
         elif path.exists():
             sources.append(_Source(path, Path(path.name)))
         elif any(character in text for character in "*?["):
             matches = [Path(match) for match in sorted(glob.glob(os.path.expanduser(text), recursive=True))]
-            files = [match for match in matches if match.is_file() and _is_image_name(match)]
+            files = [match for match in matches if match.is_file() and match.suffix.lower() in suffixes]
+            others = [match for match in matches if match.is_file() and match.suffix.lower() not in suffixes]
             for folder in (match for match in matches if match.is_dir()):
-                files += _folder_images(folder, skip)
+                found, other = _folder_files(folder, skip, suffixes)
+                files, others = files + found, others + other
             sources += [_Source(file, Path(file.name)) for file in files]
+            sources += [_not_an_image(other) for other in others]
             if not files:
                 sources.append(_Source(path, None, "pattern matched no image files"))
         else:
             sources.append(_Source(path, None, "no such file or folder"))
-    # the same file named twice (say, by a folder and by a pattern) is done once
+    # the same file named twice (say, by a folder and by a pattern) is done once, and a
+    # file named explicitly is read (and its failure reported) rather than skipped
+    read = {source.path.resolve() for source in sources if source.problem is None}
     seen, unique = set(), []
     for source in sources:
         key = source.path.resolve()
-        if source.problem is None and key in seen:
+        if source.skipped and key in read:
+            continue
+        if (source.problem is None or source.skipped) and key in seen:
             continue
         seen.add(key)
         unique.append(source)
@@ -337,13 +355,15 @@ def _collect(inputs: Iterable[str | os.PathLike], skip: Path | None = None) -> l
 
 
 def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
-    """Files, folders (searched recursively for images.IMAGE_SUFFIXES, any case)
-    and glob patterns (``**`` allowed) -> the photo files, in the order given,
-    each once. A file named explicitly is kept whatever its suffix. Inputs that
-    do not exist, patterns that match nothing and empty folders are returned as
-    given, so whoever reads them reports them; colorize_paths says why.
+    """Files, folders (searched recursively for every suffix Pillow reads,
+    images.readable_suffixes, any case) and glob patterns (``**`` allowed) ->
+    the photo files, in the order given, each once. A file named explicitly is
+    kept whatever its suffix; other files found in folders are left out.
+    Inputs that do not exist, patterns that match nothing and folders without
+    images are returned as given, so whoever reads them reports them;
+    colorize_paths says why.
     """
-    return [source.path for source in _collect(inputs)]
+    return [source.path for source in _collect(inputs) if not source.skipped]
 
 
 def _output_names(sources: list[_Source], out_dir: Path, suffix: str | None) -> list[Path | None]:
@@ -384,7 +404,10 @@ def colorize_paths(
     overwritten, and two inputs never share an output (the later gets
     ``<stem>-2``). Photos are read and run through the model `batch_size` at a
     time. A file that cannot be read or written gives Result(ok=False, error=why)
-    and the rest go on. Returns one Result per input file, in input order.
+    and the rest go on. A file found in a folder (or by a pattern) whose suffix
+    Pillow does not read is not opened: it gives Result(ok=False, skipped=True,
+    error="not an image (<suffix>)"), which is not a failure. Returns one Result
+    per input file, in input order.
     """
     out_dir = Path(out_dir).expanduser()
     if suffix is not None and Image.registered_extensions().get(suffix.lower()) is None:
@@ -392,7 +415,8 @@ def colorize_paths(
     sources = _collect(inputs, skip=out_dir.resolve())
     targets = _output_names(sources, out_dir, suffix)
     results: list[Result | None] = [
-        Result(source.path, None, False, source.problem) if source.problem else None for source in sources
+        Result(source.path, None, False, source.problem, source.skipped) if source.problem else None
+        for source in sources
     ]
     pending = [index for index, result in enumerate(results) if result is None]
     bar = tqdm(total=len(sources), unit="photo", disable=not progress or len(sources) < 2, file=sys.stderr)
