@@ -9,12 +9,14 @@ with ``color.output_to_rgb``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from . import color
+from . import color, images
 
 
 def _check_pair(reference: np.ndarray, test: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
@@ -205,3 +207,47 @@ def summarize(per_image: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+PHOTO_COLUMNS = ("file", "height", "width", "psnr_model", "psnr_gray", "ssim_model", "ssim_gray",
+                 "colorfulness_model", "colorfulness_true")
+
+
+def evaluate_photos(
+    colorize: Callable[[np.ndarray], np.ndarray],
+    files: Iterable[str | os.PathLike],
+    n_keep: int = 0,
+) -> tuple[pd.DataFrame, list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
+    """Colorize colour photos of any size from their gray and score each against its original.
+
+    colorize: uint8 RGB (H, W, 3) -> uint8 RGB (H, W, 3) of the same size; it is
+    given the colour original and must use only its gray, as
+    ``lambda rgb: predict.colorize_photo(model, rgb)`` does.
+    files: photo files, read with ``images.read_photo`` (8-bit RGB, EXIF
+    orientation applied, alpha dropped); each is scored at its native size.
+    n_keep: how many (gray, colorized, original) triples to return, from the first files.
+
+    Returns (table, kept). table has one row per file, in order, with columns
+    PHOTO_COLUMNS: file (name), height, width (pixels), psnr_model, psnr_gray
+    (dB, inf if identical), ssim_model, ssim_gray (in [-1, 1]),
+    colorfulness_model, colorfulness_true (>= 0). "gray" is the gray baseline
+    ``color.gray_baseline(color.rgb_to_gray(original))``. kept holds the first
+    n_keep triples: gray uint8 (H, W), colorized and original uint8 (H, W, 3).
+    """
+    if n_keep < 0:
+        raise ValueError(f"n_keep must be >= 0, got {n_keep}")
+    rows, kept = [], []
+    for path in map(Path, files):
+        original = images.read_photo(path).rgb
+        gray = color.rgb_to_gray(original)
+        colorized = colorize(original)
+        baseline = color.gray_baseline(gray)
+        rows.append({
+            "file": path.name, "height": original.shape[0], "width": original.shape[1],
+            "psnr_model": psnr(original, colorized), "psnr_gray": psnr(original, baseline),
+            "ssim_model": ssim(original, colorized), "ssim_gray": ssim(original, baseline),
+            "colorfulness_model": colorfulness(colorized), "colorfulness_true": colorfulness(original),
+        })
+        if len(kept) < n_keep:
+            kept.append((gray, colorized, original))
+    return pd.DataFrame(rows, columns=list(PHOTO_COLUMNS)), kept

@@ -25,8 +25,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from . import color, images
+from . import color, images, paths
 
+# photo_files(SAMPLE_PHOTOS_DIR) gives the bundled photos instead of a folder's.
+SAMPLE_PHOTOS_DIR = "scikit-image"
 PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg")
 # A crop is redrawn if it is nearly flat or nearly colourless (a patch of sky or
 # smoke): the smoke profile should train on colourful, textured photos, well
@@ -51,6 +53,40 @@ def sample_photo_paths() -> list[Path]:
             "reinstall it (`pip install --force-reinstall scikit-image`)"
         )
     return paths
+
+
+def photo_files(photos_dir: str | os.PathLike, max_photos: int = 0) -> list[Path]:
+    """The photo files a notebook's `photos_dir` parameter names, in a fixed order.
+
+    photos_dir: "scikit-image" (SAMPLE_PHOTOS_DIR) for the bundled photos
+    (sample_photo_paths()), or a folder, searched recursively for
+    images.IMAGE_SUFFIXES in sorted order (predict.expand_inputs); a relative
+    folder is taken against the project root (paths.resolve).
+    max_photos: keep the first max_photos; 0 keeps all.
+
+    Raises FileNotFoundError for a folder that does not exist, NotADirectoryError
+    for a file, ValueError for a folder without photos or a negative
+    max_photos; each message names `photos_dir`, the resolved path and the fix.
+    """
+    if max_photos < 0:
+        raise ValueError(f"max_photos must be >= 0 (0 takes all), got {max_photos}")
+    if os.fspath(photos_dir) == SAMPLE_PHOTOS_DIR:
+        files = sample_photo_paths()
+    else:
+        from .predict import expand_inputs  # predict loads Keras; only folders need it
+
+        folder = paths.resolve(photos_dir)
+        fix = (f"point photos_dir at a folder of photos ({', '.join(images.IMAGE_SUFFIXES)}), "
+               f'or use photos_dir="{SAMPLE_PHOTOS_DIR}" for the photos bundled with scikit-image')
+        where = f"photos_dir={os.fspath(photos_dir)!r} ({folder})"
+        if not folder.exists():
+            raise FileNotFoundError(f"{where} does not exist; {fix}")
+        if not folder.is_dir():
+            raise NotADirectoryError(f"{where} is a file, not a folder; {fix}")
+        files = [path for path in expand_inputs([folder]) if path.is_file()]
+        if not files:
+            raise ValueError(f"{where} holds no photos; {fix}")
+    return files[:max_photos] if max_photos else files
 
 
 def write_sample_photos(
