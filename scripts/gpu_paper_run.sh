@@ -14,6 +14,7 @@
 #   OUT       where the packed artifacts go (default ./gpu-out)
 #   JOBS      runs trained at once on the one GPU (default 4)
 #   BUDGET    seconds allowed for training before stopping to pack what finished (default 480)
+#   SEEDS     seeds per setting for the study (default: notebook 04's `seeds` under PROFILE)
 #   WHEELS    folder of wheels to install first (keras and friends), optional
 set -uo pipefail
 PROFILE=${PROFILE:-paper}
@@ -27,11 +28,14 @@ if [ -n "${WHEELS:-}" ]; then
 fi
 export KERAS_BACKEND=${KERAS_BACKEND:-jax} PYTHONPATH=$PWD/lib${PYTHONPATH:+:$PYTHONPATH}
 export UNETCOLOR_PROGRESS=epoch PYTHONUNBUFFERED=1
+# parallel runs of the same shapes compile once: JAX's persistent compilation cache, shared on disk
+export JAX_COMPILATION_CACHE_DIR=${JAX_COMPILATION_CACHE_DIR:-$PWD/.gpu/jax-cache}
+export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0.5
 started=$(date +%s)
 
 python3 -m unetcolor.data --profile "$PROFILE" ${DATA_DIR:+--data-dir "$DATA_DIR"} 2>&1 | tee "$OUT/train.log" || exit 1
 nvidia-smi --query-gpu=name,memory.total --format=csv 2>/dev/null | tee -a "$OUT/train.log"
 timeout --signal=INT --kill-after=30 "$BUDGET" python3 -m unetcolor.study --profile "$PROFILE" --jobs "$JOBS" \
-    --workers 4 --checkpoint-every 10 2>&1 | tee -a "$OUT/train.log"
+    ${SEEDS:+--seeds "$SEEDS"} --workers 4 --checkpoint-every 10 2>&1 | tee -a "$OUT/train.log"
 echo "training finished or stopped after $(( $(date +%s) - started )) s" | tee -a "$OUT/train.log"
 bash scripts/pack_runs.sh "$PROFILE" "$OUT"

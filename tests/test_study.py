@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -20,30 +21,65 @@ def test_plan_changes_one_factor_at_a_time_and_shares_the_base_run():
     assert (plan["run"] == base.run_name()).sum() == 3
 
 
-def fake_results(batch_losses, rate_losses=None, split_losses=None):
-    rows = [{"factor": "batch_size", "value": v, "best_val_loss": loss, "best_val_psnr": 30 - 100 * loss}
-            for v, loss in batch_losses.items()]
-    rows += [{"factor": "learning_rate", "value": v, "best_val_loss": loss, "best_val_psnr": 30 - 100 * loss}
-             for v, loss in (rate_losses or {}).items()]
-    rows += [{"factor": "split", "value": v, "best_val_loss": loss, "best_val_psnr": 30 - 100 * loss}
-             for v, loss in (split_losses or {}).items()]
+def fake_results(levels: dict) -> pd.DataFrame:
+    """levels: {(factor, value): [best_val_loss of each seed]}; the other metrics follow from it."""
+    rows = []
+    for (factor, value), losses in levels.items():
+        for seed, loss in enumerate(losses, start=42):
+            rows.append({"factor": factor, "value": value, "seed": seed, "best_val_loss": loss,
+                         "final_val_loss": loss + 0.001, "final_val_accuracy": 1 - loss,
+                         "final_accuracy": 1 - loss / 2, "best_val_psnr": 30 - 100 * loss})
     return pd.DataFrame(rows)
 
 
-def test_claims_follow_the_numbers():
-    results = fake_results({20: 0.05, 64: 0.04, 100: 0.06}, {1e-3: 0.07, 1e-4: 0.04},
-                           {"70_30": 0.05, "80_20": 0.04})
-    claims = study.check_paper_claims(results).set_index("claim")["verdict"].tolist()
-    assert claims == ["confirmed", "confirmed", "80/20 best"]
-    results = fake_results({20: 0.03, 64: 0.04}, {1e-3: 0.02, 1e-4: 0.04}, {"70_30": 0.01, "80_20": 0.04})
-    claims = study.check_paper_claims(results)
-    assert claims["verdict"].tolist() == ["not confirmed", "not confirmed", "70/30 best"]
-    assert "0.03000 at batch 20" in claims["finding"].iloc[0]
+def verdicts(results) -> list[str]:
+    return study.check_paper_claims(results)["verdict"].tolist()
+
+
+def test_plan_with_seeds_repeats_every_setting_and_shares_each_seeds_base_run():
+    plan = study.study_configs(TrainConfig(seed=42), seeds=3)
+    assert len(plan) == 3 * 9 and plan["run"].nunique() == 3 * 7
+    assert sorted(plan["seed"].unique()) == [42, 43, 44]
+    assert all(row.config.seed == row.seed for row in plan.itertuples())
+    with pytest.raises(ValueError, match="seeds"):
+        study.study_configs(TrainConfig(), seeds=0)
+
+
+def test_seed_summary_is_the_mean_and_range_over_seeds():
+    summary = study.summarize_seeds(fake_results({("batch_size", 64): [0.040, 0.044, 0.042]}))
+    row = summary.iloc[0]
+    assert row["seeds"] == 3
+    assert row["best_val_loss"] == pytest.approx(0.042)
+    assert (row["best_val_loss_min"], row["best_val_loss_max"]) == (0.040, 0.044)
+    assert row["common_val_loss_n"] == 0 and np.isnan(row["common_val_loss"])
+
+
+def test_separated_seed_ranges_confirm_or_contradict():
+    results = fake_results({
+        ("batch_size", 20): [0.050, 0.051], ("batch_size", 64): [0.040, 0.041], ("batch_size", 100): [0.060, 0.062],
+        ("learning_rate", 1e-3): [0.030, 0.031], ("learning_rate", 1e-4): [0.040, 0.041],
+        ("split", "70_30"): [0.030, 0.031], ("split", "80_20"): [0.040, 0.041], ("split", "90_10"): [0.050, 0.052],
+    })
+    # 70/30: lower loss (holds), higher val accuracy (holds); 90/10: higher train accuracy is false (lower), lower
+    # val accuracy holds
+    assert verdicts(results) == ["confirmed", "contradicted", "confirmed", "confirmed", "contradicted", "confirmed"]
+    finding = study.check_paper_claims(results)["finding"].iloc[0]
+    assert "batch 64 lowest" in finding and "0.04050 (0.04000-0.04100, 2 seeds)" in finding
+
+
+def test_overlapping_ranges_or_a_single_seed_are_not_settled():
+    overlapping = fake_results({("batch_size", 20): [0.039, 0.043], ("batch_size", 64): [0.040, 0.041],
+                                ("learning_rate", 1e-3): [0.035], ("learning_rate", 1e-4): [0.040, 0.041]})
+    claims = study.check_paper_claims(overlapping)
+    assert claims["verdict"].iloc[0] == "not settled: holds on the mean, within the seeds' spread"
+    assert claims["verdict"].iloc[1] == "not settled: does not hold on the mean, a level has one seed"
+    assert "0.03500 at learning rate 0.001" in claims["finding"].iloc[1]
 
 
 def test_missing_levels_are_reported_not_invented():
-    claims = study.check_paper_claims(fake_results({20: 0.03, 64: 0.04}))
-    assert claims["verdict"].tolist() == ["not confirmed", "not measured", "not measured"]
+    claims = study.check_paper_claims(fake_results({("batch_size", 20): [0.03], ("batch_size", 64): [0.04]}))
+    assert claims["verdict"].tolist()[1:] == ["not measured"] * 5
+    assert "no finished run for learning rate" in claims["finding"].iloc[1]
 
 
 def test_results_come_from_finished_run_records_only(tmp_path):

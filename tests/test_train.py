@@ -12,7 +12,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from unetcolor import color, data, metrics, train
+from unetcolor import color, data, half_weights, metrics, train
 
 
 def test_training_lowers_the_loss_and_writes_artifacts(tiny_processed, tiny_config, tmp_path):
@@ -106,3 +106,65 @@ def test_a_training_step_runs_on_each_installed_backend(backend):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.startswith("ok")
+
+
+def test_common_validation_scores_equal_kerass_own_validation_on_the_same_photos(tiny_processed, tiny_config,
+                                                                                 tmp_path):
+    """The fixture's splits are nested (20% inside 30%), so the photos no split trains on are the 80/20
+    validation photos: an 80/20 run's common scores must equal its last-epoch validation, computed by fit()."""
+    common = data.common_validation_ids(tiny_processed)
+    np.testing.assert_array_equal(common, data.load_split(tiny_processed, "80_20")[1])
+    assert not set(common) & set(data.load_split(tiny_processed, "70_30")[0])
+    result = train.train(tiny_config, tiny_processed, tmp_path / "run", progress="epoch")
+    last = result.history.iloc[-1]
+    assert result.metrics["common_val_photos"] == len(common)
+    assert result.metrics["common_val_loss"] == pytest.approx(last["val_loss"], rel=1e-5)
+    assert result.metrics["common_val_accuracy"] == pytest.approx(last["val_accuracy"], rel=1e-5)
+    other = train.train(dataclasses.replace(tiny_config, split="70_30"), tiny_processed, tmp_path / "run70",
+                        progress="epoch")
+    assert other.metrics["common_val_photos"] == len(common)
+
+
+def test_float16_weights_stand_in_for_the_float32_model(tiny_processed, tiny_config, tmp_path):
+    run_dir = tmp_path / "run"
+    trained = train.train(tiny_config, tiny_processed, run_dir, progress="epoch")
+    record = train.export_float16(run_dir, tiny_processed)
+    assert record["from_sha256"] == half_weights.sha256(run_dir / "model.keras")
+    assert abs(record["psnr_float16"] - record["psnr_float32"]) < 0.05  # float16 keeps ~3 significant digits
+    (run_dir / "model.keras").unlink()
+    assert train.is_finished(run_dir)
+    restored = train.run_model(run_dir)
+    for full, half in zip(trained.model.get_weights(), restored.get_weights()):
+        assert half.dtype == np.float32
+        np.testing.assert_allclose(half, full.astype(np.float16).astype(np.float32), rtol=0, atol=0)
+    assert train.model_file_bytes(run_dir) == record["from_bytes"]
+    weights = run_dir / half_weights.WEIGHTS_FILE
+    damaged = bytearray(weights.read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF
+    weights.write_bytes(bytes(damaged))
+    with pytest.raises(ValueError, match="weights-float16.npz: sha256"):
+        train.run_model(run_dir)
+
+
+COMPILES = textwrap.dedent("""
+    import json, sys
+    from pathlib import Path
+    from unetcolor import train
+    from unetcolor.config import ModelConfig, TrainConfig
+    config = TrainConfig(model=ModelConfig(image_size=32, filters=(4, 8, 8)), epochs=3, batch_size=3, seed=7)
+    result = train.train(config, Path(sys.argv[1]), Path(sys.argv[2]), progress="epoch")
+    print(json.dumps(result.history["compiles"].tolist()))
+""")
+
+
+def test_a_jax_run_compiles_in_its_first_epochs_only(tiny_processed, tmp_path):
+    """Under JAX each epoch's history row counts its XLA compilations. Batch 3 of 16 training photos
+    leaves a partial last batch; from epoch 3 on nothing may compile again."""
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("jax is not installed")
+    environment = {**os.environ, "KERAS_BACKEND": "jax"}
+    done = subprocess.run([sys.executable, "-c", COMPILES, str(tiny_processed), str(tmp_path / "run")],
+                          env=environment, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    counts = json.loads(done.stdout.strip().splitlines()[-1])
+    assert counts[0] > 0 and counts[2] == 0, counts

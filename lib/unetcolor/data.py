@@ -7,6 +7,7 @@ gray versions. Preparation here makes that step explicit and repeatable:
     prepare_dataset            decode, clean, crop, resize -> rgb.npy, gray.npy, index.csv
     make_splits                seeded 70/30, 80/20, 90/10 manifests (Section 4, Table 2)
     load_arrays, load_split    what training and evaluation read
+    common_validation_ids      the photos no split trains on (comparing splits)
 
 Prepared folder (`paths.profile_paths(profile).processed`):
     rgb.npy        uint8 (N, S, S, 3), sRGB
@@ -233,6 +234,24 @@ def load_split(out_dir: str | os.PathLike, split: str = "80_20") -> tuple[np.nda
     train = np.sort(frame.loc[frame["subset"] == "train", "id"].to_numpy(dtype=np.int64))
     val = np.sort(frame.loc[frame["subset"] == "val", "id"].to_numpy(dtype=np.int64))
     return train, val
+
+
+def common_validation_ids(out_dir: str | os.PathLike) -> np.ndarray:
+    """Sorted ids that are validation photos in every split manifest of out_dir.
+
+    make_splits nests the validation sets, so these are the smallest split's
+    validation photos (the 90/10 ones): outside every split's training set, the
+    one set on which models trained on different splits can be compared.
+    """
+    paths = sorted((Path(out_dir) / "splits").glob("split_*.csv"))
+    if not paths:
+        raise FileNotFoundError(f"no split manifests in {Path(out_dir) / 'splits'}; {MISSING_HINT}")
+    common = None
+    for path in paths:
+        frame = pd.read_csv(path)
+        val = set(frame.loc[frame["subset"] == "val", "id"].tolist())
+        common = val if common is None else common & val
+    return np.array(sorted(common), dtype=np.int64)
 
 
 def split_counts(out_dir: str | os.PathLike) -> pd.DataFrame:

@@ -61,29 +61,44 @@ def training_curves(history: pd.DataFrame, metric: str, title: str = ""):
 
 
 def study_curves(histories: pd.DataFrame, factor: str, metric: str = "val_loss"):
-    """Validation curves of one factor's runs, one line per level."""
+    """Validation curves of one factor's runs, one colour per level: the mean over seeds,
+    with the range over seeds as a band where a level has several. The y axis is zoomed
+    to epochs 10 onwards, where the levels differ (epoch 1 is several times higher)."""
     rows = histories[histories["factor"] == factor]
-    figure, axis = plt.subplots(figsize=(6, 4))
-    sns.lineplot(data=rows, x="epoch", y=metric, hue="value", palette="viridis", ax=axis)
-    axis.set_ylabel(METRIC_LABELS.get(metric.removeprefix("val_"), metric) + " (validation)")
-    axis.set_title(f"{factor.replace('_', ' ')}: {metric}")
+    figure, axis = plt.subplots(figsize=(6.4, 4))
+    sns.lineplot(data=rows, x="epoch", y=metric, hue="value", palette="tab10", errorbar=("pi", 100), ax=axis)
+    late = rows.loc[rows["epoch"] >= 10, metric]
+    if len(late):
+        margin = 0.05 * (late.max() - late.min())
+        axis.set_ylim(late.min() - margin, late.max() + margin)
+    name = METRIC_LABELS.get(metric.removeprefix("val_"), metric)
+    axis.set_ylabel(f"{name} on validation photos")
+    axis.set_xlabel("epoch")
+    seeds = rows.groupby("value")["seed"].nunique().max() if "seed" in rows else 1
+    axis.set_title(f"Validation {name.split(' (')[0].lower()} by {factor.replace('_', ' ')}"
+                   + (f" (mean of {seeds} seeds, band: their range)" if seeds > 1 else " (one seed)"))
     axis.legend(title=factor.replace("_", " "))
     return figure
 
 
 def study_bars(results: pd.DataFrame, metrics=("best_val_loss", "best_val_psnr", "final_val_accuracy")):
-    """One panel per metric, bars per factor level: the study's results at a glance."""
+    """One panel per metric and factor: each level's mean over seeds (dot) and the range
+    over seeds (bar), on an axis zoomed to the differences; a level with no finished run
+    is marked "no run" on its panel."""
     figure, axes = plt.subplots(len(metrics), 3, figsize=(12, 3.2 * len(metrics)), squeeze=False)
     for row, metric in enumerate(metrics):
         for column, factor in enumerate(("batch_size", "learning_rate", "split")):
+            axis = axes[row, column]
             subset = results[results["factor"] == factor].assign(value=lambda d: d["value"].astype(str))
+            axis.set_xlabel(factor.replace("_", " "))
             if subset.empty:
-                axes[row, column].text(0.5, 0.5, "not measured", ha="center", va="center")
-                axes[row, column].set_xlabel(factor.replace("_", " "))
+                axis.text(0.5, 0.5, "no run", ha="center", va="center", transform=axis.transAxes)
                 continue
-            sns.barplot(data=subset, x="value", y=metric, ax=axes[row, column], color="steelblue")
-            axes[row, column].set_xlabel(factor.replace("_", " "))
-            axes[row, column].set_ylabel(metric.replace("_", " "))
+            sns.pointplot(data=subset, x="value", y=metric, errorbar=("pi", 100), linestyle="none",
+                          capsize=0.2, color="tab:blue", ax=axis)
+            axis.set_ylabel(METRIC_LABELS.get(metric.removeprefix("best_val_").removeprefix("final_val_"),
+                                              metric.replace("_", " ")) + f" ({metric.split('_')[0]}, validation)")
+    figure.suptitle("Study results per level: mean over seeds (dot) and range over seeds (bar)")
     figure.tight_layout()
     return figure
 

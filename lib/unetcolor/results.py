@@ -36,7 +36,7 @@ def results_markdown(profile: str) -> str:
     black_and_white = int(report["reason"].fillna("").str.startswith("black-and-white").sum())
     splits = pd.read_csv(tables / "split_counts.csv")
     training = pd.read_csv(tables / "03_training_summary.csv").iloc[0]
-    study = pd.read_csv(tables / "04_study_results.csv")
+    study = pd.read_csv(tables / "04_study_summary.csv")
     claims = pd.read_csv(tables / "04_paper_claims.csv")
     psnr = pd.read_csv(tables / "05_psnr_summary.csv")
     pokhara = pd.read_csv(tables / "06_pokhara_summary.csv", index_col=0)
@@ -63,15 +63,18 @@ def results_markdown(profile: str) -> str:
         f"{training['final_accuracy']:.3f} on training and {training['final_val_accuracy']:.3f} on validation photos, "
         f"validation PSNR {training['final_val_psnr']:.2f} dB.",
         "",
-        "**Hyperparameter study** (Section 4, one factor at a time, 100 epochs each):",
+        f"**Hyperparameter study** (Section 4, one factor at a time, {int(training['epochs'])} epochs each; mean over "
+        "the seeds that finished, with their range; `common_val_loss` is the loss on the photos no split trains on):",
         "",
-        _table(study[["factor", "value", "best_val_loss", "final_val_loss", "final_val_accuracy", "best_val_psnr"]]
-               .round(4)),
+        _table(_study_table(study)),
         "",
         *_missing_lines(profile),
-        "| the paper says | verdict here | finding |",
-        "|---|---|---|",
-        *[f"| {row.claim} | {row.verdict} | {row.finding} |" for row in claims.itertuples()],
+        "A claim is *confirmed* or *contradicted* only when the seeds' ranges of the levels compared do not overlap; "
+        "with one seed, or overlapping ranges, the verdict says which way the mean points and that it is not settled.",
+        "",
+        "| the paper says | verdict here | seeds | finding |",
+        "|---|---|---|---|",
+        *[f"| {row.claim} | {row.verdict} | {row.seeds} | {row.finding} |" for row in claims.itertuples()],
         "",
         f"**PSNR** (Section 4.1, eq. 3, 8-bit RGB, mean over {int(psnr['n'].iloc[0])} validation photos): the U-Net "
         f"{mean('psnr', 'model'):.2f} dB against {mean('psnr', 'gray baseline'):.2f} dB for the gray input copied into "
@@ -89,8 +92,8 @@ def results_markdown(profile: str) -> str:
         f"colorfulness {pokhara.loc['colorfulness_model', 'mean']:.1f} vs {pokhara.loc['colorfulness_true', 'mean']:.1f} "
         "in the originals.",
         "",
-        "**Beyond the paper** (notebook 07, same validation photos and metrics; training time as each run logged: the "
-        "paper U-Net on one GPU shared with three other runs, the shipped L\\*a\\*b\\* models on 2 CPU cores, to "
+        f"**Beyond the paper** (notebook 07, same validation photos and metrics; training time as each run logged: the "
+        f"paper U-Net on {_main_run_device(profile)}, the shipped L\\*a\\*b\\* models on 2 CPU cores, to "
         "the epoch each kept; every choice of theirs was made on a tuning subset of the training photos):",
         "",
         _table(variants.round(3)),
@@ -100,6 +103,28 @@ def results_markdown(profile: str) -> str:
         _table(targets),
     ]
     return "\n".join(lines)
+
+
+def _study_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """The per-level summary of notebook 04 (study.summarize_seeds) as the README shows it."""
+    table = summary[["factor", "value", "seeds"]].copy()
+    table["best_val_loss"] = summary["best_val_loss"].round(5)
+    table["range over seeds"] = [f"{low:.5f}-{high:.5f}" if n > 1 else "" for low, high, n in
+                                 zip(summary["best_val_loss_min"], summary["best_val_loss_max"], summary["seeds"])]
+    for column in ("final_val_accuracy", "final_accuracy", "best_val_psnr"):
+        table[column] = summary[column].round(4)
+    table["common_val_loss"] = summary["common_val_loss"].round(5)
+    return table
+
+
+def _main_run_device(profile: str) -> str:
+    """The accelerator and Keras backend the main run recorded in its environment.json."""
+    import json
+
+    from .train import main_run_dir
+
+    environment = json.loads((main_run_dir(profile) / "environment.json").read_text())
+    return f"{environment.get('device', 'an unrecorded device')} (Keras on {environment.get('keras_backend', '?')})"
 
 
 def _targets_sentence(targets: pd.DataFrame) -> str:
@@ -132,7 +157,8 @@ def _missing_lines(profile: str) -> list[str]:
     missing = missing_runs(plan_for_profile(profile), paths.profile_paths(profile).models)
     if missing.empty:
         return []
-    levels = ", ".join(f"{f.replace('_', ' ')} {v}" for f, v in zip(missing["factor"], missing["value"]))
+    levels = ", ".join(f"{f.replace('_', ' ')} {v} (seed {s})"
+                       for f, v, s in zip(missing["factor"], missing["value"], missing["seed"]))
     return [f"Not finished, so absent above: {levels} (see `reports/{profile}/notebooks/04_hyperparameter_study.ipynb`).",
             ""]
 

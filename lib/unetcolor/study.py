@@ -4,6 +4,10 @@ From the base run (batch 64, learning rate 1e-4, split 80/20) one factor is
 changed at a time: batch size (20, 32, 64, 100), learning rate (1e-3, 1e-4),
 split (70/30, 80/20, 90/10). Runs are cached by their config hash, so the base
 run is shared with notebook 03 and an interrupted study resumes.
+
+One seed per setting, as the paper ran it, cannot tell a real difference from
+seed-to-seed noise; `seeds=n` repeats every setting with seeds base.seed,
+base.seed + 1, ..., and the tables and verdicts then use the mean and the spread.
 """
 
 from __future__ import annotations
@@ -18,24 +22,29 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import paths
+from . import data, paths
 from .config import TrainConfig, train_config_from_parameters
 from .reproducibility import PROGRESS_ENV
 from .train import train
 
 
 def study_configs(base: TrainConfig, batch_sizes=(20, 32, 64, 100), learning_rates=(1e-3, 1e-4),
-                  splits=("70_30", "80_20", "90_10")) -> pd.DataFrame:
-    """One row per (factor, value): the config that changes only that factor.
+                  splits=("70_30", "80_20", "90_10"), seeds: int = 1) -> pd.DataFrame:
+    """One row per (factor, value, seed): the config that changes only that factor
+    (and the seed: base.seed + 0, 1, ..., seeds - 1).
 
     The base config appears once per factor (as that factor's reference level)
-    but is trained only once, since identical configs share a run folder.
+    but is trained only once per seed, since identical configs share a run folder.
     """
+    if seeds < 1:
+        raise ValueError(f"seeds must be at least 1, got {seeds}")
     rows = []
-    for factor, values in (("batch_size", batch_sizes), ("learning_rate", learning_rates), ("split", splits)):
-        for value in values:
-            config = dataclasses.replace(base, **{factor: value})
-            rows.append({"factor": factor, "value": value, "config": config, "run": config.run_name()})
+    for offset in range(seeds):
+        for factor, values in (("batch_size", batch_sizes), ("learning_rate", learning_rates), ("split", splits)):
+            for value in values:
+                config = dataclasses.replace(base, **{factor: value, "seed": base.seed + offset})
+                rows.append({"factor": factor, "value": value, "seed": config.seed, "config": config,
+                             "run": config.run_name()})
     return pd.DataFrame(rows)
 
 
@@ -65,16 +74,30 @@ def missing_runs(plan: pd.DataFrame, models_dir: Path) -> pd.DataFrame:
     return plan[[not done for done in finished]]
 
 
-def study_results(plan: pd.DataFrame, models_dir: Path) -> pd.DataFrame:
-    """Per (factor, value) of every finished run: final and best validation loss,
-    Keras accuracy, PSNR, wall time. Unfinished runs are left out (see missing_runs)."""
+def study_results(plan: pd.DataFrame, models_dir: Path, processed_dir: Path | None = None) -> pd.DataFrame:
+    """Per (factor, value, seed) of every finished run: final and best validation loss,
+    Keras accuracy, PSNR, wall time, and the scores on the photos no split trains on
+    (common_val_*, see train.common_validation_metrics). Unfinished runs are left out
+    (see missing_runs).
+
+    Given processed_dir, a run without common_val_* whose own validation photos are
+    exactly the common ones (the smallest split's) takes its final validation loss and
+    accuracy as those scores; common_val_source says where each came from.
+    """
+    common = set(data.common_validation_ids(processed_dir).tolist()) if processed_dir else None
     rows = []
     for record in plan.to_dict("records"):
         run_dir = Path(models_dir) / record["run"]
         if not has_results(run_dir):
             continue
         metrics = json.loads((run_dir / "metrics.json").read_text())
-        rows.append({"factor": record["factor"], "value": record["value"], "run": record["run"], **metrics})
+        if "common_val_loss" in metrics:
+            metrics["common_val_source"] = "scored after training"
+        elif common is not None and set(data.load_split(processed_dir, record["config"].split)[1].tolist()) == common:
+            metrics.update(common_val_loss=metrics["final_val_loss"], common_val_accuracy=metrics["final_val_accuracy"],
+                           common_val_source="its own validation photos are the common ones")
+        rows.append({"factor": record["factor"], "value": record["value"], "seed": record["seed"],
+                     "run": record["run"], **metrics})
     return pd.DataFrame(rows)
 
 
@@ -85,87 +108,177 @@ def study_histories(plan: pd.DataFrame, models_dir: Path) -> pd.DataFrame:
         if not has_results(Path(models_dir) / record["run"]):
             continue
         history = pd.read_csv(Path(models_dir) / record["run"] / "history.csv")
-        frames.append(history.assign(factor=record["factor"], value=str(record["value"])))
+        frames.append(history.assign(factor=record["factor"], value=str(record["value"]), seed=record["seed"]))
     return pd.concat(frames, ignore_index=True)
 
 
-def _best(results: pd.DataFrame, factor: str, column: str, lowest: bool) -> pd.Series:
-    rows = results[results["factor"] == factor]
-    return rows.loc[rows[column].idxmin() if lowest else rows[column].idxmax()]
+SPREAD_COLUMNS = ("best_val_loss", "final_val_loss", "final_val_accuracy", "final_accuracy", "best_val_psnr",
+                  "common_val_loss", "common_val_accuracy")
+
+
+def summarize_seeds(results: pd.DataFrame) -> pd.DataFrame:
+    """One row per (factor, value): the number of seeds and, per metric, the mean over
+    seeds and its range (<metric>, <metric>_min, <metric>_max). A metric no run of a
+    level recorded (e.g. common_val_loss of runs whose weights were not kept) is NaN."""
+    rows = []
+    for (factor, value), group in results.groupby(["factor", "value"], sort=False):
+        row = {"factor": factor, "value": value, "seeds": len(group)}
+        for column in SPREAD_COLUMNS:
+            values = group[column].dropna() if column in group else pd.Series(dtype=float)
+            row[column] = values.mean() if len(values) else float("nan")
+            row[f"{column}_min"] = values.min() if len(values) else float("nan")
+            row[f"{column}_max"] = values.max() if len(values) else float("nan")
+            row[f"{column}_n"] = len(values)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _key(value):
+    """A level's value compared by number where it is one (64 == 64.0), else by text ("80_20")."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _level(summary: pd.DataFrame, factor: str, value) -> pd.Series | None:
+    rows = summary[(summary["factor"] == factor) & (summary["value"].map(_key) == _key(value))]
+    return rows.iloc[0] if len(rows) else None
+
+
+def _settled(a: pd.Series, b: pd.Series, column: str) -> bool:
+    """A difference counts as settled when both levels have two or more seeds and their
+    ranges over the seeds do not overlap; with one seed the spread is unknown."""
+    if min(a[f"{column}_n"], b[f"{column}_n"]) < 2:
+        return False
+    return a[f"{column}_max"] < b[f"{column}_min"] or b[f"{column}_max"] < a[f"{column}_min"]
+
+
+def _seed_note(*levels: pd.Series, column: str) -> str:
+    counts = sorted({int(level[f"{column}_n"]) for level in levels})
+    return "one seed each" if counts == [1] else f"{'-'.join(map(str, counts))} seeds per level"
+
+
+def _verdict(holds: bool, settled: bool, seeds: int) -> str:
+    """'confirmed' / 'contradicted' when the seeds settle it; otherwise what the means say,
+    marked as not settled (within the seeds' spread, or only one seed)."""
+    if settled:
+        return "confirmed" if holds else "contradicted"
+    lean = "holds" if holds else "does not hold"
+    return f"not settled: {lean} on the mean, " + ("a level has one seed" if seeds < 2 else "within the seeds' spread")
+
+
+def _describe(level: pd.Series, column: str, digits: int) -> str:
+    if level[f"{column}_n"] >= 2:
+        return (f"{level[column]:.{digits}f} ({level[f'{column}_min']:.{digits}f}-{level[f'{column}_max']:.{digits}f}, "
+                f"{int(level[f'{column}_n'])} seeds)")
+    return f"{level[column]:.{digits}f}"
+
+
+def _pair_claim(claim: str, summary: pd.DataFrame, factor: str, claimed, other, column: str,
+                lower_is_better: bool, label: str, digits: int = 5, extra: str = "") -> dict:
+    """The claim "level `claimed` of factor beats level `other` on column"."""
+    a, b = _level(summary, factor, claimed), _level(summary, factor, other)
+    if a is None or b is None or not (a[f"{column}_n"] and b[f"{column}_n"]):
+        missing = [str(v) for v, level in ((claimed, a), (other, b)) if level is None or not level[f"{column}_n"]]
+        return {"claim": claim, "verdict": "not measured", "seeds": 0,
+                "finding": f"no finished run for {factor.replace('_', ' ')} {', '.join(missing)}"}
+    difference = a[column] - b[column]
+    holds = difference < 0 if lower_is_better else difference > 0
+    seeds = int(min(a[f"{column}_n"], b[f"{column}_n"]))
+    settled = _settled(a, b, column)
+    finding = (f"{label} {_describe(a, column, digits)} at {_name(factor, claimed)} vs {_describe(b, column, digits)} at "
+               f"{_name(factor, other)}: a difference of {difference:+.{digits}f} "
+               f"({'ranges do not overlap' if settled else _seed_note(a, b, column=column)})" + extra)
+    return {"claim": claim, "verdict": _verdict(holds, settled, seeds), "seeds": seeds, "finding": finding}
+
+
+def _name(factor: str, value) -> str:
+    if factor == "split":
+        return str(value).replace("_", "/")
+    return {"batch_size": "batch {:g}", "learning_rate": "learning rate {:g}"}[factor].format(float(value))
+
+
+def _batch_claim(summary: pd.DataFrame) -> dict:
+    claim = "batch size 64 works best (of 20-100)"
+    levels = summary[summary["factor"] == "batch_size"]
+    if _level(summary, "batch_size", 64) is None or len(levels) < 2:
+        return {"claim": claim, "verdict": "not measured", "seeds": 0,
+                "finding": "batch 64 or every other batch size has no finished run"}
+    column = "best_val_loss"
+    best = levels.loc[levels[column].idxmin()]
+    base = _level(summary, "batch_size", 64)
+    others = [level for _, level in levels.iterrows() if _key(level["value"]) != 64]
+    holds = _key(best["value"]) == 64
+    settled = (all(_settled(base, level, column) for level in others) if holds else _settled(best, base, column))
+    listing = "; ".join(f"{_name('batch_size', level['value'])}: {_describe(level, column, 5)}"
+                        for _, level in levels.sort_values("value", key=lambda v: v.astype(float)).iterrows())
+    finding = (f"mean best validation loss {listing}; lowest at {_name('batch_size', best['value'])}, "
+               f"{base[column] - best[column]:.5f} below batch 64" if not holds else
+               f"mean best validation loss {listing}; batch 64 lowest")
+    seeds = int(levels[f"{column}_n"].min())
+    return {"claim": claim, "verdict": _verdict(holds, settled, seeds), "seeds": seeds, "finding": finding}
+
+
+def _split_claims(summary: pd.DataFrame) -> list[dict]:
+    """The paper's Section 4 on splits: 70/30 lowers validation loss and raises validation
+    accuracy; 90/10 raises training accuracy but lowers validation accuracy (each against
+    80/20). Each split validates on its own photos; where both models were scored on the
+    photos no split trains on (common_val_*), that comparison is added."""
+    def common(claimed, column):
+        a, b = _level(summary, "split", claimed), _level(summary, "split", "80_20")
+        if a is None or b is None or not (a[f"common_{column}_n"] and b[f"common_{column}_n"]):
+            return (f"; on the photos no split trains on: not available ({_name('split', claimed)}'s model "
+                    "was not kept, so it cannot be scored there)")
+        return (f"; on the photos no split trains on: {_describe(a, f'common_{column}', 4)} vs "
+                f"{_describe(b, f'common_{column}', 4)}")
+
+    return [
+        _pair_claim("a 70/30 split lowers the validation loss (vs 80/20)", summary, "split", "70_30", "80_20",
+                    "best_val_loss", True, "best validation loss", extra=common("70_30", "val_loss")),
+        _pair_claim("a 70/30 split raises the validation accuracy (vs 80/20)", summary, "split", "70_30", "80_20",
+                    "final_val_accuracy", False, "final validation accuracy", 4,
+                    extra=common("70_30", "val_accuracy")),
+        _pair_claim("a 90/10 split raises the training accuracy (vs 80/20)", summary, "split", "90_10", "80_20",
+                    "final_accuracy", False, "final training accuracy", 4),
+        _pair_claim("a 90/10 split lowers the validation accuracy (vs 80/20)", summary, "split", "90_10", "80_20",
+                    "final_val_accuracy", True, "final validation accuracy", 4,
+                    extra=common("90_10", "val_accuracy")),
+    ]
 
 
 def check_paper_claims(results: pd.DataFrame) -> pd.DataFrame:
-    """The paper's Section 4 conclusions, each checked against this study's numbers.
+    """The paper's Section 4 conclusions, each judged from this study's run records.
 
-    Judged by the best validation loss (the paper's own criterion, its loss
-    curves) with validation PSNR beside it. Returns claim, finding, verdict;
-    every number in the finding is formatted from `results`.
+    Batch size and learning rate are judged by the best validation loss (the paper's own
+    criterion, its loss curves); the split claims by the quantity each names. With two
+    or more seeds per level a claim is 'confirmed' or 'contradicted' only when the seeds'
+    ranges do not overlap; otherwise (or with one seed) the verdict says which way the
+    mean points and that it is not settled. Returns claim, verdict, seeds, finding;
+    every number in a finding is formatted from `results`.
     """
-    claims = []
-    measured = results.groupby("factor")["value"].nunique()
-
-    def not_measured(claim: str, factor: str) -> dict:
-        return {"claim": claim, "finding": f"fewer than two {factor.replace('_', ' ')} levels finished",
-                "verdict": "not measured"}
-
-    if measured.get("batch_size", 0) < 2:
-        claims.append(not_measured("batch size 64 works best (of 20-100)", "batch_size"))
-    else:
-        claims.append(_batch_claim(results))
-    rates = results[results["factor"] == "learning_rate"].set_index("value")
-    if not {1e-4, 1e-3} <= set(rates.index):
-        claims.append(not_measured("learning rate 1e-4 is better than 1e-3", "learning_rate"))
-    else:
-        claims.append(_rate_claim(rates))
-    if measured.get("split", 0) < 2:
-        claims.append(not_measured("the split changes the result (70/30, 80/20, 90/10 compared)", "split"))
-    else:
-        claims.append(_split_claim(results))
-    return pd.DataFrame(claims)
+    summary = summarize_seeds(results)
+    rate_extra = ""
+    low, high = _level(summary, "learning_rate", 1e-4), _level(summary, "learning_rate", 1e-3)
+    if low is not None and high is not None:
+        rate_extra = (f"; final validation loss {_describe(low, 'final_val_loss', 5)} vs "
+                      f"{_describe(high, 'final_val_loss', 5)}")
+    claims = [_batch_claim(summary),
+              _pair_claim("learning rate 1e-4 is better than 1e-3", summary, "learning_rate", 1e-4, 1e-3,
+                          "best_val_loss", True, "best validation loss", extra=rate_extra)]
+    return pd.DataFrame(claims + _split_claims(summary))
 
 
-def _batch_claim(results: pd.DataFrame) -> dict:
-    best = _best(results, "batch_size", "best_val_loss", lowest=True)
-    by_psnr = _best(results, "batch_size", "best_val_psnr", lowest=False)
-    return {
-        "claim": "batch size 64 works best (of 20-100)",
-        "finding": f"lowest validation loss {best['best_val_loss']:.5f} at batch {best['value']}; "
-                   f"highest validation PSNR {by_psnr['best_val_psnr']:.2f} dB at batch {by_psnr['value']}",
-        "verdict": "confirmed" if str(best["value"]) == "64" else "not confirmed",
-    }
-
-
-def _rate_claim(rates: pd.DataFrame) -> dict:
-    low, high = rates.loc[1e-4], rates.loc[1e-3]
-    return {
-        "claim": "learning rate 1e-4 is better than 1e-3",
-        "finding": f"best validation loss {low['best_val_loss']:.5f} at 1e-4 vs {high['best_val_loss']:.5f} at 1e-3; "
-                   f"PSNR {low['best_val_psnr']:.2f} vs {high['best_val_psnr']:.2f} dB",
-        "verdict": "confirmed" if low["best_val_loss"] < high["best_val_loss"] else "not confirmed",
-    }
-
-
-def _split_claim(results: pd.DataFrame) -> dict:
-    splits = results[results["factor"] == "split"].sort_values("value")
-    best_split = _best(results, "split", "best_val_loss", lowest=True)
-    listing = ", ".join(f"{r['value'].replace('_', '/')}: {r['best_val_loss']:.5f}" for _, r in splits.iterrows())
-    return {
-        "claim": "the split changes the result (70/30, 80/20, 90/10 compared; 80/20 used for the main run)",
-        "finding": f"best validation loss by split {listing}; lowest with {best_split['value'].replace('_', '/')} "
-                   "(each split validates on different photos, so these are not strictly comparable)",
-        "verdict": "80/20 best" if best_split["value"] == "80_20" else f"{best_split['value'].replace('_', '/')} best",
-    }
-
-
-def plan_for_profile(profile: str) -> pd.DataFrame:
+def plan_for_profile(profile: str, seeds: int | None = None) -> pd.DataFrame:
     """Notebook 04's plan under a profile, built from the notebook's own parameter cell,
-    so a headless run trains exactly the configs the notebook will look up."""
+    so a headless run trains exactly the configs the notebook will look up
+    (seeds, if given, overrides the notebook's `seeds`)."""
     from .runner import profile_parameters
 
     values = profile_parameters("04_hyperparameter_study", profile)
     base = train_config_from_parameters(values)
     return study_configs(base, batch_sizes=values["batch_sizes"], learning_rates=values["learning_rates"],
-                         splits=values["splits"])
+                         splits=values["splits"], seeds=seeds or values["seeds"])
 
 
 def run_in_parallel(plan: pd.DataFrame, args) -> int:
@@ -173,10 +286,14 @@ def run_in_parallel(plan: pd.DataFrame, args) -> int:
     base run first. On one GPU this overlaps the runs' compile and input work."""
     import subprocess
 
-    # the base run (shared by every factor, so listed most often) first: notebooks 03, 05, 06 need it
+    # by seed, and within a seed the base run (shared by every factor, so listed most often) first
     uses = plan["run"].map(plan["run"].value_counts())
-    distinct = plan.assign(uses=uses).sort_values("uses", ascending=False, kind="stable").drop_duplicates("run")
-    levels = [f"{factor}={value}" for factor, value in zip(distinct["factor"], distinct["value"])]
+    distinct = (plan.assign(uses=uses).sort_values(["seed", "uses"], ascending=[True, False], kind="stable")
+                .drop_duplicates("run"))
+    models = paths.profile_paths(args.profile).models
+    distinct = distinct[[not has_results(models / run) for run in distinct["run"]]]
+    levels = [(f"{factor}={value}", str(seed)) for factor, value, seed in
+              zip(distinct["factor"], distinct["value"], distinct["seed"])]
     environment = dict(os.environ)
     # JAX would otherwise reserve 75% of the GPU's memory in each process
     environment.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", f"{0.9 / args.jobs:.2f}")
@@ -185,7 +302,8 @@ def run_in_parallel(plan: pd.DataFrame, args) -> int:
         while pending or running:
             while pending and len(running) < args.jobs:
                 level = pending.pop(0)
-                command = [sys.executable, "-m", "unetcolor.study", "--profile", args.profile, "--only", level,
+                command = [sys.executable, "-m", "unetcolor.study", "--profile", args.profile, "--only", level[0],
+                           "--seeds", str(args.seeds), "--seed", level[1],
                            "--workers", str(args.workers), "--checkpoint-every", str(args.checkpoint_every)]
                 running.append((level, subprocess.Popen(command, env=environment)))
             level, process = running.pop(0)
@@ -214,13 +332,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default="paper")
     parser.add_argument("--only", nargs="*", default=None,
                         help="factor levels to run, as factor=value (e.g. batch_size=64); default: all")
+    parser.add_argument("--seeds", type=int, default=None,
+                        help="seeds per setting (default: notebook 04's `seeds` under the profile)")
+    parser.add_argument("--seed", type=int, default=None, help="run only this seed of the plan")
     parser.add_argument("--workers", type=int, default=1, help="threads preparing batches (raise on a GPU)")
     parser.add_argument("--checkpoint-every", type=int, default=1, help="epochs between checkpoints")
     parser.add_argument("--jobs", type=int, default=1,
                         help="runs trained at once, each in its own process (one GPU has room for several)")
     args = parser.parse_args(argv)
     os.environ.setdefault(PROGRESS_ENV, "epoch")
-    plan = plan_for_profile(args.profile)
+    plan = plan_for_profile(args.profile, args.seeds)
+    args.seeds = int(plan["seed"].nunique())
+    if args.seed is not None:
+        plan = plan[plan["seed"] == args.seed]
+        if plan.empty:
+            parser.error(f"--seed {args.seed} is not one of the plan's seeds")
     if args.jobs > 1 and not args.only:
         return run_in_parallel(plan, args)
     if args.only:

@@ -8,6 +8,8 @@ A run lives in one folder (``models/<profile>/<run name>/``):
     checkpoint.keras   model + optimizer state after the last finished epoch
     model.keras        the final model, written when the last epoch is done
     metrics.json       final and best validation numbers, wall time
+    weights-float16.npz, weights.json   optional: the final weights in float16 (half_weights),
+                       the committed form of a run whose model.keras is too large for git
 
 Starting a run whose folder holds a checkpoint resumes after the last finished
 epoch; one whose folder holds model.keras is already done and is loaded.
@@ -31,8 +33,8 @@ import keras
 import numpy as np
 import pandas as pd
 
-from . import color, data, paths
-from .config import TrainConfig, load_train_config
+from . import color, compiles, data, half_weights, metrics as image_metrics, paths
+from .config import TrainConfig, load_train_config, train_config_from_dict
 from .model import build_unet
 from .reproducibility import PROGRESS_ENV, batch_mode, environment_info, seed_everything
 
@@ -153,7 +155,8 @@ def history_row(epoch: int, logs: dict | None, started: float) -> dict:
 
 class RunRecorder(keras.callbacks.Callback):
     """After every epoch: append the history row, save checkpoint and state atomically,
-    and (in papermill runs) print one line."""
+    and (in papermill runs) print one line. Under JAX the row also counts the epoch's
+    XLA compilations (``compiles``, ``compile_seconds``; see unetcolor.compiles)."""
 
     def __init__(self, run_dir: Path, rows: list[dict], epochs: int, log_lines: bool, checkpoint_every: int = 1,
                  final_epoch: int | None = None):
@@ -163,9 +166,13 @@ class RunRecorder(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self.started = time.perf_counter()
+        self.compiled = compiles.compiled_so_far()
 
     def on_epoch_end(self, epoch, logs=None):
         row = history_row(epoch, logs, self.started)
+        if compiles.watching():
+            count, seconds = compiles.compiled_so_far()
+            row.update(compiles=count - self.compiled[0], compile_seconds=seconds - self.compiled[1])
         self.rows.append(row)
         if (epoch + 1) % self.checkpoint_every == 0 or epoch + 1 == self.final_epoch:
             # history, checkpoint, then state: state.json only ever names a saved checkpoint
@@ -173,7 +180,10 @@ class RunRecorder(keras.callbacks.Callback):
             _write_atomic(self.run_dir / "checkpoint.keras", self.model.save)
             write_json(self.run_dir / "state.json", {"epochs_done": epoch + 1})
         if self.log_lines:
-            numbers = "  ".join(f"{k} {v:.4f}" for k, v in row.items() if k not in ("epoch", "seconds"))
+            numbers = "  ".join(f"{k} {v:.4f}" for k, v in row.items()
+                                if k not in ("epoch", "seconds", "compiles", "compile_seconds"))
+            if row.get("compiles"):
+                numbers += f"  [{row['compiles']} compilations, {row['compile_seconds']:.1f} s]"
             print(f"epoch {epoch + 1}/{self.epochs}  {numbers}  {row['seconds']:.1f} s", flush=True)
 
 
@@ -211,22 +221,82 @@ def summarize_history(history: pd.DataFrame) -> dict:
 
 
 def load_run(run_dir: Path) -> RunResult:
-    """A finished run's model (safe mode) and records."""
+    """A finished run's model (see run_model) and records."""
     run_dir = Path(run_dir)
-    model_path = run_dir / "model.keras"
-    if not model_path.is_file():
-        raise FileNotFoundError(
-            f"{model_path}: no finished run here; train it first (notebook 03 or "
-            f"`python -m unetcolor.train --config ...`)"
-        )
-    model = keras.saving.load_model(model_path, safe_mode=True, compile=False)
+    model = run_model(run_dir)
     history = pd.read_csv(run_dir / "history.csv")
     metrics = json.loads((run_dir / "metrics.json").read_text())
     return RunResult(run_dir, model, history, metrics)
 
 
+def run_model(run_dir: Path) -> keras.Model:
+    """A finished run's float32 model, uncompiled: model.keras (Keras' safe mode) if it is
+    here, else the run's U-Net rebuilt from config.json with its float16 weights."""
+    run_dir = Path(run_dir)
+    model_path = run_dir / "model.keras"
+    if model_path.is_file():
+        return keras.saving.load_model(model_path, safe_mode=True, compile=False)
+    if (run_dir / half_weights.RECORD_FILE).is_file():
+        record = half_weights.read_record(run_dir)
+        config = run_config(run_dir)
+        keras.mixed_precision.set_global_policy("float32")
+        return half_weights.load_into(build_unet(config.model), run_dir / record["file"], record["sha256"])
+    raise FileNotFoundError(
+        f"{model_path}: no finished run here (neither model.keras nor {half_weights.WEIGHTS_FILE}); "
+        "train it first (notebook 03 or `python -m unetcolor.train --config ...`)"
+    )
+
+
+def run_config(run_dir: Path) -> TrainConfig:
+    """The TrainConfig a run folder was trained with (its config.json)."""
+    path = Path(run_dir) / "config.json"
+    return train_config_from_dict(json.loads(path.read_text()), str(path))
+
+
+def model_file_bytes(run_dir: Path) -> int:
+    """Size in bytes of a finished run's float32 model.keras: the file if it is here,
+    else the size recorded when its float16 weights were exported."""
+    model_path = Path(run_dir) / "model.keras"
+    if model_path.is_file():
+        return model_path.stat().st_size
+    return int(half_weights.read_record(run_dir)["from_bytes"])
+
+
 def is_finished(run_dir: Path) -> bool:
-    return (Path(run_dir) / "model.keras").is_file() and (Path(run_dir) / "metrics.json").is_file()
+    run_dir = Path(run_dir)
+    has_model = (run_dir / "model.keras").is_file() or (run_dir / half_weights.RECORD_FILE).is_file()
+    return has_model and (run_dir / "metrics.json").is_file()
+
+
+def export_float16(run_dir: Path, processed_dir: Path, batch_size: int = 16) -> dict:
+    """Store a finished run's model.keras as float16 weights (weights-float16.npz) and
+    record in weights.json both files' sha256 and the validation PSNR of each form
+    (paper eq. 3 on 8-bit RGB, mean over the run's validation photos). Returns the record."""
+    from .predict import predict_batch
+
+    run_dir = Path(run_dir)
+    source = run_dir / "model.keras"
+    if not source.is_file():
+        raise FileNotFoundError(f"{source}: export needs the run's float32 model.keras")
+    config = run_config(run_dir)
+    full = keras.saving.load_model(source, safe_mode=True, compile=False)
+    digest = half_weights.save(full, run_dir / half_weights.WEIGHTS_FILE)
+    keras.mixed_precision.set_global_policy("float32")
+    half = half_weights.load_into(build_unet(config.model), run_dir / half_weights.WEIGHTS_FILE, digest)
+    rgb, gray = data.load_arrays(processed_dir)
+    _, val_ids = data.load_split(processed_dir, config.split)
+    truth, gray_val = np.asarray(rgb[val_ids]), np.asarray(gray[val_ids])
+    scores = {name: image_metrics.psnr_batch(truth, predict_batch(model, gray_val, batch_size=batch_size))
+              for name, model in (("float32", full), ("float16", half))}
+    record = {
+        "file": half_weights.WEIGHTS_FILE, "sha256": digest, "bytes": (run_dir / half_weights.WEIGHTS_FILE).stat().st_size,
+        "from_file": "model.keras", "from_sha256": half_weights.sha256(source), "from_bytes": source.stat().st_size,
+        "validation_photos": int(len(val_ids)), "split": config.split,
+        "psnr_float32": float(scores["float32"].mean()), "psnr_float16": float(scores["float16"].mean()),
+        "psnr_largest_difference": float(np.abs(scores["float16"] - scores["float32"]).max()),
+    }
+    write_json(run_dir / half_weights.RECORD_FILE, record)
+    return record
 
 
 def train(config: TrainConfig, processed_dir: Path, run_dir: Path, workers: int = 1,
@@ -274,6 +344,7 @@ def train(config: TrainConfig, processed_dir: Path, run_dir: Path, workers: int 
     val_batches = ColorizationBatches(gray, rgb, val_ids, config.batch_size, shuffle=False,
                                       output=config.model.output, workers=workers)
     progress = progress or progress_mode()
+    compiles.watching()
     last_epoch = min(config.epochs, stop_after or config.epochs)
     if first_epoch < last_epoch:
         model.fit(
@@ -291,7 +362,9 @@ def train(config: TrainConfig, processed_dir: Path, run_dir: Path, workers: int 
         keras.mixed_precision.set_global_policy("float32")
         return RunResult(run_dir, model, history, {})
     metrics = summarize_history(history)
-    _write_atomic(run_dir / "model.keras", final_model(model, config).save)
+    final = final_model(model, config)
+    metrics.update(common_validation_metrics(final, config, processed_dir))
+    _write_atomic(run_dir / "model.keras", final.save)
     write_json(run_dir / "metrics.json", metrics)
     checkpoint.unlink(missing_ok=True)  # the final model supersedes it
     keras.mixed_precision.set_global_policy("float32")
@@ -307,6 +380,32 @@ def final_model(trained: keras.Model, config: TrainConfig) -> keras.Model:
     return model
 
 
+def common_validation_metrics(model: keras.Model, config: TrainConfig, processed_dir: Path) -> dict:
+    """Loss, Keras accuracy and PSNR of a finished (float32) model on the photos that are
+    validation photos in every split (data.common_validation_ids), so runs trained on
+    different splits can be compared on the same photos. Keys: common_val_photos,
+    common_val_loss, common_val_accuracy, common_val_psnr."""
+    rgb, gray = data.load_arrays(processed_dir)
+    ids = data.common_validation_ids(processed_dir)
+    batches = ColorizationBatches(gray, rgb, ids, config.batch_size, shuffle=False, output=config.model.output)
+    scores = compile_model(model, config).evaluate(batches, verbose=0, return_dict=True)
+    return {"common_val_photos": int(len(ids)), **{f"common_val_{k}": float(v) for k, v in scores.items()}}
+
+
+def add_common_validation_metrics(run_dir: Path, processed_dir: Path) -> dict:
+    """Score a finished run that predates common_validation_metrics and add the numbers to
+    its metrics.json (atomically). Returns the metrics; a run that has them is left as it is."""
+    run_dir = Path(run_dir)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    if "common_val_loss" in metrics:
+        return metrics
+    config = run_config(run_dir)
+    model = run_model(run_dir)
+    metrics.update(common_validation_metrics(model, config, processed_dir))
+    write_json(run_dir / "metrics.json", metrics)
+    return metrics
+
+
 def run_folder(config: TrainConfig, profile: str) -> Path:
     return paths.profile_paths(profile).run_dir(config.run_name())
 
@@ -316,12 +415,19 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m unetcolor.train",
         description="Train the U-Net colorizer headless (no Jupyter), resuming an interrupted run.",
     )
-    parser.add_argument("--config", required=True, help="YAML/JSON TrainConfig (keys of unetcolor.config.TrainConfig)")
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--config", help="YAML/JSON TrainConfig (keys of unetcolor.config.TrainConfig)")
+    mode.add_argument("--export-float16", metavar="RUN_DIR", type=Path,
+                      help="store a finished run's model.keras as float16 weights (half the size) and record "
+                           "the validation PSNR of both; needs the profile's prepared data")
     parser.add_argument("--profile", default="paper", help="profile whose prepared data and models folder to use")
     parser.add_argument("--workers", type=int, default=1, help="threads preparing batches (raise on a GPU)")
     args = parser.parse_args(argv)
-    config = load_train_config(args.config)
     folders = paths.profile_paths(args.profile)
+    if args.export_float16:
+        print(json.dumps(export_float16(args.export_float16, folders.processed), indent=2))
+        return 0
+    config = load_train_config(args.config)
     os.environ.setdefault(PROGRESS_ENV, "epoch")
     result = train(config, folders.processed, run_folder(config, args.profile), workers=args.workers)
     print(json.dumps({"run_dir": str(result.run_dir), **result.metrics}, indent=2))

@@ -1,0 +1,75 @@
+"""A finished run's weights stored in float16: half the size, loaded back into float32.
+
+The paper model's float32 `model.keras` is 66 MB, too large to commit; its
+weights in float16 are 33 MB. `weights-float16.npz` holds one array per model
+weight, in `model.weights` order (keys w000, w001, ...); `weights.json` beside
+it records the file's sha256, the sha256 of the model.keras it came from, and
+how much the rounding changes the validation PSNR (measured at export).
+
+Loading rebuilds the run's U-Net from its config.json, checks the sha256, reads
+the arrays without pickle and casts them to float32.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import keras
+import numpy as np
+
+WEIGHTS_FILE = "weights-float16.npz"
+RECORD_FILE = "weights.json"
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save(model: keras.Model, path: Path) -> str:
+    """Write model's weights as float16 to path (atomically); returns the file's sha256."""
+    path = Path(path)
+    arrays = {f"w{i:03d}": np.asarray(w, dtype=np.float16) for i, w in enumerate(model.get_weights())}
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
+    os.close(handle)
+    try:
+        np.savez_compressed(temporary, **arrays)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return sha256(path)
+
+
+def load_into(model: keras.Model, path: Path, expected_sha256: str) -> keras.Model:
+    """Set model's weights (float32) from a float16 file after checking its sha256.
+
+    Raises ValueError naming the file when the hash, the count or a shape differs.
+    """
+    path = Path(path)
+    actual = sha256(path)
+    if actual != expected_sha256:
+        raise ValueError(f"{path}: sha256 {actual} differs from the recorded {expected_sha256}; "
+                         "the file is damaged or not this run's (restore it with `git checkout`)")
+    with np.load(path, allow_pickle=False) as stored:
+        arrays = [stored[f"w{i:03d}"].astype(np.float32) for i in range(len(stored.files))]
+    expected = [tuple(w.shape) for w in model.weights]
+    if [a.shape for a in arrays] != expected:
+        raise ValueError(f"{path}: {len(arrays)} arrays whose shapes do not match this run's model "
+                         f"({len(expected)} weights); the file belongs to another config")
+    model.set_weights(arrays)
+    return model
+
+
+def read_record(run_dir: Path) -> dict:
+    path = Path(run_dir) / RECORD_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no float16 weights recorded for this run")
+    return json.loads(path.read_text())
