@@ -82,7 +82,8 @@ def results_markdown(profile: str) -> str:
         f"{mean('ssim', 'model'):.3f} vs {mean('ssim', 'gray baseline'):.3f}; colorfulness "
         f"{mean('colorfulness', 'model'):.1f} vs {mean('colorfulness', 'ground truth'):.1f} in the originals. "
         + _baseline_verdict(mean("psnr", "model") - mean("psnr", "gray baseline"),
-                            mean("ssim", "model") - mean("ssim", "gray baseline")),
+                            mean("ssim", "model") - mean("ssim", "gray baseline"))
+        + _float16_sentence(profile),
         "",
         _table(psnr.round(3)),
         "",
@@ -115,6 +116,21 @@ def _study_table(summary: pd.DataFrame) -> pd.DataFrame:
         table[column] = summary[column].round(4)
     table["common_val_loss"] = summary["common_val_loss"].round(5)
     return table
+
+
+def _float16_sentence(profile: str) -> str:
+    """Which weights were scored: the committed float16 ones, with the effect of the rounding
+    that export_float16 measured (weights.json), where the main run has them."""
+    from .half_weights import RECORD_FILE, read_record
+    from .train import main_run_dir
+
+    run_dir = main_run_dir(profile)
+    if not (run_dir / RECORD_FILE).is_file():
+        return ""
+    record = read_record(run_dir)
+    return (f" These are the scores of the committed float16 weights; the float32 model scored "
+            f"{record['psnr_float32']:.3f} dB against {record['psnr_float16']:.3f} dB for float16 on the same "
+            f"{record['validation_photos']} photos (at most {record['psnr_largest_difference']:.3f} dB apart on one photo).")
 
 
 def _main_run_device(profile: str) -> str:
