@@ -36,6 +36,6 @@ started=$(date +%s)
 python3 -m unetcolor.data --profile "$PROFILE" ${DATA_DIR:+--data-dir "$DATA_DIR"} 2>&1 | tee "$OUT/train.log" || exit 1
 nvidia-smi --query-gpu=name,memory.total --format=csv 2>/dev/null | tee -a "$OUT/train.log"
 timeout --signal=INT --kill-after=30 "$BUDGET" python3 -m unetcolor.study --profile "$PROFILE" --jobs "$JOBS" \
-    ${SEEDS:+--seeds "$SEEDS"} --workers 4 --checkpoint-every 10 2>&1 | tee -a "$OUT/train.log"
+    ${SEEDS:+--seeds "$SEEDS"} --workers 4 2>&1 | tee -a "$OUT/train.log"
 echo "training finished or stopped after $(( $(date +%s) - started )) s" | tee -a "$OUT/train.log"
 bash scripts/pack_runs.sh "$PROFILE" "$OUT"

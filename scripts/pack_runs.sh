@@ -22,7 +22,8 @@ cp -r "data/processed/$profile/index.csv" "data/processed/$profile/manifest.json
 base=$(PYTHONPATH=lib${PYTHONPATH:+:$PYTHONPATH} python3 -c "
 from unetcolor.config import train_config_from_parameters
 from unetcolor.runner import profile_parameters
-print(train_config_from_parameters(profile_parameters('03_training', '$profile')).run_name())")
+from unetcolor.train import run_folder
+print(run_folder(train_config_from_parameters(profile_parameters('03_training', '$profile')), '$profile').name)")
 if [ -f "$models/$base/model.keras" ]; then
     (cd "$models/$base" && sha256sum model.keras) > "$staging/model.sha256"
     echo "$base" > "$staging/model.run"

@@ -49,4 +49,5 @@ def tiny_processed(tmp_path_factory):
 
 @pytest.fixture
 def tiny_config():
-    return TrainConfig(model=TINY_MODEL, epochs=3, batch_size=4, learning_rate=1e-3, seed=7)
+    # float32: the tests compare logged metrics with float32 references; `auto` is tested in test_precision
+    return TrainConfig(model=TINY_MODEL, epochs=3, batch_size=4, learning_rate=1e-3, seed=7, precision="float32")

@@ -103,7 +103,12 @@ def test_paper_profile_plan_matches_the_committed_main_config():
     from unetcolor.config import load_train_config, train_config_from_parameters
     from unetcolor.runner import profile_parameters
 
+    from unetcolor.train import run_folder
+
     notebook_03 = train_config_from_parameters(profile_parameters("03_training", "paper"))
     assert notebook_03 == load_train_config("configs/paper_main.yaml")
     plan = study.plan_for_profile("paper")
-    assert notebook_03.run_name() in set(plan["run"])
+    main = run_folder(notebook_03, "paper")
+    assert main.name in set(plan["run"])
+    # the committed main run is the one notebook 03 finds, and it was trained on this data
+    assert json.loads((main.parent / "main.json").read_text())["run"] == main.name

@@ -68,6 +68,26 @@ def test_logged_psnr_and_accuracy_match_independent_metrics(tiny_processed, tiny
     assert logged["val_psnr"] == pytest.approx(eight_bit, abs=0.15)  # differs by the rounding to 8 bits
 
 
+def test_a_filled_last_batch_keeps_one_shape_and_every_photo(tiny_processed):
+    rgb, gray = data.load_arrays(tiny_processed)
+    ids = np.arange(10)
+    batches = train.ColorizationBatches(gray, rgb, ids, batch_size=4, seed=3, fill_last=True)
+    order = batches.order(0)
+    assert len(batches) == 3 and len(order) == 12
+    assert set(order) == set(ids) and list(order[10:]) == list(order[:2])
+    assert all(batches[i][0].shape[0] == 4 for i in range(len(batches)))
+    partial = train.ColorizationBatches(gray, rgb, ids, batch_size=4, seed=3)
+    np.testing.assert_array_equal(partial.order(0), order[:10])  # same photos, same order otherwise
+    assert partial[2][0].shape[0] == 2
+
+
+def test_a_config_bound_to_other_data_is_refused(tiny_processed, tiny_config, tmp_path):
+    bound = train.bind_data(tiny_config, tiny_processed)
+    assert bound.data == data.fingerprint(tiny_processed) and bound.run_name() != tiny_config.run_name()
+    with pytest.raises(ValueError, match="keyed to data 0123456789ab"):
+        train.train(dataclasses.replace(tiny_config, data="0123456789ab"), tiny_processed, tmp_path / "run")
+
+
 def test_batches_are_a_seeded_permutation_per_epoch(tiny_processed):
     rgb, gray = data.load_arrays(tiny_processed)
     ids = np.arange(10)
@@ -147,24 +167,50 @@ def test_float16_weights_stand_in_for_the_float32_model(tiny_processed, tiny_con
 
 
 COMPILES = textwrap.dedent("""
-    import json, sys
+    import json, logging, sys
     from pathlib import Path
+    import jax
     from unetcolor import train
     from unetcolor.config import ModelConfig, TrainConfig
-    config = TrainConfig(model=ModelConfig(image_size=32, filters=(4, 8, 8)), epochs=3, batch_size=3, seed=7)
+    steps = []
+    class Steps(logging.Handler):
+        def emit(self, record):
+            message = record.getMessage()
+            if message.startswith("Compiling jit(train_step)"):
+                steps.append(message)
+    logging.getLogger("jax").addHandler(Steps())
+    jax.config.update("jax_log_compiles", True)
+    config = TrainConfig(model=ModelConfig(image_size=32, filters=(4, 8, 8)), epochs=3, batch_size=3, seed=7,
+                         last_batch=sys.argv[3], precision="float32")
     result = train.train(config, Path(sys.argv[1]), Path(sys.argv[2]), progress="epoch")
-    print(json.dumps(result.history["compiles"].tolist()))
+    print(json.dumps({"per_epoch": result.history["compiles"].tolist(), "train_steps": len(steps)}))
 """)
 
 
-def test_a_jax_run_compiles_in_its_first_epochs_only(tiny_processed, tmp_path):
-    """Under JAX each epoch's history row counts its XLA compilations. Batch 3 of 16 training photos
-    leaves a partial last batch; from epoch 3 on nothing may compile again."""
+@pytest.mark.parametrize("last_batch, train_step_compilations", [("fill", 1), ("partial", 2)])
+def test_a_jax_run_compiles_its_training_step_once_per_batch_shape(tiny_processed, tmp_path, last_batch,
+                                                                   train_step_compilations):
+    """Under JAX each epoch's history row counts its XLA compilations. 16 training photos in batches
+    of 3 leave a partial last batch: Keras' default compiles the training step for it a second time (on
+    a GPU that cost 40-80 s per run, in epoch 2), a filled last batch keeps one shape and one compilation.
+    From epoch 3 on nothing may compile again."""
     if importlib.util.find_spec("jax") is None:
         pytest.skip("jax is not installed")
     environment = {**os.environ, "KERAS_BACKEND": "jax"}
-    done = subprocess.run([sys.executable, "-c", COMPILES, str(tiny_processed), str(tmp_path / "run")],
+    done = subprocess.run([sys.executable, "-c", COMPILES, str(tiny_processed), str(tmp_path / "run"), last_batch],
                           env=environment, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     counts = json.loads(done.stdout.strip().splitlines()[-1])
-    assert counts[0] > 0 and counts[2] == 0, counts
+    assert counts["train_steps"] == train_step_compilations, counts
+    assert counts["per_epoch"][0] > 0 and counts["per_epoch"][2] == 0, counts
+
+
+def test_checkpoints_follow_the_epoch_interval_or_the_clock(tmp_path):
+    def recorder(**options):
+        return train.RunRecorder(tmp_path, [], epochs=10, log_lines=False, final_epoch=10, **options)
+
+    by_time = recorder(checkpoint_seconds=1e9)
+    assert [by_time._checkpoint_due(e) for e in (0, 5, 9)] == [False, False, True]  # only the last epoch
+    assert recorder(checkpoint_seconds=0)._checkpoint_due(0)
+    by_epochs = recorder(checkpoint_every=3, checkpoint_seconds=0)
+    assert [by_epochs._checkpoint_due(e) for e in (0, 2, 3, 5, 9)] == [False, True, False, True, True]

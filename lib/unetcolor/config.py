@@ -55,7 +55,17 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything that determines a training run's result (and so its cache key)."""
+    """Everything that determines a training run's result (and so its cache key).
+
+    last_batch: "fill" tops the last, partial training batch of an epoch up with photos
+                from the start of that epoch's order, so every step has one shape and
+                XLA compiles the training step once; "partial" keeps Keras' smaller last
+                batch (what the published paper-profile runs did).
+    precision:  "auto" | "float32" | "bfloat16" (see unetcolor.precision). An execution
+                detail like the device: recorded in environment.json, not in the key.
+    data:       the prepared data's fingerprint (data.fingerprint), so runs on other
+                photos, preparations or splits never share a cache key; "" = not bound.
+    """
 
     model: ModelConfig = field(default_factory=ModelConfig)
     epochs: int = 100
@@ -64,7 +74,9 @@ class TrainConfig:
     split: str = "80_20"
     loss: str = "mse"
     seed: int = 42
-    mixed_precision: bool = False
+    last_batch: str = "fill"
+    precision: str = "auto"
+    data: str = ""
 
     def __post_init__(self):
         if isinstance(self.model, dict):
@@ -73,21 +85,29 @@ class TrainConfig:
             raise ValueError("epochs and batch_size must be >= 1 and learning_rate > 0")
         if self.loss not in ("mse", "mae", "huber"):
             raise ValueError(f"loss must be 'mse', 'mae' or 'huber', got {self.loss!r}")
+        if self.last_batch not in ("fill", "partial"):
+            raise ValueError(f"last_batch must be 'fill' or 'partial', got {self.last_batch!r}")
+        if self.precision not in ("auto", "float32", "bfloat16"):
+            raise ValueError(f"precision must be 'auto', 'float32' or 'bfloat16', got {self.precision!r}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
     def key(self) -> str:
-        """A short stable hash of the config: the run's cache key."""
-        text = json.dumps(self.to_dict(), sort_keys=True, default=list)
+        """A short stable hash of what determines the result (all but precision): the cache key."""
+        values = {k: v for k, v in self.to_dict().items() if k not in UNKEYED}
+        text = json.dumps(values, sort_keys=True, default=list)
         return hashlib.sha256(text.encode()).hexdigest()[:10]
 
     def run_name(self) -> str:
-        """Readable and unique: e.g. 'bs64-lr0.0001-split80_20-e100-<hash>'."""
+        """Readable and unique: e.g. 'bs64-lr0.0001-split80_20-e100-rgb-s42-<hash>'."""
         return (
             f"bs{self.batch_size}-lr{self.learning_rate:g}-split{self.split}"
-            f"-e{self.epochs}-{self.model.output}-{self.key()}"
+            f"-e{self.epochs}-{self.model.output}-s{self.seed}-{self.key()}"
         )
+
+
+UNKEYED = ("precision",)  # execution details: they change results only by rounding
 
 
 def _strict(cls, values: dict, where: str):
@@ -120,10 +140,11 @@ def load_train_config(path: str | Path) -> TrainConfig:
     return train_config_from_dict(values, where=str(path))
 
 
-def train_config_from_parameters(values: dict) -> TrainConfig:
+def train_config_from_parameters(values: dict, data: str = "") -> TrainConfig:
     """The TrainConfig that notebooks 03 and 04 build from their parameter cells
-    (flat names: image_size, filters, ..., epochs, batch_size, learning_rate, split, ...)."""
+    (flat names: image_size, filters, ..., epochs, batch_size, learning_rate, split, ...),
+    bound to the prepared data whose fingerprint is `data`."""
     model_names = {f.name for f in dataclasses.fields(ModelConfig)}
-    train_names = {f.name for f in dataclasses.fields(TrainConfig)} - {"model"}
+    train_names = {f.name for f in dataclasses.fields(TrainConfig)} - {"model", "data"}
     model = ModelConfig(**{k: (tuple(v) if k == "filters" else v) for k, v in values.items() if k in model_names})
-    return TrainConfig(model=model, **{k: v for k, v in values.items() if k in train_names})
+    return TrainConfig(model=model, data=data, **{k: v for k, v in values.items() if k in train_names})

@@ -8,6 +8,7 @@ gray versions. Preparation here makes that step explicit and repeatable:
     make_splits                seeded 70/30, 80/20, 90/10 manifests (Section 4, Table 2)
     load_arrays, load_split    what training and evaluation read
     common_validation_ids      the photos no split trains on (comparing splits)
+    fingerprint                the prepared data's identity (training runs are keyed by it)
 
 Prepared folder (`paths.profile_paths(profile).processed`):
     rgb.npy        uint8 (N, S, S, 3), sRGB
@@ -234,6 +235,27 @@ def load_split(out_dir: str | os.PathLike, split: str = "80_20") -> tuple[np.nda
     train = np.sort(frame.loc[frame["subset"] == "train", "id"].to_numpy(dtype=np.int64))
     val = np.sort(frame.loc[frame["subset"] == "val", "id"].to_numpy(dtype=np.int64))
     return train, val
+
+
+def fingerprint(out_dir: str | os.PathLike) -> str:
+    """The prepared data's identity, 12 hex digits: a sha256 over each kept photo's content
+    hash in id order (index.csv), the preparation parameters (manifest.json) and every split
+    manifest's train/validation assignment. Training runs are keyed by it, so a run trained on
+    other photos, another preparation or other splits is never reused. Where the photos came
+    from (a download or a folder) is not part of it: the same photos from another folder are
+    the same data."""
+    out_dir = Path(out_dir)
+    index = _read_index(out_dir)
+    manifest_path = out_dir / "manifest.json"
+    if not manifest_path.is_file():
+        raise FileNotFoundError(f"{manifest_path} not found: {out_dir} holds no prepared data; {MISSING_HINT}")
+    digest = hashlib.sha256()
+    digest.update("\n".join(f"{i} {sha}" for i, sha in zip(index["id"], index["sha256"])).encode())
+    digest.update(json.dumps(json.loads(manifest_path.read_text())["parameters"], sort_keys=True).encode())
+    for path in sorted((out_dir / "splits").glob("split_*.csv")):
+        frame = pd.read_csv(path)
+        digest.update(f"{path.name}:{''.join('v' if s == 'val' else 't' for s in frame['subset'])}".encode())
+    return digest.hexdigest()[:12]
 
 
 def common_validation_ids(out_dir: str | os.PathLike) -> np.ndarray:

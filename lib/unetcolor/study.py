@@ -25,7 +25,7 @@ import pandas as pd
 from . import data, paths
 from .config import TrainConfig, train_config_from_parameters
 from .reproducibility import PROGRESS_ENV
-from .train import train
+from .train import add_checkpoint_arguments, train
 
 
 def study_configs(base: TrainConfig, batch_sizes=(20, 32, 64, 100), learning_rates=(1e-3, 1e-4),
@@ -49,7 +49,7 @@ def study_configs(base: TrainConfig, batch_sizes=(20, 32, 64, 100), learning_rat
 
 
 def run_study(plan: pd.DataFrame, processed_dir: Path, models_dir: Path, workers: int = 1,
-              checkpoint_every: int = 1) -> None:
+              checkpoint_every: int | None = None, checkpoint_seconds: float | None = None) -> None:
     """Train every run of the plan that is not finished yet (each distinct config once)."""
     for run, config in dict(zip(plan["run"], plan["config"])).items():
         run_dir = Path(models_dir) / run
@@ -57,7 +57,8 @@ def run_study(plan: pd.DataFrame, processed_dir: Path, models_dir: Path, workers
             print(f"[study] {run}: finished", flush=True)
             continue
         print(f"[study] {run}: training", flush=True)
-        train(config, processed_dir, run_dir, workers=workers, checkpoint_every=checkpoint_every)
+        train(config, processed_dir, run_dir, workers=workers, checkpoint_every=checkpoint_every,
+              **({"checkpoint_seconds": checkpoint_seconds} if checkpoint_seconds else {}))
 
 
 def has_results(run_dir: Path) -> bool:
@@ -276,7 +277,7 @@ def plan_for_profile(profile: str, seeds: int | None = None) -> pd.DataFrame:
     from .runner import profile_parameters
 
     values = profile_parameters("04_hyperparameter_study", profile)
-    base = train_config_from_parameters(values)
+    base = train_config_from_parameters(values, data=data.fingerprint(paths.profile_paths(profile).processed))
     return study_configs(base, batch_sizes=values["batch_sizes"], learning_rates=values["learning_rates"],
                          splits=values["splits"], seeds=seeds or values["seeds"])
 
@@ -304,7 +305,8 @@ def run_in_parallel(plan: pd.DataFrame, args) -> int:
                 level = pending.pop(0)
                 command = [sys.executable, "-m", "unetcolor.study", "--profile", args.profile, "--only", level[0],
                            "--seeds", str(args.seeds), "--seed", level[1],
-                           "--workers", str(args.workers), "--checkpoint-every", str(args.checkpoint_every)]
+                           "--workers", str(args.workers), "--checkpoint-minutes", str(args.checkpoint_minutes)]
+                command += ["--checkpoint-every", str(args.checkpoint_every)] if args.checkpoint_every else []
                 running.append((level, subprocess.Popen(command, env=environment)))
             level, process = running.pop(0)
             if process.wait() != 0:
@@ -336,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="seeds per setting (default: notebook 04's `seeds` under the profile)")
     parser.add_argument("--seed", type=int, default=None, help="run only this seed of the plan")
     parser.add_argument("--workers", type=int, default=1, help="threads preparing batches (raise on a GPU)")
-    parser.add_argument("--checkpoint-every", type=int, default=1, help="epochs between checkpoints")
+    add_checkpoint_arguments(parser)
     parser.add_argument("--jobs", type=int, default=1,
                         help="runs trained at once, each in its own process (one GPU has room for several)")
     args = parser.parse_args(argv)
@@ -355,7 +357,8 @@ def main(argv: list[str] | None = None) -> int:
         if plan.empty:
             parser.error(f"--only {args.only} matches no factor level of the plan")
     folders = paths.profile_paths(args.profile).make()
-    run_study(plan, folders.processed, folders.models, workers=args.workers, checkpoint_every=args.checkpoint_every)
+    run_study(plan, folders.processed, folders.models, workers=args.workers, checkpoint_every=args.checkpoint_every,
+              checkpoint_seconds=60 * args.checkpoint_minutes)
     print(study_results(plan, folders.models).drop(columns=["run"]).to_string())
     return 0
 

@@ -20,6 +20,7 @@ Headless: ``python -m unetcolor.train --config run.yaml --profile paper``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -33,8 +34,8 @@ import keras
 import numpy as np
 import pandas as pd
 
-from . import color, compiles, data, half_weights, metrics as image_metrics, paths
-from .config import TrainConfig, load_train_config, train_config_from_dict
+from . import color, compiles, data, half_weights, metrics as image_metrics, paths, precision
+from .config import UNKEYED, TrainConfig, load_train_config, train_config_from_dict
 from .model import build_unet
 from .reproducibility import PROGRESS_ENV, batch_mode, environment_info, seed_everything
 
@@ -51,27 +52,33 @@ class ColorizationBatches(keras.utils.PyDataset):
 
     The order of epoch e is a permutation seeded by (seed, e) alone, so a run
     resumed at epoch e sees exactly the batches an uninterrupted run would.
+    With fill_last, a partial last batch is topped up with the first photos of the
+    same epoch's order, so every batch has batch_size photos (one shape: XLA
+    compiles the step once) and every photo is still seen each epoch.
     """
 
     def __init__(self, gray, rgb, ids, batch_size, seed=0, shuffle=True, output="rgb",
-                 first_epoch=0, workers=1):
+                 first_epoch=0, workers=1, fill_last=False):
         super().__init__(workers=workers, use_multiprocessing=False)
         self.gray, self.rgb = gray, rgb
         self.ids = np.asarray(ids)
         self.batch_size, self.seed, self.shuffle, self.output = batch_size, seed, shuffle, output
-        self.epoch = first_epoch
+        self.epoch, self.fill_last = first_epoch, fill_last
 
     def __len__(self):
         return math.ceil(len(self.ids) / self.batch_size)
 
     def order(self, epoch: int) -> np.ndarray:
-        if not self.shuffle:
-            return self.ids
-        return np.random.default_rng([self.seed, epoch]).permutation(self.ids)
+        order = np.random.default_rng([self.seed, epoch]).permutation(self.ids) if self.shuffle else self.ids
+        short = -len(order) % self.batch_size
+        if self.fill_last and short:
+            order = np.concatenate([order, np.resize(order, short)])
+        return order
 
     def __getitem__(self, index):
         batch = self.order(self.epoch)[index * self.batch_size:(index + 1) * self.batch_size]
         batch = np.sort(batch)  # sorted reads from a memory map are faster; order within a batch is irrelevant
+        # (a topped-up batch may hold a photo twice: fancy indexing reads it twice)
         gray = color.gray_to_input(self.gray[batch])
         rgb = np.asarray(self.rgb[batch])
         if self.output == "rgb":
@@ -153,16 +160,33 @@ def history_row(epoch: int, logs: dict | None, started: float) -> dict:
             "seconds": time.perf_counter() - started}
 
 
+# a checkpoint of the paper model (with optimizer state) is about 200 MB: by wall time, neither
+# a 2-hour CPU run nor a 2-minute GPU run spends its time writing them
+CHECKPOINT_SECONDS = 300.0
+
+
 class RunRecorder(keras.callbacks.Callback):
     """After every epoch: append the history row, save checkpoint and state atomically,
     and (in papermill runs) print one line. Under JAX the row also counts the epoch's
     XLA compilations (``compiles``, ``compile_seconds``; see unetcolor.compiles)."""
 
-    def __init__(self, run_dir: Path, rows: list[dict], epochs: int, log_lines: bool, checkpoint_every: int = 1,
-                 final_epoch: int | None = None):
+    def __init__(self, run_dir: Path, rows: list[dict], epochs: int, log_lines: bool,
+                 checkpoint_every: int | None = None, final_epoch: int | None = None,
+                 checkpoint_seconds: float = CHECKPOINT_SECONDS):
         super().__init__()
         self.run_dir, self.rows, self.epochs, self.log_lines = run_dir, rows, epochs, log_lines
         self.checkpoint_every, self.final_epoch = checkpoint_every, final_epoch or epochs
+        self.checkpoint_seconds = checkpoint_seconds
+        self.last_saved = time.perf_counter()
+
+    def _checkpoint_due(self, epoch: int) -> bool:
+        """At the last epoch; else every checkpoint_every epochs if set, else once
+        checkpoint_seconds have passed since the last checkpoint (or the start)."""
+        if epoch + 1 == self.final_epoch:
+            return True
+        if self.checkpoint_every:
+            return (epoch + 1) % self.checkpoint_every == 0
+        return time.perf_counter() - self.last_saved >= self.checkpoint_seconds
 
     def on_epoch_begin(self, epoch, logs=None):
         self.started = time.perf_counter()
@@ -174,11 +198,12 @@ class RunRecorder(keras.callbacks.Callback):
             count, seconds = compiles.compiled_so_far()
             row.update(compiles=count - self.compiled[0], compile_seconds=seconds - self.compiled[1])
         self.rows.append(row)
-        if (epoch + 1) % self.checkpoint_every == 0 or epoch + 1 == self.final_epoch:
+        if self._checkpoint_due(epoch):
             # history, checkpoint, then state: state.json only ever names a saved checkpoint
             _write_atomic(self.run_dir / "history.csv", lambda t: pd.DataFrame(self.rows).to_csv(t, index=False))
             _write_atomic(self.run_dir / "checkpoint.keras", self.model.save)
             write_json(self.run_dir / "state.json", {"epochs_done": epoch + 1})
+            self.last_saved = time.perf_counter()
         if self.log_lines:
             numbers = "  ".join(f"{k} {v:.4f}" for k, v in row.items()
                                 if k not in ("epoch", "seconds", "compiles", "compile_seconds"))
@@ -300,28 +325,32 @@ def export_float16(run_dir: Path, processed_dir: Path, batch_size: int = 16) -> 
 
 
 def train(config: TrainConfig, processed_dir: Path, run_dir: Path, workers: int = 1,
-          progress: str | None = None, stop_after: int | None = None, checkpoint_every: int = 1) -> RunResult:
+          progress: str | None = None, stop_after: int | None = None, checkpoint_every: int | None = None,
+          checkpoint_seconds: float = CHECKPOINT_SECONDS) -> RunResult:
     """Train (or resume, or load) the run described by config on the prepared data.
 
     processed_dir holds rgb.npy / gray.npy / splits (notebook 01); run_dir gets
     the artifacts listed in this module's docstring. stop_after=k stops after
     epoch k as an interruption would (checkpoint written, no final model), so a
-    later call resumes; the result then has metrics == {}. checkpoint_every > 1
-    saves time on fast GPUs (a checkpoint of the paper model is about 200 MB).
+    later call resumes; the result then has metrics == {}. A checkpoint (about 200 MB for
+    the paper model) is written every checkpoint_every epochs if given, else whenever
+    checkpoint_seconds have passed, and always after the last epoch.
     """
     run_dir = Path(run_dir)
     if is_finished(run_dir):
         return load_run(run_dir)
+    config = bind_data(config, processed_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     saved_config = run_dir / "config.json"
-    if saved_config.is_file() and json.loads(saved_config.read_text()) != json.loads(
-            json.dumps(config.to_dict(), default=list)):
+    if saved_config.is_file() and _keyed(json.loads(saved_config.read_text())) != _keyed(
+            json.loads(json.dumps(config.to_dict(), default=list))):
         raise ValueError(f"{saved_config}: this folder holds a run of another config; "
                          "use a new run folder or delete this one")
     write_json(saved_config, config.to_dict())
-    write_json(run_dir / "environment.json", environment_info())
+    decision = precision.resolve(config.precision)
+    write_json(run_dir / "environment.json", {**environment_info(), **precision.as_record(decision)})
 
-    keras.mixed_precision.set_global_policy("mixed_bfloat16" if config.mixed_precision else "float32")
+    precision.apply(decision)
     rgb, gray = data.load_arrays(processed_dir)
     train_ids, val_ids = data.load_split(processed_dir, config.split)
 
@@ -339,8 +368,8 @@ def train(config: TrainConfig, processed_dir: Path, run_dir: Path, workers: int 
         model = compile_model(build_unet(config.model), config)
 
     train_batches = ColorizationBatches(gray, rgb, train_ids, config.batch_size, config.seed,
-                                        shuffle=True, output=config.model.output,
-                                        first_epoch=first_epoch, workers=workers)
+                                        shuffle=True, output=config.model.output, first_epoch=first_epoch,
+                                        workers=workers, fill_last=config.last_batch == "fill")
     val_batches = ColorizationBatches(gray, rgb, val_ids, config.batch_size, shuffle=False,
                                       output=config.model.output, workers=workers)
     progress = progress or progress_mode()
@@ -354,7 +383,8 @@ def train(config: TrainConfig, processed_dir: Path, run_dir: Path, workers: int 
             initial_epoch=first_epoch,
             shuffle=False,  # ColorizationBatches shuffles by (seed, epoch); Keras' own batch shuffle is unseeded
             callbacks=[RunRecorder(run_dir, rows, config.epochs, log_lines=progress == "epoch",
-                                   checkpoint_every=checkpoint_every, final_epoch=last_epoch)],
+                                   checkpoint_every=checkpoint_every, final_epoch=last_epoch,
+                                   checkpoint_seconds=checkpoint_seconds)],
             verbose=1 if progress == "bar" else 0,
         )
     history = pd.DataFrame(rows)
@@ -406,8 +436,33 @@ def add_common_validation_metrics(run_dir: Path, processed_dir: Path) -> dict:
     return metrics
 
 
+def _keyed(values: dict) -> dict:
+    return {k: v for k, v in values.items() if k not in UNKEYED}
+
+
+def bind_data(config: TrainConfig, processed_dir: Path) -> TrainConfig:
+    """config bound to the prepared data in processed_dir (its data fingerprint). A config
+    already bound to other data is refused: its cache key names other photos."""
+    actual = data.fingerprint(processed_dir)
+    if config.data and config.data != actual:
+        raise ValueError(f"{processed_dir}: the prepared data's fingerprint is {actual}, but the config is keyed "
+                         f"to data {config.data}; prepare that data again or build the config from this data")
+    return dataclasses.replace(config, data=actual)
+
+
 def run_folder(config: TrainConfig, profile: str) -> Path:
-    return paths.profile_paths(profile).run_dir(config.run_name())
+    """models/<profile>/<run name>, the config bound to the profile's prepared data."""
+    folders = paths.profile_paths(profile)
+    return folders.run_dir(bind_data(config, folders.processed).run_name())
+
+
+def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
+    """--checkpoint-every / --checkpoint-minutes, shared by the train and study commands."""
+    parser.add_argument("--checkpoint-every", type=int, default=None, metavar="EPOCHS",
+                        help="write a checkpoint every this many epochs (default: by wall time, see below)")
+    parser.add_argument("--checkpoint-minutes", type=float, default=CHECKPOINT_SECONDS / 60, metavar="MINUTES",
+                        help="without --checkpoint-every: a checkpoint once this many minutes have passed since the "
+                             f"last (default {CHECKPOINT_SECONDS / 60:g}), and always after the last epoch")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -422,6 +477,7 @@ def main(argv: list[str] | None = None) -> int:
                            "the validation PSNR of both; needs the profile's prepared data")
     parser.add_argument("--profile", default="paper", help="profile whose prepared data and models folder to use")
     parser.add_argument("--workers", type=int, default=1, help="threads preparing batches (raise on a GPU)")
+    add_checkpoint_arguments(parser)
     args = parser.parse_args(argv)
     folders = paths.profile_paths(args.profile)
     if args.export_float16:
@@ -429,7 +485,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     config = load_train_config(args.config)
     os.environ.setdefault(PROGRESS_ENV, "epoch")
-    result = train(config, folders.processed, run_folder(config, args.profile), workers=args.workers)
+    result = train(config, folders.processed, run_folder(config, args.profile), workers=args.workers,
+                   checkpoint_every=args.checkpoint_every, checkpoint_seconds=60 * args.checkpoint_minutes)
     print(json.dumps({"run_dir": str(result.run_dir), **result.metrics}, indent=2))
     return 0
 
