@@ -332,3 +332,26 @@ def test_command_line_uses_the_profile_of_notebook_01(tmp_path, monkeypatch, cap
     assert data.split_counts(processed)["val"].tolist() == [3, 2, 1]
     assert "kept 10" in capsys.readouterr().out
     assert sorted(os.listdir(tmp_path)) == ["data", "models", "notebooks", "profiles", "reports"]
+
+
+def test_the_source_record_names_no_absolute_path(tmp_path):
+    from unetcolor import download, paths
+
+    folder = paths.project_root() / "data" / "raw"
+    record = data.describe_source([folder], "data/raw")
+    assert record == {"kind": "folder", "folder": "data/raw"}
+    assert data.describe_source([tmp_path], "", sample_photos=36) == {"kind": "scikit-image samples", "count": 36}
+    extracted = tmp_path / "summer2winter_yosemite"
+    (extracted / "trainA").mkdir(parents=True)
+    (extracted / download.MARKER).write_text(json.dumps({"url": "file:///x.zip", "archive": "x.zip", "sha256": "00"}))
+    assert data.describe_source([extracted / "trainA"], "")["url"] == "file:///x.zip"
+
+
+def test_the_data_fingerprint_follows_photos_parameters_and_splits(tiny_processed, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_processed, copy)
+    assert data.fingerprint(copy) == data.fingerprint(tiny_processed)  # content, not place
+    data.make_splits(copy, splits=((80, 20), (70, 30)), seed=2)
+    assert data.fingerprint(copy) != data.fingerprint(tiny_processed)

@@ -31,3 +31,19 @@ def test_targets_sentence_counts_the_gan_apart():
         "Targets set for the accurate and vivid models: 2 of 3 met. "
         "The adversarial model, held to the vivid model's targets: 1 of 2 met.")
     assert results._targets_sentence(targets[:3]).endswith("2 of 3 met.")
+
+
+def test_data_sentence_states_the_recorded_source(tmp_path):
+    import json
+
+    from unetcolor.download import DEFAULT_URL
+
+    report = pd.DataFrame({"status": ["kept", "kept", "excluded"]})
+    statuses = report["status"].value_counts()
+    (tmp_path / "data_source.json").write_text(json.dumps({"kind": "folder", "folder": "../photos"}))
+    sentence = results._data_sentence(tmp_path, report, 1, statuses)
+    assert "Not the paper's photos" in sentence and "`../photos`" in sentence and "Of 3 files, 2 were kept" in sentence
+    (tmp_path / "data_source.json").write_text(json.dumps(
+        {"kind": "download", "url": DEFAULT_URL, "archive": "a.zip", "sha256": "ab" * 32}))
+    sentence = results._data_sentence(tmp_path, report, 1, statuses)
+    assert sentence.startswith("**Data.** The paper's photos") and DEFAULT_URL in sentence

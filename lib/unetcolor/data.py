@@ -521,6 +521,19 @@ def photo_source(raw_dir: Path, data_dir: str = "", sample_photos: int = 0, imag
     return download.photo_folders(download.fetch_dataset(raw_dir))
 
 
+def describe_source(folders: list[Path], data_dir: str = "", sample_photos: int = 0) -> dict:
+    """Where photo_source's folders came from, for the record (no absolute paths):
+    {"kind": "download", "url", "archive", "sha256"} from the verified extraction's marker,
+    {"kind": "folder", "folder": path relative to the project root}, or
+    {"kind": "scikit-image samples", "count"}."""
+    if sample_photos:
+        return {"kind": "scikit-image samples", "count": int(sample_photos)}
+    if data_dir:
+        return {"kind": "folder", "folder": os.path.relpath(Path(folders[0]).resolve(), paths.project_root())}
+    marker = json.loads((Path(folders[0]).parent / download.MARKER).read_text())
+    return {"kind": "download", **{key: marker[key] for key in ("url", "archive", "sha256")}}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Notebook 01's preparation without Jupyter, with the same parameters for a profile."""
     from .runner import profile_parameters
