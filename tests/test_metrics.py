@@ -169,3 +169,16 @@ def test_evaluate_images_and_summarize():
     assert row["median"] == pytest.approx(table["colorfulness_true"].median())
     assert row["n"] == 2
     assert set(summary.method) == {"model", "gray baseline", "ground truth"}
+
+
+def test_side_by_side_puts_gray_outputs_and_original_in_a_row_with_their_psnr():
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 256, (12, 16, 3), dtype=np.uint8)
+    gray_copy = lambda rgb: color.gray_baseline(color.rgb_to_gray(rgb))  # noqa: E731
+    rows, titles = metrics.side_by_side({"identity": lambda rgb: rgb.copy(), "gray": gray_copy}, [photo])
+    assert len(rows) == 1 and len(rows[0]) == 4
+    np.testing.assert_array_equal(rows[0][0], color.rgb_to_gray(photo))
+    np.testing.assert_array_equal(rows[0][3], photo)
+    mse = np.mean((photo.astype(float) - gray_copy(photo).astype(float)) ** 2)
+    expected = f"{10 * np.log10(255 ** 2 / mse):.2f} dB"
+    assert titles[0] == [f"gray copy: {expected}", "PSNR inf dB", f"PSNR {expected}", ""]

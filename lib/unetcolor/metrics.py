@@ -251,3 +251,22 @@ def evaluate_photos(
         if len(kept) < n_keep:
             kept.append((gray, colorized, original))
     return pd.DataFrame(rows, columns=list(PHOTO_COLUMNS)), kept
+
+
+def side_by_side(colorizers: dict[str, Callable[[np.ndarray], np.ndarray]],
+                 photos: Sequence[np.ndarray]) -> tuple[list[list[np.ndarray]], list[list[str]]]:
+    """One row per photo: its gray, each colorizer's output, the original; and under each
+    colorized image its PSNR (paper eq. 3) against the original, under the gray its own.
+
+    colorizers: name -> uint8 RGB (H, W, 3) -> uint8 RGB of the same size (using only the gray).
+    photos: uint8 RGB originals of any size. Returns (rows, cell titles) for plots.image_grid;
+    the columns are gray, the colorizers in the order given, original.
+    """
+    rows, titles = [], []
+    for original in photos:
+        gray = color.rgb_to_gray(original)
+        outputs = [colorize(original) for colorize in colorizers.values()]
+        rows.append([gray, *outputs, original])
+        titles.append([f"gray copy: {psnr(original, color.gray_baseline(gray)):.2f} dB",
+                       *[f"PSNR {psnr(original, output):.2f} dB" for output in outputs], ""])
+    return rows, titles
