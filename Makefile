@@ -9,44 +9,44 @@ PROFILE  ?= paper
 DATA_DIR ?=
 VENV     := .venv
 PY       := $(VENV)/bin/python
-INSTALLED := $(VENV)/.installed
-LIB      := $(wildcard lib/unetcolor/*.py)
+# the environment is reinstalled when requirements.txt or pyproject.toml change in content, not in file time
+INSTALLED := $(VENV)/.installed-$(firstword $(shell cat requirements.txt pyproject.toml | cksum))
 NB_OUT   := reports/$(PROFILE)/notebooks
 NOTEBOOKS := 01_data_preparation 02_model 03_training 04_hyperparameter_study 05_psnr_evaluation 06_pokhara_test_images 07_beyond_the_paper
 NB_ARGS  ?=
-RUN      := $(PY) -m unetcolor.runner --profile $(PROFILE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") $(NB_ARGS)
+FORCE    ?=
+RUN      := $(PY) -m unetcolor.runner --profile $(PROFILE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") $(if $(FORCE),--force) $(NB_ARGS)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: help setup reproduce results smoke data train test test-unit test-notebooks bench lab default-model vivid-model gan-model clean clean-runs
+.PHONY: ALWAYS help setup reproduce results smoke data train test test-unit test-notebooks bench lab default-model vivid-model gan-model clean clean-runs
 
 help: ## list the targets and variables
-	@echo "usage: make TARGET [PROFILE=paper|smoke] [DATA_DIR=folder-of-photos] [NB_ARGS='--set name=value']"
+	@echo "usage: make TARGET [PROFILE=paper|smoke] [DATA_DIR=folder-of-photos] [NB_ARGS='--set name=value'] [FORCE=1]"
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
 
-$(INSTALLED): requirements.txt pyproject.toml
+$(INSTALLED):
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
 	$(PY) -m pip install -q --no-deps -e .
+	@rm -f $(VENV)/.installed*
 	@touch $@
 
 setup: $(INSTALLED) ## create .venv from the pinned requirements (done automatically by other targets)
 
-# Each executed notebook depends on its source, the package, the profile and the notebook before it,
-# so `make reproduce` reruns only what is stale. Training runs are cached by config besides.
-define NOTEBOOK_RULE
-$(NB_OUT)/$(1).ipynb: notebooks/$(1).ipynb $(2) $(LIB) profiles/$(PROFILE).yaml | $(INSTALLED)
-	$(RUN) $(1)
-endef
-$(eval $(call NOTEBOOK_RULE,01_data_preparation,))
-$(eval $(call NOTEBOOK_RULE,02_model,$(NB_OUT)/01_data_preparation.ipynb))
-$(eval $(call NOTEBOOK_RULE,03_training,$(NB_OUT)/02_model.ipynb))
-$(eval $(call NOTEBOOK_RULE,04_hyperparameter_study,$(NB_OUT)/03_training.ipynb))
-$(eval $(call NOTEBOOK_RULE,05_psnr_evaluation,$(NB_OUT)/04_hyperparameter_study.ipynb))
-$(eval $(call NOTEBOOK_RULE,06_pokhara_test_images,$(NB_OUT)/05_psnr_evaluation.ipynb))
-$(eval $(call NOTEBOOK_RULE,07_beyond_the_paper,$(NB_OUT)/06_pokhara_test_images.ipynb $(wildcard lib/unetcolor/weights/*)))
+# Make names the notebooks; the runner decides which of them to re-execute, by content: a notebook re-runs when
+# its source, the package code, its parameters (profile, DATA_DIR, NB_ARGS), the files they name, the prepared data
+# or a notebook before it changed since its last successful run, and says why (reports/<profile>/stamps/).
+# So these targets always call the runner (ALWAYS), and `make data DATA_DIR=X` always looks at X.
+# A notebook's target brings the notebooks up to and including it up to date: `make $(NB_OUT)/05_psnr_evaluation.ipynb`
+# runs the runner on 01..05 (a notebook's number is its place in NOTEBOOKS).
+through = $(wordlist 1,$(patsubst 0%,%,$(firstword $(subst _, ,$(1)))),$(NOTEBOOKS))
+$(NB_OUT)/%.ipynb: ALWAYS | $(INSTALLED)
+	$(RUN) $(call through,$*)
 
-reproduce: $(NB_OUT)/07_beyond_the_paper.ipynb ## run the notebooks at PROFILE (default: the paper's settings)
+ALWAYS:
+
+reproduce: $(NB_OUT)/07_beyond_the_paper.ipynb ## run the stale notebooks at PROFILE (default: the paper's settings); FORCE=1: all
 	$(if $(filter paper,$(PROFILE)),$(PY) -m unetcolor.results --profile paper)
 	@echo "executed notebooks: $(NB_OUT); figures: reports/$(PROFILE)/figures; tables: reports/$(PROFILE)/tables"
 
@@ -64,13 +64,19 @@ train: $(INSTALLED) ## train the paper's main run headless (no Jupyter): configs
 test-unit: $(INSTALLED)
 	$(PY) -m pytest -q tests
 
+# nbval re-executes the committed smoke notebooks (known-good outputs) and compares the cells marked
+# `# NBVAL_CHECK_OUTPUT`, after masking what may differ between machines (tests/nbval_sanitize.cfg).
+# `make test` runs it before `make smoke`, so it compares with the committed copies, not with fresh ones.
 test-notebooks: $(INSTALLED)
-	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax $(addprefix reports/smoke/notebooks/,$(addsuffix .ipynb,$(NOTEBOOKS)))
+	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
+		$(addprefix reports/smoke/notebooks/,$(addsuffix .ipynb,$(NOTEBOOKS)))
 
-test: ## unit tests, then the smoke profile through papermill, then nbval re-executing the smoke notebooks
+# On a fresh clone `make smoke` re-executes every notebook through papermill (the smoke profile's stamps are not
+# committed); on a checkout that ran it before, only what changed since.
+test: ## unit tests; nbval against the committed smoke notebooks; then the smoke profile through papermill
 	$(MAKE) test-unit
-	$(MAKE) smoke
 	$(MAKE) test-notebooks
+	$(MAKE) smoke
 
 bench: $(INSTALLED) ## measure speed (data preparation, training, colorizing): reports/bench/
 	$(PY) -m unetcolor.bench --out reports/bench
@@ -87,8 +93,8 @@ vivid-model: $(INSTALLED) ## train the shipped vivid colorizer (a*, b* bins; ~40
 gan-model: $(INSTALLED) ## train the shipped adversarial colorizer (pix2pix-style; ~40 min on 2 CPU cores): weights/gan.*
 	$(PY) -m unetcolor.default_model --recipe gan $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
 
-clean: ## remove the smoke profile's outputs and Python caches (keeps downloads and the paper profile)
-	rm -rf reports/smoke data/processed/smoke models/smoke .pytest_cache
+clean: ## remove the smoke profile's outputs but its committed notebooks, and Python caches (keeps downloads, paper)
+	rm -rf reports/smoke/figures reports/smoke/tables reports/smoke/stamps data/processed/smoke models/smoke .pytest_cache
 	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +
 
 clean-runs: ## delete PROFILE's trained runs (they are cached by config, not by code version)

@@ -59,3 +59,51 @@ def test_smoke_never_writes_into_the_paper_folders():
     for folder in ("processed", "models", "reports"):
         assert getattr(smoke, folder) != getattr(paper, folder)
         assert paper.profile not in getattr(smoke, folder).parts
+
+
+@pytest.mark.parametrize("name", runner.NOTEBOOKS)
+def test_the_committed_smoke_notebooks_are_known_good_runs(name):
+    """reports/smoke/notebooks/ holds what nbval compares with (`make test-notebooks`): one finished
+    smoke run of every notebook, with outputs in its checked cells and the paths papermill
+    records relative to the project, not to the machine it ran on."""
+    notebook = json.loads((ROOT / "reports" / "smoke" / "notebooks" / f"{name}.ipynb").read_text())
+    record = notebook["metadata"]["papermill"]
+    assert record["parameters"]["profile"] == "smoke" and record["exception"] is None
+    assert (record["input_path"], record["output_path"]) == \
+        (f"notebooks/{name}.ipynb", f"reports/smoke/notebooks/{name}.ipynb")
+    checked = [cell for cell in notebook["cells"] if "# NBVAL_CHECK_OUTPUT" in "".join(cell["source"])]
+    assert any(cell.get("outputs") for cell in checked)
+
+
+def test_nbval_masks_float_noise_but_not_structure():
+    """tests/nbval_sanitize.cfg, as nbval applies it: another CPU's last digits and pandas' padding
+    vanish; a count, a shape, a column name, a verdict or a NaN still differ."""
+    import re
+
+    from nbval.plugin import get_sanitize_patterns
+
+    patterns = get_sanitize_patterns((ROOT / "tests" / "nbval_sanitize.cfg").read_text())
+
+    def sanitize(text):
+        for regex, replace in patterns:
+            text = re.sub(regex, replace, text)
+        return text
+
+    assert sanitize("psnr  model   10.674  -1.152  0.000\n") == sanitize("psnr  model  10.675   1.149  0.001\n")
+    assert sanitize("<td>0.0379</td><td>1.652093e+07</td>") == sanitize("<td>0.0380</td><td>1.652094e+07</td>")
+    for reference, regressed in [("70_30  25  11", "70_30  24  12"), ("rgb (36, 64, 64, 3)", "rgb (36, 64, 64)"),
+                                 ("val_loss 0.0379", "loss 0.0379"), ("supported", "contradicted"),
+                                 ("mean 10.674", "mean NaN"), ("True", "False")]:
+        assert sanitize(reference) != sanitize(regressed)
+
+
+@pytest.mark.parametrize("name", runner.NOTEBOOKS)
+def test_the_committed_smoke_notebooks_run_the_current_sources(name):
+    """nbval re-executes the cells stored in reports/smoke/notebooks/, not those of notebooks/:
+    after editing a notebook, `make smoke` and commit its executed copy with it."""
+    def code(path):
+        cells = json.loads(path.read_text())["cells"]
+        return ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "code"
+                and "injected-parameters" not in cell.get("metadata", {}).get("tags", [])]
+
+    assert code(ROOT / "reports" / "smoke" / "notebooks" / f"{name}.ipynb") == code(ROOT / "notebooks" / f"{name}.ipynb")

@@ -19,7 +19,12 @@ Modules, in the order the paper uses them:
               the accurate default, the vivid one and the GAN; ab_bins is the
               first two's classification head over a*, b* bins, adversarial
               the GAN's discriminator and training step
-    runner, results, bench   papermill execution, the README's results, speed
+    half_weights  a finished run's weights in float16 (the committed form of the main run)
+    precision     float32 or bfloat16, chosen by CPU flags and a cached probe
+    compiles      XLA compilations per epoch under JAX
+    migrate       older run records brought up to the current cache key
+    runner, staleness, results, bench   papermill execution and its content-based reruns,
+              the README's results, speed
     images, reproducibility  one photo reader/writer; seeding and environment records
 """
 

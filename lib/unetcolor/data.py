@@ -552,14 +552,17 @@ def main(argv: list[str] | None = None) -> int:
     report = prepare_dataset(folders, where.processed, image_size=values["image_size"],
                              max_images=values["max_images"] or None, workers=args.workers)
     _write_text_atomic(where.tables / "data_report.csv", report.to_csv(index=False))
+    source = describe_source(folders, args.data_dir or values["data_dir"], values["sample_photos"])
+    _write_text_atomic(where.tables / "data_source.json", json.dumps(source, indent=2) + "\n")
     make_splits(where.processed, splits=[tuple(int(p) for p in name.split("_")) for name in values["splits"]],
                 seed=values["seed"])
     counts = report["status"].value_counts()
     bw = int(report["reason"].fillna("").str.startswith("black-and-white").sum())
+    root = paths.project_root()
     print(
-        f"{where.processed}: kept {counts.get('kept', 0)}, excluded {counts.get('excluded', 0)} "
-        f"({bw} black-and-white), skipped {counts.get('skipped', 0)} "
-        f"in {time.perf_counter() - started:.1f} s; report in {where.tables / 'data_report.csv'}"
+        f"{os.path.relpath(where.processed, root)}: kept {counts.get('kept', 0)}, excluded "
+        f"{counts.get('excluded', 0)} ({bw} black-and-white), skipped {counts.get('skipped', 0)} "
+        f"in {time.perf_counter() - started:.1f} s; report in {os.path.relpath(where.tables / 'data_report.csv', root)}"
     )
     print(split_counts(where.processed).to_string(index=False))
     return 0

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from . import paths
 from .reproducibility import batch_mode
 
 sns.set_theme(style="whitegrid", context="notebook")
@@ -22,6 +23,8 @@ METRIC_LABELS = {"loss": "MSE loss", "accuracy": 'Keras "accuracy"', "psnr": "PS
 
 
 def save(figure, path: Path, dpi: int = 120) -> Path:
+    """Write figure to path as PNG, atomically. Returns the path relative to the project root
+    where it lies under it (what a notebook cell then shows: no machine's absolute path)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
@@ -32,7 +35,12 @@ def save(figure, path: Path, dpi: int = 120) -> Path:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    return path
+    return _shown(path)
+
+
+def _shown(path: Path) -> Path:
+    root = paths.project_root()
+    return path.resolve().relative_to(root) if path.resolve().is_relative_to(root) else path
 
 
 def save_photo_figure(figure, path: Path) -> Path:
@@ -42,20 +50,27 @@ def save_photo_figure(figure, path: Path) -> Path:
     committed: under papermill (UNETCOLOR_PROGRESS=epoch) the figure is only written to
     a file (git-ignored: *_photos.png), interactively it is also shown inline.
     """
-    save(figure, path)
+    shown = save(figure, path)
     if batch_mode():
         plt.close(figure)
-    return path
+    return shown
 
 
-def training_curves(history: pd.DataFrame, metric: str, title: str = ""):
-    """Training and validation `metric` per epoch (the style of the paper's Figures 4-7)."""
+def training_curves(history: pd.DataFrame, metric: str, title: str = "", baseline: float | None = None,
+                    baseline_label: str = "gray copy (validation)"):
+    """Training and validation `metric` per epoch (the style of the paper's Figures 4-7), with
+    a dashed reference line where a baseline is given (e.g. the gray copy's validation PSNR)."""
     long = (history[["epoch", metric, f"val_{metric}"]]
             .rename(columns={metric: "training", f"val_{metric}": "validation"})
             .melt(id_vars="epoch", var_name="subset", value_name=metric))
-    figure, axis = plt.subplots(figsize=(6, 4))
-    sns.lineplot(data=long, x="epoch", y=metric, hue="subset", marker="o" if len(history) < 30 else None, ax=axis)
+    figure, axis = plt.subplots(figsize=(6.4, 4))
+    sns.lineplot(data=long, x="epoch", y=metric, hue="subset", palette=["tab:blue", "tab:orange"],
+                 marker="o" if len(history) < 30 else None, ax=axis)
+    if baseline is not None:
+        axis.axhline(baseline, color="0.3", linestyle="--", label=f"{baseline_label}: {baseline:.2f}")
+        axis.legend()
     axis.set_ylabel(METRIC_LABELS.get(metric, metric))
+    axis.set_xlabel("epoch")
     axis.set_title(title)
     return figure
 

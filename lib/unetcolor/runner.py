@@ -5,8 +5,15 @@ override (`paper` overrides nothing: the notebooks' own defaults are the
 paper's values). Each notebook receives the keys it declares; a key that no
 notebook declares is an error (papermill would only warn).
 
+A notebook re-executes only when what it reads changed since its last
+successful run, by content: its source, the package code, its parameters, the
+photos or model files they name, the prepared data, the notebook before it
+(see staleness.py; the record is reports/<profile>/stamps/<notebook>.json).
+Each notebook gets one line, `ran: <why>` or `current: ...`.
+
     python -m unetcolor.runner --profile smoke                 # all of them, in order
     python -m unetcolor.runner --profile paper 03_training     # one
+    python -m unetcolor.runner --profile smoke --force         # all, stale or not
 """
 
 from __future__ import annotations
@@ -16,11 +23,12 @@ import ast
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import yaml
 
-from . import paths
+from . import paths, staleness
 from .reproducibility import PROGRESS_ENV
 
 NOTEBOOKS = (
@@ -82,19 +90,27 @@ def load_profile(profile: str, root: Path | None = None) -> dict:
     return overrides
 
 
+def injected_parameters(name: str, profile: str, extra: dict | None = None, root: Path | None = None) -> dict:
+    """What papermill injects into notebook `name`: the profile's values, then `extra`
+    (--set, --data-dir), then the profile's name; only the keys the notebook declares."""
+    declared = notebook_parameters(name, root)
+    values = {**load_profile(profile, root), **(extra or {}), "profile": profile}
+    return {key: value for key, value in values.items() if key in declared}
+
+
 def run_notebook(name: str, profile: str, extra: dict | None = None, root: Path | None = None) -> Path:
     """Execute one notebook into reports/<profile>/notebooks/<name>.ipynb.
 
     The executed copy is written under a temporary name and renamed when the
     run succeeds; a failed run is kept as <name>.failed.ipynb for inspection.
+    The paths papermill records in its metadata are made relative to the project
+    root, so an executed notebook names no folder of the machine it ran on.
     """
     import papermill
 
     root = root or paths.project_root()
     folders = paths.profile_paths(profile, root).make()
-    declared = notebook_parameters(name, root)
-    values = {**load_profile(profile, root), **(extra or {}), "profile": profile}
-    parameters = {key: value for key, value in values.items() if key in declared}
+    parameters = injected_parameters(name, profile, extra, root)
     output = folders.notebooks / f"{name}.ipynb"
     partial = folders.notebooks / f".{name}.running.ipynb"
     failed = folders.notebooks / f"{name}.failed.ipynb"
@@ -111,9 +127,52 @@ def run_notebook(name: str, profile: str, extra: dict | None = None, root: Path 
             os.replace(partial, failed)
             print(f"[{profile}] {name} failed; the partly executed notebook is {failed}", file=sys.stderr)
         raise
+    _relative_papermill_paths(partial, {"input_path": notebook_path(name, root), "output_path": output}, root)
     failed.unlink(missing_ok=True)
     os.replace(partial, output)
     return output
+
+
+def _relative_papermill_paths(executed: Path, recorded: dict[str, Path], root: Path) -> None:
+    """Set the executed notebook's papermill metadata `input_path`, `output_path` to
+    `recorded`, relative to root (papermill stores the absolute paths it was given)."""
+    import nbformat
+
+    notebook = nbformat.reads(executed.read_text(encoding="utf-8"), as_version=nbformat.NO_CONVERT)
+    for key, path in recorded.items():
+        notebook.metadata.setdefault("papermill", {})[key] = Path(os.path.relpath(path, root)).as_posix()
+    executed.write_text(nbformat.writes(notebook), encoding="utf-8")  # as papermill writes it
+
+
+def run(names: list[str], profile: str, extra: dict | None = None, force: bool = False,
+        root: Path | None = None) -> list[staleness.Decision]:
+    """Re-execute those of `names` (run in NOTEBOOKS order) whose inputs changed since their
+    last successful run, or all of them with force; print one line per notebook.
+
+    Each decision is taken just before the notebook's turn, so a notebook that re-ran with
+    other inputs makes the ones after it re-run ("upstream ... re-ran")."""
+    root = root or paths.project_root()
+    decisions = []
+    for name in [name for name in NOTEBOOKS if name in names]:
+        index = NOTEBOOKS.index(name)
+        record = staleness.inputs(name, profile, injected_parameters(name, profile, extra, root),
+                                  NOTEBOOKS[index - 1] if index else None, root)
+        decision = staleness.decide(name, profile, record, root, force=force)
+        decisions.append(decision)
+        if not decision.stale:
+            print(f"[{profile}] {name} {decision.describe()}", flush=True)
+            continue
+        print(f"[{profile}] {name}: re-executing, because {'; '.join(decision.reasons)}", flush=True)
+        started = time.monotonic()
+        run_notebook(name, profile, extra, root)
+        staleness.record_run(name, profile, record, root)
+        decision.seconds = time.monotonic() - started
+        print(f"[{profile}] {name} {decision.describe()}", flush=True)
+    if len(decisions) > 1 and any(decision.stale for decision in decisions):
+        print(f"[{profile}] summary:")
+        for decision in decisions:
+            print(f"  {decision.name:<24} {decision.describe()}")
+    return decisions
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", default="", help="a folder of photos instead of the download (notebook 01)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="override one parameter for this run (a Python literal), e.g. --set train_model=False")
+    parser.add_argument("--force", action="store_true", help="re-execute the notebooks even where nothing changed")
     args = parser.parse_args(argv)
     unknown = sorted(set(args.notebooks) - set(NOTEBOOKS))
     if unknown:
@@ -139,8 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         except (ValueError, SyntaxError):
             extra[name] = value  # a bare word is a string
 
-    for name in args.notebooks:
-        run_notebook(name, args.profile, extra)
+    run(args.notebooks, args.profile, extra, force=args.force)
     return 0
 
 
