@@ -182,3 +182,142 @@ def test_side_by_side_puts_gray_outputs_and_original_in_a_row_with_their_psnr():
     mse = np.mean((photo.astype(float) - gray_copy(photo).astype(float)) ** 2)
     expected = f"{10 * np.log10(255 ** 2 / mse):.2f} dB"
     assert titles[0] == [f"gray copy: {expected}", "PSNR inf dB", f"PSNR {expected}", ""]
+
+
+# ------------------------------------------- a*, b* error AuC and bias (Zhang et al. 2016)
+
+
+def brute_force_auc(truth_ab, pred_ab, thresholds=range(151), weights=None):
+    """Reference: the thresholds x pixels comparison, written out, with optional pixel weights."""
+    truth_ab, pred_ab = (np.asarray(x, np.float64).reshape(-1, 2) for x in (truth_ab, pred_ab))
+    distance = np.sqrt(((pred_ab - truth_ab) ** 2).sum(-1))
+    weights = np.full(len(distance), 1 / len(distance)) if weights is None else weights / weights.sum()
+    within = distance[None, :] <= np.asarray(list(thresholds), np.float64)[:, None]
+    return float((within * weights[None, :]).sum(1).mean())
+
+
+def rebalanced_weights(truth_ab, grid=10.0):
+    """Reference: 1 / frequency of each pixel's rint(ab / grid) cell, by np.unique."""
+    cells = np.rint(np.asarray(truth_ab, np.float64).reshape(-1, 2) / grid)
+    _, inverse, counts = np.unique(cells, axis=0, return_inverse=True, return_counts=True)
+    return 1.0 / counts[inverse.ravel()]
+
+
+def colourful_batch(n=2, size=32):
+    from skimage import data
+
+    photo = data.astronaut()
+    return np.stack([photo[100 + 40 * i:100 + 40 * i + size, 150:150 + size] for i in range(n)])
+
+
+def test_identical_images_score_auc_one_and_no_bias():
+    truth = colourful_batch()
+    assert metrics.ab_error_auc(truth, truth) == 1.0
+    assert metrics.ab_error_auc(truth, truth, rebalance=True) == 1.0
+    assert metrics.ab_bias(truth, truth) == (0.0, 0.0)
+
+
+@pytest.mark.parametrize("shift", [0.0, 5.0, 5.5, 37.0, 150.0, 151.0, 200.0])
+def test_constant_b_shift_on_lab_arrays_gives_the_hand_computed_auc(shift):
+    # integer a*, b* keep (b + shift) - b exact; distance <= t for the thresholds t >= shift
+    rng = np.random.default_rng(1)
+    truth = rng.integers(-60, 61, (3, 8, 8, 2)).astype(np.float64)
+    pred = truth + [0.0, shift]
+    expected = np.sum(np.arange(151) >= shift) / 151  # (151 - ceil(shift)) / 151, at least 0
+    assert metrics.ab_error_curve(truth, pred).mean() == pytest.approx(expected, abs=1e-12)
+    assert metrics.ab_error_curve(truth, pred, rebalance=True).mean() == pytest.approx(expected, abs=1e-12)
+    if shift == 5.0:
+        assert expected == pytest.approx(146 / 151)
+
+
+def test_constant_b_shift_through_8bit_rgb():
+    # built in L*a*b*, converted to 8-bit sRGB: the rounding moves a*, b* by about a unit
+    lab = np.zeros((1, 16, 16, 3))
+    lab[..., 0] = np.linspace(40, 70, 16)[None, :, None]
+    lab[..., 1] = np.linspace(-15, 15, 16)[None, None, :]
+    lab[..., 2] = 5.0
+    shifted = lab + [0, 0, 20.0]
+    truth, pred = color.lab_to_rgb(lab), color.lab_to_rgb(shifted)
+    mean_da, mean_db = metrics.ab_bias(truth, pred)
+    assert abs(mean_da) < 0.5 and mean_db == pytest.approx(20.0, abs=0.5)
+    reference = brute_force_auc(color.rgb_to_lab(truth)[..., 1:], color.rgb_to_lab(pred)[..., 1:])
+    assert metrics.ab_error_auc(truth, pred) == pytest.approx(reference, abs=1e-12)
+    assert metrics.ab_error_auc(truth, pred) == pytest.approx(131 / 151, abs=2 / 151)
+
+
+def test_gray_copy_bias_is_minus_the_truths_mean_ab():
+    truth = colourful_batch()
+    gray = color.gray_baseline(color.rgb_to_gray(truth))
+    truth_lab = color.rgb_to_lab(truth).astype(np.float64)
+    mean_da, mean_db = metrics.ab_bias(truth, gray)
+    # a neutral gray has a* = b* = 0 up to scikit-image's float noise (|a*|, |b*| < 0.005 on 0..255 grays)
+    assert mean_da == pytest.approx(-truth_lab[..., 1].mean(), abs=1e-2)
+    assert mean_db == pytest.approx(-truth_lab[..., 2].mean(), abs=1e-2)
+    assert abs(mean_da) + abs(mean_db) > 5  # the crop is colourful: a real cast, not noise
+
+
+def test_raw_and_rebalanced_auc_match_brute_force_references():
+    truth = colourful_batch(n=3)
+    noisy = np.clip(truth.astype(int) + np.random.default_rng(2).integers(-40, 41, truth.shape), 0, 255)
+    pred = noisy.astype(np.uint8)
+    truth_ab, pred_ab = color.rgb_to_lab(truth)[..., 1:], color.rgb_to_lab(pred)[..., 1:]
+    raw = brute_force_auc(truth_ab, pred_ab)
+    balanced = brute_force_auc(truth_ab, pred_ab, weights=rebalanced_weights(truth_ab))
+    assert metrics.ab_error_auc(truth, pred) == pytest.approx(raw, abs=1e-12)
+    assert metrics.ab_error_auc(truth, pred, rebalance=True) == pytest.approx(balanced, abs=1e-12)
+    assert raw != pytest.approx(balanced, abs=1e-3)
+    # chunking the set changes nothing; the rebalancing counts the whole set, not each chunk
+    assert metrics.ab_error_auc(truth, pred, rebalance=True, chunk=1) == pytest.approx(balanced, abs=1e-12)
+    # other thresholds, as given
+    assert metrics.ab_error_auc(truth, pred, thresholds=[0.5, 3, 10, 80]) == pytest.approx(
+        brute_force_auc(truth_ab, pred_ab, thresholds=[0.5, 3, 10, 80]), abs=1e-12)
+
+
+def test_rebalanced_equals_raw_when_the_truth_fills_one_bin():
+    rng = np.random.default_rng(3)
+    truth = rng.uniform(-4.9, 4.9, (2, 10, 10, 2))  # every ground truth in the cell around (0, 0)
+    pred = truth + rng.normal(0, 30, truth.shape)
+    raw = metrics.ab_error_curve(truth, pred)
+    np.testing.assert_allclose(metrics.ab_error_curve(truth, pred, rebalance=True), raw, atol=1e-15)
+    assert 0 < raw.mean() < 1
+
+
+def test_rebalancing_weighs_each_bin_equally_hand_built():
+    # 9 pixels in the bin around (0, 0), all exact; 1 pixel in the bin around (50, 50), 100 off
+    truth = np.array([[0.0, 0.0]] * 9 + [[50.0, 50.0]])
+    pred = truth.copy()
+    pred[-1] += [60.0, 80.0]  # distance 100: within the thresholds 100..150, 51 of 151
+    raw = metrics.ab_error_curve(truth, pred)
+    balanced = metrics.ab_error_curve(truth, pred, rebalance=True)
+    # raw: 9/10 of the pixels below t = 100, all from there; rebalanced: each bin half
+    np.testing.assert_allclose(raw, np.where(np.arange(151) >= 100, 1.0, 0.9))
+    np.testing.assert_allclose(balanced, np.where(np.arange(151) >= 100, 1.0, 0.5))
+    assert raw.mean() == pytest.approx((100 * 0.9 + 51) / 151)
+    assert balanced.mean() == pytest.approx((100 * 0.5 + 51) / 151)
+
+
+def test_color_measures_and_summary_rows():
+    truth = colourful_batch()
+    gray = color.rgb_to_gray(truth)
+    pred = color.gray_baseline(gray)
+    table = metrics.color_measures(truth, {"same": truth, "gray": pred})
+    assert list(table.columns) == list(metrics.COLOR_MEASURES) and list(table.index) == ["same", "gray"]
+    assert table.loc["same"].tolist() == [1.0, 1.0, 0.0, 0.0]
+    assert table.loc["gray", "ab_auc"] == pytest.approx(metrics.ab_error_auc(truth, pred))
+    assert table.loc["gray", "ab_auc_rebalanced"] == pytest.approx(metrics.ab_error_auc(truth, pred, rebalance=True))
+    assert tuple(table.loc["gray", ["a_bias", "b_bias"]]) == pytest.approx(metrics.ab_bias(truth, pred))
+    summary = metrics.color_summary(truth, truth, gray)
+    assert list(summary.columns) == ["metric", "method", "mean", "std", "median", "n"]
+    assert summary["metric"].tolist() == [m for m in metrics.COLOR_MEASURES for _ in range(2)]
+    assert summary["method"].tolist() == ["model", "gray baseline"] * 4
+    assert summary["std"].isna().all() and summary["median"].isna().all() and (summary["n"] == 2).all()
+
+
+def test_ab_measures_refuse_bad_input():
+    truth = colourful_batch()
+    with pytest.raises(ValueError, match="batch"):
+        metrics.ab_error_auc(truth[0], truth[0])
+    with pytest.raises(ValueError, match="uint8"):
+        metrics.ab_bias(truth.astype(np.float32), truth.astype(np.float32))
+    with pytest.raises(ValueError, match="increasing"):
+        metrics.ab_error_auc(truth, truth, thresholds=[3, 1])

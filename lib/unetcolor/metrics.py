@@ -270,3 +270,188 @@ def side_by_side(colorizers: dict[str, Callable[[np.ndarray], np.ndarray]],
         titles.append([f"gray copy: {psnr(original, color.gray_baseline(gray)):.2f} dB",
                        *[f"PSNR {psnr(original, output):.2f} dB" for output in outputs], ""])
     return rows, titles
+
+
+# ------------------------------------------------- a*, b* error: AuC and colour cast
+#
+# The measures Zhang, Isola & Efros (ECCV 2016, "Colorful Image Colorization", Section 3.1 and
+# Table 1) report beside PSNR: the area under the cumulative distribution of the per-pixel error in
+# the a*, b* plane, raw and class-rebalanced; and here the mean signed error of a* and of b*, which
+# turns a colour cast (a yellow sky: b* too high) into a number.
+
+AB_THRESHOLDS = tuple(range(151))  # Zhang et al.: thresholds 0 to 150 a*, b* units, integer steps
+AB_GRID = 10.0  # their a*, b* bin size, the same grid as ab_bins.bin_centers (cells centred on multiples)
+AB_RANGE = 150.0  # |a*|, |b*| the bin grid covers; 8-bit sRGB stays within about 128
+COLOR_MEASURES = ("ab_auc", "ab_auc_rebalanced", "a_bias", "b_bias")
+
+
+def _check_thresholds(thresholds) -> np.ndarray:
+    values = np.asarray(list(thresholds), dtype=np.float64)
+    if values.ndim != 1 or len(values) == 0 or not np.all(np.isfinite(values)) or np.any(np.diff(values) <= 0):
+        raise ValueError(f"thresholds must be a non-empty increasing sequence of finite numbers, got {thresholds!r}")
+    return values
+
+
+class _ABErrorCounts:
+    """Running counts for the a*, b* error curve and bias of one prediction against one truth.
+
+    counts[cell, k]: pixels whose ground truth falls in a*, b* grid cell ``cell`` and whose
+    error needs thresholds[k] or more (k = len(thresholds): beyond the largest threshold).
+    A (cells x (T + 1)) histogram, so a whole set goes through in chunks with no per-pixel
+    threshold comparison kept.
+    """
+
+    def __init__(self, thresholds, grid: float):
+        self.thresholds = _check_thresholds(thresholds)
+        if not grid > 0:
+            raise ValueError(f"grid must be > 0, got {grid}")
+        self.grid = float(grid)
+        self.half = int(np.ceil(AB_RANGE / self.grid))  # cells -half..half along a* and b*
+        self.side = 2 * self.half + 1
+        self.counts = np.zeros((self.side * self.side, len(self.thresholds) + 1), dtype=np.int64)
+        self.delta = np.zeros(2, dtype=np.float64)  # summed pred - truth, (a*, b*)
+        self.pixels = 0
+
+    def add(self, truth_ab: np.ndarray, pred_ab: np.ndarray) -> None:
+        truth_ab = np.asarray(truth_ab, dtype=np.float64).reshape(-1, 2)
+        pred_ab = np.asarray(pred_ab, dtype=np.float64).reshape(-1, 2)
+        if truth_ab.shape != pred_ab.shape:
+            raise ValueError(f"a*, b* arrays differ in size: {truth_ab.shape} vs {pred_ab.shape}")
+        difference = pred_ab - truth_ab
+        distance = np.hypot(difference[:, 0], difference[:, 1])
+        # pixel within thresholds[j] (distance <= t) exactly for j >= k
+        k = np.searchsorted(self.thresholds, distance, side="left")
+        cells = np.clip(np.rint(truth_ab / self.grid), -self.half, self.half).astype(np.int64) + self.half
+        flat = (cells[:, 0] * self.side + cells[:, 1]) * self.counts.shape[1] + k
+        self.counts += np.bincount(flat, minlength=self.counts.size).reshape(self.counts.shape)
+        self.delta += difference.sum(axis=0)
+        self.pixels += len(distance)
+
+    def curve(self, rebalance: bool) -> np.ndarray:
+        if self.pixels == 0:
+            raise ValueError("no pixels to score")
+        within = np.cumsum(self.counts, axis=1)[:, :-1]  # (cells, T): pixels within each threshold
+        per_cell = self.counts.sum(axis=1)
+        if not rebalance:
+            return within.sum(axis=0) / self.pixels
+        occupied = per_cell > 0
+        # each pixel weighs 1 / (its cell's count x occupied cells): every occupied cell counts the same
+        return (within[occupied] / per_cell[occupied, None]).mean(axis=0)
+
+    def bias(self) -> tuple[float, float]:
+        if self.pixels == 0:
+            raise ValueError("no pixels to score")
+        mean_da, mean_db = self.delta / self.pixels
+        return float(mean_da), float(mean_db)
+
+
+def ab_error_curve(truth_ab: np.ndarray, pred_ab: np.ndarray, thresholds: Iterable[float] = AB_THRESHOLDS,
+                   rebalance: bool = False, grid: float = AB_GRID) -> np.ndarray:
+    """The cumulative distribution of the per-pixel a*, b* error, on a*, b* arrays.
+
+    truth_ab, pred_ab: float a*, b* of CIE L*a*b* (D65), shape (..., 2), the same size; units
+    are a*, b* units (8-bit sRGB spans about -128..127). The error of a pixel is the Euclidean
+    distance sqrt((a*_pred - a*_true)^2 + (b*_pred - b*_true)^2). thresholds: increasing, in
+    a*, b* units (default 0, 1, ..., 150, Zhang et al. 2016).
+
+    Returns float64 (T,): the share of pixels whose error is <= each threshold, in [0, 1].
+    Every pixel weighs the same unless ``rebalance``; then a pixel weighs inversely to the
+    number of pixels of its ground-truth colour's grid cell (``grid`` a*, b* units wide, cells
+    centred on multiples of ``grid`` as in ``ab_bins.bin_centers``; |a*|, |b*| beyond
+    AB_RANGE fall in the edge cells), normalised so that every occupied cell contributes the
+    same and the curve stays in [0, 1]: the mean over occupied cells of each cell's own curve.
+    The cell frequencies are those of the pixels given, all of them pooled.
+    """
+    counts = _ABErrorCounts(thresholds, grid)
+    counts.add(truth_ab, pred_ab)
+    return counts.curve(rebalance)
+
+
+def _check_rgb_batch(truth_rgb: np.ndarray, pred_rgb: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
+    truth_rgb, pred_rgb = _check_pair(truth_rgb, pred_rgb, what)
+    if truth_rgb.ndim != 4 or truth_rgb.shape[-1] != 3:
+        raise ValueError(f"{what} expects a batch of RGB images (N, H, W, 3), got shape {truth_rgb.shape}")
+    return truth_rgb, pred_rgb
+
+
+def _ab_counts(truth_rgb: np.ndarray, predictions: dict, thresholds, grid: float,
+               chunk: int) -> dict[str, _ABErrorCounts]:
+    """One pass over the batch, ``chunk`` images at a time (rgb_to_lab's float64 work arrays
+    stay small); the truth is converted once for every prediction."""
+    if chunk < 1:
+        raise ValueError(f"chunk must be >= 1, got {chunk}")
+    counts = {name: _ABErrorCounts(thresholds, grid) for name in predictions}
+    for start in range(0, len(truth_rgb), chunk):
+        truth_ab = color.rgb_to_lab(truth_rgb[start:start + chunk])[..., 1:]
+        for name, pred_rgb in predictions.items():
+            counts[name].add(truth_ab, color.rgb_to_lab(pred_rgb[start:start + chunk])[..., 1:])
+    return counts
+
+
+def ab_error_auc(truth_rgb: np.ndarray, pred_rgb: np.ndarray, thresholds: Iterable[float] = AB_THRESHOLDS,
+                 rebalance: bool = False, grid: float = AB_GRID, chunk: int = 16) -> float:
+    """Zhang et al.'s (ECCV 2016) "AuC": the area under the per-pixel a*, b* error CDF, in [0, 1].
+
+    truth_rgb, pred_rgb: uint8 sRGB, shape (N, H, W, 3) (a set; pass image[None] for one image),
+    converted with ``color.rgb_to_lab`` (CIE L*a*b*, D65). The CDF is ``ab_error_curve`` over all
+    N x H x W pixels pooled: the share of pixels whose a*, b* error is <= t for each threshold t
+    (default t = 0, 1, ..., 150 a*, b* units); the AuC is its mean over the thresholds, so 1 for
+    a perfect prediction, and for an error of exactly d everywhere (151 - ceil(d)) / 151.
+
+    rebalance=False: every pixel weighs the same (the raw AuC; for images of one size, the mean
+    of the per-image AuCs). rebalance=True: the class-rebalanced AuC, each pixel weighted
+    inversely to the frequency of its ground-truth colour's ``grid``-unit a*, b* cell, the
+    frequencies counted over the whole set given (as Zhang et al. count them over their test
+    set), so that every occupied cell weighs the same. Rare, saturated colours then count as
+    much as the common grays: a timid, grayish prediction loses more than in the raw AuC.
+    """
+    truth_rgb, pred_rgb = _check_rgb_batch(truth_rgb, pred_rgb, "ab_error_auc")
+    counts = _ab_counts(truth_rgb, {"pred": pred_rgb}, thresholds, grid, chunk)["pred"]
+    return float(counts.curve(rebalance).mean())
+
+
+def ab_bias(truth_rgb: np.ndarray, pred_rgb: np.ndarray, chunk: int = 16) -> tuple[float, float]:
+    """The colour cast of a prediction: (mean of a*_pred - a*_true, mean of b*_pred - b*_true).
+
+    truth_rgb, pred_rgb: uint8 sRGB (N, H, W, 3), converted with ``color.rgb_to_lab`` (CIE
+    L*a*b*, D65); means over all N x H x W pixels, in a*, b* units. Positive a*: too red (or
+    magenta), negative: too green; positive b*: too yellow, negative: too blue. A gray output
+    has minus the truth's mean a*, b*; a perfect one (0, 0). A cast that differs in sign between
+    photos averages out here: the AuC sees it, the bias does not.
+    """
+    truth_rgb, pred_rgb = _check_rgb_batch(truth_rgb, pred_rgb, "ab_bias")
+    return _ab_counts(truth_rgb, {"pred": pred_rgb}, AB_THRESHOLDS, AB_GRID, chunk)["pred"].bias()
+
+
+def color_measures(truth_rgb: np.ndarray, predictions: dict[str, np.ndarray],
+                   thresholds: Iterable[float] = AB_THRESHOLDS, grid: float = AB_GRID,
+                   chunk: int = 16) -> pd.DataFrame:
+    """``ab_error_auc`` (raw and rebalanced) and ``ab_bias`` of several predictions of one set,
+    converting the truth to L*a*b* once.
+
+    truth_rgb: uint8 sRGB (N, H, W, 3); predictions: name -> uint8 sRGB of the same shape.
+    Returns one row per prediction (index ``method``, in the order given) with the columns
+    COLOR_MEASURES: ab_auc, ab_auc_rebalanced (in [0, 1], 1 = every pixel exact), a_bias, b_bias
+    (a*, b* units), each a set-level number over all pixels pooled.
+    """
+    arrays = {name: _check_rgb_batch(truth_rgb, pred_rgb, f"color_measures ({name})")[1]
+              for name, pred_rgb in predictions.items()}
+    truth_rgb = np.asarray(truth_rgb)
+    counts = _ab_counts(truth_rgb, arrays, thresholds, grid, chunk)
+    rows = [dict(zip(COLOR_MEASURES, (c.curve(False).mean(), c.curve(True).mean(), *c.bias())))
+            for c in counts.values()]
+    return pd.DataFrame(rows, index=pd.Index(list(counts), name="method"), columns=list(COLOR_MEASURES))
+
+
+def color_summary(true_rgb: np.ndarray, pred_rgb: np.ndarray, gray: np.ndarray) -> pd.DataFrame:
+    """``color_measures`` of the model and of the gray baseline (``color.gray_baseline(gray)``)
+    in ``summarize``'s shape: one row per (metric, method) with metric in COLOR_MEASURES, method
+    "model" or "gray baseline", mean the set-level value, std and median NaN (a set-level
+    number has neither), n the number of images.
+
+    true_rgb, pred_rgb: uint8 (N, H, W, 3); gray: uint8 (N, H, W) or (N, H, W, 1).
+    """
+    measures = color_measures(true_rgb, {METHODS["model"]: pred_rgb, METHODS["gray"]: color.gray_baseline(gray)})
+    return pd.DataFrame([{"metric": metric, "method": method, "mean": float(measures.loc[method, metric]),
+                          "std": np.nan, "median": np.nan, "n": len(true_rgb)}
+                         for metric in COLOR_MEASURES for method in measures.index])

@@ -83,7 +83,8 @@ def results_markdown(profile: str) -> str:
         f"{mean('colorfulness', 'model'):.1f} vs {mean('colorfulness', 'ground truth'):.1f} in the originals. "
         + _baseline_verdict(mean("psnr", "model") - mean("psnr", "gray baseline"),
                             mean("ssim", "model") - mean("ssim", "gray baseline"))
-        + _float16_sentence(profile),
+        + _float16_sentence(profile)
+        + _color_sentence(psnr),
         "",
         _table(psnr.round(3)),
         "",
@@ -190,6 +191,25 @@ def _float16_sentence(profile: str) -> str:
     return (f" These are the scores of the committed float16 weights; the float32 model scored "
             f"{record['psnr_float32']:.3f} dB against {record['psnr_float16']:.3f} dB for float16 on the same "
             f"{record['validation_photos']} photos (at most {record['psnr_largest_difference']:.3f} dB apart on one photo).")
+
+
+def _color_sentence(psnr: pd.DataFrame) -> str:
+    """Zhang et al.'s (2016) a*, b* error AuC and the mean a*, b* bias (metrics.color_summary), where
+    the summary has their rows (notebook 05 writes them; tables from before it did lack them)."""
+    measures = psnr[psnr["metric"].isin(["ab_auc", "ab_auc_rebalanced", "a_bias", "b_bias"])]
+    value = measures.set_index(["metric", "method"])["mean"]
+    needed = [(metric, method) for metric in ("ab_auc", "ab_auc_rebalanced", "a_bias", "b_bias")
+              for method in ("model", "gray baseline")]
+    if not all(key in value.index for key in needed):
+        return ""
+    return (f" In a\\*, b\\* alone (Zhang et al. 2016: the area under the curve of the share of pixels within "
+            f"0-150 units of the true a\\*, b\\*): AuC {value['ab_auc', 'model']:.3f} against "
+            f"{value['ab_auc', 'gray baseline']:.3f} for the gray copy, rebalanced towards rare colours "
+            f"{value['ab_auc_rebalanced', 'model']:.3f} against {value['ab_auc_rebalanced', 'gray baseline']:.3f}; "
+            f"mean colour cast of the U-Net a\\* {value['a_bias', 'model']:+.2f}, "
+            f"b\\* {value['b_bias', 'model']:+.2f} "
+            f"(the gray copy's a\\* {value['a_bias', 'gray baseline']:+.2f}, "
+            f"b\\* {value['b_bias', 'gray baseline']:+.2f}).")
 
 
 def _main_run_device(profile: str) -> str:
