@@ -12,7 +12,6 @@ the arrays without pickle and casts them to float32.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -21,16 +20,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from .staleness import sha256_file as sha256
+
 WEIGHTS_FILE = "weights-float16.npz"
 RECORD_FILE = "weights.json"
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def save(model: keras.Model, path: Path) -> str:
