@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from unetcolor import study
+from unetcolor import claims, study
 from unetcolor.config import TrainConfig
 
 
@@ -33,7 +33,7 @@ def fake_results(levels: dict) -> pd.DataFrame:
 
 
 def verdicts(results) -> list[str]:
-    return study.check_paper_claims(results)["verdict"].tolist()
+    return claims.check_paper_claims(results)["verdict"].tolist()
 
 
 def test_plan_with_seeds_repeats_every_setting_and_shares_each_seeds_base_run():
@@ -46,7 +46,7 @@ def test_plan_with_seeds_repeats_every_setting_and_shares_each_seeds_base_run():
 
 
 def test_seed_summary_is_the_mean_and_range_over_seeds():
-    summary = study.summarize_seeds(fake_results({("batch_size", 64): [0.040, 0.044, 0.042]}))
+    summary = claims.summarize_seeds(fake_results({("batch_size", 64): [0.040, 0.044, 0.042]}))
     row = summary.iloc[0]
     assert row["seeds"] == 3
     assert row["best_val_loss"] == pytest.approx(0.042)
@@ -63,23 +63,23 @@ def test_separated_seed_ranges_confirm_or_contradict():
     # 70/30: lower loss (holds), higher val accuracy (holds); 90/10: higher train accuracy is false (lower), lower
     # val accuracy holds
     assert verdicts(results) == ["confirmed", "contradicted", "confirmed", "confirmed", "contradicted", "confirmed"]
-    finding = study.check_paper_claims(results)["finding"].iloc[0]
+    finding = claims.check_paper_claims(results)["finding"].iloc[0]
     assert "batch 64 lowest" in finding and "0.04050 (0.04000-0.04100, 2 seeds)" in finding
 
 
 def test_overlapping_ranges_or_a_single_seed_are_not_settled():
     overlapping = fake_results({("batch_size", 20): [0.039, 0.043], ("batch_size", 64): [0.040, 0.041],
                                 ("learning_rate", 1e-3): [0.035], ("learning_rate", 1e-4): [0.040, 0.041]})
-    claims = study.check_paper_claims(overlapping)
-    assert claims["verdict"].iloc[0] == "not settled: holds on the mean, within the seeds' spread"
-    assert claims["verdict"].iloc[1] == "not settled: does not hold on the mean, a level has one seed"
-    assert "0.03500 at learning rate 0.001" in claims["finding"].iloc[1]
+    judged = claims.check_paper_claims(overlapping)
+    assert judged["verdict"].iloc[0] == "not settled: holds on the mean, within the seeds' spread"
+    assert judged["verdict"].iloc[1] == "not settled: does not hold on the mean, a level has one seed"
+    assert "0.03500 at learning rate 0.001" in judged["finding"].iloc[1]
 
 
 def test_missing_levels_are_reported_not_invented():
-    claims = study.check_paper_claims(fake_results({("batch_size", 20): [0.03], ("batch_size", 64): [0.04]}))
-    assert claims["verdict"].tolist()[1:] == ["not measured"] * 5
-    assert "no finished run for learning rate" in claims["finding"].iloc[1]
+    judged = claims.check_paper_claims(fake_results({("batch_size", 20): [0.03], ("batch_size", 64): [0.04]}))
+    assert judged["verdict"].tolist()[1:] == ["not measured"] * 5
+    assert "no finished run for learning rate" in judged["finding"].iloc[1]
 
 
 def test_results_come_from_finished_run_records_only(tmp_path):

@@ -10,7 +10,8 @@ Modules, in the order the paper uses them:
     samples   the smoke profile's license-clear photos (bundled with scikit-image)
     model     the paper's U-Net (Section 3.1)
     train     training with checkpoints and resume (Sections 3.2, 3.4)
-    study     the one-factor-at-a-time hyperparameter study (Section 4)
+    study     the one-factor-at-a-time hyperparameter study (Section 4), with seeds
+    claims    the paper's Section 4 claims judged from the study's records
     metrics   PSNR (eq. 3), SSIM, colorfulness, Keras' "accuracy"; per-image
               evaluation against the gray baseline (Section 4.1)
     predict   colorizing photos of any size (Figure 8); cli is the `colorize` command

@@ -167,7 +167,7 @@ def _data_sentence(tables: Path, report: pd.DataFrame, black_and_white: int, sta
 
 
 def _study_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """The per-level summary of notebook 04 (study.summarize_seeds) as the README shows it."""
+    """The per-level summary of notebook 04 (claims.summarize_seeds) as the README shows it."""
     table = summary[["factor", "value", "seeds"]].copy()
     table["best_val_loss"] = summary["best_val_loss"].round(5)
     table["range over seeds"] = [f"{low:.5f}-{high:.5f}" if n > 1 else "" for low, high, n in

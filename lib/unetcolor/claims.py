@@ -1,0 +1,170 @@
+"""The paper's Section 4 claims, judged from the study's run records (study.study_results).
+
+With one seed per setting, as the paper ran it, no difference can be told from
+seed-to-seed noise. With two or more, each level's mean and range over its seeds
+are compared: a claim is "confirmed" or "contradicted" only when the ranges of the
+levels compared do not overlap; otherwise the verdict says which way the mean
+points and that it is "not settled". Every number in a finding is formatted from
+the records.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+SPREAD_COLUMNS = ("best_val_loss", "final_val_loss", "final_val_accuracy", "final_accuracy", "best_val_psnr",
+                  "common_val_loss", "common_val_accuracy")
+
+
+def summarize_seeds(results: pd.DataFrame) -> pd.DataFrame:
+    """One row per (factor, value): the number of seeds and, per metric, the mean over
+    seeds and its range (<metric>, <metric>_min, <metric>_max). A metric no run of a
+    level recorded (e.g. common_val_loss of runs whose weights were not kept) is NaN."""
+    rows = []
+    for (factor, value), group in results.groupby(["factor", "value"], sort=False):
+        row = {"factor": factor, "value": value, "seeds": len(group)}
+        for column in SPREAD_COLUMNS:
+            values = group[column].dropna() if column in group else pd.Series(dtype=float)
+            row[column] = values.mean() if len(values) else float("nan")
+            row[f"{column}_min"] = values.min() if len(values) else float("nan")
+            row[f"{column}_max"] = values.max() if len(values) else float("nan")
+            row[f"{column}_n"] = len(values)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _key(value):
+    """A level's value compared by number where it is one (64 == 64.0), else by text ("80_20")."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _level(summary: pd.DataFrame, factor: str, value) -> pd.Series | None:
+    rows = summary[(summary["factor"] == factor) & (summary["value"].map(_key) == _key(value))]
+    return rows.iloc[0] if len(rows) else None
+
+
+def _settled(a: pd.Series, b: pd.Series, column: str) -> bool:
+    """A difference counts as settled when both levels have two or more seeds and their
+    ranges over the seeds do not overlap; with one seed the spread is unknown."""
+    if min(a[f"{column}_n"], b[f"{column}_n"]) < 2:
+        return False
+    return a[f"{column}_max"] < b[f"{column}_min"] or b[f"{column}_max"] < a[f"{column}_min"]
+
+
+def _seed_note(*levels: pd.Series, column: str) -> str:
+    counts = sorted({int(level[f"{column}_n"]) for level in levels})
+    return "one seed each" if counts == [1] else f"{'-'.join(map(str, counts))} seeds per level"
+
+
+def _verdict(holds: bool, settled: bool, seeds: int) -> str:
+    """'confirmed' / 'contradicted' when the seeds settle it; otherwise what the means say,
+    marked as not settled (within the seeds' spread, or only one seed)."""
+    if settled:
+        return "confirmed" if holds else "contradicted"
+    lean = "holds" if holds else "does not hold"
+    return f"not settled: {lean} on the mean, " + ("a level has one seed" if seeds < 2 else "within the seeds' spread")
+
+
+def _describe(level: pd.Series, column: str, digits: int) -> str:
+    if level[f"{column}_n"] >= 2:
+        return (f"{level[column]:.{digits}f} ({level[f'{column}_min']:.{digits}f}-{level[f'{column}_max']:.{digits}f}, "
+                f"{int(level[f'{column}_n'])} seeds)")
+    return f"{level[column]:.{digits}f}"
+
+
+def _pair_claim(claim: str, summary: pd.DataFrame, factor: str, claimed, other, column: str,
+                lower_is_better: bool, label: str, digits: int = 5, extra: str = "") -> dict:
+    """The claim "level `claimed` of factor beats level `other` on column"."""
+    a, b = _level(summary, factor, claimed), _level(summary, factor, other)
+    if a is None or b is None or not (a[f"{column}_n"] and b[f"{column}_n"]):
+        missing = [str(v) for v, level in ((claimed, a), (other, b)) if level is None or not level[f"{column}_n"]]
+        return {"claim": claim, "verdict": "not measured", "seeds": 0,
+                "finding": f"no finished run for {factor.replace('_', ' ')} {', '.join(missing)}"}
+    difference = a[column] - b[column]
+    holds = difference < 0 if lower_is_better else difference > 0
+    seeds = int(min(a[f"{column}_n"], b[f"{column}_n"]))
+    settled = _settled(a, b, column)
+    finding = (f"{label} {_describe(a, column, digits)} at {_name(factor, claimed)} vs {_describe(b, column, digits)} at "
+               f"{_name(factor, other)}: a difference of {difference:+.{digits}f} "
+               f"({'ranges do not overlap' if settled else _seed_note(a, b, column=column)})" + extra)
+    return {"claim": claim, "verdict": _verdict(holds, settled, seeds), "seeds": seeds, "finding": finding}
+
+
+def _name(factor: str, value) -> str:
+    if factor == "split":
+        return str(value).replace("_", "/")
+    return {"batch_size": "batch {:g}", "learning_rate": "learning rate {:g}"}[factor].format(float(value))
+
+
+def _batch_claim(summary: pd.DataFrame) -> dict:
+    claim = "batch size 64 works best (of 20-100)"
+    levels = summary[summary["factor"] == "batch_size"]
+    if _level(summary, "batch_size", 64) is None or len(levels) < 2:
+        return {"claim": claim, "verdict": "not measured", "seeds": 0,
+                "finding": "batch 64 or every other batch size has no finished run"}
+    column = "best_val_loss"
+    best = levels.loc[levels[column].idxmin()]
+    base = _level(summary, "batch_size", 64)
+    others = [level for _, level in levels.iterrows() if _key(level["value"]) != 64]
+    holds = _key(best["value"]) == 64
+    settled = (all(_settled(base, level, column) for level in others) if holds else _settled(best, base, column))
+    listing = "; ".join(f"{_name('batch_size', level['value'])}: {_describe(level, column, 5)}"
+                        for _, level in levels.sort_values("value", key=lambda v: v.astype(float)).iterrows())
+    finding = (f"mean best validation loss {listing}; lowest at {_name('batch_size', best['value'])}, "
+               f"{base[column] - best[column]:.5f} below batch 64" if not holds else
+               f"mean best validation loss {listing}; batch 64 lowest")
+    seeds = int(levels[f"{column}_n"].min())
+    return {"claim": claim, "verdict": _verdict(holds, settled, seeds), "seeds": seeds, "finding": finding}
+
+
+def _split_claims(summary: pd.DataFrame) -> list[dict]:
+    """The paper's Section 4 on splits: 70/30 lowers validation loss and raises validation
+    accuracy; 90/10 raises training accuracy but lowers validation accuracy (each against
+    80/20). Each split validates on its own photos; where both models were scored on the
+    photos no split trains on (common_val_*), that comparison is added."""
+    def common(claimed, column):
+        a, b = _level(summary, "split", claimed), _level(summary, "split", "80_20")
+        if a is None or b is None or not (a[f"common_{column}_n"] and b[f"common_{column}_n"]):
+            return (f"; on the photos no split trains on: not available ({_name('split', claimed)}'s model "
+                    "was not kept, so it cannot be scored there)")
+        return (f"; on the photos no split trains on: {_describe(a, f'common_{column}', 4)} vs "
+                f"{_describe(b, f'common_{column}', 4)}")
+
+    return [
+        _pair_claim("a 70/30 split lowers the validation loss (vs 80/20)", summary, "split", "70_30", "80_20",
+                    "best_val_loss", True, "best validation loss", extra=common("70_30", "val_loss")),
+        _pair_claim("a 70/30 split raises the validation accuracy (vs 80/20)", summary, "split", "70_30", "80_20",
+                    "final_val_accuracy", False, "final validation accuracy", 4,
+                    extra=common("70_30", "val_accuracy")),
+        _pair_claim("a 90/10 split raises the training accuracy (vs 80/20)", summary, "split", "90_10", "80_20",
+                    "final_accuracy", False, "final training accuracy", 4),
+        _pair_claim("a 90/10 split lowers the validation accuracy (vs 80/20)", summary, "split", "90_10", "80_20",
+                    "final_val_accuracy", True, "final validation accuracy", 4,
+                    extra=common("90_10", "val_accuracy")),
+    ]
+
+
+def check_paper_claims(results: pd.DataFrame) -> pd.DataFrame:
+    """The paper's Section 4 conclusions, each judged from this study's run records.
+
+    Batch size and learning rate are judged by the best validation loss (the paper's own
+    criterion, its loss curves); the split claims by the quantity each names. With two
+    or more seeds per level a claim is 'confirmed' or 'contradicted' only when the seeds'
+    ranges do not overlap; otherwise (or with one seed) the verdict says which way the
+    mean points and that it is not settled. Returns claim, verdict, seeds, finding;
+    every number in a finding is formatted from `results`.
+    """
+    summary = summarize_seeds(results)
+    rate_extra = ""
+    low, high = _level(summary, "learning_rate", 1e-4), _level(summary, "learning_rate", 1e-3)
+    if low is not None and high is not None:
+        rate_extra = (f"; final validation loss {_describe(low, 'final_val_loss', 5)} vs "
+                      f"{_describe(high, 'final_val_loss', 5)}")
+    claims = [_batch_claim(summary),
+              _pair_claim("learning rate 1e-4 is better than 1e-3", summary, "learning_rate", 1e-4, 1e-3,
+                          "best_val_loss", True, "best validation loss", extra=rate_extra)]
+    return pd.DataFrame(claims + _split_claims(summary))
