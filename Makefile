@@ -18,7 +18,7 @@ FORCE    ?=
 RUN      := $(PY) -m unetcolor.runner --profile $(PROFILE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") $(if $(FORCE),--force) $(NB_ARGS)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: ALWAYS help setup reproduce results smoke data train test test-unit test-notebooks bench lab default-model vivid-model gan-model clean clean-runs
+.PHONY: ALWAYS help setup reproduce results smoke data train test test-unit test-notebooks test-rerun bench lab default-model vivid-model gan-model clean clean-runs
 
 help: ## list the targets and variables
 	@echo "usage: make TARGET [PROFILE=paper|smoke] [DATA_DIR=folder-of-photos] [NB_ARGS='--set name=value'] [FORCE=1]"
@@ -73,10 +73,16 @@ test-notebooks: $(INSTALLED)
 
 # On a fresh clone `make smoke` re-executes every notebook through papermill (the smoke profile's stamps are not
 # committed); on a checkout that ran it before, only what changed since.
-test: ## unit tests; nbval against the committed smoke notebooks; then the smoke profile through papermill
+test: ## unit tests; nbval against the committed smoke notebooks; the smoke profile through papermill, twice
 	$(MAKE) test-unit
 	$(MAKE) test-notebooks
 	$(MAKE) smoke
+	$(MAKE) test-rerun
+
+# right after `make smoke`, a second run must find every notebook current and re-execute none
+test-rerun: $(INSTALLED)
+	@out=$$($(PY) -m unetcolor.runner --profile smoke 2>&1) || { echo "$$out"; exit 1; }; echo "$$out" | tail -8; \
+	if echo "$$out" | grep -q " ran: "; then echo "test-rerun: a second smoke run re-executed notebooks" >&2; exit 1; fi
 
 bench: $(INSTALLED) ## measure speed (data preparation, training, colorizing): reports/bench/
 	$(PY) -m unetcolor.bench --out reports/bench

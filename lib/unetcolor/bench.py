@@ -1,138 +1,412 @@
-"""Speed benchmarks (`make bench`): numbers written to reports/bench/<machine>.json.
+"""Speed benchmarks (`make bench`): numbers written to reports/bench/<backend>-<device>-<cores>cpu.json.
 
     data       preparing photos (the stand-in dataset when present, else sample crops)
-    training   images/s and achieved GFLOP/s of the paper's U-Net: the project's
-               loop (ColorizationBatches + fit) against a bare model.fit on
-               in-memory float arrays of the same model
-    colorize   one 12-megapixel photo end to end, and 256x256 images/s (paper U-Net)
-    shipped    the same for the packaged colorizers (default, vivid, gan)
+    training   images/s and achieved GFLOP/s of the paper's U-Net (batch 16 at 256x256):
+               the project's loop (ColorizationBatches + fit) against a bare model.fit on
+               in-memory float arrays of the same model, in float32 and in bfloat16
+    recipes    training images/s of each shipped colorizer's recipe (default, vivid, gan:
+               their own model, loss, input size, batch size and FlipBatches loop), in
+               float32 and in bfloat16
+    colorize   one 12-megapixel photo end to end, and 256x256 images/s (paper U-Net), in
+               float32 and in bfloat16
+    shipped    the same for the packaged colorizers (default, vivid, gan), in float32 and
+               in bfloat16 (a copy of the file's model computing in bfloat16, as training
+               under mixed_bfloat16 computes), with how far the two outputs differ
 
-Training timings are the second epoch of a two-epoch fit (the first pays for
-tracing and compiling). Run on an otherwise idle machine.
+bfloat16 is Keras' mixed_bfloat16 policy (bfloat16 compute, float32 weights), as
+``unetcolor.precision`` applies it. Both precisions are measured in the same process,
+their repeats interleaved (so a drifting load hits both alike). Every figure is the
+median of ``--repeats`` repeats (default 3), each at least ``--seconds`` of measured
+work (default 20) after untimed warm-up calls (tracing, compiling, calibrating the
+number of steps); ``--training-seconds`` sets it apart for the paper U-Net's training.
+Each part records how it was measured ("measured": repeats, seconds per repeat, wall
+time, the load average before and after -- the figures are only as good as the machine
+was idle). The JSON also records the CPU (model, cores, its bfloat16 flags) and what
+``precision.resolve("auto")`` decides here and why -- and what it decides on a CPU
+without bfloat16 instructions.
+
+The top-level keys of each part that earlier versions wrote (``bare_fit_images_per_s``,
+``colorize_12mp_seconds``, ...) keep their meaning and hold the float32 figures.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
 import os
 import platform
+import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from unittest import mock
 
 import keras
 import numpy as np
+import pandas as pd
 
-from . import color, paths
+from . import color, paths, precision
 from .config import ModelConfig, TrainConfig
 from .model import build_unet, conv_flops
 from .reproducibility import environment_info, seed_everything
 
-
-class EpochTimer(keras.callbacks.Callback):
-    """Wall seconds of each epoch of one fit call."""
-
-    def __init__(self):
-        super().__init__()
-        self.seconds = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.started = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self.started)
+PRECISIONS = ("float32", "bfloat16")
+CPU_FLAGS = ("amx_bf16", "amx_tile", "avx512_bf16")  # what decides whether bfloat16 can pay on a CPU
+# layers a model keeps in float32 when it is trained under mixed_bfloat16 (model.build_unet's
+# "color", ab_bins.logits_model's "ab_logits") and the decoding layers the recipes add after them
+FLOAT32_LAYERS = ("color", "ab_logits")
+FLOAT32_LAYER_TYPES = ("InputLayer", "Rescaling", "Softmax", "Dense")
 
 
-def _timed_fit(model, inputs, images_per_epoch: int, batch_size: int, targets=None) -> float:
-    """Seconds per image of the second epoch of a two-epoch model.fit: the first
-    epoch pays for tracing and compiling, which a real run pays once."""
-    timer = EpochTimer()
-    if targets is None:  # a PyDataset: the project's loop
-        model.fit(inputs, epochs=2, shuffle=False, verbose=0, callbacks=[timer])
-    else:
-        model.fit(inputs, targets, batch_size=batch_size, epochs=2, shuffle=True, verbose=0, callbacks=[timer])
-    return timer.seconds[1] / images_per_epoch
+# ------------------------------------------------------------------ measuring
 
 
-def bench_training(steps: int = 3, batch_size: int = 16, image_size: int = 256, workers: int = 1) -> dict:
-    """Project loop vs bare fit, paper model, `steps` batches each (same random photos-shaped data)."""
+def measure_each(runs: dict[str, Callable[[float | None], int]], seconds: float, repeats: int = 3,
+                 warmup: int = 1, clock: Callable[[], float] = time.perf_counter) -> dict[str, dict]:
+    """The median rate (items per second) of ``repeats`` repeats of each run, interleaved
+    (repeat 1 of every run, then repeat 2, ...), so a machine whose load drifts affects
+    all of them alike.
+
+    run(remaining) does some work and returns how many items (images, photos) it did;
+    ``remaining`` is the measured time the repeat still needs (None for a warm-up call),
+    so a caller whose unit of work is large (a model.fit call) can size it. ``warmup``
+    untimed calls of each run come first. Each repeat calls its run until at least
+    ``seconds`` have passed. Returns, per run, {"median", "rates", "seconds", "items",
+    "repeats"}: per repeat its rate, measured seconds and items."""
+    if repeats < 1 or seconds < 0:
+        raise ValueError(f"repeats must be >= 1 and seconds >= 0, got {repeats} and {seconds}")
+    for run in runs.values():
+        for _ in range(warmup):
+            run(None)
+    figures = {name: {"rates": [], "seconds": [], "items": []} for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            items, started = 0, clock()
+            while True:
+                elapsed = clock() - started
+                if items and elapsed >= seconds:
+                    break
+                items += run(max(seconds - elapsed, 0.0))
+            figures[name]["rates"].append(items / elapsed)
+            figures[name]["seconds"].append(elapsed)
+            figures[name]["items"].append(items)
+    return {name: {"median": float(statistics.median(figure["rates"])), **figure, "repeats": repeats}
+            for name, figure in figures.items()}
+
+
+def measure(run: Callable[[float | None], int], seconds: float, repeats: int = 3, warmup: int = 1,
+            clock: Callable[[], float] = time.perf_counter) -> dict:
+    """``measure_each`` of one run."""
+    return measure_each({"run": run}, seconds, repeats, warmup, clock)["run"]
+
+
+def seconds_per_item(figure: dict) -> dict:
+    """A rate figure as seconds per item (per repeat, and the median: 1/median rate)."""
+    return {"median": 1.0 / figure["median"], "per_repeat": [1.0 / rate for rate in figure["rates"]],
+            "seconds": figure["seconds"], "items": figure["items"], "repeats": figure["repeats"]}
+
+
+def speedup(figures: dict, key: str | None = None, lower_is_better: bool = False) -> float:
+    """bfloat16 over float32 of a {precision: figure} (or {precision: {key: figure}}) pair."""
+    value = {name: figures[name] if key is None else figures[name][key] for name in PRECISIONS}
+    value = {name: figure["median"] if isinstance(figure, dict) else figure for name, figure in value.items()}
+    return value["float32"] / value["bfloat16"] if lower_is_better else value["bfloat16"] / value["float32"]
+
+
+@contextlib.contextmanager
+def computing_in(name: str):
+    """Keras' global policy for ``name`` ("float32" or "bfloat16") inside; float32 after."""
+    precision.apply(precision.Decision(name, "bench"))
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def in_precision(model: keras.Model, name: str) -> keras.Model:
+    """``model`` (float32, e.g. a loaded colorizer) computing in ``name``: for bfloat16 a copy
+    whose layers run under mixed_bfloat16, except those a model trained under that policy
+    keeps in float32 (its output layer and any decoding after it), with the same weights."""
+    if name == "float32":
+        return model
+
+    def clone(layer):
+        config = layer.get_config()
+        if layer.name not in FLOAT32_LAYERS and type(layer).__name__ not in FLOAT32_LAYER_TYPES:
+            config["dtype"] = precision.policy(name)
+        return type(layer).from_config(config)
+
+    copy = keras.models.clone_model(model, clone_function=clone)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+class FitRunner:
+    """A ``measure`` run for training: each call is one model.fit epoch of full batches from
+    batches(steps) (a PyDataset, or (x, y) arrays), as many steps as the remaining time
+    needs at the step time seen so far (one step for a warm-up call)."""
+
+    def __init__(self, model: keras.Model, batches: Callable[[int], object], batch_size: int):
+        self.model, self.batches, self.batch_size = model, batches, batch_size
+        self.step_seconds: float | None = None
+        self.calls: list[tuple[int, float]] = []  # (steps, seconds) of each call
+
+    def __call__(self, remaining: float | None) -> int:
+        if remaining is None or self.step_seconds is None:
+            steps = 1
+        else:
+            steps = max(1, math.ceil(remaining * 1.02 / self.step_seconds))
+        data = self.batches(steps)
+        started = time.perf_counter()
+        if isinstance(data, tuple):
+            self.model.fit(*data, batch_size=self.batch_size, epochs=1, shuffle=False, verbose=0)
+        else:
+            self.model.fit(data, epochs=1, shuffle=False, verbose=0)
+        seconds = time.perf_counter() - started
+        self.calls.append((steps, seconds))
+        self.step_seconds = seconds / steps
+        return steps * self.batch_size
+
+
+class Cycled(keras.utils.PyDataset):
+    """``steps`` batches, batch i being inner[i % len(inner)]: a fixed pool of batches
+    stretched to any number of steps without holding more in memory."""
+
+    def __init__(self, inner: keras.utils.PyDataset, steps: int):
+        super().__init__(workers=getattr(inner, "workers", 1), use_multiprocessing=False)
+        self.inner, self.steps = inner, steps
+
+    def __len__(self):
+        return self.steps
+
+    def __getitem__(self, index):
+        return self.inner[index % len(self.inner)]
+
+
+# ------------------------------------------------------------------ the machine
+
+
+def cpu_record() -> dict:
+    flags = precision.cpu_flags()
+    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"model": precision.cpu_model(), "cores": os.cpu_count(), "cores_usable": affinity,
+            "flags": {flag: flag in flags for flag in CPU_FLAGS}}
+
+
+def precision_decisions() -> dict:
+    """What "auto" resolves to here, and (with the CPU's flags hidden) on a CPU without
+    bfloat16 instructions."""
+    here = precision.resolve("auto")
+    with mock.patch.object(precision, "cpu_flags", lambda: set()), \
+            mock.patch.object(precision, "on_gpu", lambda: False):
+        flagless = precision.resolve("auto")
+    return {"auto": {"precision": here.precision, "reason": here.reason},
+            "auto_on_a_cpu_without_bfloat16_flags": {"precision": flagless.precision, "reason": flagless.reason}}
+
+
+def load_average() -> list[float] | None:
+    try:
+        return [round(value, 2) for value in os.getloadavg()]
+    except OSError:
+        return None
+
+
+# ------------------------------------------------------------------ the parts
+
+
+def bench_training(seconds: float = 20, repeats: int = 3, batch_size: int = 16, image_size: int = 256,
+                   workers: int = 1, model_config: ModelConfig | None = None, pool_batches: int = 4) -> dict:
+    """Project loop vs bare fit of the paper model (or model_config), float32 and bfloat16,
+    on the same random photo-shaped data (a pool of pool_batches batches, cycled)."""
     from .train import ColorizationBatches, compile_model
 
     rng = np.random.default_rng(0)
-    count = steps * batch_size
-    rgb = rng.integers(0, 256, size=(count, image_size, image_size, 3), dtype=np.uint8)
+    pool = pool_batches * batch_size
+    rgb = rng.integers(0, 256, size=(pool, image_size, image_size, 3), dtype=np.uint8)
     gray = color.rgb_to_gray(rgb)
-    config = TrainConfig(model=ModelConfig(image_size=image_size), batch_size=batch_size)
+    x, y = color.gray_to_input(gray), color.rgb_to_target(rgb)
+    model_config = model_config or ModelConfig(image_size=image_size)
+    config = TrainConfig(model=model_config, batch_size=batch_size)
+
+    def bare(steps):
+        take = np.arange(steps * batch_size) % pool
+        return x[take], y[take]
+
+    def project(steps):
+        return ColorizationBatches(gray, rgb, np.arange(steps * batch_size) % pool, batch_size, shuffle=False,
+                                   workers=workers)
+
+    flops = conv_flops(build_unet(model_config))
+    runs = {}
+    for name in PRECISIONS:
+        for method, batches in (("bare_fit", bare), ("project_loop", project)):
+            with computing_in(name):
+                seed_everything(0)
+                runs[name, method] = FitRunner(compile_model(build_unet(model_config), config), batches, batch_size)
+    measured = measure_each(runs, seconds, repeats, warmup=2)
     results = {}
-    for name in ("bare_fit", "project_loop"):
-        seed_everything(0)
-        model = compile_model(build_unet(config.model), config)
-        if name == "bare_fit":
-            seconds = _timed_fit(model, color.gray_to_input(gray), count, batch_size, color.rgb_to_target(rgb))
-        else:
-            batches = ColorizationBatches(gray, rgb, np.arange(count), batch_size, workers=workers)
-            seconds = _timed_fit(model, batches, count, batch_size)
-        results[f"{name}_images_per_s"] = 1.0 / seconds
-    flops = conv_flops(build_unet(config.model))
-    results["training_gflop_per_image"] = 3 * flops / 1e9
-    results["project_loop_gflop_per_s"] = results["project_loop_images_per_s"] * 3 * flops / 1e9
-    results["project_to_bare_ratio"] = results["project_loop_images_per_s"] / results["bare_fit_images_per_s"]
-    results.update(batch_size=batch_size, steps=steps, image_size=image_size)
+    for name in PRECISIONS:
+        figures = {method: measured[name, method] for method in ("bare_fit", "project_loop")}
+        for method, figure in figures.items():
+            print(f"training {name} {method}: {figure['median']:.3f} images/s", flush=True)
+        figures["project_to_bare_ratio"] = figures["project_loop"]["median"] / figures["bare_fit"]["median"]
+        figures["project_loop_gflop_per_s"] = figures["project_loop"]["median"] * 3 * flops / 1e9
+        results[name] = figures
+    float32 = results["float32"]
+    return {
+        # the keys earlier versions wrote, float32
+        "bare_fit_images_per_s": float32["bare_fit"]["median"],
+        "project_loop_images_per_s": float32["project_loop"]["median"],
+        "training_gflop_per_image": 3 * flops / 1e9,
+        "project_loop_gflop_per_s": float32["project_loop_gflop_per_s"],
+        "project_to_bare_ratio": float32["project_to_bare_ratio"],
+        "batch_size": batch_size, "image_size": image_size,
+        "steps": int(statistics.median(float32["project_loop"]["items"]) // batch_size),  # per repeat
+        **results,
+        "bfloat16_speedup": {method: speedup(results, method) for method in ("bare_fit", "project_loop")},
+    }
+
+
+def recipe_head(name: str):
+    """(RecipeConfig, Head) of a shipped recipe; a bins head gets the bins its shipped file
+    recorded (weights/<name>.json), else bins from random colours."""
+    from . import default_model
+
+    config = default_model.RECIPES[name]
+    record_path = default_model.WEIGHTS_DIR / f"{name}.json"
+    if config.head == "bins" and record_path.is_file():
+        bins = json.loads(record_path.read_text())["bins"]
+        return config, default_model.Head(config, np.asarray(bins["centers"], np.float32),
+                                          np.asarray(bins["rebalancing_weights"], np.float32))
+    size = config.model.image_size
+    ab = np.random.default_rng(1).uniform(-0.5, 0.5, size=(8, size, size, 2)).astype(np.float32)
+    return config, default_model.Head.for_data(config, ab)
+
+
+def bench_recipes(names=("default", "vivid", "gan"), seconds: float = 20, repeats: int = 3,
+                  pool_batches: int = 16, recipes: dict | None = None) -> dict:
+    """Training images/s of each shipped recipe's model (its head, loss, optimizer, input size,
+    batch size, flips), float32 and bfloat16; recipes: name -> (RecipeConfig, Head) to use
+    instead of the shipped ones (tests)."""
+    from . import default_model
+
+    results = {}
+    for name in names:
+        config, head = (recipes or {}).get(name) or recipe_head(name)
+        size, batch_size = config.model.image_size, config.batch_size
+        rng = np.random.default_rng(0)
+        x = rng.random((pool_batches * batch_size, size, size, 1), dtype=np.float32)
+        y = np.tanh(rng.standard_normal((pool_batches * batch_size, size, size, 2))).astype(np.float32) * 0.5
+        pool = default_model.FlipBatches(x, y, batch_size, config.seed, config.flips)
+
+        def schedule(config=config):
+            return keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=100_000,
+                                                          alpha=config.final_learning_rate_share)
+
+        runs = {}
+        for name_ in PRECISIONS:
+            with computing_in(name_):
+                seed_everything(config.seed)
+                model = head.build()
+                head.compile(model, schedule)
+                runs[name_] = FitRunner(model, lambda steps, pool=pool: Cycled(pool, steps), batch_size)
+        figures = measure_each(runs, seconds, repeats, warmup=2)
+        for name_ in PRECISIONS:
+            print(f"recipe {name} {name_}: {figures[name_]['median']:.1f} images/s", flush=True)
+        results[name] = {"head": config.head, "image_size": size, "batch_size": batch_size, **figures,
+                         "bfloat16_speedup": speedup(figures)}
     return results
 
 
-def bench_colorize(megapixels_shape=(3000, 4000), batch: int = 16) -> dict:
-    """Seconds for one 12 MP photo (median of 3, model loaded once) and 256x256 images/s."""
+def _agreement(a: np.ndarray, b: np.ndarray) -> dict:
+    """How far two uint8 images are apart: mean and largest absolute difference, PSNR (dB)."""
+    difference = np.abs(a.astype(np.int16) - b.astype(np.int16))
+    mse = float(np.mean(difference.astype(np.float64) ** 2))
+    return {"mean_abs_difference": float(difference.mean()), "max_abs_difference": int(difference.max()),
+            "psnr_db": float("inf") if mse == 0 else 10 * math.log10(255**2 / mse)}
+
+
+def bench_colorize(megapixels_shape=(3000, 4000), batch: int = 16, seconds: float = 20, repeats: int = 3,
+                   model_config: ModelConfig | None = None) -> dict:
+    """Paper U-Net (random weights; the time does not depend on them): seconds for one 12 MP
+    photo end to end, and 256x256 images/s through predict_batch, float32 and bfloat16."""
     from .predict import colorize_photo, predict_batch
 
-    model = build_unet(ModelConfig())
+    seed_everything(0)
+    model = build_unet(model_config or ModelConfig())
+    size = model.input_shape[1]
     rng = np.random.default_rng(0)
     photo = rng.integers(0, 256, size=(*megapixels_shape, 3), dtype=np.uint8)
-    colorize_photo(model, photo[:512, :512])  # warm-up
-    times = []
-    for _ in range(3):
-        start = time.perf_counter()
-        colorize_photo(model, photo)
-        times.append(time.perf_counter() - start)
-    gray = rng.integers(0, 256, size=(batch, 256, 256), dtype=np.uint8)
-    predict_batch(model, gray[:2], batch_size=batch)
-    start = time.perf_counter()
-    predict_batch(model, gray, batch_size=batch)
-    return {"colorize_12mp_seconds": float(np.median(times)),
-            "photo_shape": list(megapixels_shape),
-            "inference_256_images_per_s": batch / (time.perf_counter() - start)}
+    gray = rng.integers(0, 256, size=(batch, size, size), dtype=np.uint8)
+    computing = {name: in_precision(model, name) for name in PRECISIONS}
+    outputs = {name: colorize_photo(computing[name], photo) for name in PRECISIONS}
+    photo_figures = measure_each({name: lambda _, m=computing[name]: (colorize_photo(m, photo), 1)[1]
+                                  for name in PRECISIONS}, seconds, repeats)
+    batch_figures = measure_each({name: lambda _, m=computing[name]: len(predict_batch(m, gray, batch_size=batch))
+                                  for name in PRECISIONS}, seconds, repeats)
+    results = {}
+    for name in PRECISIONS:
+        results[name] = {"colorize_12mp_seconds": seconds_per_item(photo_figures[name]),
+                         "inference_256_images_per_s": batch_figures[name]}
+        print(f"colorize {name}: {results[name]['colorize_12mp_seconds']['median']:.3f} s per 12 MP photo, "
+              f"{batch_figures[name]['median']:.2f} images/s at {size}x{size}", flush=True)
+    return {
+        "colorize_12mp_seconds": results["float32"]["colorize_12mp_seconds"]["median"],
+        "photo_shape": list(megapixels_shape),
+        "inference_256_images_per_s": results["float32"]["inference_256_images_per_s"]["median"],
+        "batch_size": batch,
+        **results,
+        "bfloat16_speedup": {"colorize_12mp": speedup(results, "colorize_12mp_seconds", lower_is_better=True),
+                             "inference_256": speedup(results, "inference_256_images_per_s")},
+        "bfloat16_vs_float32_output": _agreement(outputs["float32"], outputs["bfloat16"]),
+    }
 
 
-def bench_shipped(megapixels_shape=(3000, 4000), photos: int = 32) -> dict:
-    """For each packaged colorizer (weights/*.keras): seconds for one 12 MP photo (median
-    of 3) and 256x256 photos/s through predict.colorize_photos, end to end."""
+def bench_shipped(megapixels_shape=(3000, 4000), photos: int = 32, seconds: float = 20, repeats: int = 3,
+                  models: dict | None = None) -> dict:
+    """For each packaged colorizer (weights/*.keras; or models: name -> model): seconds for
+    one 12 MP photo and 256x256 photos/s through predict.colorize_photos, end to end, with
+    the file's model in float32 and a copy of it computing in bfloat16; and how far their
+    outputs on the 256x256 photos differ."""
     from .predict import PACKAGED, colorize_photo, colorize_photos, load_model, packaged_model_path
 
+    if models is None:
+        models = {name: load_model(packaged_model_path(name)) for name in PACKAGED
+                  if packaged_model_path(name).is_file()}
     rng = np.random.default_rng(0)
     photo = rng.integers(0, 256, size=megapixels_shape, dtype=np.uint8)
     small = list(rng.integers(0, 256, size=(photos, 256, 256), dtype=np.uint8))
     results = {}
-    for name in PACKAGED:
-        if not packaged_model_path(name).is_file():
-            continue
-        model = load_model(packaged_model_path(name))
-        colorize_photo(model, photo[:512, :512])  # warm-up
-        list(colorize_photos(model, small[:2]))
-        times = []
-        for _ in range(3):
-            start = time.perf_counter()
-            colorize_photo(model, photo)
-            times.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        list(colorize_photos(model, small))
-        results[name] = {"colorize_12mp_seconds": float(np.median(times)),
-                         "colorize_256_photos_per_s": photos / (time.perf_counter() - start)}
+    for name, model in models.items():
+        computing = {name_: in_precision(model, name_) for name_ in PRECISIONS}
+        outputs = {name_: np.stack(list(colorize_photos(computing[name_], small))) for name_ in PRECISIONS}
+        photo_figures = measure_each({name_: lambda _, m=computing[name_]: (colorize_photo(m, photo), 1)[1]
+                                      for name_ in PRECISIONS}, seconds, repeats)
+        small_figures = measure_each({name_: lambda _, m=computing[name_]: len(list(colorize_photos(m, small)))
+                                      for name_ in PRECISIONS}, seconds, repeats)
+        figures = {}
+        for name_ in PRECISIONS:
+            figures[name_] = {"colorize_12mp_seconds": seconds_per_item(photo_figures[name_]),
+                              "colorize_256_photos_per_s": small_figures[name_]}
+            print(f"shipped {name} {name_}: {figures[name_]['colorize_12mp_seconds']['median']:.3f} s per 12 MP "
+                  f"photo, {small_figures[name_]['median']:.1f} photos/s at 256x256", flush=True)
+        results[name] = {
+            "colorize_12mp_seconds": figures["float32"]["colorize_12mp_seconds"]["median"],
+            "colorize_256_photos_per_s": figures["float32"]["colorize_256_photos_per_s"]["median"],
+            **figures,
+            "bfloat16_speedup": {
+                "colorize_12mp": speedup(figures, "colorize_12mp_seconds", lower_is_better=True),
+                "colorize_256": speedup(figures, "colorize_256_photos_per_s")},
+            "bfloat16_vs_float32_output": _agreement(outputs["float32"], outputs["bfloat16"]),
+        }
     return results
 
 
-def bench_data(source: Path | None) -> dict:
-    """Seconds to prepare `source` (a photo folder) into a temporary folder."""
+def bench_data(source: Path | None, seconds: float = 20, repeats: int = 3) -> dict:
+    """Seconds to prepare `source` (a photo folder) into a fresh temporary folder each time."""
     from . import data, samples
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -140,43 +414,76 @@ def bench_data(source: Path | None) -> dict:
         if source is None or not source.is_dir():
             source = scratch / "photos"
             samples.write_sample_photos(source, count=200, size=256, seed=0)
-        start = time.perf_counter()
-        report = data.prepare_dataset([source], scratch / "prepared", progress=False)
-        seconds = time.perf_counter() - start
-    return {"data_source": str(source), "data_files": int(len(report)),
-            "data_kept": int((report["status"] == "kept").sum()), "data_prepare_seconds": seconds}
+        reports = []
+
+        def prepare(_):
+            target = Path(tempfile.mkdtemp(dir=scratch))
+            reports.append(data.prepare_dataset([source], target / "prepared", progress=False))
+            return 1
+
+        figure = seconds_per_item(measure(prepare, seconds, repeats, warmup=0))
+    report = reports[-1]
+    return {"data_source": os.path.relpath(Path(source).resolve(), paths.project_root()), "data_files": int(len(report)),
+            "data_kept": int((report["status"] == "kept").sum()), "data_prepare_seconds": figure["median"],
+            "data_prepare": figure}
+
+
+# ------------------------------------------------------------------ the report
+
+
+def output_path(out: Path, environment: dict) -> Path:
+    """out/<backend>-<device>-<cores>cpu.json"""
+    device = environment["device"].replace(" ", "_").replace(":", "").replace(",", "")
+    return Path(out) / f"{environment['keras_backend']}-{device}-{os.cpu_count()}cpu.json"
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m unetcolor.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default="reports/bench", help="folder for <machine>.json")
+    parser.add_argument("--out", default="reports/bench", help="folder for <backend>-<device>-<cores>cpu.json")
     parser.add_argument("--data-dir", default=os.environ.get("DATA_DIR") or "../shared/data/landscapes256",
                         help="photo folder to time preparation on (default: the stand-in set when present)")
-    parser.add_argument("--steps", type=int, default=3, help="training batches timed per method")
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--only", choices=("data", "training", "colorize", "shipped"), action="append",
+    parser.add_argument("--batch-size", type=int, default=16, help="the paper U-Net's training batch")
+    parser.add_argument("--repeats", type=int, default=3, help="repeats per figure (the median is reported)")
+    parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per repeat, at least")
+    parser.add_argument("--training-seconds", type=float,
+                        help="measured seconds per repeat of the paper U-Net's training figures (default: --seconds)")
+    parser.add_argument("--only", choices=("data", "training", "recipes", "colorize", "shipped"), action="append",
                         help="run only these parts (repeatable)")
     args = parser.parse_args(argv)
-    parts = args.only or ["data", "training", "colorize", "shipped"]
-    results = {"machine": platform.node(), "environment": environment_info()}
-    if "data" in parts:
-        results["data"] = bench_data(paths.resolve(args.data_dir))
-        print(json.dumps(results["data"]), flush=True)
-    if "training" in parts:
-        results["training"] = bench_training(steps=args.steps, batch_size=args.batch_size)
-        print(json.dumps(results["training"]), flush=True)
-    if "colorize" in parts:
-        results["colorize"] = bench_colorize()
-        print(json.dumps(results["colorize"]), flush=True)
-    if "shipped" in parts:
-        results["shipped"] = bench_shipped()
-        print(json.dumps(results["shipped"]), flush=True)
-    out = paths.resolve(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    device = results["environment"]["device"].replace(" ", "_").replace(":", "").replace(",", "")
-    target = out / f"{results['environment']['keras_backend']}-{device}-{os.cpu_count()}cpu.json"
-    if target.is_file():  # --only refreshes some parts and keeps the others
+    parts = args.only or ["data", "training", "recipes", "colorize", "shipped"]
+    seconds, repeats = args.seconds, args.repeats
+    results = {"machine": platform.node(), "environment": environment_info(), "cpu": cpu_record(),
+               "precision": precision_decisions(),
+               "method": {"statistic": "per figure, the median of its repeats, each at least the seconds of "
+                                       "measured work its part's 'measured' names, after untimed warm-up calls; "
+                                       "the repeats of the figures compared (float32, bfloat16; bare fit, "
+                                       "project loop) interleaved",
+                          "bfloat16": "Keras' mixed_bfloat16 policy, measured in the same process as float32"}}
+    print(json.dumps({key: results[key] for key in ("cpu", "precision")}, indent=1), flush=True)
+    benches = {
+        "data": lambda: bench_data(paths.resolve(args.data_dir), seconds, repeats),
+        "training": lambda: bench_training(args.training_seconds or seconds, repeats, batch_size=args.batch_size),
+        "recipes": lambda: bench_recipes(seconds=seconds, repeats=repeats),
+        "colorize": lambda: bench_colorize(seconds=seconds, repeats=repeats),
+        "shipped": lambda: bench_shipped(seconds=seconds, repeats=repeats),
+    }
+    for part, run in benches.items():
+        if part not in parts:
+            continue
+        before, part_started = load_average(), time.perf_counter()
+        results[part] = run()
+        # how it was measured, per part (a later --only run may refresh some parts only)
+        per_repeat = (args.training_seconds or seconds) if part == "training" else seconds
+        results[part]["measured"] = {
+            "repeats": repeats, "seconds_per_repeat": per_repeat,
+            "wall_seconds": time.perf_counter() - part_started, "load_average_before": before,
+            "load_average_after": load_average()}
+        if part == "data":
+            print(json.dumps({k: v for k, v in results["data"].items() if k != "data_prepare"}), flush=True)
+    target = output_path(paths.resolve(args.out), results["environment"])
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.is_file() and args.only:  # --only refreshes some parts and keeps the others
         results = {**json.loads(target.read_text()), **results}
     target.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {target}")
@@ -185,3 +492,20 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def training_estimate(images: int, folder: Path | None = None) -> pd.DataFrame:
+    """Hours to train `images` photo-steps (epochs x training photos) of the paper U-Net, from
+    each committed bench file's measured training speed (project loop, median of its repeats),
+    per precision: what notebook headers quote instead of hand-typed runtimes."""
+    folder = Path(folder or paths.project_root() / "reports" / "bench")
+    rows = []
+    for path in sorted(folder.glob("*cpu.json")):
+        record = json.loads(path.read_text())
+        machine = f"{record.get('cpu', {}).get('model', '?')}, {record.get('cpu', {}).get('cores', '?')} cores"
+        for name in ("float32", "bfloat16"):
+            speed = record.get("training", {}).get(name, {}).get("project_loop", {}).get("median")
+            if speed:
+                rows.append({"bench file": path.name, "machine": machine, "precision": name,
+                             "images/s": round(speed, 2), "hours": round(images / speed / 3600, 1)})
+    return pd.DataFrame(rows)

@@ -43,6 +43,13 @@ The recipe, all seeded:
 
 Headless: ``python -m unetcolor.default_model --recipe default|vivid|gan --data-dir ../shared/data/landscapes256``
 (or ``make default-model DATA_DIR=...``).
+
+Precision: ``RecipeConfig.precision`` ("auto" by default, ``--precision``) is resolved by
+``unetcolor.precision`` and applied to the training only (Keras' mixed_bfloat16 policy where
+it resolves to bfloat16); the saved model is always a fresh float32 model with the trained
+weights. Like the device, it is an execution detail: it is recorded in the provenance's
+"environment" (``precision``, ``precision_reason``) and left out of RecipeConfig equality,
+so a recipe trained in bfloat16 is still the same recipe.
 """
 
 from __future__ import annotations
@@ -63,7 +70,7 @@ import pandas as pd
 from keras import layers
 from PIL import Image
 
-from . import ab_bins, adversarial, color, data, metrics, paths, predict
+from . import ab_bins, adversarial, color, data, metrics, paths, precision as precisions, predict
 from .config import ModelConfig, model_config_from_dict
 from .model import build_unet
 from .reproducibility import environment_info, seed_everything
@@ -109,6 +116,9 @@ class RecipeConfig:
     # a*, b* error (Isola et al.'s 1:100), and the patch discriminator's widths
     adversarial_weight: float = 0.01
     discriminator_filters: tuple[int, ...] = (32, 64, 128)
+    # "auto" | "float32" | "bfloat16" for training (unetcolor.precision). An execution detail
+    # (it changes results only by rounding): not compared, as TrainConfig.key leaves it out
+    precision: str = field(default="auto", compare=False)
 
     def __post_init__(self):
         if isinstance(self.model, dict):
@@ -118,6 +128,8 @@ class RecipeConfig:
         object.__setattr__(self, "discriminator_filters", tuple(int(f) for f in self.discriminator_filters))
         if self.head not in HEADS:
             raise ValueError(f"head must be one of {HEADS}, got {self.head!r}")
+        if self.precision not in precisions.SETTINGS:
+            raise ValueError(f"precision must be one of {precisions.SETTINGS}, got {self.precision!r}")
         if self.head != "regression" and self.finetune_epochs:
             raise ValueError("the log-MSE fine-tuning is for the regression head: set finetune_epochs=0")
         if not self.name.isidentifier():
@@ -308,25 +320,32 @@ class Head:
 
 
 def fit(config: RecipeConfig, fit_pair, tuning_pair, verbose: bool = True, model: keras.Model | None = None,
-        head: Head | None = None):
+        head: Head | None = None, decision: precisions.Decision | None = None):
     """Train from config.seed on fit_pair = (x, y), selecting by tuning_pair: the head's
     loss (MSE, or the bins' cross-entropy) for config.epochs, then per-image log-MSE for
     config.finetune_epochs. With model given, stage 1 is taken as done (its weights) and
     only the fine-tuning runs.
+    Training runs in ``decision``'s precision (default: config.precision resolved); the
+    global Keras policy is float32 again on return, so what is built afterwards is float32.
     Returns (model with the best epochs' weights, history DataFrame, best epoch of the last stage)."""
+    decision = decision or precisions.resolve(config.precision)
     seed_everything(config.seed)
     head = head or Head.for_data(config, fit_pair[1])
     histories = []
-    if model is None:
-        model = head.build()
-        history, best = _stage(model, config, fit_pair, tuning_pair, config.epochs, config.learning_rate,
-                               head.compile, config.seed, STAGES[config.head], verbose)
-        histories.append(history)
-    if config.finetune_epochs:
-        history, best = _stage(model, config, fit_pair, tuning_pair, config.finetune_epochs,
-                               config.finetune_learning_rate, _compile_log_mse, config.seed + 1,
-                               "log_mse", verbose)
-        histories.append(history)
+    precisions.apply(decision)
+    try:
+        if model is None:
+            model = head.build()
+            history, best = _stage(model, config, fit_pair, tuning_pair, config.epochs, config.learning_rate,
+                                   head.compile, config.seed, STAGES[config.head], verbose)
+            histories.append(history)
+        if config.finetune_epochs:
+            history, best = _stage(model, config, fit_pair, tuning_pair, config.finetune_epochs,
+                                   config.finetune_learning_rate, _compile_log_mse, config.seed + 1,
+                                   "log_mse", verbose)
+            histories.append(history)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
     return model, pd.concat(histories, ignore_index=True), best
 
 
@@ -409,6 +428,11 @@ def candidates_table(records: dict[str, dict], shipped: set[str] = frozenset()) 
 # --------------------------------------------------------------------- the recipe
 
 
+def _relative(path) -> str:
+    """A path for a committed record: relative to the project root, never this machine's absolute path."""
+    return os.path.relpath(Path(path).resolve(), paths.project_root())
+
+
 def git_commit(root: Path) -> str | None:
     """HEAD of the checkout (read-only), with '+dirty' if tracked files are modified."""
     try:
@@ -461,11 +485,14 @@ def build_default_model(processed_dir: Path, out_dir: Path = WEIGHTS_DIR, config
         say(f"{len(head.centers)} a*, b* bins occupied; rebalancing weights "
             f"{head.weights.min():.2f} to {head.weights.max():.2f}", flush=True)
 
+    decision = precisions.resolve(config.precision)
+    say(f"training in {decision.precision} ({decision.reason})", flush=True)
     started = time.perf_counter()
     if stage1 is None:
-        trained, history, best_epoch = fit(config, fit_pair, tuning_pair, verbose, head=head)
+        trained, history, best_epoch = fit(config, fit_pair, tuning_pair, verbose, head=head, decision=decision)
     elif config.finetune_epochs:  # (model, history) of a finished first stage: only the fine-tuning runs
-        trained, history, best_epoch = fit(config, fit_pair, tuning_pair, verbose, model=stage1[0], head=head)
+        trained, history, best_epoch = fit(config, fit_pair, tuning_pair, verbose, model=stage1[0], head=head,
+                                           decision=decision)
         history = pd.concat([stage1[1], history], ignore_index=True)
     else:  # the whole training is done: only the choice on the tuning subset and the evaluation run
         trained, history = stage1
@@ -475,6 +502,7 @@ def build_default_model(processed_dir: Path, out_dir: Path = WEIGHTS_DIR, config
     last = history["stage"] == history["stage"].iloc[-1]
     best_seconds = float(history.loc[~last, "seconds"].sum()
                          + history.loc[last & (history["epoch"] <= best_epoch), "seconds"].sum())
+    keras.mixed_precision.set_global_policy("float32")  # what is exported, chosen and saved is float32
     knob, _ = config.choices
     value, choices = choose_decoding(trained, head, np.asarray(rgb[tuning_ids]), np.asarray(gray[tuning_ids]))
     say(f"{knob} {value:g} chosen on the tuning subset:\n{choices.round(3).to_string(index=False)}", flush=True)
@@ -494,8 +522,8 @@ def build_default_model(processed_dir: Path, out_dir: Path = WEIGHTS_DIR, config
     provenance = {
         "description": DESCRIPTIONS[config.head],
         "data": {
-            "source": data_source or str(processed_dir),
-            "processed_dir": str(processed_dir),
+            "source": _relative(data_source or processed_dir),
+            "processed_dir": _relative(processed_dir),
             "manifest": pd.read_json(manifest_path, typ="series").to_dict() if manifest_path.is_file() else None,
             "photos": int(len(rgb)),
             "split": config.split,
@@ -523,7 +551,8 @@ def build_default_model(processed_dir: Path, out_dir: Path = WEIGHTS_DIR, config
         "output_shape": list(model.output_shape[1:]),
         "parameters": int(model.count_params()),
         "model_bytes": model_path.stat().st_size,
-        "environment": environment_info(),
+        # the training's precision, resolved on this machine, and why (the saved model is float32)
+        "environment": {**environment_info(), **precisions.as_record(decision)},
     }
     write_json(out_dir / f"{config.name}.json", provenance)
     return provenance
@@ -560,10 +589,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processed-dir", help=f"prepared data (default: data/processed/{PROFILE}/)")
     parser.add_argument("--out-dir", default=str(WEIGHTS_DIR), help="where <recipe>.keras/.json go")
     parser.add_argument("--epochs", type=int, help="override the recipe's epochs (e.g. a quick trial)")
+    parser.add_argument("--precision", choices=precisions.SETTINGS,
+                        help="training precision (default: the recipe's, \"auto\": bfloat16 on a GPU, and on a CPU "
+                        "with bfloat16 instructions where a probe finds it faster; else float32)")
     args = parser.parse_args(argv)
     processed = paths.resolve(args.processed_dir) if args.processed_dir else paths.profile_paths(PROFILE).processed
     config = RECIPES[args.recipe]
     config = config if args.epochs is None else dataclasses.replace(config, epochs=args.epochs)
+    config = config if args.precision is None else dataclasses.replace(config, precision=args.precision)
     prepare(args.data_dir, processed, seed=config.seed)
     provenance = build_default_model(processed, paths.resolve(args.out_dir), config,
                                      data_source=str(paths.resolve(args.data_dir)) if args.data_dir else None)
