@@ -88,7 +88,7 @@ def results_markdown(profile: str) -> str:
         "",
         _table(psnr.round(3)),
         "",
-        f"**Pokhara photos** (Figure 8, out of domain, native resolution): mean PSNR "
+        f"**Out-of-domain photos** (Figure 8, {_photos_of_notebook_06(profile)}, native resolution): mean PSNR "
         f"{pokhara.loc['psnr_model', 'mean']:.2f} dB against {pokhara.loc['psnr_gray', 'mean']:.2f} dB for the gray "
         f"baseline; SSIM {pokhara.loc['ssim_model', 'mean']:.3f} vs {pokhara.loc['ssim_gray', 'mean']:.3f}; "
         f"colorfulness {pokhara.loc['colorfulness_model', 'mean']:.1f} vs {pokhara.loc['colorfulness_true', 'mean']:.1f} "
@@ -176,6 +176,22 @@ def _study_table(summary: pd.DataFrame) -> pd.DataFrame:
         table[column] = summary[column].round(4)
     table["common_val_loss"] = summary["common_val_loss"].round(5)
     return table
+
+
+def _photos_of_notebook_06(profile: str) -> str:
+    """Which photos notebook 06 colorized last: its photos_dir parameter, from its stamp."""
+    import json
+
+    from .samples import SAMPLE_PHOTOS_DIR
+    from .staleness import stamp_path
+
+    stamp = stamp_path("06_pokhara_test_images", profile)
+    photos = json.loads(stamp.read_text())["inputs"]["parameters"].get("photos_dir") if stamp.is_file() else None
+    if photos is None:
+        return "photos not recorded"
+    if photos == SAMPLE_PHOTOS_DIR:
+        return "the license-clear photos bundled with scikit-image, not the paper's Pokhara photos"
+    return f"the photos in `{photos}`" + (" (the paper's Pokhara photos)" if "pokhara" in photos.lower() else "")
 
 
 def _float16_sentence(profile: str) -> str:
