@@ -1,6 +1,7 @@
 """The one-factor-at-a-time plan, the run cache, and the paper's claims judged from numbers."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -100,15 +101,19 @@ def test_results_come_from_finished_run_records_only(tmp_path):
 
 
 def test_paper_profile_plan_matches_the_committed_main_config():
+    """Notebook 03's config, bound to the data the committed main run was trained on, is that run,
+    and notebook 04's plan holds it (no prepared data needed: a fresh clone has none)."""
+    import dataclasses
+
     from unetcolor.config import load_train_config, train_config_from_parameters
     from unetcolor.runner import profile_parameters
 
-    from unetcolor.train import run_folder
-
     notebook_03 = train_config_from_parameters(profile_parameters("03_training", "paper"))
     assert notebook_03 == load_train_config("configs/paper_main.yaml")
-    plan = study.plan_for_profile("paper")
-    main = run_folder(notebook_03, "paper")
-    assert main.name in set(plan["run"])
-    # the committed main run is the one notebook 03 finds, and it was trained on this data
-    assert json.loads((main.parent / "main.json").read_text())["run"] == main.name
+    main_name = json.loads(Path("models/paper/main.json").read_text())["run"]
+    recorded = json.loads(Path("models/paper", main_name, "config.json").read_text())
+    main = dataclasses.replace(notebook_03, data=recorded["data"])
+    assert main.run_name() == main_name
+    plan = study.plan_for_profile("paper", data_fingerprint=recorded["data"])
+    assert main_name in set(plan["run"])
+    assert all((Path("models/paper") / run).is_dir() for run in plan.loc[plan["seed"] == 42, "run"])

@@ -114,14 +114,16 @@ def study_histories(plan: pd.DataFrame, models_dir: Path) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def plan_for_profile(profile: str, seeds: int | None = None) -> pd.DataFrame:
+def plan_for_profile(profile: str, seeds: int | None = None, data_fingerprint: str | None = None) -> pd.DataFrame:
     """Notebook 04's plan under a profile, built from the notebook's own parameter cell,
     so a headless run trains exactly the configs the notebook will look up
-    (seeds, if given, overrides the notebook's `seeds`)."""
+    (seeds, if given, overrides the notebook's `seeds`), bound to the profile's prepared data
+    (or to data_fingerprint, e.g. the one a committed run records)."""
     from .runner import profile_parameters
 
     values = profile_parameters("04_hyperparameter_study", profile)
-    base = train_config_from_parameters(values, data=data.fingerprint(paths.profile_paths(profile).processed))
+    fingerprint = data_fingerprint or data.fingerprint(paths.profile_paths(profile).processed)
+    base = train_config_from_parameters(values, data=fingerprint)
     return study_configs(base, batch_sizes=values["batch_sizes"], learning_rates=values["learning_rates"],
                          splits=values["splits"], seeds=seeds or values["seeds"])
 
