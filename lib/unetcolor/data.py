@@ -529,7 +529,8 @@ def describe_source(folders: list[Path], data_dir: str = "", sample_photos: int 
     if sample_photos:
         return {"kind": "scikit-image samples", "count": int(sample_photos)}
     if data_dir:
-        return {"kind": "folder", "folder": os.path.relpath(Path(folders[0]).resolve(), paths.project_root())}
+        # abspath, not resolve: a folder reached through a symbolic link keeps the name it was given
+        return {"kind": "folder", "folder": os.path.relpath(os.path.abspath(folders[0]), paths.project_root())}
     marker = json.loads((Path(folders[0]).parent / download.MARKER).read_text())
     return {"kind": "download", **{key: marker[key] for key in ("url", "archive", "sha256")}}
 

@@ -185,10 +185,15 @@ def _photos_of_notebook_06(profile: str) -> str:
     from .samples import SAMPLE_PHOTOS_DIR
     from .staleness import stamp_path
 
-    stamp = stamp_path("06_pokhara_test_images", profile)
-    photos = json.loads(stamp.read_text())["inputs"]["parameters"].get("photos_dir") if stamp.is_file() else None
-    if photos is None:
+    from .runner import notebook_parameters
+
+    name = "06_pokhara_test_images"
+    stamp = stamp_path(name, profile)
+    if not stamp.is_file():
         return "photos not recorded"
+    # the stamp holds the parameters papermill injected; one it does not name kept the notebook's default
+    photos = json.loads(stamp.read_text())["inputs"]["parameters"].get("photos_dir",
+                                                                        notebook_parameters(name)["photos_dir"])
     if photos == SAMPLE_PHOTOS_DIR:
         return "the license-clear photos bundled with scikit-image, not the paper's Pokhara photos"
     return f"the photos in `{photos}`" + (" (the paper's Pokhara photos)" if "pokhara" in photos.lower() else "")
