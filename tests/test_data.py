@@ -355,3 +355,13 @@ def test_the_data_fingerprint_follows_photos_parameters_and_splits(tiny_processe
     assert data.fingerprint(copy) == data.fingerprint(tiny_processed)  # content, not place
     data.make_splits(copy, splits=((80, 20), (70, 30)), seed=2)
     assert data.fingerprint(copy) != data.fingerprint(tiny_processed)
+
+
+def test_a_recorded_path_is_relative_and_keeps_a_linked_folders_name(tmp_path):
+    from unetcolor import paths
+
+    (tmp_path / "real").mkdir()
+    (tmp_path / "project").mkdir()
+    (tmp_path / "linked").symlink_to(tmp_path / "real")
+    assert paths.relative(tmp_path / "project" / ".." / "linked", tmp_path / "project") == "../linked"
+    assert paths.relative(paths.project_root() / "data" / "raw") == "data/raw"

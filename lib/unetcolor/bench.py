@@ -423,7 +423,7 @@ def bench_data(source: Path | None, seconds: float = 20, repeats: int = 3) -> di
 
         figure = seconds_per_item(measure(prepare, seconds, repeats, warmup=0))
     report = reports[-1]
-    return {"data_source": os.path.relpath(Path(source).resolve(), paths.project_root()), "data_files": int(len(report)),
+    return {"data_source": paths.relative(source), "data_files": int(len(report)),
             "data_kept": int((report["status"] == "kept").sum()), "data_prepare_seconds": figure["median"],
             "data_prepare": figure}
 

@@ -529,8 +529,7 @@ def describe_source(folders: list[Path], data_dir: str = "", sample_photos: int 
     if sample_photos:
         return {"kind": "scikit-image samples", "count": int(sample_photos)}
     if data_dir:
-        # abspath, not resolve: a folder reached through a symbolic link keeps the name it was given
-        return {"kind": "folder", "folder": os.path.relpath(os.path.abspath(folders[0]), paths.project_root())}
+        return {"kind": "folder", "folder": paths.relative(folders[0])}
     marker = json.loads((Path(folders[0]).parent / download.MARKER).read_text())
     return {"kind": "download", **{key: marker[key] for key in ("url", "archive", "sha256")}}
 
@@ -559,11 +558,10 @@ def main(argv: list[str] | None = None) -> int:
                 seed=values["seed"])
     counts = report["status"].value_counts()
     bw = int(report["reason"].fillna("").str.startswith("black-and-white").sum())
-    root = paths.project_root()
     print(
-        f"{os.path.relpath(where.processed, root)}: kept {counts.get('kept', 0)}, excluded "
+        f"{paths.relative(where.processed)}: kept {counts.get('kept', 0)}, excluded "
         f"{counts.get('excluded', 0)} ({bw} black-and-white), skipped {counts.get('skipped', 0)} "
-        f"in {time.perf_counter() - started:.1f} s; report in {os.path.relpath(where.tables / 'data_report.csv', root)}"
+        f"in {time.perf_counter() - started:.1f} s; report in {paths.relative(where.tables / 'data_report.csv')}"
     )
     print(split_counts(where.processed).to_string(index=False))
     return 0

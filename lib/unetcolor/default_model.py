@@ -428,11 +428,6 @@ def candidates_table(records: dict[str, dict], shipped: set[str] = frozenset()) 
 # --------------------------------------------------------------------- the recipe
 
 
-def _relative(path) -> str:
-    """A path for a committed record: relative to the project root, never this machine's absolute path."""
-    return os.path.relpath(Path(path).resolve(), paths.project_root())
-
-
 def git_commit(root: Path) -> str | None:
     """HEAD of the checkout (read-only), with '+dirty' if tracked files are modified."""
     try:
@@ -522,8 +517,8 @@ def build_default_model(processed_dir: Path, out_dir: Path = WEIGHTS_DIR, config
     provenance = {
         "description": DESCRIPTIONS[config.head],
         "data": {
-            "source": _relative(data_source or processed_dir),
-            "processed_dir": _relative(processed_dir),
+            "source": paths.relative(data_source or processed_dir),
+            "processed_dir": paths.relative(processed_dir),
             "manifest": pd.read_json(manifest_path, typ="series").to_dict() if manifest_path.is_file() else None,
             "photos": int(len(rgb)),
             "split": config.split,

@@ -33,6 +33,13 @@ def project_root() -> Path:
     return Path(__file__).resolve().parents[2]
 
 
+def relative(path: str | os.PathLike, root: Path | None = None) -> str:
+    """path as a committed record names it: relative to the project root (with `..` where it lies
+    outside), never this machine's absolute path. Links are not resolved: a folder reached
+    through one keeps the name it was given."""
+    return os.path.relpath(os.path.abspath(path), root or project_root())
+
+
 def resolve(path: str | os.PathLike, root: Path | None = None) -> Path:
     """A user-given path: absolute as given, relative ones against the project root
     (so notebooks behave the same whether started from notebooks/ or by papermill)."""

@@ -35,12 +35,7 @@ def save(figure, path: Path, dpi: int = 120) -> Path:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    return _shown(path)
-
-
-def _shown(path: Path) -> Path:
-    root = paths.project_root()
-    return path.resolve().relative_to(root) if path.resolve().is_relative_to(root) else path
+    return Path(paths.relative(path))
 
 
 def save_photo_figure(figure, path: Path) -> Path:

@@ -140,7 +140,7 @@ def _relative_papermill_paths(executed: Path, recorded: dict[str, Path], root: P
 
     notebook = nbformat.reads(executed.read_text(encoding="utf-8"), as_version=nbformat.NO_CONVERT)
     for key, path in recorded.items():
-        notebook.metadata.setdefault("papermill", {})[key] = Path(os.path.relpath(path, root)).as_posix()
+        notebook.metadata.setdefault("papermill", {})[key] = Path(paths.relative(path, root)).as_posix()
     executed.write_text(nbformat.writes(notebook), encoding="utf-8")  # as papermill writes it
 
 
