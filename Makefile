@@ -91,13 +91,13 @@ lab: $(INSTALLED) ## open JupyterLab on the notebooks
 	$(VENV)/bin/jupyter lab notebooks/
 
 default-model: $(INSTALLED) ## train the shipped accurate colorizer (~35 min on 2 CPU cores): lib/unetcolor/weights/default.*
-	$(PY) -m unetcolor.default_model --recipe default $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
+	$(PY) -m unetcolor.default_model --recipe default --out-dir lib/unetcolor/weights --overwrite $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
 
 vivid-model: $(INSTALLED) ## train the shipped vivid colorizer (a*, b* bins; ~40 min on 2 CPU cores): weights/vivid.*
-	$(PY) -m unetcolor.default_model --recipe vivid $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
+	$(PY) -m unetcolor.default_model --recipe vivid --out-dir lib/unetcolor/weights --overwrite $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
 
 gan-model: $(INSTALLED) ## train the shipped adversarial colorizer (pix2pix-style; ~40 min on 2 CPU cores): weights/gan.*
-	$(PY) -m unetcolor.default_model --recipe gan $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
+	$(PY) -m unetcolor.default_model --recipe gan --out-dir lib/unetcolor/weights --overwrite $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
 
 clean: ## remove the smoke profile's outputs but its committed notebooks, and Python caches (keeps downloads, paper)
 	rm -rf reports/smoke/figures reports/smoke/tables reports/smoke/stamps data/processed/smoke models/smoke .pytest_cache

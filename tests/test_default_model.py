@@ -270,3 +270,39 @@ def test_candidates_table_reads_the_chosen_tuning_row_only():
     assert row["tuning_psnr_gain"] == pytest.approx(0.5) and row["tuning_colorfulness_share"] == pytest.approx(0.75)
     assert row["minutes_to_best_epoch"] == pytest.approx(10.0)
     assert 99.0 not in table.to_numpy()  # held-out numbers stay out
+
+
+def test_chroma_offset_shifts_a_and_b_by_exactly_the_offset():
+    import keras
+
+    inputs = keras.Input((4, 4, 1))
+    zeros = keras.Model(inputs, keras.layers.Conv2D(2, 1, kernel_initializer="zeros")(inputs))
+    shifted = default_model.with_chroma_offset(zeros, (6.4, -12.8))
+    out = shifted.predict(np.ones((1, 4, 4, 1), np.float32), verbose=0)
+    np.testing.assert_allclose(out[0, 0, 0], [6.4 / 128, -12.8 / 128], rtol=1e-6)
+
+
+def test_bias_correction_cancels_the_tuning_cast_it_measured(tiny_processed, tmp_path):
+    from unetcolor import data, metrics
+
+    recipe = dataclasses.replace(TINY_RECIPE, finetune_epochs=0, bias_correction=True)
+    record = default_model.build_default_model(tiny_processed, tmp_path, recipe, verbose=False)
+    chosen = [row for row in record["chroma_gain_choices"] if row["chroma_gain"] == record["chroma_gain"]][0]
+    assert record["chroma_offset"] == [chosen["a_offset"], chosen["b_offset"]]
+    model = predict.load_model(tmp_path / "default.keras")
+    assert model.get_layer("chroma_offset").offset == pytest.approx([o / 128 for o in record["chroma_offset"]])
+    # the uncorrected model's cast on the tuning photos is minus the recorded offset (metrics.ab_bias)
+    rgb, gray = data.load_arrays(tiny_processed)
+    tuning = np.asarray(record["data"]["tuning_ids"])
+    plain = default_model.with_chroma_gain(model, recipe.model, record["chroma_gain"])  # same weights, no offset
+    cast = metrics.ab_bias(np.asarray(rgb[tuning]),
+                           np.stack(list(predict.colorize_photos(plain, list(np.asarray(gray[tuning]))))))
+    assert cast == pytest.approx((-record["chroma_offset"][0], -record["chroma_offset"][1]), abs=1e-6)
+
+
+def test_recipe_refuses_to_replace_an_existing_model_unless_told(tiny_processed, tmp_path):
+    existing = tmp_path / "default.keras"
+    existing.write_bytes(b"keep me")
+    with pytest.raises(FileExistsError, match="overwrite"):
+        default_model.build_default_model(tiny_processed, tmp_path, TINY_RECIPE, verbose=False)
+    assert existing.read_bytes() == b"keep me" and not (tmp_path / "default.json").exists()

@@ -106,6 +106,9 @@ class RecipeConfig:
     max_train_minutes: float = 45.0  # a guard: stop (keeping the best epoch) past this, per stage
     chroma_gains: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3, 1.5)
     min_psnr_gain: float = 1.0  # dB over the gray baseline, on the tuning subset
+    # after decoding, shift a*, b* by a constant that cancels the mean colour cast measured on
+    # the tuning subset (per candidate knob value; a Rescaling layer's offset in the saved model)
+    bias_correction: bool = False
     # head="bins" only (ab_bins.py): the a*, b* grid, the soft encoding's width, the share of
     # uniform distribution in the rebalancing, and the annealed-mean temperatures to choose from
     bin_grid: float = 10.0
@@ -377,18 +380,46 @@ def evaluate(model: keras.Model, rgb: np.ndarray, gray: np.ndarray, ssim: bool =
     })
 
 
+def with_chroma_offset(model: keras.Model, offset: tuple[float, float]) -> keras.Model:
+    """model followed by a constant shift of its a*, b* output by offset (a*, b* units):
+    a Rescaling layer's offset, loadable in safe mode."""
+    shift = layers.Rescaling(1.0, offset=[float(o) / ab_bins.AB_SCALE for o in offset], name="chroma_offset")
+    return keras.Model(model.input, shift(model.output), name=model.name)
+
+
+def cast_correction(model: keras.Model, rgb: np.ndarray, gray: np.ndarray) -> tuple[float, float]:
+    """The a*, b* offset that cancels model's mean colour cast (metrics.ab_bias) on the
+    full-size uint8 photos (rgb, gray) -- the tuning subset."""
+    colorized = np.stack(list(predict.colorize_photos(model, list(gray))))
+    a_bias, b_bias = metrics.ab_bias(rgb, colorized)
+    return -a_bias, -b_bias
+
+
+def decoded(trained, head: Head, value: float, offset: tuple[float, float] | None) -> keras.Model:
+    """The saved model: head.export at the knob value, shifted by offset where there is one."""
+    model = head.export(trained, value)
+    return with_chroma_offset(model, offset) if offset is not None else model
+
+
 def choose_decoding(trained, head: Head, rgb, gray) -> tuple[float, pd.DataFrame]:
     """On (rgb, gray) -- the tuning subset -- the candidate (chroma gain or temperature,
     RecipeConfig.choices) whose output is the most colourful among those whose mean PSNR
     beats the gray baseline's by config.min_psnr_gain dB; if none does, the one with the
-    best mean PSNR. Returns (value, one row per candidate)."""
+    best mean PSNR. With config.bias_correction each candidate is scored after the offset
+    that cancels its own mean cast on this subset (columns a_offset, b_offset).
+    Returns (value, one row per candidate)."""
     knob, candidates = head.config.choices
     rows = []
     for value in candidates:
-        scores = evaluate(head.export(trained, value), rgb, gray, ssim=False)
+        model, offset = head.export(trained, value), None
+        if head.config.bias_correction:
+            offset = cast_correction(model, rgb, gray)
+            model = with_chroma_offset(model, offset)
+        scores = evaluate(model, rgb, gray, ssim=False)
         rows.append({knob: value, "psnr": scores["psnr_model"].mean(), "psnr_gray": scores["psnr_gray"].mean(),
                      "colorfulness": scores["colorfulness_model"].mean(),
-                     "colorfulness_true": scores["colorfulness_true"].mean()})
+                     "colorfulness_true": scores["colorfulness_true"].mean(),
+                     **({"a_offset": offset[0], "b_offset": offset[1]} if offset is not None else {})})
     table = pd.DataFrame(rows)
     enough = table[table["psnr"] >= table["psnr_gray"] + head.config.min_psnr_gain]
     best = enough.loc[enough["colorfulness"].idxmax()] if len(enough) else table.loc[table["psnr"].idxmax()]
@@ -455,10 +486,13 @@ def prepare(data_dir: str | Path | None, processed_dir: Path, seed: int = 42) ->
     return processed_dir
 
 
-def build_default_model(processed_dir: Path, out_dir: Path = WEIGHTS_DIR, config: RecipeConfig | None = None,
-                        data_source: str | None = None, verbose: bool = True, stage1: tuple | None = None) -> dict:
+def build_default_model(processed_dir: Path, out_dir: Path, config: RecipeConfig | None = None,
+                        data_source: str | None = None, verbose: bool = True, stage1: tuple | None = None,
+                        overwrite: bool = False) -> dict:
     """Run the recipe (module docstring) on prepared data; write out_dir/<name>.keras
     and out_dir/<name>.json (config.name); return the provenance written to the JSON.
+    An existing out_dir/<name>.keras is replaced only with overwrite=True (checked before
+    any training, so a refused run costs nothing).
 
     stage1=(trained model, its history) takes the first training stage as done by an
     earlier run of the same recipe (the model as ``fit`` returns it: for the bins head the
@@ -466,6 +500,9 @@ def build_default_model(processed_dir: Path, out_dir: Path = WEIGHTS_DIR, config
     config = config or RecipeConfig()
     commit = git_commit(paths.project_root())  # the code as the run starts
     processed_dir, out_dir = Path(processed_dir), Path(out_dir)
+    if (out_dir / f"{config.name}.keras").exists() and not overwrite:
+        raise FileExistsError(f"{out_dir / config.name}.keras exists; pass overwrite=True (--overwrite) to replace "
+                              "it, or choose another --out-dir")
     say = print if verbose else (lambda *a, **k: None)
     rgb, gray = data.load_arrays(processed_dir)
     train_ids, val_ids = data.load_split(processed_dir, config.split)
@@ -501,7 +538,12 @@ def build_default_model(processed_dir: Path, out_dir: Path = WEIGHTS_DIR, config
     knob, _ = config.choices
     value, choices = choose_decoding(trained, head, np.asarray(rgb[tuning_ids]), np.asarray(gray[tuning_ids]))
     say(f"{knob} {value:g} chosen on the tuning subset:\n{choices.round(3).to_string(index=False)}", flush=True)
-    model = head.export(trained, value)
+    offset = None
+    if config.bias_correction:
+        chosen = choices[np.isclose(choices[knob], value)].iloc[0]
+        offset = (float(chosen["a_offset"]), float(chosen["b_offset"]))
+        say(f"a*, b* offset {offset[0]:+.2f}, {offset[1]:+.2f} (cancels the tuning subset's mean cast)", flush=True)
+    model = decoded(trained, head, value, offset)
 
     # the held-out numbers, computed once, after every choice is made
     per_image = evaluate(model, np.asarray(rgb[val_ids]), np.asarray(gray[val_ids]))
@@ -539,6 +581,7 @@ def build_default_model(processed_dir: Path, out_dir: Path = WEIGHTS_DIR, config
         },
         knob: value,
         f"{knob}_choices": choices.to_dict("records"),
+        **({"chroma_offset": list(offset)} if offset is not None else {}),
         **({"bins": {"centers": head.centers.tolist(), "rebalancing_weights": head.weights.tolist()}}
            if head.centers is not None else {}),
         "validation_metrics": summary.to_dict("records"),
@@ -574,28 +617,52 @@ RECIPES = {
 }
 
 
+# Candidates: recipes tried for the shipped ones, written down before their runs with the
+# rule that decides between them (on the tuning subset only: the held-out numbers of a run are
+# computed once and never used for a choice). `python -m unetcolor.default_model --recipe NAME`
+# trains one into models/default-model/.
+#
+# Budget, for every candidate: training at most 60 minutes on 2 CPU cores, file at most 20 MB.
+# accurate (the default): the highest tuning PSNR gain over gray; a candidate within 0.05 dB
+#   of it that is more colourful on the tuning subset wins instead.
+# vivid: among rebalanced candidates (rebalance < 1), the most colourful on the tuning subset
+#   whose tuning PSNR is at least the gray baseline's; if none is, the best tuning PSNR.
+CANDIDATES = {
+    # chroma predicted at 128x128 instead of 64x64, with a fifth level for context
+    "accurate128": RecipeConfig(
+        name="accurate128", head="bins", finetune_epochs=0, rebalance=1.0,
+        model=ModelConfig(image_size=128, filters=(32, 64, 128, 256, 256), normalization="batch", output="ab")),
+    # the vivid recipe with its mean colour cast cancelled per temperature, and a PSNR floor of gray
+    "vivid_debiased": RecipeConfig(name="vivid_debiased", head="bins", finetune_epochs=0, rebalance=0.5,
+                                   min_psnr_gain=0.0, bias_correction=True),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m unetcolor.default_model",
                                      description="Train, select and evaluate the shipped default colorizer.")
-    parser.add_argument("--recipe", choices=list(RECIPES), default="default",
+    parser.add_argument("--recipe", choices=[*RECIPES, *CANDIDATES], default="default",
                         help="default: the accurate model colorize uses; vivid: its rebalanced, bolder sibling; "
-                        "gan: the regression U-Net trained against a patch discriminator")
+                        "gan: the regression U-Net trained against a patch discriminator; or a candidate")
     parser.add_argument("--data-dir", help="a folder of photos to prepare (cached) into --processed-dir")
     parser.add_argument("--processed-dir", help=f"prepared data (default: data/processed/{PROFILE}/)")
-    parser.add_argument("--out-dir", default=str(WEIGHTS_DIR), help="where <recipe>.keras/.json go")
+    parser.add_argument("--out-dir", help=f"where <recipe>.keras/.json go (default: models/{PROFILE}/; "
+                        "the shipped files are lib/unetcolor/weights/)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing <recipe>.keras in --out-dir")
     parser.add_argument("--epochs", type=int, help="override the recipe's epochs (e.g. a quick trial)")
     parser.add_argument("--precision", choices=precisions.SETTINGS,
                         help="training precision (default: the recipe's, \"auto\": bfloat16 on a GPU, and on a CPU "
                         "with bfloat16 instructions where a probe finds it faster; else float32)")
     args = parser.parse_args(argv)
     processed = paths.resolve(args.processed_dir) if args.processed_dir else paths.profile_paths(PROFILE).processed
-    config = RECIPES[args.recipe]
+    config = {**RECIPES, **CANDIDATES}[args.recipe]
+    out_dir = paths.resolve(args.out_dir) if args.out_dir else paths.profile_paths(PROFILE).models
     config = config if args.epochs is None else dataclasses.replace(config, epochs=args.epochs)
     config = config if args.precision is None else dataclasses.replace(config, precision=args.precision)
     prepare(args.data_dir, processed, seed=config.seed)
-    provenance = build_default_model(processed, paths.resolve(args.out_dir), config,
+    provenance = build_default_model(processed, out_dir, config, overwrite=args.overwrite,
                                      data_source=str(paths.resolve(args.data_dir)) if args.data_dir else None)
-    print(f"wrote {Path(args.out_dir) / config.name}.keras ({provenance['model_bytes'] / 1e6:.1f} MB) "
+    print(f"wrote {paths.relative(out_dir / config.name)}.keras ({provenance['model_bytes'] / 1e6:.1f} MB) "
           f"and {config.name}.json; best epoch {provenance['training']['best_epoch']}, "
           f"{provenance['training']['seconds_to_best_epoch'] / 60:.1f} min of training to it")
     return 0
