@@ -18,7 +18,7 @@ FORCE    ?=
 RUN      := $(PY) -m unetcolor.runner --profile $(PROFILE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") $(if $(FORCE),--force) $(NB_ARGS)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: ALWAYS help setup reproduce results smoke data train test test-unit test-notebooks test-rerun bench lab default-model vivid-model gan-model clean clean-runs
+.PHONY: ALWAYS help setup reproduce results smoke data train test test-unit test-notebooks test-rerun bench lab default-model vivid-model gan-model candidate choose-models clean clean-runs
 
 help: ## list the targets and variables
 	@echo "usage: make TARGET [PROFILE=paper|smoke] [DATA_DIR=folder-of-photos] [NB_ARGS='--set name=value'] [FORCE=1]"
@@ -90,14 +90,23 @@ bench: $(INSTALLED) ## measure speed (data preparation, training, colorizing): r
 lab: $(INSTALLED) ## open JupyterLab on the notebooks
 	$(VENV)/bin/jupyter lab notebooks/
 
-default-model: $(INSTALLED) ## train the shipped accurate colorizer (~35 min on 2 CPU cores): lib/unetcolor/weights/default.*
-	$(PY) -m unetcolor.default_model --recipe default --out-dir lib/unetcolor/weights --overwrite $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
+# the shipped colorizers are written only from a clean checkout (their provenance names the commit);
+# training time and scores: each model's provenance (lib/unetcolor/weights/*.json), speed: reports/bench/
+SHIP := --out-dir lib/unetcolor/weights --overwrite $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
+default-model: $(INSTALLED) ## train the shipped accurate colorizer (what colorize uses): lib/unetcolor/weights/default.*
+	$(PY) -m unetcolor.colorizers train --recipe default $(SHIP)
 
-vivid-model: $(INSTALLED) ## train the shipped vivid colorizer (a*, b* bins; ~40 min on 2 CPU cores): weights/vivid.*
-	$(PY) -m unetcolor.default_model --recipe vivid --out-dir lib/unetcolor/weights --overwrite $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
+vivid-model: $(INSTALLED) ## train the shipped vivid colorizer (rebalanced a*, b* bins): lib/unetcolor/weights/vivid.*
+	$(PY) -m unetcolor.colorizers train --recipe vivid $(SHIP)
 
-gan-model: $(INSTALLED) ## train the shipped adversarial colorizer (pix2pix-style; ~40 min on 2 CPU cores): weights/gan.*
-	$(PY) -m unetcolor.default_model --recipe gan --out-dir lib/unetcolor/weights --overwrite $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
+gan-model: $(INSTALLED) ## train the shipped adversarial colorizer (pix2pix-style): lib/unetcolor/weights/gan.*
+	$(PY) -m unetcolor.colorizers train --recipe gan $(SHIP)
+
+candidate: $(INSTALLED) ## train a candidate colorizer RECIPE=name into models/default-model/ (list: unetcolor.colorizers.registry)
+	$(PY) -m unetcolor.colorizers train --recipe $(RECIPE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
+
+choose-models: $(INSTALLED) ## apply the registry's rule to the candidates' records (tuning subset only)
+	$(PY) -m unetcolor.colorizers choose
 
 clean: ## remove the smoke profile's outputs but its committed notebooks, and Python caches (keeps downloads, paper)
 	rm -rf reports/smoke/figures reports/smoke/tables reports/smoke/stamps data/processed/smoke models/smoke .pytest_cache

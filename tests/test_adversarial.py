@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from unetcolor import adversarial, default_model, predict
+from unetcolor import adversarial, colorizers, predict
 from unetcolor.config import ModelConfig
 
 SMALL = ModelConfig(image_size=16, filters=(4, 8), normalization="batch", output="ab")
@@ -67,11 +67,11 @@ def test_conditional_gan_refuses_bad_settings():
 
 
 def test_gan_recipe_saves_only_the_generator_with_its_chosen_gain(tiny_processed, tmp_path):
-    recipe = default_model.RecipeConfig(name="gan", head="gan", model=SMALL, epochs=2, finetune_epochs=0,
+    recipe = colorizers.RecipeConfig(name="gan", head="gan", model=SMALL, epochs=2, finetune_epochs=0,
                                         batch_size=4, seed=3, chroma_gains=(1.0, 1.5), tuning_share=0.2,
                                         discriminator_filters=(4, 8), learning_rate=2e-4)
     out = tmp_path / "weights"
-    record = default_model.build_default_model(tiny_processed, out, recipe, verbose=False)
+    record = colorizers.train_colorizer(tiny_processed, out, recipe, verbose=False)
     assert sorted(p.name for p in out.iterdir()) == ["gan.json", "gan.keras"]
     assert record["chroma_gain"] in (1.0, 1.5) and record["config"]["head"] == "gan"
     assert {row["stage"] for row in record["training"]["history"]} == {"adversarial"}

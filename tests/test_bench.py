@@ -7,7 +7,9 @@ import keras
 import numpy as np
 import pytest
 
-from unetcolor import bench, default_model, precision, predict
+from unetcolor import bench, colorizers, precision, predict
+from unetcolor.colorizers.gan import GanHead
+from unetcolor.colorizers.training import FlipBatches
 from unetcolor.config import ModelConfig
 from unetcolor.model import build_unet
 
@@ -80,7 +82,7 @@ def test_fit_runner_sizes_each_call_by_the_remaining_time_and_cycles_a_pool():
     model.compile(optimizer="adam", loss="mse")
     x = np.random.default_rng(0).random((8, 16, 16, 1), dtype=np.float32)
     y = np.zeros((8, 16, 16, 3), np.float32)
-    pool = default_model.FlipBatches(x, y, batch_size=4, seed=0)
+    pool = FlipBatches(x, y, batch_size=4, seed=0)
     runner = bench.FitRunner(model, lambda steps: bench.Cycled(pool, steps), batch_size=4)
     assert runner(None) == 4  # a warm-up call: one step
     runner.step_seconds = 0.01
@@ -102,9 +104,9 @@ def test_training_and_recipe_parts_report_both_precisions_and_the_old_keys():
         training["bfloat16"]["project_loop"]["median"] / training["bfloat16"]["bare_fit"]["median"])
     assert set(training["bfloat16_speedup"]) == {"bare_fit", "project_loop"}
 
-    recipe = default_model.RecipeConfig(model=TINY_AB, batch_size=4, finetune_epochs=0, head="gan")
+    recipe = colorizers.RecipeConfig(model=TINY_AB, batch_size=4, finetune_epochs=0, head="gan")
     recipes = bench.bench_recipes(names=("gan",), seconds=0.05, repeats=1, pool_batches=2,
-                                  recipes={"gan": (recipe, default_model.Head(recipe))})
+                                  recipes={"gan": (recipe, GanHead(recipe))})
     assert recipes["gan"]["image_size"] == 16 and recipes["gan"]["batch_size"] == 4
     assert recipes["gan"]["float32"]["items"][0] % 4 == 0
     assert recipes["gan"]["bfloat16_speedup"] > 0

@@ -24,13 +24,23 @@ def test_readme_section_is_replaced_between_markers(tmp_path, monkeypatch):
     assert readme.read_text() == f"intro\n{results.START}\nnew for paper\n{results.END}\ntail\n"
 
 
-def test_targets_sentence_counts_the_gan_apart():
-    targets = pd.DataFrame({"model": ["accurate", "accurate", "vivid", "gan, as a vivid model", "gan, as a vivid model"],
-                            "met": [True, False, True, False, True]})
-    assert results._targets_sentence(targets) == (
-        "Targets set for the accurate and vivid models: 2 of 3 met. "
-        "The adversarial model, held to the vivid model's targets: 1 of 2 met.")
-    assert results._targets_sentence(targets[:3]).endswith("2 of 3 met.")
+def test_targets_sentence_counts_the_met_targets():
+    targets = pd.DataFrame({"model": ["accurate", "accurate", "vivid"], "met": [True, False, True]})
+    assert results._targets_sentence(targets) == "Targets of the accurate and vivid models: 2 of 3 met."
+
+
+def test_runtimes_come_from_the_stamps_and_say_where_none_was_recorded(tmp_path, monkeypatch):
+    from unetcolor import paths, staleness
+
+    monkeypatch.setattr(paths, "project_root", lambda: tmp_path)
+    staleness.record_run("02_model", "smoke", {"x": 1}, tmp_path, execution={"seconds": 8.5, "machine": "cpu, 2 cores"})
+    staleness.record_run("03_training", "smoke", {"x": 1}, tmp_path)
+    table = results._runtimes("smoke").set_index("notebook")
+    assert table.loc["02_model"].tolist() == [8.5, "cpu, 2 cores"]
+    assert table.loc["03_training", "seconds"] == "not recorded"
+    # a rerun with the same inputs keeps the stamp, and so the first execution's time
+    assert not staleness.record_run("02_model", "smoke", {"x": 1}, tmp_path, execution={"seconds": 99.0, "machine": "m"})
+    assert results._runtimes("smoke").set_index("notebook").loc["02_model", "seconds"] == 8.5
 
 
 def test_data_sentence_states_the_recorded_source(tmp_path):

@@ -16,10 +16,11 @@ Modules, in the order the paper uses them:
               evaluation against the gray baseline (Section 4.1)
     predict   colorizing photos of any size (Figure 8); cli is the `colorize` command
     plots     the figures
-    default_model  the shipped L*a*b* colorizers, beyond the paper (Section 6):
-              the accurate default, the vivid one and the GAN; ab_bins is the
-              first two's classification head over a*, b* bins, adversarial
-              the GAN's discriminator and training step
+    colorizers  the shipped L*a*b* colorizers, beyond the paper (Section 6): a
+              registry of recipes (accurate default, vivid, GAN, and the candidates
+              tried), one module per head, training, decoding, the comparison tables;
+              ab_bins is the bins head's math, adversarial the GAN's discriminator
+              and training step
     half_weights  a finished run's weights in float16 (the committed form of the main run)
     precision     float32 or bfloat16, chosen by CPU flags and a cached probe
     compiles      XLA compilations per epoch under JAX

@@ -273,17 +273,17 @@ def bench_training(seconds: float = 20, repeats: int = 3, batch_size: int = 16, 
 def recipe_head(name: str):
     """(RecipeConfig, Head) of a shipped recipe; a bins head gets the bins its shipped file
     recorded (weights/<name>.json), else bins from random colours."""
-    from . import default_model
+    from . import colorizers
+    from .colorizers.bins import BinsHead
 
-    config = default_model.RECIPES[name]
-    record_path = default_model.WEIGHTS_DIR / f"{name}.json"
+    config = colorizers.RECIPES[name]
+    record_path = colorizers.SHIPPED_DIR / f"{name}.json"
     if config.head == "bins" and record_path.is_file():
         bins = json.loads(record_path.read_text())["bins"]
-        return config, default_model.Head(config, np.asarray(bins["centers"], np.float32),
-                                          np.asarray(bins["rebalancing_weights"], np.float32))
+        return config, BinsHead(config, bins["centers"], bins["rebalancing_weights"])
     size = config.model.image_size
     ab = np.random.default_rng(1).uniform(-0.5, 0.5, size=(8, size, size, 2)).astype(np.float32)
-    return config, default_model.Head.for_data(config, ab)
+    return config, colorizers.head_for(config, ab)
 
 
 def bench_recipes(names=("default", "vivid", "gan"), seconds: float = 20, repeats: int = 3,
@@ -291,7 +291,7 @@ def bench_recipes(names=("default", "vivid", "gan"), seconds: float = 20, repeat
     """Training images/s of each shipped recipe's model (its head, loss, optimizer, input size,
     batch size, flips), float32 and bfloat16; recipes: name -> (RecipeConfig, Head) to use
     instead of the shipped ones (tests)."""
-    from . import default_model
+    from .colorizers.training import FlipBatches
 
     results = {}
     for name in names:
@@ -300,7 +300,7 @@ def bench_recipes(names=("default", "vivid", "gan"), seconds: float = 20, repeat
         rng = np.random.default_rng(0)
         x = rng.random((pool_batches * batch_size, size, size, 1), dtype=np.float32)
         y = np.tanh(rng.standard_normal((pool_batches * batch_size, size, size, 2))).astype(np.float32) * 0.5
-        pool = default_model.FlipBatches(x, y, batch_size, config.seed, config.flips)
+        pool = FlipBatches(x, y, batch_size, config.seed, config.flips)
 
         def schedule(config=config):
             return keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=100_000,
@@ -329,6 +329,22 @@ def _agreement(a: np.ndarray, b: np.ndarray) -> dict:
             "psnr_db": float("inf") if mse == 0 else 10 * math.log10(255**2 / mse)}
 
 
+def _photo_and_batch_figures(model, photo: np.ndarray, batch_work, batch_key: str, seconds: float,
+                             repeats: int) -> tuple[dict, dict]:
+    """model computing in float32 and in bfloat16 (computing: precision -> model), and per
+    precision the seconds for one colorize_photo of photo and the items/s of batch_work(model)
+    under batch_key."""
+    from .predict import colorize_photo
+
+    computing = {name: in_precision(model, name) for name in PRECISIONS}
+    photo_figures = measure_each({name: lambda _, m=computing[name]: (colorize_photo(m, photo), 1)[1]
+                                  for name in PRECISIONS}, seconds, repeats)
+    batch_figures = measure_each({name: lambda _, m=computing[name]: batch_work(m) for name in PRECISIONS},
+                                 seconds, repeats)
+    return computing, {name: {"colorize_12mp_seconds": seconds_per_item(photo_figures[name]),
+                              batch_key: batch_figures[name]} for name in PRECISIONS}
+
+
 def bench_colorize(megapixels_shape=(3000, 4000), batch: int = 16, seconds: float = 20, repeats: int = 3,
                    model_config: ModelConfig | None = None) -> dict:
     """Paper U-Net (random weights; the time does not depend on them): seconds for one 12 MP
@@ -341,18 +357,13 @@ def bench_colorize(megapixels_shape=(3000, 4000), batch: int = 16, seconds: floa
     rng = np.random.default_rng(0)
     photo = rng.integers(0, 256, size=(*megapixels_shape, 3), dtype=np.uint8)
     gray = rng.integers(0, 256, size=(batch, size, size), dtype=np.uint8)
-    computing = {name: in_precision(model, name) for name in PRECISIONS}
+    computing, results = _photo_and_batch_figures(
+        model, photo, lambda m: len(predict_batch(m, gray, batch_size=batch)), "inference_256_images_per_s",
+        seconds, repeats)
     outputs = {name: colorize_photo(computing[name], photo) for name in PRECISIONS}
-    photo_figures = measure_each({name: lambda _, m=computing[name]: (colorize_photo(m, photo), 1)[1]
-                                  for name in PRECISIONS}, seconds, repeats)
-    batch_figures = measure_each({name: lambda _, m=computing[name]: len(predict_batch(m, gray, batch_size=batch))
-                                  for name in PRECISIONS}, seconds, repeats)
-    results = {}
     for name in PRECISIONS:
-        results[name] = {"colorize_12mp_seconds": seconds_per_item(photo_figures[name]),
-                         "inference_256_images_per_s": batch_figures[name]}
         print(f"colorize {name}: {results[name]['colorize_12mp_seconds']['median']:.3f} s per 12 MP photo, "
-              f"{batch_figures[name]['median']:.2f} images/s at {size}x{size}", flush=True)
+              f"{results[name]['inference_256_images_per_s']['median']:.2f} images/s at {size}x{size}", flush=True)
     return {
         "colorize_12mp_seconds": results["float32"]["colorize_12mp_seconds"]["median"],
         "photo_shape": list(megapixels_shape),
@@ -371,7 +382,7 @@ def bench_shipped(megapixels_shape=(3000, 4000), photos: int = 32, seconds: floa
     one 12 MP photo and 256x256 photos/s through predict.colorize_photos, end to end, with
     the file's model in float32 and a copy of it computing in bfloat16; and how far their
     outputs on the 256x256 photos differ."""
-    from .predict import PACKAGED, colorize_photo, colorize_photos, load_model, packaged_model_path
+    from .predict import PACKAGED, colorize_photos, load_model, packaged_model_path
 
     if models is None:
         models = {name: load_model(packaged_model_path(name)) for name in PACKAGED
@@ -381,18 +392,12 @@ def bench_shipped(megapixels_shape=(3000, 4000), photos: int = 32, seconds: floa
     small = list(rng.integers(0, 256, size=(photos, 256, 256), dtype=np.uint8))
     results = {}
     for name, model in models.items():
-        computing = {name_: in_precision(model, name_) for name_ in PRECISIONS}
+        computing, figures = _photo_and_batch_figures(
+            model, photo, lambda m: len(list(colorize_photos(m, small))), "colorize_256_photos_per_s", seconds, repeats)
         outputs = {name_: np.stack(list(colorize_photos(computing[name_], small))) for name_ in PRECISIONS}
-        photo_figures = measure_each({name_: lambda _, m=computing[name_]: (colorize_photo(m, photo), 1)[1]
-                                      for name_ in PRECISIONS}, seconds, repeats)
-        small_figures = measure_each({name_: lambda _, m=computing[name_]: len(list(colorize_photos(m, small)))
-                                      for name_ in PRECISIONS}, seconds, repeats)
-        figures = {}
         for name_ in PRECISIONS:
-            figures[name_] = {"colorize_12mp_seconds": seconds_per_item(photo_figures[name_]),
-                              "colorize_256_photos_per_s": small_figures[name_]}
             print(f"shipped {name} {name_}: {figures[name_]['colorize_12mp_seconds']['median']:.3f} s per 12 MP "
-                  f"photo, {small_figures[name_]['median']:.1f} photos/s at 256x256", flush=True)
+                  f"photo, {figures[name_]['colorize_256_photos_per_s']['median']:.1f} photos/s at 256x256", flush=True)
         results[name] = {
             "colorize_12mp_seconds": figures["float32"]["colorize_12mp_seconds"]["median"],
             "colorize_256_photos_per_s": figures["float32"]["colorize_256_photos_per_s"]["median"],

@@ -39,6 +39,7 @@ from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm  # plain text bars: the same in terminals, notebooks and papermill logs
 
+from . import paths
 from .images import IMAGE_SUFFIXES
 
 DEFAULT_URL = "https://efrosgans.eecs.berkeley.edu/cyclegan/datasets/summer2winter_yosemite.zip"
@@ -119,7 +120,7 @@ def photo_folders(extracted: str | os.PathLike) -> list[Path]:
     """The paper's summer photos: [extracted/trainA, extracted/testA]."""
     extracted = Path(extracted)
     folders = [extracted / folder for folder in PHOTO_FOLDERS]
-    missing = [str(folder) for folder in folders if not folder.is_dir()]
+    missing = paths.missing(folders, folders=True)
     if missing:
         raise FileNotFoundError(
             f"{extracted}: photo folder(s) {missing} not found; run `make data` "

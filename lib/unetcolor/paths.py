@@ -99,3 +99,10 @@ def profile_paths(profile: str, root: Path | None = None) -> ProfilePaths:
             "(for example 'paper' or 'smoke')"
         )
     return ProfilePaths(profile=profile, root=(root or project_root()))
+
+
+def missing(candidates, folders: bool = False) -> list[str]:
+    """Those of candidates (paths) that are not existing files (folders=True: folders), as text,
+    for an error message that names every one of them."""
+    exists = Path.is_dir if folders else Path.is_file
+    return [str(path) for path in map(Path, candidates) if not exists(path)]

@@ -22,10 +22,58 @@ sns.set_theme(style="whitegrid", context="notebook")
 METRIC_LABELS = {"loss": "MSE loss", "accuracy": 'Keras "accuracy"', "psnr": "PSNR (dB)"}
 
 
+# Each figure's caption, by file-name pattern: which of the paper's figures it stands for
+# (Figures 3-9), or that it goes beyond the paper, and what to read off it. ``save`` draws it.
+CAPTIONS = (
+    ("01_samples_photos", "The data (Section 3.3): colour photos and the gray images the model receives. "
+                          "The paper shows no counterpart among Figures 3-9."),
+    ("02_untrained_output_photos", "A check before training (Section 3.1): the untrained U-Net outputs "
+                                   "near mid-gray; not a figure of the paper."),
+    ("03_accuracy_per_epoch", "Counterpart of the paper's Figures 4-7, accuracy per epoch. Keras' \"accuracy\" here "
+                              "is categorical accuracy over the three colour channels: it rewards the largest channel "
+                              "being right, not the colour."),
+    ("03_loss_per_epoch", "Counterpart of the paper's Figures 4-7, MSE loss per epoch (training and validation)."),
+    ("03_psnr_per_epoch", "Beyond the paper's figures: validation PSNR per epoch. Below the dashed line the U-Net "
+                          "scores worse than the gray input copied into three channels."),
+    ("04_*_val_loss", "Counterpart of the paper's Figures 4-7 across the study's settings: validation loss per "
+                      "epoch, one colour per level; levels with no finished run or missing seeds are named."),
+    ("04_*_val_accuracy", "Counterpart of the paper's Figures 4-7 across the study's settings: validation Keras "
+                          "\"accuracy\" per epoch; levels with no finished run or missing seeds are named."),
+    ("04_study_overview", "Beyond the paper's figures: the study at a glance, each level's mean over seeds and "
+                          "their range. Where two ranges overlap, the seeds do not separate the levels."),
+    ("05_psnr_distribution", "Counterpart of the numbers under the paper's Figure 9: PSNR per validation photo "
+                             "for the U-Net and for the gray copy."),
+    ("05_figure9_photos", "Counterpart of the paper's Figure 9: gray input, colorization and ground truth, "
+                          "each with its PSNR."),
+    ("05_best_worst_photos", "Beyond the paper's figures: the three best and three worst validation photos by PSNR."),
+    ("06_figure8_photos", "Counterpart of the paper's Figure 8: photos from outside the training domain, "
+                          "colorized at native size."),
+    ("07_examples", "Counterpart of the paper's Figures 3 and 8 on license-clear photos (scikit-image): every "
+                    "model beside the gray input and the original, with each output's PSNR."),
+    ("07_variants_photos", "Counterpart of the paper's Figure 3 for every variant, on validation photos."),
+    ("07_tuning_tradeoff", "Beyond the paper: on the tuning subset, the PSNR each decoding choice costs for the "
+                           "colour it buys; chosen values circled."),
+    ("07_shipped_training", "Beyond the paper, in the style of Figures 4-7: how the shipped colorizers trained "
+                            "(training and tuning-subset loss, the kept epoch marked)."),
+)
+
+
+def caption_for(name: str) -> str | None:
+    """The caption of the figure file named name (a stem, e.g. "04_split_val_loss"), if any."""
+    from fnmatch import fnmatchcase
+
+    return next((text for pattern, text in CAPTIONS if fnmatchcase(name, pattern)), None)
+
+
 def save(figure, path: Path, dpi: int = 120) -> Path:
-    """Write figure to path as PNG, atomically. Returns the path relative to the project root
-    where it lies under it (what a notebook cell then shows: no machine's absolute path)."""
+    """Write figure to path as PNG, atomically, with its caption (``CAPTIONS``) under it.
+    Returns the path relative to the project root where it lies under it (what a notebook
+    cell then shows: no machine's absolute path)."""
     path = Path(path)
+    text = caption_for(path.stem)
+    if text and not getattr(figure, "_unetcolor_captioned", False):
+        caption(figure, text)
+        figure._unetcolor_captioned = True
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
     os.close(handle)
@@ -70,13 +118,43 @@ def training_curves(history: pd.DataFrame, metric: str, title: str = "", baselin
     return figure
 
 
-def study_curves(histories: pd.DataFrame, factor: str, metric: str = "val_loss"):
+def caption(figure, text: str, width: int = 110):
+    """Write a caption under the figure (wrapped; kept by ``save``'s tight bounding box).
+    Captions name the paper's figure a figure stands for, and what to read off it."""
+    figure.text(0.0, 0.0, "\n".join(textwrap.wrap(text, width)), ha="left", va="top", fontsize=9, color="0.25",
+                transform=figure.transFigure)
+    return figure
+
+
+def _coverage(plan: pd.DataFrame | None, finished: pd.DataFrame, factor: str) -> dict[str, tuple[int, int]]:
+    """level (as text) -> (seeds finished, seeds planned) of one factor; from finished alone
+    (every level complete) when there is no plan."""
+    done = finished[finished["factor"] == factor].groupby(finished["value"].astype(str))["seed"].nunique()
+    if plan is None:
+        return {level: (int(count), int(count)) for level, count in done.items()}
+    planned = plan[plan["factor"] == factor].groupby(plan["value"].astype(str), sort=False)["seed"].nunique()
+    return {level: (int(done.get(level, 0)), int(count)) for level, count in planned.items()}
+
+
+def _level_label(level: str, coverage: dict[str, tuple[int, int]]) -> str:
+    done, planned = coverage.get(level, (1, 1))
+    if done == 0:
+        return f"{level}: no run"
+    return level if done == planned else f"{level} ({done} of {planned} seeds)"
+
+
+def study_curves(histories: pd.DataFrame, factor: str, metric: str = "val_loss", plan: pd.DataFrame | None = None):
     """Validation curves of one factor's runs, one colour per level: the mean over seeds,
     with the range over seeds as a band where a level has several. The y axis is zoomed
-    to epochs 10 onwards, where the levels differ (epoch 1 is several times higher)."""
+    to epochs 10 onwards, where the levels differ (epoch 1 is several times higher).
+    With the study's plan, the legend names every planned level: "no run" for a level with
+    no finished run, "k of n seeds" for one with some of its seeds missing."""
     rows = histories[histories["factor"] == factor]
+    coverage = _coverage(plan, rows, factor)
     figure, axis = plt.subplots(figsize=(6.4, 4))
-    sns.lineplot(data=rows, x="epoch", y=metric, hue="value", palette="tab10", errorbar=("pi", 100), ax=axis)
+    sns.lineplot(data=rows.assign(value=rows["value"].astype(str)), x="epoch", y=metric, hue="value",
+                 hue_order=[level for level, (done, _) in coverage.items() if done], palette="tab10",
+                 errorbar=("pi", 100), ax=axis)
     late = rows.loc[rows["epoch"] >= 10, metric]
     if len(late):
         margin = 0.05 * (late.max() - late.min())
@@ -87,25 +165,41 @@ def study_curves(histories: pd.DataFrame, factor: str, metric: str = "val_loss")
     seeds = rows.groupby("value")["seed"].nunique().max() if "seed" in rows else 1
     axis.set_title(f"Validation {name.split(' (')[0].lower()} by {factor.replace('_', ' ')}"
                    + (f" (mean of {seeds} seeds, band: their range)" if seeds > 1 else " (one seed)"))
-    axis.legend(title=factor.replace("_", " "))
+    handles, labels = axis.get_legend_handles_labels()
+    labels = [_level_label(label, coverage) for label in labels]
+    for level, (done, _) in coverage.items():
+        if done == 0:  # a level with no finished run still gets its line in the legend, drawn empty
+            handles.append(plt.Line2D([], [], color="0.6", linestyle=":"))
+            labels.append(_level_label(level, coverage))
+    axis.legend(handles, labels, title=factor.replace("_", " "))
     return figure
 
 
-def study_bars(results: pd.DataFrame, metrics=("best_val_loss", "best_val_psnr", "final_val_accuracy")):
+def study_bars(results: pd.DataFrame, metrics=("best_val_loss", "best_val_psnr", "final_val_accuracy"),
+               plan: pd.DataFrame | None = None):
     """One panel per metric and factor: each level's mean over seeds (dot) and the range
-    over seeds (bar), on an axis zoomed to the differences; a level with no finished run
-    is marked "no run" on its panel."""
+    over seeds (bar), on an axis zoomed to the differences. With the study's plan every
+    planned level has its place on the axis: "no run" is written where a level has no finished
+    run, and "k of n seeds" under a level with some of its seeds missing."""
     figure, axes = plt.subplots(len(metrics), 3, figsize=(12, 3.2 * len(metrics)), squeeze=False)
     for row, metric in enumerate(metrics):
         for column, factor in enumerate(("batch_size", "learning_rate", "split")):
             axis = axes[row, column]
             subset = results[results["factor"] == factor].assign(value=lambda d: d["value"].astype(str))
+            coverage = _coverage(plan, results, factor)
             axis.set_xlabel(factor.replace("_", " "))
             if subset.empty:
                 axis.text(0.5, 0.5, "no run", ha="center", va="center", transform=axis.transAxes)
                 continue
-            sns.pointplot(data=subset, x="value", y=metric, errorbar=("pi", 100), linestyle="none",
+            order = list(coverage) if plan is not None else None
+            sns.pointplot(data=subset, x="value", y=metric, order=order, errorbar=("pi", 100), linestyle="none",
                           capsize=0.2, color="tab:blue", ax=axis)
+            marks = axis.get_xaxis_transform()  # x in data (category index), y in axis fractions
+            for index, level in enumerate(order or []):
+                done, planned = coverage[level]
+                if done < planned:
+                    axis.text(index, 0.04, "no run" if done == 0 else f"{done} of {planned} seeds", ha="center",
+                              va="bottom", fontsize=8, color="tab:red", transform=marks)
             axis.set_ylabel(METRIC_LABELS.get(metric.removeprefix("best_val_").removeprefix("final_val_"),
                                               metric.replace("_", " ")) + f" ({metric.split('_')[0]}, validation)")
     figure.suptitle("Study results per level: mean over seeds (dot) and range over seeds (bar)")
@@ -131,6 +225,16 @@ def image_grid(rows: list[list[np.ndarray]], column_titles: list[str], cell_titl
     return figure
 
 
+def scored_rows(gray, colorized, truth, per_image: pd.DataFrame, indices) -> tuple[list, list]:
+    """(rows, cell titles) for ``image_grid``: gray input, colorization and truth of each index,
+    the colorization titled with its PSNR and the truth with the gray copy's (per_image:
+    metrics.evaluate_images' table, row i for photo i)."""
+    rows = [[gray[i], colorized[i], truth[i]] for i in indices]
+    titles = [["", f"PSNR {per_image['psnr_model'].iloc[i]:.2f} dB", f"gray copy: {per_image['psnr_gray'].iloc[i]:.2f} dB"]
+              for i in indices]
+    return rows, titles
+
+
 def metric_distribution(per_image: pd.DataFrame, metric: str = "psnr"):
     """Per-image histogram of `metric` for the model and the gray baseline."""
     long = per_image.melt(value_vars=[f"{metric}_model", f"{metric}_gray"], var_name="method", value_name=metric)
@@ -144,7 +248,7 @@ def metric_distribution(per_image: pd.DataFrame, metric: str = "psnr"):
 def recipe_curves(histories: dict[str, pd.DataFrame]):
     """One panel per (model, training stage): training and tuning-subset loss per epoch,
     the epoch kept marked. histories: name -> rows with epoch, loss,
-    val_loss, stage (a default_model provenance's training history). An adversarial
+    val_loss, stage (a colorizer provenance's training history). An adversarial
     stage, whose loss is the a*, b* MSE, gets a second panel with the discriminator's
     loss and the generator's adversarial term."""
     panels = [(name, stage, rows) for name, history in histories.items()

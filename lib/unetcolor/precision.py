@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import keras
 import numpy as np
+
+from .reproducibility import cpu_model
 
 SETTINGS = ("auto", "float32", "bfloat16")
 BF16_FLAGS = ("amx_bf16", "avx512_bf16")
@@ -48,14 +49,6 @@ def cpu_flags() -> set[str]:
     return set()
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def on_gpu() -> bool:

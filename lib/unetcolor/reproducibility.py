@@ -7,6 +7,7 @@ import platform
 import random
 import sys
 from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 
@@ -40,6 +41,17 @@ def seed_everything(seed: int) -> None:
         import tensorflow as tf  # the only backend-specific call: determinism is a TF switch
 
         tf.config.experimental.enable_op_determinism()
+
+
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo), else what the platform says."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
 
 
 def device_description() -> str:

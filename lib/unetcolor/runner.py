@@ -144,6 +144,15 @@ def _relative_papermill_paths(executed: Path, recorded: dict[str, Path], root: P
     executed.write_text(nbformat.writes(notebook), encoding="utf-8")  # as papermill writes it
 
 
+def machine() -> str:
+    """What ran a notebook, in words: the CPU model and its usable cores (the notebooks' Keras
+    device is in their own environment cell)."""
+    from .reproducibility import cpu_model
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{cpu_model()}, {cores} cores"
+
+
 def run(names: list[str], profile: str, extra: dict | None = None, force: bool = False,
         root: Path | None = None) -> list[staleness.Decision]:
     """Re-execute those of `names` (run in NOTEBOOKS order) whose inputs changed since their
@@ -165,8 +174,9 @@ def run(names: list[str], profile: str, extra: dict | None = None, force: bool =
         print(f"[{profile}] {name}: re-executing, because {'; '.join(decision.reasons)}", flush=True)
         started = time.monotonic()
         run_notebook(name, profile, extra, root)
-        staleness.record_run(name, profile, record, root)
         decision.seconds = time.monotonic() - started
+        staleness.record_run(name, profile, record, root, execution={"seconds": round(decision.seconds, 1),
+                                                                     "machine": machine()})
         print(f"[{profile}] {name} {decision.describe()}", flush=True)
     if len(decisions) > 1 and any(decision.stale for decision in decisions):
         print(f"[{profile}] summary:")

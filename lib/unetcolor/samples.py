@@ -45,14 +45,14 @@ def sample_photo_paths() -> list[Path]:
     import skimage.data  # located, never called: its loaders may download
 
     folder = Path(skimage.data.__file__).parent
-    paths = [folder / name for name in PHOTOS]
-    missing = [str(path) for path in paths if not path.is_file()]
+    photos = [folder / name for name in PHOTOS]
+    missing = paths.missing(photos)
     if missing:
         raise FileNotFoundError(
             f"sample photos {missing} are missing from scikit-image's package; "
             "reinstall it (`pip install --force-reinstall scikit-image`)"
         )
-    return paths
+    return photos
 
 
 def photo_files(photos_dir: str | os.PathLike, max_photos: int = 0) -> list[Path]:

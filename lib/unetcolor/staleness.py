@@ -195,20 +195,26 @@ def changes(old: dict, new: dict) -> list[str]:
     return reasons
 
 
-def record_run(name: str, profile: str, record: dict, root: Path | None = None) -> bool:
+def record_run(name: str, profile: str, record: dict, root: Path | None = None,
+               execution: dict | None = None) -> bool:
     """Write the stamp of a successful run of `name` with inputs `record` (computed before it ran).
+    execution: how the run went (the runner gives its wall seconds and the machine); kept in the
+    stamp as ``execution`` but, like ``recorded``, not part of what decides staleness.
 
-    Atomic (a temporary file renamed into place), and only when its content changes: a rerun
-    with the same inputs keeps the stamp and its `recorded` time. Returns whether it wrote."""
+    Atomic (a temporary file renamed into place), and only when its inputs change: a rerun
+    with the same inputs keeps the stamp, its `recorded` time and its execution. Returns whether it wrote."""
     root = root or paths.project_root()
     stamp = {"version": STAMP_VERSION, "notebook": name, "profile": profile,
              "fingerprint": sha256_json(record), "inputs": record}
     if name == DATA_NOTEBOOK:
         stamp["outputs"] = prepared_data(paths.profile_paths(profile, root).processed)
     previous = read_stamp(name, profile, root)
-    if previous is not None and {key: value for key, value in previous.items() if key != "recorded"} == stamp:
+    if previous is not None and {key: value for key, value in previous.items()
+                                 if key not in ("recorded", "execution")} == stamp:
         return False
     stamp["recorded"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    if execution is not None:
+        stamp["execution"] = execution
     path = stamp_path(name, profile, root)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")

@@ -6,14 +6,16 @@ import dataclasses
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from unetcolor import color, default_model, predict, samples
+from unetcolor import color, colorizers, predict, samples
+from unetcolor.colorizers import __main__ as colorizers_cli, build, compare, decoding, regression, training
 from unetcolor.config import ModelConfig
 
-SHIPPED = default_model.WEIGHTS_DIR / "default.keras"
-PROVENANCE = default_model.WEIGHTS_DIR / "default.json"
-TINY_RECIPE = default_model.RecipeConfig(
+SHIPPED = colorizers.SHIPPED_DIR / "default.keras"
+PROVENANCE = colorizers.SHIPPED_DIR / "default.json"
+TINY_RECIPE = colorizers.RecipeConfig(
     model=ModelConfig(image_size=16, filters=(4, 8), normalization="batch", output="ab"),
     epochs=2, finetune_epochs=1, batch_size=4, seed=3, chroma_gains=(1.0, 1.5), tuning_share=0.2,
     precision="float32")  # "auto" may run the precision probe; bfloat16 has its own test
@@ -49,7 +51,7 @@ def test_shipped_model_matches_its_committed_record_which_beats_the_gray_baselin
     assert table["psnr", "model"] > table["psnr", "gray baseline"]
     assert table["ssim", "model"] >= table["ssim", "gray baseline"]
     # make default-model's recipe (knobs added since, for other heads, take their defaults)
-    assert default_model.RecipeConfig(**record["config"]) == default_model.RECIPES["default"]
+    assert colorizers.RecipeConfig(**record["config"]) == colorizers.RECIPES["default"]
 
 
 def test_shipped_model_is_the_default_of_colorize(monkeypatch):
@@ -77,7 +79,7 @@ def test_shipped_model_colours_real_photos_and_keeps_their_luma(shipped):
         assert color.chroma(colorized) > 3.0  # visibly coloured, not gray (C*ab of a gray photo is 0)
 
 
-VIVID = default_model.WEIGHTS_DIR / "vivid.keras"
+VIVID = colorizers.SHIPPED_DIR / "vivid.keras"
 needs_vivid = pytest.mark.skipif(not (SHIPPED.is_file() and VIVID.is_file()), reason="no shipped vivid model")
 
 
@@ -114,7 +116,7 @@ def test_vivid_colours_real_photos_more_boldly_than_the_default(shipped):
     assert np.mean(chroma["vivid"]) > np.mean(chroma["default"])
 
 
-GAN = default_model.WEIGHTS_DIR / "gan.keras"
+GAN = colorizers.SHIPPED_DIR / "gan.keras"
 
 
 @pytest.mark.skipif(not (SHIPPED.is_file() and GAN.is_file()), reason="no shipped adversarial model")
@@ -123,7 +125,7 @@ def test_shipped_gan_model_is_a_generator_at_its_recorded_gain_made_by_its_recip
 
     record = json.loads(GAN.with_suffix(".json").read_text())
     model = predict.load_model(GAN)  # safe mode
-    assert default_model.RecipeConfig(**record["config"]) == default_model.RECIPES["gan"]  # make gan-model
+    assert colorizers.RecipeConfig(**record["config"]) == colorizers.RECIPES["gan"]  # make gan-model
     _assert_file_matches_its_record(GAN, model, record)
     assert record["chroma_gain"] in record["config"]["chroma_gains"]
     assert model.get_layer("chroma_gain").scale == pytest.approx(record["chroma_gain"])
@@ -141,17 +143,17 @@ def test_shipped_gan_model_is_a_generator_at_its_recorded_gain_made_by_its_recip
 
 def test_tuning_split_is_a_seeded_part_of_the_training_ids():
     train_ids = np.arange(0, 200, 2)
-    fit_ids, tuning = default_model.tuning_split(train_ids, 0.1, seed=5)
+    fit_ids, tuning = colorizers.tuning_split(train_ids, 0.1, seed=5)
     assert len(tuning) == 10 and len(fit_ids) == 90
     assert not set(fit_ids) & set(tuning) and set(fit_ids) | set(tuning) == set(train_ids)
-    again = default_model.tuning_split(train_ids[::-1], 0.1, seed=5)
+    again = colorizers.tuning_split(train_ids[::-1], 0.1, seed=5)
     np.testing.assert_array_equal(again[1], tuning)
 
 
 def test_flip_batches_flip_input_and_target_together():
     x = np.random.default_rng(0).random((10, 8, 8, 1)).astype("float32")
     y = np.concatenate([x, -x], axis=-1)  # a target that is a pixelwise function of the input
-    batches = default_model.FlipBatches(x, y, batch_size=4, seed=1)
+    batches = training.FlipBatches(x, y, batch_size=4, seed=1)
     seen = 0
     for index in range(len(batches)):
         bx, by = batches[index]
@@ -163,7 +165,7 @@ def test_flip_batches_flip_input_and_target_together():
 def test_recipe_trains_selects_evaluates_and_writes_only_into_tmp(tiny_processed, tmp_path):
     shipped_before = SHIPPED.stat().st_mtime_ns if SHIPPED.is_file() else None
     out = tmp_path / "weights"
-    record = default_model.build_default_model(tiny_processed, out, TINY_RECIPE, verbose=False)
+    record = colorizers.train_colorizer(tiny_processed, out, TINY_RECIPE, verbose=False)
     assert sorted(p.name for p in out.iterdir()) == ["default.json", "default.keras"]
     assert (SHIPPED.stat().st_mtime_ns if SHIPPED.is_file() else None) == shipped_before
     assert json.loads((out / "default.json").read_text())["chroma_gain"] == record["chroma_gain"]
@@ -189,7 +191,7 @@ def test_recipe_trains_in_bfloat16_records_why_and_saves_a_float32_model(tiny_pr
     import keras
 
     recipe = dataclasses.replace(TINY_RECIPE, precision="bfloat16", finetune_epochs=0)
-    record = default_model.build_default_model(tiny_processed, tmp_path, recipe, verbose=False)
+    record = colorizers.train_colorizer(tiny_processed, tmp_path, recipe, verbose=False)
     assert keras.mixed_precision.global_policy().name == "float32"  # training's policy does not leak
     environment = json.loads((tmp_path / "default.json").read_text())["environment"]
     assert (environment["precision"], environment["precision_reason"]) == ("bfloat16", "asked for bfloat16")
@@ -200,25 +202,25 @@ def test_recipe_trains_in_bfloat16_records_why_and_saves_a_float32_model(tiny_pr
 
 
 def test_precision_is_an_execution_detail_of_a_recipe():
-    assert default_model.RECIPES["default"].precision == "auto"
+    assert colorizers.RECIPES["default"].precision == "auto"
     # a recipe trained in bfloat16 is the same recipe (the shipped provenance compares configs)
-    default = default_model.RECIPES["default"]
+    default = colorizers.RECIPES["default"]
     assert dataclasses.replace(default, precision="bfloat16") == default
-    record = default_model.RECIPES["default"].to_dict()
+    record = colorizers.RECIPES["default"].to_dict()
     assert record["precision"] == "auto"
-    assert default_model.RecipeConfig(**{k: v for k, v in record.items() if k != "precision"}) == \
-        default_model.RECIPES["default"]  # provenance written before the setting existed
+    assert colorizers.RecipeConfig(**{k: v for k, v in record.items() if k != "precision"}) == \
+        colorizers.RECIPES["default"]  # provenance written before the setting existed
     with pytest.raises(ValueError, match="precision must be one of"):
         dataclasses.replace(TINY_RECIPE, precision="float16")
 
 
 def test_recipe_cli_passes_the_precision_on(monkeypatch, tmp_path):
     seen = {}
-    monkeypatch.setattr(default_model, "prepare", lambda *a, **k: tmp_path)
-    monkeypatch.setattr(default_model, "build_default_model",
+    monkeypatch.setattr(build, "prepare", lambda *a, **k: tmp_path)
+    monkeypatch.setattr(build, "train_colorizer",
                         lambda processed, out, config, **k: seen.update(config=config) or
-                        {"model_bytes": 0, "training": {"best_epoch": 1, "seconds_to_best_epoch": 0}})
-    default_model.main(["--recipe", "vivid", "--epochs", "2", "--precision", "float32",
+                        {"model_bytes": 0, "training": {"best_epoch": 1, "seconds_total": 0}})
+    colorizers_cli.main(["train", "--recipe", "vivid", "--epochs", "2", "--precision", "float32",
                         "--processed-dir", str(tmp_path), "--out-dir", str(tmp_path)])
     assert seen["config"].precision == "float32" and seen["config"].epochs == 2 and seen["config"].name == "vivid"
 
@@ -232,7 +234,7 @@ def test_vivid_recipe_trains_the_bins_head_and_writes_its_own_files(tiny_process
     recipe = dataclasses.replace(TINY_RECIPE, name="vivid", head="bins", finetune_epochs=0,
                                  temperatures=(0.38, 1.0), min_psnr_gain=0.0)
     out = tmp_path / "weights"
-    record = default_model.build_default_model(tiny_processed, out, recipe, verbose=False)
+    record = colorizers.train_colorizer(tiny_processed, out, recipe, verbose=False)
     assert sorted(p.name for p in out.iterdir()) == ["vivid.json", "vivid.keras"]
     assert record["temperature"] in (0.38, 1.0) and len(record["temperature_choices"]) == 2
     assert record["training"]["epochs_run"] == 2
@@ -249,27 +251,77 @@ def test_recipe_config_keeps_the_heads_apart():
         dataclasses.replace(TINY_RECIPE, head="pix2pix")
     with pytest.raises(ValueError, match="finetune_epochs=0"):
         dataclasses.replace(TINY_RECIPE, head="bins", finetune_epochs=2)
-    assert default_model.RECIPES["default"].head == "bins" and default_model.RECIPES["default"].name == "default"
-    assert default_model.RECIPES["default"].rebalance == 1.0 and default_model.RECIPES["vivid"].rebalance == 0.5
-    assert default_model.RECIPES["vivid"].choices[0] == "temperature"
+    assert colorizers.RECIPES["default"].head == "bins" and colorizers.RECIPES["default"].name == "default"
+    assert colorizers.RECIPES["default"].rebalance == 1.0 and colorizers.RECIPES["vivid"].rebalance == 0.5
+    assert colorizers.RECIPES["vivid"].choices[0] == "temperature"
 
 
 def test_candidates_table_reads_the_chosen_tuning_row_only():
     record = {
-        "config": {"head": "bins", "rebalance": 0.5, "epochs": 3, "finetune_epochs": 0},
+        "config": {"head": "bins", "rebalance": 0.5, "epochs": 3, "finetune_epochs": 0, "model": {"image_size": 64}},
         "temperature": 0.5,
         "temperature_choices": [
             {"temperature": 0.38, "psnr": 20.0, "psnr_gray": 21.0, "colorfulness": 40.0, "colorfulness_true": 40.0},
             {"temperature": 0.5, "psnr": 21.5, "psnr_gray": 21.0, "colorfulness": 30.0, "colorfulness_true": 40.0}],
-        "training": {"seconds_to_best_epoch": 600.0},
+        "training": {"seconds_to_best_epoch": 600.0, "seconds_total": 900.0},
+        "model_bytes": 3_500_000,
         "validation_metrics": [{"metric": "psnr", "method": "model", "mean": 99.0}],
     }
-    table = default_model.candidates_table({"v": record}, shipped={"v"})
+    table = compare.candidates_table({"v": record}, shipped={"v"})
     row = table.iloc[0]
     assert row["shipped"] and row["knob"] == "temperature" and row["chosen"] == 0.5
     assert row["tuning_psnr_gain"] == pytest.approx(0.5) and row["tuning_colorfulness_share"] == pytest.approx(0.75)
-    assert row["minutes_to_best_epoch"] == pytest.approx(10.0)
+    assert row["minutes_to_best_epoch"] == pytest.approx(10.0) and row["train_minutes"] == pytest.approx(15.0)
+    assert row["model_MB"] == pytest.approx(3.5) and row["precision"] == "float32"  # no record: float32 then
     assert 99.0 not in table.to_numpy()  # held-out numbers stay out
+
+
+def _candidates(*rows):
+    columns = ["candidate", "head", "rebalance", "tuning_psnr_gain", "tuning_colorfulness_share", "train_minutes",
+               "model_MB"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def test_accurate_rule_takes_the_best_tuning_psnr_within_budget_and_breaks_near_ties_by_colour():
+    table = _candidates(("a", "bins", 1.0, 0.70, 0.50, 30, 4), ("b", "bins", 1.0, 0.68, 0.60, 30, 4),
+                        ("c", "regression", None, 0.60, 0.90, 30, 4), ("slow", "bins", 1.0, 2.0, 0.9, 61, 4),
+                        ("big", "bins", 1.0, 2.0, 0.9, 30, 21))
+    assert colorizers.registry.choose_accurate(table) == "b"  # within 0.05 dB of "a" and more colourful
+    assert colorizers.registry.choose_accurate(table[table.candidate != "b"]) == "a"
+
+
+def test_vivid_rule_takes_the_most_colourful_rebalanced_candidate_at_or_above_gray():
+    table = _candidates(("plain", "bins", 1.0, 0.7, 0.95, 30, 4), ("r1", "bins", 0.5, -0.2, 0.90, 30, 4),
+                        ("r2", "bins", 0.5, 0.1, 0.80, 30, 4), ("r3", "bins", 0.3, 0.0, 0.85, 30, 4))
+    assert colorizers.registry.choose_vivid(table) == "r3"  # r1 is below gray; plain is not rebalanced
+    assert colorizers.registry.choose_vivid(table[table.candidate.isin(["plain", "r1"])]) == "r1"  # none at gray
+    with pytest.raises(ValueError, match="rebalanced"):
+        colorizers.registry.choose_vivid(table[table.candidate == "plain"])
+
+
+def test_ship_copies_a_candidate_under_the_shipped_name_and_says_why(tmp_path):
+    candidates, shipped = tmp_path / "candidates", tmp_path / "weights"
+    candidates.mkdir()
+    (candidates / "wide.keras").write_bytes(b"model bytes")
+    (candidates / "wide.json").write_text(json.dumps({"config": {"name": "wide"}, "git_commit": "abc"}))
+    record = colorizers.ship(candidates / "wide", "default", shipped, "it won")
+    assert (shipped / "default.keras").read_bytes() == b"model bytes"
+    assert json.loads((shipped / "default.json").read_text()) == record == {
+        "config": {"name": "wide"}, "git_commit": "abc", "shipped_as": "default", "trained_as": "wide",
+        "chosen_because": "it won"}
+    (candidates / "wide.keras").write_bytes(b"newer")
+    with pytest.raises(FileExistsError):
+        colorizers.ship(candidates / "wide", "default", shipped, "again")
+    assert (shipped / "default.keras").read_bytes() == b"model bytes"
+    with pytest.raises(FileNotFoundError, match="train the candidate first"):
+        colorizers.ship(candidates / "missing", "vivid", shipped, "no")
+
+
+def test_training_into_the_shipped_folder_needs_a_clean_checkout(monkeypatch):
+    monkeypatch.setattr(build, "git_commit", lambda root: "abc+dirty")
+    monkeypatch.setattr(build, "train_colorizer", lambda *a, **k: pytest.fail("must not train"))
+    with pytest.raises(SystemExit, match="clean checkout"):
+        colorizers_cli.main(["train", "--recipe", "default", "--out-dir", str(colorizers.SHIPPED_DIR)])
 
 
 def test_chroma_offset_shifts_a_and_b_by_exactly_the_offset():
@@ -277,7 +329,7 @@ def test_chroma_offset_shifts_a_and_b_by_exactly_the_offset():
 
     inputs = keras.Input((4, 4, 1))
     zeros = keras.Model(inputs, keras.layers.Conv2D(2, 1, kernel_initializer="zeros")(inputs))
-    shifted = default_model.with_chroma_offset(zeros, (6.4, -12.8))
+    shifted = decoding.with_chroma_offset(zeros, (6.4, -12.8))
     out = shifted.predict(np.ones((1, 4, 4, 1), np.float32), verbose=0)
     np.testing.assert_allclose(out[0, 0, 0], [6.4 / 128, -12.8 / 128], rtol=1e-6)
 
@@ -286,7 +338,7 @@ def test_bias_correction_cancels_the_tuning_cast_it_measured(tiny_processed, tmp
     from unetcolor import data, metrics
 
     recipe = dataclasses.replace(TINY_RECIPE, finetune_epochs=0, bias_correction=True)
-    record = default_model.build_default_model(tiny_processed, tmp_path, recipe, verbose=False)
+    record = colorizers.train_colorizer(tiny_processed, tmp_path, recipe, verbose=False)
     chosen = [row for row in record["chroma_gain_choices"] if row["chroma_gain"] == record["chroma_gain"]][0]
     assert record["chroma_offset"] == [chosen["a_offset"], chosen["b_offset"]]
     model = predict.load_model(tmp_path / "default.keras")
@@ -294,7 +346,7 @@ def test_bias_correction_cancels_the_tuning_cast_it_measured(tiny_processed, tmp
     # the uncorrected model's cast on the tuning photos is minus the recorded offset (metrics.ab_bias)
     rgb, gray = data.load_arrays(tiny_processed)
     tuning = np.asarray(record["data"]["tuning_ids"])
-    plain = default_model.with_chroma_gain(model, recipe.model, record["chroma_gain"])  # same weights, no offset
+    plain = regression.with_chroma_gain(model, recipe.model, record["chroma_gain"])  # same weights, no offset
     cast = metrics.ab_bias(np.asarray(rgb[tuning]),
                            np.stack(list(predict.colorize_photos(plain, list(np.asarray(gray[tuning]))))))
     assert cast == pytest.approx((-record["chroma_offset"][0], -record["chroma_offset"][1]), abs=1e-6)
@@ -304,5 +356,5 @@ def test_recipe_refuses_to_replace_an_existing_model_unless_told(tiny_processed,
     existing = tmp_path / "default.keras"
     existing.write_bytes(b"keep me")
     with pytest.raises(FileExistsError, match="overwrite"):
-        default_model.build_default_model(tiny_processed, tmp_path, TINY_RECIPE, verbose=False)
+        colorizers.train_colorizer(tiny_processed, tmp_path, TINY_RECIPE, verbose=False)
     assert existing.read_bytes() == b"keep me" and not (tmp_path / "default.json").exists()

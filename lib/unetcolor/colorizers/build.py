@@ -1,0 +1,193 @@
+"""Run a recipe end to end: prepare the photos, carve the tuning subset, train the head,
+choose its decoding on the tuning subset, score the saved model once on the held-out photos,
+and write <name>.keras with <name>.json, its provenance. ``ship`` copies a finished
+candidate's files under a shipped name; neither writes over an existing model unless told."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+
+from .. import data, metrics, paths, precision as precisions, predict
+from ..reproducibility import environment_info
+from ..train import write_json
+from . import decoding, registry
+from .recipe import RecipeConfig, shrink_pairs, tuning_split
+from .training import fit
+
+DESCRIPTIONS = {
+    "regression": "L*a*b* U-Net predicting a*, b* at reduced size; unetcolor.colorizers.regression",
+    "bins": "L*a*b* U-Net classifying a*, b* into bins at reduced size, annealed-mean decoding; "
+            "unetcolor.colorizers.bins",
+    "gan": "L*a*b* U-Net predicting a*, b* at reduced size, trained against a patch discriminator "
+           "(pix2pix-style); unetcolor.colorizers.gan",
+}
+
+
+def git_commit(root: Path) -> str | None:
+    """HEAD of the checkout (read-only), with '+dirty' if tracked files are modified."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
+def prepare(data_dir: str | Path | None, processed_dir: Path, seed: int = 42) -> Path:
+    """Prepare the photos under data_dir into processed_dir at 256x256 with the
+    paper's splits (cached: nothing is redone for the same inputs). Without
+    data_dir, processed_dir must already hold prepared data."""
+    processed_dir = Path(processed_dir)
+    if data_dir:
+        folder = paths.resolve(data_dir)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder}: --data-dir is not a folder; point it at a folder of photos")
+        data.prepare_dataset([folder], processed_dir, image_size=256)
+        data.make_splits(processed_dir, seed=seed)
+    elif not (processed_dir / "rgb.npy").is_file():
+        raise FileNotFoundError(f"{processed_dir} holds no prepared data; pass --data-dir (a folder of photos)")
+    return processed_dir
+
+
+def _refuse_to_replace(path: Path, overwrite: bool) -> None:
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it, "
+                              "or choose another --out-dir")
+
+
+def _seconds_to_kept_epoch(history: pd.DataFrame, kept_epoch: int) -> float:
+    """Training seconds up to the kept epoch of the last stage (earlier stages in full)."""
+    last = history["stage"] == history["stage"].iloc[-1]
+    return float(history.loc[~last, "seconds"].sum()
+                 + history.loc[last & (history["epoch"] <= kept_epoch), "seconds"].sum())
+
+
+def train_colorizer(processed_dir: Path, out_dir: Path, config: RecipeConfig, data_source: str | None = None,
+                    verbose: bool = True, stage1: tuple | None = None, overwrite: bool = False) -> dict:
+    """Run the recipe on prepared data; write out_dir/<name>.keras and out_dir/<name>.json
+    (config.name); return the provenance written to the JSON. An existing <name>.keras is
+    replaced only with overwrite=True (checked before any training, so a refused run costs
+    nothing).
+
+    stage1=(trained model, its history) takes the first training stage as done by an
+    earlier run of the same recipe (the model as ``fit`` returns it: for the bins head the
+    logits model); the rest of the recipe runs as usual."""
+    commit = git_commit(paths.project_root())  # the code as the run starts
+    processed_dir, out_dir = Path(processed_dir), Path(out_dir)
+    model_path = out_dir / f"{config.name}.keras"
+    _refuse_to_replace(model_path, overwrite)
+    say = print if verbose else (lambda *a, **k: None)
+    rgb, gray = data.load_arrays(processed_dir)
+    train_ids, val_ids = data.load_split(processed_dir, config.split)
+    fit_ids, tuning_ids = tuning_split(train_ids, config.tuning_share, config.seed)
+    size = config.model.image_size
+    say(f"{len(fit_ids)} photos to fit, {len(tuning_ids)} to tune, {len(val_ids)} held out; "
+        f"shrinking to {size}x{size}", flush=True)
+    fit_pair = shrink_pairs(gray[fit_ids], rgb[fit_ids], size)
+    tuning_pair = shrink_pairs(gray[tuning_ids], rgb[tuning_ids], size)
+    head = registry.head_for(config, fit_pair[1])
+
+    decision = precisions.resolve(config.precision)
+    say(f"training in {decision.precision} ({decision.reason})", flush=True)
+    started = time.perf_counter()
+    if stage1 is None:
+        trained, history, kept_epoch = fit(head, fit_pair, tuning_pair, verbose, decision=decision)
+    elif config.finetune_epochs:  # (model, history) of a finished first stage: only the fine-tuning runs
+        trained, history, kept_epoch = fit(head, fit_pair, tuning_pair, verbose, model=stage1[0], decision=decision)
+        history = pd.concat([stage1[1], history], ignore_index=True)
+    else:  # the whole training is done: only the choice on the tuning subset and the evaluation run
+        trained, history = stage1
+        kept = len(history) - 1 if head.keep_last else history["val_loss"].idxmin()  # as KeepBest keeps
+        kept_epoch = int(history.loc[kept, "epoch"])
+    train_seconds = float(history["seconds"].sum()) if stage1 is not None else time.perf_counter() - started
+    keras.mixed_precision.set_global_policy("float32")  # what is exported, chosen and saved is float32
+    knob, _ = config.choices
+    rgb_tuning, gray_tuning = np.asarray(rgb[tuning_ids]), np.asarray(gray[tuning_ids])
+    value, choices = decoding.choose_decoding(trained, head, rgb_tuning, gray_tuning)
+    say(f"{knob} {value:g} chosen on the tuning subset:\n{choices.round(3).to_string(index=False)}", flush=True)
+    offset = decoding.chosen_offset(config, choices, value)
+    model = decoding.decoded(trained, head, value, offset)
+
+    # the held-out numbers, computed once, after every choice is made
+    truth, gray_val = np.asarray(rgb[val_ids]), np.asarray(gray[val_ids])
+    colorized = np.stack(list(predict.colorize_photos(model, list(gray_val))))
+    summary = metrics.summarize(metrics.evaluate_images(truth, colorized, gray_val))
+    color_rows = metrics.color_summary(truth, colorized, gray_val)
+    say(pd.concat([summary, color_rows]).round(3).to_string(index=False), flush=True)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    partial = out_dir / f".{config.name}.partial.keras"
+    model.save(partial)
+    os.replace(partial, model_path)  # never a half-written model under the real name
+    manifest_path = processed_dir / "manifest.json"
+    provenance = {
+        "description": DESCRIPTIONS[config.head],
+        "data": {
+            "source": paths.relative(data_source or processed_dir),
+            "processed_dir": paths.relative(processed_dir),
+            "manifest": pd.read_json(manifest_path, typ="series").to_dict() if manifest_path.is_file() else None,
+            "photos": int(len(rgb)),
+            "split": config.split,
+            "fit": int(len(fit_ids)),
+            "tuning": int(len(tuning_ids)),
+            "validation": int(len(val_ids)),
+            "tuning_ids": tuning_ids.tolist(),
+        },
+        "config": config.to_dict(),
+        "seed": config.seed,
+        "git_commit": commit,
+        "training": {
+            "epochs_run": int(len(history)),
+            "best_epoch": int(kept_epoch),
+            "seconds_total": train_seconds,
+            "seconds_to_best_epoch": _seconds_to_kept_epoch(history, kept_epoch),
+            "history": history.to_dict("records"),
+        },
+        knob: value,
+        f"{knob}_choices": choices.to_dict("records"),
+        **({"chroma_offset": list(offset)} if offset is not None else {}),
+        **head.record(),
+        "validation_metrics": summary.to_dict("records"),
+        "validation_color_metrics": color_rows.to_dict("records"),
+        "input_shape": list(model.input_shape[1:]),
+        "output_shape": list(model.output_shape[1:]),
+        "parameters": int(model.count_params()),
+        "model_bytes": model_path.stat().st_size,
+        # the training's precision, resolved on this machine, and why (the saved model is float32)
+        "environment": {**environment_info(), **precisions.as_record(decision)},
+    }
+    write_json(out_dir / f"{config.name}.json", provenance)
+    return provenance
+
+
+def ship(candidate: Path, name: str, out_dir: Path, reason: str, overwrite: bool = False) -> dict:
+    """Copy a finished candidate (its .keras and .json, e.g. models/default-model/accurate128)
+    to out_dir/<name>.keras and .json, the record gaining ``shipped_as`` (name),
+    ``trained_as`` (the candidate's file stem) and ``chosen_because`` (reason). The files are
+    written under temporary names and renamed, so nothing is left half-written."""
+    candidate, out_dir = Path(candidate), Path(out_dir)
+    source_model, source_record = candidate.with_suffix(".keras"), candidate.with_suffix(".json")
+    for path in (source_model, source_record):
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing: train the candidate first "
+                                    f"(python -m unetcolor.colorizers --recipe {candidate.stem})")
+    target = out_dir / f"{name}.keras"
+    _refuse_to_replace(target, overwrite)
+    record = json.loads(source_record.read_text())
+    record.update(shipped_as=name, trained_as=candidate.stem, chosen_because=reason)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    partial = out_dir / f".{name}.partial.keras"
+    shutil.copyfile(source_model, partial)
+    os.replace(partial, target)
+    write_json(out_dir / f"{name}.json", record)
+    return record

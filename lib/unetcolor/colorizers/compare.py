@@ -1,0 +1,164 @@
+"""Tables that compare colorizers, from their provenance records and from scores computed
+in notebook 07: the tuning-subset choices, the candidates, the variants on the held-out
+photos, each shipped file's recorded numbers against a re-scoring, and the targets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import metrics
+
+# how notebook 07 names the shipped models in its tables
+SHIPPED_NAMES = {"accurate": "L*a*b* U-Net, accurate (shipped default)",
+                 "vivid": "L*a*b* U-Net, vivid (shipped --vivid)",
+                 "gan": "L*a*b* U-Net, adversarial (shipped --gan)"}
+
+
+def records_in(folder: Path) -> dict[str, dict]:
+    """name -> provenance record of every <name>.json in folder (none if it does not exist)."""
+    return {file.stem: json.loads(file.read_text()) for file in sorted(Path(folder).glob("*.json"))}
+
+
+def candidate_pool(shipped: dict[str, dict], candidates: dict[str, dict]) -> dict[str, dict]:
+    """The runs the registry's rule chooses among: the shipped ones (named "<name> (shipped)")
+    and the candidates' records, a candidate that was shipped counted once."""
+    pool = {f"{name} (shipped)": record for name, record in shipped.items()}
+    copied = {record.get("trained_as") for record in shipped.values()}
+    return {**pool, **{name: record for name, record in candidates.items() if name not in copied}}
+
+
+def choices_of(record: dict) -> tuple[str, pd.DataFrame]:
+    """(knob, the tuning-subset table of its candidate values with a column "value" and a
+    column "chosen") from a provenance record. Records written before the vivid head existed
+    name the chroma gain's column "gain"."""
+    knob = "temperature" if "temperature" in record else "chroma_gain"
+    table = pd.DataFrame(record[f"{knob}_choices"]).rename(columns={knob: "value", "gain": "value"})
+    return knob, table.assign(chosen=np.isclose(table["value"], record[knob]))
+
+
+def costs_table(provenance: dict[str, dict], files: dict, models: dict, names: dict[str, str],
+                extra: dict[str, dict] | None = None) -> pd.DataFrame:
+    """Per variant (index): model_MB (file size), parameters and train_minutes (the whole
+    training, as the provenance records it) of each shipped model (provenance, files and loaded
+    models keyed alike, names[key] its variant name), plus extra rows given as variant -> values."""
+    rows = {names[key]: {"model_MB": Path(files[key]).stat().st_size / 1e6, "parameters": models[key].count_params(),
+                         "train_minutes": record["training"]["seconds_total"] / 60}
+            for key, record in provenance.items()}
+    return pd.DataFrame.from_dict({**(extra or {}), **rows}, orient="index")
+
+
+def choices_table(records: dict[str, dict]) -> pd.DataFrame:
+    """Every record's tuning-subset choices, one row per (model, knob value)."""
+    frames = []
+    for name, record in records.items():
+        knob, table = choices_of(record)
+        frames.append(table.assign(model=name, knob=knob))
+    columns = ["model", "knob", "value", "psnr", "psnr_gray", "colorfulness", "colorfulness_true", "chosen"]
+    return pd.concat(frames, ignore_index=True)[columns]
+
+
+def candidates_table(records: dict[str, dict], shipped: set[str] = frozenset()) -> pd.DataFrame:
+    """One row per recipe run (name -> its provenance record): what it changed, its cost, and
+    what it reached *on the tuning subset* at the knob value it chose -- the numbers the
+    choice between candidates may use (registry.choose_accurate, choose_vivid). Held-out
+    numbers are deliberately left out."""
+    rows = []
+    for name, record in records.items():
+        config = record["config"]
+        knob, choices = choices_of(record)
+        chosen = choices[choices["chosen"]].iloc[0]
+        rows.append({
+            "candidate": name, "shipped": name in shipped, "head": config.get("head", "regression"),
+            "rebalance": config.get("rebalance") if config.get("head") == "bins" else None,
+            "chroma_size": config["model"]["image_size"], "epochs": config["epochs"],
+            "finetune_epochs": config["finetune_epochs"], "bias_correction": config.get("bias_correction", False),
+            "knob": knob, "chosen": record[knob],
+            "tuning_psnr_gain": chosen["psnr"] - chosen["psnr_gray"],
+            "tuning_colorfulness_share": chosen["colorfulness"] / chosen["colorfulness_true"],
+            "train_minutes": record["training"]["seconds_total"] / 60,
+            "minutes_to_best_epoch": record["training"]["seconds_to_best_epoch"] / 60,
+            "model_MB": record["model_bytes"] / 1e6,
+            "precision": record.get("environment", {}).get("precision", "float32"),
+        })
+    return pd.DataFrame(rows)
+
+
+def variants_table(scores: dict[str, pd.DataFrame], ab_measures: pd.DataFrame) -> pd.DataFrame:
+    """One row per colorizer (name -> metrics.evaluate_images of its outputs on one set of
+    photos), then the gray baseline and the ground truth: mean PSNR, SSIM, colorfulness, the
+    gain over the gray copy, the share of the truth's colorfulness, and ab_measures
+    (metrics.color_measures, indexed by the same names and "gray baseline")."""
+    first = next(iter(scores.values()))
+    rows = [{"variant": name, "psnr": s["psnr_model"].mean(), "ssim": s["ssim_model"].mean(),
+             "colorfulness": s["colorfulness_model"].mean()} for name, s in scores.items()]
+    rows.append({"variant": "gray baseline", "psnr": first["psnr_gray"].mean(), "ssim": first["ssim_gray"].mean(),
+                 "colorfulness": 0.0})
+    rows.append({"variant": "ground truth", "psnr": np.inf, "ssim": 1.0,
+                 "colorfulness": first["colorfulness_true"].mean()})
+    table = pd.DataFrame(rows)
+    table["psnr_gain_over_gray"] = table["psnr"] - first["psnr_gray"].mean()
+    table["colorfulness_share"] = table["colorfulness"] / first["colorfulness_true"].mean()
+    table = table.join(ab_measures, on="variant")
+    table.loc[table["variant"] == "ground truth", list(metrics.COLOR_MEASURES)] = [1.0, 1.0, 0.0, 0.0]
+    return table
+
+
+def recorded_vs_rescored(provenance: dict[str, dict], variants: pd.DataFrame, names: dict[str, str],
+                         manifest: dict, split: str, validation: int) -> pd.DataFrame:
+    """Each shipped model's held-out numbers as its record states them against the same
+    numbers re-scored here (variants, its rows named names[model]). same_photos: the record
+    was evaluated on photos prepared the same way (counts, parameters; the inputs hash is
+    left out, as it covers file times, which differ between copies of the same photos) and
+    on the same split and validation count."""
+    table = variants.set_index("variant")
+    rows = []
+    for name, record in provenance.items():
+        same = (all(record["data"]["manifest"][key] == manifest[key] for key in ("counts", "parameters"))
+                and record["data"]["split"] == split and record["data"]["validation"] == validation)
+        for row in record["validation_metrics"]:
+            if row["method"] == "model":
+                rows.append({"model": name, "metric": row["metric"], "recorded": row["mean"],
+                             "rescored": table.loc[names[name], row["metric"]], "same_photos": same})
+    result = pd.DataFrame(rows)
+    return result.assign(agrees=np.isclose(result["recorded"], result["rescored"], atol=1e-4))
+
+
+def _target(model, target, measured, met) -> dict:
+    return {"model": model, "target": target, "measured": measured, "met": bool(met)}
+
+
+def targets_table(variants: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
+    """The targets of the shipped accurate and vivid models, each with what was measured on
+    the held-out photos and whether it is met. variants: ``variants_table`` joined with
+    ``costs_table``; names: "accurate", "vivid" and the other shipped models -> their variant names."""
+    table = variants.set_index("variant")
+    gray, accurate, vivid = table.loc["gray baseline"], table.loc[names["accurate"]], table.loc[names["vivid"]]
+    best_other_auc = max(table.loc[name, "ab_auc"] for key, name in names.items() if key != "accurate")
+    rows = [
+        _target("accurate", "PSNR >= gray baseline + 1.0 dB", f"{accurate.psnr_gain_over_gray:+.2f} dB",
+                accurate.psnr_gain_over_gray >= 1.0),
+        _target("accurate", "SSIM >= gray baseline", f"{accurate.ssim:.3f} vs {gray.ssim:.3f}",
+                accurate.ssim >= gray.ssim),
+        _target("accurate", "colorfulness >= 2/3 of the originals", f"{accurate.colorfulness_share:.0%}",
+                accurate.colorfulness_share >= 2 / 3),
+        _target("accurate", "raw a*b* AuC above every other shipped model's",
+                f"{accurate.ab_auc:.3f} vs {best_other_auc:.3f}", accurate.ab_auc > best_other_auc),
+        _target("vivid", "rebalanced a*b* AuC above the accurate model's",
+                f"{vivid.ab_auc_rebalanced:.3f} vs {accurate.ab_auc_rebalanced:.3f}",
+                vivid.ab_auc_rebalanced > accurate.ab_auc_rebalanced),
+        _target("vivid", "colorfulness >= 85% of the originals", f"{vivid.colorfulness_share:.0%}",
+                vivid.colorfulness_share >= 0.85),
+        _target("vivid", "PSNR >= gray baseline", f"{vivid.psnr_gain_over_gray:+.2f} dB",
+                vivid.psnr_gain_over_gray >= 0),
+        _target("vivid", "|mean a*| and |mean b*| bias <= 2", f"{vivid.a_bias:+.2f}, {vivid.b_bias:+.2f}",
+                max(abs(vivid.a_bias), abs(vivid.b_bias)) <= 2),
+    ]
+    for model, row in (("accurate", accurate), ("vivid", vivid)):
+        rows.append(_target(model, "weights <= 20 MB", f"{row.model_MB:.1f} MB", row.model_MB <= 20))
+        rows.append(_target(model, "trains in <= 60 min on 2 CPU cores", f"{row.train_minutes:.0f} min",
+                            row.train_minutes <= 60))
+    return pd.DataFrame(rows)

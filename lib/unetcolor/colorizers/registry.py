@@ -1,0 +1,105 @@
+"""The recipes: the three shipped ones (``RECIPES``), the candidates tried for them
+(``CANDIDATES``), the head of each kind (``HEADS``), and the rule that chooses a shipped
+recipe among candidates -- written down before the candidates ran.
+
+The rule, on the tuning subset only (a run's held-out numbers are computed once, after all of
+its own choices, and never used for a choice between runs); every candidate must train in at
+most ``BUDGET_MINUTES`` on 2 CPU cores and be at most ``BUDGET_MB``:
+
+- accurate (the default): the highest tuning PSNR gain over the gray copy; a candidate within
+  ``ACCURATE_TIE_DB`` of it that is more colourful on the tuning subset wins instead;
+- vivid: among rebalanced candidates (bins head, rebalance < 1), the most colourful on the
+  tuning subset whose tuning PSNR is at least the gray copy's; if none is, the best tuning PSNR.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..config import ModelConfig
+from .bins import BinsHead
+from .gan import GanHead
+from .head import Head
+from .recipe import RecipeConfig
+from .regression import RegressionHead
+
+HEADS: dict[str, type[Head]] = {"regression": RegressionHead, "bins": BinsHead, "gan": GanHead}
+
+BUDGET_MINUTES = 60.0
+BUDGET_MB = 20.0
+ACCURATE_TIE_DB = 0.05
+
+
+def head_for(config: RecipeConfig, fit_y: np.ndarray) -> Head:
+    """config's head, set up for training on fit_y (a*, b* / 128 of the fit photos)."""
+    return HEADS[config.head].for_data(config, fit_y)
+
+
+# The shipped models (predict.PACKAGED): "default" (accurate; what colorize uses), "vivid", "gan".
+RECIPES = {
+    # the bins head without rebalancing: on the tuning subset as accurate as the regression head
+    # (RecipeConfig()'s defaults) and half again as colourful (see notebook 07's candidates)
+    "default": RecipeConfig(head="bins", finetune_epochs=0, rebalance=1.0),
+    "vivid": RecipeConfig(name="vivid", head="bins", finetune_epochs=0, rebalance=0.5, min_psnr_gain=0.2),
+    # the paper's other future-work item: the regression U-Net trained against a patch discriminator,
+    # a candidate for the vivid model; Isola et al.'s learning rate, 2e-4
+    "gan": RecipeConfig(name="gan", head="gan", finetune_epochs=0, learning_rate=2e-4, epochs=30,
+                        min_psnr_gain=0.2),
+}
+
+# Recipes tried for the shipped ones; `python -m unetcolor.colorizers --recipe NAME` trains one
+# into models/default-model/, where its provenance record is kept (its weights are not committed).
+CANDIDATES = {
+    # the first default: the regression head with log-MSE fine-tuning (RecipeConfig's own defaults)
+    "regression": RecipeConfig(name="regression"),
+    # chroma predicted at 128x128 instead of 64x64, with a fifth level for context
+    "accurate128": RecipeConfig(
+        name="accurate128", head="bins", finetune_epochs=0, rebalance=1.0,
+        model=ModelConfig(image_size=128, filters=(32, 64, 128, 256, 256), normalization="batch", output="ab")),
+    # the vivid recipe with its mean colour cast cancelled per temperature, and a PSNR floor of gray
+    "vivid_debiased": RecipeConfig(name="vivid_debiased", head="bins", finetune_epochs=0, rebalance=0.5,
+                                   min_psnr_gain=0.0, bias_correction=True),
+}
+
+
+def recipe(name: str) -> RecipeConfig:
+    """A shipped recipe or a candidate, by name."""
+    known = {**RECIPES, **CANDIDATES}
+    if name not in known:
+        raise KeyError(f"no recipe named {name!r}; known: {', '.join(known)}")
+    return known[name]
+
+
+def _within_budget(table: pd.DataFrame) -> pd.DataFrame:
+    return table[(table["train_minutes"] <= BUDGET_MINUTES) & (table["model_MB"] <= BUDGET_MB)]
+
+
+def choose_accurate(table: pd.DataFrame) -> str:
+    """The rule above, on a ``compare.candidates_table``: the accurate model's candidate."""
+    table = _within_budget(table)
+    if table.empty:
+        raise ValueError("no candidate within the training-time and size budget")
+    close = table[table["tuning_psnr_gain"] >= table["tuning_psnr_gain"].max() - ACCURATE_TIE_DB]
+    return str(close.loc[close["tuning_colorfulness_share"].idxmax(), "candidate"])
+
+
+def choose_vivid(table: pd.DataFrame) -> str:
+    """The rule above, on a ``compare.candidates_table``: the vivid model's candidate."""
+    table = _within_budget(table)
+    table = table[(table["head"] == "bins") & (table["rebalance"] < 1)]
+    if table.empty:
+        raise ValueError("no rebalanced candidate within the training-time and size budget")
+    floor = table[table["tuning_psnr_gain"] >= 0]
+    if len(floor):
+        return str(floor.loc[floor["tuning_colorfulness_share"].idxmax(), "candidate"])
+    return str(table.loc[table["tuning_psnr_gain"].idxmax(), "candidate"])
+
+
+def shipped_name(config: RecipeConfig) -> str | None:
+    """The shipped recipe config equals (names and precision aside), if any."""
+    return next((name for name, shipped in RECIPES.items() if shipped == config), None)
+
+
+__all__ = ["HEADS", "RECIPES", "CANDIDATES", "recipe", "head_for", "choose_accurate", "choose_vivid",
+           "shipped_name"]
