@@ -56,7 +56,7 @@ def _choose(args) -> int:
                       f"{row.train_minutes:.1f} min of training, {row.model_MB:.1f} MB")
             source = (SHIPPED_DIR / winner.removesuffix(" (shipped)") if winner.endswith(" (shipped)")
                       else candidates_dir / winner)
-            build.ship(source, shipped_as, SHIPPED_DIR, reason, overwrite=args.overwrite)
+            build.ship(source, shipped_as, SHIPPED_DIR, reason, overwrite=args.overwrite, retire_to=candidates_dir)
             print(f"  shipped as {paths.relative(SHIPPED_DIR / shipped_as)}.keras")
     return 0
 

@@ -170,11 +170,14 @@ def train_colorizer(processed_dir: Path, out_dir: Path, config: RecipeConfig, da
     return provenance
 
 
-def ship(candidate: Path, name: str, out_dir: Path, reason: str, overwrite: bool = False) -> dict:
+def ship(candidate: Path, name: str, out_dir: Path, reason: str, overwrite: bool = False,
+         retire_to: Path | None = None) -> dict:
     """Copy a finished candidate (its .keras and .json, e.g. models/default-model/accurate128)
     to out_dir/<name>.keras and .json, the record gaining ``shipped_as`` (name),
     ``trained_as`` (the candidate's file stem) and ``chosen_because`` (reason). The files are
-    written under temporary names and renamed, so nothing is left half-written."""
+    written under temporary names and renamed, so nothing is left half-written. With retire_to,
+    the record of the file replaced is kept there as <name>_<its commit>.json, so the run it
+    held stays among the candidates."""
     candidate, out_dir = Path(candidate), Path(out_dir)
     source_model, source_record = candidate.with_suffix(".keras"), candidate.with_suffix(".json")
     for path in (source_model, source_record):
@@ -185,6 +188,11 @@ def ship(candidate: Path, name: str, out_dir: Path, reason: str, overwrite: bool
     _refuse_to_replace(target, overwrite)
     record = json.loads(source_record.read_text())
     record.update(shipped_as=name, trained_as=candidate.stem, chosen_because=reason)
+    replaced = out_dir / f"{name}.json"
+    if retire_to is not None and replaced.is_file():
+        old = json.loads(replaced.read_text())
+        commit = (old.get("git_commit") or "unknown")[:8]
+        write_json(Path(retire_to) / f"{name}_{commit}.json", {**old, "retired_by": candidate.stem})
     out_dir.mkdir(parents=True, exist_ok=True)
     partial = out_dir / f".{name}.partial.keras"
     shutil.copyfile(source_model, partial)

@@ -50,16 +50,20 @@ RECIPES = {
 
 # Recipes tried for the shipped ones; `python -m unetcolor.colorizers --recipe NAME` trains one
 # into models/default-model/, where its provenance record is kept (its weights are not committed).
+CHROMA_128 = ModelConfig(image_size=128, filters=(32, 64, 128, 256, 256), normalization="batch", output="ab")
 CANDIDATES = {
     # the first default: the regression head with log-MSE fine-tuning (RecipeConfig's own defaults)
     "regression": RecipeConfig(name="regression"),
     # chroma predicted at 128x128 instead of 64x64, with a fifth level for context
-    "accurate128": RecipeConfig(
-        name="accurate128", head="bins", finetune_epochs=0, rebalance=1.0,
-        model=ModelConfig(image_size=128, filters=(32, 64, 128, 256, 256), normalization="batch", output="ab")),
+    "accurate128": RecipeConfig(name="accurate128", head="bins", finetune_epochs=0, rebalance=1.0, model=CHROMA_128),
     # the vivid recipe with its mean colour cast cancelled per temperature, and a PSNR floor of gray
     "vivid_debiased": RecipeConfig(name="vivid_debiased", head="bins", finetune_epochs=0, rebalance=0.5,
                                    min_psnr_gain=0.0, bias_correction=True),
+    # the regression head with its per-image log-MSE fine-tuning (the mean-PSNR objective) at 128x128
+    "regression128": RecipeConfig(name="regression128", model=CHROMA_128),
+    # vivid_debiased at 128x128
+    "vivid128_debiased": RecipeConfig(name="vivid128_debiased", head="bins", finetune_epochs=0, rebalance=0.5,
+                                      min_psnr_gain=0.0, bias_correction=True, model=CHROMA_128),
 }
 
 
