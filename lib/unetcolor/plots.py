@@ -121,7 +121,10 @@ def training_curves(history: pd.DataFrame, metric: str, title: str = "", baselin
 def caption(figure, text: str, width: int = 110):
     """Write a caption under the figure (wrapped; kept by ``save``'s tight bounding box).
     Captions name the paper's figure a figure stands for, and what to read off it."""
-    figure.text(0.0, 0.0, "\n".join(textwrap.wrap(text, width)), ha="left", va="top", fontsize=9, color="0.25",
+    # below everything already drawn (tick labels and axis titles may reach under the figure's own bottom)
+    box = figure.get_tightbbox(figure.canvas.get_renderer())
+    bottom = min(0.0, box.y0 / figure.get_figheight()) - 0.02
+    figure.text(0.0, bottom, "\n".join(textwrap.wrap(text, width)), ha="left", va="top", fontsize=9, color="0.25",
                 transform=figure.transFigure)
     return figure
 
@@ -163,7 +166,7 @@ def study_curves(histories: pd.DataFrame, factor: str, metric: str = "val_loss",
     axis.set_ylabel(f"{name} on validation photos")
     axis.set_xlabel("epoch")
     seeds = rows.groupby("value")["seed"].nunique().max() if "seed" in rows else 1
-    axis.set_title(f"Validation {name.split(' (')[0].lower()} by {factor.replace('_', ' ')}"
+    axis.set_title(f"Validation {name.split(' (')[0]} by {factor.replace('_', ' ')}"
                    + (f" (mean of {seeds} seeds, band: their range)" if seeds > 1 else " (one seed)"))
     handles, labels = axis.get_legend_handles_labels()
     labels = [_level_label(label, coverage) for label in labels]

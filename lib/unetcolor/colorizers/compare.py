@@ -154,7 +154,7 @@ def targets_table(variants: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame
                 vivid.colorfulness_share >= 0.85),
         _target("vivid", "PSNR >= gray baseline", f"{vivid.psnr_gain_over_gray:+.2f} dB",
                 vivid.psnr_gain_over_gray >= 0),
-        _target("vivid", "|mean a*| and |mean b*| bias <= 2", f"{vivid.a_bias:+.2f}, {vivid.b_bias:+.2f}",
+        _target("vivid", "mean a* and mean b* bias each within +-2", f"{vivid.a_bias:+.2f}, {vivid.b_bias:+.2f}",
                 max(abs(vivid.a_bias), abs(vivid.b_bias)) <= 2),
     ]
     for model, row in (("accurate", accurate), ("vivid", vivid)):
