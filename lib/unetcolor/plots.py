@@ -43,6 +43,8 @@ CAPTIONS = (
                           "their range. Where two ranges overlap, the seeds do not separate the levels."),
     ("05_psnr_distribution", "Counterpart of the numbers under the paper's Figure 9: PSNR per validation photo "
                              "for the U-Net and for the gray copy."),
+    ("05_ssim_distribution", "Beyond the paper's figures, beside Figure 9: SSIM per validation photo for the U-Net "
+                             "and for the gray copy."),
     ("05_figure9_photos", "Counterpart of the paper's Figure 9: gray input, colorization and ground truth, "
                           "each with its PSNR."),
     ("05_best_worst_photos", "Beyond the paper's figures: the three best and three worst validation photos by PSNR."),
