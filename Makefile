@@ -103,6 +103,7 @@ gan-model: $(INSTALLED) ## train the shipped adversarial colorizer (pix2pix-styl
 	$(PY) -m unetcolor.colorizers train --recipe gan $(SHIP)
 
 candidate: $(INSTALLED) ## train a candidate colorizer RECIPE=name into models/default-model/ (list: unetcolor.colorizers.registry)
+	$(if $(RECIPE),,$(error RECIPE=name is required: a candidate of lib/unetcolor/colorizers/registry.py))
 	$(PY) -m unetcolor.colorizers train --recipe $(RECIPE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
 
 choose-models: $(INSTALLED) ## apply the registry's rule to the candidates' records (tuning subset only)
