@@ -369,3 +369,11 @@ def test_recipe_refuses_to_replace_an_existing_model_unless_told(tiny_processed,
     with pytest.raises(FileExistsError, match="overwrite"):
         colorizers.train_colorizer(tiny_processed, tmp_path, TINY_RECIPE, verbose=False)
     assert existing.read_bytes() == b"keep me" and not (tmp_path / "default.json").exists()
+
+
+def test_every_kind_of_head_a_recipe_accepts_has_its_module():
+    from unetcolor.colorizers.recipe import HEAD_KINDS
+
+    assert tuple(colorizers.HEADS) == HEAD_KINDS
+    assert {kind: colorizers.HEADS[kind].__module__.rsplit(".", 1)[1] for kind in HEAD_KINDS} == {
+        "regression": "regression", "bins": "bins", "gan": "gan"}

@@ -51,7 +51,7 @@ import pandas as pd
 from . import color, paths, precision
 from .config import ModelConfig, TrainConfig
 from .model import build_unet, conv_flops
-from .reproducibility import environment_info, seed_everything
+from .reproducibility import environment_info, seed_everything, usable_cores
 
 PRECISIONS = ("float32", "bfloat16")
 CPU_FLAGS = ("amx_bf16", "amx_tile", "avx512_bf16")  # what decides whether bfloat16 can pay on a CPU
@@ -191,8 +191,7 @@ class Cycled(keras.utils.PyDataset):
 
 def cpu_record() -> dict:
     flags = precision.cpu_flags()
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"model": precision.cpu_model(), "cores": os.cpu_count(), "cores_usable": affinity,
+    return {"model": precision.cpu_model(), "cores": os.cpu_count(), "cores_usable": usable_cores(),
             "flags": {flag: flag in flags for flag in CPU_FLAGS}}
 
 

@@ -401,9 +401,9 @@ def _decide(row: dict, first_with_sha: dict, bw_threshold: float) -> None:
 def _worker_count(workers: int | None) -> int:
     if workers is not None:
         return max(1, int(workers))
-    # sched_getaffinity counts the cores this process may use (containers, taskset).
-    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return min(available or 1, 8)
+    from .reproducibility import usable_cores
+
+    return min(usable_cores() or 1, 8)
 
 
 # --- writing and caching ------------------------------------------------------------

@@ -73,9 +73,8 @@ def save(figure, path: Path, dpi: int = 120) -> Path:
     cell then shows: no machine's absolute path)."""
     path = Path(path)
     text = caption_for(path.stem)
-    if text and not getattr(figure, "_unetcolor_captioned", False):
+    if text:
         caption(figure, text)
-        figure._unetcolor_captioned = True
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
     os.close(handle)

@@ -54,6 +54,11 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def usable_cores() -> int:
+    """The cores this process may use (containers, taskset), else all the machine has."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
 def device_description() -> str:
     """A short description of the accelerator Keras will use, e.g. 'cpu' or 'gpu: NVIDIA H200'."""
     import keras

@@ -147,10 +147,9 @@ def _relative_papermill_paths(executed: Path, recorded: dict[str, Path], root: P
 def machine() -> str:
     """What ran a notebook, in words: the CPU model and its usable cores (the notebooks' Keras
     device is in their own environment cell)."""
-    from .reproducibility import cpu_model
+    from .reproducibility import cpu_model, usable_cores
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{cpu_model()}, {cores} cores"
+    return f"{cpu_model()}, {usable_cores()} cores"
 
 
 def run(names: list[str], profile: str, extra: dict | None = None, force: bool = False,

@@ -41,8 +41,8 @@ def _train(args) -> int:
 
 def _choose(args) -> int:
     candidates_dir = paths.profile_paths(PROFILE).models
-    shipped = {name: record for name, record in compare.records_in(SHIPPED_DIR).items()}
-    table = compare.candidates_table(compare.candidate_pool(shipped, compare.records_in(candidates_dir)))
+    pool = compare.candidate_pool(compare.records_in(SHIPPED_DIR), compare.records_in(candidates_dir))
+    table = compare.candidates_table(pool)
     print(table.round(3).to_string(index=False))
     winners = {"default": registry.choose_accurate(table), "vivid": registry.choose_vivid(table)}
     for shipped_as, winner in winners.items():

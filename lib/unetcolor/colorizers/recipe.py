@@ -13,7 +13,7 @@ from PIL import Image
 from .. import color, precision as precisions, predict
 from ..config import ModelConfig, model_config_from_dict
 
-HEADS = ("regression", "bins", "gan")
+HEAD_KINDS = ("regression", "bins", "gan")  # registry.HEADS maps each to its module
 
 
 @dataclass(frozen=True)
@@ -64,8 +64,8 @@ class RecipeConfig:
         object.__setattr__(self, "chroma_gains", tuple(float(g) for g in self.chroma_gains))
         object.__setattr__(self, "temperatures", tuple(float(t) for t in self.temperatures))
         object.__setattr__(self, "discriminator_filters", tuple(int(f) for f in self.discriminator_filters))
-        if self.head not in HEADS:
-            raise ValueError(f"head must be one of {HEADS}, got {self.head!r}")
+        if self.head not in HEAD_KINDS:
+            raise ValueError(f"head must be one of {HEAD_KINDS}, got {self.head!r}")
         if self.precision not in precisions.SETTINGS:
             raise ValueError(f"precision must be one of {precisions.SETTINGS}, got {self.precision!r}")
         if self.head != "regression" and self.finetune_epochs:

@@ -103,10 +103,4 @@ def choose_vivid(table: pd.DataFrame) -> str:
     return str(table.loc[table["tuning_psnr_gain"].idxmax(), "candidate"])
 
 
-def shipped_name(config: RecipeConfig) -> str | None:
-    """The shipped recipe config equals (names and precision aside), if any."""
-    return next((name for name, shipped in RECIPES.items() if shipped == config), None)
-
-
-__all__ = ["HEADS", "RECIPES", "CANDIDATES", "recipe", "head_for", "choose_accurate", "choose_vivid",
-           "shipped_name"]
+__all__ = ["HEADS", "RECIPES", "CANDIDATES", "recipe", "head_for", "choose_accurate", "choose_vivid"]
