@@ -16,6 +16,8 @@
 #   BUDGET    seconds allowed for training before stopping to pack what finished (default 480)
 #   SEEDS     seeds per setting for the study (default: notebook 04's `seeds` under PROFILE)
 #   WHEELS    folder of wheels to install first (keras and friends), optional
+#   SETTINGS  notebook-04 parameters to override, e.g. "last_batch=fill" (then the runs are not the
+#             ones the notebooks look up under PROFILE: for measuring, not for publishing)
 set -uo pipefail
 PROFILE=${PROFILE:-paper}
 OUT=${OUT:-$PWD/gpu-out}
@@ -35,7 +37,10 @@ started=$(date +%s)
 
 python3 -m unetcolor.data --profile "$PROFILE" ${DATA_DIR:+--data-dir "$DATA_DIR"} 2>&1 | tee "$OUT/train.log" || exit 1
 nvidia-smi --query-gpu=name,memory.total --format=csv 2>/dev/null | tee -a "$OUT/train.log"
+{ lscpu | grep -E "^(Model name|CPU\(s\)):"; echo "bfloat16 CPU flags: $(grep -o -w -E 'amx_bf16|amx_tile|avx512_bf16' /proc/cpuinfo | sort -u | tr '\n' ' ')"; } \
+    2>/dev/null | tee -a "$OUT/train.log"
+echo "training starts $(( $(date +%s) - started )) s after the script" | tee -a "$OUT/train.log"
 timeout --signal=INT --kill-after=30 "$BUDGET" python3 -m unetcolor.study --profile "$PROFILE" --jobs "$JOBS" \
-    ${SEEDS:+--seeds "$SEEDS"} --workers 4 2>&1 | tee -a "$OUT/train.log"
+    ${SEEDS:+--seeds "$SEEDS"} --workers 4 $(for s in ${SETTINGS:-}; do echo "--set=$s"; done) 2>&1 | tee -a "$OUT/train.log"
 echo "training finished or stopped after $(( $(date +%s) - started )) s" | tee -a "$OUT/train.log"
 bash scripts/pack_runs.sh "$PROFILE" "$OUT"

@@ -172,18 +172,18 @@ COMPILES = textwrap.dedent("""
     import jax
     from unetcolor import train
     from unetcolor.config import ModelConfig, TrainConfig
-    steps = []
+    steps = {"train_step": 0, "test_step": 0}
     class Steps(logging.Handler):
         def emit(self, record):
-            message = record.getMessage()
-            if message.startswith("Compiling jit(train_step)"):
-                steps.append(message)
+            for step in steps:
+                if record.getMessage().startswith(f"Compiling jit({step})"):
+                    steps[step] += 1
     logging.getLogger("jax").addHandler(Steps())
     jax.config.update("jax_log_compiles", True)
     config = TrainConfig(model=ModelConfig(image_size=32, filters=(4, 8, 8)), epochs=3, batch_size=3, seed=7,
                          last_batch=sys.argv[3], precision="float32")
     result = train.train(config, Path(sys.argv[1]), Path(sys.argv[2]), progress="epoch")
-    print(json.dumps({"per_epoch": result.history["compiles"].tolist(), "train_steps": len(steps)}))
+    print(json.dumps({"per_epoch": result.history["compiles"].tolist(), **steps}))
 """)
 
 
@@ -191,9 +191,10 @@ COMPILES = textwrap.dedent("""
 def test_a_jax_run_compiles_its_training_step_once_per_batch_shape(tiny_processed, tmp_path, last_batch,
                                                                    train_step_compilations):
     """Under JAX each epoch's history row counts its XLA compilations. 16 training photos in batches
-    of 3 leave a partial last batch: Keras' default compiles the training step for it a second time (on
-    a GPU that cost 40-80 s per run, in epoch 2), a filled last batch keeps one shape and one compilation.
-    From epoch 3 on nothing may compile again."""
+    of 3 leave a partial last batch: Keras' default compiles the training step for it a second time,
+    a filled last batch keeps one shape and one compilation. The 4 validation photos go in batches of 2
+    (even_batch_size): one validation step. After the first epoch nothing may compile again until the
+    finished run scores its final float32 model (a new model: one more validation step)."""
     if importlib.util.find_spec("jax") is None:
         pytest.skip("jax is not installed")
     environment = {**os.environ, "KERAS_BACKEND": "jax"}
@@ -201,8 +202,17 @@ def test_a_jax_run_compiles_its_training_step_once_per_batch_shape(tiny_processe
                           env=environment, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     counts = json.loads(done.stdout.strip().splitlines()[-1])
-    assert counts["train_steps"] == train_step_compilations, counts
-    assert counts["per_epoch"][0] > 0 and counts["per_epoch"][2] == 0, counts
+    assert counts["train_step"] == train_step_compilations, counts
+    assert counts["test_step"] == 2, counts  # validation in epoch 1, and the final float32 model's scoring
+    assert counts["per_epoch"][0] > 0 and counts["per_epoch"][1:] == [0, 0], counts
+
+
+@pytest.mark.parametrize("count, batch_size, expected", [
+    (304, 64, 38), (455, 64, 35), (152, 64, 38), (304, 100, 76), (304, 20, 19),
+    (151, 64, 64),  # prime: no divisor near 64, so 64 (and a last batch of 23)
+    (4, 3, 2), (30, 64, 64), (0, 8, 8)])
+def test_evaluation_batches_have_one_shape_where_a_divisor_allows(count, batch_size, expected):
+    assert train.even_batch_size(count, batch_size) == expected
 
 
 def test_checkpoints_follow_the_epoch_interval_or_the_clock(tmp_path):

@@ -184,6 +184,21 @@ def run(names: list[str], profile: str, extra: dict | None = None, force: bool =
     return decisions
 
 
+def parse_settings(items: list[str], declared: set[str]) -> dict:
+    """`--set NAME=VALUE` items as a dict: each value a Python literal, or else a bare string;
+    ValueError for a name not in `declared`."""
+    settings = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        if name not in declared:
+            raise ValueError(f"--set {item}: no notebook declares a parameter {name!r}")
+        try:
+            settings[name] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            settings[name] = value  # a bare word is a string
+    return settings
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m unetcolor.runner", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -198,16 +213,10 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown notebook(s) {unknown}; choose from {list(NOTEBOOKS)}")
     extra = {"data_dir": args.data_dir} if args.data_dir else {}  # notebook 01 resolves it against the project root
-    declared = set().union(*(notebook_parameters(name) for name in NOTEBOOKS))
-    for item in args.set:
-        name, _, value = item.partition("=")
-        if name not in declared:
-            parser.error(f"--set {item}: no notebook declares a parameter {name!r}")
-        try:
-            extra[name] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            extra[name] = value  # a bare word is a string
-
+    try:
+        extra.update(parse_settings(args.set, set().union(*(notebook_parameters(name) for name in NOTEBOOKS))))
+    except ValueError as error:
+        parser.error(str(error))
     run(args.notebooks, args.profile, extra, force=args.force)
     return 0
 

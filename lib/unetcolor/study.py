@@ -19,6 +19,7 @@ import json
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -114,14 +115,16 @@ def study_histories(plan: pd.DataFrame, models_dir: Path) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def plan_for_profile(profile: str, seeds: int | None = None, data_fingerprint: str | None = None) -> pd.DataFrame:
+def plan_for_profile(profile: str, seeds: int | None = None, data_fingerprint: str | None = None,
+                     settings: dict | None = None) -> pd.DataFrame:
     """Notebook 04's plan under a profile, built from the notebook's own parameter cell,
     so a headless run trains exactly the configs the notebook will look up
-    (seeds, if given, overrides the notebook's `seeds`), bound to the profile's prepared data
+    (seeds, if given, overrides the notebook's `seeds`; settings, other parameters, as
+    the runner's --set does), bound to the profile's prepared data
     (or to data_fingerprint, e.g. the one a committed run records)."""
     from .runner import profile_parameters
 
-    values = profile_parameters("04_hyperparameter_study", profile)
+    values = {**profile_parameters("04_hyperparameter_study", profile), **(settings or {})}
     fingerprint = data_fingerprint or data.fingerprint(paths.profile_paths(profile).processed)
     base = train_config_from_parameters(values, data=fingerprint)
     return study_configs(base, batch_sizes=values["batch_sizes"], learning_rates=values["learning_rates"],
@@ -130,7 +133,10 @@ def plan_for_profile(profile: str, seeds: int | None = None, data_fingerprint: s
 
 def run_in_parallel(plan: pd.DataFrame, args) -> int:
     """Train each distinct run of the plan in its own process, `args.jobs` at a time,
-    base run first. On one GPU this overlaps the runs' compile and input work."""
+    base run first. On one GPU this overlaps the runs' compile and input work. Where JAX's
+    persistent compilation cache is set (JAX_COMPILATION_CACHE_DIR), the first run trains
+    alone, so runs of the same shapes (other learning rates, splits, seeds) find its
+    compilations in the cache instead of all compiling them at once."""
     import subprocess
 
     # by seed, and within a seed the base run (shared by every factor, so listed most often) first
@@ -145,18 +151,27 @@ def run_in_parallel(plan: pd.DataFrame, args) -> int:
     # JAX would otherwise reserve 75% of the GPU's memory in each process
     environment.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", f"{0.9 / args.jobs:.2f}")
     pending, running, failed = list(levels), [], []
+    alone = bool(environment.get("JAX_COMPILATION_CACHE_DIR"))
+    started = time.monotonic()
     try:
         while pending or running:
-            while pending and len(running) < args.jobs:
+            while pending and len(running) < (1 if alone else args.jobs):
                 level = pending.pop(0)
                 command = [sys.executable, "-m", "unetcolor.study", "--profile", args.profile, "--only", level[0],
                            "--seeds", str(args.seeds), "--seed", level[1],
                            "--workers", str(args.workers), "--checkpoint-minutes", str(args.checkpoint_minutes)]
+                command += [f"--set={item}" for item in args.set]
                 command += ["--checkpoint-every", str(args.checkpoint_every)] if args.checkpoint_every else []
                 running.append((level, subprocess.Popen(command, env=environment)))
-            level, process = running.pop(0)
-            if process.wait() != 0:
-                failed.append(level)
+            ended = [(level, process) for level, process in running if process.poll() is not None]
+            if not ended:
+                time.sleep(0.5)
+            for level, process in ended:
+                running.remove((level, process))
+                failed += [level] if process.returncode != 0 else []
+                print(f"[study] {level[0]} seed {level[1]}: {'failed' if process.returncode else 'finished'} "
+                      f"{time.monotonic() - started:.0f} s after the study started", flush=True)
+                alone = False
     except KeyboardInterrupt:
         # stopped (Ctrl-C or a time budget): interrupt every run; each keeps its last checkpoint
         for _, process in running:
@@ -187,9 +202,18 @@ def main(argv: list[str] | None = None) -> int:
     add_checkpoint_arguments(parser)
     parser.add_argument("--jobs", type=int, default=1,
                         help="runs trained at once, each in its own process (one GPU has room for several)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="override one of notebook 04's parameters (a Python literal), e.g. --set last_batch=fill; "
+                             "the runs then have other configs than the notebook looks up under the profile")
     args = parser.parse_args(argv)
+    from .runner import notebook_parameters, parse_settings
+
+    try:
+        settings = parse_settings(args.set, set(notebook_parameters("04_hyperparameter_study")))
+    except ValueError as error:
+        parser.error(str(error))
     os.environ.setdefault(PROGRESS_ENV, "epoch")
-    plan = plan_for_profile(args.profile, args.seeds)
+    plan = plan_for_profile(args.profile, args.seeds, settings=settings)
     args.seeds = int(plan["seed"].nunique())
     if args.seed is not None:
         plan = plan[plan["seed"] == args.seed]

@@ -89,6 +89,15 @@ class ColorizationBatches(keras.utils.PyDataset):
         self.epoch += 1
 
 
+def even_batch_size(count: int, batch_size: int) -> int:
+    """A batch size for evaluating `count` photos in batches of one shape (XLA compiles the
+    validation step once): the largest divisor of count not above batch_size, if it is at
+    least half of batch_size; else batch_size itself (a smaller last batch: a second shape).
+    Evaluation numbers do not depend on it: Keras averages loss and metrics per photo."""
+    divisor = max(d for d in range(1, min(count, batch_size) + 1) if count % d == 0) if count else batch_size
+    return divisor if 2 * divisor >= batch_size else batch_size
+
+
 # ------------------------------------------------------------------------ metrics
 
 
@@ -168,7 +177,7 @@ CHECKPOINT_SECONDS = 300.0
 class RunRecorder(keras.callbacks.Callback):
     """After every epoch: append the history row, save checkpoint and state atomically,
     and (in papermill runs) print one line. Under JAX the row also counts the epoch's
-    XLA compilations (``compiles``, ``compile_seconds``; see unetcolor.compiles)."""
+    XLA compilations (``compiles``, ``compile_seconds``, ``cache_hits``; see unetcolor.compiles)."""
 
     def __init__(self, run_dir: Path, rows: list[dict], epochs: int, log_lines: bool,
                  checkpoint_every: int | None = None, final_epoch: int | None = None,
@@ -190,13 +199,13 @@ class RunRecorder(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self.started = time.perf_counter()
-        self.compiled = compiles.compiled_so_far()
+        self.compiled = compiles.mark()
 
     def on_epoch_end(self, epoch, logs=None):
         row = history_row(epoch, logs, self.started)
-        if compiles.watching():
-            count, seconds = compiles.compiled_so_far()
-            row.update(compiles=count - self.compiled[0], compile_seconds=seconds - self.compiled[1])
+        compiled = compiles.since(self.compiled) if compiles.watching() else None
+        if compiled is not None:
+            row.update(compiles=compiled.count, compile_seconds=compiled.seconds, cache_hits=compiled.cache_hits)
         self.rows.append(row)
         if self._checkpoint_due(epoch):
             # history, checkpoint, then state: state.json only ever names a saved checkpoint
@@ -206,9 +215,9 @@ class RunRecorder(keras.callbacks.Callback):
             self.last_saved = time.perf_counter()
         if self.log_lines:
             numbers = "  ".join(f"{k} {v:.4f}" for k, v in row.items()
-                                if k not in ("epoch", "seconds", "compiles", "compile_seconds"))
-            if row.get("compiles"):
-                numbers += f"  [{row['compiles']} compilations, {row['compile_seconds']:.1f} s]"
+                                if k not in ("epoch", "seconds", "compiles", "compile_seconds", "cache_hits"))
+            if compiled is not None and compiled.count:
+                numbers += f"  [{compiled.describe()}]"
             print(f"epoch {epoch + 1}/{self.epochs}  {numbers}  {row['seconds']:.1f} s", flush=True)
 
 
@@ -370,8 +379,8 @@ def train(config: TrainConfig, processed_dir: Path, run_dir: Path, workers: int 
     train_batches = ColorizationBatches(gray, rgb, train_ids, config.batch_size, config.seed,
                                         shuffle=True, output=config.model.output, first_epoch=first_epoch,
                                         workers=workers, fill_last=config.last_batch == "fill")
-    val_batches = ColorizationBatches(gray, rgb, val_ids, config.batch_size, shuffle=False,
-                                      output=config.model.output, workers=workers)
+    val_batches = ColorizationBatches(gray, rgb, val_ids, even_batch_size(len(val_ids), config.batch_size),
+                                      shuffle=False, output=config.model.output, workers=workers)
     progress = progress or progress_mode()
     compiles.watching()
     last_epoch = min(config.epochs, stop_after or config.epochs)
@@ -417,7 +426,8 @@ def common_validation_metrics(model: keras.Model, config: TrainConfig, processed
     common_val_loss, common_val_accuracy, common_val_psnr."""
     rgb, gray = data.load_arrays(processed_dir)
     ids = data.common_validation_ids(processed_dir)
-    batches = ColorizationBatches(gray, rgb, ids, config.batch_size, shuffle=False, output=config.model.output)
+    batches = ColorizationBatches(gray, rgb, ids, even_batch_size(len(ids), config.batch_size), shuffle=False,
+                                  output=config.model.output)
     scores = compile_model(model, config).evaluate(batches, verbose=0, return_dict=True)
     return {"common_val_photos": int(len(ids)), **{f"common_val_{k}": float(v) for k, v in scores.items()}}
 
