@@ -86,6 +86,8 @@ test-rerun: $(INSTALLED)
 
 bench: $(INSTALLED) ## measure speed (data preparation, training, colorizing): reports/bench/
 	$(PY) -m unetcolor.bench --out reports/bench
+	# GPU runs are not measured here: their brought-back records are summarized (reports/bench/gpu-*/summary.json)
+	$(PY) -m unetcolor.gpu_runs $(wildcard reports/bench/gpu-*)
 
 lab: $(INSTALLED) ## open JupyterLab on the notebooks
 	$(VENV)/bin/jupyter lab notebooks/

@@ -10,7 +10,6 @@ log=$OUT/log
 python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .gpu/wheels/*.whl 2>&1 | tail -2 | tee -a $log
 export PYTHONPATH=/tmp/site:$PWD/lib KERAS_BACKEND=jax UNETCOLOR_PROGRESS=epoch PYTHONUNBUFFERED=1
 python3 -c "import jax, keras; print('jax', jax.__version__, 'keras', keras.__version__, jax.devices())" 2>&1 | tee -a $log
-rm -rf models/paper
 python3 -m unetcolor.data --profile paper --data-dir .gpu/landscapes256 2>&1 | tail -4 | tee -a $log
 sed -e 's/^epochs: 100/epochs: 3/' configs/paper_main.yaml > /tmp/partial.yaml
 start=$(date +%s)

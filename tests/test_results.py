@@ -1,5 +1,7 @@
 """The README's results section is formatted from the tables, not typed."""
 
+from pathlib import Path
+
 import pandas as pd
 
 from unetcolor import results
@@ -57,3 +59,21 @@ def test_data_sentence_states_the_recorded_source(tmp_path):
         {"kind": "download", "url": DEFAULT_URL, "archive": "a.zip", "sha256": "ab" * 32}))
     sentence = results._data_sentence(tmp_path, report, 1, statuses)
     assert sentence.startswith("**Data.** The paper's photos") and DEFAULT_URL in sentence
+
+
+def test_the_gpu_paragraph_quotes_the_records_it_names():
+    """The paper profile's GPU paragraph takes the published run's time from its own history.csv and
+    the one-shape run's from reports/bench/gpu-h100/summary.json; other profiles get none."""
+    import json
+
+    import pandas as pd
+
+    from unetcolor.train import main_run_dir
+
+    text = "\n".join(results._gpu_lines("paper"))
+    published = pd.read_csv(main_run_dir("paper") / "history.csv")["seconds"].sum()
+    runs = json.loads(Path("reports/bench/gpu-h100/summary.json").read_text())["runs"]
+    fill = next(r for r in runs if r["last_batch"] == "fill" and r["learning_rate"] == 1e-4)
+    assert f"took {published:.0f} s for its 100 epochs" in text
+    assert f"took {fill['train_seconds']:.0f} s in all" in text and fill["later_compiles"] == 0
+    assert results._gpu_lines("smoke") == []

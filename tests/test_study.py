@@ -117,3 +117,57 @@ def test_paper_profile_plan_matches_the_committed_main_config():
     plan = study.plan_for_profile("paper", data_fingerprint=recorded["data"])
     assert main_name in set(plan["run"])
     assert all((Path("models/paper") / run).is_dir() for run in plan.loc[plan["seed"] == 42, "run"])
+
+
+def test_settings_change_the_planned_configs_and_unknown_names_are_refused():
+    """`--set last_batch=fill` (as scripts/gpu_paper_run.sh's SETTINGS passes it) gives every run of the
+    plan that setting, and so other run names than the notebook looks up; a name no notebook declares
+    is an error, not ignored."""
+    from unetcolor.runner import notebook_parameters, parse_settings
+
+    declared = set(notebook_parameters("04_hyperparameter_study"))
+    settings = parse_settings(["last_batch=fill", "epochs=3", "precision=float32"], declared)
+    assert settings == {"last_batch": "fill", "epochs": 3, "precision": "float32"}
+    published = study.plan_for_profile("paper", seeds=1, data_fingerprint="a89a708211de")
+    changed = study.plan_for_profile("paper", seeds=1, data_fingerprint="a89a708211de", settings=settings)
+    assert len(changed) == len(published)
+    assert all(config.last_batch == "fill" and config.epochs == 3 for config in changed["config"])
+    assert not set(changed["run"]) & set(published["run"])
+    with pytest.raises(ValueError, match="lastbatch"):
+        parse_settings(["lastbatch=fill"], declared)
+
+
+def test_a_parallel_study_starts_its_first_run_alone_when_a_compile_cache_is_shared(tmp_path, monkeypatch):
+    """With JAX_COMPILATION_CACHE_DIR set, the base run trains alone, then the rest `jobs` at a
+    time; every run's epoch lines carry its level, and the log says when each finished."""
+    import subprocess
+    import types
+
+    started = []
+
+    class Run:
+        def __init__(self, command, env):
+            started.append((command[command.index("--only") + 1], env["UNETCOLOR_LOG_TAG"],
+                            sum(1 for run in alive if run.returncode is None)))
+            self.returncode = None
+            alive.append(self)
+
+        def poll(self):
+            self.returncode = 0  # each run ends at its first poll
+            return 0
+
+    alive = []
+    monkeypatch.setattr(subprocess, "Popen", Run)
+    monkeypatch.setattr(study, "study_results", lambda plan, models: pd.DataFrame({"run": []}))
+    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(study.paths, "profile_paths", lambda profile: types.SimpleNamespace(models=tmp_path))
+    plan = study.study_configs(TrainConfig(epochs=1), batch_sizes=[32, 64], learning_rates=[1e-3, 1e-4],
+                               splits=["80_20"])
+    args = types.SimpleNamespace(profile="paper", jobs=3, seeds=1, workers=1, checkpoint_minutes=5,
+                                 checkpoint_every=None, set=[])
+    assert study.run_in_parallel(plan, args) == 0
+    assert [level for level, _, _ in started][0] == "batch_size=64"  # the base run
+    assert started[0][2] == 0 and started[1][2] == 0  # nothing else ran beside the base run
+    assert started[2][2] == 1  # after it, runs go `jobs` at a time
+    assert [tag for _, tag, _ in started] == [f"[{level} seed 42] " for level, _, _ in started]
+    assert len(started) == 3  # base, batch_size=32, learning_rate=0.001

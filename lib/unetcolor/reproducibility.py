@@ -18,6 +18,7 @@ RECORDED_PACKAGES = (
 
 
 PROGRESS_ENV = "UNETCOLOR_PROGRESS"  # "epoch": a batch run (papermill, headless) that wants log lines, not bars
+LOG_TAG_ENV = "UNETCOLOR_LOG_TAG"  # put before each epoch line: which of several parallel runs wrote it
 
 
 def batch_mode() -> bool:

@@ -104,6 +104,7 @@ def results_markdown(profile: str) -> str:
         "",
         _table(targets),
         "",
+        *_gpu_lines(profile),
         f"**Notebook runtimes** (each notebook's last execution under `make reproduce PROFILE={profile}`, from "
         f"`reports/{profile}/stamps/`; notebooks 03 and 04 load committed runs here, so their training is not in them):",
         "",
@@ -246,6 +247,48 @@ def _main_run_device(profile: str) -> str:
 
     environment = json.loads((main_run_dir(profile) / "environment.json").read_text())
     return f"{environment.get('device', 'an unrecorded device')} (Keras on {environment.get('keras_backend', '?')})"
+
+
+def _gpu_lines(profile: str, folder: Path | None = None) -> list[str]:
+    """The paper profile's training time on one GPU: the published main run's history against
+    the measurements in reports/bench/gpu-h100/summary.json (unetcolor.gpu_runs); none for
+    other profiles or where that file is missing."""
+    import json
+
+    from .train import main_run_dir
+
+    folder = folder or paths.project_root() / "reports" / "bench" / "gpu-h100"
+    if profile != "paper" or not (folder / "summary.json").is_file():
+        return []
+    summary = json.loads((folder / "summary.json").read_text())
+    published = pd.read_csv(main_run_dir(profile) / "history.csv")["seconds"]
+
+    def run(epochs, last_batch, learning_rate=1e-4):
+        return next(r for r in summary["runs"] if (r["epochs"], r["last_batch"], r["learning_rate"])
+                    == (epochs, last_batch, learning_rate) and r["batch_size"] == 64 and r["split"] == "80_20")
+
+    check, fill, cached = run(3, "partial"), run(100, "fill"), run(100, "fill", 1e-3)
+    study = summary["studies"]["study.log"]
+    done = [item for item in study["finished"] if item["status"] == "finished"]
+    planned = len(done) + len(study["unfinished"])
+    minutes = planned * fill["epochs"] * fill["steady_epoch_seconds"] / 60
+    return [
+        f"**Training time on one GPU** (`reports/bench/gpu-h100/`: {fill['device'].removeprefix('gpu: ')}, Keras on "
+        f"JAX, {fill['precision']}). The published main run took {published.sum():.0f} s for its 100 epochs: "
+        f"{published.iloc[0]:.1f} s and {published.iloc[1]:.1f} s for the first two, then about "
+        f"{published.iloc[2:].median():.2f} s each. Its partial last batch made XLA compile the training step a "
+        f"second time in epoch 2 ({check['later_compile_seconds']:.1f} s in a 3-epoch check of the same config). "
+        f"With every batch of one shape (`last_batch: fill`) the same config compiled in epoch 1 only "
+        f"({fill['first_epoch_compile_seconds']:.1f} s of its {fill['first_epoch_seconds']:.1f} s, "
+        f"{fill['later_compiles']} compilations after it) and took {fill['train_seconds']:.0f} s in all, "
+        f"{fill['steady_epoch_seconds']:.2f} s per later epoch. A run of the same shapes started after it found "
+        f"the compiled step in the shared JAX cache (learning rate 1e-3: first epoch "
+        f"{cached['first_epoch_seconds']:.1f} s). The seven-run study did not fit in "
+        f"{study['stopped_after_seconds']} s: {len(done)} of {planned} runs finished. At "
+        f"{fill['steady_epoch_seconds']:.2f} s per epoch its {planned * fill['epochs']} epochs need about "
+        f"{minutes:.1f} minutes of the GPU unless parallel runs get more out of it than one run alone.",
+        "",
+    ]
 
 
 def _targets_sentence(targets: pd.DataFrame) -> str:

@@ -26,7 +26,7 @@ import pandas as pd
 
 from . import data, paths
 from .config import TrainConfig, train_config_from_parameters
-from .reproducibility import PROGRESS_ENV
+from .reproducibility import LOG_TAG_ENV, PROGRESS_ENV
 from .train import add_checkpoint_arguments, train
 
 
@@ -162,7 +162,9 @@ def run_in_parallel(plan: pd.DataFrame, args) -> int:
                            "--workers", str(args.workers), "--checkpoint-minutes", str(args.checkpoint_minutes)]
                 command += [f"--set={item}" for item in args.set]
                 command += ["--checkpoint-every", str(args.checkpoint_every)] if args.checkpoint_every else []
-                running.append((level, subprocess.Popen(command, env=environment)))
+                # the epoch lines of parallel runs interleave in one log: each says whose it is
+                tagged = {**environment, LOG_TAG_ENV: f"[{level[0]} seed {level[1]}] "}
+                running.append((level, subprocess.Popen(command, env=tagged)))
             ended = [(level, process) for level, process in running if process.poll() is not None]
             if not ended:
                 time.sleep(0.5)

@@ -37,7 +37,7 @@ import pandas as pd
 from . import color, compiles, data, half_weights, metrics as image_metrics, paths, precision
 from .config import UNKEYED, TrainConfig, load_train_config, train_config_from_dict
 from .model import build_unet
-from .reproducibility import PROGRESS_ENV, batch_mode, environment_info, seed_everything
+from .reproducibility import LOG_TAG_ENV, PROGRESS_ENV, batch_mode, environment_info, seed_everything
 
 
 
@@ -218,7 +218,8 @@ class RunRecorder(keras.callbacks.Callback):
                                 if k not in ("epoch", "seconds", "compiles", "compile_seconds", "cache_hits"))
             if compiled is not None and compiled.count:
                 numbers += f"  [{compiled.describe()}]"
-            print(f"epoch {epoch + 1}/{self.epochs}  {numbers}  {row['seconds']:.1f} s", flush=True)
+            tag = os.environ.get(LOG_TAG_ENV, "")
+            print(f"{tag}epoch {epoch + 1}/{self.epochs}  {numbers}  {row['seconds']:.1f} s", flush=True)
 
 
 # -------------------------------------------------------------------------- train

@@ -1,0 +1,107 @@
+"""Where a GPU run's time went, from the records it brought back.
+
+scripts/gpu_paper_run.sh and scripts/gpu_compile_check.sh train on a GPU machine and
+bring back each run's config.json, environment.json and history.csv (whose rows count the
+epoch's XLA compilations, see unetcolor.compiles) and the study's log. Kept under
+reports/bench/gpu-<card>/, they are summarized here: the first epochs against the steady
+epoch, the compilations after the first epoch (there should be none), and how far a
+parallel study got in its time budget (its `[study] ... finished N s after the study
+started` lines).
+
+    python -m unetcolor.gpu_runs reports/bench/gpu-h100     # writes summary.json there
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import re
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+SUMMARY_FILE = "summary.json"
+_FINISHED = re.compile(r"^\[study\] (\S+) seed (\d+): (finished|failed) (\d+) s after the study started", re.M)
+_UNFINISHED = re.compile(r"^\[study\] interrupted; unfinished: (\[.*\])$", re.M)
+_STOPPED = re.compile(r"^training finished or stopped after (\d+) s", re.M)
+
+
+def epoch_timing(history: pd.DataFrame) -> dict:
+    """From a history with `seconds`, `compiles` and `compile_seconds` columns: the first two
+    epochs' seconds, the median epoch without compilations after the first (steady), the
+    compilations (count, seconds, persistent-cache hits) in and after epoch 1, and the
+    training seconds in all."""
+    later = history[history["epoch"] > 1]
+    steady = later.loc[later["compiles"] == 0, "seconds"]
+    return {
+        "epochs": int(len(history)),
+        "first_epoch_seconds": float(history["seconds"].iloc[0]),
+        "second_epoch_seconds": float(history["seconds"].iloc[1]) if len(history) > 1 else None,
+        "steady_epoch_seconds": float(steady.median()) if len(steady) else None,
+        "first_epoch_compiles": int(history["compiles"].iloc[0]),
+        "first_epoch_compile_seconds": float(history["compile_seconds"].iloc[0]),
+        "first_epoch_cache_hits": int(history["cache_hits"].iloc[0]) if "cache_hits" in history else None,
+        "later_compiles": int(later["compiles"].sum()),
+        "later_compile_seconds": float(later["compile_seconds"].sum()),
+        "train_seconds": float(history["seconds"].sum()),
+    }
+
+
+def run_summary(run_dir: Path) -> dict:
+    """One run folder: its name, the settings that matter for compilation, its device and
+    precision (where environment.json came back) and its epoch timing."""
+    config = json.loads((run_dir / "config.json").read_text())
+    environment_file = run_dir / "environment.json"
+    environment = json.loads(environment_file.read_text()) if environment_file.is_file() else {}
+    return {
+        "run": run_dir.name,
+        **{key: config[key] for key in ("batch_size", "learning_rate", "split", "epochs", "last_batch")},
+        "device": environment.get("device"),
+        "precision": environment.get("precision"),
+        **epoch_timing(pd.read_csv(run_dir / "history.csv")),
+    }
+
+
+def study_progress(log: str) -> dict:
+    """What a parallel study's log says: each run's finish time after the study started,
+    the runs a time budget interrupted, and when training stopped (seconds after the script)."""
+    stopped = _STOPPED.search(log)
+    unfinished = _UNFINISHED.search(log)
+    return {
+        "finished": [{"level": level, "seed": int(seed), "status": status, "seconds": int(seconds)}
+                     for level, seed, status, seconds in _FINISHED.findall(log)],
+        "unfinished": [{"level": level, "seed": int(seed)}
+                       for level, seed in (ast.literal_eval(unfinished.group(1)) if unfinished else [])],
+        "stopped_after_seconds": int(stopped.group(1)) if stopped else None,
+    }
+
+
+def summarize(folder: Path) -> dict:
+    """Every run under folder/runs/ and every study log (*.log holding `[study]` lines)."""
+    folder = Path(folder)
+    runs = [run_summary(config.parent) for config in sorted(folder.glob("runs/*/config.json"))]
+    studies = {log.name: study_progress(log.read_text()) for log in sorted(folder.glob("*.log"))
+               if "[study]" in log.read_text()}
+    return {"runs": runs, "studies": studies}
+
+
+def write_summary(folder: Path) -> Path:
+    out = Path(folder) / SUMMARY_FILE
+    out.write_text(json.dumps(summarize(folder), indent=2) + "\n")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m unetcolor.gpu_runs", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("folders", nargs="+", type=Path, help="folders holding runs/ and study logs")
+    args = parser.parse_args(argv)
+    for folder in args.folders:
+        print(write_summary(folder))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
