@@ -1,18 +1,34 @@
 #!/bin/bash
 # What compiles in which epoch of the paper main run on a GPU machine: configs/paper_main.yaml
-# (Keras' partial last batch) for 3 epochs, on JAX, each epoch's compilations named in the log.
-#   OUT=out_folder bash scripts/gpu_compile_check.sh     (wheels in .gpu/wheels, photos in .gpu/landscapes256)
-# Its log and history.csv from an H100 are in reports/bench/gpu-h100/.
+# (Keras' partial last batch, as the published runs) for 3 epochs on JAX; each epoch's log line
+# names its compilations, and the run's records come back beside the log.
+#
+#   DATA_DIR=photos/ OUT=out_folder bash scripts/gpu_compile_check.sh
+#
+# Environment: DATA_DIR (photos for notebook 01's preparation under the paper profile), OUT (where the
+# log and records go), WHEELS (folder of keras/namex/optree wheels to install first, optional),
+# LAST_BATCH (partial, the default, or fill). The run's name holds "e3", so it never takes the place
+# of a 100-epoch run. The records of one such check on an H100 are in reports/bench/gpu-h100/.
 set -uo pipefail
+OUT=${OUT:-$PWD/gpu-out}
+mkdir -p "$OUT"
 log=$OUT/log
 { nvidia-smi --query-gpu=name,memory.total --format=csv,noheader; lscpu | grep -E "^(Model name|CPU\(s\)):"
-  echo "bf16 flags: $(grep -o -w -E 'amx_bf16|amx_tile|avx512_bf16' /proc/cpuinfo | sort -u | tr '\n' ' ')"; } 2>&1 | tee $log
-python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .gpu/wheels/*.whl 2>&1 | tail -2 | tee -a $log
-export PYTHONPATH=/tmp/site:$PWD/lib KERAS_BACKEND=jax UNETCOLOR_PROGRESS=epoch PYTHONUNBUFFERED=1
-python3 -c "import jax, keras; print('jax', jax.__version__, 'keras', keras.__version__, jax.devices())" 2>&1 | tee -a $log
-python3 -m unetcolor.data --profile paper --data-dir .gpu/landscapes256 2>&1 | tail -4 | tee -a $log
-sed -e 's/^epochs: 100/epochs: 3/' configs/paper_main.yaml > /tmp/partial.yaml
+  echo "bf16 flags: $(grep -o -w -E 'amx_bf16|amx_tile|avx512_bf16' /proc/cpuinfo | sort -u | tr '\n' ' ')"; } 2>&1 | tee "$log"
+if [ -n "${WHEELS:-}" ]; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$WHEELS"/*.whl 2>&1 | tee -a "$log" || exit 1
+    export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+fi
+export PYTHONPATH=$PWD/lib${PYTHONPATH:+:$PYTHONPATH} KERAS_BACKEND=${KERAS_BACKEND:-jax}
+export UNETCOLOR_PROGRESS=epoch PYTHONUNBUFFERED=1
+python3 -c "import jax, keras; print('jax', jax.__version__, 'keras', keras.__version__, jax.devices())" 2>&1 | tee -a "$log"
+python3 -m unetcolor.data --profile paper ${DATA_DIR:+--data-dir "$DATA_DIR"} 2>&1 | tail -4 | tee -a "$log"
+config=$(mktemp --suffix=.yaml)
+trap 'rm -f "$config"' EXIT
+sed -e 's/^epochs: 100/epochs: 3/' -e "s/^last_batch: partial/last_batch: ${LAST_BATCH:-partial}/" \
+    configs/paper_main.yaml > "$config"
 start=$(date +%s)
-python3 -m unetcolor.train --config /tmp/partial.yaml --profile paper --workers 4 2>&1 | grep -v cuda_timer | tee -a $log
-echo "partial, 3 epochs: $(( $(date +%s) - start )) s with data loading and final scoring" | tee -a $log
-cp models/paper/*/history.csv $OUT/ 2>/dev/null
+python3 -m unetcolor.train --config "$config" --profile paper --workers 4 2>&1 | grep -v cuda_timer | tee -a "$log"
+echo "3 epochs: $(( $(date +%s) - start )) s with data loading and final scoring" | tee -a "$log"
+run=$(sed -n 's/^  "run_dir": "\(.*\)",$/\1/p' "$log" | tail -1)
+[ -n "$run" ] && cp "$run"/config.json "$run"/environment.json "$run"/history.csv "$run"/metrics.json "$OUT"/

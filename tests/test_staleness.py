@@ -224,6 +224,27 @@ def test_shipped_weights_are_read_by_notebook_07_only(project):
     assert verdicts[LAST] == "ran: shipped weights changed: default.keras"
 
 
+def test_a_changed_subpackage_file_reruns_everything_and_names_its_path(project):
+    (project / "lib" / "unetcolor" / "colorizers").mkdir()
+    (project / "lib" / "unetcolor" / "colorizers" / "bins.py").write_text("TEMPERATURE = 0.4\n")
+    run(project)
+    (project / "lib" / "unetcolor" / "colorizers" / "bins.py").write_text("TEMPERATURE = 0.3\n")
+    verdicts = run(project)
+    assert project.executed == list(runner.NOTEBOOKS)
+    assert verdicts["01_data_preparation"] == "ran: package code changed: colorizers/bins.py"
+
+
+def test_the_cpu_benchmark_is_read_by_notebook_03_only(project):
+    (project / "reports" / "bench").mkdir(parents=True)
+    (project / "reports" / "bench" / "tensorflow-cpu-2cpu.json").write_text('{"training": 1}')
+    run(project)
+    (project / "reports" / "bench" / "tensorflow-cpu-2cpu.json").write_text('{"training": 2}')
+    verdicts = run(project)
+    assert project.executed[0] == "03_training"
+    assert verdicts["03_training"] == "ran: benchmark changed: tensorflow-cpu-2cpu.json"
+    assert verdicts["02_model"].startswith("current:")
+
+
 def test_a_model_path_parameter_is_fingerprinted_by_the_file(project):
     (project / "model.keras").write_bytes(b"a")
     run(project, extra={"model_path": "model.keras"})

@@ -8,7 +8,8 @@ no part, so a fresh clone, a copied folder or a `touch` changes nothing (as in `
 
 What a notebook's record holds:
     notebook    sha256 of notebooks/<name>.ipynb
-    code        sha256 of every lib/unetcolor/*.py, by file name
+    code        sha256 of every .py file of the package, lib/unetcolor/ and its subpackages
+                (colorizers/), by path within the package
     parameters  what papermill injects: the profile's values, then --set and --data-dir
     folders     each *_dir / *_path parameter that names a local file or folder (DATA_DIR's
                 photos, photos_dir, model_path): file count, bytes, and one sha256 over the
@@ -16,6 +17,8 @@ What a notebook's record holds:
     data        notebooks 02-07: the prepared data that notebook 01 wrote (`prepared_data`)
     upstream    the fingerprint of the notebook before it: a change propagates down the chain
     weights     notebook 07: sha256 of each shipped colorizer file, lib/unetcolor/weights/*
+    bench       notebook 03: sha256 of each CPU benchmark, reports/bench/*cpu.json (its training-time
+                estimate is read from them)
 
 Notebook 01 writes the prepared data, so that data is its output, not its input: its stamp also
 records the data it wrote ("outputs"), and it re-executes when that data is missing or has since
@@ -38,6 +41,7 @@ from . import data, paths
 STAMP_VERSION = 1
 DATA_NOTEBOOK = "01_data_preparation"  # writes data/processed/<profile>/, which the others read
 READS_SHIPPED_WEIGHTS = ("07_beyond_the_paper",)
+READS_BENCH = ("03_training",)
 
 
 def sha256_file(path: Path) -> str:
@@ -52,9 +56,10 @@ def sha256_json(value) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def file_digests(files) -> dict[str, str]:
-    """sha256 of each file, keyed by its name."""
-    return {path.name: sha256_file(path) for path in sorted(files)}
+def file_digests(files, within: Path | None = None) -> dict[str, str]:
+    """sha256 of each file, keyed by its name, or by its POSIX path relative to `within`."""
+    return {(path.relative_to(within).as_posix() if within else path.name): sha256_file(path)
+            for path in sorted(files)}
 
 
 def content_digest(path: Path) -> dict:
@@ -105,7 +110,7 @@ def inputs(name: str, profile: str, parameters: dict, upstream: str | None, root
     parameters = json.loads(json.dumps(parameters))  # as a stamp stores them: tuples become lists
     record = {
         "notebook": sha256_file(root / "notebooks" / f"{name}.ipynb"),
-        "code": file_digests((root / "lib" / "unetcolor").glob("*.py")),
+        "code": file_digests((root / "lib" / "unetcolor").rglob("*.py"), within=root / "lib" / "unetcolor"),
         "parameters": parameters,
     }
     folders = {}
@@ -124,6 +129,8 @@ def inputs(name: str, profile: str, parameters: dict, upstream: str | None, root
     if name in READS_SHIPPED_WEIGHTS:
         record["weights"] = file_digests(
             file for file in (root / "lib" / "unetcolor" / "weights").glob("*") if file.is_file())
+    if name in READS_BENCH:
+        record["bench"] = file_digests((root / "reports" / "bench").glob("*cpu.json"))
     return record
 
 
@@ -190,7 +197,9 @@ def changes(old: dict, new: dict) -> list[str]:
         reasons.append(f"upstream {upstream} re-ran" if ran else f"upstream {upstream} has not run")
     if old.get("weights") != new.get("weights"):
         reasons.append("shipped weights changed: " + _names(_changed_keys(old.get("weights"), new.get("weights"))))
-    known = {"notebook", "code", "parameters", "folders", "data", "upstream", "weights"}
+    if old.get("bench") != new.get("bench"):
+        reasons.append("benchmark changed: " + _names(_changed_keys(old.get("bench"), new.get("bench"))))
+    known = {"notebook", "code", "parameters", "folders", "data", "upstream", "weights", "bench"}
     reasons += [f"{key} changed" for key in _changed_keys(old, new) if key not in known]
     return reasons
 
