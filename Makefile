@@ -12,16 +12,18 @@ PY       := $(VENV)/bin/python
 # the environment is reinstalled when requirements.txt or pyproject.toml change in content, not in file time
 INSTALLED := $(VENV)/.installed-$(firstword $(shell cat requirements.txt pyproject.toml | cksum))
 NB_OUT   := reports/$(PROFILE)/notebooks
-NOTEBOOKS := 01_data_preparation 02_model 03_training 04_hyperparameter_study 05_psnr_evaluation 06_pokhara_test_images 07_beyond_the_paper
 NB_ARGS  ?=
 FORCE    ?=
+TRAIN    ?=
+JOBS     ?=
 RUN      := $(PY) -m unetcolor.runner --profile $(PROFILE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") $(if $(FORCE),--force) $(NB_ARGS)
+REPRODUCE := $(PY) -m unetcolor.reproduce --profile $(PROFILE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") $(if $(TRAIN),--train) $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force) $(NB_ARGS)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: ALWAYS help setup reproduce results smoke data train test test-unit test-notebooks test-rerun bench lab default-model vivid-model gan-model candidate choose-models clean clean-runs
+.PHONY: ALWAYS help setup reproduce plan results smoke data train gpu-setup test test-unit test-notebooks test-rerun bench lab default-model vivid-model gan-model candidate choose-models clean clean-runs
 
 help: ## list the targets and variables
-	@echo "usage: make TARGET [PROFILE=paper|smoke] [DATA_DIR=folder-of-photos] [NB_ARGS='--set name=value'] [FORCE=1]"
+	@echo "usage: make TARGET [PROFILE=paper|smoke] [DATA_DIR=folder-of-photos] [TRAIN=1] [JOBS=n] [NB_ARGS='--set name=value'] [FORCE=1]"
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
 
 $(INSTALLED):
@@ -34,32 +36,37 @@ $(INSTALLED):
 
 setup: $(INSTALLED) ## create .venv from the pinned requirements (done automatically by other targets)
 
-# Make names the notebooks; the runner decides which of them to re-execute, by content: a notebook re-runs when
-# its source, the package code, its parameters (profile, DATA_DIR, NB_ARGS), the files they name, the prepared data
-# or a notebook before it changed since its last successful run, and says why (reports/<profile>/stamps/).
-# So these targets always call the runner (ALWAYS), and `make data DATA_DIR=X` always looks at X.
-# A notebook's target brings the notebooks up to and including it up to date: `make $(NB_OUT)/05_psnr_evaluation.ipynb`
-# runs the runner on 01..05 (a notebook's number is its place in NOTEBOOKS).
-through = $(wordlist 1,$(patsubst 0%,%,$(firstword $(subst _, ,$(1)))),$(NOTEBOOKS))
-$(NB_OUT)/%.ipynb: ALWAYS | $(INSTALLED)
-	$(RUN) $(call through,$*)
-
+# `make reproduce` runs unetcolor.reproduce: notebook 01 (data) and 02 (model), the training plan (every run the
+# profile needs, finished or missing, with estimates measured here), then the notebooks whose runs are here.
+# Missing runs stop it with exit code 2 and the choices; TRAIN=1 trains them first (main run, then the study).
+# Notebooks re-execute only when what they read changed, by content (reports/<profile>/stamps/), so these targets
+# always call it (ALWAYS).
 ALWAYS:
 
-reproduce: $(NB_OUT)/07_beyond_the_paper.ipynb ## run the stale notebooks at PROFILE (default: the paper's settings); FORCE=1: all
-	$(if $(filter paper,$(PROFILE)),$(PY) -m unetcolor.results --profile paper)
+reproduce: ALWAYS | $(INSTALLED) ## plan, then the stale notebooks at PROFILE (default: the paper's settings); TRAIN=1 trains what is missing
+	@status=0; $(REPRODUCE) || status=$$?; \
+	if [ "$(PROFILE)" = paper ] && [ $$status -le 2 ] && [ -f models/paper/main.json ]; then $(PY) -m unetcolor.results --profile paper; fi; \
+	exit $$status
 	@echo "executed notebooks: $(NB_OUT); figures: reports/$(PROFILE)/figures; tables: reports/$(PROFILE)/tables"
+
+plan: ALWAYS | $(INSTALLED) ## the training plan alone: every run PROFILE needs on DATA_DIR's photos, cached or missing, with estimates here
+	$(REPRODUCE) --plan
 
 results: $(INSTALLED) ## rewrite README.md's results section from reports/paper/tables
 	$(PY) -m unetcolor.results --profile paper
 
-smoke: ## the whole pipeline at toy scale (minutes on a CPU, no network): reports/smoke/
-	$(MAKE) reproduce PROFILE=smoke DATA_DIR=
+smoke: ## the whole pipeline at toy scale, training included (minutes on a CPU, no network): reports/smoke/
+	$(MAKE) reproduce PROFILE=smoke DATA_DIR= TRAIN=1
 
-data: $(NB_OUT)/01_data_preparation.ipynb ## download (or read DATA_DIR), clean, prepare and split the photos
+data: ALWAYS | $(INSTALLED) ## notebook 01 only: download (or read DATA_DIR), clean, prepare and split the photos
+	$(RUN) 01_data_preparation
 
-train: $(INSTALLED) ## train the paper's main run headless (no Jupyter): configs/paper_main.yaml
-	$(PY) -m unetcolor.train --config configs/paper_main.yaml --profile $(PROFILE)
+train: $(INSTALLED) ## train PROFILE's main run headless (no Jupyter), from profiles/$(PROFILE).yaml
+	$(PY) -m unetcolor.train --profile $(PROFILE)
+
+gpu-setup: $(INSTALLED) ## on a machine with a CUDA GPU: JAX with CUDA into .venv; then run make with KERAS_BACKEND=jax
+	$(PY) -m pip install -q "jax[cuda12]==$$($(PY) -c 'import jax; print(jax.__version__)')"
+	@echo "GPU backend installed: run e.g. KERAS_BACKEND=jax make reproduce TRAIN=1 JOBS=4"
 
 test-unit: $(INSTALLED)
 	$(PY) -m pytest -q tests
@@ -69,7 +76,7 @@ test-unit: $(INSTALLED)
 # `make test` runs it before `make smoke`, so it compares with the committed copies, not with fresh ones.
 test-notebooks: $(INSTALLED)
 	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
-		$(addprefix reports/smoke/notebooks/,$(addsuffix .ipynb,$(NOTEBOOKS)))
+		reports/smoke/notebooks/0*.ipynb
 
 # On a fresh clone `make smoke` re-executes every notebook through papermill (the smoke profile's stamps are not
 # committed); on a checkout that ran it before, only what changed since.
@@ -81,8 +88,8 @@ test: ## unit tests; nbval against the committed smoke notebooks; the smoke prof
 
 # right after `make smoke`, a second run must find every notebook current and re-execute none
 test-rerun: $(INSTALLED)
-	@out=$$($(PY) -m unetcolor.runner --profile smoke 2>&1) || { echo "$$out"; exit 1; }; echo "$$out" | tail -8; \
-	if echo "$$out" | grep -q " ran: "; then echo "test-rerun: a second smoke run re-executed notebooks" >&2; exit 1; fi
+	@out=$$($(PY) -m unetcolor.reproduce --profile smoke --train 2>&1) || { echo "$$out"; exit 1; }; echo "$$out" | tail -8; \
+	if echo "$$out" | grep -q " ran: \|s/epoch\|epoch/s"; then echo "test-rerun: a second smoke run re-executed or trained" >&2; exit 1; fi
 
 bench: $(INSTALLED) ## measure speed (data preparation, training, colorizing): reports/bench/
 	$(PY) -m unetcolor.bench --out reports/bench

@@ -1,5 +1,5 @@
 #!/bin/bash
-# What compiles in which epoch of the paper main run on a GPU machine: configs/paper_main.yaml
+# What compiles in which epoch of the paper main run on a GPU machine: profiles/paper.yaml (main)
 # (Keras' partial last batch, as the published runs) for 3 epochs on JAX; each epoch's log line
 # names its compilations, and the run's records come back beside the log.
 #
@@ -25,8 +25,13 @@ python3 -c "import jax, keras; print('jax', jax.__version__, 'keras', keras.__ve
 python3 -m unetcolor.data --profile paper ${DATA_DIR:+--data-dir "$DATA_DIR"} 2>&1 | tail -4 | tee -a "$log"
 config=$(mktemp --suffix=.yaml)
 trap 'rm -f "$config"' EXIT
-sed -e 's/^epochs: 100/epochs: 3/' -e "s/^last_batch: partial/last_batch: ${LAST_BATCH:-partial}/" \
-    configs/paper_main.yaml > "$config"
+# the profile's main run with 3 epochs (and LAST_BATCH), written as a config file: no text editing of YAML
+python3 -c "
+import dataclasses, json, sys
+from unetcolor import profiles
+main = profiles.load('paper').main
+print(json.dumps(dataclasses.replace(main, epochs=3, last_batch='${LAST_BATCH:-partial}').to_dict(), default=list))
+" > "$config"
 start=$(date +%s)
 python3 -m unetcolor.train --config "$config" --profile paper --workers 4 2>&1 | grep -v cuda_timer | tee -a "$log"
 echo "3 epochs: $(( $(date +%s) - start )) s with data loading and final scoring" | tee -a "$log"

@@ -16,7 +16,7 @@
 #   BUDGET    seconds allowed for training before stopping to pack what finished (default 480)
 #   SEEDS     seeds per setting for the study (default: notebook 04's `seeds` under PROFILE)
 #   WHEELS    folder of wheels to install first (keras and friends), optional
-#   SETTINGS  notebook-04 parameters to override, e.g. "last_batch=fill" (then the runs are not the
+#   SETTINGS  profile settings to override, e.g. "main.last_batch=fill" (then the runs are not the
 #             ones the notebooks look up under PROFILE: for measuring, not for publishing)
 set -uo pipefail
 PROFILE=${PROFILE:-paper}

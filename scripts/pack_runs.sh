@@ -20,10 +20,9 @@ mkdir -p "$staging/data"
 cp -r "data/processed/$profile/index.csv" "data/processed/$profile/manifest.json" "data/processed/$profile/splits" "$staging/data/"
 # the main run: notebook 03's config under this profile (notebooks 05 and 06 evaluate its model)
 base=$(PYTHONPATH=lib${PYTHONPATH:+:$PYTHONPATH} python3 -c "
-from unetcolor.config import train_config_from_parameters
-from unetcolor.runner import profile_parameters
+from unetcolor import profiles
 from unetcolor.train import run_folder
-print(run_folder(train_config_from_parameters(profile_parameters('03_training', '$profile')), '$profile').name)")
+print(run_folder(profiles.load('$profile').main, '$profile').name)")
 if [ -f "$models/$base/model.keras" ]; then
     (cd "$models/$base" && sha256sum model.keras) > "$staging/model.sha256"
     echo "$base" > "$staging/model.run"

@@ -12,8 +12,9 @@ from PIL import Image
 
 from unetcolor import data
 from unetcolor.config import ModelConfig, TrainConfig
+import tiny
 
-TINY_MODEL = ModelConfig(image_size=32, filters=(4, 8, 8))
+TINY_MODEL = tiny.model(image_size=32, filters=(4, 8, 8))
 
 
 def photo_crops(count: int, size: int, seed: int = 0) -> list[np.ndarray]:
@@ -50,4 +51,4 @@ def tiny_processed(tmp_path_factory):
 @pytest.fixture
 def tiny_config():
     # float32: the tests compare logged metrics with float32 references; `auto` is tested in test_precision
-    return TrainConfig(model=TINY_MODEL, epochs=3, batch_size=4, learning_rate=1e-3, seed=7, precision="float32")
+    return tiny.train(model_config=TINY_MODEL, epochs=3, batch_size=4, learning_rate=1e-3, seed=7, precision="float32")

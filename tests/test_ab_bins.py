@@ -7,8 +7,9 @@ import pytest
 
 from unetcolor import ab_bins
 from unetcolor.config import ModelConfig
+import tiny
 
-SMALL = ModelConfig(image_size=16, filters=(4, 8), normalization="batch", output="ab")
+SMALL = tiny.model(image_size=16, filters=(4, 8), normalization="batch", output="ab")
 
 
 def test_bin_centers_are_the_occupied_grid_cells():

@@ -10,8 +10,9 @@ import pytest
 
 from unetcolor import adversarial, colorizers, predict
 from unetcolor.config import ModelConfig
+import tiny
 
-SMALL = ModelConfig(image_size=16, filters=(4, 8), normalization="batch", output="ab")
+SMALL = tiny.model(image_size=16, filters=(4, 8), normalization="batch", output="ab")
 
 
 def _softplus(x):

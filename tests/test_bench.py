@@ -12,9 +12,10 @@ from unetcolor.colorizers.gan import GanHead
 from unetcolor.colorizers.training import FlipBatches
 from unetcolor.config import ModelConfig
 from unetcolor.model import build_unet
+import tiny
 
-TINY = ModelConfig(image_size=16, filters=(4, 8))
-TINY_AB = ModelConfig(image_size=16, filters=(4, 8), normalization="batch", output="ab")
+TINY = tiny.model(image_size=16, filters=(4, 8))
+TINY_AB = tiny.model(image_size=16, filters=(4, 8), normalization="batch", output="ab")
 
 
 class FakeClock:

@@ -12,12 +12,13 @@ from PIL import Image
 from unetcolor import cli, color, images, predict
 from unetcolor.config import ModelConfig
 from unetcolor.model import build_unet
+import tiny
 
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("model") / "m.keras"
-    build_unet(ModelConfig(image_size=64, filters=(8, 16, 16))).save(path)
+    build_unet(tiny.model(image_size=64, filters=(8, 16, 16))).save(path)
     return path
 
 

@@ -12,11 +12,12 @@ import pytest
 from unetcolor import color, colorizers, predict, samples
 from unetcolor.colorizers import __main__ as colorizers_cli, build, compare, decoding, regression, training
 from unetcolor.config import ModelConfig
+import tiny
 
 SHIPPED = colorizers.SHIPPED_DIR / "default.keras"
 PROVENANCE = colorizers.SHIPPED_DIR / "default.json"
 TINY_RECIPE = colorizers.RecipeConfig(
-    model=ModelConfig(image_size=16, filters=(4, 8), normalization="batch", output="ab"),
+    model=tiny.model(image_size=16, filters=(4, 8), normalization="batch", output="ab"),
     epochs=2, finetune_epochs=1, batch_size=4, seed=3, chroma_gains=(1.0, 1.5), tuning_share=0.2,
     precision="float32")  # "auto" may run the precision probe; bfloat16 has its own test
 
@@ -233,7 +234,7 @@ def test_recipe_cli_passes_the_precision_on(monkeypatch, tmp_path):
 
 def test_recipe_config_refuses_an_rgb_model():
     with pytest.raises(ValueError, match="a\\*, b\\*"):
-        dataclasses.replace(TINY_RECIPE, model=ModelConfig(image_size=16, filters=(4, 8), output="rgb"))
+        dataclasses.replace(TINY_RECIPE, model=tiny.model(image_size=16, filters=(4, 8), output="rgb"))
 
 
 def test_vivid_recipe_trains_the_bins_head_and_writes_its_own_files(tiny_processed, tmp_path):

@@ -317,12 +317,14 @@ def test_missing_data_errors_say_what_to_run(tmp_path):
         data.scan_files(tmp_path / "nowhere")
 
 
-def test_command_line_uses_the_profile_of_notebook_01(tmp_path, monkeypatch, capsys):
-    """`python -m unetcolor.data --profile P` prepares what notebook 01 would under P."""
+def test_command_line_uses_the_profiles_data_settings(tmp_path, monkeypatch, capsys):
+    """`python -m unetcolor.data --profile P` prepares what notebook 01 would under P (its `data`
+    section); a DATA_DIR given wins over the profile's sample crops."""
     project = Path(__file__).resolve().parents[1]
     shutil.copytree(project / "notebooks", tmp_path / "notebooks")
-    (tmp_path / "profiles").mkdir()
-    (tmp_path / "profiles" / "clitest.yaml").write_text("sample_photos: 10\nimage_size: 64\n")
+    shutil.copytree(project / "profiles", tmp_path / "profiles")
+    (tmp_path / "profiles" / "clitest.yaml").write_text(
+        "extends: paper\ndata:\n  sample_photos: 10\n  image_size: 64\n")
     monkeypatch.setenv("UNETCOLOR_ROOT", str(tmp_path))
     assert data.main(["--profile", "clitest", "--workers", "1"]) == 0
     processed = tmp_path / "data" / "processed" / "clitest"

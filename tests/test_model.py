@@ -5,6 +5,8 @@ import pytest
 
 from unetcolor.config import ModelConfig
 from unetcolor.model import build_unet, conv_flops, layer_table
+import tiny
+from unetcolor import profiles
 
 
 def expected_parameters(config: ModelConfig) -> int:
@@ -23,16 +25,16 @@ def expected_parameters(config: ModelConfig) -> int:
 
 
 @pytest.mark.parametrize("config", [
-    ModelConfig(),
-    ModelConfig(image_size=64, filters=(8, 16, 32, 32, 32, 32)),
-    ModelConfig(image_size=32, filters=(4, 8), final_skip=False, output="ab"),
+    profiles.load("paper").model,
+    tiny.model(image_size=64, filters=(8, 16, 32, 32, 32, 32)),
+    tiny.model(image_size=32, filters=(4, 8), final_skip=False, output="ab"),
 ])
 def test_parameter_count_matches_hand_count(config):
     assert build_unet(config).count_params() == expected_parameters(config)
 
 
 def test_paper_model_shapes_and_size():
-    model = build_unet(ModelConfig())
+    model = build_unet(profiles.load("paper").model)
     table = layer_table(model).set_index("layer")
     assert model.input_shape == (None, 256, 256, 1)
     assert model.output_shape == (None, 256, 256, 3)
@@ -43,14 +45,14 @@ def test_paper_model_shapes_and_size():
 
 
 def test_flops_of_a_tiny_net_by_hand():
-    config = ModelConfig(image_size=8, filters=(2,), final_skip=True)
+    config = tiny.model(image_size=8, filters=(2,), final_skip=True)
     # down: 4x4 out, 3x3x1x2 ; up: 8x8 out, 3x3x2x2 ; output: 8x8 out, 3x3x(2+1)x3
     expected = 2 * (4 * 4 * 9 * 1 * 2 + 8 * 8 * 9 * 2 * 2 + 8 * 8 * 9 * 3 * 3)
     assert conv_flops(build_unet(config)) == expected
 
 
 def test_output_is_in_tanh_range_on_extreme_inputs():
-    model = build_unet(ModelConfig(image_size=32, filters=(4, 8)))
+    model = build_unet(tiny.model(image_size=32, filters=(4, 8)))
     inputs = np.stack([np.zeros((32, 32, 1)), np.ones((32, 32, 1))]).astype("float32")
     output = model.predict(inputs * 1e3, verbose=0)
     assert output.shape == (2, 32, 32, 3)
@@ -59,6 +61,6 @@ def test_output_is_in_tanh_range_on_extreme_inputs():
 
 def test_bad_config_is_a_clear_error():
     with pytest.raises(ValueError, match="divisible"):
-        ModelConfig(image_size=100)
+        tiny.model(image_size=100)
     with pytest.raises(ValueError, match="normalization"):
-        ModelConfig(normalization="layer")
+        tiny.model(normalization="layer")

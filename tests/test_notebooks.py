@@ -27,31 +27,14 @@ def test_every_notebook_file_is_listed():
     assert sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb")) == sorted(runner.NOTEBOOKS)
 
 
-def test_notebook_defaults_are_the_papers_values():
-    training = runner.notebook_parameters("03_training", ROOT)
-    assert (training["epochs"], training["batch_size"], training["learning_rate"], training["split"]) == \
-        (100, 64, 1e-4, "80_20")
-    study = runner.notebook_parameters("04_hyperparameter_study", ROOT)
-    assert study["batch_sizes"] == [20, 32, 64, 100] and study["learning_rates"] == [1e-3, 1e-4]
-    assert study["splits"] == ["70_30", "80_20", "90_10"]
-    assert runner.notebook_parameters("01_data_preparation", ROOT)["image_size"] == 256
+def test_notebooks_declare_no_setting_of_a_profile():
+    """The paper's settings are written once, in profiles/paper.yaml: no notebook parameter cell
+    holds one (a notebook's parameters are the profile's name and what a user points it at)."""
+    from unetcolor import profiles
 
-
-@pytest.mark.parametrize("profile", ["paper", "smoke"])
-def test_shipped_profiles_load(profile):
-    assert isinstance(runner.load_profile(profile, ROOT), dict)
-
-
-def test_a_typo_in_a_profile_is_an_error(tmp_path):
-    (tmp_path / "notebooks").symlink_to(ROOT / "notebooks")
-    (tmp_path / "profiles").mkdir()
-    (tmp_path / "profiles" / "typo.yaml").write_text("epoch: 3\n")
-    with pytest.raises(ValueError, match=r"typo.yaml: unknown parameter\(s\) \['epoch'\]"):
-        runner.load_profile("typo", tmp_path)
-    with pytest.raises(FileNotFoundError, match="no such profile"):
-        runner.load_profile("absent", tmp_path)
-
-
+    settings = {key for section in profiles.raw_settings("paper", ROOT)[0].values() for key in section}
+    for name in runner.NOTEBOOKS:
+        assert not set(runner.notebook_parameters(name, ROOT)) & settings, name
 def test_smoke_never_writes_into_the_paper_folders():
     from unetcolor import paths
 

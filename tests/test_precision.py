@@ -1,61 +1,82 @@
-"""Precision 'auto': decided by CPU flags and a cached probe, never guessed; recorded per run."""
+"""Precision 'auto': decided by measuring the run's own model (unetcolor.speed), never guessed;
+recorded per run. The measurement itself is real; the tests that fix its outcome write the
+numbers into the cache the decision reads, as a measurement on such a machine would."""
 
 import json
 
 import pytest
 
-from unetcolor import precision, train
+from unetcolor import precision, speed, train
+import tiny
 
 
 @pytest.fixture
-def cpu(monkeypatch, tmp_path):
-    """A CPU machine whose flags and probe results the test sets; the probe cache in tmp_path."""
-    monkeypatch.setenv(precision.CACHE_ENV, str(tmp_path))
-    monkeypatch.setattr(precision, "on_gpu", lambda: False)
-    calls = []
+def machine(monkeypatch, tmp_path):
+    """A machine whose CPU flags and measured speeds the test sets (cache in tmp_path)."""
+    monkeypatch.setenv(speed.CACHE_ENV, str(tmp_path))
+    monkeypatch.setattr(speed, "on_gpu", lambda: False)
 
-    def set_up(flags, speeds):
-        monkeypatch.setattr(precision, "cpu_flags", lambda: set(flags))
-        monkeypatch.setattr(precision, "probe", lambda: calls.append(1) or dict(speeds))
-        return calls
+    def set_up(flags, rates=None):
+        monkeypatch.setattr(speed, "cpu_flags", lambda: set(flags))
+        if rates:  # a finished measurement of tiny.train()'s model, as model_speed caches it
+            config = tiny.train()
+            record = {name: {"train": {"median": sum(r) / len(r), "spread": [min(r), max(r)], "repeats": len(r),
+                                       "warmup_seconds": 1.0},
+                             "predict": {"median": 10.0, "spread": [9.0, 11.0], "repeats": 3, "warmup_seconds": 1.0},
+                             "batch": 4}
+                      for name, r in rates.items()}
+            (tmp_path / speed.CACHE_FILE).write_text(json.dumps({
+                "version": speed.CACHE_VERSION,
+                speed.machine_key(): {speed.model_key(config, speed.probe_batch(config)): record}}))
     return set_up
 
 
 def test_explicit_settings_are_taken_as_asked():
-    assert precision.resolve("float32") == precision.Decision("float32", "asked for float32")
-    assert precision.resolve("bfloat16").precision == "bfloat16"
+    config = tiny.train()
+    assert precision.resolve("float32", config) == precision.Decision("float32", "asked for float32")
+    assert precision.resolve("bfloat16", config).precision == "bfloat16"
     with pytest.raises(ValueError, match="precision must be one of"):
-        precision.resolve("float16")
+        precision.resolve("float16", config)
 
 
-def test_a_cpu_without_bfloat16_instructions_stays_float32_without_probing(cpu):
-    calls = cpu({"avx2", "fma"}, {"float32": 1.0, "bfloat16": 9.0})
-    decision = precision.resolve("auto")
+def test_a_cpu_without_bfloat16_instructions_stays_float32_without_measuring(machine, tmp_path):
+    machine({"avx2", "fma"})
+    decision = precision.resolve("auto", tiny.train())
     assert decision.precision == "float32" and "no bfloat16 instructions" in decision.reason
-    assert calls == []
+    assert not (tmp_path / speed.CACHE_FILE).exists()
 
 
-@pytest.mark.parametrize("bfloat16_speed, chosen", [(3.6, "bfloat16"), (1.1, "float32")])
-def test_a_cpu_with_bfloat16_instructions_is_decided_by_the_probe(cpu, bfloat16_speed, chosen):
-    calls = cpu({"avx512_bf16", "amx_bf16"}, {"float32": 1.0, "bfloat16": bfloat16_speed})
-    decision = precision.resolve("auto")
+@pytest.mark.parametrize("bfloat16_rates, chosen", [
+    ([3.4, 3.6, 3.8], "bfloat16"),  # every repeat beats float32's fastest
+    ([1.05, 1.1, 2.3], "float32"),  # faster on the median, but inside float32's spread
+])
+def test_a_cpu_with_bfloat16_instructions_is_decided_by_the_measured_spread(machine, bfloat16_rates, chosen):
+    machine({"avx512_bf16"}, {"float32": [1.0, 1.1, 1.2], "bfloat16": bfloat16_rates})
+    decision = precision.resolve("auto", tiny.train())
     assert decision.precision == chosen
-    assert f"{bfloat16_speed:.2f} in bfloat16" in decision.reason and "(cached)" not in decision.reason
-    again = precision.resolve("auto")  # the probe ran once for this machine
-    assert again.precision == chosen and "(cached)" in again.reason and len(calls) == 1
-
-
-def test_a_gpu_computes_in_bfloat16(monkeypatch):
-    monkeypatch.setattr(precision, "on_gpu", lambda: True)
-    assert precision.resolve("auto").precision == "bfloat16"
+    assert "(cached)" in decision.reason and "over 3 repeats" in decision.reason
 
 
 def test_each_run_records_its_precision_and_why(tiny_processed, tiny_config, tmp_path):
     train.train(tiny_config, tiny_processed, tmp_path / "run", progress="epoch")
     environment = json.loads((tmp_path / "run" / "environment.json").read_text())
     assert (environment["precision"], environment["precision_reason"]) == ("float32", "asked for float32")
+    assert environment["placement"] == "one device"
 
 
-def test_the_probe_measures_both_precisions_on_this_machine():
-    speeds = precision.probe(image_size=64, batch_size=2, steps=1)
-    assert set(speeds) == {"float32", "bfloat16"} and all(value > 0 for value in speeds.values())
+def test_the_measurement_interleaves_both_precisions_and_is_cached(monkeypatch, tmp_path):
+    """A real measurement of a small U-Net: both precisions, training and inference, with a
+    spread; the second call reads the cache and measures nothing."""
+    monkeypatch.setenv(speed.CACHE_ENV, str(tmp_path))
+    config = tiny.train(tiny.model(image_size=32, filters=(4, 8)), batch_size=2)
+    first = speed.model_speed(config, seconds=0.05, repeats=2)
+    assert not first["cached"] and first["batch"] == 2
+    for name in ("float32", "bfloat16"):
+        for kind in ("train", "predict"):
+            figure = first[name][kind]
+            assert figure["repeats"] == 2 and len(figure["rates"]) == 2
+            assert figure["spread"] == [min(figure["rates"]), max(figure["rates"])] and figure["median"] > 0
+    again = speed.model_speed(config, seconds=0.05, repeats=2)
+    assert again["cached"] and again["float32"] == first["float32"]
+    only = speed.model_speed(config, precisions=("float32",))
+    assert only["cached"] and set(only) == {"float32", "batch", "cached"}

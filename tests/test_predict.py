@@ -10,6 +10,7 @@ from PIL import Image
 from unetcolor import color, images, predict
 from unetcolor.config import ModelConfig
 from unetcolor.model import build_unet
+import tiny
 
 TINY = dict(image_size=64, filters=(8, 16, 16))
 TINT = (0.25, -0.05, -0.25)  # final-layer bias: an orange cast, so outputs are truly coloured
@@ -21,7 +22,7 @@ def save_tiny_model(path, output="rgb", bias=TINT, zero_kernel=False):
     import keras
 
     keras.utils.set_random_seed(0)
-    model = build_unet(ModelConfig(**TINY, output=output))
+    model = build_unet(tiny.model(**TINY, output=output))
     layer = model.get_layer("color")
     kernel, _ = layer.get_weights()
     channels = kernel.shape[-1]

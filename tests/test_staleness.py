@@ -1,8 +1,9 @@
 """Reruns decided by content: the runner re-executes a notebook when what it reads changed, and says why.
 
-The decisions are tested on a fake project (seven one-cell notebooks, a profile, a package of one
-file) with papermill replaced by a stand-in that writes the executed notebook and, for notebook 01,
-the prepared data; one test executes a real notebook through papermill."""
+The decisions are tested on a fake project (seven one-cell notebooks, the real profiles, a package of
+one file) with papermill replaced by a stand-in that writes the executed notebook and, for notebook 01,
+the prepared data; training runs are faked by writing their records where the plan looks for them.
+One test executes a real notebook through papermill."""
 
 from __future__ import annotations
 
@@ -16,18 +17,20 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from unetcolor import runner, staleness
+from unetcolor import plan, profiles, runner, staleness
 
 ROOT = Path(__file__).resolve().parents[1]
 LAST = runner.NOTEBOOKS[-1]
-PARAMETERS = {  # each fake notebook's `parameters` cell
-    "01_data_preparation": "profile = 'paper'\ndata_dir = ''\nimage_size = 256\n",
-    "02_model": "profile = 'paper'\nimage_size = 256\n",
-    "03_training": "profile = 'paper'\nimage_size = 256\nepochs = 100\n",
-    "04_hyperparameter_study": "profile = 'paper'\nepochs = 100\n",
-    "05_psnr_evaluation": "profile = 'paper'\nmodel_path = ''\n",
-    "06_pokhara_test_images": "profile = 'paper'\nphotos_dir = 'scikit-image'\n",
-    "07_beyond_the_paper": "profile = 'paper'\n",
+READERS_OF_THE_MAIN_RUN = list(runner.NOTEBOOKS[2:])  # 03-07 (unetcolor.plan.READS)
+PARAMETERS = {  # each fake notebook's `parameters` cell: what papermill may inject, never a setting
+    "01_data_preparation": "profile = 'paper'\ndata_dir = ''\n",
+    "02_model": "profile = 'paper'\n",
+    "03_training": "profile = 'paper'\n",
+    "04_hyperparameter_study": "profile = 'paper'\n",
+    "05_psnr_evaluation": "profile = 'paper'\nmodel_path = ''\nsplit = ''\n",
+    "06_pokhara_test_images": "profile = 'paper'\nphotos_dir = 'scikit-image'\nmodel_path = ''\n",
+    "07_beyond_the_paper": "profile = 'paper'\npaper_model_path = ''\ndefault_model_path = ''\n"
+                           "vivid_model_path = ''\ngan_model_path = ''\n",
 }
 
 
@@ -58,8 +61,7 @@ def project(tmp_path, monkeypatch):
     (tmp_path / "notebooks").mkdir()
     for name, parameters in PARAMETERS.items():
         write_notebook(tmp_path / "notebooks" / f"{name}.ipynb", parameters)
-    (tmp_path / "profiles").mkdir()
-    (tmp_path / "profiles" / "smoke.yaml").write_text("image_size: 64\nepochs: 2\n")
+    shutil.copytree(ROOT / "profiles", tmp_path / "profiles")
     (tmp_path / "lib" / "unetcolor" / "weights").mkdir(parents=True)
     (tmp_path / "lib" / "unetcolor" / "model.py").write_text("FILTERS = 64\n")
     (tmp_path / "lib" / "unetcolor" / "weights" / "default.keras").write_bytes(b"weights")
@@ -71,12 +73,15 @@ def project(tmp_path, monkeypatch):
         folders = runner.paths.profile_paths(profile, root).make()
         parameters = runner.injected_parameters(name, profile, extra, root)
         if name == staleness.DATA_NOTEBOOK:  # what data.prepare_dataset and make_splits write
-            size = parameters.get("image_size", 256)
+            settings = profiles.load(profile, root=root).data
+            size = settings["image_size"]
             (folders.processed / "splits").mkdir(parents=True, exist_ok=True)
             (folders.processed / "manifest.json").write_text(json.dumps(
                 {"inputs": f"file times {len(executed)}", "parameters": {"image_size": size}}))
-            (folders.processed / "index.csv").write_text(f"id,file,sha256\n0,a.png,{size}\n")
-            (folders.processed / "splits" / "split_80_20.csv").write_text("id,file,subset\n0,a.png,train\n")
+            (folders.processed / "index.csv").write_text(f"id,file,sha256\n0,a.png,{size}\n1,b.png,{size}b\n")
+            for split in settings["splits"]:  # every split the profile's runs may train on
+                (folders.processed / "splits" / f"split_{split}.csv").write_text(
+                    "id,file,subset\n0,a.png,train\n1,b.png,val\n")
         (folders.notebooks / f"{name}.ipynb").write_text(json.dumps(parameters))
         return folders.notebooks / f"{name}.ipynb"
 
@@ -91,6 +96,23 @@ def run(project, names=runner.NOTEBOOKS, **options) -> dict[str, str]:
     return {decision.name: re.sub(r" \(\d+ s\)$", "", decision.describe()) for decision in decisions}
 
 
+def edit_profile(project, old: str, new: str) -> None:
+    """Change one line of the fake root's profiles/smoke.yaml."""
+    path = project / "profiles" / "smoke.yaml"
+    text = path.read_text()
+    assert text.count(old) == 1, f"{old!r} is not one line of {path}"
+    path.write_text(text.replace(old, new))
+
+
+def finish(run: plan.PlannedRun) -> None:
+    """Write a training run's records where the plan looks for them, as training would."""
+    run.run_dir.mkdir(parents=True, exist_ok=True)
+    (run.run_dir / "metrics.json").write_text(json.dumps({"epochs": run.config.epochs}))
+    (run.run_dir / "history.csv").write_text("epoch,loss\n1,0.5\n")
+    if run.role == "main":  # notebooks 05-07 load the main run's weights
+        (run.run_dir / "model.keras").write_bytes(b"weights")
+
+
 def test_a_second_run_with_the_same_inputs_executes_nothing_and_says_since_when(project, capsys):
     first = run(project)
     assert first == {name: "ran: no previous run" for name in runner.NOTEBOOKS}
@@ -103,25 +125,47 @@ def test_a_second_run_with_the_same_inputs_executes_nothing_and_says_since_when(
     assert "[smoke] 03_training current: inputs unchanged since" in capsys.readouterr().out
 
 
-def test_a_changed_notebook_source_reruns_it_and_the_notebooks_after_it(project):
+def test_a_changed_notebook_source_reruns_that_notebook_only(project):
     run(project)
     write_notebook(project / "notebooks" / "03_training.ipynb", PARAMETERS["03_training"], "print('new')")
     verdicts = run(project)
-    assert project.executed == list(runner.NOTEBOOKS[2:])
-    assert verdicts["02_model"].startswith("current:")
-    assert verdicts["03_training"].startswith("ran: notebook source changed")
-    assert verdicts["04_hyperparameter_study"].startswith("ran: upstream 03_training re-ran")
-    assert verdicts[LAST].startswith("ran: upstream 06_pokhara_test_images re-ran")
+    assert project.executed == ["03_training"]
+    assert verdicts["03_training"] == "ran: notebook source changed"
+    assert all(verdicts[name].startswith("current:") for name in runner.NOTEBOOKS if name != "03_training")
+
+
+def test_a_notebook_that_re_ran_leaves_the_later_ones_current_when_what_they_read_did_not_change(project):
+    run(project)
+    assert run(project, names=["01_data_preparation", "03_training"], force=True) == {
+        "01_data_preparation": "ran: forced (--force)", "03_training": "ran: forced (--force)"}
+    verdicts = run(project)
+    assert project.executed == []
+    assert all(verdict.startswith("current:") for verdict in verdicts.values())
 
 
 def test_a_changed_parameter_names_itself_and_its_values(project):
     run(project)
-    verdicts = run(project, extra={"epochs": 3})
-    assert project.executed == list(runner.NOTEBOOKS[2:])
-    assert verdicts["03_training"].startswith("ran: parameters changed: epochs 2 -> 3")
-    assert verdicts["04_hyperparameter_study"] == "ran: parameters changed: epochs 2 -> 3; upstream 03_training re-ran"
-    assert all(verdict.startswith("current:") for verdict in run(project, extra={"epochs": 3}).values())
-    assert run(project)["03_training"].startswith("ran: parameters changed: epochs 3 -> 2")
+    verdicts = run(project, extra={"model_path": "elsewhere.keras"})  # no such file: the value stands for itself
+    assert project.executed == ["05_psnr_evaluation", "06_pokhara_test_images"]  # the notebooks that declare it
+    assert verdicts["05_psnr_evaluation"] == "ran: parameters changed: model_path (default) -> 'elsewhere.keras'"
+    assert verdicts["03_training"].startswith("current:")
+    again = run(project, extra={"model_path": "elsewhere.keras"})
+    assert all(verdict.startswith("current:") for verdict in again.values())
+    verdicts = run(project)
+    assert verdicts["06_pokhara_test_images"] == "ran: parameters changed: model_path 'elsewhere.keras' -> (default)"
+
+
+def test_a_changed_profile_setting_reruns_the_notebooks_and_names_the_setting(project):
+    run(project)
+    edit_profile(project, "  epochs: 2\n", "  epochs: 3\n")
+    verdicts = run(project)
+    assert project.executed == list(runner.NOTEBOOKS)
+    assert verdicts["01_data_preparation"] == "ran: profile settings changed: main.epochs"
+    assert verdicts["02_model"] == "ran: profile settings changed: main.epochs"
+    # the main run's folder name follows its settings, so 03-07 also say "training runs gone": the old
+    # folder and the new one, neither trained
+    assert all(verdicts[name].startswith("ran: profile settings changed: main.epochs") for name in runner.NOTEBOOKS)
+    assert all(verdict.startswith("current:") for verdict in run(project).values())
 
 
 def test_a_changed_package_file_reruns_everything_and_names_the_file(project):
@@ -134,6 +178,8 @@ def test_a_changed_package_file_reruns_everything_and_names_the_file(project):
 
 
 def test_touching_files_changes_nothing(project):
+    run(project)
+    finish(plan.build("smoke", project.root)[0])
     run(project)
     for path in project.root.rglob("*"):
         if path.is_file():
@@ -148,7 +194,9 @@ def test_a_data_dir_is_fingerprinted_by_its_photos(project):
     run(project)
     verdicts = run(project, extra={"data_dir": "photos"})
     assert verdicts["01_data_preparation"] == "ran: parameters changed: data_dir (default) -> 'photos'"
-    assert verdicts["02_model"].startswith("ran: upstream 01_data_preparation re-ran")
+    # notebook 01 wrote the same prepared data, and the other notebooks do not declare data_dir
+    assert project.executed == ["01_data_preparation"]
+    assert verdicts["02_model"].startswith("current:")
     assert run(project, extra={"data_dir": "photos"})["01_data_preparation"].startswith("current:")
     (photos / "a.jpg").write_bytes(b"another photo")
     verdicts = run(project, extra={"data_dir": "photos"})
@@ -159,24 +207,25 @@ def test_a_data_dir_is_fingerprinted_by_its_photos(project):
 
 def test_prepared_data_changed_by_notebook_01_reruns_the_notebooks_that_read_it(project):
     run(project)
-    (project / "profiles" / "smoke.yaml").write_text("image_size: 32\nepochs: 2\n")
+    edit_profile(project, "  image_size: 64\n", "  image_size: 128\n")
     verdicts = run(project)
     assert project.executed == list(runner.NOTEBOOKS)
-    assert verdicts["02_model"].startswith("ran: parameters changed: image_size 64 -> 32; prepared data changed; "
-                                           "upstream 01_data_preparation re-ran")
-    assert verdicts["04_hyperparameter_study"].startswith("ran: prepared data changed; upstream 03_training re-ran")
+    assert verdicts["01_data_preparation"] == "ran: profile settings changed: data.image_size"
+    assert verdicts["02_model"] == "ran: profile settings changed: data.image_size; prepared data changed"
+    assert verdicts["04_hyperparameter_study"].startswith(
+        "ran: profile settings changed: data.image_size; prepared data changed")
 
 
 def test_prepared_data_replaced_behind_the_runner(project):
     run(project)
     processed = project / "data" / "processed" / "smoke"
-    (processed / "splits" / "split_80_20.csv").write_text("id,file,subset\n0,a.png,val\n")
+    (processed / "splits" / "split_80_20.csv").write_text("id,file,subset\n0,a.png,val\n1,b.png,train\n")
     verdicts = run(project, names=runner.NOTEBOOKS[1:])  # notebook 01 not asked for: the readers notice
-    assert verdicts["02_model"].startswith("ran: prepared data changed")
+    assert verdicts["02_model"] == "ran: prepared data changed"
     verdicts = run(project)
     assert verdicts["01_data_preparation"].startswith("ran: prepared data replaced since this notebook wrote it")
     # notebook 01 wrote the data it wrote before, so the notebooks after it follow that data again
-    assert verdicts["02_model"].startswith("ran: prepared data changed")
+    assert verdicts["02_model"] == "ran: prepared data changed"
 
 
 def test_file_times_and_photo_descriptions_in_the_prepared_data_change_nothing(project):
@@ -184,9 +233,9 @@ def test_file_times_and_photo_descriptions_in_the_prepared_data_change_nothing(p
     processed = project / "data" / "processed" / "smoke"
     record = json.loads((processed / "manifest.json").read_text())
     (processed / "manifest.json").write_text(json.dumps({**record, "inputs": "other file times"}))
-    (processed / "index.csv").write_text("id,file,sha256,chroma\n0,a.png,64,22.964\n")
+    (processed / "index.csv").write_text("id,file,sha256,chroma\n0,a.png,64,22.964\n1,b.png,64b,3.5\n")
     assert all(verdict.startswith("current:") for verdict in run(project).values())
-    (processed / "index.csv").write_text("id,file,sha256,chroma\n0,a.png,other photo,22.964\n")
+    (processed / "index.csv").write_text("id,file,sha256,chroma\n0,a.png,other photo,22.964\n1,b.png,64b,3.5\n")
     assert run(project, names=["02_model"])["02_model"].startswith("ran: prepared data changed")
 
 
@@ -206,14 +255,34 @@ def test_a_missing_executed_notebook_reruns_it_alone(project):
     assert verdicts["05_psnr_evaluation"] == "ran: executed notebook missing"
 
 
-def test_an_upstream_stamp_that_changed_reruns_the_next_notebook(project):
+def test_a_finished_main_run_reruns_exactly_the_notebooks_that_read_it(project):
     run(project)
-    path = staleness.stamp_path("01_data_preparation", "smoke", project.root)
-    path.write_text(json.dumps({**json.loads(path.read_text()), "fingerprint": "other"}))
-    verdicts = run(project, names=runner.NOTEBOOKS[1:])
-    assert verdicts["02_model"].startswith("ran: upstream 01_data_preparation re-ran")
-    path.unlink()
-    assert run(project, names=["02_model"])["02_model"].startswith("ran: upstream 01_data_preparation has not run")
+    main = plan.build("smoke", project.root)[0]
+    assert main.role == "main" and main.status == "missing"
+    finish(main)
+    verdicts = run(project)
+    assert project.executed == READERS_OF_THE_MAIN_RUN
+    assert verdicts["01_data_preparation"].startswith("current:")
+    assert verdicts["02_model"].startswith("current:")
+    assert {name: verdicts[name] for name in READERS_OF_THE_MAIN_RUN} == {
+        name: f"ran: training runs changed: {main.name}" for name in READERS_OF_THE_MAIN_RUN}
+    assert all(verdict.startswith("current:") for verdict in run(project).values())
+    (main.run_dir / "metrics.json").write_text(json.dumps({"epochs": main.config.epochs, "psnr": 1}))
+    assert run(project)["05_psnr_evaluation"] == f"ran: training runs changed: {main.name}"
+    shutil.rmtree(main.run_dir)
+    verdicts = run(project)
+    assert project.executed == READERS_OF_THE_MAIN_RUN
+    assert verdicts["03_training"] == f"ran: training runs gone: {main.name}"
+
+
+def test_a_finished_study_run_reruns_the_study_notebook_only(project):
+    run(project)
+    study = plan.build("smoke", project.root)[1]
+    assert study.role == "study"
+    finish(study)
+    verdicts = run(project)
+    assert project.executed == ["04_hyperparameter_study"]
+    assert verdicts["04_hyperparameter_study"] == f"ran: training runs changed: {study.name}"
 
 
 def test_shipped_weights_are_read_by_notebook_07_only(project):
@@ -234,23 +303,13 @@ def test_a_changed_subpackage_file_reruns_everything_and_names_its_path(project)
     assert verdicts["01_data_preparation"] == "ran: package code changed: colorizers/bins.py"
 
 
-def test_the_cpu_benchmark_is_read_by_notebook_03_only(project):
-    (project / "reports" / "bench").mkdir(parents=True)
-    (project / "reports" / "bench" / "tensorflow-cpu-2cpu.json").write_text('{"training": 1}')
-    run(project)
-    (project / "reports" / "bench" / "tensorflow-cpu-2cpu.json").write_text('{"training": 2}')
-    verdicts = run(project)
-    assert project.executed[0] == "03_training"
-    assert verdicts["03_training"] == "ran: benchmark changed: tensorflow-cpu-2cpu.json"
-    assert verdicts["02_model"].startswith("current:")
-
-
 def test_a_model_path_parameter_is_fingerprinted_by_the_file(project):
     (project / "model.keras").write_bytes(b"a")
     run(project, extra={"model_path": "model.keras"})
     (project / "model.keras").write_bytes(b"b")
     verdicts = run(project, extra={"model_path": "model.keras"})
-    assert verdicts["05_psnr_evaluation"].startswith("ran: files under model_path changed")
+    assert project.executed == ["05_psnr_evaluation", "06_pokhara_test_images"]
+    assert verdicts["05_psnr_evaluation"] == "ran: files under model_path changed"
 
 
 def test_force_reruns_everything_and_keeps_the_stamps(project):
@@ -283,28 +342,31 @@ def test_papermill_end_to_end_with_relative_paths_in_its_metadata(tmp_path, monk
     monkeypatch.setenv(runner.PROGRESS_ENV, "epoch")  # run_notebook sets it; restored after the test
     (tmp_path / "notebooks").mkdir()
     for name, parameters in PARAMETERS.items():
-        write_notebook(tmp_path / "notebooks" / f"{name}.ipynb", parameters, "print(image_size * 2)")
-    (tmp_path / "profiles").mkdir()
-    (tmp_path / "profiles" / "smoke.yaml").write_text("image_size: 64\n")
+        write_notebook(tmp_path / "notebooks" / f"{name}.ipynb", parameters, "print(profile * 2)")
+    shutil.copytree(ROOT / "profiles", tmp_path / "profiles")
     (tmp_path / "lib" / "unetcolor").mkdir(parents=True)
     assert runner.run(["02_model"], "smoke", root=tmp_path)[0].stale
     executed = tmp_path / "reports" / "smoke" / "notebooks" / "02_model.ipynb"
     notebook = json.loads(executed.read_text())
     assert notebook["metadata"]["papermill"]["input_path"] == "notebooks/02_model.ipynb"
     assert notebook["metadata"]["papermill"]["output_path"] == "reports/smoke/notebooks/02_model.ipynb"
-    assert "".join(notebook["cells"][-1]["outputs"][0]["text"]) == "128\n"
+    assert notebook["metadata"]["papermill"]["parameters"] == {"profile": "smoke"}  # the name, not the settings
+    assert "".join(notebook["cells"][-1]["outputs"][0]["text"]) == "smokesmoke\n"
     assert str(tmp_path) not in executed.read_text()
     assert not runner.run(["02_model"], "smoke", root=tmp_path)[0].stale
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 @pytest.mark.parametrize("arguments, expected", [
-    (["data", "DATA_DIR=somewhere/photos"], 'runner --profile paper --data-dir "somewhere/photos" 01_data_preparation'),
-    (["reproduce", "PROFILE=smoke", "FORCE=1"], "runner --profile smoke --force 01_data_preparation 02_model"),
-    (["reports/paper/notebooks/03_training.ipynb"], "runner --profile paper 01_data_preparation 02_model 03_training "),
+    (["data", "DATA_DIR=somewhere/photos"], 'unetcolor.runner --profile paper --data-dir "somewhere/photos" '
+                                            "01_data_preparation "),
+    (["reproduce", "PROFILE=smoke", "FORCE=1"], "unetcolor.reproduce --profile smoke --force "),
+    (["reproduce", "DATA_DIR=somewhere/photos"], 'unetcolor.reproduce --profile paper --data-dir "somewhere/photos" '),
+    (["smoke"], "unetcolor.reproduce --profile smoke --train "),
 ])
 def test_make_always_asks_the_runner(arguments, expected):
-    """Every notebook target calls the runner, whatever the files' times (make -n: the plan, not the run)."""
+    """`make data` calls the runner and `make reproduce` unetcolor.reproduce (which calls the runner), whatever
+    the files' times (make -n: the plan, not the run)."""
     environment = {key: value for key, value in os.environ.items() if key not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     plan = subprocess.run(["make", "-n", "-C", str(ROOT), *arguments], capture_output=True, text=True, check=True,
                           env=environment)

@@ -1,5 +1,6 @@
 """The one-factor-at-a-time plan, the run cache, and the paper's claims judged from numbers."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -9,11 +10,13 @@ import pytest
 
 from unetcolor import claims, study
 from unetcolor.config import TrainConfig
+import tiny
+from unetcolor import profiles
 
 
 def test_plan_changes_one_factor_at_a_time_and_shares_the_base_run():
-    base = TrainConfig()
-    plan = study.study_configs(base)
+    base = profiles.load("paper").main
+    plan = study.study_configs(base, batch_sizes=(20, 32, 64, 100), learning_rates=(1e-3, 1e-4), splits=("70_30", "80_20", "90_10"))
     assert len(plan) == 4 + 2 + 3
     assert plan["run"].nunique() == 7  # the base config appears once per factor but is one run
     for row in plan.itertuples():
@@ -38,12 +41,12 @@ def verdicts(results) -> list[str]:
 
 
 def test_plan_with_seeds_repeats_every_setting_and_shares_each_seeds_base_run():
-    plan = study.study_configs(TrainConfig(seed=42), seeds=3)
+    plan = study.study_configs(dataclasses.replace(profiles.load("paper").main, seed=42), batch_sizes=(20, 32, 64, 100), learning_rates=(1e-3, 1e-4), splits=("70_30", "80_20", "90_10"), seeds=3)
     assert len(plan) == 3 * 9 and plan["run"].nunique() == 3 * 7
     assert sorted(plan["seed"].unique()) == [42, 43, 44]
     assert all(row.config.seed == row.seed for row in plan.itertuples())
     with pytest.raises(ValueError, match="seeds"):
-        study.study_configs(TrainConfig(), seeds=0)
+        study.study_configs(profiles.load("paper").main, batch_sizes=(20, 32, 64, 100), learning_rates=(1e-3, 1e-4), splits=("70_30", "80_20", "90_10"), seeds=0)
 
 
 def test_seed_summary_is_the_mean_and_range_over_seeds():
@@ -84,7 +87,7 @@ def test_missing_levels_are_reported_not_invented():
 
 
 def test_results_come_from_finished_run_records_only(tmp_path):
-    plan = study.study_configs(TrainConfig(), batch_sizes=(32, 64), learning_rates=(1e-4,), splits=("80_20",))
+    plan = study.study_configs(profiles.load("paper").main, batch_sizes=(32, 64), learning_rates=(1e-4,), splits=("80_20",))
     done = plan["run"].iloc[0]
     (tmp_path / done).mkdir()
     metrics = {"best_val_loss": 0.04, "best_val_psnr": 21.0}
@@ -101,18 +104,12 @@ def test_results_come_from_finished_run_records_only(tmp_path):
 
 
 def test_paper_profile_plan_matches_the_committed_main_config():
-    """Notebook 03's config, bound to the data the committed main run was trained on, is that run,
-    and notebook 04's plan holds it (no prepared data needed: a fresh clone has none)."""
-    import dataclasses
-
-    from unetcolor.config import load_train_config, train_config_from_parameters
-    from unetcolor.runner import profile_parameters
-
-    notebook_03 = train_config_from_parameters(profile_parameters("03_training", "paper"))
-    assert notebook_03 == load_train_config("configs/paper_main.yaml")
+    """The paper profile's main run, bound to the data the committed main run was trained on, is
+    that run, and the study's plan holds it and every committed seed-42 run (no prepared data
+    needed: a fresh clone has none)."""
     main_name = json.loads(Path("models/paper/main.json").read_text())["run"]
     recorded = json.loads(Path("models/paper", main_name, "config.json").read_text())
-    main = dataclasses.replace(notebook_03, data=recorded["data"])
+    main = dataclasses.replace(profiles.load("paper").main, data=recorded["data"])
     assert main.run_name() == main_name
     plan = study.plan_for_profile("paper", data_fingerprint=recorded["data"])
     assert main_name in set(plan["run"])
@@ -120,21 +117,20 @@ def test_paper_profile_plan_matches_the_committed_main_config():
 
 
 def test_settings_change_the_planned_configs_and_unknown_names_are_refused():
-    """`--set last_batch=fill` (as scripts/gpu_paper_run.sh's SETTINGS passes it) gives every run of the
-    plan that setting, and so other run names than the notebook looks up; a name no notebook declares
-    is an error, not ignored."""
-    from unetcolor.runner import notebook_parameters, parse_settings
+    """`--set main.last_batch=fill` (as scripts/gpu_paper_run.sh's SETTINGS passes it) gives every run
+    of the plan that setting, and so other run names than the profile's; a name the profile does not
+    have is an error, not ignored."""
+    from unetcolor.config import parse_assignments
 
-    declared = set(notebook_parameters("04_hyperparameter_study"))
-    settings = parse_settings(["last_batch=fill", "epochs=3", "precision=float32"], declared)
-    assert settings == {"last_batch": "fill", "epochs": 3, "precision": "float32"}
+    settings = parse_assignments(["main.last_batch=fill", "main.epochs=3", "main.precision=float32"])
+    assert settings == {"main.last_batch": "fill", "main.epochs": 3, "main.precision": "float32"}
     published = study.plan_for_profile("paper", seeds=1, data_fingerprint="a89a708211de")
     changed = study.plan_for_profile("paper", seeds=1, data_fingerprint="a89a708211de", settings=settings)
     assert len(changed) == len(published)
     assert all(config.last_batch == "fill" and config.epochs == 3 for config in changed["config"])
     assert not set(changed["run"]) & set(published["run"])
     with pytest.raises(ValueError, match="lastbatch"):
-        parse_settings(["lastbatch=fill"], declared)
+        study.plan_for_profile("paper", seeds=1, data_fingerprint="a89a708211de", settings={"main.lastbatch": 1})
 
 
 def test_a_parallel_study_starts_its_first_run_alone_when_a_compile_cache_is_shared(tmp_path, monkeypatch):
@@ -161,7 +157,7 @@ def test_a_parallel_study_starts_its_first_run_alone_when_a_compile_cache_is_sha
     monkeypatch.setattr(study, "study_results", lambda plan, models: pd.DataFrame({"run": []}))
     monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(study.paths, "profile_paths", lambda profile: types.SimpleNamespace(models=tmp_path))
-    plan = study.study_configs(TrainConfig(epochs=1), batch_sizes=[32, 64], learning_rates=[1e-3, 1e-4],
+    plan = study.study_configs(dataclasses.replace(profiles.load("paper").main, epochs=1), batch_sizes=[32, 64], learning_rates=[1e-3, 1e-4],
                                splits=["80_20"])
     args = types.SimpleNamespace(profile="paper", jobs=3, seeds=1, workers=1, checkpoint_minutes=5,
                                  checkpoint_every=None, set=[])

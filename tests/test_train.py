@@ -13,6 +13,9 @@ import numpy as np
 import pytest
 
 from unetcolor import color, data, half_weights, metrics, train
+import tiny
+
+TESTS = os.path.dirname(os.path.abspath(__file__))
 
 
 def test_training_lowers_the_loss_and_writes_artifacts(tiny_processed, tiny_config, tmp_path):
@@ -103,10 +106,10 @@ def test_batches_are_a_seeded_permutation_per_epoch(tiny_processed):
 
 STEP = textwrap.dedent("""
     import numpy as np, keras
-    from unetcolor.config import ModelConfig, TrainConfig
+    import sys; sys.path.insert(0, {tests!r}); import tiny
     from unetcolor.model import build_unet
     from unetcolor.train import compile_model
-    config = TrainConfig(model=ModelConfig(image_size=32, filters=(4, 8)), batch_size=2)
+    config = tiny.train(model_config=tiny.model(image_size=32, filters=(4, 8)), batch_size=2)
     model = compile_model(build_unet(config.model), config)
     x = np.random.default_rng(0).random((2, 32, 32, 1), dtype=np.float32)
     y = np.tanh(np.random.default_rng(1).standard_normal((2, 32, 32, 3))).astype("float32")
@@ -122,7 +125,7 @@ def test_a_training_step_runs_on_each_installed_backend(backend):
     if importlib.util.find_spec(backend) is None:
         pytest.skip(f"{backend} is not installed")
     environment = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run([sys.executable, "-c", STEP.format(backend=backend)], env=environment,
+    done = subprocess.run([sys.executable, "-c", STEP.format(backend=backend, tests=str(TESTS))], env=environment,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.startswith("ok")
@@ -171,7 +174,7 @@ COMPILES = textwrap.dedent("""
     from pathlib import Path
     import jax
     from unetcolor import train
-    from unetcolor.config import ModelConfig, TrainConfig
+    sys.path.insert(0, str(Path(sys.argv[4]))); import tiny
     steps = {"train_step": 0, "test_step": 0}
     class Steps(logging.Handler):
         def emit(self, record):
@@ -180,7 +183,7 @@ COMPILES = textwrap.dedent("""
                     steps[step] += 1
     logging.getLogger("jax").addHandler(Steps())
     jax.config.update("jax_log_compiles", True)
-    config = TrainConfig(model=ModelConfig(image_size=32, filters=(4, 8, 8)), epochs=3, batch_size=3, seed=7,
+    config = tiny.train(model_config=tiny.model(image_size=32, filters=(4, 8, 8)), epochs=3, batch_size=3, seed=7,
                          last_batch=sys.argv[3], precision="float32")
     result = train.train(config, Path(sys.argv[1]), Path(sys.argv[2]), progress="epoch")
     print(json.dumps({"per_epoch": result.history["compiles"].tolist(), **steps}))
@@ -198,7 +201,7 @@ def test_a_jax_run_compiles_its_training_step_once_per_batch_shape(tiny_processe
     if importlib.util.find_spec("jax") is None:
         pytest.skip("jax is not installed")
     environment = {**os.environ, "KERAS_BACKEND": "jax"}
-    done = subprocess.run([sys.executable, "-c", COMPILES, str(tiny_processed), str(tmp_path / "run"), last_batch],
+    done = subprocess.run([sys.executable, "-c", COMPILES, str(tiny_processed), str(tmp_path / "run"), last_batch, str(TESTS)],
                           env=environment, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     counts = json.loads(done.stdout.strip().splitlines()[-1])

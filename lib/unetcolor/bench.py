@@ -22,8 +22,8 @@ number of steps); ``--training-seconds`` sets it apart for the paper U-Net's tra
 Each part records how it was measured ("measured": repeats, seconds per repeat, wall
 time, the load average before and after -- the figures are only as good as the machine
 was idle). The JSON also records the CPU (model, cores, its bfloat16 flags) and what
-``precision.resolve("auto")`` decides here and why -- and what it decides on a CPU
-without bfloat16 instructions.
+``precision.resolve("auto")`` decides here for the paper's main run, and why (from the
+same interleaved measurement the plan's estimates use, unetcolor.speed).
 
 The top-level keys of each part that earlier versions wrote (``bare_fit_images_per_s``,
 ``colorize_12mp_seconds``, ...) keep their meaning and hold the float32 figures.
@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -42,16 +43,16 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from unittest import mock
 
 import keras
 import numpy as np
 import pandas as pd
 
-from . import color, paths, precision
-from .config import ModelConfig, TrainConfig
+from . import color, paths, precision, profiles
+from .config import ModelConfig
 from .model import build_unet, conv_flops
-from .reproducibility import environment_info, seed_everything, usable_cores
+from .reproducibility import cpu_model, environment_info, seed_everything, usable_cores
+from .speed import cpu_flags, measure, measure_each
 
 PRECISIONS = ("float32", "bfloat16")
 CPU_FLAGS = ("amx_bf16", "amx_tile", "avx512_bf16")  # what decides whether bfloat16 can pay on a CPU
@@ -62,45 +63,6 @@ FLOAT32_LAYER_TYPES = ("InputLayer", "Rescaling", "Softmax", "Dense")
 
 
 # ------------------------------------------------------------------ measuring
-
-
-def measure_each(runs: dict[str, Callable[[float | None], int]], seconds: float, repeats: int = 3,
-                 warmup: int = 1, clock: Callable[[], float] = time.perf_counter) -> dict[str, dict]:
-    """The median rate (items per second) of ``repeats`` repeats of each run, interleaved
-    (repeat 1 of every run, then repeat 2, ...), so a machine whose load drifts affects
-    all of them alike.
-
-    run(remaining) does some work and returns how many items (images, photos) it did;
-    ``remaining`` is the measured time the repeat still needs (None for a warm-up call),
-    so a caller whose unit of work is large (a model.fit call) can size it. ``warmup``
-    untimed calls of each run come first. Each repeat calls its run until at least
-    ``seconds`` have passed. Returns, per run, {"median", "rates", "seconds", "items",
-    "repeats"}: per repeat its rate, measured seconds and items."""
-    if repeats < 1 or seconds < 0:
-        raise ValueError(f"repeats must be >= 1 and seconds >= 0, got {repeats} and {seconds}")
-    for run in runs.values():
-        for _ in range(warmup):
-            run(None)
-    figures = {name: {"rates": [], "seconds": [], "items": []} for name in runs}
-    for _ in range(repeats):
-        for name, run in runs.items():
-            items, started = 0, clock()
-            while True:
-                elapsed = clock() - started
-                if items and elapsed >= seconds:
-                    break
-                items += run(max(seconds - elapsed, 0.0))
-            figures[name]["rates"].append(items / elapsed)
-            figures[name]["seconds"].append(elapsed)
-            figures[name]["items"].append(items)
-    return {name: {"median": float(statistics.median(figure["rates"])), **figure, "repeats": repeats}
-            for name, figure in figures.items()}
-
-
-def measure(run: Callable[[float | None], int], seconds: float, repeats: int = 3, warmup: int = 1,
-            clock: Callable[[], float] = time.perf_counter) -> dict:
-    """``measure_each`` of one run."""
-    return measure_each({"run": run}, seconds, repeats, warmup, clock)["run"]
 
 
 def seconds_per_item(figure: dict) -> dict:
@@ -190,20 +152,15 @@ class Cycled(keras.utils.PyDataset):
 
 
 def cpu_record() -> dict:
-    flags = precision.cpu_flags()
-    return {"model": precision.cpu_model(), "cores": os.cpu_count(), "cores_usable": usable_cores(),
+    flags = cpu_flags()
+    return {"model": cpu_model(), "cores": os.cpu_count(), "cores_usable": usable_cores(),
             "flags": {flag: flag in flags for flag in CPU_FLAGS}}
 
 
-def precision_decisions() -> dict:
-    """What "auto" resolves to here, and (with the CPU's flags hidden) on a CPU without
-    bfloat16 instructions."""
-    here = precision.resolve("auto")
-    with mock.patch.object(precision, "cpu_flags", lambda: set()), \
-            mock.patch.object(precision, "on_gpu", lambda: False):
-        flagless = precision.resolve("auto")
-    return {"auto": {"precision": here.precision, "reason": here.reason},
-            "auto_on_a_cpu_without_bfloat16_flags": {"precision": flagless.precision, "reason": flagless.reason}}
+def precision_decision() -> dict:
+    """What "auto" resolves to here for the paper's main run, and why (unetcolor.precision)."""
+    here = precision.resolve("auto", profiles.load("paper").main)
+    return {"auto": {"precision": here.precision, "reason": here.reason}}
 
 
 def load_average() -> list[float] | None:
@@ -227,8 +184,9 @@ def bench_training(seconds: float = 20, repeats: int = 3, batch_size: int = 16, 
     rgb = rng.integers(0, 256, size=(pool, image_size, image_size, 3), dtype=np.uint8)
     gray = color.rgb_to_gray(rgb)
     x, y = color.gray_to_input(gray), color.rgb_to_target(rgb)
-    model_config = model_config or ModelConfig(image_size=image_size)
-    config = TrainConfig(model=model_config, batch_size=batch_size)
+    paper = profiles.load("paper").main
+    model_config = model_config or dataclasses.replace(paper.model, image_size=image_size)
+    config = dataclasses.replace(paper, model=model_config, batch_size=batch_size)
 
     def bare(steps):
         take = np.arange(steps * batch_size) % pool
@@ -351,7 +309,7 @@ def bench_colorize(megapixels_shape=(3000, 4000), batch: int = 16, seconds: floa
     from .predict import colorize_photo, predict_batch
 
     seed_everything(0)
-    model = build_unet(model_config or ModelConfig())
+    model = build_unet(model_config or profiles.load("paper").model)
     size = model.input_shape[1]
     rng = np.random.default_rng(0)
     photo = rng.integers(0, 256, size=(*megapixels_shape, 3), dtype=np.uint8)
@@ -458,7 +416,7 @@ def main(argv=None) -> int:
     parts = args.only or ["data", "training", "recipes", "colorize", "shipped"]
     seconds, repeats = args.seconds, args.repeats
     results = {"machine": platform.node(), "environment": environment_info(), "cpu": cpu_record(),
-               "precision": precision_decisions(),
+               "precision": precision_decision(),
                "method": {"statistic": "per figure, the median of its repeats, each at least the seconds of "
                                        "measured work its part's 'measured' names, after untimed warm-up calls; "
                                        "the repeats of the figures compared (float32, bfloat16; bare fit, "
@@ -496,20 +454,3 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
-
-
-def training_estimate(images: int, folder: Path | None = None) -> pd.DataFrame:
-    """Hours to train `images` photo-steps (epochs x training photos) of the paper U-Net, from
-    each committed bench file's measured training speed (project loop, median of its repeats),
-    per precision: what notebook headers quote instead of hand-typed runtimes."""
-    folder = Path(folder or paths.project_root() / "reports" / "bench")
-    rows = []
-    for path in sorted(folder.glob("*cpu.json")):
-        record = json.loads(path.read_text())
-        machine = f"{record.get('cpu', {}).get('model', '?')}, {record.get('cpu', {}).get('cores', '?')} cores"
-        for name in ("float32", "bfloat16"):
-            speed = record.get("training", {}).get(name, {}).get("project_loop", {}).get("median")
-            if speed:
-                rows.append({"bench file": path.name, "machine": machine, "precision": name,
-                             "images/s": round(speed, 2), "hours": round(images / speed / 3600, 1)})
-    return pd.DataFrame(rows)

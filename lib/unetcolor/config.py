@@ -1,16 +1,17 @@
 """The typed configuration of a training run.
 
-Defaults are the paper's full run (Sections 3.2, 3.4, 4): MSE, Adam, batch 64,
-100 epochs, learning rate 1e-4, 80/20 split. Small runs are named overrides
-(profiles/smoke.yaml), never different defaults.
+No field has a default: the paper's values are written once, in profiles/paper.yaml,
+and a smaller run is a profile that overrides some of them (profiles/smoke.yaml);
+unetcolor.profiles builds these configs from those files.
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -31,12 +32,12 @@ class ModelConfig:
                     a*, b* from L*, 2 channels).
     """
 
-    image_size: int = 256
-    filters: tuple[int, ...] = (64, 128, 256, 512, 512, 512)
-    leaky_slope: float = 0.2
-    normalization: str = "none"
-    final_skip: bool = True
-    output: str = "rgb"
+    image_size: int
+    filters: tuple[int, ...]
+    leaky_slope: float
+    normalization: str
+    final_skip: bool
+    output: str
 
     def __post_init__(self):
         object.__setattr__(self, "filters", tuple(int(f) for f in self.filters))
@@ -67,15 +68,15 @@ class TrainConfig:
                 photos, preparations or splits never share a cache key; "" = not bound.
     """
 
-    model: ModelConfig = field(default_factory=ModelConfig)
-    epochs: int = 100
-    batch_size: int = 64
-    learning_rate: float = 1e-4
-    split: str = "80_20"
-    loss: str = "mse"
-    seed: int = 42
-    last_batch: str = "fill"
-    precision: str = "auto"
+    model: ModelConfig
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    split: str
+    loss: str
+    seed: int
+    last_batch: str
+    precision: str
     data: str = ""
 
     def __post_init__(self):
@@ -140,11 +141,16 @@ def load_train_config(path: str | Path) -> TrainConfig:
     return train_config_from_dict(values, where=str(path))
 
 
-def train_config_from_parameters(values: dict, data: str = "") -> TrainConfig:
-    """The TrainConfig that notebooks 03 and 04 build from their parameter cells
-    (flat names: image_size, filters, ..., epochs, batch_size, learning_rate, split, ...),
-    bound to the prepared data whose fingerprint is `data`."""
-    model_names = {f.name for f in dataclasses.fields(ModelConfig)}
-    train_names = {f.name for f in dataclasses.fields(TrainConfig)} - {"model", "data"}
-    model = ModelConfig(**{k: (tuple(v) if k == "filters" else v) for k, v in values.items() if k in model_names})
-    return TrainConfig(model=model, data=data, **{k: v for k, v in values.items() if k in train_names})
+def parse_assignments(items: list[str]) -> dict:
+    """`NAME=VALUE` items (a command's --set) as a dict: each value a Python literal, or else
+    a bare string; the reader of the names checks them."""
+    values = {}
+    for item in items:
+        name, separator, value = item.partition("=")
+        if not separator or not name:
+            raise ValueError(f"--set {item}: expected NAME=VALUE")
+        try:
+            values[name] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            values[name] = value  # a bare word is a string
+    return values

@@ -18,7 +18,7 @@ Prepared folder (`paths.profile_paths(profile).processed`):
     manifest.json  inputs hash and parameters; an identical rerun is skipped
     splits/split_80_20.csv ...   id, file, subset (train/val)
 
-Command line (the Makefile's `make data`):
+Command line (notebook 01's preparation without Jupyter):
     python -m unetcolor.data --profile NAME [--data-dir DIR | --samples N] [--max-images N] [--seed 42]
 """
 
@@ -43,7 +43,7 @@ import pandas as pd
 from PIL import Image
 from tqdm import tqdm  # plain text bars: the same in terminals, notebooks and papermill logs
 
-from . import color, download, images, paths, samples
+from . import color, download, images, paths, profiles, samples
 from .reproducibility import batch_mode
 
 # Mean C*ab below which a photo counts as already black-and-white. One
@@ -505,18 +505,19 @@ def photo_source(raw_dir: Path, data_dir: str = "", sample_photos: int = 0, imag
                  seed: int = 42) -> list[Path]:
     """The folders notebook 01 (and `make data`) prepares photos from.
 
-    sample_photos > 0: that many crops of scikit-image's bundled photos, written once into
-    data/raw (no network); else data_dir if given; else the paper's dataset, downloaded.
+    data_dir, if given, always (every profile honours it); else, where the profile asks for
+    sample_photos > 0, that many crops of scikit-image's bundled photos, written once into
+    data/raw (no network); else the paper's dataset, downloaded.
     """
-    if sample_photos:
-        folder = Path(raw_dir) / f"skimage_samples_{sample_photos}_{image_size}_{seed}"
-        if len(list(folder.glob("*.png"))) != sample_photos:
-            samples.write_sample_photos(folder, count=sample_photos, size=image_size, seed=seed)
-        return [folder]
     if data_dir:
         folder = paths.resolve(data_dir)
         if not folder.is_dir():
             raise FileNotFoundError(f"{folder}: DATA_DIR is not a folder; point it at a folder of photos")
+        return [folder]
+    if sample_photos:
+        folder = Path(raw_dir) / f"skimage_samples_{sample_photos}_{image_size}_{seed}"
+        if len(list(folder.glob("*.png"))) != sample_photos:
+            samples.write_sample_photos(folder, count=sample_photos, size=image_size, seed=seed)
         return [folder]
     return download.photo_folders(download.fetch_dataset(raw_dir))
 
@@ -526,36 +527,34 @@ def describe_source(folders: list[Path], data_dir: str = "", sample_photos: int 
     {"kind": "download", "url", "archive", "sha256"} from the verified extraction's marker,
     {"kind": "folder", "folder": path relative to the project root}, or
     {"kind": "scikit-image samples", "count"}."""
-    if sample_photos:
-        return {"kind": "scikit-image samples", "count": int(sample_photos)}
     if data_dir:
         return {"kind": "folder", "folder": paths.relative(folders[0])}
+    if sample_photos:
+        return {"kind": "scikit-image samples", "count": int(sample_photos)}
     marker = json.loads((Path(folders[0]).parent / download.MARKER).read_text())
     return {"kind": "download", **{key: marker[key] for key in ("url", "archive", "sha256")}}
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Notebook 01's preparation without Jupyter, with the same parameters for a profile."""
-    from .runner import profile_parameters
-
+    """Notebook 01's preparation without Jupyter, with the profile's data settings."""
     parser = argparse.ArgumentParser(prog="python -m unetcolor.data", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--profile", required=True, help="profile whose notebook-01 parameters to use")
+    parser.add_argument("--profile", required=True, help="profile whose data settings to use (profiles/<name>.yaml)")
     parser.add_argument("--data-dir", help="a folder of photos, instead of downloading the paper's dataset")
     parser.add_argument("--workers", type=int, help="decoding threads (default: CPU count, at most 8)")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
-    values = profile_parameters("01_data_preparation", args.profile)
+    settings = profiles.load(args.profile)
+    values = settings.data
     where = paths.profile_paths(args.profile).make()
-    folders = photo_source(where.raw, args.data_dir or values["data_dir"], values["sample_photos"],
-                           values["image_size"], values["seed"])
+    folders = photo_source(where.raw, args.data_dir or "", values["sample_photos"], values["image_size"],
+                           values["split_seed"])
     report = prepare_dataset(folders, where.processed, image_size=values["image_size"],
                              max_images=values["max_images"] or None, workers=args.workers)
     _write_text_atomic(where.tables / "data_report.csv", report.to_csv(index=False))
-    source = describe_source(folders, args.data_dir or values["data_dir"], values["sample_photos"])
+    source = describe_source(folders, args.data_dir or "", values["sample_photos"])
     _write_text_atomic(where.tables / "data_source.json", json.dumps(source, indent=2) + "\n")
-    make_splits(where.processed, splits=[tuple(int(p) for p in name.split("_")) for name in values["splits"]],
-                seed=values["seed"])
+    make_splits(where.processed, splits=settings.split_pairs, seed=values["split_seed"])
     counts = report["status"].value_counts()
     bw = int(report["reason"].fillna("").str.startswith("black-and-white").sum())
     print(

@@ -1,6 +1,6 @@
 """The paper's U-Net (Section 3.1), in Keras 3 only (runs on TensorFlow or JAX).
 
-Shapes for the default ModelConfig (filters 64-128-256-512-512-512):
+Shapes for the paper profile's model (profiles/paper.yaml: filters 64-128-256-512-512-512):
 
     input gray                        (batch, 256, 256, 1)
     down 1  conv 3x3/2, LeakyReLU     (batch, 128, 128,  64)
@@ -47,12 +47,11 @@ def _up(x, skip, filters: int, config: ModelConfig, index: int):
     return layers.Concatenate(name=f"up{index}_skip")([x, skip])
 
 
-def build_unet(config: ModelConfig | None = None) -> keras.Model:
+def build_unet(config: ModelConfig) -> keras.Model:
     """Gray (N, S, S, 1) in [0, 1] -> colour (N, S, S, C) in [-1, 1] via tanh.
 
     C is 3 (RGB, the paper) or 2 (a*, b* scaled by 1/128, the L*a*b* variant).
     """
-    config = config or ModelConfig()
     size = config.image_size
     gray = keras.Input(shape=(size, size, 1), name="gray")
 

@@ -1,19 +1,22 @@
 """Executing the numbered notebooks with papermill under a profile.
 
-A profile is `profiles/<name>.yaml`: a flat mapping of notebook parameters to
-override (`paper` overrides nothing: the notebooks' own defaults are the
-paper's values). Each notebook receives the keys it declares; a key that no
-notebook declares is an error (papermill would only warn).
+A profile is `profiles/<name>.yaml`, the settings every notebook reads (unetcolor.profiles);
+papermill injects only the profile's name and what a user points at (DATA_DIR's photos,
+`--set photos_dir=...`, a model path). A `--set` name that no notebook declares is an
+error (papermill would only warn).
 
 A notebook re-executes only when what it reads changed since its last
-successful run, by content: its source, the package code, its parameters, the
-photos or model files they name, the prepared data, the notebook before it
-(see staleness.py; the record is reports/<profile>/stamps/<notebook>.json).
+successful run, by content: its source, the package code, the profile's settings, its
+parameters, the photos or model files they name, the prepared data, the training runs it
+reads (see staleness.py; the record is reports/<profile>/stamps/<notebook>.json).
 Each notebook gets one line, `ran: <why>` or `current: ...`.
 
     python -m unetcolor.runner --profile smoke                 # all of them, in order
     python -m unetcolor.runner --profile paper 03_training     # one
     python -m unetcolor.runner --profile smoke --force         # all, stale or not
+
+`make reproduce` calls it through unetcolor.reproduce, which first prints the training
+plan and trains what is missing where asked to.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from pathlib import Path
 
 import yaml
 
-from . import paths, staleness
+from . import paths, plan, profiles, staleness
+from .config import parse_assignments
 from .reproducibility import PROGRESS_ENV
 
 NOTEBOOKS = (
@@ -47,8 +51,8 @@ def notebook_path(name: str, root: Path | None = None) -> Path:
 
 
 def notebook_parameters(name: str, root: Path | None = None) -> dict:
-    """The literals of a notebook's `parameters` cell, by name (read without Jupyter,
-    so headless runs on machines without papermill build the same configs)."""
+    """The literals of a notebook's `parameters` cell, by name: what papermill may inject
+    (profile, data_dir, photos_dir, model paths), never a training setting."""
     path = notebook_path(name, root)
     cells = [cell for cell in json.loads(path.read_text())["cells"]
              if "parameters" in cell.get("metadata", {}).get("tags", [])]
@@ -64,37 +68,17 @@ def notebook_parameters(name: str, root: Path | None = None) -> dict:
     return values
 
 
-def profile_parameters(name: str, profile: str, root: Path | None = None) -> dict:
-    """A notebook's parameters as a profile runs it: its defaults, then the profile's overrides."""
-    defaults = notebook_parameters(name, root)
-    overrides = load_profile(profile, root)
-    return {**defaults, **{k: v for k, v in overrides.items() if k in defaults}, "profile": profile}
-
-
-def load_profile(profile: str, root: Path | None = None) -> dict:
-    """The overrides of profiles/<profile>.yaml, checked against every notebook's parameters."""
-    root = root or paths.project_root()
-    path = root / "profiles" / f"{profile}.yaml"
-    if not path.is_file():
-        known = sorted(p.stem for p in (root / "profiles").glob("*.yaml"))
-        raise FileNotFoundError(f"{path}: no such profile; known profiles: {known}")
-    overrides = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(overrides, dict):
-        raise ValueError(f"{path}: a profile is a mapping of notebook parameters to values")
-    declared = set().union(*(notebook_parameters(name, root) for name in NOTEBOOKS))
-    unknown = sorted(set(overrides) - declared)
-    if unknown:
-        raise ValueError(f"{path}: unknown parameter(s) {unknown}; notebooks declare {sorted(declared)}")
-    if "profile" in overrides:
-        raise ValueError(f"{path}: 'profile' is set from the file name, remove it from the file")
-    return overrides
+def declared_parameters(root: Path | None = None) -> set[str]:
+    """Every parameter name some notebook declares."""
+    return set().union(*(notebook_parameters(name, root) for name in NOTEBOOKS))
 
 
 def injected_parameters(name: str, profile: str, extra: dict | None = None, root: Path | None = None) -> dict:
-    """What papermill injects into notebook `name`: the profile's values, then `extra`
-    (--set, --data-dir), then the profile's name; only the keys the notebook declares."""
+    """What papermill injects into notebook `name`: `extra` (--set, --data-dir) and the
+    profile's name; only the keys the notebook declares. The settings themselves the
+    notebook reads from profiles/<profile>.yaml (unetcolor.profiles)."""
     declared = notebook_parameters(name, root)
-    values = {**load_profile(profile, root), **(extra or {}), "profile": profile}
+    values = {**(extra or {}), "profile": profile}
     return {key: value for key, value in values.items() if key in declared}
 
 
@@ -157,14 +141,13 @@ def run(names: list[str], profile: str, extra: dict | None = None, force: bool =
     """Re-execute those of `names` (run in NOTEBOOKS order) whose inputs changed since their
     last successful run, or all of them with force; print one line per notebook.
 
-    Each decision is taken just before the notebook's turn, so a notebook that re-ran with
-    other inputs makes the ones after it re-run ("upstream ... re-ran")."""
+    Each decision is taken just before the notebook's turn, so one that reads what an earlier
+    one wrote (the prepared data) sees it as it is then."""
     root = root or paths.project_root()
     decisions = []
     for name in [name for name in NOTEBOOKS if name in names]:
-        index = NOTEBOOKS.index(name)
         record = staleness.inputs(name, profile, injected_parameters(name, profile, extra, root),
-                                  NOTEBOOKS[index - 1] if index else None, root)
+                                  profiles.raw_settings(profile, root)[0], plan.runs_read_by(name, profile, root), root)
         decision = staleness.decide(name, profile, record, root, force=force)
         decisions.append(decision)
         if not decision.stale:
@@ -185,17 +168,13 @@ def run(names: list[str], profile: str, extra: dict | None = None, force: bool =
 
 
 def parse_settings(items: list[str], declared: set[str]) -> dict:
-    """`--set NAME=VALUE` items as a dict: each value a Python literal, or else a bare string;
-    ValueError for a name not in `declared`."""
-    settings = {}
-    for item in items:
-        name, _, value = item.partition("=")
+    """`--set NAME=VALUE` items for the notebooks (config.parse_assignments); ValueError for a
+    name no notebook declares."""
+    settings = parse_assignments(items)
+    for name in settings:
         if name not in declared:
-            raise ValueError(f"--set {item}: no notebook declares a parameter {name!r}")
-        try:
-            settings[name] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            settings[name] = value  # a bare word is a string
+            raise ValueError(f"--set {name}: no notebook declares a parameter {name!r} (declared: {sorted(declared)}); "
+                             "the paper's settings are in profiles/<profile>.yaml")
     return settings
 
 
@@ -206,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default="paper")
     parser.add_argument("--data-dir", default="", help="a folder of photos instead of the download (notebook 01)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override one parameter for this run (a Python literal), e.g. --set train_model=False")
+                        help="set one notebook parameter for this run (a Python literal), e.g. "
+                             "--set photos_dir=../shared/data/pokhara")
     parser.add_argument("--force", action="store_true", help="re-execute the notebooks even where nothing changed")
     args = parser.parse_args(argv)
     unknown = sorted(set(args.notebooks) - set(NOTEBOOKS))
@@ -214,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown notebook(s) {unknown}; choose from {list(NOTEBOOKS)}")
     extra = {"data_dir": args.data_dir} if args.data_dir else {}  # notebook 01 resolves it against the project root
     try:
-        extra.update(parse_settings(args.set, set().union(*(notebook_parameters(name) for name in NOTEBOOKS))))
+        extra.update(parse_settings(args.set, declared_parameters()))
     except ValueError as error:
         parser.error(str(error))
     run(args.notebooks, args.profile, extra, force=args.force)

@@ -10,15 +10,16 @@ What a notebook's record holds:
     notebook    sha256 of notebooks/<name>.ipynb
     code        sha256 of every .py file of the package, lib/unetcolor/ and its subpackages
                 (colorizers/), by path within the package
-    parameters  what papermill injects: the profile's values, then --set and --data-dir
+    settings    the profile's settings (profiles/<profile>.yaml, with what it extends applied)
+    parameters  what papermill injects: the profile's name, --set and --data-dir
     folders     each *_dir / *_path parameter that names a local file or folder (DATA_DIR's
                 photos, photos_dir, model_path): file count, bytes, and one sha256 over the
                 files' names, sizes and contents
     data        notebooks 02-07: the prepared data that notebook 01 wrote (`prepared_data`)
-    upstream    the fingerprint of the notebook before it: a change propagates down the chain
+    runs        notebooks 03-07: the training runs it reads (unetcolor.plan.READS), each finished
+                run's records by sha256, a missing run as null: a run trained since re-executes
+                exactly the notebooks that read it
     weights     notebook 07: sha256 of each shipped colorizer file, lib/unetcolor/weights/*
-    bench       notebook 03: sha256 of each CPU benchmark, reports/bench/*cpu.json (its training-time
-                estimate is read from them)
 
 Notebook 01 writes the prepared data, so that data is its output, not its input: its stamp also
 records the data it wrote ("outputs"), and it re-executes when that data is missing or has since
@@ -41,7 +42,6 @@ from . import data, paths
 STAMP_VERSION = 1
 DATA_NOTEBOOK = "01_data_preparation"  # writes data/processed/<profile>/, which the others read
 READS_SHIPPED_WEIGHTS = ("07_beyond_the_paper",)
-READS_BENCH = ("03_training",)
 
 
 def sha256_file(path: Path) -> str:
@@ -102,15 +102,18 @@ def read_stamp(name: str, profile: str, root: Path | None = None) -> dict | None
     return stamp if isinstance(stamp, dict) and stamp.get("version") == STAMP_VERSION else None
 
 
-def inputs(name: str, profile: str, parameters: dict, upstream: str | None, root: Path | None = None) -> dict:
+def inputs(name: str, profile: str, parameters: dict, settings: dict, runs: dict | None = None,
+           root: Path | None = None) -> dict:
     """The record of what notebook `name` reads (see the module docstring), computed now.
 
-    parameters: the values papermill injects. upstream: the notebook before it, or None."""
+    parameters: the values papermill injects; settings: the profile's; runs: the records of
+    the runs it reads (unetcolor.plan.runs_read_by), or None."""
     root = root or paths.project_root()
     parameters = json.loads(json.dumps(parameters))  # as a stamp stores them: tuples become lists
     record = {
         "notebook": sha256_file(root / "notebooks" / f"{name}.ipynb"),
         "code": file_digests((root / "lib" / "unetcolor").rglob("*.py"), within=root / "lib" / "unetcolor"),
+        "settings": json.loads(json.dumps(settings)),
         "parameters": parameters,
     }
     folders = {}
@@ -123,14 +126,11 @@ def inputs(name: str, profile: str, parameters: dict, upstream: str | None, root
         record["folders"] = folders
     if name != DATA_NOTEBOOK:
         record["data"] = prepared_data(paths.profile_paths(profile, root).processed)
-    if upstream:
-        stamp = read_stamp(upstream, profile, root)
-        record["upstream"] = {upstream: stamp["fingerprint"] if stamp else None}
+    if runs is not None:
+        record["runs"] = runs
     if name in READS_SHIPPED_WEIGHTS:
         record["weights"] = file_digests(
             file for file in (root / "lib" / "unetcolor" / "weights").glob("*") if file.is_file())
-    if name in READS_BENCH:
-        record["bench"] = file_digests((root / "reports" / "bench").glob("*cpu.json"))
     return record
 
 
@@ -182,6 +182,9 @@ def changes(old: dict, new: dict) -> list[str]:
         reasons.append("notebook source changed")
     if old.get("code") != new.get("code"):
         reasons.append("package code changed: " + _names(_changed_keys(old.get("code"), new.get("code"))))
+    settings = _changed_keys(_flat(old.get("settings")), _flat(new.get("settings")))
+    if settings:
+        reasons.append("profile settings changed: " + _names(settings))
     parameters = _changed_keys(old.get("parameters"), new.get("parameters"))
     if parameters:
         before, after = old.get("parameters") or {}, new.get("parameters") or {}
@@ -192,14 +195,14 @@ def changes(old: dict, new: dict) -> list[str]:
             reasons.append(f"files under {key} changed")
     if old.get("data") != new.get("data"):
         reasons.append("prepared data missing" if new.get("data") is None else "prepared data changed")
-    for upstream in _changed_keys(old.get("upstream"), new.get("upstream")):
-        ran = (new.get("upstream") or {}).get(upstream)
-        reasons.append(f"upstream {upstream} re-ran" if ran else f"upstream {upstream} has not run")
+    runs = _changed_keys(old.get("runs"), new.get("runs"))
+    if runs:
+        trained = [run for run in runs if (new.get("runs") or {}).get(run)]
+        reasons.append(f"training runs changed: {_names(trained)}" if trained else
+                       f"training runs gone: {_names(runs)}")
     if old.get("weights") != new.get("weights"):
         reasons.append("shipped weights changed: " + _names(_changed_keys(old.get("weights"), new.get("weights"))))
-    if old.get("bench") != new.get("bench"):
-        reasons.append("benchmark changed: " + _names(_changed_keys(old.get("bench"), new.get("bench"))))
-    known = {"notebook", "code", "parameters", "folders", "data", "upstream", "weights", "bench"}
+    known = {"notebook", "code", "settings", "parameters", "folders", "data", "runs", "weights"}
     reasons += [f"{key} changed" for key in _changed_keys(old, new) if key not in known]
     return reasons
 
@@ -238,6 +241,12 @@ def record_run(name: str, profile: str, record: dict, root: Path | None = None,
 def _changed_keys(old: dict | None, new: dict | None) -> list[str]:
     old, new = old or {}, new or {}
     return sorted(key for key in set(old) | set(new) if old.get(key, _ABSENT) != new.get(key, _ABSENT))
+
+
+def _flat(settings: dict | None) -> dict:
+    """{"main.epochs": 100, ...}: a profile's sections flattened, so a change names its setting."""
+    return {f"{section}.{key}": value for section, values in (settings or {}).items()
+            for key, value in (values or {}).items()}
 
 
 def _names(names: list[str], shown: int = 4) -> str:

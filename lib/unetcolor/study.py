@@ -5,6 +5,7 @@ changed at a time: batch size (20, 32, 64, 100), learning rate (1e-3, 1e-4),
 split (70/30, 80/20, 90/10). Runs are cached by their config hash, so the base
 run is shared with notebook 03 and an interrupted study resumes.
 
+The levels and seeds are the profile's (profiles/<profile>.yaml, section `study`).
 One seed per setting, as the paper ran it, cannot tell a real difference from
 seed-to-seed noise; `seeds=n` repeats every setting with seeds base.seed,
 base.seed + 1, ..., and the tables and verdicts (unetcolor.claims) then use the
@@ -24,14 +25,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import data, paths
-from .config import TrainConfig, train_config_from_parameters
+from . import data, paths, profiles
+from .config import TrainConfig, parse_assignments
 from .reproducibility import LOG_TAG_ENV, PROGRESS_ENV
 from .train import add_checkpoint_arguments, train
 
 
-def study_configs(base: TrainConfig, batch_sizes=(20, 32, 64, 100), learning_rates=(1e-3, 1e-4),
-                  splits=("70_30", "80_20", "90_10"), seeds: int = 1) -> pd.DataFrame:
+def study_configs(base: TrainConfig, batch_sizes, learning_rates, splits, seeds: int = 1) -> pd.DataFrame:
     """One row per (factor, value, seed): the config that changes only that factor
     (and the seed: base.seed + 0, 1, ..., seeds - 1).
 
@@ -117,18 +117,16 @@ def study_histories(plan: pd.DataFrame, models_dir: Path) -> pd.DataFrame:
 
 def plan_for_profile(profile: str, seeds: int | None = None, data_fingerprint: str | None = None,
                      settings: dict | None = None) -> pd.DataFrame:
-    """Notebook 04's plan under a profile, built from the notebook's own parameter cell,
-    so a headless run trains exactly the configs the notebook will look up
-    (seeds, if given, overrides the notebook's `seeds`; settings, other parameters, as
-    the runner's --set does), bound to the profile's prepared data
-    (or to data_fingerprint, e.g. the one a committed run records)."""
-    from .runner import profile_parameters
-
-    values = {**profile_parameters("04_hyperparameter_study", profile), **(settings or {})}
+    """The study of profiles/<profile>.yaml (its `study` section, from its main run), bound to
+    the profile's prepared data (or to data_fingerprint, e.g. the one a committed run records);
+    seeds, if given, overrides the profile's; settings {"section.key": value} override others
+    for this call (the command's --set), never the file."""
+    settings_of = profiles.load(profile, settings)
     fingerprint = data_fingerprint or data.fingerprint(paths.profile_paths(profile).processed)
-    base = train_config_from_parameters(values, data=fingerprint)
-    return study_configs(base, batch_sizes=values["batch_sizes"], learning_rates=values["learning_rates"],
-                         splits=values["splits"], seeds=seeds or values["seeds"])
+    base = dataclasses.replace(settings_of.main, data=fingerprint)
+    study = settings_of.study
+    return study_configs(base, batch_sizes=study["batch_sizes"], learning_rates=study["learning_rates"],
+                         splits=study["splits"], seeds=seeds or study["seeds"])
 
 
 def run_in_parallel(plan: pd.DataFrame, args) -> int:
@@ -192,30 +190,28 @@ def run_in_parallel(plan: pd.DataFrame, args) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m unetcolor.study",
-        description="Run notebook 04's hyperparameter study headless (no Jupyter); finished runs are skipped.",
+        description="Train the profile's hyperparameter study headless (no Jupyter); finished runs are skipped.",
     )
     parser.add_argument("--profile", default="paper")
     parser.add_argument("--only", nargs="*", default=None,
                         help="factor levels to run, as factor=value (e.g. batch_size=64); default: all")
     parser.add_argument("--seeds", type=int, default=None,
-                        help="seeds per setting (default: notebook 04's `seeds` under the profile)")
+                        help="seeds per setting (default: the profile's study.seeds)")
     parser.add_argument("--seed", type=int, default=None, help="run only this seed of the plan")
     parser.add_argument("--workers", type=int, default=1, help="threads preparing batches (raise on a GPU)")
     add_checkpoint_arguments(parser)
     parser.add_argument("--jobs", type=int, default=1,
                         help="runs trained at once, each in its own process (one GPU has room for several)")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override one of notebook 04's parameters (a Python literal), e.g. --set last_batch=fill; "
-                             "the runs then have other configs than the notebook looks up under the profile")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override one setting of the profile for this call (a Python literal), e.g. "
+                             "--set main.last_batch=fill; the runs then have other configs than the profile's")
     args = parser.parse_args(argv)
-    from .runner import notebook_parameters, parse_settings
-
     try:
-        settings = parse_settings(args.set, set(notebook_parameters("04_hyperparameter_study")))
+        settings = parse_assignments(args.set)
+        plan = plan_for_profile(args.profile, args.seeds, settings=settings)
     except ValueError as error:
         parser.error(str(error))
     os.environ.setdefault(PROGRESS_ENV, "epoch")
-    plan = plan_for_profile(args.profile, args.seeds, settings=settings)
     args.seeds = int(plan["seed"].nunique())
     if args.seed is not None:
         plan = plan[plan["seed"] == args.seed]

@@ -14,7 +14,9 @@ A run lives in one folder (``models/<profile>/<run name>/``):
 Starting a run whose folder holds a checkpoint resumes after the last finished
 epoch; one whose folder holds model.keras is already done and is loaded.
 
-Headless: ``python -m unetcolor.train --config run.yaml --profile paper``.
+Headless: ``python -m unetcolor.train --profile paper`` trains the profile's main run
+(``--config run.yaml`` another config); ``make reproduce TRAIN=1`` trains every run a
+profile needs, with progress bars (unetcolor.reproduce).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from . import color, compiles, data, half_weights, metrics as image_metrics, paths, precision
+from . import color, compiles, data, devices, half_weights, metrics as image_metrics, paths, precision, profiles
 from .config import UNKEYED, TrainConfig, load_train_config, train_config_from_dict
 from .model import build_unet
 from .reproducibility import LOG_TAG_ENV, PROGRESS_ENV, batch_mode, environment_info, seed_everything
@@ -87,6 +89,20 @@ class ColorizationBatches(keras.utils.PyDataset):
 
     def on_epoch_end(self):
         self.epoch += 1
+
+
+def validation_batch_size(count: int, config: TrainConfig, replicas: int = 1) -> int:
+    """even_batch_size of count photos; with several devices, a size every batch of which they
+    can split evenly (ValueError naming the fix where there is none)."""
+    size = even_batch_size(count, config.batch_size)
+    if replicas > 1 and (size % replicas or count % size):
+        divisors = [d for d in range(replicas, config.batch_size + 1, replicas) if count % d == 0]
+        if not divisors:
+            raise ValueError(f"{count} validation photos cannot be split into batches of a multiple of {replicas} "
+                             f"devices up to batch size {config.batch_size}: choose a batch size or split that "
+                             f"gives a validation set divisible by {replicas}")
+        size = divisors[-1]
+    return size
 
 
 def even_batch_size(count: int, batch_size: int) -> int:
@@ -172,6 +188,7 @@ def history_row(epoch: int, logs: dict | None, started: float) -> dict:
 # a checkpoint of the paper model (with optimizer state) is about 200 MB: by wall time, neither
 # a 2-hour CPU run nor a 2-minute GPU run spends its time writing them
 CHECKPOINT_SECONDS = 300.0
+PROGRESS_FILE = "progress.json"
 
 
 class RunRecorder(keras.callbacks.Callback):
@@ -203,6 +220,9 @@ class RunRecorder(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         row = history_row(epoch, logs, self.started)
+        # what a parent process showing progress bars reads (unetcolor.reproduce): tiny, every epoch
+        write_json(self.run_dir / PROGRESS_FILE, {"epochs_done": epoch + 1, "epochs": self.epochs,
+                                                 "seconds": sum(r["seconds"] for r in self.rows) + row["seconds"]})
         compiled = compiles.since(self.compiled) if compiles.watching() else None
         if compiled is not None:
             row.update(compiles=compiled.count, compile_seconds=compiled.seconds, cache_hits=compiled.cache_hits)
@@ -234,8 +254,9 @@ class RunResult:
 
 
 def progress_mode() -> str:
-    """'epoch' (one line per epoch) under papermill/CLI runs, else 'bar' (Keras' progress bar)."""
-    return "epoch" if batch_mode() else "bar"
+    """'epoch' (one line per epoch) under papermill/CLI runs, else 'bar' (Keras' progress bar);
+    'quiet' where a caller shows progress of its own (unetcolor.reproduce's bars)."""
+    return os.environ.get(PROGRESS_ENV) if os.environ.get(PROGRESS_ENV) in ("epoch", "quiet") else "bar"
 
 
 def summarize_history(history: pd.DataFrame) -> dict:
@@ -336,7 +357,7 @@ def export_float16(run_dir: Path, processed_dir: Path, batch_size: int = 16) -> 
 
 def train(config: TrainConfig, processed_dir: Path, run_dir: Path, workers: int = 1,
           progress: str | None = None, stop_after: int | None = None, checkpoint_every: int | None = None,
-          checkpoint_seconds: float = CHECKPOINT_SECONDS) -> RunResult:
+          checkpoint_seconds: float = CHECKPOINT_SECONDS, callbacks: list | None = None) -> RunResult:
     """Train (or resume, or load) the run described by config on the prepared data.
 
     processed_dir holds rgb.npy / gray.npy / splits (notebook 01); run_dir gets
@@ -344,7 +365,8 @@ def train(config: TrainConfig, processed_dir: Path, run_dir: Path, workers: int 
     epoch k as an interruption would (checkpoint written, no final model), so a
     later call resumes; the result then has metrics == {}. A checkpoint (about 200 MB for
     the paper model) is written every checkpoint_every epochs if given, else whenever
-    checkpoint_seconds have passed, and always after the last epoch.
+    checkpoint_seconds have passed, and always after the last epoch. callbacks: more Keras
+    callbacks for model.fit (progress bars).
     """
     run_dir = Path(run_dir)
     if is_finished(run_dir):
@@ -357,46 +379,55 @@ def train(config: TrainConfig, processed_dir: Path, run_dir: Path, workers: int 
         raise ValueError(f"{saved_config}: this folder holds a run of another config; "
                          "use a new run folder or delete this one")
     write_json(saved_config, config.to_dict())
-    decision = precision.resolve(config.precision)
-    write_json(run_dir / "environment.json", {**environment_info(), **precision.as_record(decision)})
-
+    # resolved before the data is read: "auto" may measure this model first (cached per machine)
+    decision = precision.resolve(config.precision, config)
+    distribution = devices.data_parallel(config.batch_size)
+    write_json(run_dir / "environment.json", {**environment_info(), **precision.as_record(decision),
+                                              "placement": devices.describe(distribution)})
     precision.apply(decision)
     rgb, gray = data.load_arrays(processed_dir)
     train_ids, val_ids = data.load_split(processed_dir, config.split)
 
-    checkpoint = run_dir / "checkpoint.keras"
-    state = run_dir / "state.json"
-    rows: list[dict] = []
-    if checkpoint.is_file() and state.is_file():
-        first_epoch = json.loads(state.read_text())["epochs_done"]
-        model = keras.saving.load_model(checkpoint, safe_mode=True)
-        rows = pd.read_csv(run_dir / "history.csv").head(first_epoch).to_dict("records")
-        print(f"resuming {run_dir.name} after epoch {first_epoch}", flush=True)
-    else:
-        first_epoch = 0
-        seed_everything(config.seed)
-        model = compile_model(build_unet(config.model), config)
+    replicas = len(devices.accelerators()) if distribution else 1
+    if replicas > 1 and config.last_batch != "fill":
+        raise ValueError(f"{run_dir}: {replicas} devices split every batch, so the last one must be full: "
+                         "set `last_batch: fill` in the profile's main section")
+    # with several accelerators, Keras' DataParallel shards every batch (unetcolor.devices); the model
+    # must be created inside the block, where its variables are placed
+    with devices.distributed(config.batch_size):
+        checkpoint = run_dir / "checkpoint.keras"
+        state = run_dir / "state.json"
+        rows: list[dict] = []
+        if checkpoint.is_file() and state.is_file():
+            first_epoch = json.loads(state.read_text())["epochs_done"]
+            model = keras.saving.load_model(checkpoint, safe_mode=True)
+            rows = pd.read_csv(run_dir / "history.csv").head(first_epoch).to_dict("records")
+            print(f"resuming {run_dir.name} after epoch {first_epoch}", flush=True)
+        else:
+            first_epoch = 0
+            seed_everything(config.seed)
+            model = compile_model(build_unet(config.model), config)
 
-    train_batches = ColorizationBatches(gray, rgb, train_ids, config.batch_size, config.seed,
-                                        shuffle=True, output=config.model.output, first_epoch=first_epoch,
-                                        workers=workers, fill_last=config.last_batch == "fill")
-    val_batches = ColorizationBatches(gray, rgb, val_ids, even_batch_size(len(val_ids), config.batch_size),
-                                      shuffle=False, output=config.model.output, workers=workers)
-    progress = progress or progress_mode()
-    compiles.watching()
-    last_epoch = min(config.epochs, stop_after or config.epochs)
-    if first_epoch < last_epoch:
-        model.fit(
-            train_batches,
-            validation_data=val_batches,
-            epochs=last_epoch,
-            initial_epoch=first_epoch,
-            shuffle=False,  # ColorizationBatches shuffles by (seed, epoch); Keras' own batch shuffle is unseeded
-            callbacks=[RunRecorder(run_dir, rows, config.epochs, log_lines=progress == "epoch",
-                                   checkpoint_every=checkpoint_every, final_epoch=last_epoch,
-                                   checkpoint_seconds=checkpoint_seconds)],
-            verbose=1 if progress == "bar" else 0,
-        )
+        train_batches = ColorizationBatches(gray, rgb, train_ids, config.batch_size, config.seed,
+                                            shuffle=True, output=config.model.output, first_epoch=first_epoch,
+                                            workers=workers, fill_last=config.last_batch == "fill")
+        val_batches = ColorizationBatches(gray, rgb, val_ids, validation_batch_size(len(val_ids), config, replicas),
+                                          shuffle=False, output=config.model.output, workers=workers)
+        progress = progress or progress_mode()
+        compiles.watching()
+        last_epoch = min(config.epochs, stop_after or config.epochs)
+        if first_epoch < last_epoch:
+            model.fit(
+                train_batches,
+                validation_data=val_batches,
+                epochs=last_epoch,
+                initial_epoch=first_epoch,
+                shuffle=False,  # ColorizationBatches shuffles by (seed, epoch); Keras' own batch shuffle is unseeded
+                callbacks=[RunRecorder(run_dir, rows, config.epochs, log_lines=progress == "epoch",
+                                       checkpoint_every=checkpoint_every, final_epoch=last_epoch,
+                                       checkpoint_seconds=checkpoint_seconds), *(callbacks or [])],
+                verbose=1 if progress == "bar" else 0,
+            )
     history = pd.DataFrame(rows)
     if last_epoch < config.epochs:
         keras.mixed_precision.set_global_policy("float32")
@@ -407,6 +438,7 @@ def train(config: TrainConfig, processed_dir: Path, run_dir: Path, workers: int 
     _write_atomic(run_dir / "model.keras", final.save)
     write_json(run_dir / "metrics.json", metrics)
     checkpoint.unlink(missing_ok=True)  # the final model supersedes it
+    (run_dir / PROGRESS_FILE).unlink(missing_ok=True)
     keras.mixed_precision.set_global_policy("float32")
     return RunResult(run_dir, model, history, metrics)
 
@@ -433,20 +465,6 @@ def common_validation_metrics(model: keras.Model, config: TrainConfig, processed
     return {"common_val_photos": int(len(ids)), **{f"common_val_{k}": float(v) for k, v in scores.items()}}
 
 
-def add_common_validation_metrics(run_dir: Path, processed_dir: Path) -> dict:
-    """Score a finished run that predates common_validation_metrics and add the numbers to
-    its metrics.json (atomically). Returns the metrics; a run that has them is left as it is."""
-    run_dir = Path(run_dir)
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    if "common_val_loss" in metrics:
-        return metrics
-    config = run_config(run_dir)
-    model = run_model(run_dir)
-    metrics.update(common_validation_metrics(model, config, processed_dir))
-    write_json(run_dir / "metrics.json", metrics)
-    return metrics
-
-
 def _keyed(values: dict) -> dict:
     return {k: v for k, v in values.items() if k not in UNKEYED}
 
@@ -467,6 +485,20 @@ def run_folder(config: TrainConfig, profile: str) -> Path:
     return folders.run_dir(bind_data(config, folders.processed).run_name())
 
 
+def mark_main_run(profile: str, run_dir: Path) -> None:
+    """Record which run is the profile's main run, the one notebooks 03 and 05-07 read
+    (models/<profile>/main.json); unetcolor.reproduce writes it once that run is finished."""
+    write_json(paths.profile_paths(profile).models / "main.json", {"run": Path(run_dir).name})
+
+
+def main_run_dir(profile: str) -> Path:
+    pointer = paths.profile_paths(profile).models / "main.json"
+    if not pointer.is_file():
+        raise FileNotFoundError(f"{pointer}: no main run recorded for profile {profile!r}; "
+                                f"`make reproduce PROFILE={profile}` says what is missing and how to train it")
+    return pointer.parent / json.loads(pointer.read_text())["run"]
+
+
 def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
     """--checkpoint-every / --checkpoint-minutes, shared by the train and study commands."""
     parser.add_argument("--checkpoint-every", type=int, default=None, metavar="EPOCHS",
@@ -481,8 +513,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m unetcolor.train",
         description="Train the U-Net colorizer headless (no Jupyter), resuming an interrupted run.",
     )
-    mode = parser.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--config", help="YAML/JSON TrainConfig (keys of unetcolor.config.TrainConfig)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--config", help="YAML/JSON TrainConfig (keys of unetcolor.config.TrainConfig); "
+                                       "default: the profile's main run (profiles/<profile>.yaml)")
     mode.add_argument("--export-float16", metavar="RUN_DIR", type=Path,
                       help="store a finished run's model.keras as float16 weights (half the size) and record "
                            "the validation PSNR of both; needs the profile's prepared data")
@@ -494,7 +527,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.export_float16:
         print(json.dumps(export_float16(args.export_float16, folders.processed), indent=2))
         return 0
-    config = load_train_config(args.config)
+    config = load_train_config(args.config) if args.config else profiles.load(args.profile).main
     os.environ.setdefault(PROGRESS_ENV, "epoch")
     result = train(config, folders.processed, run_folder(config, args.profile), workers=args.workers,
                    checkpoint_every=args.checkpoint_every, checkpoint_seconds=60 * args.checkpoint_minutes)
@@ -504,16 +537,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-def mark_main_run(profile: str, run_dir: Path) -> None:
-    """Record which run notebooks 05 and 06 evaluate by default (models/<profile>/main.json)."""
-    write_json(paths.profile_paths(profile).models / "main.json", {"run": Path(run_dir).name})
-
-
-def main_run_dir(profile: str) -> Path:
-    pointer = paths.profile_paths(profile).models / "main.json"
-    if not pointer.is_file():
-        raise FileNotFoundError(f"{pointer}: no main run recorded for profile {profile!r}; "
-                                "run notebook 03 (or `make reproduce`) first")
-    return pointer.parent / json.loads(pointer.read_text())["run"]

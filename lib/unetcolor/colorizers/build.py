@@ -97,7 +97,7 @@ def train_colorizer(processed_dir: Path, out_dir: Path, config: RecipeConfig, da
     tuning_pair = shrink_pairs(gray[tuning_ids], rgb[tuning_ids], size)
     head = registry.head_for(config, fit_pair[1])
 
-    decision = precisions.resolve(config.precision)
+    decision = precisions.resolve(config.precision, config)
     say(f"training in {decision.precision} ({decision.reason})", flush=True)
     started = time.perf_counter()
     if stage1 is None:

@@ -28,7 +28,8 @@ class RecipeConfig:
     name: str = field(default="default", compare=False)
     head: str = "regression"  # "bins": classification over a*, b* bins; "gan": adversarial
     model: ModelConfig = field(default_factory=lambda: ModelConfig(
-        image_size=64, filters=(32, 64, 128, 256), normalization="batch", output="ab"))
+        image_size=64, filters=(32, 64, 128, 256), leaky_slope=0.2, normalization="batch", final_skip=True,
+        output="ab"))
     epochs: int = 24
     batch_size: int = 16
     learning_rate: float = 1e-3

@@ -40,7 +40,8 @@ def head_for(config: RecipeConfig, fit_y: np.ndarray) -> Head:
 
 # Recipes tried for the shipped ones; `make candidate RECIPE=NAME` trains one
 # into models/default-model/, where its provenance record is kept (its weights are not committed).
-CHROMA_128 = ModelConfig(image_size=128, filters=(32, 64, 128, 256, 256), normalization="batch", output="ab")
+CHROMA_128 = ModelConfig(image_size=128, filters=(32, 64, 128, 256, 256), leaky_slope=0.2, normalization="batch",
+                         final_skip=True, output="ab")
 CANDIDATES = {
     # the first default: the regression head with log-MSE fine-tuning (RecipeConfig's own defaults)
     "regression": RecipeConfig(name="regression"),

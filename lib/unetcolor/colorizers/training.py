@@ -107,7 +107,7 @@ def fit(head: Head, fit_pair, tuning_pair, verbose: bool = True, model: keras.Mo
     Keras policy is float32 again on return, so what is built afterwards is float32.
     Returns (model with the kept epochs' weights, history DataFrame, kept epoch of the last stage)."""
     config = head.config
-    decision = decision or precisions.resolve(config.precision)
+    decision = decision or precisions.resolve(config.precision, config)
     seed_everything(config.seed)
     histories = []
     precisions.apply(decision)

@@ -1,0 +1,167 @@
+"""Every training run a profile needs, whether it is here, and how long the rest would take.
+
+The runs: the profile's main run (profiles/<profile>.yaml, `main`), then its study (`study`:
+each level of each factor, each seed; the main run is also the study's reference level, so
+it is trained once). Each is bound to the prepared data (data.fingerprint), so photos other
+than those of a committed run make every run "missing": nothing trained on other photos is
+reused.
+
+A run is
+    finished  its records are here (metrics.json and history.csv), and for the main run its
+              weights too (model.keras or the float16 weights): notebooks 05-07 load them
+    partial   a checkpoint of some epochs is here: training resumes after them
+    missing   nothing of it is here
+
+Estimates are measured, never typed: unetcolor.speed measures this machine training and
+running the run's own U-Net (cached per machine and model), in the precision the run would
+use (unetcolor.precision); a run's estimate is its remaining epochs times (training photos /
+training images/s + validation photos / inference images/s), plus the first calls' tracing
+and compiling as measured, plus scoring the common validation photos once.
+
+Which notebook reads which runs is written here (READS), for the staleness record and for
+what `make reproduce` can execute while runs are missing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from . import data, half_weights, paths, precision, profiles, speed, study
+from .config import TrainConfig
+from .reproducibility import cpu_model, device_description, usable_cores
+from .staleness import sha256_file
+
+# the runs each notebook reads: "main" (the main run), "study" (the main run and every study run)
+READS = {"03_training": "main", "04_hyperparameter_study": "study", "05_psnr_evaluation": "main",
+         "06_pokhara_test_images": "main", "07_beyond_the_paper": "main"}
+RECORD_FILES = ("config.json", "history.csv", "metrics.json", half_weights.RECORD_FILE)
+
+
+@dataclass
+class PlannedRun:
+    role: str  # "main" or "study"
+    level: str  # "main run" or "batch_size=20", ...
+    seed: int
+    config: TrainConfig  # bound to the prepared data
+    run_dir: Path
+    status: str = "missing"  # "finished", "partial" or "missing"
+    epochs_done: int = 0
+    train_photos: int = 0
+    val_photos: int = 0
+    estimate_seconds: float | None = None
+    precision: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.run_dir.name
+
+    @property
+    def epochs_left(self) -> int:
+        return 0 if self.status == "finished" else self.config.epochs - self.epochs_done
+
+
+def run_state(run_dir: Path, needs_weights: bool) -> tuple[str, int]:
+    """(status, epochs done) of a run folder: see the module docstring."""
+    run_dir = Path(run_dir)
+    records = (run_dir / "metrics.json").is_file() and (run_dir / "history.csv").is_file()
+    weights = (run_dir / "model.keras").is_file() or (run_dir / half_weights.RECORD_FILE).is_file()
+    if records and (weights or not needs_weights):
+        return "finished", int(json.loads((run_dir / "metrics.json").read_text())["epochs"])
+    state = run_dir / "state.json"
+    if (run_dir / "checkpoint.keras").is_file() and state.is_file():
+        return "partial", int(json.loads(state.read_text())["epochs_done"])
+    return "missing", 0
+
+
+def build(profile: str, root: Path | None = None) -> list[PlannedRun]:
+    """The profile's runs on its prepared data: the main run first, then the study's other
+    runs in the study's order (each distinct config once). Needs the prepared data
+    (notebook 01): FileNotFoundError naming `make data` otherwise."""
+    folders = paths.profile_paths(profile, root)
+    settings = profiles.load(profile, root=root)
+    fingerprint = data.fingerprint(folders.processed)
+    main = dataclasses.replace(settings.main, data=fingerprint)
+    planned = [PlannedRun("main", "main run", main.seed, main, folders.run_dir(main.run_name()))]
+    base = settings.study
+    table = study.study_configs(main, base["batch_sizes"], base["learning_rates"], base["splits"], base["seeds"])
+    for row in table.drop_duplicates("run").itertuples():
+        if row.run != planned[0].name:
+            planned.append(PlannedRun("study", f"{row.factor}={row.value}", row.seed, row.config,
+                                      folders.run_dir(row.run)))
+    counts = data.split_counts(folders.processed).set_index("split")
+    for run in planned:
+        run.status, run.epochs_done = run_state(run.run_dir, needs_weights=run.role == "main")
+        run.train_photos, run.val_photos = (int(counts.loc[run.config.split, "train"]),
+                                            int(counts.loc[run.config.split, "val"]))
+    return planned
+
+
+def estimate(planned: list[PlannedRun], processed_dir: Path) -> None:
+    """Fill in each unfinished run's estimate and precision, from this machine's measurement."""
+    common = len(data.common_validation_ids(processed_dir))
+    for run in planned:
+        if run.status == "finished":
+            continue
+        decision = precision.resolve(run.config.precision, run.config)
+        measured = speed.model_speed(run.config, precisions=(decision.precision,))[decision.precision]
+        train_rate, predict_rate = measured["train"]["median"], measured["predict"]["median"]
+        per_epoch = run.train_photos / train_rate + run.val_photos / predict_rate
+        first_calls = measured["train"]["warmup_seconds"] + measured["predict"]["warmup_seconds"]
+        run.estimate_seconds = run.epochs_left * per_epoch + first_calls + common / predict_rate
+        run.precision = decision.precision
+
+
+def table(planned: list[PlannedRun]) -> pd.DataFrame:
+    return pd.DataFrame([{
+        "run": run.level if run.role == "main" else f"study {run.level}",
+        "seed": run.seed, "epochs": run.config.epochs,
+        "status": run.status if run.status != "partial" else f"partial ({run.epochs_done} epochs done)",
+        "estimate here": "" if run.estimate_seconds is None else duration(run.estimate_seconds),
+        "precision": run.precision, "folder": run.name,
+    } for run in planned])
+
+
+def describe(planned: list[PlannedRun], profile: str) -> str:
+    """The plan as `make reproduce` prints it: every run, cached or not, each missing run's
+    estimate here, the device, and the total."""
+    missing = [run for run in planned if run.status != "finished"]
+    lines = [f"Plan for profile {profile!r}: {len(planned)} training runs, {len(planned) - len(missing)} finished, "
+             f"{len(missing)} to train", table(planned).to_string(index=False)]
+    if missing:
+        total = sum(run.estimate_seconds or 0 for run in missing)
+        lines.append(f"Device here: {device_description()} ({cpu_model()}, {usable_cores()} cores); "
+                     f"total for the {len(missing)} runs to train: about {duration(total)} here.")
+    return "\n".join(lines)
+
+
+def duration(seconds: float) -> str:
+    """'45 s', '12 min', '3.4 h', '2.1 days'."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+def runs_read_by(notebook: str, profile: str, root: Path | None = None) -> dict | None:
+    """The records of the runs a notebook reads (READS), by content: {run folder: {file:
+    sha256}} (a missing run maps to None), for its staleness record; None for a notebook that
+    reads no run or where no data is prepared yet."""
+    reads = READS.get(notebook)
+    folders = paths.profile_paths(profile, root)
+    if reads is None or not (folders.processed / "manifest.json").is_file():
+        return None
+    planned = build(profile, root)
+    return {run.name: (_record_digests(run.run_dir) if run.status == "finished" else None)
+            for run in planned if reads == "study" or run.role == "main"}
+
+
+def _record_digests(run_dir: Path) -> dict:
+    return {name: sha256_file(run_dir / name) for name in RECORD_FILES if (run_dir / name).is_file()}

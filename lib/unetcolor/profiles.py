@@ -1,0 +1,146 @@
+"""What a profile trains and evaluates, read from one file: profiles/<name>.yaml.
+
+The paper profile (profiles/paper.yaml) is the one place the paper's settings are
+written: the photos' preparation, the U-Net, the main run, the study's levels and
+seeds, and what the evaluation notebooks show. Every reader takes them from here:
+the notebooks (which display them), `make train`, the study command and the plan.
+Nothing else holds a default for them (config.py's dataclasses have none).
+
+A smaller profile names the profile it `extends` and writes only what differs, in
+the same sections; a key the base profile does not have is an error, and so is an
+override equal to the base value (a setting written twice):
+
+    extends: paper
+    model:
+      filters: [8, 16, 32, 32, 32, 32]
+
+Sections, each a mapping:
+    data        image_size, splits ("70_30", ...), split_seed, sample_photos (above 0:
+                that many crops of scikit-image's bundled photos, used when no DATA_DIR
+                is given), max_images (0: all)
+    model       the keys of config.ModelConfig but image_size (data's)
+    main        the keys of config.TrainConfig but model and data: the main run
+    study       batch_sizes, learning_rates, splits (one factor changed at a time from
+                the main run), seeds (each setting with seeds main.seed, main.seed + 1, ...)
+    evaluation  what notebooks 05-07 show: examples, inference_batch_size,
+                out_of_domain_photos (0: all), out_of_domain_figure, beyond_examples
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from . import paths
+from .config import ModelConfig, TrainConfig, model_config_from_dict, train_config_from_dict
+
+SECTIONS = ("data", "model", "main", "study", "evaluation")
+STUDY_FACTORS = {"batch_sizes": "batch_size", "learning_rates": "learning_rate", "splits": "split"}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A profile's settings, checked. `main` is the main run's config, not yet bound to
+    prepared data (config.data is ""); the plan binds it (unetcolor.plan)."""
+
+    name: str
+    data: dict
+    model: ModelConfig
+    main: TrainConfig
+    study: dict
+    evaluation: dict
+    files: tuple[str, ...]  # the profile files read, most general first (relative to the root)
+
+    @property
+    def split_pairs(self) -> list[tuple[int, int]]:
+        """data.splits as (train, validation) percentages: "80_20" -> (80, 20)."""
+        return [tuple(int(part) for part in name.split("_")) for name in self.data["splits"]]
+
+    def table(self) -> "list[dict]":
+        """Every setting as rows {section, setting, value}: what a notebook displays."""
+        rows = [{"section": "data", "setting": key, "value": value} for key, value in self.data.items()]
+        rows += [{"section": "model", "setting": f.name, "value": getattr(self.model, f.name)}
+                 for f in dataclasses.fields(self.model)]
+        rows += [{"section": "main", "setting": f.name, "value": getattr(self.main, f.name)}
+                 for f in dataclasses.fields(self.main) if f.name not in ("model", "data")]
+        rows += [{"section": section, "setting": key, "value": value}
+                 for section in ("study", "evaluation") for key, value in getattr(self, section).items()]
+        return [{**row, "value": _shown(row["value"])} for row in rows]
+
+
+def profile_file(name: str, root: Path | None = None) -> Path:
+    return (root or paths.project_root()) / "profiles" / f"{name}.yaml"
+
+
+def known(root: Path | None = None) -> list[str]:
+    return sorted(path.stem for path in ((root or paths.project_root()) / "profiles").glob("*.yaml"))
+
+
+def raw_settings(name: str, root: Path | None = None, _seen: tuple = ()) -> tuple[dict, list[Path]]:
+    """The profile's sections with `extends` applied, and the files read (base first)."""
+    root = root or paths.project_root()
+    path = profile_file(name, root)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such profile; known profiles: {known(root)}")
+    if name in _seen:
+        raise ValueError(f"{path}: `extends` forms a circle: {' -> '.join((*_seen, name))}")
+    values = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(values, dict):
+        raise ValueError(f"{path}: a profile is a mapping of sections ({', '.join(SECTIONS)})")
+    base_name = values.pop("extends", None)
+    unknown = sorted(set(values) - set(SECTIONS))
+    if unknown:
+        raise ValueError(f"{path}: unknown section(s) {unknown}; sections are {list(SECTIONS)} and `extends`")
+    if base_name is None:
+        return values, [path]
+    base, files = raw_settings(base_name, root, (*_seen, name))
+    merged = copy.deepcopy(base)
+    for section, overrides in values.items():
+        if not isinstance(overrides, dict):
+            raise ValueError(f"{path}: section {section!r} must be a mapping")
+        for key, value in overrides.items():
+            if key not in base.get(section, {}):
+                raise ValueError(f"{path}: {section}.{key} is not a setting of {base_name!r}, which it extends")
+            if value == base[section][key]:
+                raise ValueError(f"{path}: {section}.{key} = {value!r} repeats {base_name!r}'s value; remove it")
+            merged[section][key] = value
+    return merged, [*files, path]
+
+
+def load(name: str, overrides: dict | None = None, root: Path | None = None) -> Profile:
+    """Profile `name`, checked; overrides {"section.key": value} (the study command's --set)
+    replace settings for one run of a command, never the file."""
+    root = root or paths.project_root()
+    values, files = raw_settings(name, root)
+    where = str(files[-1])
+    for dotted, value in (overrides or {}).items():
+        section, _, key = dotted.partition(".")
+        if key not in values.get(section, {}):
+            raise ValueError(f"--set {dotted}: profile {name!r} has no setting {dotted}")
+        values[section][key] = value
+    missing = [section for section in SECTIONS if section not in values]
+    if missing:
+        raise ValueError(f"{where}: missing section(s) {missing}")
+    data = dict(values["data"])
+    model = model_config_from_dict({**values["model"], "image_size": data["image_size"]}, f"{where} (model)")
+    main = train_config_from_dict({**values["main"], "model": dataclasses.asdict(model)}, f"{where} (main)")
+    study = dict(values["study"])
+    unknown = sorted(set(study) - {*STUDY_FACTORS, "seeds"})
+    if unknown or "seeds" not in study:
+        raise ValueError(f"{where}: study takes {sorted({*STUDY_FACTORS, 'seeds'})}; got {sorted(study)}")
+    if int(study["seeds"]) < 1:
+        raise ValueError(f"{where}: study.seeds must be at least 1")
+    for split in [*data["splits"], main.split, *study.get("splits", [])]:
+        if split not in data["splits"]:
+            raise ValueError(f"{where}: split {split!r} is not one that data.splits prepares ({data['splits']})")
+    return Profile(name, data, model, main, study, dict(values["evaluation"]),
+                   tuple(paths.relative(path, root) for path in files))
+
+
+def _shown(value):
+    """A setting as a table shows it: lists and tuples as text, so a column keeps one type."""
+    return ", ".join(str(item) for item in value) if isinstance(value, (list, tuple)) else value

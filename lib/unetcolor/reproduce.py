@@ -1,0 +1,193 @@
+"""`make reproduce`: prepare the data, print the training plan, train what is asked, run the notebooks.
+
+    python -m unetcolor.reproduce --profile paper --data-dir photos/            # plan, then what it can
+    python -m unetcolor.reproduce --profile paper --data-dir photos/ --train    # train what is missing too
+    python -m unetcolor.reproduce --profile paper --plan                        # the plan alone
+
+In order:
+1. notebook 01 prepares the photos (DATA_DIR, or the download; the smoke profile's bundled
+   crops only when no DATA_DIR is given) and notebook 02 shows the model: neither needs a run;
+2. the plan (unetcolor.plan): every run the profile needs, finished or not, each missing
+   run's estimate on this machine from a measurement taken here, the device and the total;
+3. with --train: the main run first, then the notebooks that need only it (03, 05, 06, 07),
+   then the study, then notebook 04: one progress bar per run with its ETA, and a total.
+   An interrupted call resumes from each run's last checkpoint when called again;
+4. without --train, the notebooks whose runs are all here (notebook 04 needs the main run
+   and lists unfinished study runs itself); then, if any run is missing, a short message:
+   what is missing, the total estimate here and the two ways to train it, and exit code 2.
+
+Nothing is re-executed or retrained whose inputs did not change (unetcolor.staleness, the
+runs' cache keys), so a second identical call does nothing and says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import keras
+from tqdm.auto import tqdm
+
+from . import paths, plan, runner, train
+from .reproducibility import PROGRESS_ENV
+
+EXIT_RUNS_MISSING = 2
+BEFORE_STUDY = ("03_training", "05_psnr_evaluation", "06_pokhara_test_images", "07_beyond_the_paper")
+
+
+class ProgressBars(keras.callbacks.Callback):
+    """One bar for the run (its epochs, with tqdm's ETA) and one for all runs to train (epochs
+    weighted by each run's estimate, so its ETA is the total's)."""
+
+    def __init__(self, run: plan.PlannedRun, total: tqdm):
+        super().__init__()
+        self.total = total
+        self.per_epoch = (run.estimate_seconds or 0) / max(run.epochs_left, 1)
+        self.bar = tqdm(total=run.config.epochs, initial=run.epochs_done, unit="epoch", leave=True,
+                        desc=f"{run.level} seed {run.seed}", dynamic_ncols=True)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.bar.update(1)
+        loss = (logs or {}).get("val_loss")
+        if loss is not None:
+            self.bar.set_postfix(val_loss=f"{loss:.4f}")
+        self.total.update(self.per_epoch)
+
+    def on_train_end(self, logs=None):
+        self.bar.close()
+
+
+def train_runs(runs: list[plan.PlannedRun], profile: str, total: tqdm) -> None:
+    """Train (or resume) each run in turn in this process, with its progress bar."""
+    folders = paths.profile_paths(profile)
+    for run in runs:
+        bars = ProgressBars(run, total)
+        train.train(run.config, folders.processed, run.run_dir, progress="quiet", callbacks=[bars])
+        bars.bar.close()
+        run.status, run.epochs_done = plan.run_state(run.run_dir, needs_weights=run.role == "main")
+
+
+def train_in_parallel(runs: list[plan.PlannedRun], profile: str, jobs: int, total: tqdm) -> None:
+    """The study's runs `jobs` at a time, each in its own process (on one GPU this overlaps
+    the runs' compiling and input work); the bars follow each run's progress file."""
+    import subprocess  # only this path starts processes
+
+    pending, running, failed = list(runs), [], []
+    environment = {**os.environ, PROGRESS_ENV: "quiet"}
+    # JAX would otherwise reserve 75% of the GPU's memory in each process
+    environment.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", f"{0.9 / jobs:.2f}")
+    while pending or running:
+        while pending and len(running) < jobs:
+            run = pending.pop(0)
+            factor, value = run.level.split("=", 1)
+            command = [sys.executable, "-m", "unetcolor.study", "--profile", profile, "--only", f"{factor}={value}",
+                       "--seed", str(run.seed)]
+            running.append((run, ProgressBars(run, total), subprocess.Popen(command, env=environment,
+                                                                             stdout=subprocess.DEVNULL)))
+        time.sleep(1.0)
+        for run, bars, process in list(running):
+            done = _epochs_done(run.run_dir)
+            while bars.bar.n < done:
+                bars.on_epoch_end(bars.bar.n)
+            if process.poll() is not None:
+                running.remove((run, bars, process))
+                bars.bar.close()
+                failed += [run.level] if process.returncode else []
+    if failed:
+        raise RuntimeError(f"study runs failed: {failed}; their logs are above, rerun to resume them")
+
+
+def _epochs_done(run_dir: Path) -> int:
+    state, _ = plan.run_state(run_dir, needs_weights=False)
+    if state == "finished":
+        return int(train.run_config(run_dir).epochs)
+    progress = run_dir / train.PROGRESS_FILE
+    try:
+        return int(json.loads(progress.read_text())["epochs_done"])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def missing_message(missing: list[plan.PlannedRun], profile: str, data_dir: str) -> str:
+    total = sum(run.estimate_seconds or 0 for run in missing)
+    data = f' DATA_DIR="{data_dir}"' if data_dir else ""
+    profile_arg = "" if profile == "paper" else f" PROFILE={profile}"
+    names = ", ".join(f"{run.level} seed {run.seed}" for run in missing[:6]) + (" ..." if len(missing) > 6 else "")
+    return "\n".join([
+        f"Not reproduced yet: {len(missing)} training run(s) of profile {profile!r} are missing on these photos "
+        f"({names}); about {plan.duration(total)} of training on this machine.",
+        "Notebooks that need them were not executed. Choose one:",
+        f"  make reproduce{profile_arg}{data} TRAIN=1     train here (progress bars; an interrupted call resumes)",
+        f"  on a GPU machine: `make gpu-setup`, then the same command there (docs: README, "
+        "'Reproduce on the paper's photos'); or scripts/gpu_paper_run.sh there and scripts/unpack_runs.sh here",
+    ])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m unetcolor.reproduce", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="paper")
+    parser.add_argument("--data-dir", default="", help="a folder of photos instead of the download")
+    parser.add_argument("--train", action="store_true", help="train the missing runs here, then run the notebooks")
+    parser.add_argument("--plan", action="store_true", help="prepare the data if needed, print the plan, stop")
+    parser.add_argument("--jobs", type=int, default=1, help="study runs trained at once (each its own process)")
+    parser.add_argument("--force", action="store_true", help="re-execute every notebook, stale or not")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a notebook parameter, e.g. photos_dir=../shared/data/pokhara")
+    args = parser.parse_args(argv)
+    extra = {"data_dir": args.data_dir} if args.data_dir else {}
+    try:
+        extra.update(runner.parse_settings(args.set, runner.declared_parameters()))
+    except ValueError as error:
+        parser.error(str(error))
+
+    def notebooks(names):
+        runner.run(list(names), args.profile, extra, force=args.force)
+
+    notebooks(["01_data_preparation"] if args.plan else ["01_data_preparation", "02_model"])
+    folders = paths.profile_paths(args.profile)
+    planned = plan.build(args.profile)
+    missing = [run for run in planned if run.status != "finished"]
+    if missing:
+        print(f"[{args.profile}] measuring how fast this machine trains the model (cached per machine) ...", flush=True)
+        plan.estimate(planned, folders.processed)
+    print(plan.describe(planned, args.profile), flush=True)
+    if args.plan:
+        return 0
+    main_run = planned[0]
+    if missing and args.train:
+        total = tqdm(total=round(sum(run.estimate_seconds or 0 for run in missing)), unit="s", desc="all runs",
+                     dynamic_ncols=True, bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}")
+        try:
+            if main_run.status != "finished":
+                train_runs([main_run], args.profile, total)
+            train.mark_main_run(args.profile, main_run.run_dir)
+            notebooks(BEFORE_STUDY)
+            rest = [run for run in missing if run.role == "study"]
+            if args.jobs > 1:
+                train_in_parallel(rest, args.profile, args.jobs, total)
+            else:
+                train_runs(rest, args.profile, total)
+        except KeyboardInterrupt:
+            total.close()
+            print(f"\n[{args.profile}] interrupted: every run keeps its last checkpoint; the same command resumes.",
+                  file=sys.stderr)
+            return 130
+        total.close()
+        notebooks(runner.NOTEBOOKS[2:])
+        return 0
+    if main_run.status == "finished":
+        train.mark_main_run(args.profile, main_run.run_dir)
+        notebooks(runner.NOTEBOOKS[2:])
+    if missing:
+        print(missing_message(missing, args.profile, args.data_dir), file=sys.stderr, flush=True)
+        return EXIT_RUNS_MISSING
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,215 @@
+"""How fast this machine trains and runs one model: measured here, never a typed constant.
+
+One measurement serves three readers: `precision auto` (float32 or bfloat16, whichever
+trains this model faster), the plan's time estimates (unetcolor.plan) and the bench.
+
+    measure_each    interleaved repeats of several runs (repeat 1 of each, then repeat 2,
+                    ...), so a machine whose load drifts slows all of them alike; each
+                    figure keeps every repeat's rate, so its spread is reported with it
+    model_speed     training and inference images/s of one TrainConfig's U-Net, in the
+                    precisions asked for, interleaved; cached per machine and model
+
+The model measured is the run's own U-Net (its ModelConfig, loss and learning rate). On a
+CPU the batch is at most PROBE_BATCH photos, so a measurement of the paper's model takes
+about a minute rather than ten; images/s changes little with the batch size on a CPU
+(every batch already fills the cores), and the record says which batch was measured.
+The cache ($UNETCOLOR_CACHE or ~/.cache/unetcolor, speed.json) is keyed by the machine
+(CPU model, cores, bfloat16 flags, Keras backend, its device, the library versions) and the
+model (config, batch), so another machine, library or model is measured anew.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from .config import TrainConfig
+from .model import build_unet
+from .reproducibility import cpu_model, device_description, environment_info
+
+CACHE_ENV = "UNETCOLOR_CACHE"
+CACHE_FILE = "speed.json"
+CACHE_VERSION = 1
+PROBE_BATCH = 8  # on a CPU: photos per measured step (a GPU measures the run's own batch)
+PROBE_SECONDS = 2.0  # measured work per repeat and precision
+PROBE_REPEATS = 3
+BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
+
+
+def measure_each(runs: dict[str, Callable[[float | None], int]], seconds: float, repeats: int = 3,
+                 warmup: int = 1, clock: Callable[[], float] = time.perf_counter) -> dict[str, dict]:
+    """The median rate (items per second) of ``repeats`` repeats of each run, interleaved
+    (repeat 1 of every run, then repeat 2, ...), so a machine whose load drifts affects
+    all of them alike.
+
+    run(remaining) does some work and returns how many items (images, photos) it did;
+    ``remaining`` is the measured time the repeat still needs (None for a warm-up call),
+    so a caller whose unit of work is large (a model.fit call) can size it. ``warmup``
+    untimed calls of each run come first; their seconds are kept ("warmup_seconds": the
+    first call traces and compiles). Each repeat calls its run until at least ``seconds``
+    have passed. Returns, per run, {"median", "rates", "seconds", "items", "repeats",
+    "spread", "warmup_seconds"}: per repeat its rate, measured seconds and items;
+    spread = (slowest, fastest) repeat rate."""
+    if repeats < 1 or seconds < 0:
+        raise ValueError(f"repeats must be >= 1 and seconds >= 0, got {repeats} and {seconds}")
+    warmups = {}
+    for name, run in runs.items():
+        started = clock()
+        for _ in range(warmup):
+            run(None)
+        warmups[name] = clock() - started
+    figures = {name: {"rates": [], "seconds": [], "items": []} for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            items, started = 0, clock()
+            while True:
+                elapsed = clock() - started
+                if items and elapsed >= seconds:
+                    break
+                items += run(max(seconds - elapsed, 0.0))
+            figures[name]["rates"].append(items / elapsed)
+            figures[name]["seconds"].append(elapsed)
+            figures[name]["items"].append(items)
+    return {name: {"median": float(statistics.median(figure["rates"])), **figure, "repeats": repeats,
+                   "spread": [float(min(figure["rates"])), float(max(figure["rates"]))],
+                   "warmup_seconds": warmups[name]}
+            for name, figure in figures.items()}
+
+
+def measure(run: Callable[[float | None], int], seconds: float, repeats: int = 3, warmup: int = 1,
+            clock: Callable[[], float] = time.perf_counter) -> dict:
+    """``measure_each`` of one run."""
+    return measure_each({"run": run}, seconds, repeats, warmup, clock)["run"]
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags (Linux /proc/cpuinfo); empty where they cannot be read."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def on_gpu() -> bool:
+    """True when Keras' backend computes on a GPU."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax  # loaded only under the JAX backend
+
+        return jax.devices()[0].platform == "gpu"
+    if backend == "tensorflow":
+        import tensorflow as tf  # loaded only under the TensorFlow backend
+
+        return bool(tf.config.list_physical_devices("GPU"))
+    return False
+
+
+def probe_batch(config: TrainConfig) -> int:
+    """The batch a measurement uses: the run's own on a GPU, at most PROBE_BATCH on a CPU."""
+    return config.batch_size if on_gpu() else min(config.batch_size, PROBE_BATCH)
+
+
+def machine_key() -> str:
+    """What makes two machines measure alike: CPU, cores, bfloat16 flags, backend, device,
+    library versions."""
+    info = environment_info()
+    software = [f"{name}={info[name]}" for name in ("keras_backend", "keras", "tensorflow", "tensorflow-cpu", "jax")
+                if name in info]
+    flags = sorted(cpu_flags() & set(BF16_FLAGS))
+    return "|".join([cpu_model(), str(os.cpu_count()), ",".join(flags), device_description(), *software])
+
+
+def model_key(config: TrainConfig, batch: int) -> str:
+    model = json.dumps({"model": dataclasses.asdict(config.model), "loss": _loss(config), "batch": batch},
+                       sort_keys=True, default=list)
+    return hashlib.sha256(model.encode()).hexdigest()[:12]
+
+
+def _loss(config) -> str:
+    """A colorizer recipe (colorizers.recipe.RecipeConfig) has heads of its own: its U-Net is
+    measured under MSE, the same shapes and work but for the loss."""
+    return getattr(config, "loss", "mse")
+
+
+def _cache_path() -> Path:
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "unetcolor") / CACHE_FILE
+
+
+def _read_cache() -> dict:
+    try:
+        cached = json.loads(_cache_path().read_text())
+    except (OSError, ValueError):
+        return {}
+    return cached if cached.get("version") == CACHE_VERSION else {}
+
+
+def _write_cache(cached: dict) -> None:
+    path = _cache_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    temporary.write_text(json.dumps({**cached, "version": CACHE_VERSION}, indent=1, sort_keys=True))
+    os.replace(temporary, path)
+
+
+def _runs(config: TrainConfig, batch: int, precisions) -> dict:
+    """Training and inference runs of config's U-Net per precision, on random photo-shaped data."""
+    rng = np.random.default_rng(0)
+    size, channels = config.model.image_size, 3 if config.model.output == "rgb" else 2
+    x = rng.random((batch, size, size, 1), dtype=np.float32)
+    y = np.tanh(rng.standard_normal((batch, size, size, channels))).astype(np.float32)
+    runs = {}
+    try:
+        for name in precisions:
+            keras.mixed_precision.set_global_policy(POLICIES[name])
+            model = build_unet(config.model)
+            model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=_loss(config))
+            runs[f"train {name}"] = lambda remaining, model=model: model.train_on_batch(x, y) is None or batch
+            runs[f"predict {name}"] = lambda remaining, model=model: model.predict_on_batch(x) is None or batch
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    return runs
+
+
+def model_speed(config: TrainConfig, precisions=("float32", "bfloat16"), seconds: float = PROBE_SECONDS,
+                repeats: int = PROBE_REPEATS) -> dict:
+    """Images/s of config's U-Net here, per precision: {"float32": {"train": figure,
+    "predict": figure, "batch", "device", "measured_with"}, ..., "batch", "cached" (bool: no
+    precision needed measuring)}; figures as measure_each returns them (median, spread,
+    warmup_seconds). Cached per machine, model and precision: the first call measures the
+    precisions not yet cached, interleaved (about a minute for the paper's U-Net on 2 CPU
+    cores), later calls read the cache."""
+    batch = probe_batch(config)
+    machine, model = machine_key(), model_key(config, batch)
+    known = _read_cache().get(machine, {}).get(model, {})
+    wanted = [name for name in precisions if name not in known]
+    if wanted:
+        started = time.perf_counter()
+        measured = measure_each(_runs(config, batch, wanted), seconds, repeats)
+        taken = round(time.perf_counter() - started, 1)
+        new = {name: {"train": measured[f"train {name}"], "predict": measured[f"predict {name}"], "batch": batch,
+                      "device": device_description(), "measured_with": sorted(wanted), "measured_seconds": taken}
+               for name in wanted}
+        cached = _read_cache()  # another process may have written meanwhile
+        cached.setdefault(machine, {}).setdefault(model, {}).update(new)
+        _write_cache(cached)
+        known = {**known, **new}
+    return {**{name: known[name] for name in precisions}, "batch": batch, "cached": not wanted}
+
+
+def describe(figure: dict) -> str:
+    """'3.71 images/s (3.52-3.80 over 3 repeats)'."""
+    low, high = figure["spread"]
+    return f"{figure['median']:.3g} images/s ({low:.3g}-{high:.3g} over {figure['repeats']} repeats)"
