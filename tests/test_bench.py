@@ -164,15 +164,3 @@ def test_measure_each_interleaves_the_repeats_of_its_runs():
     figures = bench.measure_each({"a": run_of("a", 1.0), "b": run_of("b", 2.0)}, seconds=2, repeats=2, clock=clock)
     assert order == ["a warm-up", "b warm-up", "a", "a", "b", "a", "a", "b"]
     assert figures["a"]["median"] == 1.0 and figures["b"]["median"] == 0.5
-
-
-def test_training_estimate_divides_the_work_by_the_measured_speed(tmp_path):
-    import json
-
-    record = {"cpu": {"model": "Some CPU", "cores": 2},
-              "training": {"float32": {"project_loop": {"median": 2.0}}, "bfloat16": {"project_loop": {"median": 4.0}}}}
-    (tmp_path / "tensorflow-cpu-2cpu.json").write_text(json.dumps(record))
-    (tmp_path / "precision_effect.json").write_text("{}")  # not a bench file: ignored
-    table = bench.training_estimate(72000, tmp_path)
-    assert table["hours"].tolist() == [10.0, 5.0] and table["precision"].tolist() == ["float32", "bfloat16"]
-    assert set(table["machine"]) == {"Some CPU, 2 cores"}
