@@ -20,7 +20,7 @@ RUN      := $(PY) -m unetcolor.runner --profile $(PROFILE) $(if $(DATA_DIR),--da
 REPRODUCE := $(PY) -m unetcolor.reproduce --profile $(PROFILE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") $(if $(TRAIN),--train) $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force) $(NB_ARGS)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: ALWAYS help setup reproduce plan results smoke data train gpu-setup test test-unit test-notebooks test-rerun bench lab default-model vivid-model gan-model candidate choose-models clean clean-runs
+.PHONY: ALWAYS help setup reproduce plan runs results smoke data train gpu-setup test test-unit test-notebooks test-rerun bench lab default-model vivid-model gan-model candidate choose-models clean clean-runs
 
 help: ## list the targets and variables
 	@echo "usage: make TARGET [PROFILE=paper|smoke] [DATA_DIR=folder-of-photos] [TRAIN=1] [JOBS=n] [NB_ARGS='--set name=value'] [FORCE=1]"
@@ -52,6 +52,9 @@ reproduce: ALWAYS | $(INSTALLED) ## plan, then the stale notebooks at PROFILE (d
 plan: ALWAYS | $(INSTALLED) ## the training plan alone: every run PROFILE needs on DATA_DIR's photos, cached or missing, with estimates here
 	$(REPRODUCE) --plan
 
+runs: ALWAYS | $(INSTALLED) ## prepare the photos and train every missing run of PROFILE headless, no notebook
+	$(PY) -m unetcolor.reproduce --profile $(PROFILE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") $(if $(JOBS),--jobs $(JOBS)) --runs-only
+
 results: $(INSTALLED) ## rewrite README.md's results section from reports/paper/tables
 	$(PY) -m unetcolor.results --profile paper
 
@@ -73,7 +76,8 @@ test-unit: $(INSTALLED)
 
 # nbval re-executes the committed smoke notebooks (known-good outputs) and compares the cells marked
 # `# NBVAL_CHECK_OUTPUT`, after masking what may differ between machines (tests/nbval_sanitize.cfg).
-# `make test` runs it before `make smoke`, so it compares with the committed copies, not with fresh ones.
+# `make test` trains the smoke runs headless first (`make runs`, no notebook written), then runs nbval before
+# `make smoke`, so it compares with the committed copies, not with fresh ones.
 test-notebooks: $(INSTALLED)
 	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
 		reports/smoke/notebooks/0*.ipynb
@@ -82,6 +86,7 @@ test-notebooks: $(INSTALLED)
 # committed); on a checkout that ran it before, only what changed since.
 test: ## unit tests; nbval against the committed smoke notebooks; the smoke profile through papermill, twice
 	$(MAKE) test-unit
+	$(MAKE) runs PROFILE=smoke DATA_DIR=
 	$(MAKE) test-notebooks
 	$(MAKE) smoke
 	$(MAKE) test-rerun

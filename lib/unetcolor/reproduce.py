@@ -3,6 +3,7 @@
     python -m unetcolor.reproduce --profile paper --data-dir photos/            # plan, then what it can
     python -m unetcolor.reproduce --profile paper --data-dir photos/ --train    # train what is missing too
     python -m unetcolor.reproduce --profile paper --plan                        # the plan alone
+    python -m unetcolor.reproduce --profile smoke --runs-only                   # data and runs, no notebook
 
 In order:
 1. notebook 01 prepares the photos (DATA_DIR, or the download; the smoke profile's bundled
@@ -15,6 +16,10 @@ In order:
 4. without --train, the notebooks whose runs are all here (notebook 04 needs the main run
    and lists unfinished study runs itself); then, if any run is missing, a short message:
    what is missing, the total estimate here and the two ways to train it, and exit code 2.
+
+With --runs-only the photos are prepared headless (unetcolor.data) and every missing run is
+trained, with no notebook executed (`make runs`; `make test` uses it before nbval re-executes
+the committed notebooks against the runs).
 
 Nothing is re-executed or retrained whose inputs did not change (unetcolor.staleness, the
 runs' cache keys), so a second identical call does nothing and says so.
@@ -32,7 +37,7 @@ from pathlib import Path
 import keras
 from tqdm.auto import tqdm
 
-from . import paths, plan, runner, train
+from . import data, paths, plan, runner, train
 from .reproducibility import PROGRESS_ENV
 
 EXIT_RUNS_MISSING = 2
@@ -134,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", default="", help="a folder of photos instead of the download")
     parser.add_argument("--train", action="store_true", help="train the missing runs here, then run the notebooks")
     parser.add_argument("--plan", action="store_true", help="prepare the data if needed, print the plan, stop")
+    parser.add_argument("--runs-only", action="store_true",
+                        help="prepare the data headless and train every missing run; execute no notebook")
     parser.add_argument("--jobs", type=int, default=1, help="study runs trained at once (each its own process)")
     parser.add_argument("--force", action="store_true", help="re-execute every notebook, stale or not")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
@@ -148,7 +155,11 @@ def main(argv: list[str] | None = None) -> int:
     def notebooks(names):
         runner.run(list(names), args.profile, extra, force=args.force)
 
-    notebooks(["01_data_preparation"] if args.plan else ["01_data_preparation", "02_model"])
+    if args.runs_only:
+        data.main(["--profile", args.profile] + (["--data-dir", args.data_dir] if args.data_dir else []))
+        args.train = True
+    else:
+        notebooks(["01_data_preparation"] if args.plan else ["01_data_preparation", "02_model"])
     folders = paths.profile_paths(args.profile)
     planned = plan.build(args.profile)
     missing = [run for run in planned if run.status != "finished"]
@@ -166,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
             if main_run.status != "finished":
                 train_runs([main_run], args.profile, total)
             train.mark_main_run(args.profile, main_run.run_dir)
-            notebooks(BEFORE_STUDY)
+            if not args.runs_only:
+                notebooks(BEFORE_STUDY)
             rest = [run for run in missing if run.role == "study"]
             if args.jobs > 1:
                 train_in_parallel(rest, args.profile, args.jobs, total)
@@ -178,7 +190,12 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
             return 130
         total.close()
-        notebooks(runner.NOTEBOOKS[2:])
+        if not args.runs_only:
+            notebooks(runner.NOTEBOOKS[2:])
+        return 0
+    if args.runs_only:
+        train.mark_main_run(args.profile, main_run.run_dir)
+        print(f"[{args.profile}] every run is finished: nothing to train", flush=True)
         return 0
     if main_run.status == "finished":
         train.mark_main_run(args.profile, main_run.run_dir)
