@@ -55,7 +55,7 @@ plan: ALWAYS | $(INSTALLED) ## the training plan alone: every run PROFILE needs 
 runs: ALWAYS | $(INSTALLED) ## prepare the photos and train every missing run of PROFILE headless, no notebook
 	$(PY) -m unetcolor.reproduce --profile $(PROFILE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") $(if $(JOBS),--jobs $(JOBS)) --runs-only
 
-results: $(INSTALLED) ## rewrite README.md's results section from reports/paper/tables
+results: $(INSTALLED) ## rewrite the README's findings and docs/results.md from reports/paper/
 	$(PY) -m unetcolor.results --profile paper
 
 smoke: ## the whole pipeline at toy scale, training included (minutes on a CPU, no network): reports/smoke/

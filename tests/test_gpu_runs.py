@@ -41,3 +41,12 @@ def test_the_committed_gpu_summary_is_what_its_records_give():
     """reports/bench/gpu-h100/summary.json is computed from the runs and logs beside it
     (`make bench` rewrites it), never edited."""
     assert json.loads((EVIDENCE / gpu_runs.SUMMARY_FILE).read_text()) == gpu_runs.summarize(EVIDENCE)
+
+
+def test_totals_give_the_compile_share_and_the_aggregate_images_per_second():
+    runs = [{"train_seconds": 100.0, "compile_seconds": 30.0, "images": 1200},
+            {"train_seconds": 50.0, "compile_seconds": 0.0, "images": 600}]
+    assert gpu_runs.totals(runs, 60.0) == {"runs": 2, "compile_share": 0.2, "images_per_second": 30.0,
+                                           "wall_seconds": 60.0}
+    runs[1]["images"] = None  # a history from before the `images` column
+    assert gpu_runs.totals(runs, 60.0)["images_per_second"] is None

@@ -73,3 +73,30 @@ def test_every_figure_the_notebooks_save_has_a_caption_that_places_it_against_th
     for name in sorted(names):
         text = plots.caption_for(name)
         assert text and ("paper" in text or "Section" in text), f"{name}.png has no caption in plots.CAPTIONS"
+
+
+def test_curve_titles_count_the_seeds_actually_drawn():
+    """A level with one seed beside one with two: the title says 1-2 seeds per level, not 2."""
+    histories = pd.DataFrame([{"factor": "split", "value": v, "seed": s, "epoch": e, "accuracy": 0.5, "val_loss": 0.1}
+                              for v, s in (("80_20", 42), ("80_20", 43), ("70_30", 42)) for e in range(1, 4)])
+    title = plots.study_curves(histories, "split", "accuracy").axes[0].get_title()
+    assert title == 'Training Keras "accuracy" by split (1-2 seeds per level; band: their range)'
+    both = histories[histories["value"] == "80_20"]
+    assert plots.study_curves(both, "split", "val_loss").axes[0].get_title().endswith("(mean of 2 seeds, band: their range)")
+    one = histories[histories["seed"] == 42]
+    assert plots.study_curves(one, "split", "val_loss").axes[0].get_title().endswith("(one seed)")
+
+
+def test_psnr_per_photo_counts_the_photos_above_the_gray_copy_and_marks_the_mean_difference():
+    per_image = pd.DataFrame({"psnr_model": [20.0, 22.0, 18.0, 25.0], "psnr_gray": [21.0, 21.0, 19.0, 24.0]})
+    figure = plots.psnr_per_photo(per_image)
+    left, right = figure.axes
+    assert left.get_title() == "2 of 4 photos above the diagonal"
+    assert right.get_title() == "mean difference +0.00 dB (red)"
+    assert "mean 21.25" in left.get_xlabel() and "mean 21.25" in left.get_ylabel()
+
+
+def test_save_returns_nothing_so_a_cell_shows_no_path(tmp_path):
+    figure = plots.study_bars(_results())
+    assert plots.save(figure, tmp_path / "x.png") is None and (tmp_path / "x.png").is_file()
+

@@ -21,14 +21,59 @@ def test_markdown_table_has_every_row():
 def test_readme_section_is_replaced_between_markers(tmp_path, monkeypatch):
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{results.START}\nold\n{results.END}\ntail\n")
-    monkeypatch.setattr(results, "results_markdown", lambda profile: f"new for {profile}")
+    monkeypatch.setattr(results, "summary_markdown", lambda profile: f"new for {profile}")
     results.write_readme_section("paper", readme)
     assert readme.read_text() == f"intro\n{results.START}\nnew for paper\n{results.END}\ntail\n"
+    readme.write_text("no markers\n")
+    try:
+        results.write_readme_section("paper", readme)
+    except ValueError as error:
+        assert str(readme) in str(error) and results.START in str(error)
+    else:
+        raise AssertionError("a README without markers must be refused")
 
 
-def test_targets_sentence_counts_the_met_targets():
-    targets = pd.DataFrame({"model": ["accurate", "accurate", "vivid"], "met": [True, False, True]})
-    assert results._targets_sentence(targets) == "Targets of the accurate and vivid models: 2 of 3 met."
+def test_targets_sentence_counts_quality_targets_apart_from_budgets():
+    targets = pd.DataFrame({"model": ["accurate", "accurate", "vivid", "vivid"], "met": [True, False, True, True],
+                            "kind": ["quality", "quality", "quality", "budget"]})
+    assert results._targets_sentence(targets) == ("Targets of the accurate and vivid models: 2 of 3 quality targets "
+                                                  "met; 1 of 1 budgets (file size, training time) met.")
+
+
+def test_the_readme_summary_quotes_the_committed_tables_and_stays_on_the_first_screen():
+    """The verdicts and the PSNR headline come from reports/paper/tables, and the README that
+    holds them is short, with both in its first 60 lines."""
+    from unetcolor import paths
+
+    tables = paths.profile_paths("paper").tables
+    summary = results.summary_markdown("paper")
+    psnr = pd.read_csv(tables / "05_psnr_summary.csv").set_index(["metric", "method"])["mean"]
+    assert f"scores {psnr['psnr', 'model']:.2f} dB" in summary and f"({psnr['psnr', 'gray baseline']:.2f} dB)" in summary
+    for row in pd.read_csv(tables / "04_paper_claims.csv").itertuples():
+        assert f"| {row.claim} | {row.verdict} | {row.seeds} |" in summary
+    readme = (paths.project_root() / "README.md").read_text().splitlines()
+    assert len(readme) < 150
+    first_screen = "\n".join(readme[:60])
+    assert "| the paper says | verdict here |" in first_screen and "**PSNR.**" in first_screen
+
+
+def test_plan_times_come_from_the_recorded_plans(tmp_path, monkeypatch):
+    import json
+
+    from unetcolor import paths
+
+    monkeypatch.setattr(paths, "project_root", lambda: tmp_path)
+    folder = tmp_path / "reports" / "smoke" / "plans"
+    folder.mkdir(parents=True)
+    record = {"machine": {"device": "cpu", "cpu": "Some CPU", "cores": 4, "keras_backend": "tensorflow"},
+              "date": "2026-01-02", "scratch_seconds": 7200.0,
+              "runs": [{"precision": "float32", "scratch_seconds": 3600.0}, {"precision": "bfloat16",
+                                                                            "scratch_seconds": 3600.0}]}
+    (folder / "tensorflow-cpu-4cpu.json").write_text(json.dumps(record))
+    lines = "\n".join(results._time_lines("smoke"))
+    assert ("2 runs: the main run and the study): about 2.0 h on Some CPU, 4 cores (bfloat16, float32; the main run "
+            "alone 60 min)") in lines
+    assert "2026-01-02" in lines and "reports/smoke/plans/tensorflow-cpu-4cpu.json" in lines
 
 
 def test_runtimes_come_from_the_stamps_and_say_where_none_was_recorded(tmp_path, monkeypatch):

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from unetcolor import claims, study
+from unetcolor import claims, data, study
 from unetcolor.config import TrainConfig
 import tiny
 from unetcolor import profiles
@@ -133,37 +133,93 @@ def test_settings_change_the_planned_configs_and_unknown_names_are_refused():
         study.plan_for_profile("paper", seeds=1, data_fingerprint="a89a708211de", settings={"main.lastbatch": 1})
 
 
-def test_a_parallel_study_starts_its_first_run_alone_when_a_compile_cache_is_shared(tmp_path, monkeypatch):
-    """With JAX_COMPILATION_CACHE_DIR set, the base run trains alone, then the rest `jobs` at a
-    time; every run's epoch lines carry its level, and the log says when each finished."""
+def test_a_parallel_jax_study_compiles_each_signature_once_and_the_rest_hit_the_shared_cache(tmp_path):
+    """Real runs, 2 at a time, on JAX with a persistent compilation cache, in a throwaway project:
+    every run finishes, each epoch line names its run, and the run that shares the base run's
+    shapes (learning rate 1e-3) starts after the base run compiled, so its first epoch finds
+    its programs in the cache instead of compiling them again."""
+    import json
+    import os
+    import shutil
     import subprocess
-    import types
+    import sys
 
-    started = []
+    from PIL import Image
 
-    class Run:
-        def __init__(self, command, env):
-            started.append((command[command.index("--only") + 1], env["UNETCOLOR_LOG_TAG"],
-                            sum(1 for run in alive if run.returncode is None)))
-            self.returncode = None
-            alive.append(self)
+    from conftest import photo_crops
 
-        def poll(self):
-            self.returncode = 0  # each run ends at its first poll
-            return 0
+    root = Path(__file__).resolve().parents[1]
+    project = tmp_path / "project"
+    for part in ("notebooks", "profiles"):
+        shutil.copytree(root / part, project / part)
+    (project / "lib").mkdir()
+    (project / "lib" / "unetcolor").symlink_to(root / "lib" / "unetcolor")
+    shutil.copy(root / "pyproject.toml", project)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i, crop in enumerate(photo_crops(16, 96, seed=5)):
+        Image.fromarray(crop).save(photos / f"{i:02d}.png")
+    environment = {**os.environ, "UNETCOLOR_ROOT": str(project), "UNETCOLOR_CACHE": str(tmp_path / "cache"),
+                   "KERAS_BACKEND": "jax", "JAX_COMPILATION_CACHE_DIR": str(tmp_path / "jax-cache"),
+                   "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0", "JAX_PLATFORMS": "cpu"}
 
-    alive = []
-    monkeypatch.setattr(subprocess, "Popen", Run)
-    monkeypatch.setattr(study, "study_results", lambda plan, models: pd.DataFrame({"run": []}))
-    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(study.paths, "profile_paths", lambda profile: types.SimpleNamespace(models=tmp_path))
-    plan = study.study_configs(dataclasses.replace(profiles.load("paper").main, epochs=1), batch_sizes=[32, 64], learning_rates=[1e-3, 1e-4],
-                               splits=["80_20"])
-    args = types.SimpleNamespace(profile="paper", jobs=3, seeds=1, workers=1, checkpoint_minutes=5,
-                                 checkpoint_every=None, set=[])
-    assert study.run_in_parallel(plan, args) == 0
-    assert [level for level, _, _ in started][0] == "batch_size=64"  # the base run
-    assert started[0][2] == 0 and started[1][2] == 0  # nothing else ran beside the base run
-    assert started[2][2] == 1  # after it, runs go `jobs` at a time
-    assert [tag for _, tag, _ in started] == [f"[{level} seed 42] " for level, _, _ in started]
-    assert len(started) == 3  # base, batch_size=32, learning_rate=0.001
+    def run(*command):
+        done = subprocess.run([sys.executable, "-m", *command], env=environment, capture_output=True, text=True,
+                              timeout=600)
+        assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+        return done.stdout + done.stderr
+
+    run("unetcolor.data", "--profile", "smoke", "--data-dir", str(photos))
+    log = run("unetcolor.study", "--profile", "smoke", "--jobs", "2", "--seeds", "1")
+    plan = study.plan_for_profile("smoke", seeds=1, data_fingerprint=data.fingerprint(
+        project / "data" / "processed" / "smoke"))
+    runs = {f"{f}={v}": project / "models" / "smoke" / run for f, v, run in zip(plan["factor"], plan["value"],
+                                                                                  plan["run"])}
+    assert all(study.has_results(folder) for folder in runs.values())
+    assert log.count("finished") >= len(set(plan["run"])) and "[learning_rate=0.001 seed 42] epoch 1/2" in log
+    first = {level: pd.read_csv(folder / "history.csv").iloc[0] for level, folder in runs.items()}
+    assert first["learning_rate=0.001"]["cache_hits"] > 0
+    assert first["batch_size=8"]["compiles"] > 0 and first["batch_size=8"]["cache_hits"] == 0  # the base run
+    assert json.loads((runs["learning_rate=0.001"] / "environment.json").read_text())["keras_backend"] == "jax"
+
+
+def test_stagger_lets_one_run_compile_at_a_time_and_cached_signatures_start_at_once(tmp_path):
+    """A run is compiling until it finishes an epoch. Only one compiles at a time; with JAX's
+    persistent cache, a run whose signature has finished an epoch here may start beside it."""
+    import json
+
+    from unetcolor.study import Stagger
+    from unetcolor.train import PROGRESS_FILE
+
+    a, b, c = (tmp_path / name for name in "abc")
+    for folder in (a, b, c):
+        folder.mkdir()
+
+    def epoch_done(folder, n):
+        (folder / PROGRESS_FILE).write_text(json.dumps({"epochs_done": n}))
+
+    for cache in (True, False):
+        stagger = Stagger(cache=cache)
+        assert stagger.may_start("batch 64")
+        stagger.started(a, "batch 64")
+        assert not stagger.may_start("batch 64") and not stagger.may_start("batch 20")  # a is compiling
+        epoch_done(a, 1)
+        assert stagger.may_start("batch 20")  # a compiled: the next may compile
+        stagger.started(b, "batch 20")
+        # b compiles; another run of a's signature finds a's programs in the cache, if there is one
+        assert stagger.may_start("batch 64") is cache and not stagger.may_start("batch 32")
+        stagger.ended(b)  # b failed before its first epoch: it no longer holds the turn
+        assert stagger.may_start("batch 32")
+        (a / PROGRESS_FILE).unlink()
+
+
+def test_compile_signature_ignores_learning_rate_and_seed_but_not_shapes():
+    import dataclasses
+
+    import tiny
+    from unetcolor.study import compile_signature
+
+    base = tiny.train()
+    assert compile_signature(base) == compile_signature(dataclasses.replace(base, learning_rate=1e-4, seed=43))
+    for change in ({"batch_size": 8}, {"split": "70_30"}, {"last_batch": "partial"}, {"precision": "bfloat16"}):
+        assert compile_signature(dataclasses.replace(base, **change)) != compile_signature(base), change

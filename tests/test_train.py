@@ -227,3 +227,34 @@ def test_checkpoints_follow_the_epoch_interval_or_the_clock(tmp_path):
     assert recorder(checkpoint_seconds=0)._checkpoint_due(0)
     by_epochs = recorder(checkpoint_every=3, checkpoint_seconds=0)
     assert [by_epochs._checkpoint_due(e) for e in (0, 2, 3, 5, 9)] == [False, True, False, True, True]
+
+
+def test_an_interrupt_ends_the_epoch_with_a_checkpoint_and_training_again_resumes(tiny_processed, tmp_path):
+    """SIGINT (Ctrl-C, or a time budget's `timeout --signal=INT`) lets the running epoch finish and
+    checkpoints it: nothing finished is lost, and training the same run again resumes after it."""
+    import signal
+    import time
+
+    import pandas as pd
+
+    run_dir, epochs = tmp_path / "run", 40
+    script = ("import sys; sys.path.insert(0, 'tests'); import tiny; from pathlib import Path; from unetcolor import train\n"
+              f"train.train(tiny.train(epochs={epochs}), Path({str(tiny_processed)!r}), Path({str(run_dir)!r}), "
+              "progress='quiet', checkpoint_seconds=1e9)\n")
+    process = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
+    progress = run_dir / train.PROGRESS_FILE
+    deadline = time.monotonic() + 120
+    while not progress.is_file() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.02)
+    assert progress.is_file(), "no epoch finished"
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode != 0 and "stopping after this epoch" in stderr and "checkpointed" in stderr, stderr[-2000:]
+    state = json.loads((run_dir / "state.json").read_text())
+    interrupted = pd.read_csv(run_dir / "history.csv")
+    assert 1 <= state["epochs_done"] == len(interrupted) < epochs and (run_dir / "checkpoint.keras").is_file()
+    assert not (run_dir / "metrics.json").exists()
+
+    result = train.train(train.run_config(run_dir), tiny_processed, run_dir, progress="quiet")
+    assert len(result.history) == epochs and result.metrics["epochs"] == epochs
+    assert result.history["epoch"].tolist()[:len(interrupted)] == interrupted["epoch"].tolist()

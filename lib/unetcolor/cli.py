@@ -1,4 +1,15 @@
-"""The `colorize` command: a thin layer over predict.colorize_paths."""
+"""The `colorize` command: a thin layer over predict.load_model and predict.colorize_paths.
+
+    colorize photo.png --out colorized/                              the shipped "accurate" colorizer
+    colorize photo.png --out colorized/ --model models/paper/<run>   the paper's U-Net (a run folder)
+
+By default the photos are coloured by the packaged weights/default.keras (an
+L*a*b* U-Net, the most accurate of the shipped models; --vivid and --gan pick
+the other two). The paper's U-Net (Acharya & Pokhrel) is a training run
+folder, models/paper/<run> (models/paper/main.json names the main run); on a
+fresh clone it is rebuilt from the folder's config.json and its committed
+float16 weights (see predict.load_model).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +25,8 @@ examples:
   colorize "album/*.png" --format keep --out out/   quote patterns so colorize expands them
   colorize photo.jpg --out out/ --vivid                the bolder packaged model
   colorize photo.jpg --out out/ --gan                  the adversarially trained packaged model
-  colorize photo.jpg --out out/ --model models/paper/<run>/model.keras
+  colorize photo.jpg --out out/ --model models/paper/<run>   the paper's U-Net (a training run folder;
+                                                             models/paper/main.json names the main run)
 
 Each output is named after its input (<name>.png by default) and has the
 input's size: the model colours a shrunk copy and the colours are laid over
@@ -22,13 +34,15 @@ the full-resolution original luminance. Inputs are never overwritten.
 A folder is searched for every image format Pillow reads; other files in it
 are listed as skipped (not an image) and left alone.
 Exit status: 0 if every photo was colorized (skipped files do not count),
-1 if any failed or none was found, 2 for usage errors.
+1 if any failed or none was found, 2 for usage errors or a model that
+cannot be loaded.
 """
 
 NO_MODEL = """\
 colorize: no trained model found.
-  Pass one with --model PATH (a .keras file, e.g. models/<profile>/<run>/model.keras),
-  or set UNETCOLOR_MODEL=PATH, or make one in the project checkout:
+  Pass one with --model PATH (a .keras file, or a training run folder such as
+  models/paper/<run>, the paper's U-Net), or set UNETCOLOR_MODEL=PATH, or make one
+  in the project checkout:
     make train       trains the paper's model (about 19 hours on a CPU, minutes on a GPU)
     make smoke       trains a toy model in minutes (models/smoke/...; it barely colours)
 """
@@ -39,8 +53,9 @@ FORMATS = {"png": ".png", "jpg": ".jpg", "keep": None}
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="colorize",
-        description="Colorize black-and-white photos with the U-Net of Acharya & Pokhrel, "
-        "at each photo's own size.",
+        description="Colorize black-and-white photos at each photo's own size, by default with the\n"
+        "shipped L*a*b* colorizer (weights/default.keras, the most accurate);\n"
+        "--model models/paper/<run> uses the paper's U-Net (Acharya & Pokhrel).",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -50,8 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="folder for the colorized photos (created if missing)")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--model", "-m", type=Path, metavar="PATH",
-                       help="a trained .keras model (default: $UNETCOLOR_MODEL, "
-                       "else the packaged weights/default.keras, the most accurate)")
+                       help="a .keras model, or a training run folder such as models/paper/<run> "
+                       "(the paper's U-Net: its model.keras, else its committed float16 weights) "
+                       "(default: $UNETCOLOR_MODEL, else the packaged L*a*b* weights/default.keras, "
+                       "the most accurate)")
     which.add_argument("--vivid", action="store_true",
                        help="use the packaged weights/vivid.keras: bolder colours, less accurate")
     which.add_argument("--gan", action="store_true",

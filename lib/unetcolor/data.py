@@ -121,7 +121,7 @@ def prepare_dataset(
     max_images: int | None = None,
     min_size: int | None = None,
     bw_chroma_threshold: float = BW_CHROMA_THRESHOLD,
-    progress: bool = True,
+    progress: bool | None = None,
     workers: int | None = None,
 ) -> pd.DataFrame:
     """Clean and prepare the photos under `folders` into `out_dir`; return the report.
@@ -166,7 +166,8 @@ def prepare_dataset(
         return cached
 
     rows, kept = _examine_all(
-        sources, image_size, min_size, bw_chroma_threshold, max_images, progress, workers
+        sources, image_size, min_size, bw_chroma_threshold, max_images,
+        not batch_mode() if progress is None else progress, workers
     )
     report = pd.DataFrame([{key: row[key] for key in ("file", "status", "reason")} for row in rows])
     if not kept:
@@ -314,7 +315,7 @@ def _examine(path: Path, image_size: int, min_size: int) -> dict:
         reason = f"too small to crop ({width}x{height} px; shorter side under {min_size} px)"
         return {**result, "status": "excluded", "reason": reason}
     rgb = _flatten_on_white(photo.rgb, photo.alpha)
-    square = _crop_and_resize(rgb, image_size)
+    square = crop_and_resize(rgb, image_size)
     small = np.asarray(Image.fromarray(square).resize((CHROMA_SIZE, CHROMA_SIZE), Image.Resampling.BOX))
     return {**result, "rgb": square, "chroma": round(float(color.chroma(small)), 3)}
 
@@ -327,7 +328,7 @@ def _flatten_on_white(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
     return np.rint(rgb * weight + 255.0 * (1.0 - weight)).astype(np.uint8)
 
 
-def _crop_and_resize(rgb: np.ndarray, image_size: int) -> np.ndarray:
+def crop_and_resize(rgb: np.ndarray, image_size: int) -> np.ndarray:
     """Center square crop, then LANCZOS resize: uint8 (H, W, 3) -> uint8 (S, S, 3)."""
     height, width = rgb.shape[:2]
     side = min(height, width)

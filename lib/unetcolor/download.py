@@ -40,6 +40,7 @@ from pathlib import Path, PurePosixPath
 from tqdm import tqdm  # plain text bars: the same in terminals, notebooks and papermill logs
 
 from . import paths
+from .reproducibility import batch_mode
 from .images import IMAGE_SUFFIXES
 
 DEFAULT_URL = "https://efrosgans.eecs.berkeley.edu/cyclegan/datasets/summer2winter_yosemite.zip"
@@ -61,7 +62,7 @@ def fetch_dataset(
     url: str = DEFAULT_URL,
     sha256: str | None = None,
     expected_counts: dict[str, int] | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
     name: str = DATASET_NAME,
 ) -> Path:
     """Download, verify and extract the dataset; return the folder holding the photo folders.
@@ -92,7 +93,7 @@ def fetch_dataset(
     for _attempt in range(2):  # one retry: a dropped connection is common, a second one is not
         try:
             if not archive.is_file():
-                _download(url, archive, progress)
+                _download(url, archive, not batch_mode() if progress is None else progress)
             root = verify_archive(archive, expected_counts, sha256)
             break
         except (ArchiveError, OSError, http.client.HTTPException) as error:
@@ -184,7 +185,7 @@ def check_member(member: zipfile.ZipInfo) -> None:
         raise ArchiveError(f"unsafe archive member {name!r}: symbolic link")
 
 
-def fetch_from_kaggle(raw_dir: str | os.PathLike, progress: bool = True) -> Path:
+def fetch_from_kaggle(raw_dir: str | os.PathLike, progress: bool | None = None) -> Path:
     """The paper's own source: download `balraj98/summer2winter-yosemite` with
     the `kaggle` command, then verify and extract it like `fetch_dataset`.
 
@@ -203,6 +204,7 @@ def fetch_from_kaggle(raw_dir: str | os.PathLike, progress: bool = True) -> Path
     command = shutil.which("kaggle")
     if command is None:
         raise RuntimeError("the `kaggle` command is not installed: run `pip install kaggle`")
+    progress = not batch_mode() if progress is None else progress
     raw_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=raw_dir, prefix=".kaggle-") as folder:
         subprocess.run(

@@ -45,7 +45,10 @@ def epoch_timing(history: pd.DataFrame) -> dict:
         "first_epoch_cache_hits": int(history["cache_hits"].iloc[0]) if "cache_hits" in history else None,
         "later_compiles": int(later["compiles"].sum()),
         "later_compile_seconds": float(later["compile_seconds"].sum()),
+        "compile_seconds": float(history["compile_seconds"].sum()),
         "train_seconds": float(history["seconds"].sum()),
+        # training images over all epochs (histories written before the `images` column: None)
+        "images": int(history["images"].sum()) if "images" in history else None,
     }
 
 
@@ -78,13 +81,26 @@ def study_progress(log: str) -> dict:
     }
 
 
+def totals(runs: list[dict], wall_seconds: float | None) -> dict:
+    """Over runs trained together: the share of their training time spent compiling, and the
+    training images per second of all of them together over the wall time they shared (None
+    where a history lacks the `images` column or the wall time is unknown)."""
+    seconds = sum(run["train_seconds"] for run in runs)
+    images = [run["images"] for run in runs]
+    known = all(count is not None for count in images) and wall_seconds
+    return {"runs": len(runs), "compile_share": sum(run["compile_seconds"] for run in runs) / seconds if seconds else None,
+            "images_per_second": sum(images) / wall_seconds if known else None, "wall_seconds": wall_seconds}
+
+
 def summarize(folder: Path) -> dict:
-    """Every run under folder/runs/ and every study log (*.log holding `[study]` lines)."""
+    """Every run under folder/runs/ and every study log (*.log holding `[study]` lines), with
+    totals over the runs (totals(); the wall time is the study's budget as its log gives it)."""
     folder = Path(folder)
     runs = [run_summary(config.parent) for config in sorted(folder.glob("runs/*/config.json"))]
     studies = {log.name: study_progress(log.read_text()) for log in sorted(folder.glob("*.log"))
                if "[study]" in log.read_text()}
-    return {"runs": runs, "studies": studies}
+    walls = [study["stopped_after_seconds"] for study in studies.values() if study["stopped_after_seconds"]]
+    return {"runs": runs, "studies": studies, "totals": totals(runs, max(walls) if walls else None)}
 
 
 def write_summary(folder: Path) -> Path:

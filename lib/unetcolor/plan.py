@@ -18,6 +18,11 @@ use (unetcolor.precision); a run's estimate is its remaining epochs times (train
 training images/s + validation photos / inference images/s), plus the first calls' tracing
 and compiling as measured, plus scoring the common validation photos once.
 
+Each time it estimates, `make reproduce` records the plan in reports/<profile>/plans/<machine>.json
+(record()): the machine, the photos, each run's status and estimate here, and what the whole
+profile would take from scratch on that machine. The README's times are generated from these
+records (unetcolor.results), never typed.
+
 Which notebook reads which runs is written here (READS), for the staleness record and for
 what `make reproduce` can execute while runs are missing.
 """
@@ -26,12 +31,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from . import data, half_weights, paths, precision, profiles, speed, study
+from keras.backend import backend as keras_backend
+
+from . import data, half_weights, paths, precision, profiles, speed, study, train
 from .config import TrainConfig
 from .reproducibility import cpu_model, device_description, usable_cores
 from .staleness import sha256_file
@@ -53,7 +62,8 @@ class PlannedRun:
     epochs_done: int = 0
     train_photos: int = 0
     val_photos: int = 0
-    estimate_seconds: float | None = None
+    estimate_seconds: float | None = None  # the epochs left, for a run not finished
+    scratch_seconds: float | None = None  # all its epochs, as if nothing of it were here
     precision: str = ""
 
     @property
@@ -102,18 +112,45 @@ def build(profile: str, root: Path | None = None) -> list[PlannedRun]:
 
 
 def estimate(planned: list[PlannedRun], processed_dir: Path) -> None:
-    """Fill in each unfinished run's estimate and precision, from this machine's measurement."""
+    """Fill in each run's precision and from-scratch estimate, and each unfinished run's
+    estimate of what is left, from this machine's measurement (one per distinct model)."""
     common = len(data.common_validation_ids(processed_dir))
     for run in planned:
-        if run.status == "finished":
-            continue
         decision = precision.resolve(run.config.precision, run.config)
         measured = speed.model_speed(run.config, precisions=(decision.precision,))[decision.precision]
         train_rate, predict_rate = measured["train"]["median"], measured["predict"]["median"]
         per_epoch = run.train_photos / train_rate + run.val_photos / predict_rate
-        first_calls = measured["train"]["warmup_seconds"] + measured["predict"]["warmup_seconds"]
-        run.estimate_seconds = run.epochs_left * per_epoch + first_calls + common / predict_rate
+        once = measured["train"]["warmup_seconds"] + measured["predict"]["warmup_seconds"] + common / predict_rate
+        run.scratch_seconds = run.config.epochs * per_epoch + once
+        if run.status != "finished":
+            run.estimate_seconds = run.epochs_left * per_epoch + once
         run.precision = decision.precision
+
+
+def record(planned: list[PlannedRun], profile: str, root: Path | None = None) -> Path:
+    """Write the estimated plan to reports/<profile>/plans/<machine>.json (atomically) and
+    return its path: one file per kind of machine, the latest plan made there."""
+    folders = paths.profile_paths(profile, root)
+    machine = {"device": device_description(), "cpu": cpu_model(), "cores": usable_cores(),
+               "keras_backend": keras_backend()}
+    name = "-".join([machine["keras_backend"], machine["device"], f"{machine['cores']}cpu"])
+    target = folders.root / "reports" / profile / "plans" / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    kept = data.split_counts(folders.processed)
+    train.write_json(target, {
+        "profile": profile, "machine": machine, "date": time.strftime("%Y-%m-%d"),
+        "photos": int(kept["train"].iloc[0] + kept["val"].iloc[0]),
+        "runs": [{"run": run.level, "seed": run.seed, "epochs": run.config.epochs, "status": run.status,
+                  "precision": run.precision, "estimate_seconds": _round(run.estimate_seconds),
+                  "scratch_seconds": _round(run.scratch_seconds)} for run in planned],
+        "to_train_seconds": _round(sum(run.estimate_seconds or 0 for run in planned)),
+        "scratch_seconds": _round(sum(run.scratch_seconds or 0 for run in planned)),
+    })
+    return target
+
+
+def _round(seconds: float | None) -> float | None:
+    return None if seconds is None else round(float(seconds), 1)
 
 
 def table(planned: list[PlannedRun]) -> pd.DataFrame:

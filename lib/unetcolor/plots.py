@@ -39,10 +39,17 @@ CAPTIONS = (
                       "epoch, one colour per level; levels with no finished run or missing seeds are named."),
     ("04_*_val_accuracy", "Counterpart of the paper's Figures 4-7 across the study's settings: validation Keras "
                           "\"accuracy\" per epoch; levels with no finished run or missing seeds are named."),
+    ("04_*_accuracy", "Counterpart of the paper's Figures 4-7 across the study's settings: training Keras "
+                      "\"accuracy\" per epoch (the paper's 90/10 claim is about it); levels with no finished run or "
+                      "missing seeds are named."),
     ("04_study_overview", "Beyond the paper's figures: the study at a glance, each level's mean over seeds and "
                           "their range. Where two ranges overlap, the seeds do not separate the levels."),
-    ("05_psnr_distribution", "Counterpart of the numbers under the paper's Figure 9: PSNR per validation photo "
-                             "for the U-Net and for the gray copy."),
+    ("05_psnr_per_photo", "Counterpart of the numbers under the paper's Figure 9: PSNR per validation photo, the "
+                          "U-Net against the gray copy (left; above the diagonal the U-Net is better), and the "
+                          "per-photo difference with its mean (right)."),
+    ("05_figure3_license_clear", "Counterpart of the paper's Figures 3 and 9 on license-clear photos (scikit-image, "
+                                 "cropped to the model's size): gray input, the U-Net's RGB output and the original, "
+                                 "each with its PSNR."),
     ("05_ssim_distribution", "Beyond the paper's figures, beside Figure 9: SSIM per validation photo for the U-Net "
                              "and for the gray copy."),
     ("05_figure9_photos", "Counterpart of the paper's Figure 9: gray input, colorization and ground truth, "
@@ -50,6 +57,8 @@ CAPTIONS = (
     ("05_best_worst_photos", "Beyond the paper's figures: the three best and three worst validation photos by PSNR."),
     ("06_figure8_photos", "Counterpart of the paper's Figure 8: photos from outside the training domain, "
                           "colorized at native size."),
+    ("06_figure8_license_clear", "Counterpart of the paper's Figure 8 on license-clear photos (scikit-image) from "
+                                 "outside the training domain, colorized at native size, each with its PSNR."),
     ("07_examples", "Counterpart of the paper's Figures 3 and 8 on license-clear photos (scikit-image): every "
                     "model beside the gray input and the original, with each output's PSNR."),
     ("07_variants_photos", "Counterpart of the paper's Figure 3 for every variant, on validation photos."),
@@ -67,10 +76,9 @@ def caption_for(name: str) -> str | None:
     return next((text for pattern, text in CAPTIONS if fnmatchcase(name, pattern)), None)
 
 
-def save(figure, path: Path, dpi: int = 120) -> Path:
+def save(figure, path: Path, dpi: int = 120) -> None:
     """Write figure to path as PNG, atomically, with its caption (``CAPTIONS``) under it.
-    Returns the path relative to the project root where it lies under it (what a notebook
-    cell then shows: no machine's absolute path)."""
+    Returns nothing, so that a notebook cell ending with it shows the figure, not a path."""
     path = Path(path)
     text = caption_for(path.stem)
     if text:
@@ -84,20 +92,20 @@ def save(figure, path: Path, dpi: int = 120) -> Path:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    return Path(paths.relative(path))
 
 
-def save_photo_figure(figure, path: Path) -> Path:
+def save_photo_figure(figure, path: Path) -> None:
     """Save a figure that shows dataset photos, and keep it out of batch-executed notebooks.
 
     The stand-in and Pokhara photos carry no license, so their pixels must not be
     committed: under papermill (UNETCOLOR_PROGRESS=epoch) the figure is only written to
     a file (git-ignored: *_photos.png), interactively it is also shown inline.
     """
-    shown = save(figure, path)
+    save(figure, path)
     if batch_mode():
         plt.close(figure)
-    return shown
+        print(f"written to {paths.relative(path)}; not embedded here: a batch-executed notebook never embeds "
+              "dataset photos (the stand-in and Pokhara photos carry no license); run the notebook to see it")
 
 
 def training_curves(history: pd.DataFrame, metric: str, title: str = "", baseline: float | None = None,
@@ -164,11 +172,11 @@ def study_curves(histories: pd.DataFrame, factor: str, metric: str = "val_loss",
         margin = 0.05 * (late.max() - late.min())
         axis.set_ylim(late.min() - margin, late.max() + margin)
     name = METRIC_LABELS.get(metric.removeprefix("val_"), metric)
-    axis.set_ylabel(f"{name} on validation photos")
+    subset = "validation" if metric.startswith("val_") else "training"
+    axis.set_ylabel(f"{name} on {subset} photos")
     axis.set_xlabel("epoch")
-    seeds = rows.groupby("value")["seed"].nunique().max() if "seed" in rows else 1
-    axis.set_title(f"Validation {name.split(' (')[0]} by {factor.replace('_', ' ')}"
-                   + (f" (mean of {seeds} seeds, band: their range)" if seeds > 1 else " (one seed)"))
+    axis.set_title(f"{subset.capitalize()} {name.split(' (')[0]} by {factor.replace('_', ' ')}"
+                   + _seeds_drawn(rows))
     handles, labels = axis.get_legend_handles_labels()
     labels = [_level_label(label, coverage) for label in labels]
     for level, (done, _) in coverage.items():
@@ -177,6 +185,18 @@ def study_curves(histories: pd.DataFrame, factor: str, metric: str = "val_loss",
             labels.append(_level_label(level, coverage))
     axis.legend(handles, labels, title=factor.replace("_", " "))
     return figure
+
+
+def _seeds_drawn(rows: pd.DataFrame) -> str:
+    """' (one seed)', ' (mean of 3 seeds, band: their range)' or, where levels differ,
+    ' (1-2 seeds per level; band: their range)': the seeds actually drawn."""
+    per_level = rows.groupby("value")["seed"].nunique() if "seed" in rows and len(rows) else pd.Series([1])
+    low, high = int(per_level.min()), int(per_level.max())
+    if high == 1:
+        return " (one seed)"
+    if low == high:
+        return f" (mean of {high} seeds, band: their range)"
+    return f" ({low}-{high} seeds per level; band: their range)"
 
 
 def study_bars(results: pd.DataFrame, metrics=("best_val_loss", "best_val_psnr", "final_val_accuracy"),
@@ -237,6 +257,28 @@ def scored_rows(gray, colorized, truth, per_image: pd.DataFrame, indices) -> tup
     titles = [["", f"PSNR {per_image['psnr_model'].iloc[i]:.2f} dB", f"gray copy: {per_image['psnr_gray'].iloc[i]:.2f} dB"]
               for i in indices]
     return rows, titles
+
+
+def psnr_per_photo(per_image: pd.DataFrame):
+    """Paper eq. 3 per photo (its Figure 9 quotes PSNR photo by photo): the U-Net's PSNR
+    against the gray copy's, one dot per photo with the diagonal (left), and the histogram of
+    the difference, U-Net minus gray copy, with its mean and zero marked (right)."""
+    difference = per_image["psnr_model"] - per_image["psnr_gray"]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    left.scatter(per_image["psnr_gray"], per_image["psnr_model"], s=10, alpha=0.6, color="tab:blue")
+    low = min(per_image["psnr_gray"].min(), per_image["psnr_model"].min())
+    high = max(per_image["psnr_gray"].max(), per_image["psnr_model"].max())
+    left.plot([low, high], [low, high], color="0.4", linestyle="--", linewidth=1)
+    left.set_xlabel(f"gray copy PSNR (dB), mean {per_image['psnr_gray'].mean():.2f}")
+    left.set_ylabel(f"U-Net PSNR (dB), mean {per_image['psnr_model'].mean():.2f}")
+    left.set_title(f"{(difference > 0).sum()} of {len(difference)} photos above the diagonal")
+    sns.histplot(difference, bins=30, color="tab:blue", ax=right)
+    right.axvline(0, color="0.4", linestyle="--", linewidth=1)
+    right.axvline(difference.mean(), color="tab:red", linewidth=1.5)
+    right.set_xlabel("PSNR of the U-Net minus the gray copy's (dB)")
+    right.set_title(f"mean difference {difference.mean():+.2f} dB (red)")
+    figure.tight_layout()
+    return figure
 
 
 def metric_distribution(per_image: pd.DataFrame, metric: str = "psnr"):

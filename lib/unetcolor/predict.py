@@ -33,7 +33,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm  # plain text bars: the same in terminals, notebooks and papermill logs
 
-from . import color, images
+from . import color, half_weights, images
 
 MODEL_ENV = "UNETCOLOR_MODEL"
 SHRINK_FILTER = Image.Resampling.LANCZOS  # data.py resizes training photos with LANCZOS too
@@ -41,6 +41,9 @@ CHROMA_FILTER = Image.Resampling.BICUBIC  # smooth, and no ringing worth the cos
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"  # the packaged colorizers
 PACKAGED = ("default", "vivid", "gan")  # their names: weights/<name>.keras
 BAND_ROWS = 512  # rows recombined at a time: bounds the float32 temporaries to a band
+RUN_HINT = ("a .keras file written by model.save() or a training run folder "  # what load_model takes
+            f"holding model.keras or {half_weights.WEIGHTS_FILE} + {half_weights.RECORD_FILE}, e.g. models/paper/<run> "
+            "(models/paper/main.json names the paper's main run)")
 
 KR, KG, KB = (float(weight) for weight in color.LUMA_WEIGHTS)
 
@@ -68,23 +71,76 @@ def packaged_model_path(name: str) -> Path:
 
 
 def load_model(path: str | os.PathLike) -> keras.Model:
-    """Load a saved ``.keras`` model in safe mode (no arbitrary code), uncompiled.
+    """Load a colorizer, uncompiled, from any of:
 
-    Raises FileNotFoundError or ValueError naming the file.
+    - a saved ``.keras`` model (Keras' safe mode: no arbitrary code), e.g. the
+      packaged ``weights/default.keras``;
+    - a training run folder, ``models/<profile>/<run>/`` (the paper's U-Net is
+      ``models/paper/<run>``, the run named by models/paper/main.json): its
+      model.keras if present, else its U-Net rebuilt from config.json with the
+      committed float16 weights, checked against the sha256 in weights.json
+      (train.run_model);
+    - that folder's ``weights-float16.npz`` (the folder is loaded).
+
+    Raises FileNotFoundError or ValueError naming the path and what to pass instead.
     """
     path = Path(path).expanduser()
+    if path.is_dir():
+        return _load_run(path)
     if not path.is_file():
-        raise FileNotFoundError(
-            f"{path}: model file not found; train one with `make train` "
-            "(it writes models/<profile>/<run>/model.keras) or pass the path of an existing one"
-        )
+        raise FileNotFoundError(_not_found(path))
+    if path.suffix == ".npz":
+        return _load_run_weights(path)
+    return _load_keras(path)
+
+
+def _has_run_model(folder: Path) -> bool:
+    return (folder / "model.keras").is_file() or (folder / half_weights.RECORD_FILE).is_file()
+
+
+def _not_found(path: Path) -> str:
+    if _has_run_model(path.parent):
+        return f"{path}: no such file; its folder is a training run: pass the folder {path.parent} instead"
+    return (f"{path}: no such model file or folder; pass {RUN_HINT}, "
+            "or train one with `make train` (it writes models/<profile>/<run>/model.keras)")
+
+
+def _load_keras(path: Path) -> keras.Model:
     try:
         return keras.saving.load_model(path, safe_mode=True, compile=False)
     except (ValueError, OSError, KeyError, TypeError, zipfile.BadZipFile) as error:
+        raise ValueError(f"{path}: not a loadable Keras model ({error}); pass {RUN_HINT}") from None
+
+
+def _load_run_weights(path: Path) -> keras.Model:
+    """A run's float16 weights file: loaded through its folder, whose weights.json must name it."""
+    folder = path.parent
+    try:
+        recorded = half_weights.read_record(folder).get("file")
+    except (FileNotFoundError, ValueError, AttributeError):
+        recorded = None
+    if recorded != path.name:
         raise ValueError(
-            f"{path}: not a loadable Keras model ({error}); expected a `.keras` file written by "
-            "model.save(), e.g. models/<profile>/<run>/model.keras"
-        ) from None
+            f"{path}: float16 weights load only through their run folder, whose {half_weights.RECORD_FILE} "
+            f"names this file and whose config.json rebuilds the U-Net; {folder / half_weights.RECORD_FILE} "
+            f"is missing, unreadable or names another file; pass {RUN_HINT}"
+        )
+    return _load_run(folder)
+
+
+def _load_run(folder: Path) -> keras.Model:
+    """A training run folder's model (train.run_model), its errors named after the folder."""
+    if not _has_run_model(folder):
+        raise FileNotFoundError(
+            f"{folder}: no model in this folder (neither model.keras nor {half_weights.WEIGHTS_FILE} "
+            f"with {half_weights.RECORD_FILE}); pass {RUN_HINT}"
+        )
+    from . import train  # only here: it loads the training stack, which `colorize` rarely needs
+
+    try:
+        return train.run_model(folder)
+    except (ValueError, OSError, KeyError, TypeError, zipfile.BadZipFile) as error:
+        raise ValueError(f"{folder}: the training run's model could not be loaded ({error})") from None
 
 
 def _input_size(model: keras.Model) -> tuple[int, int]:

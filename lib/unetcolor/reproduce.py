@@ -28,16 +28,14 @@ runs' cache keys), so a second identical call does nothing and says so.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
-from pathlib import Path
 
 import keras
 from tqdm.auto import tqdm
 
-from . import data, paths, plan, runner, train
+from . import data, paths, plan, runner, study, train
 from .reproducibility import PROGRESS_ENV
 
 EXIT_RUNS_MISSING = 2
@@ -77,47 +75,48 @@ def train_runs(runs: list[plan.PlannedRun], profile: str, total: tqdm) -> None:
 
 
 def train_in_parallel(runs: list[plan.PlannedRun], profile: str, jobs: int, total: tqdm) -> None:
-    """The study's runs `jobs` at a time, each in its own process (on one GPU this overlaps
-    the runs' compiling and input work); the bars follow each run's progress file."""
+    """The study's runs up to `jobs` at a time, each in its own process, started as
+    study.Stagger says (one compiling at a time; on one GPU this packs several runs and overlaps
+    their input work); the bars follow each run's progress file."""
     import subprocess  # only this path starts processes
 
     pending, running, failed = list(runs), [], []
     environment = {**os.environ, PROGRESS_ENV: "quiet"}
     # JAX would otherwise reserve 75% of the GPU's memory in each process
     environment.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", f"{0.9 / jobs:.2f}")
+    stagger = study.Stagger(cache=bool(environment.get("JAX_COMPILATION_CACHE_DIR")))
     while pending or running:
         while pending and len(running) < jobs:
-            run = pending.pop(0)
+            run = next((run for run in pending if stagger.may_start(study.compile_signature(run.config))), None)
+            if run is None:
+                break
+            pending.remove(run)
+            stagger.started(run.run_dir, study.compile_signature(run.config))
             factor, value = run.level.split("=", 1)
             command = [sys.executable, "-m", "unetcolor.study", "--profile", profile, "--only", f"{factor}={value}",
                        "--seed", str(run.seed)]
-            running.append((run, ProgressBars(run, total), subprocess.Popen(command, env=environment,
-                                                                             stdout=subprocess.DEVNULL)))
-        time.sleep(1.0)
+            running.append((run, ProgressBars(run, total), subprocess.Popen(
+                command, env=environment, stdout=subprocess.DEVNULL, start_new_session=True)))
+        try:
+            time.sleep(1.0)
+        except KeyboardInterrupt:  # every run finishes its epoch, checkpoints it and stops
+            study.interrupt_and_wait([process for _, _, process in running])
+            raise
         for run, bars, process in list(running):
-            done = _epochs_done(run.run_dir)
+            done = study.epochs_done(run.run_dir)
             while bars.bar.n < done:
                 bars.on_epoch_end(bars.bar.n)
             if process.poll() is not None:
                 running.remove((run, bars, process))
+                stagger.ended(run.run_dir)
                 bars.bar.close()
                 failed += [run.level] if process.returncode else []
     if failed:
         raise RuntimeError(f"study runs failed: {failed}; their logs are above, rerun to resume them")
 
 
-def _epochs_done(run_dir: Path) -> int:
-    state, _ = plan.run_state(run_dir, needs_weights=False)
-    if state == "finished":
-        return int(train.run_config(run_dir).epochs)
-    progress = run_dir / train.PROGRESS_FILE
-    try:
-        return int(json.loads(progress.read_text())["epochs_done"])
-    except (OSError, ValueError, KeyError):
-        return 0
-
-
 def missing_message(missing: list[plan.PlannedRun], profile: str, data_dir: str) -> str:
+    """What is missing, the total estimate here, and the two ways to train it."""
     total = sum(run.estimate_seconds or 0 for run in missing)
     data = f' DATA_DIR="{data_dir}"' if data_dir else ""
     profile_arg = "" if profile == "paper" else f" PROFILE={profile}"
@@ -125,7 +124,8 @@ def missing_message(missing: list[plan.PlannedRun], profile: str, data_dir: str)
     return "\n".join([
         f"Not reproduced yet: {len(missing)} training run(s) of profile {profile!r} are missing on these photos "
         f"({names}); about {plan.duration(total)} of training on this machine.",
-        "Notebooks that need them were not executed. Choose one:",
+        ("Notebook 04 left them out of its tables and says so. " if all(run.role == "study" for run in missing) else
+         "Notebooks that need the main run were not executed. ") + "To train them, choose one:",
         f"  make reproduce{profile_arg}{data} TRAIN=1     train here (progress bars; an interrupted call resumes)",
         f"  on a GPU machine: `make gpu-setup`, then the same command there (docs: README, "
         "'Reproduce on the paper's photos'); or scripts/gpu_paper_run.sh there and scripts/unpack_runs.sh here",
@@ -166,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"[{args.profile}] measuring how fast this machine trains the model (cached per machine) ...", flush=True)
         plan.estimate(planned, folders.processed)
+        print(f"[{args.profile}] plan recorded in {paths.relative(plan.record(planned, args.profile))}", flush=True)
     print(plan.describe(planned, args.profile), flush=True)
     if args.plan:
         return 0

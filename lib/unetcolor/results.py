@@ -1,22 +1,27 @@
-"""The README's results section, written from a profile's tables (never typed by hand).
+"""The README's findings and docs/results.md, written from a profile's records (never typed by hand).
 
-    python -m unetcolor.results --profile paper      # rewrites README.md between the markers
+    python -m unetcolor.results --profile paper      # README.md between its markers, docs/results.md whole
 
-Everything quoted comes from reports/<profile>/tables/*.csv and models/<profile>/*/metrics.json,
-which the notebooks write.
+Everything quoted comes from reports/<profile>/tables/*.csv, models/<profile>/*/metrics.json
+(the notebooks write both), reports/<profile>/stamps/ (how long each notebook ran, where),
+reports/<profile>/plans/ (the training plans `make reproduce` estimated, per machine) and
+reports/bench/gpu-*/ (what a GPU measured).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 import pandas as pd
 
-from . import paths
+from . import paths, plan, profiles, train
+from .colorizers.compare import SHIPPED_NAMES
 
-START, END = "<!-- results:start -->", "<!-- results:end -->"
+START, END = "<!-- summary:start -->", "<!-- summary:end -->"
+RESULTS_PAGE = Path("docs") / "results.md"
 
 
 def _table(frame: pd.DataFrame) -> str:
@@ -58,13 +63,15 @@ def results_markdown(profile: str) -> str:
         _table(splits.rename(columns={"split": "split (train_val %)"})),
         "",
         f"**Main run** (Sections 3.2-4: MSE, Adam, batch 64, learning rate 1e-4, 80/20, {int(training['epochs'])} "
-        f"epochs): final training loss {training['final_loss']:.4f}, validation loss {training['final_val_loss']:.4f} "
+        f"epochs; seed {profiles.load(profile).main.seed} alone, where the study's table below gives the mean over "
+        "every seed of the same setting): final training loss {training['final_loss']:.4f}, validation loss {training['final_val_loss']:.4f} "
         f"(best {training['best_val_loss']:.4f} at epoch {int(training['best_epoch'])}), Keras \"accuracy\" "
         f"{training['final_accuracy']:.3f} on training and {training['final_val_accuracy']:.3f} on validation photos, "
         f"validation PSNR {training['final_val_psnr']:.2f} dB.",
         "",
         f"**Hyperparameter study** (Section 4, one factor at a time, {int(training['epochs'])} epochs each; mean over "
-        "the seeds that finished, with their range; `common_val_loss` is the loss on the photos no split trains on):",
+        "the seeds that finished, with their range; `common_val_loss` is the loss on the photos no split trains on, "
+        "`common_psnr` the PSNR there and `common_gray_psnr` the gray copy's, for runs that scored themselves):",
         "",
         _table(_study_table(study)),
         "",
@@ -181,6 +188,9 @@ def _study_table(summary: pd.DataFrame) -> pd.DataFrame:
     for column in ("final_val_accuracy", "final_accuracy", "best_val_psnr"):
         table[column] = summary[column].round(4)
     table["common_val_loss"] = summary["common_val_loss"].round(5)
+    if "common_psnr" in summary:  # the runs' own photo scores (unetcolor.scoring), where they have them
+        table["common_psnr"] = summary["common_psnr"].round(3)
+        table["common_gray_psnr"] = summary["common_gray_psnr"].round(3)
     return table
 
 
@@ -292,8 +302,13 @@ def _gpu_lines(profile: str, folder: Path | None = None) -> list[str]:
 
 
 def _targets_sentence(targets: pd.DataFrame) -> str:
-    """How many of the accurate and vivid models' targets were met (notebook 07's table)."""
-    return f"Targets of the accurate and vivid models: {int(targets['met'].sum())} of {len(targets)} met."
+    """How many of the accurate and vivid models' quality targets were met, and apart from them
+    how many of their budgets (size, training time; notebook 07's table, its `kind` column)."""
+    parts = []
+    for kind, label in (("quality", "quality targets"), ("budget", "budgets (file size, training time)")):
+        met = targets.loc[targets["kind"] == kind, "met"]
+        parts.append(f"{int(met.sum())} of {len(met)} {label} met")
+    return "Targets of the accurate and vivid models: " + "; ".join(parts) + "."
 
 
 def _runtimes(profile: str) -> pd.DataFrame:
@@ -334,27 +349,111 @@ def _missing_lines(profile: str) -> list[str]:
             ""]
 
 
+def summary_markdown(profile: str) -> str:
+    """The README's first screen: the PSNR headline against the gray copy, each claim's verdict
+    with its seeds, and how long the two routes took where they were measured."""
+    tables = paths.profile_paths(profile).tables
+    psnr = pd.read_csv(tables / "05_psnr_summary.csv").set_index(["metric", "method"])["mean"]
+    claims = pd.read_csv(tables / "04_paper_claims.csv")
+    variants = pd.read_csv(tables / "07_variants.csv").set_index("variant")
+    source = json.loads((tables / "data_source.json").read_text())
+    gain = psnr["psnr", "model"] - psnr["psnr", "gray baseline"]
+    default = variants.loc[SHIPPED_NAMES["accurate"]]
+    files = len(pd.read_csv(tables / "data_report.csv"))
+    photos = ("the paper's photos" if source["kind"] == "download" else
+              f"a stand-in for the paper's photos ({files:,} other photos), so absolute values are not the paper's")
+    lines = [
+        f"*Generated by `make results` from `reports/{profile}/`; every table: [docs/results.md](docs/results.md). "
+        f"Trained on {photos}.*",
+        "",
+        f"**PSNR.** On {int(pd.read_csv(tables / '05_psnr_summary.csv')['n'].iloc[0])} validation photos the paper's "
+        f"U-Net scores {psnr['psnr', 'model']:.2f} dB, {abs(gain):.2f} dB {'below' if gain < 0 else 'above'} the gray "
+        f"input copied into three channels ({psnr['psnr', 'gray baseline']:.2f} dB); SSIM "
+        f"{psnr['ssim', 'model']:.3f} against {psnr['ssim', 'gray baseline']:.3f}. The L\\*a\\*b\\* model that "
+        f"`colorize` uses by default scores {default['psnr']:.2f} dB ({default['psnr_gain_over_gray']:+.2f} dB over "
+        "the gray copy).",
+        "",
+        "**The paper's claims** (Section 4), judged from the seeds that finished: *confirmed* or *contradicted* only "
+        "where the seeds' ranges of the levels compared do not overlap, else *not settled*.",
+        "",
+        "| the paper says | verdict here | seeds per level |",
+        "|---|---|---|",
+        *[f"| {row.claim} | {row.verdict} | {row.seeds} |" for row in claims.itertuples()],
+        "",
+        *_time_lines(profile),
+    ]
+    return "\n".join(lines)
+
+
+def _time_lines(profile: str) -> list[str]:
+    """How long `make reproduce` took here (the notebooks' stamps) and what training the
+    profile from scratch would take on each machine a plan was recorded on."""
+    runtimes = _runtimes(profile)
+    seconds = pd.to_numeric(runtimes["seconds"], errors="coerce")
+    machines = sorted(set(runtimes["machine"]) - {""})
+    lines = ["**How long it takes** (from the records named):", ""]
+    if seconds.notna().all():
+        lines.append(f"- `make reproduce` with the committed runs: the {len(runtimes)} notebooks ran in "
+                     f"{seconds.sum() / 60:.1f} min on {', '.join(machines)} (`reports/{profile}/stamps/`).")
+    for record in _plans(profile):
+        machine = record["machine"]
+        where = machine["cpu"] + f", {machine['cores']} cores" if machine["device"] == "cpu" else machine["device"]
+        runs = record["runs"]
+        precisions = ", ".join(sorted({run["precision"] for run in runs}))
+        lines.append(f"- Training on photos that match no committed run ({len(runs)} runs: the main run and the "
+                     f"study): about {plan.duration(record['scratch_seconds'])} on {where} ({precisions}; the main "
+                     f"run alone {plan.duration(runs[0]['scratch_seconds'])}), as the plan estimated it on "
+                     f"{record['date']} (`{record['file']}`).")
+    gpu = paths.project_root() / "reports" / "bench" / "gpu-h100" / "summary.json"
+    if profile == "paper" and gpu.is_file():
+        published = pd.read_csv(train.main_run_dir(profile) / "history.csv")["seconds"]
+        device = json.loads((train.main_run_dir(profile) / "environment.json").read_text()).get("device", "a GPU")
+        lines.append(f"- On one GPU ({device.removeprefix('gpu: ')}) the main run's 100 epochs took "
+                     f"{published.sum():.0f} s (its `history.csv`; more in docs/results.md).")
+    return lines + [""]
+
+
+def _plans(profile: str) -> list[dict]:
+    """The recorded plans (unetcolor.plan.record), each with its file's name."""
+    folder = paths.project_root() / "reports" / profile / "plans"
+    return [{**json.loads(path.read_text()), "file": paths.relative(path)} for path in sorted(folder.glob("*.json"))]
+
+
+def _replace_between(text: str, where: Path, start: str, end: str, block: str) -> str:
+    if start not in text or end not in text:
+        raise ValueError(f"{where}: add the markers {start} and {end} where the generated part belongs")
+    before, rest = text.split(start, 1)
+    _, after = rest.split(end, 1)
+    return f"{before}{start}\n{block}\n{end}{after}"
+
+
 def write_readme_section(profile: str, readme: Path | None = None) -> Path:
     readme = readme or paths.project_root() / "README.md"
-    text = readme.read_text()
-    if START not in text or END not in text:
-        raise ValueError(f"{readme}: add the markers {START} and {END} where the results belong")
-    before, rest = text.split(START, 1)
-    _, after = rest.split(END, 1)
-    readme.write_text(f"{before}{START}\n{results_markdown(profile)}\n{END}{after}")
+    readme.write_text(_replace_between(readme.read_text(), readme, START, END, summary_markdown(profile)))
     return readme
+
+
+def write_results_page(profile: str, page: Path | None = None) -> Path:
+    """docs/results.md, whole: every result table of the profile, generated."""
+    page = page or paths.project_root() / RESULTS_PAGE
+    header = (f"# Results ({profile} profile)\n\n<!-- generated by `make results` (python -m unetcolor.results); "
+              "edits are overwritten -->\n\n")
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text(header + results_markdown(profile) + "\n")
+    return page
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m unetcolor.results", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="paper")
-    parser.add_argument("--print", action="store_true", help="print the section instead of writing README.md")
+    parser.add_argument("--print", action="store_true", help="print both instead of writing the files")
     args = parser.parse_args(argv)
     if args.print:
-        print(results_markdown(args.profile))
+        print(summary_markdown(args.profile), results_markdown(args.profile), sep="\n\n")
     else:
-        print(f"wrote {write_readme_section(args.profile)}")
+        written = [write_readme_section(args.profile), write_results_page(args.profile)]
+        print("wrote " + " and ".join(paths.relative(path) for path in written))
     return 0
 
 

@@ -25,11 +25,15 @@ import argparse
 import ast
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import yaml
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import default
 
 from . import paths, plan, profiles, staleness
 from .config import parse_assignments
@@ -82,6 +86,23 @@ def injected_parameters(name: str, profile: str, extra: dict | None = None, root
     return {key: value for key, value in values.items() if key in declared}
 
 
+def _kernel_manager(sockets: Path) -> type:
+    """A kernel manager whose kernel talks through Unix sockets in `sockets` (a private
+    temporary folder) instead of TCP ports on localhost: nothing else on the machine can
+    connect to it, and the kernel has no reason to warn about unencrypted TCP."""
+
+    class LocalSocketKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _default_transport(self):
+            return "ipc"
+
+        @default("ip")
+        def _default_ip(self):
+            return str(sockets / "kernel")
+
+    return LocalSocketKernelManager
+
+
 def run_notebook(name: str, profile: str, extra: dict | None = None, root: Path | None = None) -> Path:
     """Execute one notebook into reports/<profile>/notebooks/<name>.ipynb.
 
@@ -101,16 +122,20 @@ def run_notebook(name: str, profile: str, extra: dict | None = None, root: Path 
     os.environ[PROGRESS_ENV] = "epoch"  # one log line per epoch, inherited by the kernel
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     print(f"[{profile}] {name}: {parameters}", flush=True)
+    sockets = Path(tempfile.mkdtemp(prefix="unetcolor-kernel-"))
     try:
         papermill.execute_notebook(
             str(notebook_path(name, root)), str(partial), parameters=parameters,
             cwd=str(root / "notebooks"), progress_bar=False, log_output=True,
+            kernel_manager_class=_kernel_manager(sockets),
         )
     except BaseException:
         if partial.exists():
             os.replace(partial, failed)
             print(f"[{profile}] {name} failed; the partly executed notebook is {failed}", file=sys.stderr)
         raise
+    finally:
+        shutil.rmtree(sockets, ignore_errors=True)
     _relative_papermill_paths(partial, {"input_path": notebook_path(name, root), "output_path": output}, root)
     failed.unlink(missing_ok=True)
     os.replace(partial, output)

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import data, paths, profiles
+from . import data, paths, profiles, scoring
 from .config import TrainConfig, parse_assignments
 from .reproducibility import LOG_TAG_ENV, PROGRESS_ENV
-from .train import add_checkpoint_arguments, train
+from .train import PROGRESS_FILE, add_checkpoint_arguments, train
 
 
 def study_configs(base: TrainConfig, batch_sizes, learning_rates, splits, seeds: int = 1) -> pd.DataFrame:
@@ -71,6 +71,56 @@ def has_results(run_dir: Path) -> bool:
     return (Path(run_dir) / "metrics.json").is_file() and (Path(run_dir) / "history.csv").is_file()
 
 
+def epochs_done(run_dir: Path) -> int:
+    """Epochs a run has finished so far: all of them once it is finished, else what its
+    progress file (written after every epoch) says, else 0."""
+    run_dir = Path(run_dir)
+    if has_results(run_dir):
+        return int(json.loads((run_dir / "metrics.json").read_text())["epochs"])
+    try:
+        return int(json.loads((run_dir / PROGRESS_FILE).read_text())["epochs_done"])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def compile_signature(config: TrainConfig) -> str:
+    """What fixes the programs XLA compiles for a run: the model, the batch size and last batch
+    (training shapes), the split (validation shapes) and the precision. Runs that differ only
+    in learning rate or seed share it."""
+    return json.dumps({"model": dataclasses.asdict(config.model), "batch_size": config.batch_size,
+                       "last_batch": config.last_batch, "split": config.split, "precision": config.precision},
+                      sort_keys=True, default=list)
+
+
+class Stagger:
+    """When to start the next of several runs trained at once on one machine.
+
+    A run compiles its programs in its first epoch. Compilations running side by side slow each
+    other down (on one H100, four at once took 96-123 s each against 31.5 s for one alone), so
+    at most one run is in its first epoch at a time. With JAX's persistent compilation cache
+    (`cache=True`), a run whose compile signature (compile_signature) has already finished an
+    epoch here finds its programs in the cache and may start at once."""
+
+    def __init__(self, cache: bool):
+        self.cache = cache
+        self.warm: set[str] = set()
+        self.compiling: dict[Path, tuple[str, int]] = {}  # run folder -> (signature, epochs done at its start)
+
+    def may_start(self, signature: str) -> bool:
+        for run_dir, (name, first) in list(self.compiling.items()):
+            if epochs_done(run_dir) > first:
+                self.warm.add(name)
+                del self.compiling[run_dir]
+        return not self.compiling or (self.cache and signature in self.warm)
+
+    def started(self, run_dir: Path, signature: str) -> None:
+        if not (self.cache and signature in self.warm):
+            self.compiling[Path(run_dir)] = (signature, epochs_done(run_dir))
+
+    def ended(self, run_dir: Path) -> None:
+        self.compiling.pop(Path(run_dir), None)
+
+
 def missing_runs(plan: pd.DataFrame, models_dir: Path) -> pd.DataFrame:
     """The plan's rows whose run has not finished (no metrics.json yet)."""
     finished = [has_results(Path(models_dir) / run) for run in plan["run"]]
@@ -79,9 +129,10 @@ def missing_runs(plan: pd.DataFrame, models_dir: Path) -> pd.DataFrame:
 
 def study_results(plan: pd.DataFrame, models_dir: Path, processed_dir: Path | None = None) -> pd.DataFrame:
     """Per (factor, value, seed) of every finished run: final and best validation loss,
-    Keras accuracy, PSNR, wall time, and the scores on the photos no split trains on
-    (common_val_*, see train.common_validation_metrics). Unfinished runs are left out
-    (see missing_runs).
+    Keras accuracy, PSNR, wall time, the Keras scores on the photos no split trains on
+    (common_val_*, see train.common_validation_metrics), and where the run has them its photo
+    scores (validation_* and common_*: PSNR, SSIM and the gray copy's, unetcolor.scoring).
+    Unfinished runs are left out (see missing_runs).
 
     Given processed_dir, a run without common_val_* whose own validation photos are
     exactly the common ones (the smallest split's) takes its final validation loss and
@@ -100,7 +151,8 @@ def study_results(plan: pd.DataFrame, models_dir: Path, processed_dir: Path | No
             metrics.update(common_val_loss=metrics["final_val_loss"], common_val_accuracy=metrics["final_val_accuracy"],
                            common_val_source="its own validation photos are the common ones")
         rows.append({"factor": record["factor"], "value": record["value"], "seed": record["seed"],
-                     "run": record["run"], **metrics})
+                     "run": record["run"], **{k: v for k, v in metrics.items() if k != "scores"},
+                     **scoring.flat(metrics)})
     return pd.DataFrame(rows)
 
 
@@ -129,12 +181,29 @@ def plan_for_profile(profile: str, seeds: int | None = None, data_fingerprint: s
                          splits=study["splits"], seeds=seeds or study["seeds"])
 
 
+def interrupt_and_wait(processes: list) -> None:
+    """Pass an interrupt on to training processes started in sessions of their own (so a Ctrl-C
+    or a time budget's signal reaches them once, from here): each finishes its epoch, checkpoints
+    it and exits. A second interrupt while waiting is passed on too: they stop at once."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+    try:
+        for process in processes:
+            process.wait()
+    except KeyboardInterrupt:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        for process in processes:
+            process.wait()
+
+
 def run_in_parallel(plan: pd.DataFrame, args) -> int:
-    """Train each distinct run of the plan in its own process, `args.jobs` at a time,
-    base run first. On one GPU this overlaps the runs' compile and input work. Where JAX's
-    persistent compilation cache is set (JAX_COMPILATION_CACHE_DIR), the first run trains
-    alone, so runs of the same shapes (other learning rates, splits, seeds) find its
-    compilations in the cache instead of all compiling them at once."""
+    """Train each distinct run of the plan in its own process, up to `args.jobs` at a time,
+    base run first, started as Stagger says: one compiling at a time, and where JAX's
+    persistent compilation cache is set (JAX_COMPILATION_CACHE_DIR), runs of a signature already
+    compiled here at once. On one GPU this packs several runs and overlaps their input work."""
     import subprocess
 
     # by seed, and within a seed the base run (shared by every factor, so listed most often) first
@@ -143,18 +212,22 @@ def run_in_parallel(plan: pd.DataFrame, args) -> int:
                 .drop_duplicates("run"))
     models = paths.profile_paths(args.profile).models
     distinct = distinct[[not has_results(models / run) for run in distinct["run"]]]
-    levels = [(f"{factor}={value}", str(seed)) for factor, value, seed in
-              zip(distinct["factor"], distinct["value"], distinct["seed"])]
+    levels = [(f"{factor}={value}", str(seed), models / run, compile_signature(config)) for factor, value, seed, run, config
+              in zip(distinct["factor"], distinct["value"], distinct["seed"], distinct["run"], distinct["config"])]
     environment = dict(os.environ)
     # JAX would otherwise reserve 75% of the GPU's memory in each process
     environment.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", f"{0.9 / args.jobs:.2f}")
     pending, running, failed = list(levels), [], []
-    alone = bool(environment.get("JAX_COMPILATION_CACHE_DIR"))
+    stagger = Stagger(cache=bool(environment.get("JAX_COMPILATION_CACHE_DIR")))
     started = time.monotonic()
     try:
         while pending or running:
-            while pending and len(running) < (1 if alone else args.jobs):
-                level = pending.pop(0)
+            while pending and len(running) < args.jobs:
+                level = next((level for level in pending if stagger.may_start(level[3])), None)
+                if level is None:
+                    break
+                pending.remove(level)
+                stagger.started(level[2], level[3])
                 command = [sys.executable, "-m", "unetcolor.study", "--profile", args.profile, "--only", level[0],
                            "--seeds", str(args.seeds), "--seed", level[1],
                            "--workers", str(args.workers), "--checkpoint-minutes", str(args.checkpoint_minutes)]
@@ -162,23 +235,21 @@ def run_in_parallel(plan: pd.DataFrame, args) -> int:
                 command += ["--checkpoint-every", str(args.checkpoint_every)] if args.checkpoint_every else []
                 # the epoch lines of parallel runs interleave in one log: each says whose it is
                 tagged = {**environment, LOG_TAG_ENV: f"[{level[0]} seed {level[1]}] "}
-                running.append((level, subprocess.Popen(command, env=tagged)))
+                running.append((level, subprocess.Popen(command, env=tagged, start_new_session=True)))
             ended = [(level, process) for level, process in running if process.poll() is not None]
             if not ended:
                 time.sleep(0.5)
             for level, process in ended:
                 running.remove((level, process))
+                stagger.ended(level[2])
                 failed += [level] if process.returncode != 0 else []
                 print(f"[study] {level[0]} seed {level[1]}: {'failed' if process.returncode else 'finished'} "
                       f"{time.monotonic() - started:.0f} s after the study started", flush=True)
-                alone = False
     except KeyboardInterrupt:
-        # stopped (Ctrl-C or a time budget): interrupt every run; each keeps its last checkpoint
-        for _, process in running:
-            process.send_signal(signal.SIGINT)
-        for _, process in running:
-            process.wait()
-        print(f"[study] interrupted; unfinished: {[level for level, _ in running] + pending}", file=sys.stderr)
+        # stopped (Ctrl-C or a time budget): each run finishes its epoch and checkpoints it
+        interrupt_and_wait([process for _, process in running])
+        unfinished = [f"{level[0]} seed {level[1]}" for level in [level for level, _ in running] + pending]
+        print(f"[study] interrupted; unfinished: {unfinished}", file=sys.stderr)
         return 130
     if failed:
         print(f"[study] failed: {failed}", file=sys.stderr)
@@ -225,8 +296,13 @@ def main(argv: list[str] | None = None) -> int:
         if plan.empty:
             parser.error(f"--only {args.only} matches no factor level of the plan")
     folders = paths.profile_paths(args.profile).make()
-    run_study(plan, folders.processed, folders.models, workers=args.workers, checkpoint_every=args.checkpoint_every,
-              checkpoint_seconds=60 * args.checkpoint_minutes)
+    try:
+        run_study(plan, folders.processed, folders.models, workers=args.workers,
+                  checkpoint_every=args.checkpoint_every, checkpoint_seconds=60 * args.checkpoint_minutes)
+    except KeyboardInterrupt as stop:
+        print(f"{os.environ.get(LOG_TAG_ENV, '')}[study] interrupted{': ' + str(stop) if str(stop) else ''}",
+              file=sys.stderr, flush=True)
+        return 130
     print(study_results(plan, folders.models).drop(columns=["run"]).to_string())
     return 0
 

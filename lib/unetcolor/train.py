@@ -22,12 +22,15 @@ profile needs, with progress bars (unetcolor.reproduce).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import math
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +39,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from . import color, compiles, data, devices, half_weights, metrics as image_metrics, paths, precision, profiles
+from . import color, compiles, data, devices, half_weights, metrics as image_metrics, paths, precision, profiles, scoring
 from .config import UNKEYED, TrainConfig, load_train_config, train_config_from_dict
 from .model import build_unet
 from .reproducibility import LOG_TAG_ENV, PROGRESS_ENV, batch_mode, environment_info, seed_everything
@@ -198,12 +201,37 @@ class RunRecorder(keras.callbacks.Callback):
 
     def __init__(self, run_dir: Path, rows: list[dict], epochs: int, log_lines: bool,
                  checkpoint_every: int | None = None, final_epoch: int | None = None,
-                 checkpoint_seconds: float = CHECKPOINT_SECONDS):
+                 checkpoint_seconds: float = CHECKPOINT_SECONDS, images_per_epoch: int | None = None):
         super().__init__()
+        self.images_per_epoch = images_per_epoch  # training images per epoch, into each row (`images`)
         self.run_dir, self.rows, self.epochs, self.log_lines = run_dir, rows, epochs, log_lines
         self.checkpoint_every, self.final_epoch = checkpoint_every, final_epoch or epochs
         self.checkpoint_seconds = checkpoint_seconds
         self.last_saved = time.perf_counter()
+        self.stop_requested = False
+
+    @contextlib.contextmanager
+    def interrupts_end_the_epoch(self):
+        """While training: a first interrupt (Ctrl-C, Jupyter's stop button, SIGINT from a time
+        budget such as scripts/gpu_paper_run.sh) lets the current epoch finish and be checkpointed,
+        then stops; a second one stops at once, from the last checkpoint. Outside the main thread
+        (where Python cannot take signals) interrupts keep their default meaning."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def on_interrupt(signum, frame):
+            if self.stop_requested:
+                raise KeyboardInterrupt
+            self.stop_requested = True
+            print(f"{os.environ.get(LOG_TAG_ENV, '')}interrupted: stopping after this epoch, with a checkpoint "
+                  "(interrupt again to stop at once)", file=sys.stderr, flush=True)
+
+        previous = signal.signal(signal.SIGINT, on_interrupt)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
     def _checkpoint_due(self, epoch: int) -> bool:
         """At the last epoch; else every checkpoint_every epochs if set, else once
@@ -220,6 +248,8 @@ class RunRecorder(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         row = history_row(epoch, logs, self.started)
+        if self.images_per_epoch:
+            row["images"] = self.images_per_epoch
         # what a parent process showing progress bars reads (unetcolor.reproduce): tiny, every epoch
         write_json(self.run_dir / PROGRESS_FILE, {"epochs_done": epoch + 1, "epochs": self.epochs,
                                                  "seconds": sum(r["seconds"] for r in self.rows) + row["seconds"]})
@@ -227,7 +257,9 @@ class RunRecorder(keras.callbacks.Callback):
         if compiled is not None:
             row.update(compiles=compiled.count, compile_seconds=compiled.seconds, cache_hits=compiled.cache_hits)
         self.rows.append(row)
-        if self._checkpoint_due(epoch):
+        if self.stop_requested:
+            self.model.stop_training = True
+        if self._checkpoint_due(epoch) or self.stop_requested:
             # history, checkpoint, then state: state.json only ever names a saved checkpoint
             _write_atomic(self.run_dir / "history.csv", lambda t: pd.DataFrame(self.rows).to_csv(t, index=False))
             _write_atomic(self.run_dir / "checkpoint.keras", self.model.save)
@@ -416,18 +448,26 @@ def train(config: TrainConfig, processed_dir: Path, run_dir: Path, workers: int 
         progress = progress or progress_mode()
         compiles.watching()
         last_epoch = min(config.epochs, stop_after or config.epochs)
+        recorder = RunRecorder(run_dir, rows, config.epochs, log_lines=progress == "epoch",
+                               checkpoint_every=checkpoint_every, final_epoch=last_epoch,
+                               checkpoint_seconds=checkpoint_seconds,
+                               images_per_epoch=len(train_batches) * config.batch_size if config.last_batch == "fill"
+                               else len(train_ids))
         if first_epoch < last_epoch:
-            model.fit(
-                train_batches,
-                validation_data=val_batches,
-                epochs=last_epoch,
-                initial_epoch=first_epoch,
-                shuffle=False,  # ColorizationBatches shuffles by (seed, epoch); Keras' own batch shuffle is unseeded
-                callbacks=[RunRecorder(run_dir, rows, config.epochs, log_lines=progress == "epoch",
-                                       checkpoint_every=checkpoint_every, final_epoch=last_epoch,
-                                       checkpoint_seconds=checkpoint_seconds), *(callbacks or [])],
-                verbose=1 if progress == "bar" else 0,
-            )
+            with recorder.interrupts_end_the_epoch():
+                model.fit(
+                    train_batches,
+                    validation_data=val_batches,
+                    epochs=last_epoch,
+                    initial_epoch=first_epoch,
+                    shuffle=False,  # ColorizationBatches shuffles by (seed, epoch); Keras' own is unseeded
+                    callbacks=[recorder, *(callbacks or [])],
+                    verbose=1 if progress == "bar" else 0,
+                )
+    if recorder.stop_requested and len(rows) < config.epochs:
+        keras.mixed_precision.set_global_policy("float32")
+        raise KeyboardInterrupt(f"{run_dir}: stopped after epoch {len(rows)} of {config.epochs}, checkpointed; "
+                                "training it again resumes there")
     history = pd.DataFrame(rows)
     if last_epoch < config.epochs:
         keras.mixed_precision.set_global_policy("float32")
@@ -435,6 +475,7 @@ def train(config: TrainConfig, processed_dir: Path, run_dir: Path, workers: int 
     metrics = summarize_history(history)
     final = final_model(model, config)
     metrics.update(common_validation_metrics(final, config, processed_dir))
+    metrics["scores"] = scoring.photo_scores(final, processed_dir, config.split)
     _write_atomic(run_dir / "model.keras", final.save)
     write_json(run_dir / "metrics.json", metrics)
     checkpoint.unlink(missing_ok=True)  # the final model supersedes it
@@ -516,6 +557,9 @@ def main(argv: list[str] | None = None) -> int:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--config", help="YAML/JSON TrainConfig (keys of unetcolor.config.TrainConfig); "
                                        "default: the profile's main run (profiles/<profile>.yaml)")
+    mode.add_argument("--rescore", metavar="RUN_DIR", type=Path,
+                      help="score a finished run (PSNR, SSIM and the gray copy's, on its validation and the common "
+                           "photos) into its metrics.json; needs its weights and the profile's prepared data")
     mode.add_argument("--export-float16", metavar="RUN_DIR", type=Path,
                       help="store a finished run's model.keras as float16 weights (half the size) and record "
                            "the validation PSNR of both; needs the profile's prepared data")
@@ -527,10 +571,25 @@ def main(argv: list[str] | None = None) -> int:
     if args.export_float16:
         print(json.dumps(export_float16(args.export_float16, folders.processed), indent=2))
         return 0
+    if args.rescore:
+        try:
+            config = run_config(args.rescore)
+            record = scoring.rescore(args.rescore, folders.processed, run_model(args.rescore), config.split,
+                                     config.data)
+        except (FileNotFoundError, ValueError) as error:
+            print(f"unetcolor.train: {error}", file=sys.stderr)
+            return 2
+        write_json(args.rescore / "metrics.json", record)
+        print(json.dumps(record["scores"], indent=2))
+        return 0
     config = load_train_config(args.config) if args.config else profiles.load(args.profile).main
     os.environ.setdefault(PROGRESS_ENV, "epoch")
-    result = train(config, folders.processed, run_folder(config, args.profile), workers=args.workers,
-                   checkpoint_every=args.checkpoint_every, checkpoint_seconds=60 * args.checkpoint_minutes)
+    try:
+        result = train(config, folders.processed, run_folder(config, args.profile), workers=args.workers,
+                       checkpoint_every=args.checkpoint_every, checkpoint_seconds=60 * args.checkpoint_minutes)
+    except KeyboardInterrupt as stop:
+        print(f"unetcolor.train: interrupted{': ' + str(stop) if str(stop) else ''}", file=sys.stderr)
+        return 130
     print(json.dumps({"run_dir": str(result.run_dir), **result.metrics}, indent=2))
     return 0
 

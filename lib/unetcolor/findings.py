@@ -1,0 +1,144 @@
+""""What this shows": each notebook's finding in a sentence or two, written from the tables
+that notebook itself just wrote (reports/<profile>/tables/), never typed.
+
+Every notebook ends with
+
+    findings.show("03_training", profile)
+
+which displays the Markdown of ``what_this_shows`` for it. The sentences say what the numbers
+are; for the smoke profile (toy data, two epochs) they say only that the code ran.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from . import paths, profiles
+
+
+def _tables(profile: str) -> Path:
+    return paths.profile_paths(profile).tables
+
+
+def _caveat(profile: str) -> str:
+    if profile == "smoke":
+        return ("*Smoke profile: 36 small crops and two epochs, so these numbers show that the code runs, "
+                "not what the paper found.* ")
+    return ""
+
+
+def data_preparation(profile: str) -> str:
+    tables = _tables(profile)
+    report = pd.read_csv(tables / "data_report.csv")
+    counts = pd.read_csv(tables / "split_counts.csv")
+    source = json.loads((tables / "data_source.json").read_text())
+    status = report["status"].value_counts()
+    black_and_white = int(report["reason"].fillna("").str.startswith("black-and-white").sum())
+    where = {"download": "the paper's download", "folder": f"the folder `{source.get('folder', '')}`",
+             "scikit-image samples": "crops of the photos bundled with scikit-image"}.get(source["kind"], f"{source['kind']} photos")
+    splits = "; ".join(f"{row.split.replace('_', '/')}: {row.train:,} training and {row.val:,} validation photos"
+                       for row in counts.itertuples())
+    return (f"Of {len(report):,} files from {where}, {status.get('kept', 0):,} were kept, "
+            f"{black_and_white:,} left out as already black-and-white and {status.get('skipped', 0):,} skipped as "
+            f"unreadable or duplicate. The seeded splits: {splits}.")
+
+
+def model(profile: str) -> str:
+    summary = pd.read_csv(_tables(profile) / "model_summary.csv").iloc[0]
+    layers = pd.read_csv(_tables(profile) / "model_layers.csv")
+    image = profiles.load(profile).model.image_size
+    return (f"The U-Net has {int(summary['parameters']):,} parameters in {len(layers)} layers "
+            f"({summary['weights MB (float32)']:.1f} MB in float32) and costs "
+            f"{summary['forward GFLOP per image']:.3g} GFLOP per {image}×{image} image forward, about "
+            f"{summary['training GFLOP per image (about 3x forward)']:.3g} GFLOP per image in training. Untrained, "
+            "it outputs near mid-gray: shapes and value ranges line up end to end.")
+
+
+def training(profile: str) -> str:
+    run = pd.read_csv(_tables(profile) / "03_training_summary.csv").iloc[0]
+    seed = profiles.load(profile).main.seed
+    gap = run["final_accuracy"] - run["final_val_accuracy"]
+    return (_caveat(profile)
+            + f"After {int(run['epochs'])} epochs (seed {seed}), the training loss is {run['final_loss']:.4f} and "
+              f"the validation loss {run['final_val_loss']:.4f} (best {run['best_val_loss']:.4f} at epoch "
+              f"{int(run['best_epoch'])}). Keras \"accuracy\" reaches {run['final_accuracy']:.3f} on the training "
+              f"photos and {run['final_val_accuracy']:.3f} on the validation photos, a gap of {gap:.3f}; the "
+              f"validation PSNR ends at {run['final_val_psnr']:.2f} dB.")
+
+
+def hyperparameter_study(profile: str) -> str:
+    tables = _tables(profile)
+    claims = pd.read_csv(tables / "04_paper_claims.csv")
+    results = pd.read_csv(tables / "04_study_results.csv")
+    verdicts = "; ".join(f"*{row.claim}*: {row.verdict.split(':')[0]} ({row.seeds} seed"
+                         f"{'s' if row.seeds != 1 else ''})" for row in claims.itertuples())
+    return (_caveat(profile)
+            + f"{results['run'].nunique()} finished runs judge the paper's Section 4 claims: {verdicts}. "
+              "A verdict is confirmed or contradicted only where the seeds' ranges do not overlap.")
+
+
+def psnr_evaluation(profile: str) -> str:
+    tables = _tables(profile)
+    summary = pd.read_csv(tables / "05_psnr_summary.csv").set_index(["metric", "method"])["mean"]
+    per_image = pd.read_csv(tables / "05_psnr_per_image.csv")
+    gain = summary["psnr", "model"] - summary["psnr", "gray baseline"]
+    better = int((per_image["psnr_model"] > per_image["psnr_gray"]).sum())
+    return (_caveat(profile)
+            + f"On {len(per_image):,} validation photos the U-Net's mean PSNR is {summary['psnr', 'model']:.2f} dB "
+              f"against {summary['psnr', 'gray baseline']:.2f} dB for the gray input copied into three channels "
+              f"({gain:+.2f} dB); it beats the gray copy on {better:,} of {len(per_image):,} photos. SSIM "
+              f"{summary['ssim', 'model']:.3f} against {summary['ssim', 'gray baseline']:.3f}; colorfulness "
+              f"{summary['colorfulness', 'model']:.1f} against {summary['colorfulness', 'ground truth']:.1f} in the "
+              "originals. "
+            + ("Its colours, where wrong, cost more than adding none." if gain < 0 else
+               "Its colours earn more where right than they cost where wrong."))
+
+
+def pokhara_test_images(profile: str) -> str:
+    tables = _tables(profile)
+    summary = pd.read_csv(tables / "06_pokhara_summary.csv", index_col=0)["mean"]
+    photos = pd.read_csv(tables / "06_pokhara_metrics.csv")
+    better = int((photos["psnr_model"] > photos["psnr_gray"]).sum())
+    return (_caveat(profile)
+            + f"On {len(photos)} photos from outside the training set, at their own resolution, the U-Net's mean "
+              f"PSNR is {summary['psnr_model']:.2f} dB against {summary['psnr_gray']:.2f} dB for the gray copy "
+              f"(better on {better} of {len(photos)}), SSIM {summary['ssim_model']:.3f} against "
+              f"{summary['ssim_gray']:.3f}, colorfulness {summary['colorfulness_model']:.1f} against "
+              f"{summary['colorfulness_true']:.1f} in the originals.")
+
+
+def beyond_the_paper(profile: str) -> str:
+    tables = _tables(profile)
+    variants = pd.read_csv(tables / "07_variants.csv").set_index("variant")
+    targets = pd.read_csv(tables / "07_targets.csv")
+    models = variants.drop(index=["gray baseline", "ground truth"], errors="ignore")
+    best = models["psnr"].idxmax()
+    colourful = models["colorfulness_share"].idxmax()
+    quality = targets[targets["kind"] == "quality"]
+    budget = targets[targets["kind"] == "budget"]
+    return (_caveat(profile)
+            + f"Highest PSNR: {best.replace('*', chr(92) + '*')}, {models.loc[best, 'psnr']:.2f} dB "
+              f"({models.loc[best, 'psnr_gain_over_gray']:+.2f} dB over the gray copy). Most colourful: "
+              f"{colourful.replace('*', chr(92) + '*')}, {models.loc[colourful, 'colorfulness_share']:.0%} of the "
+              f"originals' colorfulness. The shipped models meet {int(quality['met'].sum())} of {len(quality)} quality "
+              f"targets and {int(budget['met'].sum())} of {len(budget)} budgets (file size, training time).")
+
+
+WRITERS = {"01_data_preparation": data_preparation, "02_model": model, "03_training": training,
+           "04_hyperparameter_study": hyperparameter_study, "05_psnr_evaluation": psnr_evaluation,
+           "06_pokhara_test_images": pokhara_test_images, "07_beyond_the_paper": beyond_the_paper}
+
+
+def what_this_shows(notebook: str, profile: str) -> str:
+    """The finding of `notebook` (a name of WRITERS) as Markdown, from the profile's tables."""
+    return "**What this shows.** " + WRITERS[notebook](profile)
+
+
+def show(notebook: str, profile: str) -> None:
+    """Display what_this_shows in a notebook (plain text elsewhere)."""
+    from IPython.display import Markdown, display  # only notebooks call this
+
+    display(Markdown(what_this_shows(notebook, profile)))

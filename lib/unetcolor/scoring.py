@@ -1,0 +1,74 @@
+"""What a finished run scores on photos, kept in its own records.
+
+When a run finishes, train.train colorizes its validation photos and scores them against their
+originals beside the gray copy (the gray input in three channels); the means go into the run's
+metrics.json under "scores":
+
+    "scores": {"validation": {...}, "common": {...}}
+
+"validation" is the run's own validation photos, "common" the photos that are validation photos
+in every split (data.common_validation_ids), where runs with different splits compare on equal
+terms. Each holds: photos, psnr and ssim (paper eq. 3 and SSIM on 8-bit RGB, means over the
+photos), gray_psnr and gray_ssim (the gray copy's), colorfulness and true_colorfulness. Keras'
+loss and "accuracy" are in the same file already: final_val_* for the run's own photos,
+common_val_* for the common ones.
+
+No notebook then needs a study run's weights: notebook 04 reads these numbers. A run trained
+before scores existed is scored afterwards, where its weights are here, by
+`python -m unetcolor.train --rescore models/<profile>/<run>` (rescore()).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from . import data, metrics, predict
+
+SUBSETS = ("validation", "common")
+
+
+def photo_scores(model: keras.Model, processed_dir: Path, split: str, batch_size: int = 16) -> dict:
+    """{"validation": {...}, "common": {...}} for model on the prepared data's photos (see the
+    module docstring for the keys). The common photos are among every split's validation
+    photos, so each photo is colorized once."""
+    rgb, gray = data.load_arrays(processed_dir)
+    _, val_ids = data.load_split(processed_dir, split)
+    truth, gray_val = np.asarray(rgb[val_ids]), np.asarray(gray[val_ids])
+    per_image = metrics.evaluate_images(truth, predict.predict_batch(model, gray_val, batch_size=batch_size), gray_val)
+    common = np.isin(val_ids, data.common_validation_ids(processed_dir))
+    return {"validation": _means(per_image), "common": _means(per_image[common])}
+
+
+def _means(per_image) -> dict:
+    return {"photos": int(len(per_image)),
+            **{name: float(per_image[column].mean()) for name, column in (
+                ("psnr", "psnr_model"), ("ssim", "ssim_model"), ("gray_psnr", "psnr_gray"),
+                ("gray_ssim", "ssim_gray"), ("colorfulness", "colorfulness_model"),
+                ("true_colorfulness", "colorfulness_true"))}}
+
+
+def flat(metrics_record: dict) -> dict:
+    """A run's "scores" as flat columns for a table: validation_psnr, common_gray_ssim, ..."""
+    scores = metrics_record.get("scores", {})
+    return {f"{subset}_{name}": value for subset in SUBSETS for name, value in scores.get(subset, {}).items()}
+
+
+def rescore(run_dir: Path, processed_dir: Path, model: keras.Model, split: str, data_key: str) -> dict:
+    """Add "scores" to the metrics.json of a finished run whose model is given (loaded from its
+    folder by the caller) and return them. Refused, with a message naming the folder, when the
+    prepared data is not the data the run was trained on (data_key: its config's `data`)."""
+    run_dir = Path(run_dir)
+    here = data.fingerprint(processed_dir)
+    if data_key and here != data_key:
+        raise ValueError(f"{run_dir}: trained on data {data_key}, but {processed_dir} holds data {here}; "
+                         "prepare the run's photos (notebook 01 with its DATA_DIR) before scoring it")
+    path = run_dir / "metrics.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: the run is not finished; train it first")
+    record = json.loads(path.read_text())
+    record["scores"] = photo_scores(model, processed_dir, split)
+    return record

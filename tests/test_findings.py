@@ -1,0 +1,67 @@
+"""Each notebook's "What this shows" is written from the tables it wrote: the numbers quoted are
+the tables' own, and the wording follows them (a model below the gray copy is said to be below)."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from unetcolor import findings, paths
+
+
+@pytest.fixture()
+def tables(tmp_path, monkeypatch):
+    monkeypatch.setattr(paths, "project_root", lambda: tmp_path)
+    folder = paths.profile_paths("paper").make().tables
+    return folder
+
+
+def test_psnr_finding_quotes_the_summary_and_counts_photos_from_the_per_photo_table(tables):
+    rows = [("psnr", "model", 21.04), ("psnr", "gray baseline", 22.043), ("ssim", "model", 0.859),
+            ("ssim", "gray baseline", 0.926), ("colorfulness", "model", 33.1), ("colorfulness", "ground truth", 45.9)]
+    pd.DataFrame(rows, columns=["metric", "method", "mean"]).to_csv(tables / "05_psnr_summary.csv", index=False)
+    pd.DataFrame({"psnr_model": [20.0, 23.0, 19.0], "psnr_gray": [21.0, 22.0, 20.0]}).to_csv(
+        tables / "05_psnr_per_image.csv", index=False)
+    text = findings.what_this_shows("05_psnr_evaluation", "paper")
+    assert text.startswith("**What this shows.** On 3 validation photos")
+    assert "21.04 dB against 22.04 dB" in text and "(-1.00 dB)" in text and "beats the gray copy on 1 of 3" in text
+    assert "cost more than adding none" in text
+
+
+def test_study_finding_lists_every_claim_with_its_verdict_and_seeds(tables):
+    pd.DataFrame({"claim": ["a", "b"], "verdict": ["contradicted", "not settled: a level has one seed"],
+                  "seeds": [3, 1], "finding": ["x", "y"]}).to_csv(tables / "04_paper_claims.csv", index=False)
+    pd.DataFrame({"run": ["r1", "r2", "r2"]}).to_csv(tables / "04_study_results.csv", index=False)
+    text = findings.what_this_shows("04_hyperparameter_study", "paper")
+    assert "2 finished runs" in text and "*a*: contradicted (3 seeds)" in text and "*b*: not settled (1 seed)" in text
+
+
+def test_data_finding_names_the_source_and_the_split_counts(tables):
+    pd.DataFrame({"status": ["kept", "kept", "excluded", "skipped"],
+                  "reason": ["", "", "black-and-white (chroma 0.1)", "unreadable"]}).to_csv(
+        tables / "data_report.csv", index=False)
+    pd.DataFrame({"split": ["80_20"], "train": [1214], "val": [304]}).to_csv(tables / "split_counts.csv", index=False)
+    (tables / "data_source.json").write_text(json.dumps({"kind": "folder", "folder": "../photos"}))
+    text = findings.what_this_shows("01_data_preparation", "paper")
+    assert "Of 4 files from the folder `../photos`, 2 were kept, 1 left out as already black-and-white" in text
+    assert "80/20: 1,214 training and 304 validation photos" in text
+
+
+def test_smoke_findings_say_they_show_only_that_the_code_runs(tmp_path, monkeypatch):
+    monkeypatch.setattr(paths, "project_root", lambda: tmp_path)
+    tables = paths.profile_paths("smoke").make().tables
+    pd.DataFrame({"claim": ["a"], "verdict": ["contradicted"], "seeds": [2], "finding": ["x"]}).to_csv(
+        tables / "04_paper_claims.csv", index=False)
+    pd.DataFrame({"run": ["r1"]}).to_csv(tables / "04_study_results.csv", index=False)
+    assert "show that the code runs, not what the paper found" in findings.what_this_shows("04_hyperparameter_study",
+                                                                                          "smoke")
+
+
+def test_every_notebook_ends_with_its_finding():
+    from unetcolor.runner import NOTEBOOKS
+
+    assert set(findings.WRITERS) == set(NOTEBOOKS)
+    for name in NOTEBOOKS:
+        cells = json.loads((paths.project_root() / "notebooks" / f"{name}.ipynb").read_text())["cells"]
+        assert "".join(cells[-1]["source"]) == f'findings.show("{name}", profile)', name
+        assert "".join(cells[-2]["source"]).startswith("## What this shows"), name
