@@ -20,11 +20,11 @@ RUN      := $(PY) -m unetcolor.runner --profile $(PROFILE) $(if $(DATA_DIR),--da
 REPRODUCE := $(PY) -m unetcolor.reproduce --profile $(PROFILE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") $(if $(TRAIN),--train) $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force) $(NB_ARGS)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: ALWAYS help setup reproduce plan runs results smoke data train gpu-setup test test-unit test-notebooks test-rerun bench lab default-model vivid-model gan-model candidate choose-models clean clean-runs
+.PHONY: ALWAYS help setup reproduce plan runs results smoke data train gpu-setup test test-unit test-notebooks test-rerun bench lab candidate choose-models clean clean-runs
 
 help: ## list the targets and variables
 	@echo "usage: make TARGET [PROFILE=paper|smoke] [DATA_DIR=folder-of-photos] [TRAIN=1] [JOBS=n] [NB_ARGS='--set name=value'] [FORCE=1]"
-	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z_%-]+:.*?## ' $(MAKEFILE_LIST) | sed 's/^%/<name>/' | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
 
 $(INSTALLED):
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -107,14 +107,10 @@ lab: $(INSTALLED) ## open JupyterLab on the notebooks
 # the shipped colorizers are written only from a clean checkout (their provenance names the commit);
 # training time and scores: each model's provenance (lib/unetcolor/weights/*.json), speed: reports/bench/
 SHIP := --out-dir lib/unetcolor/weights --overwrite $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
-default-model: $(INSTALLED) ## train the shipped accurate colorizer (what colorize uses): lib/unetcolor/weights/default.*
-	$(PY) -m unetcolor.colorizers train --recipe default $(SHIP)
-
-vivid-model: $(INSTALLED) ## train the shipped vivid colorizer (rebalanced a*, b* bins): lib/unetcolor/weights/vivid.*
-	$(PY) -m unetcolor.colorizers train --recipe vivid $(SHIP)
-
-gan-model: $(INSTALLED) ## train the shipped adversarial colorizer (pix2pix-style): lib/unetcolor/weights/gan.*
-	$(PY) -m unetcolor.colorizers train --recipe gan $(SHIP)
+# make default-model, make vivid-model, make gan-model: one target per name of unetcolor.shipped (the
+# colorizers CLI refuses any other name for the shipped folder)
+%-model: $(INSTALLED) ## retrain a shipped colorizer into lib/unetcolor/weights/ (names: lib/unetcolor/shipped.py)
+	$(PY) -m unetcolor.colorizers train --recipe $* $(SHIP)
 
 candidate: $(INSTALLED) ## train a candidate colorizer RECIPE=name into models/default-model/ (list: unetcolor.colorizers.registry)
 	$(if $(RECIPE),,$(error RECIPE=name is required: a candidate of lib/unetcolor/colorizers/registry.py))

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from unetcolor import color, colorizers, predict, samples
+from unetcolor import shipped as shipped_models
 from unetcolor.colorizers import __main__ as colorizers_cli, build, compare, decoding, regression, training
 from unetcolor.config import ModelConfig
 import tiny
@@ -62,7 +63,7 @@ def test_shipped_model_is_the_default_of_colorize(monkeypatch):
 
 
 def test_packaged_models_are_named_and_an_unknown_name_is_refused():
-    assert [predict.packaged_model_path(name).name for name in predict.PACKAGED] == [
+    assert [predict.packaged_model_path(name).name for name in shipped_models.NAMES] == [
         "default.keras", "vivid.keras", "gan.keras"]
     with pytest.raises(ValueError, match="no packaged colorizer named 'sepia'; the packaged ones are default"):
         predict.packaged_model_path("sepia")
@@ -372,9 +373,10 @@ def test_recipe_refuses_to_replace_an_existing_model_unless_told(tiny_processed,
     assert existing.read_bytes() == b"keep me" and not (tmp_path / "default.json").exists()
 
 
-def test_every_kind_of_head_a_recipe_accepts_has_its_module():
-    from unetcolor.colorizers.recipe import HEAD_KINDS
+def test_every_kind_of_head_has_its_module_and_an_unknown_kind_is_refused():
+    from unetcolor.colorizers import registry
 
-    assert tuple(colorizers.HEADS) == HEAD_KINDS
-    assert {kind: colorizers.HEADS[kind].__module__.rsplit(".", 1)[1] for kind in HEAD_KINDS} == {
+    assert {kind: head.__module__.rsplit(".", 1)[1] for kind, head in colorizers.HEADS.items()} == {
         "regression": "regression", "bins": "bins", "gan": "gan"}
+    with pytest.raises(ValueError, match="head must be one of regression, bins, gan, got 'cnn'"):
+        registry.head_class(colorizers.RecipeConfig(name="x", head="cnn", finetune_epochs=0))

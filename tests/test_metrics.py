@@ -321,3 +321,31 @@ def test_ab_measures_refuse_bad_input():
         metrics.ab_bias(truth.astype(np.float32), truth.astype(np.float32))
     with pytest.raises(ValueError, match="increasing"):
         metrics.ab_error_auc(truth, truth, thresholds=[3, 1])
+
+
+def _lab_patch(angle_degrees: float, chroma: float, lightness: float = 60.0, size: int = 8) -> np.ndarray:
+    """A uint8 sRGB patch of one L*a*b* colour at the given hue angle and chroma."""
+    a = chroma * np.cos(np.radians(angle_degrees))
+    b = chroma * np.sin(np.radians(angle_degrees))
+    lab = np.broadcast_to(np.array([lightness, a, b]), (1, size, size, 3))
+    return color.lab_to_rgb(lab)
+
+
+def test_hue_classes_follow_the_angle_in_the_ab_plane_and_leave_out_neutral_pixels():
+    ab = np.array([[40.0, 0.0], [20.0, 20.0], [0.0, 40.0], [-30.0, 20.0], [-10.0, -40.0], [3.0, 3.0]])
+    # angles 0, 45, 90, 146 and 256 degrees; the last pair has a chroma of 4
+    assert metrics.hue_class(ab).tolist() == [0, 1, 2, 3, 4, -1]
+
+
+def test_hue_agreement_counts_the_right_class_per_class_of_the_originals():
+    sky, grass = _lab_patch(250, 40), _lab_patch(140, 40)
+    truth = np.concatenate([sky, grass])
+    blue_grass = np.concatenate([sky, sky])  # the grass painted blue
+    gray = np.repeat(color.rgb_to_gray(truth)[..., None], 3, axis=-1)
+    table = metrics.hue_agreement(truth, {"perfect": truth, "blue grass": blue_grass, "gray": gray}).set_index("hue")
+    assert table.loc["sky and water blue", "pixels"] == pytest.approx(0.5)
+    assert table.loc["vegetation green", "pixels"] == pytest.approx(0.5)
+    assert table.loc["sky and water blue", "perfect"] == 1.0 and table.loc["vegetation green", "perfect"] == 1.0
+    assert table.loc["sky and water blue", "blue grass"] == 1.0 and table.loc["vegetation green", "blue grass"] == 0.0
+    assert table.loc["any hue", "blue grass"] == pytest.approx(0.5) and table.loc["any hue", "gray"] == 0.0
+    assert np.isnan(table.loc["yellow", "perfect"])  # no yellow pixel in the originals

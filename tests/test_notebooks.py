@@ -2,6 +2,7 @@
 profiles that only name declared parameters."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,19 @@ def test_the_committed_smoke_notebooks_run_the_current_sources(name):
                 and "injected-parameters" not in cell.get("metadata", {}).get("tags", [])]
 
     assert code(ROOT / "reports" / "smoke" / "notebooks" / f"{name}.ipynb") == code(ROOT / "notebooks" / f"{name}.ipynb")
+
+
+@pytest.mark.parametrize("executed", sorted((ROOT / "reports").glob("*/notebooks/0*.ipynb")),
+                         ids=lambda path: f"{path.parts[-3]}/{path.stem}")
+def test_committed_executed_notebooks_are_clean_and_end_with_their_finding(executed):
+    """What a reader sees: no start-up logging or warnings, no paths shown as PosixPath(...), no
+    count in scientific notation, and a last cell that states the finding, written from the tables."""
+    cells = json.loads(executed.read_text())["cells"]
+    outputs = [output for cell in cells for output in cell.get("outputs", [])]
+    assert not [output for output in outputs if output.get("name") == "stderr"]
+    shown = "".join("".join(output.get("text", "")) + "".join(
+        "".join(value) for kind, value in output.get("data", {}).items() if kind.startswith("text/"))
+        for output in outputs)  # what is read as text; figures' image data left out
+    assert "PosixPath" not in shown and "WARNING" not in shown and not re.search(r"\d\.\d+e\+0\d", shown)
+    markdown = "".join(cells[-1]["outputs"][0]["data"]["text/markdown"])
+    assert markdown.startswith("**What this shows.**")

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from unetcolor import color, images, predict
+from unetcolor import shipped as shipped_models
 from unetcolor.config import ModelConfig
 from unetcolor.model import build_unet
 import tiny
@@ -87,7 +88,7 @@ def test_default_model_path(monkeypatch, tmp_path):
     found = predict.default_model_path()
     assert found == shipped and found.name == "default.keras" and found.is_file()
     # without a packaged model (and no $UNETCOLOR_MODEL) there is no default
-    monkeypatch.setattr(predict, "WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr(shipped_models, "WEIGHTS_DIR", tmp_path)
     assert predict.default_model_path() is None
 
 
@@ -274,7 +275,7 @@ def test_expand_inputs_folders_patterns_and_missing(tmp_path):
     for name in ("top.JPG", "deep/er/a.png", "deep/b.webp", "deep/c.gif", ".hidden.png", "readme.txt"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(b"")
-    found = predict.expand_inputs([tmp_path, str(tmp_path / "*.JPG"), tmp_path / "nope.png"])
+    found = images.expand_inputs([tmp_path, str(tmp_path / "*.JPG"), tmp_path / "nope.png"])
     relative = [str(p.relative_to(tmp_path)) for p in found]
     # sorted within the folder, any suffix Pillow reads, the pattern's match not repeated, the missing
     # one returned as given; readme.txt is not an image and .hidden.png is hidden
@@ -296,3 +297,17 @@ def test_output_folder_given_as_input_is_reported_not_read(model, tmp_path):
     (result,) = predict.colorize_paths(model, [out], out, progress=False)
     assert not result.ok and "output folder" in result.error
     assert sorted(p.name for p in out.iterdir()) == ["old.png"]
+
+
+def test_a_padded_last_batch_changes_no_output_and_the_model_sees_one_batch_shape():
+    """5 photos in batches of 4: the last batch is padded to 4, and every photo's output is what
+    the model gives it alone; predict_on_batch was only ever called with 4 images."""
+    model = build_unet(tiny.model())
+    gray = np.random.default_rng(3).integers(0, 256, (5, 32, 32), dtype=np.uint8)
+    shapes = []
+    original = model.predict_on_batch
+    model.predict_on_batch = lambda x: (shapes.append(np.shape(x)), original(x))[1]
+    together = predict.predict_batch(model, gray, batch_size=4)
+    assert {shape[0] for shape in shapes} == {4}
+    alone = np.concatenate([color.output_to_rgb(original(color.gray_to_input(gray[i:i + 1]))) for i in range(5)])
+    assert np.abs(together.astype(int) - alone.astype(int)).max() <= 1  # float order may move one 8-bit step

@@ -113,7 +113,7 @@ def test_the_gpu_paragraph_quotes_the_records_it_names():
 
     import pandas as pd
 
-    from unetcolor.train import main_run_dir
+    from unetcolor.runs import main_run_dir
 
     text = "\n".join(results._gpu_lines("paper"))
     published = pd.read_csv(main_run_dir("paper") / "history.csv")["seconds"].sum()

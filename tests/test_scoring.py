@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from unetcolor import color, data, scoring, study, train
+from unetcolor import color, data, runs, scoring, study, train
 
 
 def _psnr(truth: np.ndarray, output: np.ndarray) -> float:
@@ -28,7 +28,7 @@ def finished(tiny_processed, tmp_path_factory):
 
 def test_a_finished_run_records_its_scores_as_eq3_gives_them(finished, tiny_processed):
     scores = json.loads((finished / "metrics.json").read_text())["scores"]
-    model = train.run_model(finished)
+    model = runs.model(finished)
     rgb, gray = data.load_arrays(tiny_processed)
     _, val_ids = data.load_split(tiny_processed, "70_30")
     common = data.common_validation_ids(tiny_processed)
@@ -50,8 +50,8 @@ def test_rescore_adds_the_same_scores_to_a_run_that_lacks_them(finished, tiny_pr
     record = json.loads((copy / "metrics.json").read_text())
     expected = record.pop("scores")
     (copy / "metrics.json").write_text(json.dumps(record))
-    config = train.run_config(copy)
-    rescored = scoring.rescore(copy, tiny_processed, train.run_model(copy), config.split, config.data)
+    config = runs.config(copy)
+    rescored = scoring.rescore(copy, tiny_processed, runs.model(copy), config.split, config.data)
     for subset in scoring.SUBSETS:
         assert rescored["scores"][subset] == pytest.approx(expected[subset], rel=1e-6)
     assert {k: v for k, v in rescored.items() if k != "scores"} == record
@@ -59,7 +59,7 @@ def test_rescore_adds_the_same_scores_to_a_run_that_lacks_them(finished, tiny_pr
 
 def test_rescore_refuses_other_photos_and_names_the_run(finished, tiny_processed):
     with pytest.raises(ValueError, match=f"{finished}: trained on data 000000000000"):
-        scoring.rescore(finished, tiny_processed, train.run_model(finished), "70_30", "000000000000")
+        scoring.rescore(finished, tiny_processed, runs.model(finished), "70_30", "000000000000")
 
 
 def test_the_study_table_carries_the_scores_as_columns(finished):
@@ -70,7 +70,7 @@ def test_the_study_table_carries_the_scores_as_columns(finished):
     import pandas as pd
 
     plan = pd.DataFrame([{"factor": "split", "value": "70_30", "seed": 7, "run": finished.name,
-                          "config": train.run_config(finished)}])
+                          "config": runs.config(finished)}])
     table = study.study_results(plan, finished.parent)
     assert table.loc[0, "common_psnr"] == flat["common_psnr"] and "scores" not in table
 

@@ -168,13 +168,43 @@ def test_a_changed_profile_setting_reruns_the_notebooks_and_names_the_setting(pr
     assert all(verdict.startswith("current:") for verdict in run(project).values())
 
 
-def test_a_changed_package_file_reruns_everything_and_names_the_file(project):
+def _package(project, imports: dict[str, str], modules: dict[str, str]) -> None:
+    """Give the fake project's notebooks the imports named (notebook -> code) and its package
+    the modules named (path within the package -> source)."""
+    for name, code in imports.items():
+        write_notebook(project / "notebooks" / f"{name}.ipynb", PARAMETERS[name], code)
+    for path, source in modules.items():
+        (project / "lib" / "unetcolor" / path).parent.mkdir(parents=True, exist_ok=True)
+        (project / "lib" / "unetcolor" / path).write_text(source)
+
+
+def test_a_notebook_reruns_when_a_module_it_reaches_changes_and_only_then(project):
+    """Stamps hold the modules a notebook's imports reach (unetcolor.dependencies): editing
+    metrics.py re-executes the notebooks that import it, directly or through predict.py, and
+    names it; editing the colorize command (cli.py), which no notebook reaches, re-executes none."""
+    _package(project, {"02_model": "from unetcolor import model",
+                       "05_psnr_evaluation": "from unetcolor import predict",
+                       "06_pokhara_test_images": "import pandas as pd\nfrom unetcolor import metrics, paths"},
+             {"__init__.py": "", "metrics.py": "PEAK = 255\n", "predict.py": "from . import metrics\n",
+              "cli.py": "from . import predict\n", "paths.py": ""})
     run(project)
-    (project / "lib" / "unetcolor" / "model.py").write_text("FILTERS = 32\n")
-    (project / "lib" / "unetcolor" / "extra.py").write_text("")
+    (project / "lib" / "unetcolor" / "cli.py").write_text("from . import predict\nPROG = 'colorize'\n")
+    assert all(verdict.startswith("current:") for verdict in run(project).values())
+    assert project.executed == []
+    (project / "lib" / "unetcolor" / "metrics.py").write_text("PEAK = 1.0\n")
     verdicts = run(project)
-    assert project.executed == list(runner.NOTEBOOKS)
-    assert verdicts["01_data_preparation"].startswith("ran: package code changed: extra.py, model.py")
+    assert project.executed == ["05_psnr_evaluation", "06_pokhara_test_images"]
+    assert verdicts["05_psnr_evaluation"] == "ran: package code changed: metrics.py"
+
+
+def test_a_changed_subpackage_module_is_named_by_its_path(project):
+    _package(project, {"07_beyond_the_paper": "from unetcolor.colorizers import bins"},
+             {"__init__.py": "", "colorizers/__init__.py": "", "colorizers/bins.py": "TEMPERATURE = 0.4\n"})
+    run(project)
+    (project / "lib" / "unetcolor" / "colorizers" / "bins.py").write_text("TEMPERATURE = 0.3\n")
+    verdicts = run(project)
+    assert project.executed == [LAST]
+    assert verdicts[LAST] == "ran: package code changed: colorizers/bins.py"
 
 
 def test_touching_files_changes_nothing(project):
@@ -291,16 +321,6 @@ def test_shipped_weights_are_read_by_notebook_07_only(project):
     verdicts = run(project)
     assert project.executed == [LAST]
     assert verdicts[LAST] == "ran: shipped weights changed: default.keras"
-
-
-def test_a_changed_subpackage_file_reruns_everything_and_names_its_path(project):
-    (project / "lib" / "unetcolor" / "colorizers").mkdir()
-    (project / "lib" / "unetcolor" / "colorizers" / "bins.py").write_text("TEMPERATURE = 0.4\n")
-    run(project)
-    (project / "lib" / "unetcolor" / "colorizers" / "bins.py").write_text("TEMPERATURE = 0.3\n")
-    verdicts = run(project)
-    assert project.executed == list(runner.NOTEBOOKS)
-    assert verdicts["01_data_preparation"] == "ran: package code changed: colorizers/bins.py"
 
 
 def test_a_model_path_parameter_is_fingerprinted_by_the_file(project):

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from unetcolor import claims, data, study
+from unetcolor import claims, data, runs, study
 from unetcolor.config import TrainConfig
 import tiny
 from unetcolor import profiles
@@ -173,14 +173,14 @@ def test_a_parallel_jax_study_compiles_each_signature_once_and_the_rest_hit_the_
     log = run("unetcolor.study", "--profile", "smoke", "--jobs", "2", "--seeds", "1")
     plan = study.plan_for_profile("smoke", seeds=1, data_fingerprint=data.fingerprint(
         project / "data" / "processed" / "smoke"))
-    runs = {f"{f}={v}": project / "models" / "smoke" / run for f, v, run in zip(plan["factor"], plan["value"],
+    folders = {f"{f}={v}": project / "models" / "smoke" / run for f, v, run in zip(plan["factor"], plan["value"],
                                                                                   plan["run"])}
-    assert all(study.has_results(folder) for folder in runs.values())
+    assert all(runs.has_records(folder) for folder in folders.values())
     assert log.count("finished") >= len(set(plan["run"])) and "[learning_rate=0.001 seed 42] epoch 1/2" in log
-    first = {level: pd.read_csv(folder / "history.csv").iloc[0] for level, folder in runs.items()}
+    first = {level: pd.read_csv(folder / "history.csv").iloc[0] for level, folder in folders.items()}
     assert first["learning_rate=0.001"]["cache_hits"] > 0
     assert first["batch_size=8"]["compiles"] > 0 and first["batch_size=8"]["cache_hits"] == 0  # the base run
-    assert json.loads((runs["learning_rate=0.001"] / "environment.json").read_text())["keras_backend"] == "jax"
+    assert json.loads((folders["learning_rate=0.001"] / "environment.json").read_text())["keras_backend"] == "jax"
 
 
 def test_stagger_lets_one_run_compile_at_a_time_and_cached_signatures_start_at_once(tmp_path):
@@ -189,7 +189,7 @@ def test_stagger_lets_one_run_compile_at_a_time_and_cached_signatures_start_at_o
     import json
 
     from unetcolor.study import Stagger
-    from unetcolor.train import PROGRESS_FILE
+    from unetcolor.runs import PROGRESS_FILE
 
     a, b, c = (tmp_path / name for name in "abc")
     for folder in (a, b, c):

@@ -12,7 +12,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from unetcolor import color, data, half_weights, metrics, train
+from unetcolor import color, data, half_weights, metrics, runs, train
 import tiny
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
@@ -155,18 +155,18 @@ def test_float16_weights_stand_in_for_the_float32_model(tiny_processed, tiny_con
     assert record["from_sha256"] == half_weights.sha256(run_dir / "model.keras")
     assert abs(record["psnr_float16"] - record["psnr_float32"]) < 0.05  # float16 keeps ~3 significant digits
     (run_dir / "model.keras").unlink()
-    assert train.is_finished(run_dir)
-    restored = train.run_model(run_dir)
+    assert runs.is_loadable(run_dir)
+    restored = runs.model(run_dir)
     for full, half in zip(trained.model.get_weights(), restored.get_weights()):
         assert half.dtype == np.float32
         np.testing.assert_allclose(half, full.astype(np.float16).astype(np.float32), rtol=0, atol=0)
-    assert train.model_file_bytes(run_dir) == record["from_bytes"]
+    assert runs.model_file_bytes(run_dir) == record["from_bytes"]
     weights = run_dir / half_weights.WEIGHTS_FILE
     damaged = bytearray(weights.read_bytes())
     damaged[len(damaged) // 2] ^= 0xFF
     weights.write_bytes(bytes(damaged))
     with pytest.raises(ValueError, match="weights-float16.npz: sha256"):
-        train.run_model(run_dir)
+        runs.model(run_dir)
 
 
 COMPILES = textwrap.dedent("""
@@ -242,7 +242,7 @@ def test_an_interrupt_ends_the_epoch_with_a_checkpoint_and_training_again_resume
               f"train.train(tiny.train(epochs={epochs}), Path({str(tiny_processed)!r}), Path({str(run_dir)!r}), "
               "progress='quiet', checkpoint_seconds=1e9)\n")
     process = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
-    progress = run_dir / train.PROGRESS_FILE
+    progress = run_dir / runs.PROGRESS_FILE
     deadline = time.monotonic() + 120
     while not progress.is_file() and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.02)
@@ -255,6 +255,6 @@ def test_an_interrupt_ends_the_epoch_with_a_checkpoint_and_training_again_resume
     assert 1 <= state["epochs_done"] == len(interrupted) < epochs and (run_dir / "checkpoint.keras").is_file()
     assert not (run_dir / "metrics.json").exists()
 
-    result = train.train(train.run_config(run_dir), tiny_processed, run_dir, progress="quiet")
+    result = train.train(runs.config(run_dir), tiny_processed, run_dir, progress="quiet")
     assert len(result.history) == epochs and result.metrics["epochs"] == epochs
     assert result.history["epoch"].tolist()[:len(interrupted)] == interrupted["epoch"].tolist()

@@ -46,13 +46,16 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import pandas as pd
 
-from . import color, paths, precision, profiles
+from . import color, colorizers, data, paths, precision, profiles, samples, shipped
+from .colorizers.bins import BinsHead
+from .colorizers.training import FlipBatches
 from .config import ModelConfig
 from .model import build_unet, conv_flops
+from .predict import colorize_photo, colorize_photos, load_model, packaged_model_path, predict_batch
 from .reproducibility import cpu_model, environment_info, seed_everything, usable_cores
 from .speed import cpu_flags, measure, measure_each
+from .train import ColorizationBatches, compile_model
 
 PRECISIONS = ("float32", "bfloat16")
 CPU_FLAGS = ("amx_bf16", "amx_tile", "avx512_bf16")  # what decides whether bfloat16 can pay on a CPU
@@ -177,8 +180,6 @@ def bench_training(seconds: float = 20, repeats: int = 3, batch_size: int = 16, 
                    workers: int = 1, model_config: ModelConfig | None = None, pool_batches: int = 4) -> dict:
     """Project loop vs bare fit of the paper model (or model_config), float32 and bfloat16,
     on the same random photo-shaped data (a pool of pool_batches batches, cycled)."""
-    from .train import ColorizationBatches, compile_model
-
     rng = np.random.default_rng(0)
     pool = pool_batches * batch_size
     rgb = rng.integers(0, 256, size=(pool, image_size, image_size, 3), dtype=np.uint8)
@@ -230,9 +231,6 @@ def bench_training(seconds: float = 20, repeats: int = 3, batch_size: int = 16, 
 def recipe_head(name: str):
     """(RecipeConfig, Head) of a shipped recipe; a bins head gets the bins its shipped file
     recorded (weights/<name>.json), else bins from random colours."""
-    from . import colorizers
-    from .colorizers.bins import BinsHead
-
     config = colorizers.RECIPES[name]
     record_path = colorizers.SHIPPED_DIR / f"{name}.json"
     if config.head == "bins" and record_path.is_file():
@@ -243,13 +241,11 @@ def recipe_head(name: str):
     return config, colorizers.head_for(config, ab)
 
 
-def bench_recipes(names=("default", "vivid", "gan"), seconds: float = 20, repeats: int = 3,
+def bench_recipes(names=shipped.NAMES, seconds: float = 20, repeats: int = 3,
                   pool_batches: int = 16, recipes: dict | None = None) -> dict:
     """Training images/s of each shipped recipe's model (its head, loss, optimizer, input size,
     batch size, flips), float32 and bfloat16; recipes: name -> (RecipeConfig, Head) to use
     instead of the shipped ones (tests)."""
-    from .colorizers.training import FlipBatches
-
     results = {}
     for name in names:
         config, head = (recipes or {}).get(name) or recipe_head(name)
@@ -291,8 +287,6 @@ def _photo_and_batch_figures(model, photo: np.ndarray, batch_work, batch_key: st
     """model computing in float32 and in bfloat16 (computing: precision -> model), and per
     precision the seconds for one colorize_photo of photo and the items/s of batch_work(model)
     under batch_key."""
-    from .predict import colorize_photo
-
     computing = {name: in_precision(model, name) for name in PRECISIONS}
     photo_figures = measure_each({name: lambda _, m=computing[name]: (colorize_photo(m, photo), 1)[1]
                                   for name in PRECISIONS}, seconds, repeats)
@@ -306,8 +300,6 @@ def bench_colorize(megapixels_shape=(3000, 4000), batch: int = 16, seconds: floa
                    model_config: ModelConfig | None = None) -> dict:
     """Paper U-Net (random weights; the time does not depend on them): seconds for one 12 MP
     photo end to end, and 256x256 images/s through predict_batch, float32 and bfloat16."""
-    from .predict import colorize_photo, predict_batch
-
     seed_everything(0)
     model = build_unet(model_config or profiles.load("paper").model)
     size = model.input_shape[1]
@@ -339,10 +331,8 @@ def bench_shipped(megapixels_shape=(3000, 4000), photos: int = 32, seconds: floa
     one 12 MP photo and 256x256 photos/s through predict.colorize_photos, end to end, with
     the file's model in float32 and a copy of it computing in bfloat16; and how far their
     outputs on the 256x256 photos differ."""
-    from .predict import PACKAGED, colorize_photos, load_model, packaged_model_path
-
     if models is None:
-        models = {name: load_model(packaged_model_path(name)) for name in PACKAGED
+        models = {name: load_model(packaged_model_path(name)) for name in shipped.NAMES
                   if packaged_model_path(name).is_file()}
     rng = np.random.default_rng(0)
     photo = rng.integers(0, 256, size=megapixels_shape, dtype=np.uint8)
@@ -369,8 +359,6 @@ def bench_shipped(megapixels_shape=(3000, 4000), photos: int = 32, seconds: floa
 
 def bench_data(source: Path | None, seconds: float = 20, repeats: int = 3) -> dict:
     """Seconds to prepare `source` (a photo folder) into a fresh temporary folder each time."""
-    from . import data, samples
-
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         if source is None or not source.is_dir():

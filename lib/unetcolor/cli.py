@@ -18,6 +18,8 @@ import os
 import sys
 from pathlib import Path
 
+from . import predict, shipped  # the package loads Keras first, with TensorFlow's start-up lines kept quiet
+
 EXAMPLES = """\
 examples:
   colorize old_photo.jpg --out colorized/
@@ -69,11 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "(the paper's U-Net: its model.keras, else its committed float16 weights) "
                        "(default: $UNETCOLOR_MODEL, else the packaged L*a*b* weights/default.keras, "
                        "the most accurate)")
-    which.add_argument("--vivid", action="store_true",
-                       help="use the packaged weights/vivid.keras: bolder colours, less accurate")
-    which.add_argument("--gan", action="store_true",
-                       help="use the packaged weights/gan.keras, trained against a discriminator "
-                       "(pix2pix-style; the paper's future work)")
+    for model in shipped.SHIPPED:
+        if model.option:
+            which.add_argument(model.option, action="store_const", dest="packaged", const=model.name,
+                               help=f"use the packaged weights/{model.name}.keras: {model.summary}")
     parser.add_argument("--format", "-f", choices=list(FORMATS), default="png",
                         help="output format: png (default; keeps transparency), jpg, "
                         "or keep each input's own")
@@ -92,12 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.batch_size < 1:
         parser.error(f"--batch-size must be at least 1, got {args.batch_size}")
 
-    # Keras and TensorFlow load only now, so `colorize --help` answers at once;
-    # TensorFlow's C++ start-up chatter is not for a command-line user.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from . import predict
-
-    packaged = "vivid" if args.vivid else "gan" if args.gan else None
+    packaged = args.packaged
     model_path = predict.packaged_model_path(packaged) if packaged else args.model or predict.default_model_path()
     if model_path is None:
         print(NO_MODEL, end="", file=sys.stderr)

@@ -124,7 +124,18 @@ def beyond_the_paper(profile: str) -> str:
               f"({models.loc[best, 'psnr_gain_over_gray']:+.2f} dB over the gray copy). Most colourful: "
               f"{colourful.replace('*', chr(92) + '*')}, {models.loc[colourful, 'colorfulness_share']:.0%} of the "
               f"originals' colorfulness. The shipped models meet {int(quality['met'].sum())} of {len(quality)} quality "
-              f"targets and {int(budget['met'].sum())} of {len(budget)} budgets (file size, training time).")
+              f"targets and {int(budget['met'].sum())} of {len(budget)} budgets (file size, training time)."
+            + _hue_sentence(tables))
+
+
+def _hue_sentence(tables: Path) -> str:
+    """Each model's share of coloured pixels that land in their original's broad hue class."""
+    if not (tables / "07_hue.csv").is_file():
+        return ""
+    pooled = pd.read_csv(tables / "07_hue.csv").set_index("hue").loc["any hue"]
+    models = [name for name in pooled.index if name not in ("pixels", "gray baseline")]
+    shares = ", ".join(f"{name.replace('*', chr(92) + '*')} {pooled[name]:.0%}" for name in models)
+    return f" Coloured pixels given their original's broad hue: {shares}."
 
 
 WRITERS = {"01_data_preparation": data_preparation, "02_model": model, "03_training": training,

@@ -13,14 +13,12 @@ the arrays without pickle and casts them to float32.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from .staleness import sha256_file as sha256
+from .files import sha256_file as sha256, write_atomic
 
 WEIGHTS_FILE = "weights-float16.npz"
 RECORD_FILE = "weights.json"
@@ -30,14 +28,7 @@ def save(model: keras.Model, path: Path) -> str:
     """Write model's weights as float16 to path (atomically); returns the file's sha256."""
     path = Path(path)
     arrays = {f"w{i:03d}": np.asarray(w, dtype=np.float16) for i, w in enumerate(model.get_weights())}
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
-    os.close(handle)
-    try:
-        np.savez_compressed(temporary, **arrays)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomic(path, lambda temporary: np.savez_compressed(temporary, **arrays))
     return sha256(path)
 
 

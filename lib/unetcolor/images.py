@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+import glob
 import os
-import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from .files import write_atomic
 
 # the usual photo suffixes: what data preparation and the dataset download count as photos
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
@@ -112,16 +115,99 @@ def write_image_atomic(array: np.ndarray, path: Path, quality: int = 95) -> None
     fmt = Image.registered_extensions().get(suffix)
     if fmt is None:
         raise ValueError(f"{path}: unknown image extension {suffix!r}; use .png or .jpg")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix)
-    os.close(handle)
-    try:
-        options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
-        image.save(temporary, format=fmt, **options)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes private files; outputs get ordinary permissions
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    write_atomic(path, lambda temporary: image.save(temporary, format=fmt, **options))
+
+
+# ------------------------------------------------------ what a list of inputs names
+
+
+@dataclass
+class Source:
+    """One input of a colorize call: a file to read, or why it is not read."""
+
+    path: Path
+    relative: Path | None  # output name below out_dir, without suffix change
+    problem: str | None = None  # why it is not read: a failure, or (skipped) why it was left alone
+    skipped: bool = False
+
+
+def _not_an_image(path: Path) -> Source:
+    return Source(path, None, f"not an image ({path.suffix or 'no suffix'})", skipped=True)
+
+
+def _folder_files(folder: Path, skip: Path | None, suffixes: frozenset[str]) -> tuple[list[Path], list[Path]]:
+    """(image files, other files) below folder, each sorted; an image file is
+    one whose suffix Pillow reads (readable_suffixes). Hidden files and
+    folders (e.g. the temporary files of an interrupted write) and anything
+    under skip are left out of both."""
+    found, others = [], []
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if any(part.startswith(".") for part in relative.parts):
+            continue
+        if skip is not None and path.resolve().is_relative_to(skip):
+            continue
+        if path.is_file():
+            (found if path.suffix.lower() in suffixes else others).append(path)
+    return found, others
+
+
+def collect(inputs: Iterable[str | os.PathLike], skip: Path | None = None) -> list[Source]:
+    """Each input (file, folder, glob) as Sources in the order given, each file once; anything
+    under skip (the output folder) is left out. expand_inputs gives the files alone."""
+    suffixes = readable_suffixes()
+    sources = []
+    for text in inputs:
+        text = os.fspath(text)
+        path = Path(text).expanduser()
+        if path.is_dir():
+            if skip is not None and path.resolve().is_relative_to(skip):
+                problem = "is the output folder or inside it; name its files to colorize them"
+                sources.append(Source(path, None, problem))
+                continue
+            files, others = _folder_files(path, skip, suffixes)
+            sources += [Source(file, file.relative_to(path)) for file in files]
+            sources += [_not_an_image(other) for other in others]
+            if not files:
+                sources.append(Source(path, None, "folder holds no images (no file with a suffix Pillow reads)"))
+        elif path.exists():
+            sources.append(Source(path, Path(path.name)))
+        elif any(character in text for character in "*?["):
+            matches = [Path(match) for match in sorted(glob.glob(os.path.expanduser(text), recursive=True))]
+            files = [match for match in matches if match.is_file() and match.suffix.lower() in suffixes]
+            others = [match for match in matches if match.is_file() and match.suffix.lower() not in suffixes]
+            for folder in (match for match in matches if match.is_dir()):
+                found, other = _folder_files(folder, skip, suffixes)
+                files, others = files + found, others + other
+            sources += [Source(file, Path(file.name)) for file in files]
+            sources += [_not_an_image(other) for other in others]
+            if not files:
+                sources.append(Source(path, None, "pattern matched no image files"))
+        else:
+            sources.append(Source(path, None, "no such file or folder"))
+    # the same file named twice (say, by a folder and by a pattern) is done once, and a
+    # file named explicitly is read (and its failure reported) rather than skipped
+    read = {source.path.resolve() for source in sources if source.problem is None}
+    seen, unique = set(), []
+    for source in sources:
+        key = source.path.resolve()
+        if source.skipped and key in read:
+            continue
+        if (source.problem is None or source.skipped) and key in seen:
+            continue
+        seen.add(key)
+        unique.append(source)
+    return unique
+
+
+def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
+    """Files, folders (searched recursively for every suffix Pillow reads,
+    readable_suffixes, any case) and glob patterns (``**`` allowed) ->
+    the photo files, in the order given, each once. A file named explicitly is
+    kept whatever its suffix; other files found in folders are left out.
+    Inputs that do not exist, patterns that match nothing and folders without
+    images are returned as given, so whoever reads them reports them;
+    colorize_paths says why.
+    """
+    return [source.path for source in collect(inputs) if not source.skipped]

@@ -455,3 +455,62 @@ def color_summary(true_rgb: np.ndarray, pred_rgb: np.ndarray, gray: np.ndarray) 
     return pd.DataFrame([{"metric": metric, "method": method, "mean": float(measures.loc[method, metric]),
                           "std": np.nan, "median": np.nan, "n": len(true_rgb)}
                          for metric in COLOR_MEASURES for method in measures.index])
+
+
+# ------------------------------------------------- hue: does the sky come out blue?
+#
+# PSNR and the a*b* AuC reward a timid guess; a blue face or a green cat needs its own number.
+# Each pixel of the originals with enough chroma falls in one broad hue class, by its angle in
+# the a*b* plane (CIE L*a*b*, D65, degrees counter-clockwise from +a*); a prediction scores, per
+# class, the share of that class's pixels whose predicted colour has enough chroma and falls in
+# the same class. A gray output scores 0 everywhere.
+
+HUE_MIN_CHROMA = 10.0  # a*b* units: below this a pixel is near-neutral and has no hue class
+HUE_CLASSES = (  # name, [start, end) in degrees; the first wraps through 0
+    ("red and magenta", 330.0, 25.0),
+    ("skin, earth and orange", 25.0, 75.0),
+    ("yellow", 75.0, 105.0),
+    ("vegetation green", 105.0, 200.0),
+    ("sky and water blue", 200.0, 330.0),
+)
+
+
+def hue_class(ab: np.ndarray) -> np.ndarray:
+    """Index into HUE_CLASSES of each a*, b* pair (..., 2); -1 where the chroma is below
+    HUE_MIN_CHROMA."""
+    ab = np.asarray(ab, dtype=np.float64)
+    chroma = np.hypot(ab[..., 0], ab[..., 1])
+    angle = np.degrees(np.arctan2(ab[..., 1], ab[..., 0])) % 360.0
+    classes = np.full(angle.shape, -1, dtype=np.int8)
+    for index, (_, start, end) in enumerate(HUE_CLASSES):
+        inside = (angle >= start) & (angle < end) if start < end else (angle >= start) | (angle < end)
+        classes[inside] = index
+    classes[chroma < HUE_MIN_CHROMA] = -1
+    return classes
+
+
+def hue_agreement(truth_rgb: np.ndarray, predictions: dict[str, np.ndarray], chunk: int = 16) -> pd.DataFrame:
+    """Per hue class of the originals (HUE_CLASSES): its share of all pixels (``pixels``) and,
+    for each prediction, the share of the class's pixels whose predicted hue is in the same class
+    (in [0, 1]); a last row, "any hue", pools the classes. truth_rgb and each prediction: uint8
+    sRGB (N, H, W, 3), compared pixel by pixel, ``chunk`` images at a time."""
+    arrays = {name: _check_rgb_batch(truth_rgb, pred_rgb, f"hue_agreement ({name})")[1]
+              for name, pred_rgb in predictions.items()}
+    truth_rgb = np.asarray(truth_rgb)
+    classes = len(HUE_CLASSES)
+    totals = np.zeros(classes, dtype=np.int64)
+    right = {name: np.zeros(classes, dtype=np.int64) for name in arrays}
+    pixels = 0
+    for start in range(0, len(truth_rgb), chunk):
+        truth = hue_class(color.rgb_to_lab(truth_rgb[start:start + chunk])[..., 1:])
+        pixels += truth.size
+        totals += np.bincount(truth[truth >= 0], minlength=classes)
+        for name, pred_rgb in arrays.items():
+            predicted = hue_class(color.rgb_to_lab(pred_rgb[start:start + chunk])[..., 1:])
+            hits = truth[(truth >= 0) & (predicted == truth)]
+            right[name] += np.bincount(hits, minlength=classes)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rows = {name: np.append(right[name] / totals, right[name].sum() / totals.sum()) for name in arrays}
+    table = pd.DataFrame({"hue": [name for name, _, _ in HUE_CLASSES] + ["any hue"],
+                          "pixels": np.append(totals, totals.sum()) / max(pixels, 1), **rows})
+    return table

@@ -30,7 +30,6 @@ what `make reproduce` can execute while runs are missing.
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 import time
 from dataclasses import dataclass
@@ -40,10 +39,10 @@ import pandas as pd
 
 from keras.backend import backend as keras_backend
 
-from . import data, half_weights, paths, precision, profiles, speed, study, train
+from . import data, half_weights, paths, precision, profiles, runs, speed, study
 from .config import TrainConfig
+from .files import sha256_file, write_json
 from .reproducibility import cpu_model, device_description, usable_cores
-from .staleness import sha256_file
 
 # the runs each notebook reads: "main" (the main run), "study" (the main run and every study run)
 READS = {"03_training": "main", "04_hyperparameter_study": "study", "05_psnr_evaluation": "main",
@@ -75,19 +74,6 @@ class PlannedRun:
         return 0 if self.status == "finished" else self.config.epochs - self.epochs_done
 
 
-def run_state(run_dir: Path, needs_weights: bool) -> tuple[str, int]:
-    """(status, epochs done) of a run folder: see the module docstring."""
-    run_dir = Path(run_dir)
-    records = (run_dir / "metrics.json").is_file() and (run_dir / "history.csv").is_file()
-    weights = (run_dir / "model.keras").is_file() or (run_dir / half_weights.RECORD_FILE).is_file()
-    if records and (weights or not needs_weights):
-        return "finished", int(json.loads((run_dir / "metrics.json").read_text())["epochs"])
-    state = run_dir / "state.json"
-    if (run_dir / "checkpoint.keras").is_file() and state.is_file():
-        return "partial", int(json.loads(state.read_text())["epochs_done"])
-    return "missing", 0
-
-
 def build(profile: str, root: Path | None = None) -> list[PlannedRun]:
     """The profile's runs on its prepared data: the main run first, then the study's other
     runs in the study's order (each distinct config once). Needs the prepared data
@@ -105,7 +91,7 @@ def build(profile: str, root: Path | None = None) -> list[PlannedRun]:
                                       folders.run_dir(row.run)))
     counts = data.split_counts(folders.processed).set_index("split")
     for run in planned:
-        run.status, run.epochs_done = run_state(run.run_dir, needs_weights=run.role == "main")
+        run.status, run.epochs_done = runs.state(run.run_dir, needs_weights=run.role == "main")
         run.train_photos, run.val_photos = (int(counts.loc[run.config.split, "train"]),
                                             int(counts.loc[run.config.split, "val"]))
     return planned
@@ -137,7 +123,7 @@ def record(planned: list[PlannedRun], profile: str, root: Path | None = None) ->
     target = folders.root / "reports" / profile / "plans" / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     kept = data.split_counts(folders.processed)
-    train.write_json(target, {
+    write_json(target, {
         "profile": profile, "machine": machine, "date": time.strftime("%Y-%m-%d"),
         "photos": int(kept["train"].iloc[0] + kept["val"].iloc[0]),
         "runs": [{"run": run.level, "seed": run.seed, "epochs": run.config.epochs, "status": run.status,

@@ -4,8 +4,6 @@ re-plotting never retrains. Each function returns the matplotlib Figure;
 
 from __future__ import annotations
 
-import os
-import tempfile
 import textwrap
 from pathlib import Path
 
@@ -15,6 +13,7 @@ import pandas as pd
 import seaborn as sns
 
 from . import paths
+from .files import write_atomic
 from .reproducibility import batch_mode
 
 sns.set_theme(style="whitegrid", context="notebook")
@@ -83,15 +82,7 @@ def save(figure, path: Path, dpi: int = 120) -> None:
     text = caption_for(path.stem)
     if text:
         caption(figure, text)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
-    os.close(handle)
-    try:
-        figure.savefig(temporary, dpi=dpi, bbox_inches="tight")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomic(path, lambda temporary: figure.savefig(temporary, dpi=dpi, bbox_inches="tight"))
 
 
 def save_photo_figure(figure, path: Path) -> None:

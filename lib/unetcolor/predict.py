@@ -20,7 +20,6 @@ and except where a channel had to be clipped to 0..255).
 
 from __future__ import annotations
 
-import glob
 import os
 import sys
 import zipfile
@@ -33,13 +32,11 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm  # plain text bars: the same in terminals, notebooks and papermill logs
 
-from . import color, half_weights, images
+from . import color, half_weights, images, runs, shipped
 
 MODEL_ENV = "UNETCOLOR_MODEL"
 SHRINK_FILTER = Image.Resampling.LANCZOS  # data.py resizes training photos with LANCZOS too
 CHROMA_FILTER = Image.Resampling.BICUBIC  # smooth, and no ringing worth the cost of LANCZOS
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"  # the packaged colorizers
-PACKAGED = ("default", "vivid", "gan")  # their names: weights/<name>.keras
 BAND_ROWS = 512  # rows recombined at a time: bounds the float32 temporaries to a band
 RUN_HINT = ("a .keras file written by model.save() or a training run folder "  # what load_model takes
             f"holding model.keras or {half_weights.WEIGHTS_FILE} + {half_weights.RECORD_FILE}, e.g. models/paper/<run> "
@@ -58,16 +55,16 @@ def default_model_path() -> Path | None:
     exists, else None."""
     if os.environ.get(MODEL_ENV):
         return Path(os.environ[MODEL_ENV]).expanduser()
-    packaged = packaged_model_path("default")
+    packaged = packaged_model_path(shipped.DEFAULT.name)
     return packaged if packaged.is_file() else None
 
 
 def packaged_model_path(name: str) -> Path:
-    """``unetcolor/weights/<name>.keras``: "default" (the accurate model), "vivid" (bolder
-    colours) or "gan" (adversarially trained); all built by ``unetcolor.default_model``."""
-    if name not in PACKAGED:
-        raise ValueError(f"no packaged colorizer named {name!r}; the packaged ones are {', '.join(PACKAGED)}")
-    return WEIGHTS_DIR / f"{name}.keras"
+    """``unetcolor/weights/<name>.keras`` of a shipped colorizer (unetcolor.shipped); each is
+    trained by ``make <name>-model``."""
+    if name not in shipped.NAMES:
+        raise ValueError(f"no packaged colorizer named {name!r}; the packaged ones are {', '.join(shipped.NAMES)}")
+    return shipped.WEIGHTS_DIR / f"{name}.keras"
 
 
 def load_model(path: str | os.PathLike) -> keras.Model:
@@ -79,7 +76,7 @@ def load_model(path: str | os.PathLike) -> keras.Model:
       ``models/paper/<run>``, the run named by models/paper/main.json): its
       model.keras if present, else its U-Net rebuilt from config.json with the
       committed float16 weights, checked against the sha256 in weights.json
-      (train.run_model);
+      (runs.model);
     - that folder's ``weights-float16.npz`` (the folder is loaded).
 
     Raises FileNotFoundError or ValueError naming the path and what to pass instead.
@@ -94,12 +91,8 @@ def load_model(path: str | os.PathLike) -> keras.Model:
     return _load_keras(path)
 
 
-def _has_run_model(folder: Path) -> bool:
-    return (folder / "model.keras").is_file() or (folder / half_weights.RECORD_FILE).is_file()
-
-
 def _not_found(path: Path) -> str:
-    if _has_run_model(path.parent):
+    if runs.has_weights(path.parent):
         return f"{path}: no such file; its folder is a training run: pass the folder {path.parent} instead"
     return (f"{path}: no such model file or folder; pass {RUN_HINT}, "
             "or train one with `make train` (it writes models/<profile>/<run>/model.keras)")
@@ -129,16 +122,14 @@ def _load_run_weights(path: Path) -> keras.Model:
 
 
 def _load_run(folder: Path) -> keras.Model:
-    """A training run folder's model (train.run_model), its errors named after the folder."""
-    if not _has_run_model(folder):
+    """A training run folder's model (runs.model), its errors named after the folder."""
+    if not runs.has_weights(folder):
         raise FileNotFoundError(
             f"{folder}: no model in this folder (neither model.keras nor {half_weights.WEIGHTS_FILE} "
             f"with {half_weights.RECORD_FILE}); pass {RUN_HINT}"
         )
-    from . import train  # only here: it loads the training stack, which `colorize` rarely needs
-
     try:
-        return train.run_model(folder)
+        return runs.model(folder)
     except (ValueError, OSError, KeyError, TypeError, zipfile.BadZipFile) as error:
         raise ValueError(f"{folder}: the training run's model could not be loaded ({error})") from None
 
@@ -172,7 +163,9 @@ def predict_batch(model: keras.Model, gray: np.ndarray, batch_size: int = 16) ->
     is the L*a*b* variant: it outputs a*, b* divided by 128, which are joined
     with the L* of the input gray (read as the RGB triple (g, g, g)) and
     converted to sRGB. Runs `batch_size` images at a time, so only that many
-    float outputs are held at once.
+    float outputs are held at once; a shorter last batch is padded with black images (their
+    outputs dropped), so a model always sees one batch shape and traces or compiles its
+    predict step once, however many photos each call brings.
     """
     gray = np.asarray(gray)
     if gray.dtype != np.uint8 or gray.ndim != 3:
@@ -191,7 +184,9 @@ def predict_batch(model: keras.Model, gray: np.ndarray, batch_size: int = 16) ->
     rgb = np.empty((*gray.shape, 3), dtype=np.uint8)
     for start in range(0, len(gray), batch_size):
         chunk = gray[start:start + batch_size]
-        output = np.asarray(model.predict_on_batch(color.gray_to_input(chunk)))
+        padded = np.zeros((batch_size, *gray.shape[1:]), dtype=np.uint8)
+        padded[:len(chunk)] = chunk
+        output = np.asarray(model.predict_on_batch(color.gray_to_input(padded)))[:len(chunk)]
         if channels == 3:
             rgb[start:start + len(chunk)] = color.output_to_rgb(output)
         else:
@@ -327,7 +322,6 @@ class Result:
     is not an image; it was left alone, ok is False and error says why, but
     it is not a failure.
     """
-
     path: Path
     output: Path | None
     ok: bool
@@ -335,94 +329,7 @@ class Result:
     skipped: bool = False
 
 
-@dataclass
-class _Source:
-    path: Path
-    relative: Path | None  # output name below out_dir, without suffix change
-    problem: str | None = None  # why it is not read: a failure, or (skipped) why it was left alone
-    skipped: bool = False
-
-
-def _not_an_image(path: Path) -> _Source:
-    return _Source(path, None, f"not an image ({path.suffix or 'no suffix'})", skipped=True)
-
-
-def _folder_files(folder: Path, skip: Path | None, suffixes: frozenset[str]) -> tuple[list[Path], list[Path]]:
-    """(image files, other files) below folder, each sorted; an image file is
-    one whose suffix Pillow reads (images.readable_suffixes). Hidden files and
-    folders (e.g. the temporary files of an interrupted write) and anything
-    under skip are left out of both."""
-    found, others = [], []
-    for path in sorted(folder.rglob("*")):
-        relative = path.relative_to(folder)
-        if any(part.startswith(".") for part in relative.parts):
-            continue
-        if skip is not None and path.resolve().is_relative_to(skip):
-            continue
-        if path.is_file():
-            (found if path.suffix.lower() in suffixes else others).append(path)
-    return found, others
-
-
-def _collect(inputs: Iterable[str | os.PathLike], skip: Path | None = None) -> list[_Source]:
-    suffixes = images.readable_suffixes()
-    sources = []
-    for text in inputs:
-        text = os.fspath(text)
-        path = Path(text).expanduser()
-        if path.is_dir():
-            if skip is not None and path.resolve().is_relative_to(skip):
-                problem = "is the output folder or inside it; name its files to colorize them"
-                sources.append(_Source(path, None, problem))
-                continue
-            files, others = _folder_files(path, skip, suffixes)
-            sources += [_Source(file, file.relative_to(path)) for file in files]
-            sources += [_not_an_image(other) for other in others]
-            if not files:
-                sources.append(_Source(path, None, "folder holds no images (no file with a suffix Pillow reads)"))
-        elif path.exists():
-            sources.append(_Source(path, Path(path.name)))
-        elif any(character in text for character in "*?["):
-            matches = [Path(match) for match in sorted(glob.glob(os.path.expanduser(text), recursive=True))]
-            files = [match for match in matches if match.is_file() and match.suffix.lower() in suffixes]
-            others = [match for match in matches if match.is_file() and match.suffix.lower() not in suffixes]
-            for folder in (match for match in matches if match.is_dir()):
-                found, other = _folder_files(folder, skip, suffixes)
-                files, others = files + found, others + other
-            sources += [_Source(file, Path(file.name)) for file in files]
-            sources += [_not_an_image(other) for other in others]
-            if not files:
-                sources.append(_Source(path, None, "pattern matched no image files"))
-        else:
-            sources.append(_Source(path, None, "no such file or folder"))
-    # the same file named twice (say, by a folder and by a pattern) is done once, and a
-    # file named explicitly is read (and its failure reported) rather than skipped
-    read = {source.path.resolve() for source in sources if source.problem is None}
-    seen, unique = set(), []
-    for source in sources:
-        key = source.path.resolve()
-        if source.skipped and key in read:
-            continue
-        if (source.problem is None or source.skipped) and key in seen:
-            continue
-        seen.add(key)
-        unique.append(source)
-    return unique
-
-
-def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
-    """Files, folders (searched recursively for every suffix Pillow reads,
-    images.readable_suffixes, any case) and glob patterns (``**`` allowed) ->
-    the photo files, in the order given, each once. A file named explicitly is
-    kept whatever its suffix; other files found in folders are left out.
-    Inputs that do not exist, patterns that match nothing and folders without
-    images are returned as given, so whoever reads them reports them;
-    colorize_paths says why.
-    """
-    return [source.path for source in _collect(inputs) if not source.skipped]
-
-
-def _output_names(sources: list[_Source], out_dir: Path, suffix: str | None) -> list[Path | None]:
+def _output_names(sources: list[images.Source], out_dir: Path, suffix: str | None) -> list[Path | None]:
     """out_dir/<relative path with the new suffix>; a name already taken by an
     earlier output or by any input gets -2, -3, ... before its suffix."""
     def key(path: Path) -> str:
@@ -452,7 +359,7 @@ def colorize_paths(
     progress: bool = True,
     batch_size: int = 8,
 ) -> list[Result]:
-    """Colorize every photo named by inputs (see expand_inputs) into out_dir.
+    """Colorize every photo named by inputs (see images.expand_inputs) into out_dir.
 
     Outputs are named after their inputs: ``<stem><suffix>`` (suffix None keeps
     each input's own), with a folder input's subfolders kept below out_dir.
@@ -468,7 +375,7 @@ def colorize_paths(
     out_dir = Path(out_dir).expanduser()
     if suffix is not None and Image.registered_extensions().get(suffix.lower()) is None:
         raise ValueError(f"unknown output suffix {suffix!r}; use '.png', '.jpg' or None (keep the input's)")
-    sources = _collect(inputs, skip=out_dir.resolve())
+    sources = images.collect(inputs, skip=out_dir.resolve())
     targets = _output_names(sources, out_dir, suffix)
     results: list[Result | None] = [
         Result(source.path, None, False, source.problem, source.skipped) if source.problem else None

@@ -35,11 +35,12 @@ import time
 import keras
 from tqdm.auto import tqdm
 
-from . import data, paths, plan, runner, study, train
+from . import data, paths, plan, runner, runs, staleness, study, train
 from .reproducibility import PROGRESS_ENV
 
 EXIT_RUNS_MISSING = 2
-BEFORE_STUDY = ("03_training", "05_psnr_evaluation", "06_pokhara_test_images", "07_beyond_the_paper")
+READ_NO_RUN = tuple(name for name in runner.NOTEBOOKS if name not in plan.READS)  # 01, 02: before the plan
+BEFORE_STUDY = tuple(name for name in runner.NOTEBOOKS if plan.READS.get(name) == "main")  # need the main run only
 
 
 class ProgressBars(keras.callbacks.Callback):
@@ -64,23 +65,23 @@ class ProgressBars(keras.callbacks.Callback):
         self.bar.close()
 
 
-def train_runs(runs: list[plan.PlannedRun], profile: str, total: tqdm) -> None:
+def train_runs(planned: list[plan.PlannedRun], profile: str, total: tqdm) -> None:
     """Train (or resume) each run in turn in this process, with its progress bar."""
     folders = paths.profile_paths(profile)
-    for run in runs:
+    for run in planned:
         bars = ProgressBars(run, total)
         train.train(run.config, folders.processed, run.run_dir, progress="quiet", callbacks=[bars])
         bars.bar.close()
-        run.status, run.epochs_done = plan.run_state(run.run_dir, needs_weights=run.role == "main")
+        run.status, run.epochs_done = runs.state(run.run_dir, needs_weights=run.role == "main")
 
 
-def train_in_parallel(runs: list[plan.PlannedRun], profile: str, jobs: int, total: tqdm) -> None:
+def train_in_parallel(planned: list[plan.PlannedRun], profile: str, jobs: int, total: tqdm) -> None:
     """The study's runs up to `jobs` at a time, each in its own process, started as
     study.Stagger says (one compiling at a time; on one GPU this packs several runs and overlaps
     their input work); the bars follow each run's progress file."""
     import subprocess  # only this path starts processes
 
-    pending, running, failed = list(runs), [], []
+    pending, running, failed = list(planned), [], []
     environment = {**os.environ, PROGRESS_ENV: "quiet"}
     # JAX would otherwise reserve 75% of the GPU's memory in each process
     environment.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", f"{0.9 / jobs:.2f}")
@@ -103,7 +104,7 @@ def train_in_parallel(runs: list[plan.PlannedRun], profile: str, jobs: int, tota
             study.interrupt_and_wait([process for _, _, process in running])
             raise
         for run, bars, process in list(running):
-            done = study.epochs_done(run.run_dir)
+            done = runs.epochs_done(run.run_dir)
             while bars.bar.n < done:
                 bars.on_epoch_end(bars.bar.n)
             if process.poll() is not None:
@@ -127,8 +128,8 @@ def missing_message(missing: list[plan.PlannedRun], profile: str, data_dir: str)
         ("Notebook 04 left them out of its tables and says so. " if all(run.role == "study" for run in missing) else
          "Notebooks that need the main run were not executed. ") + "To train them, choose one:",
         f"  make reproduce{profile_arg}{data} TRAIN=1     train here (progress bars; an interrupted call resumes)",
-        f"  on a GPU machine: `make gpu-setup`, then the same command there (docs: README, "
-        "'Reproduce on the paper's photos'); or scripts/gpu_paper_run.sh there and scripts/unpack_runs.sh here",
+        "  on a GPU machine: `make gpu-setup`, then the same command there (docs/gpu.md); "
+        "or scripts/gpu_paper_run.sh there and scripts/unpack_runs.sh here",
     ])
 
 
@@ -159,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         data.main(["--profile", args.profile] + (["--data-dir", args.data_dir] if args.data_dir else []))
         args.train = True
     else:
-        notebooks(["01_data_preparation"] if args.plan else ["01_data_preparation", "02_model"])
+        notebooks([staleness.DATA_NOTEBOOK] if args.plan else READ_NO_RUN)
     folders = paths.profile_paths(args.profile)
     planned = plan.build(args.profile)
     missing = [run for run in planned if run.status != "finished"]
@@ -177,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if main_run.status != "finished":
                 train_runs([main_run], args.profile, total)
-            train.mark_main_run(args.profile, main_run.run_dir)
+            runs.mark_main(args.profile, main_run.run_dir)
             if not args.runs_only:
                 notebooks(BEFORE_STUDY)
             rest = [run for run in missing if run.role == "study"]
@@ -192,15 +193,15 @@ def main(argv: list[str] | None = None) -> int:
             return 130
         total.close()
         if not args.runs_only:
-            notebooks(runner.NOTEBOOKS[2:])
+            notebooks([name for name in runner.NOTEBOOKS if name in plan.READS])
         return 0
     if args.runs_only:
-        train.mark_main_run(args.profile, main_run.run_dir)
+        runs.mark_main(args.profile, main_run.run_dir)
         print(f"[{args.profile}] every run is finished: nothing to train", flush=True)
         return 0
     if main_run.status == "finished":
-        train.mark_main_run(args.profile, main_run.run_dir)
-        notebooks(runner.NOTEBOOKS[2:])
+        runs.mark_main(args.profile, main_run.run_dir)
+        notebooks([name for name in runner.NOTEBOOKS if name in plan.READS])
     if missing:
         print(missing_message(missing, args.profile, args.data_dir), file=sys.stderr, flush=True)
         return EXIT_RUNS_MISSING

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import paths, plan, profiles, train
-from .colorizers.compare import SHIPPED_NAMES
+from . import half_weights, paths, plan, profiles, runner, runs, shipped, staleness, study
+from .download import DEFAULT_URL, KAGGLE_DATASET
+from .samples import SAMPLE_PHOTOS_DIR
 
 START, END = "<!-- summary:start -->", "<!-- summary:end -->"
 RESULTS_PAGE = Path("docs") / "results.md"
@@ -111,6 +112,7 @@ def results_markdown(profile: str) -> str:
         "",
         _table(targets),
         "",
+        *_hue_lines(tables),
         *_gpu_lines(profile),
         f"**Notebook runtimes** (each notebook's last execution under `make reproduce PROFILE={profile}`, from "
         f"`reports/{profile}/stamps/`; notebooks 03 and 04 load committed runs here, so their training is not in them):",
@@ -124,8 +126,6 @@ def _paper_vs_replication(tables: Path, claims: pd.DataFrame, psnr: pd.DataFrame
                           statuses: pd.Series, splits: pd.DataFrame) -> pd.DataFrame:
     """One row per setting or claim: what the paper states (Sections 3-4), what was run here and
     what came out, every number of the last two columns read from the tables."""
-    import json
-
     source = json.loads((tables / "data_source.json").read_text())
     model = pd.read_csv(tables / "model_summary.csv").iloc[0]
     verdict = claims.set_index("claim")["verdict"]
@@ -162,10 +162,6 @@ def _paper_vs_replication(tables: Path, claims: pd.DataFrame, psnr: pd.DataFrame
 
 def _data_sentence(tables: Path, report: pd.DataFrame, black_and_white: int, statuses: pd.Series) -> str:
     """Where the photos came from (notebook 01's data_source.json) and what preparation kept."""
-    import json
-
-    from .download import DEFAULT_URL, KAGGLE_DATASET
-
     source = json.loads((tables / "data_source.json").read_text())
     counts = (f"Of {len(report)} files, {statuses.get('kept', 0)} were kept and {black_and_white} excluded as "
               "already black-and-white.")
@@ -196,20 +192,13 @@ def _study_table(summary: pd.DataFrame) -> pd.DataFrame:
 
 def _photos_of_notebook_06(profile: str) -> str:
     """Which photos notebook 06 colorized last: its photos_dir parameter, from its stamp."""
-    import json
-
-    from .samples import SAMPLE_PHOTOS_DIR
-    from .staleness import stamp_path
-
-    from .runner import notebook_parameters
-
     name = "06_pokhara_test_images"
-    stamp = stamp_path(name, profile)
+    stamp = staleness.stamp_path(name, profile)
     if not stamp.is_file():
         return "photos not recorded"
     # the stamp holds the parameters papermill injected; one it does not name kept the notebook's default
     photos = json.loads(stamp.read_text())["inputs"]["parameters"].get("photos_dir",
-                                                                        notebook_parameters(name)["photos_dir"])
+                                                                        runner.notebook_parameters(name)["photos_dir"])
     if photos == SAMPLE_PHOTOS_DIR:
         return "the license-clear photos bundled with scikit-image, not the paper's Pokhara photos"
     return f"the photos in `{photos}`" + (" (the paper's Pokhara photos)" if "pokhara" in photos.lower() else "")
@@ -218,13 +207,10 @@ def _photos_of_notebook_06(profile: str) -> str:
 def _float16_sentence(profile: str) -> str:
     """Which weights were scored: the committed float16 ones, with the effect of the rounding
     that export_float16 measured (weights.json), where the main run has them."""
-    from .half_weights import RECORD_FILE, read_record
-    from .train import main_run_dir
-
-    run_dir = main_run_dir(profile)
-    if not (run_dir / RECORD_FILE).is_file():
+    run_dir = runs.main_run_dir(profile)
+    if not (run_dir / half_weights.RECORD_FILE).is_file():
         return ""
-    record = read_record(run_dir)
+    record = half_weights.read_record(run_dir)
     return (f" These are the scores of the committed float16 weights; the float32 model scored "
             f"{record['psnr_float32']:.3f} dB against {record['psnr_float16']:.3f} dB for float16 on the same "
             f"{record['validation_photos']} photos (at most {record['psnr_largest_difference']:.3f} dB apart on one photo).")
@@ -251,11 +237,7 @@ def _color_sentence(psnr: pd.DataFrame) -> str:
 
 def _main_run_device(profile: str) -> str:
     """The accelerator and Keras backend the main run recorded in its environment.json."""
-    import json
-
-    from .train import main_run_dir
-
-    environment = json.loads((main_run_dir(profile) / "environment.json").read_text())
+    environment = json.loads((runs.main_run_dir(profile) / "environment.json").read_text())
     return f"{environment.get('device', 'an unrecorded device')} (Keras on {environment.get('keras_backend', '?')})"
 
 
@@ -263,15 +245,11 @@ def _gpu_lines(profile: str, folder: Path | None = None) -> list[str]:
     """The paper profile's training time on one GPU: the published main run's history against
     the measurements in reports/bench/gpu-h100/summary.json (unetcolor.gpu_runs); none for
     other profiles or where that file is missing."""
-    import json
-
-    from .train import main_run_dir
-
     folder = folder or paths.project_root() / "reports" / "bench" / "gpu-h100"
     if profile != "paper" or not (folder / "summary.json").is_file():
         return []
     summary = json.loads((folder / "summary.json").read_text())
-    published = pd.read_csv(main_run_dir(profile) / "history.csv")["seconds"]
+    published = pd.read_csv(runs.main_run_dir(profile) / "history.csv")["seconds"]
 
     def run(epochs, last_batch, learning_rate=1e-4):
         return next(r for r in summary["runs"] if (r["epochs"], r["last_batch"], r["learning_rate"])
@@ -311,14 +289,20 @@ def _targets_sentence(targets: pd.DataFrame) -> str:
     return "Targets of the accurate and vivid models: " + "; ".join(parts) + "."
 
 
+def _hue_lines(tables: Path) -> list[str]:
+    """Notebook 07's hue table, where it is there (07_hue.csv)."""
+    if not (tables / "07_hue.csv").is_file():
+        return []
+    return ["**Hue** (notebook 07): for each broad hue class of the originals' pixels with a chroma of at least 10, "
+            "its share of all pixels and, per model, the share of its pixels whose predicted colour lands in the "
+            "same class (the gray copy: 0).", "", _table(pd.read_csv(tables / "07_hue.csv").round(3)), ""]
+
+
 def _runtimes(profile: str) -> pd.DataFrame:
     """Each notebook's last execution as its stamp records it: wall seconds and the machine."""
-    from .runner import NOTEBOOKS
-    from .staleness import read_stamp
-
     rows = []
-    for name in NOTEBOOKS:
-        execution = (read_stamp(name, profile) or {}).get("execution", {})
+    for name in runner.NOTEBOOKS:
+        execution = (staleness.read_stamp(name, profile) or {}).get("execution", {})
         rows.append({"notebook": name, "seconds": execution.get("seconds", "not recorded"),
                      "machine": execution.get("machine", "")})
     return pd.DataFrame(rows)
@@ -338,9 +322,7 @@ def _baseline_verdict(psnr_gain: float, ssim_gain: float) -> str:
 
 def _missing_lines(profile: str) -> list[str]:
     """The study's runs that have no results yet, named, so a partial study is never read as complete."""
-    from .study import missing_runs, plan_for_profile
-
-    missing = missing_runs(plan_for_profile(profile), paths.profile_paths(profile).models)
+    missing = study.missing_runs(study.plan_for_profile(profile), paths.profile_paths(profile).models)
     if missing.empty:
         return []
     levels = ", ".join(f"{f.replace('_', ' ')} {v} (seed {s})"
@@ -358,7 +340,7 @@ def summary_markdown(profile: str) -> str:
     variants = pd.read_csv(tables / "07_variants.csv").set_index("variant")
     source = json.loads((tables / "data_source.json").read_text())
     gain = psnr["psnr", "model"] - psnr["psnr", "gray baseline"]
-    default = variants.loc[SHIPPED_NAMES["accurate"]]
+    default = variants.loc[shipped.DEFAULT.title]
     files = len(pd.read_csv(tables / "data_report.csv"))
     photos = ("the paper's photos" if source["kind"] == "download" else
               f"a stand-in for the paper's photos ({files:,} other photos), so absolute values are not the paper's")
@@ -398,16 +380,16 @@ def _time_lines(profile: str) -> list[str]:
     for record in _plans(profile):
         machine = record["machine"]
         where = machine["cpu"] + f", {machine['cores']} cores" if machine["device"] == "cpu" else machine["device"]
-        runs = record["runs"]
-        precisions = ", ".join(sorted({run["precision"] for run in runs}))
-        lines.append(f"- Training on photos that match no committed run ({len(runs)} runs: the main run and the "
+        planned = record["runs"]
+        precisions = ", ".join(sorted({run["precision"] for run in planned}))
+        lines.append(f"- Training on photos that match no committed run ({len(planned)} runs: the main run and the "
                      f"study): about {plan.duration(record['scratch_seconds'])} on {where} ({precisions}; the main "
-                     f"run alone {plan.duration(runs[0]['scratch_seconds'])}), as the plan estimated it on "
+                     f"run alone {plan.duration(planned[0]['scratch_seconds'])}), as the plan estimated it on "
                      f"{record['date']} (`{record['file']}`).")
     gpu = paths.project_root() / "reports" / "bench" / "gpu-h100" / "summary.json"
     if profile == "paper" and gpu.is_file():
-        published = pd.read_csv(train.main_run_dir(profile) / "history.csv")["seconds"]
-        device = json.loads((train.main_run_dir(profile) / "environment.json").read_text()).get("device", "a GPU")
+        published = pd.read_csv(runs.main_run_dir(profile) / "history.csv")["seconds"]
+        device = json.loads((runs.main_run_dir(profile) / "environment.json").read_text()).get("device", "a GPU")
         lines.append(f"- On one GPU ({device.removeprefix('gpu: ')}) the main run's 100 epochs took "
                      f"{published.sum():.0f} s (its `history.csv`; more in docs/results.md).")
     return lines + [""]

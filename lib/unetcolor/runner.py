@@ -31,13 +31,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import default
 
 from . import paths, plan, profiles, staleness
 from .config import parse_assignments
-from .reproducibility import PROGRESS_ENV
+from .reproducibility import PROGRESS_ENV, cpu_model, usable_cores
 
 NOTEBOOKS = (
     "01_data_preparation",
@@ -156,8 +155,6 @@ def _relative_papermill_paths(executed: Path, recorded: dict[str, Path], root: P
 def machine() -> str:
     """What ran a notebook, in words: the CPU model and its usable cores (the notebooks' Keras
     device is in their own environment cell)."""
-    from .reproducibility import cpu_model, usable_cores
-
     return f"{cpu_model()}, {usable_cores()} cores"
 
 

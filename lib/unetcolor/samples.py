@@ -60,7 +60,7 @@ def photo_files(photos_dir: str | os.PathLike, max_photos: int = 0) -> list[Path
 
     photos_dir: "scikit-image" (SAMPLE_PHOTOS_DIR) for the bundled photos
     (sample_photo_paths()), or a folder, searched recursively for
-    images.IMAGE_SUFFIXES in sorted order (predict.expand_inputs); a relative
+    images.IMAGE_SUFFIXES in sorted order (images.expand_inputs); a relative
     folder is taken against the project root (paths.resolve).
     max_photos: keep the first max_photos; 0 keeps all.
 
@@ -73,8 +73,6 @@ def photo_files(photos_dir: str | os.PathLike, max_photos: int = 0) -> list[Path
     if os.fspath(photos_dir) == SAMPLE_PHOTOS_DIR:
         files = sample_photo_paths()
     else:
-        from .predict import expand_inputs  # predict loads Keras; only folders need it
-
         folder = paths.resolve(photos_dir)
         fix = (f"point photos_dir at a folder of photos ({', '.join(images.IMAGE_SUFFIXES)}), "
                f'or use photos_dir="{SAMPLE_PHOTOS_DIR}" for the photos bundled with scikit-image')
@@ -83,7 +81,7 @@ def photo_files(photos_dir: str | os.PathLike, max_photos: int = 0) -> list[Path
             raise FileNotFoundError(f"{where} does not exist; {fix}")
         if not folder.is_dir():
             raise NotADirectoryError(f"{where} is a file, not a folder; {fix}")
-        files = [path for path in expand_inputs([folder]) if path.is_file()]
+        files = [path for path in images.expand_inputs([folder]) if path.is_file()]
         if not files:
             raise ValueError(f"{where} holds no photos; {fix}")
     return files[:max_photos] if max_photos else files

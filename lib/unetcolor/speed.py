@@ -33,6 +33,7 @@ import keras
 import numpy as np
 
 from .config import TrainConfig
+from .files import write_json
 from .model import build_unet
 from .reproducibility import cpu_model, device_description, environment_info
 
@@ -157,11 +158,7 @@ def _read_cache() -> dict:
 
 
 def _write_cache(cached: dict) -> None:
-    path = _cache_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}")
-    temporary.write_text(json.dumps({**cached, "version": CACHE_VERSION}, indent=1, sort_keys=True))
-    os.replace(temporary, path)
+    write_json(_cache_path(), {**cached, "version": CACHE_VERSION}, indent=1, sort_keys=True)
 
 
 def _runs(config: TrainConfig, batch: int, precisions) -> dict:

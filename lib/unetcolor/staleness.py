@@ -1,4 +1,20 @@
-"""Whether a notebook must re-execute, decided by the content of what it reads.
+"""Whether a notebook must re-execute, decided by the content of what it reads; and the rule
+every cache of the project follows.
+
+The rule: a cached result is reused only when everything that can change it is the same, by
+content (never by file times), and whatever was reused or redone is said. Each cache and its key:
+
+    notebooks        this module: the record below, in reports/<profile>/stamps/
+    prepared data    data.prepare_dataset: each source file's path and content, and the preparation
+                     parameters (manifest.json); its identity for everything downstream is
+                     data.fingerprint (the kept photos' content, parameters, split manifests)
+    training runs    config.TrainConfig.key, the run folder's name: every setting of the run and
+                     its model, and the data's fingerprint. Precision is left out (it moves numbers
+                     by rounding only, and is recorded in environment.json), and so is the code: a
+                     refactor must not retrain a 16-hour study, so changing what the U-Net computes
+                     means changing a setting of profiles/<profile>.yaml (unetcolor.runs)
+    speed            unetcolor.speed: the machine (CPU, cores, bfloat16 flags, device, library
+                     versions) and the model measured
 
 After a notebook succeeds the runner writes its stamp, reports/<profile>/stamps/<notebook>.json:
 a record of the run's inputs, by content, and their fingerprint (sha256 of the record). The next
@@ -8,8 +24,10 @@ no part, so a fresh clone, a copied folder or a `touch` changes nothing (as in `
 
 What a notebook's record holds:
     notebook    sha256 of notebooks/<name>.ipynb
-    code        sha256 of every .py file of the package, lib/unetcolor/ and its subpackages
-                (colorizers/), by path within the package
+    code        sha256 of each module of the package the notebook's code reaches through its
+                imports, top-level or inside functions (unetcolor.dependencies), by path within
+                the package: editing the `colorize` command re-executes no notebook, editing
+                metrics.py the notebooks that reach it
     settings    the profile's settings (profiles/<profile>.yaml, with what it extends applied)
     parameters  what papermill injects: the profile's name, --set and --data-dir
     folders     each *_dir / *_path parameter that names a local file or folder (DATA_DIR's
@@ -31,25 +49,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import data, paths
+from . import data, dependencies, paths
+from .files import sha256_file, write_json
 
 STAMP_VERSION = 1
 DATA_NOTEBOOK = "01_data_preparation"  # writes data/processed/<profile>/, which the others read
 READS_SHIPPED_WEIGHTS = ("07_beyond_the_paper",)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def sha256_json(value) -> str:
@@ -60,6 +69,14 @@ def file_digests(files, within: Path | None = None) -> dict[str, str]:
     """sha256 of each file, keyed by its name, or by its POSIX path relative to `within`."""
     return {(path.relative_to(within).as_posix() if within else path.name): sha256_file(path)
             for path in sorted(files)}
+
+
+def code_digests(notebook: Path, root: Path) -> dict[str, str]:
+    """sha256 of each package module the notebook's code reaches through its imports
+    (unetcolor.dependencies), keyed by its path within the package."""
+    files = dependencies.module_files(root)
+    package = dependencies.package_folder(root)
+    return file_digests((files[name] for name in dependencies.notebook_modules(notebook, root)), within=package)
 
 
 def content_digest(path: Path) -> dict:
@@ -112,7 +129,7 @@ def inputs(name: str, profile: str, parameters: dict, settings: dict, runs: dict
     parameters = json.loads(json.dumps(parameters))  # as a stamp stores them: tuples become lists
     record = {
         "notebook": sha256_file(root / "notebooks" / f"{name}.ipynb"),
-        "code": file_digests((root / "lib" / "unetcolor").rglob("*.py"), within=root / "lib" / "unetcolor"),
+        "code": code_digests(root / "notebooks" / f"{name}.ipynb", root),
         "settings": json.loads(json.dumps(settings)),
         "parameters": parameters,
     }
@@ -197,9 +214,15 @@ def changes(old: dict, new: dict) -> list[str]:
         reasons.append("prepared data missing" if new.get("data") is None else "prepared data changed")
     runs = _changed_keys(old.get("runs"), new.get("runs"))
     if runs:
-        trained = [run for run in runs if (new.get("runs") or {}).get(run)]
-        reasons.append(f"training runs changed: {_names(trained)}" if trained else
-                       f"training runs gone: {_names(runs)}")
+        before, after = old.get("runs") or {}, new.get("runs") or {}
+        trained = [run for run in runs if after.get(run)]
+        planned = [run for run in runs if run not in before and after.get(run, 0) is None]
+        gone = [run for run in runs if before.get(run) and not after.get(run)]
+        reasons += ([f"training runs changed: {_names(trained)}"] if trained else []) + (
+            [f"training runs planned, not trained yet: {_names(planned)}"] if planned else []) + (
+            [f"training runs gone: {_names(gone)}"] if gone else [])
+        others = [run for run in runs if run not in trained + planned + gone]
+        reasons += [f"training runs no longer planned: {_names(others)}"] if others else []
     if old.get("weights") != new.get("weights"):
         reasons.append("shipped weights changed: " + _names(_changed_keys(old.get("weights"), new.get("weights"))))
     known = {"notebook", "code", "settings", "parameters", "folders", "data", "runs", "weights"}
@@ -227,14 +250,7 @@ def record_run(name: str, profile: str, record: dict, root: Path | None = None,
     stamp["recorded"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     if execution is not None:
         stamp["execution"] = execution
-    path = stamp_path(name, profile, root)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
-    try:
-        temporary.write_text(json.dumps(stamp, indent=1, sort_keys=True) + "\n")
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    write_json(stamp_path(name, profile, root), stamp, indent=1, sort_keys=True)
     return True
 
 

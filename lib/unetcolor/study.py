@@ -25,10 +25,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import data, paths, profiles, scoring
+from . import data, paths, profiles, runs, scoring
 from .config import TrainConfig, parse_assignments
 from .reproducibility import LOG_TAG_ENV, PROGRESS_ENV
-from .train import PROGRESS_FILE, add_checkpoint_arguments, train
+from .train import add_checkpoint_arguments, train
 
 
 def study_configs(base: TrainConfig, batch_sizes, learning_rates, splits, seeds: int = 1) -> pd.DataFrame:
@@ -55,32 +55,12 @@ def run_study(plan: pd.DataFrame, processed_dir: Path, models_dir: Path, workers
     """Train every run of the plan that is not finished yet (each distinct config once)."""
     for run, config in dict(zip(plan["run"], plan["config"])).items():
         run_dir = Path(models_dir) / run
-        if has_results(run_dir):
+        if runs.has_records(run_dir):
             print(f"[study] {run}: finished", flush=True)
             continue
         print(f"[study] {run}: training", flush=True)
         train(config, processed_dir, run_dir, workers=workers, checkpoint_every=checkpoint_every,
               **({"checkpoint_seconds": checkpoint_seconds} if checkpoint_seconds else {}))
-
-
-def has_results(run_dir: Path) -> bool:
-    """A finished run's records are here (metrics.json, written last, and history.csv).
-
-    The study needs only these; the weights of a run trained elsewhere need not travel.
-    """
-    return (Path(run_dir) / "metrics.json").is_file() and (Path(run_dir) / "history.csv").is_file()
-
-
-def epochs_done(run_dir: Path) -> int:
-    """Epochs a run has finished so far: all of them once it is finished, else what its
-    progress file (written after every epoch) says, else 0."""
-    run_dir = Path(run_dir)
-    if has_results(run_dir):
-        return int(json.loads((run_dir / "metrics.json").read_text())["epochs"])
-    try:
-        return int(json.loads((run_dir / PROGRESS_FILE).read_text())["epochs_done"])
-    except (OSError, ValueError, KeyError):
-        return 0
 
 
 def compile_signature(config: TrainConfig) -> str:
@@ -108,14 +88,14 @@ class Stagger:
 
     def may_start(self, signature: str) -> bool:
         for run_dir, (name, first) in list(self.compiling.items()):
-            if epochs_done(run_dir) > first:
+            if runs.epochs_done(run_dir) > first:
                 self.warm.add(name)
                 del self.compiling[run_dir]
         return not self.compiling or (self.cache and signature in self.warm)
 
     def started(self, run_dir: Path, signature: str) -> None:
         if not (self.cache and signature in self.warm):
-            self.compiling[Path(run_dir)] = (signature, epochs_done(run_dir))
+            self.compiling[Path(run_dir)] = (signature, runs.epochs_done(run_dir))
 
     def ended(self, run_dir: Path) -> None:
         self.compiling.pop(Path(run_dir), None)
@@ -123,7 +103,7 @@ class Stagger:
 
 def missing_runs(plan: pd.DataFrame, models_dir: Path) -> pd.DataFrame:
     """The plan's rows whose run has not finished (no metrics.json yet)."""
-    finished = [has_results(Path(models_dir) / run) for run in plan["run"]]
+    finished = [runs.has_records(Path(models_dir) / run) for run in plan["run"]]
     return plan[[not done for done in finished]]
 
 
@@ -142,7 +122,7 @@ def study_results(plan: pd.DataFrame, models_dir: Path, processed_dir: Path | No
     rows = []
     for record in plan.to_dict("records"):
         run_dir = Path(models_dir) / record["run"]
-        if not has_results(run_dir):
+        if not runs.has_records(run_dir):
             continue
         metrics = json.loads((run_dir / "metrics.json").read_text())
         if "common_val_loss" in metrics:
@@ -160,7 +140,7 @@ def study_histories(plan: pd.DataFrame, models_dir: Path) -> pd.DataFrame:
     """All runs' per-epoch histories in one long table, labelled by factor and value."""
     frames = []
     for record in plan.to_dict("records"):
-        if not has_results(Path(models_dir) / record["run"]):
+        if not runs.has_records(Path(models_dir) / record["run"]):
             continue
         history = pd.read_csv(Path(models_dir) / record["run"] / "history.csv")
         frames.append(history.assign(factor=record["factor"], value=str(record["value"]), seed=record["seed"]))
@@ -211,7 +191,7 @@ def run_in_parallel(plan: pd.DataFrame, args) -> int:
     distinct = (plan.assign(uses=uses).sort_values(["seed", "uses"], ascending=[True, False], kind="stable")
                 .drop_duplicates("run"))
     models = paths.profile_paths(args.profile).models
-    distinct = distinct[[not has_results(models / run) for run in distinct["run"]]]
+    distinct = distinct[[not runs.has_records(models / run) for run in distinct["run"]]]
     levels = [(f"{factor}={value}", str(seed), models / run, compile_signature(config)) for factor, value, seed, run, config
               in zip(distinct["factor"], distinct["value"], distinct["seed"], distinct["run"], distinct["config"])]
     environment = dict(os.environ)

@@ -29,7 +29,6 @@ import math
 import os
 import signal
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -39,10 +38,12 @@ import keras
 import numpy as np
 import pandas as pd
 
-from . import color, compiles, data, devices, half_weights, metrics as image_metrics, paths, precision, profiles, scoring
-from .config import UNKEYED, TrainConfig, load_train_config, train_config_from_dict
+from . import color, compiles, data, devices, half_weights, metrics as image_metrics, paths, precision, profiles, runs, scoring
+from .config import UNKEYED, TrainConfig, load_train_config
+from .files import write_atomic, write_json
 from .model import build_unet
-from .reproducibility import LOG_TAG_ENV, PROGRESS_ENV, batch_mode, environment_info, seed_everything
+from .predict import predict_batch
+from .reproducibility import LOG_TAG_ENV, PROGRESS_ENV, environment_info, seed_everything
 
 
 
@@ -165,22 +166,6 @@ def compile_model(model: keras.Model, config: TrainConfig) -> keras.Model:
 # ---------------------------------------------------------------------- callbacks
 
 
-def _write_atomic(path: Path, write) -> None:
-    """Call write(temporary_path) then rename it to path: no half-written artifacts."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(handle)
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def write_json(path: Path, values: dict) -> None:
-    _write_atomic(Path(path), lambda t: Path(t).write_text(json.dumps(values, indent=2, default=str) + "\n"))
-
-
 def history_row(epoch: int, logs: dict | None, started: float) -> dict:
     """One row of a training history: the 1-based epoch, Keras' logs as floats, and the
     seconds since ``started`` (a time.perf_counter() value taken as the epoch began)."""
@@ -191,7 +176,6 @@ def history_row(epoch: int, logs: dict | None, started: float) -> dict:
 # a checkpoint of the paper model (with optimizer state) is about 200 MB: by wall time, neither
 # a 2-hour CPU run nor a 2-minute GPU run spends its time writing them
 CHECKPOINT_SECONDS = 300.0
-PROGRESS_FILE = "progress.json"
 
 
 class RunRecorder(keras.callbacks.Callback):
@@ -251,7 +235,7 @@ class RunRecorder(keras.callbacks.Callback):
         if self.images_per_epoch:
             row["images"] = self.images_per_epoch
         # what a parent process showing progress bars reads (unetcolor.reproduce): tiny, every epoch
-        write_json(self.run_dir / PROGRESS_FILE, {"epochs_done": epoch + 1, "epochs": self.epochs,
+        write_json(self.run_dir / runs.PROGRESS_FILE, {"epochs_done": epoch + 1, "epochs": self.epochs,
                                                  "seconds": sum(r["seconds"] for r in self.rows) + row["seconds"]})
         compiled = compiles.since(self.compiled) if compiles.watching() else None
         if compiled is not None:
@@ -261,8 +245,8 @@ class RunRecorder(keras.callbacks.Callback):
             self.model.stop_training = True
         if self._checkpoint_due(epoch) or self.stop_requested:
             # history, checkpoint, then state: state.json only ever names a saved checkpoint
-            _write_atomic(self.run_dir / "history.csv", lambda t: pd.DataFrame(self.rows).to_csv(t, index=False))
-            _write_atomic(self.run_dir / "checkpoint.keras", self.model.save)
+            write_atomic(self.run_dir / "history.csv", lambda t: pd.DataFrame(self.rows).to_csv(t, index=False))
+            write_atomic(self.run_dir / "checkpoint.keras", self.model.save)
             write_json(self.run_dir / "state.json", {"epochs_done": epoch + 1})
             self.last_saved = time.perf_counter()
         if self.log_lines:
@@ -309,64 +293,23 @@ def summarize_history(history: pd.DataFrame) -> dict:
 
 
 def load_run(run_dir: Path) -> RunResult:
-    """A finished run's model (see run_model) and records."""
+    """A finished run's model (runs.model) and records."""
     run_dir = Path(run_dir)
-    model = run_model(run_dir)
+    model = runs.model(run_dir)
     history = pd.read_csv(run_dir / "history.csv")
     metrics = json.loads((run_dir / "metrics.json").read_text())
     return RunResult(run_dir, model, history, metrics)
-
-
-def run_model(run_dir: Path) -> keras.Model:
-    """A finished run's float32 model, uncompiled: model.keras (Keras' safe mode) if it is
-    here, else the run's U-Net rebuilt from config.json with its float16 weights."""
-    run_dir = Path(run_dir)
-    model_path = run_dir / "model.keras"
-    if model_path.is_file():
-        return keras.saving.load_model(model_path, safe_mode=True, compile=False)
-    if (run_dir / half_weights.RECORD_FILE).is_file():
-        record = half_weights.read_record(run_dir)
-        config = run_config(run_dir)
-        keras.mixed_precision.set_global_policy("float32")
-        return half_weights.load_into(build_unet(config.model), run_dir / record["file"], record["sha256"])
-    raise FileNotFoundError(
-        f"{model_path}: no finished run here (neither model.keras nor {half_weights.WEIGHTS_FILE}); "
-        "train it first (notebook 03 or `python -m unetcolor.train --config ...`)"
-    )
-
-
-def run_config(run_dir: Path) -> TrainConfig:
-    """The TrainConfig a run folder was trained with (its config.json)."""
-    path = Path(run_dir) / "config.json"
-    return train_config_from_dict(json.loads(path.read_text()), str(path))
-
-
-def model_file_bytes(run_dir: Path) -> int:
-    """Size in bytes of a finished run's float32 model.keras: the file if it is here,
-    else the size recorded when its float16 weights were exported."""
-    model_path = Path(run_dir) / "model.keras"
-    if model_path.is_file():
-        return model_path.stat().st_size
-    return int(half_weights.read_record(run_dir)["from_bytes"])
-
-
-def is_finished(run_dir: Path) -> bool:
-    run_dir = Path(run_dir)
-    has_model = (run_dir / "model.keras").is_file() or (run_dir / half_weights.RECORD_FILE).is_file()
-    return has_model and (run_dir / "metrics.json").is_file()
 
 
 def export_float16(run_dir: Path, processed_dir: Path, batch_size: int = 16) -> dict:
     """Store a finished run's model.keras as float16 weights (weights-float16.npz) and
     record in weights.json both files' sha256 and the validation PSNR of each form
     (paper eq. 3 on 8-bit RGB, mean over the run's validation photos). Returns the record."""
-    from .predict import predict_batch
-
     run_dir = Path(run_dir)
     source = run_dir / "model.keras"
     if not source.is_file():
         raise FileNotFoundError(f"{source}: export needs the run's float32 model.keras")
-    config = run_config(run_dir)
+    config = runs.config(run_dir)
     full = keras.saving.load_model(source, safe_mode=True, compile=False)
     digest = half_weights.save(full, run_dir / half_weights.WEIGHTS_FILE)
     keras.mixed_precision.set_global_policy("float32")
@@ -401,7 +344,7 @@ def train(config: TrainConfig, processed_dir: Path, run_dir: Path, workers: int 
     callbacks for model.fit (progress bars).
     """
     run_dir = Path(run_dir)
-    if is_finished(run_dir):
+    if runs.is_loadable(run_dir):
         return load_run(run_dir)
     config = bind_data(config, processed_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -476,10 +419,10 @@ def train(config: TrainConfig, processed_dir: Path, run_dir: Path, workers: int 
     final = final_model(model, config)
     metrics.update(common_validation_metrics(final, config, processed_dir))
     metrics["scores"] = scoring.photo_scores(final, processed_dir, config.split)
-    _write_atomic(run_dir / "model.keras", final.save)
+    write_atomic(run_dir / "model.keras", final.save)
     write_json(run_dir / "metrics.json", metrics)
     checkpoint.unlink(missing_ok=True)  # the final model supersedes it
-    (run_dir / PROGRESS_FILE).unlink(missing_ok=True)
+    (run_dir / runs.PROGRESS_FILE).unlink(missing_ok=True)
     keras.mixed_precision.set_global_policy("float32")
     return RunResult(run_dir, model, history, metrics)
 
@@ -526,20 +469,6 @@ def run_folder(config: TrainConfig, profile: str) -> Path:
     return folders.run_dir(bind_data(config, folders.processed).run_name())
 
 
-def mark_main_run(profile: str, run_dir: Path) -> None:
-    """Record which run is the profile's main run, the one notebooks 03 and 05-07 read
-    (models/<profile>/main.json); unetcolor.reproduce writes it once that run is finished."""
-    write_json(paths.profile_paths(profile).models / "main.json", {"run": Path(run_dir).name})
-
-
-def main_run_dir(profile: str) -> Path:
-    pointer = paths.profile_paths(profile).models / "main.json"
-    if not pointer.is_file():
-        raise FileNotFoundError(f"{pointer}: no main run recorded for profile {profile!r}; "
-                                f"`make reproduce PROFILE={profile}` says what is missing and how to train it")
-    return pointer.parent / json.loads(pointer.read_text())["run"]
-
-
 def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
     """--checkpoint-every / --checkpoint-minutes, shared by the train and study commands."""
     parser.add_argument("--checkpoint-every", type=int, default=None, metavar="EPOCHS",
@@ -573,8 +502,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.rescore:
         try:
-            config = run_config(args.rescore)
-            record = scoring.rescore(args.rescore, folders.processed, run_model(args.rescore), config.split,
+            config = runs.config(args.rescore)
+            record = scoring.rescore(args.rescore, folders.processed, runs.model(args.rescore), config.split,
                                      config.data)
         except (FileNotFoundError, ValueError) as error:
             print(f"unetcolor.train: {error}", file=sys.stderr)

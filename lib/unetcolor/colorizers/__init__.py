@@ -35,12 +35,12 @@ its siblings write the shipped files).
 
 from __future__ import annotations
 
-from .. import predict
+from .. import shipped
 from .build import prepare, ship, train_colorizer
 from .recipe import RecipeConfig, shrink_pairs, tuning_split
 from .registry import CANDIDATES, HEADS, RECIPES, head_for, recipe
 
-SHIPPED_DIR = predict.WEIGHTS_DIR  # lib/unetcolor/weights: what colorize --vivid / --gan load
+SHIPPED_DIR = shipped.WEIGHTS_DIR  # lib/unetcolor/weights: what colorize loads
 PROFILE = "default-model"  # its prepared data (data/processed/default-model/) and candidates (models/default-model/)
 
 __all__ = ["RecipeConfig", "RECIPES", "CANDIDATES", "HEADS", "recipe", "head_for", "train_colorizer", "ship",

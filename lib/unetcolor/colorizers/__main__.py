@@ -14,7 +14,7 @@ import argparse
 import dataclasses
 import sys
 
-from .. import paths, precision as precisions
+from .. import paths, precision as precisions, shipped
 from . import PROFILE, SHIPPED_DIR, build, compare, registry
 
 
@@ -23,6 +23,9 @@ def _train(args) -> int:
     config = config if args.epochs is None else dataclasses.replace(config, epochs=args.epochs)
     config = config if args.precision is None else dataclasses.replace(config, precision=args.precision)
     out_dir = paths.resolve(args.out_dir) if args.out_dir else paths.profile_paths(PROFILE).models
+    if out_dir.resolve() == SHIPPED_DIR.resolve() and args.recipe not in shipped.NAMES:
+        raise SystemExit(f"{paths.relative(SHIPPED_DIR)} holds the shipped colorizers only ({', '.join(shipped.NAMES)}); "
+                         f"{args.recipe!r} is a candidate: train it into models/{PROFILE}/ (the default --out-dir)")
     if out_dir.resolve() == SHIPPED_DIR.resolve():
         commit = build.git_commit(paths.project_root())
         if commit is None or commit.endswith("+dirty"):
@@ -44,9 +47,10 @@ def _choose(args) -> int:
     pool = compare.candidate_pool(compare.records_in(SHIPPED_DIR), compare.records_in(candidates_dir))
     table = compare.candidates_table(pool)
     print(table.round(3).to_string(index=False))
-    winners = {"default": registry.choose_accurate(table), "vivid": registry.choose_vivid(table)}
-    for shipped_as, winner in winners.items():
-        print(f"{shipped_as}: {winner} (registry.choose_{'accurate' if shipped_as == 'default' else 'vivid'})")
+    rules = {"accurate": registry.choose_accurate, "vivid": registry.choose_vivid}
+    winners = {shipped.by_role(role).name: (rule(table), rule.__name__) for role, rule in rules.items()}
+    for shipped_as, (winner, rule) in winners.items():
+        print(f"{shipped_as}: {winner} (registry.{rule})")
         if winner == f"{shipped_as} (shipped)":
             print("  the shipped file stays")
         elif args.ship:

@@ -13,6 +13,9 @@ from .recipe import RecipeConfig
 
 
 class BinsHead(Head):
+    kind = "bins"
+    description = ("L*a*b* U-Net classifying a*, b* into bins at reduced size, annealed-mean decoding; "
+                   "unetcolor.colorizers.bins")
     stage = "bins_cross_entropy"
 
     def __init__(self, config: RecipeConfig, centers: np.ndarray, weights: np.ndarray):

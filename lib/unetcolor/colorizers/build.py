@@ -6,7 +6,6 @@ candidate's files under a shipped name; neither writes over an existing model un
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import time
@@ -18,19 +17,10 @@ import pandas as pd
 
 from .. import data, metrics, paths, precision as precisions, predict
 from ..reproducibility import environment_info
-from ..train import write_json
+from ..files import write_atomic, write_json
 from . import decoding, registry
 from .recipe import RecipeConfig, shrink_pairs, tuning_split
 from .training import fit
-
-DESCRIPTIONS = {
-    "regression": "L*a*b* U-Net predicting a*, b* at reduced size; unetcolor.colorizers.regression",
-    "bins": "L*a*b* U-Net classifying a*, b* into bins at reduced size, annealed-mean decoding; "
-            "unetcolor.colorizers.bins",
-    "gan": "L*a*b* U-Net predicting a*, b* at reduced size, trained against a patch discriminator "
-           "(pix2pix-style); unetcolor.colorizers.gan",
-}
-
 
 def git_commit(root: Path) -> str | None:
     """HEAD of the checkout (read-only), with '+dirty' if tracked files are modified."""
@@ -125,13 +115,10 @@ def train_colorizer(processed_dir: Path, out_dir: Path, config: RecipeConfig, da
     color_rows = metrics.color_summary(truth, colorized, gray_val)
     say(pd.concat([summary, color_rows]).round(3).to_string(index=False), flush=True)
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    partial = out_dir / f".{config.name}.partial.keras"
-    model.save(partial)
-    os.replace(partial, model_path)  # never a half-written model under the real name
+    write_atomic(model_path, model.save)  # never a half-written model under the real name
     manifest_path = processed_dir / "manifest.json"
     provenance = {
-        "description": DESCRIPTIONS[config.head],
+        "description": registry.head_class(config).description,
         "data": {
             "source": paths.relative(data_source or processed_dir),
             "processed_dir": paths.relative(processed_dir),
@@ -193,9 +180,6 @@ def ship(candidate: Path, name: str, out_dir: Path, reason: str, overwrite: bool
         old = json.loads(replaced.read_text())
         commit = (old.get("git_commit") or "unknown")[:8]
         write_json(Path(retire_to) / f"{name}_{commit}.json", {**old, "retired_by": candidate.stem})
-    out_dir.mkdir(parents=True, exist_ok=True)
-    partial = out_dir / f".{name}.partial.keras"
-    shutil.copyfile(source_model, partial)
-    os.replace(partial, target)
+    write_atomic(target, lambda temporary: shutil.copyfile(source_model, temporary))
     write_json(out_dir / f"{name}.json", record)
     return record

@@ -10,12 +10,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import metrics
+from .. import metrics, shipped
 
 # how notebook 07 names the shipped models in its tables
-SHIPPED_NAMES = {"accurate": "L*a*b* U-Net, accurate (shipped default)",
-                 "vivid": "L*a*b* U-Net, vivid (shipped --vivid)",
-                 "gan": "L*a*b* U-Net, adversarial (shipped --gan)"}
+SHIPPED_NAMES = {model.role: model.title for model in shipped.SHIPPED}  # role -> its row in the tables
 
 
 def records_in(folder: Path) -> dict[str, dict]:

@@ -13,6 +13,9 @@ from .regression import with_chroma_gain
 
 
 class GanHead(Head):
+    kind = "gan"
+    description = ("L*a*b* U-Net predicting a*, b* at reduced size, trained against a patch discriminator "
+                   "(pix2pix-style); unetcolor.colorizers.gan")
     stage = "adversarial"
     keep_last = True
 

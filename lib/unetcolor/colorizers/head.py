@@ -14,6 +14,8 @@ class Head:
     """The base of the heads. ``stage`` names the first training stage in the history;
     ``keep_last``: keep the last epoch rather than the one with the lowest tuning loss."""
 
+    kind = ""  # RecipeConfig.head names it; registry.HEADS maps each kind to its class
+    description = ""  # one line for the provenance record
     stage = ""
     keep_last = False
 

@@ -13,7 +13,6 @@ from PIL import Image
 from .. import color, precision as precisions, predict
 from ..config import ModelConfig, model_config_from_dict
 
-HEAD_KINDS = ("regression", "bins", "gan")  # registry.HEADS maps each to its module
 
 
 @dataclass(frozen=True)
@@ -26,7 +25,7 @@ class RecipeConfig:
     neither takes part in comparing two recipes."""
 
     name: str = field(default="default", compare=False)
-    head: str = "regression"  # "bins": classification over a*, b* bins; "gan": adversarial
+    head: str = "regression"  # a kind of registry.HEADS: "bins" classifies a*, b* into bins; "gan" is adversarial
     model: ModelConfig = field(default_factory=lambda: ModelConfig(
         image_size=64, filters=(32, 64, 128, 256), leaky_slope=0.2, normalization="batch", final_skip=True,
         output="ab"))
@@ -65,8 +64,6 @@ class RecipeConfig:
         object.__setattr__(self, "chroma_gains", tuple(float(g) for g in self.chroma_gains))
         object.__setattr__(self, "temperatures", tuple(float(t) for t in self.temperatures))
         object.__setattr__(self, "discriminator_filters", tuple(int(f) for f in self.discriminator_filters))
-        if self.head not in HEAD_KINDS:
-            raise ValueError(f"head must be one of {HEAD_KINDS}, got {self.head!r}")
         if self.precision not in precisions.SETTINGS:
             raise ValueError(f"precision must be one of {precisions.SETTINGS}, got {self.precision!r}")
         if self.head != "regression" and self.finetune_epochs:

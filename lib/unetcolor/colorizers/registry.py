@@ -19,6 +19,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
+from .. import shipped
 from ..config import ModelConfig
 from .bins import BinsHead
 from .gan import GanHead
@@ -26,7 +27,7 @@ from .head import Head
 from .recipe import RecipeConfig
 from .regression import RegressionHead
 
-HEADS: dict[str, type[Head]] = {"regression": RegressionHead, "bins": BinsHead, "gan": GanHead}
+HEADS: dict[str, type[Head]] = {head.kind: head for head in (RegressionHead, BinsHead, GanHead)}  # the kinds
 
 BUDGET_MINUTES = 60.0
 BUDGET_MB = 20.0
@@ -35,7 +36,13 @@ ACCURATE_TIE_DB = 0.05
 
 def head_for(config: RecipeConfig, fit_y: np.ndarray) -> Head:
     """config's head, set up for training on fit_y (a*, b* / 128 of the fit photos)."""
-    return HEADS[config.head].for_data(config, fit_y)
+    return head_class(config).for_data(config, fit_y)
+
+
+def head_class(config: RecipeConfig) -> type[Head]:
+    if config.head not in HEADS:
+        raise ValueError(f"recipe {config.name!r}: head must be one of {', '.join(HEADS)}, got {config.head!r}")
+    return HEADS[config.head]
 
 
 # Recipes tried for the shipped ones; `make candidate RECIPE=NAME` trains one
@@ -57,7 +64,7 @@ CANDIDATES = {
                                       min_psnr_gain=0.0, bias_correction=True, model=CHROMA_128),
 }
 
-# The shipped models (predict.PACKAGED): "default" (accurate; what colorize uses), "vivid", "gan".
+# The shipped models, one recipe per name of unetcolor.shipped: the accurate default (what colorize uses), vivid, gan.
 # default and vivid are the candidates the rule chose (notebook 07 shows the table it read): their
 # files are those candidates' runs (``build.ship``), and `make default-model` / `make vivid-model`
 # retrain the same recipes under the shipped names.
@@ -69,6 +76,12 @@ RECIPES = {
     "gan": RecipeConfig(name="gan", head="gan", finetune_epochs=0, learning_rate=2e-4, epochs=30,
                         min_psnr_gain=0.2),
 }
+
+
+if tuple(RECIPES) != shipped.NAMES:
+    raise ValueError(f"colorizers.registry.RECIPES {tuple(RECIPES)} must name the shipped models {shipped.NAMES}")
+for _config in (*RECIPES.values(), *CANDIDATES.values()):
+    head_class(_config)  # every recipe names a head of HEADS
 
 
 def recipe(name: str) -> RecipeConfig:

@@ -34,6 +34,8 @@ def with_chroma_gain(trained: keras.Model, config: ModelConfig, gain: float) -> 
 
 
 class RegressionHead(Head):
+    kind = "regression"
+    description = "L*a*b* U-Net predicting a*, b* at reduced size; unetcolor.colorizers.regression"
     stage = "mse"
 
     def build(self) -> keras.Model:
