@@ -155,17 +155,22 @@ def test_a_changed_parameter_names_itself_and_its_values(project):
     assert verdicts["06_pokhara_test_images"] == "ran: parameters changed: model_path 'elsewhere.keras' -> (default)"
 
 
-def test_a_changed_profile_setting_reruns_the_notebooks_and_names_the_setting(project):
+def test_a_changed_profile_setting_reruns_the_notebooks_that_read_it_and_names_the_setting(project):
+    """Each notebook's stamp holds the sections it reads (plan.SECTIONS_READ): a main-run setting
+    re-executes 03 and 04, which read it, and 05-07 through the main run's new folder (its name
+    follows its settings), while 01 and 02 stay current; a study setting re-executes 04 alone."""
     run(project)
     edit_profile(project, "  epochs: 2\n", "  epochs: 3\n")
     verdicts = run(project)
-    assert project.executed == list(runner.NOTEBOOKS)
-    assert verdicts["01_data_preparation"] == "ran: profile settings changed: main.epochs"
-    assert verdicts["02_model"] == "ran: profile settings changed: main.epochs"
-    # the main run's folder name follows its settings, so 03-07 also say "training runs gone": the old
-    # folder and the new one, neither trained
-    assert all(verdicts[name].startswith("ran: profile settings changed: main.epochs") for name in runner.NOTEBOOKS)
+    assert project.executed == list(runner.NOTEBOOKS[2:])
+    assert verdicts["01_data_preparation"].startswith("current:") and verdicts["02_model"].startswith("current:")
+    assert verdicts["03_training"].startswith("ran: profile settings changed: main.epochs; training runs")
+    assert all(verdicts[name].startswith("ran: training runs") for name in runner.NOTEBOOKS[4:])
     assert all(verdict.startswith("current:") for verdict in run(project).values())
+    edit_profile(project, "  splits: [\"70_30\", \"80_20\"]\n", "  splits: [\"80_20\"]\n")
+    verdicts = run(project)
+    assert project.executed == ["04_hyperparameter_study"]
+    assert verdicts["04_hyperparameter_study"].startswith("ran: profile settings changed: study.splits")
 
 
 def _package(project, imports: dict[str, str], modules: dict[str, str]) -> None:

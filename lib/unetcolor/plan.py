@@ -23,8 +23,8 @@ Each time it estimates, `make reproduce` records the plan in reports/<profile>/p
 profile would take from scratch on that machine. The README's times are generated from these
 records (unetcolor.results), never typed.
 
-Which notebook reads which runs is written here (READS), for the staleness record and for
-what `make reproduce` can execute while runs are missing.
+Which notebook reads which profile sections and which runs is written here (SECTIONS_READ,
+READS), for the staleness record and for what `make reproduce` can execute while runs are missing.
 """
 
 from __future__ import annotations
@@ -44,6 +44,13 @@ from .config import TrainConfig
 from .files import sha256_file, write_json
 from .reproducibility import cpu_model, device_description, usable_cores
 
+# the profile sections each notebook reads (profiles/<profile>.yaml): its stamp records these only,
+# so a study setting re-executes notebook 04 and not 05-07 (the main run's settings reach 05-07
+# through the main run's records, READS below)
+SECTIONS_READ = {"01_data_preparation": ("data",), "02_model": ("data", "model"),  # the model's input: data's size
+                 "03_training": ("data", "model", "main"), "04_hyperparameter_study": ("data", "model", "main", "study"),
+                 "05_psnr_evaluation": ("evaluation",), "06_pokhara_test_images": ("evaluation",),
+                 "07_beyond_the_paper": ("evaluation",)}
 # the runs each notebook reads: "main" (the main run), "study" (the main run and every study run)
 READS = {"03_training": "main", "04_hyperparameter_study": "study", "05_psnr_evaluation": "main",
          "06_pokhara_test_images": "main", "07_beyond_the_paper": "main"}

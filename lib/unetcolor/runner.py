@@ -168,8 +168,10 @@ def run(names: list[str], profile: str, extra: dict | None = None, force: bool =
     root = root or paths.project_root()
     decisions = []
     for name in [name for name in NOTEBOOKS if name in names]:
-        record = staleness.inputs(name, profile, injected_parameters(name, profile, extra, root),
-                                  profiles.raw_settings(profile, root)[0], plan.runs_read_by(name, profile, root), root)
+        sections = profiles.raw_settings(profile, root)[0]
+        read = {section: values for section, values in sections.items() if section in plan.SECTIONS_READ[name]}
+        record = staleness.inputs(name, profile, injected_parameters(name, profile, extra, root), read,
+                                  plan.runs_read_by(name, profile, root), root)
         decision = staleness.decide(name, profile, record, root, force=force)
         decisions.append(decision)
         if not decision.stale:

@@ -28,7 +28,8 @@ What a notebook's record holds:
                 imports, top-level or inside functions (unetcolor.dependencies), by path within
                 the package: editing the `colorize` command re-executes no notebook, editing
                 metrics.py the notebooks that reach it
-    settings    the profile's settings (profiles/<profile>.yaml, with what it extends applied)
+    settings    the sections of the profile's settings it reads (profiles/<profile>.yaml, with
+                what it extends applied; unetcolor.plan.SECTIONS_READ)
     parameters  what papermill injects: the profile's name, --set and --data-dir
     folders     each *_dir / *_path parameter that names a local file or folder (DATA_DIR's
                 photos, photos_dir, model_path): file count, bytes, and one sha256 over the
