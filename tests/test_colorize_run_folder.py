@@ -149,3 +149,17 @@ def test_the_committed_paper_run_colorizes(tmp_path):
     written = np.asarray(Image.open(out / "generated.png"))
     assert written.shape == (64, 64, 3)
     np.testing.assert_array_equal(written, expected_colors(folder, photo_path))
+
+
+def test_without_out_the_photos_go_to_a_colorized_folder_here(tmp_path, monkeypatch, capsys):
+    """`colorize photo.png --model models/paper/<run>` as the README writes it: no --out needed."""
+    from PIL import Image
+
+    from unetcolor import cli
+
+    monkeypatch.chdir(tmp_path)
+    Image.fromarray(np.full((20, 30, 3), 128, np.uint8)).save(tmp_path / "photo.png")
+    assert cli.main(["photo.png", "--quiet"]) == 0
+    written = tmp_path / "colorized" / "photo.png"
+    assert written.is_file() and Image.open(written).size == (30, 20)
+    assert (tmp_path / "photo.png").is_file()  # the input is left as it was

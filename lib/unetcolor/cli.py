@@ -63,8 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help="image files, folders (searched recursively) or glob patterns")
-    parser.add_argument("--out", "-o", required=True, type=Path, metavar="DIR",
-                        help="folder for the colorized photos (created if missing)")
+    parser.add_argument("--out", "-o", type=Path, default=Path("colorized"), metavar="DIR",
+                        help="folder for the colorized photos, created if missing (default: ./colorized; "
+                        "an input is never overwritten)")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--model", "-m", type=Path, metavar="PATH",
                        help="a .keras model, or a training run folder such as models/paper/<run> "
