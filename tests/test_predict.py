@@ -299,9 +299,9 @@ def test_output_folder_given_as_input_is_reported_not_read(model, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["old.png"]
 
 
-def test_a_padded_last_batch_changes_no_output_and_the_model_sees_one_batch_shape():
-    """5 photos in batches of 4: the last batch is padded to 4, and every photo's output is what
-    the model gives it alone; predict_on_batch was only ever called with 4 images."""
+def test_the_last_short_batch_runs_eagerly_and_the_compiled_step_sees_one_batch_shape():
+    """5 photos in batches of 4: the compiled predict step sees only batches of 4 (one trace), the
+    fifth photo runs eagerly, and every photo's output is what the model gives it alone."""
     model = build_unet(tiny.model())
     gray = np.random.default_rng(3).integers(0, 256, (5, 32, 32), dtype=np.uint8)
     shapes = []

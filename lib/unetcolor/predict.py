@@ -163,9 +163,9 @@ def predict_batch(model: keras.Model, gray: np.ndarray, batch_size: int = 16) ->
     is the L*a*b* variant: it outputs a*, b* divided by 128, which are joined
     with the L* of the input gray (read as the RGB triple (g, g, g)) and
     converted to sRGB. Runs `batch_size` images at a time, so only that many
-    float outputs are held at once; a shorter last batch is padded with black images (their
-    outputs dropped), so a model always sees one batch shape and traces or compiles its
-    predict step once, however many photos each call brings.
+    float outputs are held at once. Full batches run through Keras' compiled predict step, and
+    a shorter last batch runs eagerly, so a model traces or compiles one batch shape however
+    many photos each call brings, and a single photo costs one image's work.
     """
     gray = np.asarray(gray)
     if gray.dtype != np.uint8 or gray.ndim != 3:
@@ -184,9 +184,10 @@ def predict_batch(model: keras.Model, gray: np.ndarray, batch_size: int = 16) ->
     rgb = np.empty((*gray.shape, 3), dtype=np.uint8)
     for start in range(0, len(gray), batch_size):
         chunk = gray[start:start + batch_size]
-        padded = np.zeros((batch_size, *gray.shape[1:]), dtype=np.uint8)
-        padded[:len(chunk)] = chunk
-        output = np.asarray(model.predict_on_batch(color.gray_to_input(padded)))[:len(chunk)]
+        inputs = color.gray_to_input(chunk)
+        # full batches go through Keras' compiled predict step, which so sees one shape per model and
+        # traces it once; a shorter remainder (or a single photo) runs eagerly: no second trace, no padding
+        output = np.asarray(model.predict_on_batch(inputs) if len(chunk) == batch_size else model(inputs, training=False))
         if channels == 3:
             rgb[start:start + len(chunk)] = color.output_to_rgb(output)
         else:
