@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -32,6 +34,25 @@ def photo_crops(count: int, size: int, seed: int = 0) -> list[np.ndarray]:
         crop = Image.fromarray(photo[top:top + side, left:left + side]).resize((size, size), Image.LANCZOS)
         crops.append(np.asarray(crop))
     return crops
+
+
+def throwaway_project(tmp_path: Path, photos_name: str, suffix: str, seed: int, count: int = 16) -> tuple[Path, Path, dict]:
+    """A project root under tmp_path (the notebooks and profiles copied, the package linked) and a
+    folder of `count` generated photos; returns (project, photos, an environment pointing the
+    package at the project and at a cache of its own)."""
+    root = Path(__file__).resolve().parents[1]
+    project = tmp_path / "project"
+    for part in ("notebooks", "profiles"):
+        shutil.copytree(root / part, project / part)
+    (project / "lib").mkdir()
+    (project / "lib" / "unetcolor").symlink_to(root / "lib" / "unetcolor")
+    shutil.copy(root / "pyproject.toml", project)
+    photos = tmp_path / photos_name
+    photos.mkdir()
+    for i, crop in enumerate(photo_crops(count, 96, seed=seed)):
+        Image.fromarray(crop).save(photos / f"photo {i:02d}{suffix}")  # a space in names, as users have
+    environment = {**os.environ, "UNETCOLOR_ROOT": str(project), "UNETCOLOR_CACHE": str(tmp_path / "cache")}
+    return project, photos, environment
 
 
 @pytest.fixture(scope="session")

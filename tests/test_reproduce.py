@@ -6,33 +6,20 @@ Real training and real papermill runs, on a generated folder in a throwaway proj
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
-from conftest import photo_crops
+from conftest import throwaway_project
 from unetcolor import data
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_reproduce_on_your_own_photos_stops_with_the_plan_then_trains_then_does_nothing(tmp_path):
-    project = tmp_path / "project"
-    for part in ("notebooks", "profiles"):
-        shutil.copytree(ROOT / part, project / part)
-    (project / "lib").mkdir()
-    (project / "lib" / "unetcolor").symlink_to(ROOT / "lib" / "unetcolor")
-    shutil.copy(ROOT / "pyproject.toml", project)
-    photos = tmp_path / "my photos"
-    photos.mkdir()
-    for i, crop in enumerate(photo_crops(16, 96, seed=3)):
-        Image.fromarray(crop).save(photos / f"photo {i:02d}.jpg")
-    environment = {**os.environ, "UNETCOLOR_ROOT": str(project), "UNETCOLOR_CACHE": str(tmp_path / "cache")}
+    project, photos, environment = throwaway_project(tmp_path, "my photos", ".jpg", seed=3)
 
     def reproduce(*extra):
         done = subprocess.run([sys.executable, "-m", "unetcolor.reproduce", "--profile", "smoke", "--data-dir",

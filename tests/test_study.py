@@ -139,29 +139,14 @@ def test_a_parallel_jax_study_compiles_each_signature_once_and_the_rest_hit_the_
     shapes (learning rate 1e-3) starts after the base run compiled, so its first epoch finds
     its programs in the cache instead of compiling them again."""
     import json
-    import os
-    import shutil
     import subprocess
     import sys
 
-    from PIL import Image
+    from conftest import throwaway_project
 
-    from conftest import photo_crops
-
-    root = Path(__file__).resolve().parents[1]
-    project = tmp_path / "project"
-    for part in ("notebooks", "profiles"):
-        shutil.copytree(root / part, project / part)
-    (project / "lib").mkdir()
-    (project / "lib" / "unetcolor").symlink_to(root / "lib" / "unetcolor")
-    shutil.copy(root / "pyproject.toml", project)
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for i, crop in enumerate(photo_crops(16, 96, seed=5)):
-        Image.fromarray(crop).save(photos / f"{i:02d}.png")
-    environment = {**os.environ, "UNETCOLOR_ROOT": str(project), "UNETCOLOR_CACHE": str(tmp_path / "cache"),
-                   "KERAS_BACKEND": "jax", "JAX_COMPILATION_CACHE_DIR": str(tmp_path / "jax-cache"),
-                   "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0", "JAX_PLATFORMS": "cpu"}
+    project, photos, environment = throwaway_project(tmp_path, "photos", ".png", seed=5)
+    environment.update({"KERAS_BACKEND": "jax", "JAX_COMPILATION_CACHE_DIR": str(tmp_path / "jax-cache"),
+                        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0", "JAX_PLATFORMS": "cpu"})
 
     def run(*command):
         done = subprocess.run([sys.executable, "-m", *command], env=environment, capture_output=True, text=True,
