@@ -170,6 +170,30 @@ def test_flip_batches_flip_input_and_target_together():
     assert 0 < seen < len(x)  # some flipped, some not
 
 
+def test_crop_batches_are_crops_of_the_full_size_photos_shrunk_like_the_pairs():
+    rng = np.random.default_rng(3)
+    rgb = rng.integers(0, 256, (6, 32, 32, 3), dtype=np.uint8)
+    gray = rgb.mean(-1).astype(np.uint8)
+    x, y = colorizers.shrink_pairs(gray, rgb, 16)
+    # a crop as large as the photo is the photo: the batches equal the pre-shrunk pairs
+    whole = training.FlipBatches(x, y, batch_size=6, seed=2, flips=False, crops=(gray, rgb, 0.999))
+    bx, by = whole[0]
+    order = np.random.default_rng([2, 0]).permutation(6)
+    np.testing.assert_array_equal(bx, x[order])
+    np.testing.assert_array_equal(by, y[order])
+    # smaller crops: each image is the shrunk pair of some square window of its own photo
+    cropped = training.FlipBatches(x, y, batch_size=6, seed=2, flips=False, crops=(gray, rgb, 0.5))
+    bx, by = cropped[0]
+    assert bx.shape == x.shape and by.shape == y.shape
+    for image, photo in zip(bx, order):
+        windows = [colorizers.shrink_pairs([gray[photo, t:t + s, l:l + s]], [rgb[photo, t:t + s, l:l + s]], 16)[0][0]
+                   for s in range(16, 33) for t in range(33 - s) for l in range(33 - s)]
+        assert any(np.array_equal(image, window) for window in windows)
+    np.testing.assert_array_equal(cropped[0][0], bx)  # the same epoch draws the same crops
+    cropped.on_epoch_end()
+    assert not np.array_equal(cropped[0][0], bx)
+
+
 def test_recipe_trains_selects_evaluates_and_writes_only_into_tmp(tiny_processed, tmp_path):
     shipped_before = SHIPPED.stat().st_mtime_ns if SHIPPED.is_file() else None
     out = tmp_path / "weights"
@@ -291,8 +315,9 @@ def _candidates(*rows):
 
 
 def test_accurate_rule_takes_the_best_tuning_psnr_within_budget_and_breaks_near_ties_by_colour():
+    over_budget = colorizers.registry.BUDGET_MINUTES + 1
     table = _candidates(("a", "bins", 1.0, 0.70, 0.50, 30, 4), ("b", "bins", 1.0, 0.68, 0.60, 30, 4),
-                        ("c", "regression", None, 0.60, 0.90, 30, 4), ("slow", "bins", 1.0, 2.0, 0.9, 61, 4),
+                        ("c", "regression", None, 0.60, 0.90, 30, 4), ("slow", "bins", 1.0, 2.0, 0.9, over_budget, 4),
                         ("big", "bins", 1.0, 2.0, 0.9, 30, 21))
     assert colorizers.registry.choose_accurate(table) == "b"  # within 0.05 dB of "a" and more colourful
     assert colorizers.registry.choose_accurate(table[table.candidate != "b"]) == "a"

@@ -86,14 +86,17 @@ def train_colorizer(processed_dir: Path, out_dir: Path, config: RecipeConfig, da
     fit_pair = shrink_pairs(gray[fit_ids], rgb[fit_ids], size)
     tuning_pair = shrink_pairs(gray[tuning_ids], rgb[tuning_ids], size)
     head = registry.head_for(config, fit_pair[1])
+    fit_photos = (np.asarray(gray[fit_ids]), np.asarray(rgb[fit_ids])) if config.crop_share < 1 else None
 
     decision = precisions.resolve(config.precision, config)
     say(f"training in {decision.precision} ({decision.reason})", flush=True)
     started = time.perf_counter()
     if stage1 is None:
-        trained, history, kept_epoch = fit(head, fit_pair, tuning_pair, verbose, decision=decision)
+        trained, history, kept_epoch = fit(head, fit_pair, tuning_pair, verbose, decision=decision,
+                                           fit_photos=fit_photos)
     elif config.finetune_epochs:  # (model, history) of a finished first stage: only the fine-tuning runs
-        trained, history, kept_epoch = fit(head, fit_pair, tuning_pair, verbose, model=stage1[0], decision=decision)
+        trained, history, kept_epoch = fit(head, fit_pair, tuning_pair, verbose, model=stage1[0], decision=decision,
+                                           fit_photos=fit_photos)
         history = pd.concat([stage1[1], history], ignore_index=True)
     else:  # the whole training is done: only the choice on the tuning subset and the evaluation run
         trained, history = stage1

@@ -34,6 +34,9 @@ class RecipeConfig:
     learning_rate: float = 1e-3
     final_learning_rate_share: float = 0.05  # cosine decay ends at this share of learning_rate
     flips: bool = True
+    # < 1: each training image is a random square crop of its full-size photo, its side between
+    # this share and all of the photo's, shrunk to the model's size (training.FlipBatches)
+    crop_share: float = 1.0
     split: str = "80_20"
     tuning_share: float = 0.1  # of the split's training ids
     seed: int = 42
@@ -72,6 +75,8 @@ class RecipeConfig:
             raise ValueError(f"name must be a plain word (it names the files), got {self.name!r}")
         if self.model.output != "ab":
             raise ValueError("a colorizer recipe predicts a*, b*: use ModelConfig(output='ab')")
+        if not 0 < self.crop_share <= 1:
+            raise ValueError(f"crop_share must be in (0, 1], got {self.crop_share}")
         if not 0 < self.tuning_share < 1:
             raise ValueError(f"tuning_share must be in (0, 1), got {self.tuning_share}")
         for knob in ("chroma_gains", "temperatures"):
