@@ -13,7 +13,6 @@ import pytest
 from PIL import Image
 
 from unetcolor import data
-from unetcolor.config import ModelConfig, TrainConfig
 import tiny
 
 TINY_MODEL = tiny.model(image_size=32, filters=(4, 8, 8))

@@ -5,8 +5,7 @@ annealed-mean computation."""
 import numpy as np
 import pytest
 
-from unetcolor import ab_bins
-from unetcolor.config import ModelConfig
+from unetcolor.colorizers import bins as ab_bins
 import tiny
 
 SMALL = tiny.model(image_size=16, filters=(4, 8), normalization="batch", output="ab")

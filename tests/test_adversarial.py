@@ -8,8 +8,8 @@ import keras
 import numpy as np
 import pytest
 
-from unetcolor import adversarial, colorizers, predict
-from unetcolor.config import ModelConfig
+from unetcolor import colorizers, predict
+from unetcolor.colorizers import gan as adversarial
 import tiny
 
 SMALL = tiny.model(image_size=16, filters=(4, 8), normalization="batch", output="ab")

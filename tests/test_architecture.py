@@ -18,7 +18,7 @@ LAYERS = {
     "model": ["model", "half_weights", "runs", "speed", "precision"],
     "evaluation": ["metrics", "predict", "plots"],
     "training": ["train", "scoring", "study", "claims"],
-    "colorizers": ["ab_bins", "adversarial", "colorizers", "colorizers.*"],
+    "colorizers": ["colorizers", "colorizers.*"],
     "reproduction": ["plan", "staleness", "runner", "reproduce", "findings", "results"],
     "commands": ["cli", "bench", "gpu_runs"],
 }

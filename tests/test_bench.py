@@ -7,10 +7,9 @@ import keras
 import numpy as np
 import pytest
 
-from unetcolor import bench, colorizers, precision, predict
+from unetcolor import bench, colorizers, predict
 from unetcolor.colorizers.gan import GanHead
 from unetcolor.colorizers.training import FlipBatches
-from unetcolor.config import ModelConfig
 from unetcolor.model import build_unet
 import tiny
 

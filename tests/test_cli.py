@@ -10,7 +10,6 @@ import pytest
 from PIL import Image
 
 from unetcolor import cli, color, images, predict
-from unetcolor.config import ModelConfig
 from unetcolor.model import build_unet
 import tiny
 

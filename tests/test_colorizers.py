@@ -12,7 +12,6 @@ import pytest
 from unetcolor import color, colorizers, predict, samples
 from unetcolor import shipped as shipped_models
 from unetcolor.colorizers import __main__ as colorizers_cli, build, compare, decoding, regression, training
-from unetcolor.config import ModelConfig
 import tiny
 
 SHIPPED = colorizers.SHIPPED_DIR / "default.keras"

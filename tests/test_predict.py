@@ -9,7 +9,6 @@ from PIL import Image
 
 from unetcolor import color, images, predict
 from unetcolor import shipped as shipped_models
-from unetcolor.config import ModelConfig
 from unetcolor.model import build_unet
 import tiny
 

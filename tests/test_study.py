@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from unetcolor import claims, data, runs, study
-from unetcolor.config import TrainConfig
 import tiny
 from unetcolor import profiles
 
@@ -201,7 +200,6 @@ def test_stagger_lets_one_run_compile_at_a_time_and_cached_signatures_start_at_o
 def test_compile_signature_ignores_learning_rate_and_seed_but_not_shapes():
     import dataclasses
 
-    import tiny
     from unetcolor.study import compile_signature
 
     base = tiny.train()

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 from unetcolor import color, data, half_weights, metrics, runs, train
-import tiny
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 

@@ -60,7 +60,7 @@ from .train import ColorizationBatches, compile_model
 PRECISIONS = ("float32", "bfloat16")
 CPU_FLAGS = ("amx_bf16", "amx_tile", "avx512_bf16")  # what decides whether bfloat16 can pay on a CPU
 # layers a model keeps in float32 when it is trained under mixed_bfloat16 (model.build_unet's
-# "color", ab_bins.logits_model's "ab_logits") and the decoding layers the recipes add after them
+# "color", colorizers.bins.logits_model's "ab_logits") and the decoding layers the recipes add after them
 FLOAT32_LAYERS = ("color", "ab_logits")
 FLOAT32_LAYER_TYPES = ("InputLayer", "Rescaling", "Softmax", "Dense")
 

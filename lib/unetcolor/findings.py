@@ -125,7 +125,34 @@ def beyond_the_paper(profile: str) -> str:
               f"{colourful.replace('*', chr(92) + '*')}, {models.loc[colourful, 'colorfulness_share']:.0%} of the "
               f"originals' colorfulness. The shipped models meet {int(quality['met'].sum())} of {len(quality)} quality "
               f"targets and {int(budget['met'].sum())} of {len(budget)} budgets (file size, training time)."
-            + _hue_sentence(tables))
+            + _hue_sentence(tables) + _levers_sentence(tables))
+
+
+def _levers_sentence(tables: Path) -> str:
+    """What the levers at colorizing time reached, and where the vivid model's targets stop."""
+    if not (tables / "07_levers.csv").is_file():
+        return ""
+    levers = pd.read_csv(tables / "07_levers.csv")
+    sentences = []
+    for model, rows in levers.groupby("model", sort=False):
+        rows = rows.set_index("variant")
+        best = rows.drop(index="as shipped")["tuning_psnr_gain"].idxmax()
+        kept = rows.index[rows["chosen"]][0]
+        sentences.append(
+            f"For the {model} model, the lever with the best tuning PSNR is {best} "
+            f"({rows.loc[best, 'tuning_psnr_gain']:+.3f} dB over the gray copy against "
+            f"{rows.loc['as shipped', 'tuning_psnr_gain']:+.3f} dB as shipped; held out: "
+            f"{rows.loc[best, 'validation_psnr_gain']:+.2f} dB against {rows.loc['as shipped', 'validation_psnr_gain']:+.2f} dB), "
+            f"and the rule keeps {'the file as shipped' if kept == 'as shipped' else kept}.")
+    if (tables / "07_vivid_frontier.csv").is_file():
+        frontier = pd.read_csv(tables / "07_vivid_frontier.csv")
+        colourful = frontier[frontier["tuning_colorfulness_share"] >= 0.85]
+        if not frontier["meets_both"].any() and len(colourful):
+            top = colourful.loc[colourful["tuning_psnr_gain"].idxmax()]
+            sentences.append(
+                f"No vivid decoding tried is both at 85% colorfulness and at the gray copy's PSNR: at 85% or more the "
+                f"best is {top['decoding']}, {top['tuning_psnr_gain']:+.2f} dB on the tuning subset.")
+    return " " + " ".join(sentences)
 
 
 def _hue_sentence(tables: Path) -> str:

@@ -280,7 +280,7 @@ def side_by_side(colorizers: dict[str, Callable[[np.ndarray], np.ndarray]],
 # turns a colour cast (a yellow sky: b* too high) into a number.
 
 AB_THRESHOLDS = tuple(range(151))  # Zhang et al.: thresholds 0 to 150 a*, b* units, integer steps
-AB_GRID = 10.0  # their a*, b* bin size, the same grid as ab_bins.bin_centers (cells centred on multiples)
+AB_GRID = 10.0  # their a*, b* bin size, the same grid as colorizers.bins.bin_centers (cells centred on multiples)
 AB_RANGE = 150.0  # |a*|, |b*| the bin grid covers; 8-bit sRGB stays within about 128
 COLOR_MEASURES = ("ab_auc", "ab_auc_rebalanced", "a_bias", "b_bias")
 
@@ -357,7 +357,7 @@ def ab_error_curve(truth_ab: np.ndarray, pred_ab: np.ndarray, thresholds: Iterab
     Returns float64 (T,): the share of pixels whose error is <= each threshold, in [0, 1].
     Every pixel weighs the same unless ``rebalance``; then a pixel weighs inversely to the
     number of pixels of its ground-truth colour's grid cell (``grid`` a*, b* units wide, cells
-    centred on multiples of ``grid`` as in ``ab_bins.bin_centers``; |a*|, |b*| beyond
+    centred on multiples of ``grid`` as in ``colorizers.bins.bin_centers``; |a*|, |b*| beyond
     AB_RANGE fall in the edge cells), normalised so that every occupied cell contributes the
     same and the curve stays in [0, 1]: the mean over occupied cells of each cell's own curve.
     The cell frequencies are those of the pixels given, all of them pooled.

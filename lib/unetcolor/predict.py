@@ -134,7 +134,7 @@ def _load_run(folder: Path) -> keras.Model:
         raise ValueError(f"{folder}: the training run's model could not be loaded ({error})") from None
 
 
-def _input_size(model: keras.Model) -> tuple[int, int]:
+def input_size(model: keras.Model) -> tuple[int, int]:
     """(height, width) of the model's gray input."""
     shape = model.input_shape
     if not (isinstance(shape, tuple) and len(shape) == 4 and shape[-1] == 1):
@@ -170,9 +170,9 @@ def predict_batch(model: keras.Model, gray: np.ndarray, batch_size: int = 16) ->
     gray = np.asarray(gray)
     if gray.dtype != np.uint8 or gray.ndim != 3:
         raise ValueError(f"predict_batch expects uint8 gray (N, H, W), got {gray.dtype} {gray.shape}")
-    if tuple(gray.shape[1:]) != _input_size(model):
+    if tuple(gray.shape[1:]) != input_size(model):
         raise ValueError(
-            f"gray images are {gray.shape[1:]} but the model takes {_input_size(model)}; "
+            f"gray images are {gray.shape[1:]} but the model takes {input_size(model)}; "
             "resize them first, or use colorize_photo for photos of any size"
         )
     channels = model.output_shape[-1]
@@ -264,7 +264,7 @@ def colorize_photos(model: keras.Model, photos: Sequence[np.ndarray], batch_size
     grays = [_gray_of(photo) for photo in photos]
     if not grays:
         return
-    size = _input_size(model)
+    size = input_size(model)
     predicted = predict_batch(model, np.stack([_shrink(gray, size) for gray in grays]), batch_size)
     for gray, small_rgb in zip(grays, predicted):
         yield transfer_chroma(gray, small_rgb)

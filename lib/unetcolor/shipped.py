@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+# the colorizers' prepared data (data/processed/<this>/), and the records of the candidates and
+# levers tried for the shipped files (models/<this>/)
+PROFILE = "default-model"
 
 
 @dataclass(frozen=True)

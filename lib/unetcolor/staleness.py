@@ -38,7 +38,8 @@ What a notebook's record holds:
     runs        notebooks 03-07: the training runs it reads (unetcolor.plan.READS), each finished
                 run's records by sha256, a missing run as null: a run trained since re-executes
                 exactly the notebooks that read it
-    weights     notebook 07: sha256 of each shipped colorizer file, lib/unetcolor/weights/*
+    weights     notebook 07: sha256 of each shipped colorizer file, lib/unetcolor/weights/*, and of
+                the records of the candidates and levers tried for them (models/default-model/)
 
 Notebook 01 writes the prepared data, so that data is its output, not its input: its stamp also
 records the data it wrote ("outputs"), and it re-executes when that data is missing or has since
@@ -54,7 +55,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import data, dependencies, paths
+from . import data, dependencies, paths, shipped
 from .files import sha256_file, write_json
 
 STAMP_VERSION = 1
@@ -147,8 +148,10 @@ def inputs(name: str, profile: str, parameters: dict, settings: dict, runs: dict
     if runs is not None:
         record["runs"] = runs
     if name in READS_SHIPPED_WEIGHTS:
+        # the shipped files, and the records of the candidates and levers tried for them
         record["weights"] = file_digests(
-            file for file in (root / "lib" / "unetcolor" / "weights").glob("*") if file.is_file())
+            [file for file in (root / "lib" / "unetcolor" / "weights").glob("*") if file.is_file()]
+            + sorted((root / "models" / shipped.PROFILE).glob("**/*.json")), within=root)
     return record
 
 

@@ -41,7 +41,7 @@ from .recipe import RecipeConfig, shrink_pairs, tuning_split
 from .registry import CANDIDATES, HEADS, RECIPES, head_for, recipe
 
 SHIPPED_DIR = shipped.WEIGHTS_DIR  # lib/unetcolor/weights: what colorize loads
-PROFILE = "default-model"  # its prepared data (data/processed/default-model/) and candidates (models/default-model/)
+PROFILE = shipped.PROFILE  # its prepared data (data/processed/default-model/) and candidates (models/default-model/)
 
 __all__ = ["RecipeConfig", "RECIPES", "CANDIDATES", "HEADS", "recipe", "head_for", "train_colorizer", "ship",
            "prepare", "shrink_pairs", "tuning_split", "SHIPPED_DIR", "PROFILE"]

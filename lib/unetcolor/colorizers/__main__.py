@@ -3,6 +3,7 @@
     python -m unetcolor.colorizers train --recipe accurate128 --data-dir ../shared/data/landscapes256
     python -m unetcolor.colorizers choose            # the rule's winners, from the records
     python -m unetcolor.colorizers choose --ship --overwrite   # copy them into lib/unetcolor/weights
+    python -m unetcolor.colorizers levers --data-dir ../shared/data/landscapes256   # variants at colorizing time
 
 Training writes into models/default-model/ unless --out-dir says otherwise; a file there is
 replaced only with --overwrite, and the shipped folder is written only from a clean checkout
@@ -15,7 +16,7 @@ import dataclasses
 import sys
 
 from .. import paths, precision as precisions, shipped
-from . import PROFILE, SHIPPED_DIR, build, compare, registry
+from . import PROFILE, SHIPPED_DIR, build, compare, levers, registry
 
 
 def _train(args) -> int:
@@ -65,6 +66,15 @@ def _choose(args) -> int:
     return 0
 
 
+def _levers(args) -> int:
+    processed = paths.resolve(args.processed_dir) if args.processed_dir else paths.profile_paths(PROFILE).processed
+    build.prepare(args.data_dir, processed)
+    out_dir = paths.profile_paths(PROFILE).models / "levers"
+    for path in levers.record_levers(processed, out_dir, SHIPPED_DIR).values():
+        print(f"wrote {paths.relative(path)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m unetcolor.colorizers", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -84,8 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     choose = commands.add_parser("choose", help=f"apply the registry's rule to the records in models/{PROFILE}/")
     choose.add_argument("--ship", action="store_true", help="copy the winners into the shipped folder")
     choose.add_argument("--overwrite", action="store_true", help="replace the shipped files")
+    lever = commands.add_parser("levers", help="score variants of the shipped models that need no training "
+                                "(flips, averages, confidence temperature) and apply the registry's rule")
+    lever.add_argument("--data-dir", help="the folder of photos the shipped models were trained on")
+    lever.add_argument("--processed-dir", help=f"prepared data (default: data/processed/{PROFILE}/)")
     args = parser.parse_args(argv)
-    return _train(args) if args.command == "train" else _choose(args)
+    return {"train": _train, "choose": _choose, "levers": _levers}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .. import metrics, shipped
+from . import registry
 
 # how notebook 07 names the shipped models in its tables
 SHIPPED_NAMES = {model.role: model.title for model in shipped.SHIPPED}  # role -> its row in the tables
@@ -166,6 +167,37 @@ def targets_table(variants: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame
     ]
     for model, row in (("accurate", accurate), ("vivid", vivid)):
         rows.append(_target(model, "weights <= 20 MB", f"{row.model_MB:.1f} MB", row.model_MB <= 20, "budget"))
-        rows.append(_target(model, "trains in <= 60 min on 2 CPU cores", f"{row.train_minutes:.0f} min "
-                            f"({row.trained_on})", row.train_minutes <= 60, "budget"))
+        rows.append(_target(model, f"trains in <= {registry.BUDGET_MINUTES:g} min on 2 CPU cores",
+                            f"{row.train_minutes:.0f} min ({row.trained_on})",
+                            row.train_minutes <= registry.BUDGET_MINUTES, "budget"))
     return pd.DataFrame(rows)
+
+
+def levers_table(records: dict[str, dict]) -> pd.DataFrame:
+    """The levers at colorizing time (``colorizers.levers``) from their records: one row per
+    shipped model and variant, its tuning-subset numbers (the only ones the rule reads) beside
+    its held-out ones, and whether the rule chose it."""
+    rows = pd.concat([pd.DataFrame(record["table"]).assign(model=record["role"]) for record in records.values()])
+    wide = rows.pivot_table(index=["model", "variant"], columns="subset", sort=False,
+                            values=["psnr_gain", "ssim_gain", "colorfulness_share", "a_bias", "b_bias"])
+    wide.columns = [f"{subset}_{measure}" for measure, subset in wide.columns]
+    chosen = rows.groupby(["model", "variant"], sort=False)["chosen"].first()
+    columns = ["tuning_psnr_gain", "tuning_colorfulness_share", "validation_psnr_gain", "validation_ssim_gain",
+               "validation_colorfulness_share", "validation_a_bias", "validation_b_bias"]
+    return wide[columns].join(chosen).reset_index()
+
+
+def frontier_table(levers: pd.DataFrame, records: dict[str, dict]) -> pd.DataFrame:
+    """Why the vivid model's two targets (PSNR at or above the gray copy's, colorfulness at 85%
+    or more) stop short: every vivid decoding tried, on the tuning subset -- the recipe's own
+    temperatures (its record) and the levers' variants -- with its PSNR gain and colorfulness
+    share, sorted by colorfulness."""
+    vivid = records[shipped.by_role("vivid").name]
+    _, temperatures = choices_of(vivid)
+    rows = [{"decoding": f"temperature {row.value:g}", "tuning_psnr_gain": row.psnr - row.psnr_gray,
+             "tuning_colorfulness_share": row.colorfulness / row.colorfulness_true} for row in temperatures.itertuples()]
+    lever_rows = levers[(levers["model"] == "vivid") & (levers["variant"] != "as shipped")]  # that is a temperature
+    rows += [{"decoding": f"lever: {row.variant}", "tuning_psnr_gain": row.tuning_psnr_gain,
+              "tuning_colorfulness_share": row.tuning_colorfulness_share} for row in lever_rows.itertuples()]
+    table = pd.DataFrame(rows).sort_values("tuning_colorfulness_share", ascending=False, ignore_index=True)
+    return table.assign(meets_both=(table["tuning_psnr_gain"] >= 0) & (table["tuning_colorfulness_share"] >= 0.85))

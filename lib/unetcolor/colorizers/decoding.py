@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 from keras import layers
 
-from .. import ab_bins, color, metrics, predict
+from .. import color, metrics, predict
+from . import bins
 from .head import Head
 
 
@@ -32,7 +33,7 @@ def evaluate(model: keras.Model, rgb: np.ndarray, gray: np.ndarray, ssim: bool =
 def with_chroma_offset(model: keras.Model, offset: tuple[float, float]) -> keras.Model:
     """model followed by a constant shift of its a*, b* output by offset (a*, b* units):
     a Rescaling layer's offset, loadable in safe mode."""
-    shift = layers.Rescaling(1.0, offset=[float(o) / ab_bins.AB_SCALE for o in offset], name="chroma_offset")
+    shift = layers.Rescaling(1.0, offset=[float(o) / bins.AB_SCALE for o in offset], name="chroma_offset")
     return keras.Model(model.input, shift(model.output), name=model.name)
 
 

@@ -48,13 +48,13 @@ class RecipeConfig:
     # after decoding, shift a*, b* by a constant that cancels the mean colour cast measured on
     # the tuning subset (per candidate knob value; a Rescaling layer's offset in the saved model)
     bias_correction: bool = False
-    # head="bins" only (ab_bins.py): the a*, b* grid, the soft encoding's width, the share of
+    # head="bins" only (bins.py): the a*, b* grid, the soft encoding's width, the share of
     # uniform distribution in the rebalancing, and the annealed-mean temperatures to choose from
     bin_grid: float = 10.0
     bin_sigma: float = 5.0
     rebalance: float = 0.5
     temperatures: tuple[float, ...] = (0.2, 0.3, 0.38, 0.5, 0.7, 1.0)
-    # head="gan" only (adversarial.py): the adversarial term's weight against the mean absolute
+    # head="gan" only (gan.py): the adversarial term's weight against the mean absolute
     # a*, b* error (Isola et al.'s 1:100), and the patch discriminator's widths
     adversarial_weight: float = 0.01
     discriminator_filters: tuple[int, ...] = (32, 64, 128)

@@ -1,0 +1,197 @@
+"""Issue 25's levers at colorizing time: variants of a shipped model that need no training,
+scored on the model's own tuning subset, chosen by the registry's rule, and only then scored
+once on the held-out photos.
+
+- ``mirrored``: test-time flips, the average of the prediction on the photo and the mirrored
+  prediction on its mirror image;
+- ``averaged``: an average of models, each run at its own input size;
+- ``confidence_annealed``: a bins model decoded with a temperature that depends on each
+  pixel's confidence (``bins.ConfidenceAnnealing``).
+
+Every variant is a Keras model built from standard layers (and that one registered layer), so
+a chosen one saves and loads in safe mode like the shipped files. For a model whose recipe
+cancels its colour cast (``bias_correction``), each variant's cast is cancelled again on the
+tuning subset, as the recipe does for each of its own decodings.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+from keras import layers
+
+from .. import data, metrics, paths, predict, shipped as shipped_models
+from ..files import write_json
+from ..reproducibility import environment_info
+from . import bins, build, decoding, registry
+
+ROLES = ("accurate", "vivid")  # the shipped models whose open targets the levers aim at
+ANNEALING = "annealing"  # the layer of a bins model whose input is its logits (bins.decoded_model)
+
+
+def _mirror(width: int, channels: int, name: str):
+    """A layer stack that reverses an (N, H, W, C) tensor along W: a fixed anti-identity
+    matrix applied by a Dense layer between two Permutes (exact: each output is one input)."""
+    to_rows = layers.Permute((1, 3, 2), name=f"{name}_to_rows")
+    reverse = layers.Dense(width, use_bias=False, trainable=False, name=f"{name}_reverse")
+    back = layers.Permute((1, 3, 2), name=f"{name}_back")
+
+    def apply(tensor):
+        out = back(reverse(to_rows(tensor)))
+        reverse.set_weights([np.eye(width, dtype=np.float32)[::-1]])
+        return out
+
+    return apply
+
+
+def mirrored(model: keras.Model) -> keras.Model:
+    """model's a*, b* averaged with the mirror image of its a*, b* for the mirrored input."""
+    height, width = predict.input_size(model)
+    gray = keras.Input((height, width, 1), name="gray")
+    flipped = model(_mirror(width, 1, "mirror_in")(gray))
+    back = _mirror(width, model.output_shape[-1], "mirror_out")(flipped)
+    return keras.Model(gray, layers.Average(name="with_mirror")([model(gray), back]), name=f"{model.name}_flips")
+
+
+def averaged(models: list[keras.Model], name: str = "average") -> keras.Model:
+    """The mean of models' a*, b*, at the largest of their input sizes; a smaller model gets the
+    input shrunk to its own size (bilinear, antialiased) and its output enlarged back."""
+    height, width = max(predict.input_size(model) for model in models)
+    gray = keras.Input((height, width, 1), name="gray")
+    outputs = []
+    for index, model in enumerate(models):
+        size = predict.input_size(model)
+        model = keras.Model(model.input, model.output, name=f"member_{index}")  # two files may share a name
+        if size == (height, width):
+            outputs.append(model(gray))
+            continue
+        small = layers.Resizing(*size, interpolation="bilinear", antialias=True, name=f"to_model_{index}")(gray)
+        outputs.append(layers.Resizing(height, width, interpolation="bilinear", name=f"from_model_{index}")(model(small)))
+    return keras.Model(gray, layers.Average(name=name)(outputs), name=name)
+
+
+def confidence_annealed(model: keras.Model, low: float, high: float) -> keras.Model:
+    """A bins model (``bins.decoded_model``, with or without a chroma offset) decoded at a
+    temperature from low (a confident pixel) to high (an uncertain one), its offset dropped."""
+    try:
+        logits = model.get_layer(ANNEALING).input
+        centers = model.get_layer("expected_ab").get_weights()[0] * bins.AB_SCALE
+    except ValueError as error:
+        raise ValueError(f"model {model.name!r} is not a bins model: {error}") from None
+    ab = bins.ConfidenceAnnealing(centers, low, high, name="confidence_annealing")(logits)
+    return keras.Model(model.input, ab, name=f"{model.name}_confidence")
+
+
+def variants(role: str, shipped: dict[str, keras.Model]) -> dict[str, keras.Model]:
+    """The variants tried for a shipped model (role "accurate" or "vivid"), by name; the first
+    is the model as shipped. ``shipped``: the shipped models by role (``unetcolor.shipped``)."""
+    model = shipped[role]
+    if role == "accurate":
+        with_gan = averaged([model, shipped["gan"]], name="average_with_gan")
+        return {"as shipped": model, "flips": mirrored(model),
+                "confidence temperature 0.5 to 1": confidence_annealed(model, 0.5, 1.0),
+                "confidence temperature 0.38 to 1": confidence_annealed(model, 0.38, 1.0),
+                "average with the adversarial model": with_gan,
+                "average with the adversarial model, flips": mirrored(with_gan)}
+    if role == "vivid":
+        return {"as shipped": model, "flips": mirrored(model),
+                "confidence temperature 0.2 to 1": confidence_annealed(model, 0.2, 1.0),
+                "confidence temperature 0.38 to 1": confidence_annealed(model, 0.38, 1.0),
+                "confidence temperature 0.5 to 1": confidence_annealed(model, 0.5, 1.0),
+                "average with the accurate model": averaged([model, shipped["accurate"]], name="average_with_accurate")}
+    raise ValueError(f"levers are tried for the accurate and vivid models, not {role!r}")
+
+
+def _scores(model: keras.Model, rgb: np.ndarray, gray: np.ndarray, ssim: bool) -> dict:
+    colorized = np.stack(list(predict.colorize_photos(model, list(gray))))
+    per_image = (metrics.evaluate_images(rgb, colorized, gray) if ssim
+                 else decoding.evaluate(model, rgb, gray, ssim=False))
+    a_bias, b_bias = metrics.ab_bias(rgb, colorized)
+    row = {"psnr_gain": per_image["psnr_model"].mean() - per_image["psnr_gray"].mean(),
+           "colorfulness_share": (np.mean([metrics.colorfulness(image) for image in colorized])
+                                  / np.mean([metrics.colorfulness(image) for image in rgb])),
+           "a_bias": a_bias, "b_bias": b_bias}
+    if ssim:
+        row["ssim_gain"] = per_image["ssim_model"].mean() - per_image["ssim_gray"].mean()
+    return row
+
+
+def choose(role: str, tuning: pd.DataFrame) -> str:
+    """The registry's rule for levers on a tuning table (index: variant, first row "as shipped")."""
+    base = tuning.iloc[0]
+    allowed = tuning if role == "accurate" else tuning[tuning["colorfulness_share"] >= base["colorfulness_share"]]
+    best = allowed["psnr_gain"].idxmax()
+    return str(best) if allowed.loc[best, "psnr_gain"] > base["psnr_gain"] + registry.ACCURATE_TIE_DB else str(tuning.index[0])
+
+
+def try_levers(role: str, shipped: dict[str, keras.Model], cancel_cast: bool, tuning_photos: tuple,
+               validation_photos: tuple, log=print) -> tuple[pd.DataFrame, str]:
+    """Score every variant for role on the tuning photos (rgb, gray), choose by the rule, then
+    score every variant once on the validation photos. cancel_cast: re-cancel each variant's
+    mean cast on the tuning subset first. Returns (one row per variant and subset, the choice)."""
+    rows, models = [], {}
+    for name, model in variants(role, shipped).items():
+        if cancel_cast and name != "as shipped":
+            model = decoding.with_chroma_offset(model, decoding.cast_correction(model, *tuning_photos))
+        models[name] = model
+        rows.append({"variant": name, "subset": "tuning", **_scores(model, *tuning_photos, ssim=False)})
+        log(f"{role}, {name}: tuning PSNR gain {rows[-1]['psnr_gain']:+.3f} dB, "
+            f"colorfulness {rows[-1]['colorfulness_share']:.1%}", flush=True)
+    tuning = pd.DataFrame(rows).set_index("variant")
+    chosen = choose(role, tuning)
+    for name, model in models.items():  # the held-out numbers, once, after the choice
+        rows.append({"variant": name, "subset": "validation", **_scores(model, *validation_photos, ssim=True)})
+    return pd.DataFrame(rows).assign(model=role, chosen=lambda t: t["variant"] == chosen), chosen
+
+
+def _photos(rgb, gray, ids) -> tuple[np.ndarray, np.ndarray]:
+    return np.asarray(rgb[ids]), np.asarray(gray[ids])
+
+
+def check_same_photos(record: dict, rgb_val: np.ndarray, gray_val: np.ndarray, name: str) -> None:
+    """Refuse prepared data other than the photos the shipped model was scored on: the gray
+    copy's mean PSNR on the held-out photos must equal its record's (to 1e-6 dB)."""
+    recorded = next(row["mean"] for row in record["validation_metrics"]
+                    if row["metric"] == "psnr" and row["method"] == "gray baseline")
+    measured = float(metrics.psnr_batch(rgb_val, np.stack([np.stack([g] * 3, -1) for g in gray_val])).mean())
+    if len(rgb_val) != record["data"]["validation"] or abs(measured - recorded) > 1e-6:
+        raise ValueError(f"the prepared photos are not those {name}.keras was tuned and scored on ({len(rgb_val)} "
+                         f"held-out photos, gray PSNR {measured:.6f} dB; its record: {record['data']['validation']}, "
+                         f"{recorded:.6f} dB): pass the --data-dir its record names ({record['data']['source']})")
+
+
+def record_levers(processed_dir: Path, out_dir: Path, weights_dir: Path, log=print) -> dict[str, Path]:
+    """try_levers for each of ROLES on the shipped models in weights_dir, on the prepared photos
+    they were trained on; writes out_dir/<role>.json (the table, the choice, the rule's inputs)
+    and returns those paths."""
+    records = {model.role: json.loads((weights_dir / f"{model.name}.json").read_text())
+               for model in shipped_models.SHIPPED}
+    models = {model.role: predict.load_model(weights_dir / f"{model.name}.keras") for model in shipped_models.SHIPPED}
+    rgb, gray = data.load_arrays(processed_dir)
+    written = {}
+    for role in ROLES:
+        record, name = records[role], shipped_models.by_role(role).name
+        train_ids, val_ids = data.load_split(processed_dir, record["data"]["split"])
+        validation = _photos(rgb, gray, val_ids)
+        check_same_photos(record, *validation, name)
+        tuning_ids = np.asarray(record["data"]["tuning_ids"])
+        if not np.isin(tuning_ids, train_ids).all():
+            raise ValueError(f"{name}.json's tuning photos are not among the training photos of split "
+                             f"{record['data']['split']} in {processed_dir}")
+        started = time.perf_counter()
+        table, chosen = try_levers(role, models, bool(record["config"].get("bias_correction")),
+                                   _photos(rgb, gray, tuning_ids), validation, log=log)
+        written[role] = out_dir / f"{name}.json"
+        write_json(written[role], {
+            "model": name, "role": role, "chosen": chosen, "rule": "colorizers.registry (levers at colorizing time)",
+            "tie_db": registry.ACCURATE_TIE_DB, "tuning_photos": int(len(tuning_ids)),
+            "validation_photos": int(len(val_ids)), "git_commit": build.git_commit(paths.project_root()),
+            "seconds": time.perf_counter() - started, "environment": environment_info(),
+            "table": table.to_dict("records")})
+        log(f"{name}: the rule keeps {chosen!r}", flush=True)
+    return written
