@@ -149,9 +149,9 @@ def inputs(name: str, profile: str, parameters: dict, settings: dict, runs: dict
         record["runs"] = runs
     if name in READS_SHIPPED_WEIGHTS:
         # the shipped files, and the records of the candidates and levers tried for them
-        record["weights"] = file_digests(
-            [file for file in (root / "lib" / "unetcolor" / "weights").glob("*") if file.is_file()]
-            + sorted((root / "models" / shipped.PROFILE).glob("**/*.json")), within=root)
+        record["weights"] = {
+            **file_digests(file for file in (root / "lib" / "unetcolor" / "weights").glob("*") if file.is_file()),
+            **file_digests((root / "models" / shipped.PROFILE).glob("**/*.json"), within=root)}
     return record
 
 

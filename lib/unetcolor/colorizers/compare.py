@@ -176,14 +176,16 @@ def targets_table(variants: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame
 def levers_table(records: dict[str, dict]) -> pd.DataFrame:
     """The levers at colorizing time (``colorizers.levers``) from their records: one row per
     shipped model and variant, its tuning-subset numbers (the only ones the rule reads) beside
-    its held-out ones, and whether the rule chose it."""
+    its held-out ones, and whether the rule chose it. No records: an empty table."""
+    columns = ["tuning_psnr_gain", "tuning_colorfulness_share", "validation_psnr_gain", "validation_ssim_gain",
+               "validation_colorfulness_share", "validation_a_bias", "validation_b_bias"]
+    if not records:
+        return pd.DataFrame(columns=["model", "variant", *columns, "chosen"])
     rows = pd.concat([pd.DataFrame(record["table"]).assign(model=record["role"]) for record in records.values()])
     wide = rows.pivot_table(index=["model", "variant"], columns="subset", sort=False,
                             values=["psnr_gain", "ssim_gain", "colorfulness_share", "a_bias", "b_bias"])
     wide.columns = [f"{subset}_{measure}" for measure, subset in wide.columns]
     chosen = rows.groupby(["model", "variant"], sort=False)["chosen"].first()
-    columns = ["tuning_psnr_gain", "tuning_colorfulness_share", "validation_psnr_gain", "validation_ssim_gain",
-               "validation_colorfulness_share", "validation_a_bias", "validation_b_bias"]
     return wide[columns].join(chosen).reset_index()
 
 
@@ -193,8 +195,8 @@ def frontier_table(levers: pd.DataFrame, records: dict[str, dict]) -> pd.DataFra
     temperatures (its record) and the levers' variants -- with its PSNR gain and colorfulness
     share, sorted by colorfulness."""
     vivid = records[shipped.by_role("vivid").name]
-    _, temperatures = choices_of(vivid)
-    rows = [{"decoding": f"temperature {row.value:g}", "tuning_psnr_gain": row.psnr - row.psnr_gray,
+    knob, temperatures = choices_of(vivid)
+    rows = [{"decoding": f"{knob.replace('_', ' ')} {row.value:g}", "tuning_psnr_gain": row.psnr - row.psnr_gray,
              "tuning_colorfulness_share": row.colorfulness / row.colorfulness_true} for row in temperatures.itertuples()]
     lever_rows = levers[(levers["model"] == "vivid") & (levers["variant"] != "as shipped")]  # that is a temperature
     rows += [{"decoding": f"lever: {row.variant}", "tuning_psnr_gain": row.tuning_psnr_gain,
