@@ -16,8 +16,8 @@ NB_ARGS  ?=
 FORCE    ?=
 TRAIN    ?=
 JOBS     ?=
-RUN      := $(PY) -m unetcolor.runner --profile $(PROFILE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") $(if $(FORCE),--force) $(NB_ARGS)
-REPRODUCE := $(PY) -m unetcolor.reproduce --profile $(PROFILE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") $(if $(TRAIN),--train) $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force) $(NB_ARGS)
+RUN      := $(PY) -m unetcolor notebooks --profile $(PROFILE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") $(if $(FORCE),--force) $(NB_ARGS)
+REPRODUCE := $(PY) -m unetcolor reproduce --profile $(PROFILE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") $(if $(TRAIN),--train) $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force) $(NB_ARGS)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: ALWAYS help setup reproduce plan runs results smoke data train gpu-setup test test-unit test-notebooks test-rerun bench lab candidate choose-models clean clean-runs
@@ -36,7 +36,7 @@ $(INSTALLED):
 
 setup: $(INSTALLED) ## create .venv from the pinned requirements (done automatically by other targets)
 
-# `make reproduce` runs unetcolor.reproduce: notebook 01 (data) and 02 (model), the training plan (every run the
+# `make reproduce` runs unetcolor.reproduction.reproduce: notebook 01 (data) and 02 (model), the training plan (every run the
 # profile needs, finished or missing, with estimates measured here), then the notebooks whose runs are here.
 # Missing runs stop it with exit code 2 and the choices; TRAIN=1 trains them first (main run, then the study).
 # Notebooks re-execute only when what they read changed, by content (reports/<profile>/stamps/), so these targets
@@ -45,7 +45,7 @@ ALWAYS:
 
 reproduce: ALWAYS | $(INSTALLED) ## plan, then the stale notebooks at PROFILE (default: the paper's settings); TRAIN=1 trains what is missing
 	@status=0; $(REPRODUCE) || status=$$?; \
-	if [ "$(PROFILE)" = paper ] && [ $$status -le 2 ] && [ -f models/paper/main.json ]; then $(PY) -m unetcolor.results --profile paper; fi; \
+	if [ "$(PROFILE)" = paper ] && [ $$status -le 2 ] && [ -f models/paper/main.json ]; then $(PY) -m unetcolor results --profile paper; fi; \
 	exit $$status
 	@echo "executed notebooks: $(NB_OUT); figures: reports/$(PROFILE)/figures; tables: reports/$(PROFILE)/tables"
 
@@ -53,10 +53,10 @@ plan: ALWAYS | $(INSTALLED) ## the training plan alone: every run PROFILE needs 
 	$(REPRODUCE) --plan
 
 runs: ALWAYS | $(INSTALLED) ## prepare the photos and train every missing run of PROFILE headless, no notebook
-	$(PY) -m unetcolor.reproduce --profile $(PROFILE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") $(if $(JOBS),--jobs $(JOBS)) --runs-only
+	$(PY) -m unetcolor reproduce --profile $(PROFILE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") $(if $(JOBS),--jobs $(JOBS)) --runs-only
 
 results: $(INSTALLED) ## rewrite the README's findings and docs/results.md from reports/paper/
-	$(PY) -m unetcolor.results --profile paper
+	$(PY) -m unetcolor results --profile paper
 
 smoke: ## the whole pipeline at toy scale, training included (minutes on a CPU, no network): reports/smoke/
 	$(MAKE) reproduce PROFILE=smoke DATA_DIR= TRAIN=1
@@ -65,7 +65,7 @@ data: ALWAYS | $(INSTALLED) ## notebook 01 only: download (or read DATA_DIR), cl
 	$(RUN) 01_data_preparation
 
 train: $(INSTALLED) ## train PROFILE's main run headless (no Jupyter), from profiles/$(PROFILE).yaml
-	$(PY) -m unetcolor.train --profile $(PROFILE)
+	$(PY) -m unetcolor train --profile $(PROFILE)
 
 gpu-setup: $(INSTALLED) ## on a machine with a CUDA GPU: JAX with CUDA into .venv; then run make with KERAS_BACKEND=jax
 	$(PY) -m pip install -q "jax[cuda12]==$$($(PY) -c 'import jax; print(jax.__version__)')"
@@ -93,13 +93,13 @@ test: ## unit tests; nbval against the committed smoke notebooks; the smoke prof
 
 # right after `make smoke`, a second run must find every notebook current and re-execute none
 test-rerun: $(INSTALLED)
-	@out=$$($(PY) -m unetcolor.reproduce --profile smoke --train 2>&1) || { echo "$$out"; exit 1; }; echo "$$out" | tail -8; \
+	@out=$$($(PY) -m unetcolor reproduce --profile smoke --train 2>&1) || { echo "$$out"; exit 1; }; echo "$$out" | tail -8; \
 	if echo "$$out" | grep -q " ran: \|s/epoch\|epoch/s"; then echo "test-rerun: a second smoke run re-executed or trained" >&2; exit 1; fi
 
 bench: $(INSTALLED) ## measure speed (data preparation, training, colorizing): reports/bench/
-	$(PY) -m unetcolor.bench --out reports/bench
+	$(PY) -m unetcolor bench --out reports/bench
 	# GPU runs are not measured here: their brought-back records are summarized (reports/bench/gpu-*/summary.json)
-	$(PY) -m unetcolor.gpu_runs $(wildcard reports/bench/gpu-*)
+	$(PY) -m unetcolor gpu-runs $(wildcard reports/bench/gpu-*)
 
 lab: $(INSTALLED) ## open JupyterLab on the notebooks
 	$(VENV)/bin/jupyter lab notebooks/
@@ -110,14 +110,14 @@ SHIP := --out-dir lib/unetcolor/weights --overwrite $(if $(DATA_DIR),--data-dir 
 # make default-model, make vivid-model, make gan-model: one target per name of unetcolor.shipped (the
 # colorizers CLI refuses any other name for the shipped folder)
 %-model: $(INSTALLED) ## retrain a shipped colorizer into lib/unetcolor/weights/ (names: lib/unetcolor/shipped.py)
-	$(PY) -m unetcolor.colorizers train --recipe $* $(SHIP)
+	$(PY) -m unetcolor colorizers train --recipe $* $(SHIP)
 
 candidate: $(INSTALLED) ## train a candidate colorizer RECIPE=name into models/default-model/ (list: unetcolor.colorizers.registry)
 	$(if $(RECIPE),,$(error RECIPE=name is required: a candidate of lib/unetcolor/colorizers/registry.py))
-	$(PY) -m unetcolor.colorizers train --recipe $(RECIPE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
+	$(PY) -m unetcolor colorizers train --recipe $(RECIPE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
 
 choose-models: $(INSTALLED) ## apply the registry's rule to the candidates' records (tuning subset only)
-	$(PY) -m unetcolor.colorizers choose
+	$(PY) -m unetcolor colorizers choose
 
 clean: ## remove the smoke profile's outputs but its committed notebooks, and Python caches (keeps downloads, paper)
 	rm -rf reports/smoke/figures reports/smoke/tables reports/smoke/stamps data/processed/smoke models/smoke .pytest_cache

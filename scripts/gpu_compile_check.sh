@@ -22,7 +22,7 @@ fi
 export PYTHONPATH=$PWD/lib${PYTHONPATH:+:$PYTHONPATH} KERAS_BACKEND=${KERAS_BACKEND:-jax}
 export UNETCOLOR_PROGRESS=epoch PYTHONUNBUFFERED=1
 python3 -c "import jax, keras; print('jax', jax.__version__, 'keras', keras.__version__, jax.devices())" 2>&1 | tee -a "$log"
-python3 -m unetcolor.data --profile paper ${DATA_DIR:+--data-dir "$DATA_DIR"} 2>&1 | tail -4 | tee -a "$log"
+python3 -m unetcolor data --profile paper ${DATA_DIR:+--data-dir "$DATA_DIR"} 2>&1 | tail -4 | tee -a "$log"
 config=$(mktemp --suffix=.yaml)
 trap 'rm -f "$config"' EXIT
 # the profile's main run with 3 epochs (and LAST_BATCH), written as a config file: no text editing of YAML
@@ -33,7 +33,7 @@ main = profiles.load('paper').main
 print(json.dumps(dataclasses.replace(main, epochs=3, last_batch='${LAST_BATCH:-partial}').to_dict(), default=list))
 " > "$config"
 start=$(date +%s)
-python3 -m unetcolor.train --config "$config" --profile paper --workers 4 2>&1 | grep -v cuda_timer | tee -a "$log"
+python3 -m unetcolor train --config "$config" --profile paper --workers 4 2>&1 | grep -v cuda_timer | tee -a "$log"
 echo "3 epochs: $(( $(date +%s) - start )) s with data loading and final scoring" | tee -a "$log"
 run=$(sed -n 's/^  "run_dir": "\(.*\)",$/\1/p' "$log" | tail -1)
 [ -n "$run" ] && cp "$run"/config.json "$run"/environment.json "$run"/history.csv "$run"/metrics.json "$OUT"/

@@ -35,12 +35,12 @@ export JAX_COMPILATION_CACHE_DIR=${JAX_COMPILATION_CACHE_DIR:-$PWD/.gpu/jax-cach
 export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0.5
 started=$(date +%s)
 
-python3 -m unetcolor.data --profile "$PROFILE" ${DATA_DIR:+--data-dir "$DATA_DIR"} 2>&1 | tee "$OUT/train.log" || exit 1
+python3 -m unetcolor data --profile "$PROFILE" ${DATA_DIR:+--data-dir "$DATA_DIR"} 2>&1 | tee "$OUT/train.log" || exit 1
 nvidia-smi --query-gpu=name,memory.total --format=csv 2>/dev/null | tee -a "$OUT/train.log"
 { lscpu | grep -E "^(Model name|CPU\(s\)):"; echo "bfloat16 CPU flags: $(grep -o -w -E 'amx_bf16|amx_tile|avx512_bf16' /proc/cpuinfo | sort -u | tr '\n' ' ')"; } \
     2>/dev/null | tee -a "$OUT/train.log"
 echo "training starts $(( $(date +%s) - started )) s after the script" | tee -a "$OUT/train.log"
-timeout --signal=INT --kill-after=30 "$BUDGET" python3 -m unetcolor.study --profile "$PROFILE" --jobs "$JOBS" \
+timeout --signal=INT --kill-after=30 "$BUDGET" python3 -m unetcolor study --profile "$PROFILE" --jobs "$JOBS" \
     ${SEEDS:+--seeds "$SEEDS"} --workers 4 $(for s in ${SETTINGS:-}; do echo "--set=$s"; done) 2>&1 | tee -a "$OUT/train.log"
 echo "training finished or stopped after $(( $(date +%s) - started )) s" | tee -a "$OUT/train.log"
 bash scripts/pack_runs.sh "$PROFILE" "$OUT"

@@ -21,7 +21,7 @@ cp -r "data/processed/$profile/index.csv" "data/processed/$profile/manifest.json
 # the main run: notebook 03's config under this profile (notebooks 05 and 06 evaluate its model)
 base=$(PYTHONPATH=lib${PYTHONPATH:+:$PYTHONPATH} python3 -c "
 from unetcolor import profiles
-from unetcolor.train import run_folder
+from unetcolor.training.train import run_folder
 print(run_folder(profiles.load('$profile').main, '$profile').name)")
 if [ -f "$models/$base/model.keras" ]; then
     (cd "$models/$base" && sha256sum model.keras) > "$staging/model.sha256"

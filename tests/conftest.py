@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from unetcolor import data
+from unetcolor.photos import data
 import tiny
 
 TINY_MODEL = tiny.model(image_size=32, filters=(4, 8, 8))

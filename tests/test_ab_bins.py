@@ -59,7 +59,7 @@ def test_soft_bin_loss_matches_a_numpy_reference():
 
 
 def test_decoded_model_is_the_annealed_mean_and_loads_in_safe_mode(tmp_path):
-    from unetcolor import predict
+    from unetcolor.evaluation import predict
 
     centers = np.array([[-40.0, 10.0], [0.0, 0.0], [30.0, 50.0]], np.float32)
     trained = ab_bins.logits_model(SMALL, len(centers))

@@ -8,7 +8,8 @@ import keras
 import numpy as np
 import pytest
 
-from unetcolor import colorizers, predict
+from unetcolor import colorizers
+from unetcolor.evaluation import predict
 from unetcolor.colorizers import gan as adversarial
 import tiny
 

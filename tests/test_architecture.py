@@ -14,13 +14,13 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS = {
     "ground": ["unetcolor", "files", "paths", "reproducibility", "color", "config", "profiles", "dependencies",
                "compiles", "devices", "shipped"],
-    "data": ["images", "download", "samples", "data"],
-    "model": ["model", "half_weights", "runs", "speed", "precision"],
-    "evaluation": ["metrics", "predict", "plots"],
-    "training": ["train", "scoring", "study", "claims"],
+    "data": ["photos", "photos.*"],
+    "model": ["unet", "unet.*"],
+    "evaluation": ["evaluation", "evaluation.*"],
+    "training": ["training", "training.*"],
     "colorizers": ["colorizers", "colorizers.*"],
-    "reproduction": ["plan", "staleness", "runner", "reproduce", "findings", "results"],
-    "commands": ["cli", "bench", "gpu_runs"],
+    "reproduction": ["reproduction", "reproduction.*"],
+    "commands": ["commands", "commands.*", "__main__"],
 }
 
 

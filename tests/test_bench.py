@@ -7,10 +7,12 @@ import keras
 import numpy as np
 import pytest
 
-from unetcolor import bench, colorizers, predict
+from unetcolor.commands import bench
+from unetcolor import colorizers
+from unetcolor.evaluation import predict
 from unetcolor.colorizers.gan import GanHead
 from unetcolor.colorizers.training import FlipBatches
-from unetcolor.model import build_unet
+from unetcolor.unet.model import build_unet
 import tiny
 
 TINY = tiny.model(image_size=16, filters=(4, 8))
@@ -126,7 +128,7 @@ def test_shipped_part_compares_the_outputs_of_both_precisions(tmp_path):
 
 
 def test_main_writes_the_cpu_its_flags_the_precision_decisions_and_keeps_the_file_name(tmp_path, monkeypatch):
-    from unetcolor import speed
+    from unetcolor.unet import speed
 
     monkeypatch.setenv(speed.CACHE_ENV, str(tmp_path / "cache"))
     monkeypatch.setattr(speed, "on_gpu", lambda: False)

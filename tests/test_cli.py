@@ -9,8 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from unetcolor import cli, color, images, predict
-from unetcolor.model import build_unet
+from unetcolor.commands import cli
+from unetcolor import color
+from unetcolor.photos import images
+from unetcolor.evaluation import predict
+from unetcolor.unet.model import build_unet
 import tiny
 
 
@@ -142,3 +145,16 @@ def test_installed_console_script(model_path, photos, tmp_path):
     assert completed.returncode == 0, completed.stderr
     assert "colorized 1 of 1 photos" in completed.stdout
     assert Image.open(tmp_path / "out" / "gray.png").size == (100, 67)
+
+
+def test_one_command_line_lists_every_command_and_each_names_a_module_with_main():
+    import importlib
+
+    from unetcolor import __main__ as commands
+
+    listing = subprocess.run([sys.executable, "-m", "unetcolor"], capture_output=True, text=True, check=True).stdout
+    for name, (module, _) in commands.COMMANDS.items():
+        assert f"  {name}" in listing
+        assert callable(importlib.import_module(module).main), module
+    wrong = subprocess.run([sys.executable, "-m", "unetcolor", "colourise"], capture_output=True, text=True)
+    assert wrong.returncode == 2 and "unknown command 'colourise'" in wrong.stderr and "colorize" in wrong.stderr

@@ -15,9 +15,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from unetcolor import cli, half_weights, images, predict, train
+from unetcolor.commands import cli
+from unetcolor.unet import half_weights
+from unetcolor.photos import images
+from unetcolor.evaluation import predict
+from unetcolor.training import train
 from unetcolor.config import train_config_from_dict
-from unetcolor.model import build_unet
+from unetcolor.unet.model import build_unet
 import tiny
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -155,7 +159,7 @@ def test_without_out_the_photos_go_to_a_colorized_folder_here(tmp_path, monkeypa
     """`colorize photo.png --model models/paper/<run>` as the README writes it: no --out needed."""
     from PIL import Image
 
-    from unetcolor import cli
+    from unetcolor.commands import cli
 
     monkeypatch.chdir(tmp_path)
     Image.fromarray(np.full((20, 30, 3), 128, np.uint8)).save(tmp_path / "photo.png")

@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from unetcolor import color, colorizers, predict, samples
+from unetcolor import color, colorizers
+from unetcolor.evaluation import predict
+from unetcolor.photos import samples
 from unetcolor import shipped as shipped_models
 from unetcolor.colorizers import __main__ as colorizers_cli, build, compare, decoding, regression, training
 import tiny
@@ -69,7 +71,7 @@ def test_packaged_models_are_named_and_an_unknown_name_is_refused():
 
 
 def test_shipped_model_colours_real_photos_and_keeps_their_luma(shipped):
-    from unetcolor import images
+    from unetcolor.photos import images
 
     photos = [images.read_photo(path).rgb for path in samples.sample_photo_paths()[:3]]
     for photo in photos:
@@ -111,7 +113,7 @@ def test_shipped_vivid_model_is_the_bins_head_at_its_recorded_temperature(vivid)
 
 
 def test_vivid_colours_real_photos_more_boldly_than_the_default(shipped, vivid):
-    from unetcolor import images
+    from unetcolor.photos import images
 
     chroma = {"vivid": [], "default": []}
     for path in samples.sample_photo_paths()[:3]:
@@ -127,7 +129,7 @@ GAN = colorizers.SHIPPED_DIR / "gan.keras"
 
 
 def test_shipped_gan_model_is_a_generator_at_its_recorded_gain_made_by_its_recipe():
-    from unetcolor import images
+    from unetcolor.photos import images
 
     assert GAN.is_file(), f"{GAN} is missing; restore it with `git checkout {GAN}`"
     record = json.loads(GAN.with_suffix(".json").read_text())
@@ -205,7 +207,8 @@ def test_recipe_trains_selects_evaluates_and_writes_only_into_tmp(tiny_processed
     assert record["model_bytes"] == (out / "default.keras").stat().st_size
 
     # the recorded held-out numbers are those of the saved file, re-evaluated independently of the run
-    from unetcolor import data, metrics
+    from unetcolor.photos import data
+    from unetcolor.evaluation import metrics
 
     model = predict.load_model(out / "default.keras")
     assert model.get_layer("chroma_gain").scale == pytest.approx(record["chroma_gain"])
@@ -372,7 +375,8 @@ def test_chroma_offset_shifts_a_and_b_by_exactly_the_offset():
 
 
 def test_bias_correction_cancels_the_tuning_cast_it_measured(tiny_processed, tmp_path):
-    from unetcolor import data, metrics
+    from unetcolor.photos import data
+    from unetcolor.evaluation import metrics
 
     recipe = dataclasses.replace(TINY_RECIPE, finetune_epochs=0, bias_correction=True)
     record = colorizers.train_colorizer(tiny_processed, tmp_path, recipe, verbose=False)

@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from unetcolor import color, data, samples
+from unetcolor import color
+from unetcolor.photos import data, samples
 
 SIZE = 64  # prepared size in these tests: small keeps them fast
 
@@ -318,7 +319,7 @@ def test_missing_data_errors_say_what_to_run(tmp_path):
 
 
 def test_command_line_uses_the_profiles_data_settings(tmp_path, monkeypatch, capsys):
-    """`python -m unetcolor.data --profile P` prepares what notebook 01 would under P (its `data`
+    """`python -m unetcolor data --profile P` prepares what notebook 01 would under P (its `data`
     section); a DATA_DIR given wins over the profile's sample crops."""
     project = Path(__file__).resolve().parents[1]
     shutil.copytree(project / "notebooks", tmp_path / "notebooks")
@@ -337,7 +338,8 @@ def test_command_line_uses_the_profiles_data_settings(tmp_path, monkeypatch, cap
 
 
 def test_the_source_record_names_no_absolute_path(tmp_path):
-    from unetcolor import download, paths
+    from unetcolor.photos import download
+    from unetcolor import paths
 
     folder = paths.project_root() / "data" / "raw"
     record = data.describe_source([folder], "data/raw")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from unetcolor import download
+from unetcolor.photos import download
 
 COUNTS = {"trainA": 3, "testA": 2}
 

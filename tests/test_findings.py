@@ -6,7 +6,8 @@ import json
 import pandas as pd
 import pytest
 
-from unetcolor import findings, paths
+from unetcolor.reproduction import findings
+from unetcolor import paths
 
 
 @pytest.fixture()
@@ -58,7 +59,7 @@ def test_smoke_findings_say_they_show_only_that_the_code_runs(tmp_path, monkeypa
 
 
 def test_every_notebook_ends_with_its_finding():
-    from unetcolor.runner import NOTEBOOKS
+    from unetcolor.reproduction.runner import NOTEBOOKS
 
     assert set(findings.WRITERS) == set(NOTEBOOKS)
     for name in NOTEBOOKS:

@@ -4,7 +4,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from unetcolor import gpu_runs
+from unetcolor.commands import gpu_runs
 
 EVIDENCE = Path("reports/bench/gpu-h100")
 

@@ -105,7 +105,7 @@ def test_the_committed_lever_records_describe_the_shipped_files_and_their_own_ch
     folder = paths.project_root() / "models" / shipped.PROFILE / "levers"
     records = compare.records_in(folder)
     assert set(records) == {shipped.by_role(role).name for role in levers.ROLES}, \
-        f"{folder}: rerun `python -m unetcolor.colorizers levers --data-dir ...`"
+        f"{folder}: rerun `python -m unetcolor colorizers levers --data-dir ...`"
     for name, record in records.items():
         provenance = json.loads((shipped.WEIGHTS_DIR / f"{name}.json").read_text())
         table = pd.DataFrame(record["table"])

@@ -4,7 +4,8 @@ TensorFlow's tf.image (where installed) and Keras' own accuracy metric."""
 import numpy as np
 import pytest
 
-from unetcolor import color, metrics
+from unetcolor import color
+from unetcolor.evaluation import metrics
 
 
 def photo_pair(size=64, noise=20, seed=0):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from unetcolor.config import ModelConfig
-from unetcolor.model import build_unet, conv_flops, layer_table
+from unetcolor.unet.model import build_unet, conv_flops, layer_table
 import tiny
 from unetcolor import profiles
 

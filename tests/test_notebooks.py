@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from unetcolor import runner
+from unetcolor.reproduction import runner
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,7 +7,7 @@ matplotlib.use("Agg")
 
 import pandas as pd  # noqa: E402
 
-from unetcolor import plots  # noqa: E402
+from unetcolor.evaluation import plots
 
 
 def _plan():

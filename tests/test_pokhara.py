@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from unetcolor import color, images, metrics, samples
+from unetcolor import color
+from unetcolor.photos import images, samples
+from unetcolor.evaluation import metrics
 
 
 def write_photos(folder, shapes, seed=0):

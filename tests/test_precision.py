@@ -1,4 +1,4 @@
-"""Precision 'auto': decided by measuring the run's own model (unetcolor.speed), never guessed;
+"""Precision 'auto': decided by measuring the run's own model (unetcolor.unet.speed), never guessed;
 recorded per run. The measurement itself is real; the tests that fix its outcome write the
 numbers into the cache the decision reads, as a measurement on such a machine would."""
 
@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from unetcolor import precision, speed, train
+from unetcolor.unet import precision, speed
+from unetcolor.training import train
 import tiny
 
 

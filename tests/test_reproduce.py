@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import throwaway_project
-from unetcolor import data
+from unetcolor.photos import data
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,7 +22,7 @@ def test_reproduce_on_your_own_photos_stops_with_the_plan_then_trains_then_does_
     project, photos, environment = throwaway_project(tmp_path, "my photos", ".jpg", seed=3)
 
     def reproduce(*extra):
-        done = subprocess.run([sys.executable, "-m", "unetcolor.reproduce", "--profile", "smoke", "--data-dir",
+        done = subprocess.run([sys.executable, "-m", "unetcolor", "reproduce", "--profile", "smoke", "--data-dir",
                                str(photos), *extra], env=environment, capture_output=True, text=True, timeout=600)
         return done, done.stdout + done.stderr
 

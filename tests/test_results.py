@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from unetcolor import results
+from unetcolor.reproduction import results
 
 
 def test_baseline_verdict_follows_the_signs():
@@ -77,7 +77,8 @@ def test_plan_times_come_from_the_recorded_plans(tmp_path, monkeypatch):
 
 
 def test_runtimes_come_from_the_stamps_and_say_where_none_was_recorded(tmp_path, monkeypatch):
-    from unetcolor import paths, staleness
+    from unetcolor import paths
+    from unetcolor.reproduction import staleness
 
     monkeypatch.setattr(paths, "project_root", lambda: tmp_path)
     staleness.record_run("02_model", "smoke", {"x": 1}, tmp_path, execution={"seconds": 8.5, "machine": "cpu, 2 cores"})
@@ -93,7 +94,7 @@ def test_runtimes_come_from_the_stamps_and_say_where_none_was_recorded(tmp_path,
 def test_data_sentence_states_the_recorded_source(tmp_path):
     import json
 
-    from unetcolor.download import DEFAULT_URL
+    from unetcolor.photos.download import DEFAULT_URL
 
     report = pd.DataFrame({"status": ["kept", "kept", "excluded"]})
     statuses = report["status"].value_counts()
@@ -113,7 +114,7 @@ def test_the_gpu_paragraph_quotes_the_records_it_names():
 
     import pandas as pd
 
-    from unetcolor.runs import main_run_dir
+    from unetcolor.unet.runs import main_run_dir
 
     text = "\n".join(results._gpu_lines("paper"))
     published = pd.read_csv(main_run_dir("paper") / "history.csv")["seconds"].sum()

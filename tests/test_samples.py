@@ -3,7 +3,8 @@
 import numpy as np
 from PIL import Image
 
-from unetcolor import color, data, samples
+from unetcolor import color
+from unetcolor.photos import data, samples
 
 
 def _read(paths):

@@ -1,4 +1,4 @@
-"""A finished run scores itself on photos (unetcolor.scoring): PSNR and SSIM against the
+"""A finished run scores itself on photos (unetcolor.training.scoring): PSNR and SSIM against the
 originals beside the gray copy, on its own validation photos and on the common ones, checked
 here against PSNR computed from its definition (paper eq. 3) on the model's own predictions."""
 
@@ -8,7 +8,10 @@ import shutil
 import numpy as np
 import pytest
 
-from unetcolor import color, data, runs, scoring, study, train
+from unetcolor import color
+from unetcolor.photos import data
+from unetcolor.unet import runs
+from unetcolor.training import scoring, study, train
 
 
 def _psnr(truth: np.ndarray, output: np.ndarray) -> float:

@@ -17,11 +17,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from unetcolor import plan, profiles, runner, staleness
+from unetcolor.reproduction import plan, runner, staleness
+from unetcolor import profiles
 
 ROOT = Path(__file__).resolve().parents[1]
 LAST = runner.NOTEBOOKS[-1]
-READERS_OF_THE_MAIN_RUN = list(runner.NOTEBOOKS[2:])  # 03-07 (unetcolor.plan.READS)
+READERS_OF_THE_MAIN_RUN = list(runner.NOTEBOOKS[2:])  # 03-07 (unetcolor.reproduction.plan.READS)
 PARAMETERS = {  # each fake notebook's `parameters` cell: what papermill may inject, never a setting
     "01_data_preparation": "profile = 'paper'\ndata_dir = ''\n",
     "02_model": "profile = 'paper'\n",
@@ -383,14 +384,14 @@ def test_papermill_end_to_end_with_relative_paths_in_its_metadata(tmp_path, monk
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 @pytest.mark.parametrize("arguments, expected", [
-    (["data", "DATA_DIR=somewhere/photos"], 'unetcolor.runner --profile paper --data-dir "somewhere/photos" '
+    (["data", "DATA_DIR=somewhere/photos"], 'unetcolor notebooks --profile paper --data-dir "somewhere/photos" '
                                             "01_data_preparation "),
-    (["reproduce", "PROFILE=smoke", "FORCE=1"], "unetcolor.reproduce --profile smoke --force "),
-    (["reproduce", "DATA_DIR=somewhere/photos"], 'unetcolor.reproduce --profile paper --data-dir "somewhere/photos" '),
-    (["smoke"], "unetcolor.reproduce --profile smoke --train "),
+    (["reproduce", "PROFILE=smoke", "FORCE=1"], "unetcolor reproduce --profile smoke --force "),
+    (["reproduce", "DATA_DIR=somewhere/photos"], 'unetcolor reproduce --profile paper --data-dir "somewhere/photos" '),
+    (["smoke"], "unetcolor reproduce --profile smoke --train "),
 ])
 def test_make_always_asks_the_runner(arguments, expected):
-    """`make data` calls the runner and `make reproduce` unetcolor.reproduce (which calls the runner), whatever
+    """`make data` calls the runner and `make reproduce` unetcolor.reproduction.reproduce (which calls the runner), whatever
     the files' times (make -n: the plan, not the run)."""
     environment = {key: value for key, value in os.environ.items() if key not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     plan = subprocess.run(["make", "-n", "-C", str(ROOT), *arguments], capture_output=True, text=True, check=True,

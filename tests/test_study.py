@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from unetcolor import claims, data, runs, study
+from unetcolor.training import claims, study
+from unetcolor.photos import data
+from unetcolor.unet import runs
 import tiny
 from unetcolor import profiles
 
@@ -153,8 +155,8 @@ def test_a_parallel_jax_study_compiles_each_signature_once_and_the_rest_hit_the_
         assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
         return done.stdout + done.stderr
 
-    run("unetcolor.data", "--profile", "smoke", "--data-dir", str(photos))
-    log = run("unetcolor.study", "--profile", "smoke", "--jobs", "2", "--seeds", "1")
+    run("unetcolor.photos.data", "--profile", "smoke", "--data-dir", str(photos))
+    log = run("unetcolor.training.study", "--profile", "smoke", "--jobs", "2", "--seeds", "1")
     plan = study.plan_for_profile("smoke", seeds=1, data_fingerprint=data.fingerprint(
         project / "data" / "processed" / "smoke"))
     folders = {f"{f}={v}": project / "models" / "smoke" / run for f, v, run in zip(plan["factor"], plan["value"],
@@ -172,8 +174,8 @@ def test_stagger_lets_one_run_compile_at_a_time_and_cached_signatures_start_at_o
     persistent cache, a run whose signature has finished an epoch here may start beside it."""
     import json
 
-    from unetcolor.study import Stagger
-    from unetcolor.runs import PROGRESS_FILE
+    from unetcolor.training.study import Stagger
+    from unetcolor.unet.runs import PROGRESS_FILE
 
     a, b, c = (tmp_path / name for name in "abc")
     for folder in (a, b, c):
@@ -200,7 +202,7 @@ def test_stagger_lets_one_run_compile_at_a_time_and_cached_signatures_start_at_o
 def test_compile_signature_ignores_learning_rate_and_seed_but_not_shapes():
     import dataclasses
 
-    from unetcolor.study import compile_signature
+    from unetcolor.training.study import compile_signature
 
     base = tiny.train()
     assert compile_signature(base) == compile_signature(dataclasses.replace(base, learning_rate=1e-4, seed=43))

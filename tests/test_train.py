@@ -12,7 +12,11 @@ import textwrap
 import numpy as np
 import pytest
 
-from unetcolor import color, data, half_weights, metrics, runs, train
+from unetcolor import color
+from unetcolor.photos import data
+from unetcolor.unet import half_weights, runs
+from unetcolor.evaluation import metrics
+from unetcolor.training import train
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 
@@ -106,8 +110,8 @@ def test_batches_are_a_seeded_permutation_per_epoch(tiny_processed):
 STEP = textwrap.dedent("""
     import numpy as np, keras
     import sys; sys.path.insert(0, {tests!r}); import tiny
-    from unetcolor.model import build_unet
-    from unetcolor.train import compile_model
+    from unetcolor.unet.model import build_unet
+    from unetcolor.training.train import compile_model
     config = tiny.train(model_config=tiny.model(image_size=32, filters=(4, 8)), batch_size=2)
     model = compile_model(build_unet(config.model), config)
     x = np.random.default_rng(0).random((2, 32, 32, 1), dtype=np.float32)
@@ -172,7 +176,7 @@ COMPILES = textwrap.dedent("""
     import json, logging, sys
     from pathlib import Path
     import jax
-    from unetcolor import train
+    from unetcolor.training import train
     sys.path.insert(0, str(Path(sys.argv[4]))); import tiny
     steps = {"train_step": 0, "test_step": 0}
     class Steps(logging.Handler):
@@ -237,7 +241,7 @@ def test_an_interrupt_ends_the_epoch_with_a_checkpoint_and_training_again_resume
     import pandas as pd
 
     run_dir, epochs = tmp_path / "run", 40
-    script = ("import sys; sys.path.insert(0, 'tests'); import tiny; from pathlib import Path; from unetcolor import train\n"
+    script = ("import sys; sys.path.insert(0, 'tests'); import tiny; from pathlib import Path; from unetcolor.training import train\n"
               f"train.train(tiny.train(epochs={epochs}), Path({str(tiny_processed)!r}), Path({str(run_dir)!r}), "
               "progress='quiet', checkpoint_seconds=1e9)\n")
     process = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)

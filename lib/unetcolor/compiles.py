@@ -2,7 +2,7 @@
 
 A JAX training run should compile its train and validation steps in the first
 epoch and never again: each later compilation costs seconds to a minute on a
-GPU (XLA autotunes every convolution). unetcolor.train's RunRecorder puts the number of
+GPU (XLA autotunes every convolution). unetcolor.training.train's RunRecorder puts the number of
 compilations that happened during an epoch into that epoch's history row
 (columns ``compiles``, ``compile_seconds``, ``cache_hits``), and its log line
 names the functions that took the time, so a log shows where time went and a

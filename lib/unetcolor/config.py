@@ -62,7 +62,7 @@ class TrainConfig:
                 from the start of that epoch's order, so every step has one shape and
                 XLA compiles the training step once; "partial" keeps Keras' smaller last
                 batch (what the published paper-profile runs did).
-    precision:  "auto" | "float32" | "bfloat16" (see unetcolor.precision). An execution
+    precision:  "auto" | "float32" | "bfloat16" (see unetcolor.unet.precision). An execution
                 detail like the device: recorded in environment.json, not in the key.
     data:       the prepared data's fingerprint (data.fingerprint), so runs on other
                 photos, preparations or splits never share a cache key; "" = not bound.

@@ -2,7 +2,7 @@
 
 Every `import` of the package counts, at the top of a module or inside a function (a module
 loaded late still shapes the result). From these, `modules_used_by` gives the closure: the
-modules a notebook's code can reach. unetcolor.staleness stamps a notebook with the sha256 of
+modules a notebook's code can reach. unetcolor.reproduction.staleness stamps a notebook with the sha256 of
 exactly these files, so editing the `colorize` command re-executes no notebook, and editing
 metrics.py re-executes the notebooks that reach it. tests/test_architecture.py reads the same
 graph to keep imports pointing one way, with no circle.

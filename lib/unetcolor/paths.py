@@ -7,7 +7,7 @@ Layout (relative to the project root):
     reports/<profile>/notebooks/      executed notebooks
     reports/<profile>/figures/        figures (PNG)
     reports/<profile>/tables/         tables (CSV)
-    reports/<profile>/stamps/         what each executed notebook was run from (unetcolor.staleness)
+    reports/<profile>/stamps/         what each executed notebook was run from (unetcolor.reproduction.staleness)
 
 Outputs of different profiles never share a folder.
 """

@@ -45,7 +45,7 @@ STUDY_FACTORS = {"batch_sizes": "batch_size", "learning_rates": "learning_rate",
 @dataclass(frozen=True)
 class Profile:
     """A profile's settings, checked. `main` is the main run's config, not yet bound to
-    prepared data (config.data is ""); the plan binds it (unetcolor.plan)."""
+    prepared data (config.data is ""); the plan binds it (unetcolor.reproduction.plan)."""
 
     name: str
     data: dict

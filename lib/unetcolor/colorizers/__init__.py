@@ -27,9 +27,9 @@ The heads, one module each: ``regression`` (MSE, then per-image log-MSE; a chrom
 for them and the rule that chose between them; ``compare`` builds the tables notebook 07 shows.
 
 Training precision (``RecipeConfig.precision``, "auto" by default) is resolved by
-``unetcolor.precision`` and applies to training only; the saved model is float32.
+``unetcolor.unet.precision`` and applies to training only; the saved model is float32.
 
-Headless: ``python -m unetcolor.colorizers train --recipe NAME`` (``make default-model`` and
+Headless: ``python -m unetcolor colorizers train --recipe NAME`` (``make default-model`` and
 its siblings write the shipped files).
 """
 

@@ -1,9 +1,9 @@
-"""python -m unetcolor.colorizers: train a recipe, or choose (and ship) among candidates.
+"""python -m unetcolor colorizers: train a recipe, or choose (and ship) among candidates.
 
-    python -m unetcolor.colorizers train --recipe accurate128 --data-dir ../shared/data/landscapes256
-    python -m unetcolor.colorizers choose            # the rule's winners, from the records
-    python -m unetcolor.colorizers choose --ship --overwrite   # copy them into lib/unetcolor/weights
-    python -m unetcolor.colorizers levers --data-dir ../shared/data/landscapes256   # variants at colorizing time
+    python -m unetcolor colorizers train --recipe accurate128 --data-dir ../shared/data/landscapes256
+    python -m unetcolor colorizers choose            # the rule's winners, from the records
+    python -m unetcolor colorizers choose --ship --overwrite   # copy them into lib/unetcolor/weights
+    python -m unetcolor colorizers levers --data-dir ../shared/data/landscapes256   # variants at colorizing time
 
 Training writes into models/default-model/ unless --out-dir says otherwise; a file there is
 replaced only with --overwrite, and the shipped folder is written only from a clean checkout
@@ -15,7 +15,8 @@ import argparse
 import dataclasses
 import sys
 
-from .. import paths, precision as precisions, shipped
+from .. import paths, shipped
+from ..unet import precision as precisions
 from . import PROFILE, SHIPPED_DIR, build, compare, levers, registry
 
 
@@ -76,7 +77,7 @@ def _levers(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m unetcolor.colorizers", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m unetcolor colorizers", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", help="train, select and evaluate one recipe")
     train.add_argument("--recipe", choices=[*registry.RECIPES, *registry.CANDIDATES], default="default",

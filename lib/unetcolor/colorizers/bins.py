@@ -37,7 +37,7 @@ import numpy as np
 from keras import layers
 
 from ..config import ModelConfig
-from ..model import build_unet
+from ..unet.model import build_unet
 from .head import Head
 from .recipe import RecipeConfig
 

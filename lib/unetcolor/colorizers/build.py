@@ -15,7 +15,10 @@ import keras
 import numpy as np
 import pandas as pd
 
-from .. import data, metrics, paths, precision as precisions, predict
+from ..photos import data
+from ..evaluation import metrics, predict
+from .. import paths
+from ..unet import precision as precisions
 from ..reproducibility import environment_info
 from ..files import write_atomic, write_json
 from . import decoding, registry
@@ -173,7 +176,7 @@ def ship(candidate: Path, name: str, out_dir: Path, reason: str, overwrite: bool
     for path in (source_model, source_record):
         if not path.is_file():
             raise FileNotFoundError(f"{path} is missing: train the candidate first "
-                                    f"(python -m unetcolor.colorizers --recipe {candidate.stem})")
+                                    f"(python -m unetcolor colorizers --recipe {candidate.stem})")
     target = out_dir / f"{name}.keras"
     _refuse_to_replace(target, overwrite)
     record = json.loads(source_record.read_text())

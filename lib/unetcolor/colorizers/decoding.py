@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 from keras import layers
 
-from .. import color, metrics, predict
+from .. import color
+from ..evaluation import metrics, predict
 from . import bins
 from .head import Head
 

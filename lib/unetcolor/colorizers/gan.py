@@ -28,7 +28,7 @@ import keras
 from keras import layers
 
 from ..config import ModelConfig
-from ..model import build_unet
+from ..unet.model import build_unet
 from .head import Head
 from .regression import with_chroma_gain
 

@@ -25,7 +25,9 @@ import numpy as np
 import pandas as pd
 from keras import layers
 
-from .. import data, metrics, paths, predict, shipped as shipped_models
+from ..photos import data
+from ..evaluation import metrics, predict
+from .. import paths, shipped as shipped_models
 from ..files import write_json
 from ..reproducibility import environment_info
 from . import bins, build, decoding, registry

@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from .. import color, precision as precisions, predict
+from .. import color
+from ..unet import precision as precisions
+from ..evaluation import predict
 from ..config import ModelConfig, model_config_from_dict
 
 
@@ -58,7 +60,7 @@ class RecipeConfig:
     # a*, b* error (Isola et al.'s 1:100), and the patch discriminator's widths
     adversarial_weight: float = 0.01
     discriminator_filters: tuple[int, ...] = (32, 64, 128)
-    # "auto" | "float32" | "bfloat16" for training (unetcolor.precision)
+    # "auto" | "float32" | "bfloat16" for training (unetcolor.unet.precision)
     precision: str = field(default="auto", compare=False)
 
     def __post_init__(self):

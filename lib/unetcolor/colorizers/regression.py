@@ -9,7 +9,7 @@ import keras
 from keras import layers
 
 from ..config import ModelConfig
-from ..model import build_unet
+from ..unet.model import build_unet
 from .head import Head
 
 

@@ -1,6 +1,6 @@
 """The training loop every head shares: seeded, flipped batches from memory, Adam with a
 cosine learning-rate decay, the epoch with the lowest tuning loss kept (or the last one, for
-the adversarial head), a wall-time guard, and the precision of ``unetcolor.precision``."""
+the adversarial head), a wall-time guard, and the precision of ``unetcolor.unet.precision``."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import keras
 import numpy as np
 import pandas as pd
 
-from .. import precision as precisions
+from ..unet import precision as precisions
 from ..reproducibility import seed_everything
-from ..train import history_row
+from ..training.train import history_row
 from .head import Head
 from .recipe import RecipeConfig, shrink_pairs
 from .regression import compile_log_mse

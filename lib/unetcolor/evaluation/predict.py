@@ -32,7 +32,9 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm  # plain text bars: the same in terminals, notebooks and papermill logs
 
-from . import color, half_weights, images, runs, shipped
+from .. import color, shipped
+from ..unet import half_weights, runs
+from ..photos import images
 
 MODEL_ENV = "UNETCOLOR_MODEL"
 SHRINK_FILTER = Image.Resampling.LANCZOS  # data.py resizes training photos with LANCZOS too

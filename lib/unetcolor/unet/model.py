@@ -26,7 +26,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from .config import ModelConfig
+from ..config import ModelConfig
 
 
 def _down(x, filters: int, config: ModelConfig, index: int):

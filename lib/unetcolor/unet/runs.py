@@ -27,9 +27,10 @@ from pathlib import Path
 
 import keras
 
-from . import half_weights, paths
-from .config import TrainConfig, train_config_from_dict
-from .files import write_json
+from . import half_weights
+from .. import paths
+from ..config import TrainConfig, train_config_from_dict
+from ..files import write_json
 from .model import build_unet
 
 MODEL_FILE = "model.keras"

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import color, images
+from .. import color
+from ..photos import images
 
 
 def _check_pair(reference: np.ndarray, test: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:

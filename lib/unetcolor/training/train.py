@@ -14,9 +14,9 @@ A run lives in one folder (``models/<profile>/<run name>/``):
 Starting a run whose folder holds a checkpoint resumes after the last finished
 epoch; one whose folder holds model.keras is already done and is loaded.
 
-Headless: ``python -m unetcolor.train --profile paper`` trains the profile's main run
+Headless: ``python -m unetcolor train --profile paper`` trains the profile's main run
 (``--config run.yaml`` another config); ``make reproduce TRAIN=1`` trains every run a
-profile needs, with progress bars (unetcolor.reproduce).
+profile needs, with progress bars (unetcolor.reproduction.reproduce).
 """
 
 from __future__ import annotations
@@ -38,12 +38,16 @@ import keras
 import numpy as np
 import pandas as pd
 
-from . import color, compiles, data, devices, half_weights, metrics as image_metrics, paths, precision, profiles, runs, scoring
-from .config import UNKEYED, TrainConfig, load_train_config
-from .files import write_atomic, write_json
-from .model import build_unet
-from .predict import predict_batch
-from .reproducibility import LOG_TAG_ENV, PROGRESS_ENV, environment_info, seed_everything
+from .. import color, compiles, devices, paths, profiles
+from ..photos import data
+from ..unet import half_weights, precision, runs
+from ..evaluation import metrics as image_metrics
+from . import scoring
+from ..config import UNKEYED, TrainConfig, load_train_config
+from ..files import write_atomic, write_json
+from ..unet.model import build_unet
+from ..evaluation.predict import predict_batch
+from ..reproducibility import LOG_TAG_ENV, PROGRESS_ENV, environment_info, seed_everything
 
 
 
@@ -234,7 +238,7 @@ class RunRecorder(keras.callbacks.Callback):
         row = history_row(epoch, logs, self.started)
         if self.images_per_epoch:
             row["images"] = self.images_per_epoch
-        # what a parent process showing progress bars reads (unetcolor.reproduce): tiny, every epoch
+        # what a parent process showing progress bars reads (unetcolor.reproduction.reproduce): tiny, every epoch
         write_json(self.run_dir / runs.PROGRESS_FILE, {"epochs_done": epoch + 1, "epochs": self.epochs,
                                                  "seconds": sum(r["seconds"] for r in self.rows) + row["seconds"]})
         compiled = compiles.since(self.compiled) if compiles.watching() else None
@@ -271,7 +275,7 @@ class RunResult:
 
 def progress_mode() -> str:
     """'epoch' (one line per epoch) under papermill/CLI runs, else 'bar' (Keras' progress bar);
-    'quiet' where a caller shows progress of its own (unetcolor.reproduce's bars)."""
+    'quiet' where a caller shows progress of its own (unetcolor.reproduction.reproduce's bars)."""
     return os.environ.get(PROGRESS_ENV) if os.environ.get(PROGRESS_ENV) in ("epoch", "quiet") else "bar"
 
 
@@ -480,7 +484,7 @@ def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m unetcolor.train",
+        prog="python -m unetcolor train",
         description="Train the U-Net colorizer headless (no Jupyter), resuming an interrupted run.",
     )
     mode = parser.add_mutually_exclusive_group()
@@ -506,7 +510,7 @@ def main(argv: list[str] | None = None) -> int:
             record = scoring.rescore(args.rescore, folders.processed, runs.model(args.rescore), config.split,
                                      config.data)
         except (FileNotFoundError, ValueError) as error:
-            print(f"unetcolor.train: {error}", file=sys.stderr)
+            print(f"unetcolor.training.train: {error}", file=sys.stderr)
             return 2
         write_json(args.rescore / "metrics.json", record)
         print(json.dumps(record["scores"], indent=2))
@@ -517,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
         result = train(config, folders.processed, run_folder(config, args.profile), workers=args.workers,
                        checkpoint_every=args.checkpoint_every, checkpoint_seconds=60 * args.checkpoint_minutes)
     except KeyboardInterrupt as stop:
-        print(f"unetcolor.train: interrupted{': ' + str(stop) if str(stop) else ''}", file=sys.stderr)
+        print(f"unetcolor.training.train: interrupted{': ' + str(stop) if str(stop) else ''}", file=sys.stderr)
         return 130
     print(json.dumps({"run_dir": str(result.run_dir), **result.metrics}, indent=2))
     return 0

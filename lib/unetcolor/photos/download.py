@@ -39,8 +39,8 @@ from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm  # plain text bars: the same in terminals, notebooks and papermill logs
 
-from . import paths
-from .reproducibility import batch_mode
+from .. import paths
+from ..reproducibility import batch_mode
 from .images import IMAGE_SUFFIXES
 
 DEFAULT_URL = "https://efrosgans.eecs.berkeley.edu/cyclegan/datasets/summer2winter_yosemite.zip"

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from . import paths
-from .files import write_atomic
-from .reproducibility import batch_mode
+from .. import paths
+from ..files import write_atomic
+from ..reproducibility import batch_mode
 
 sns.set_theme(style="whitegrid", context="notebook")
 

@@ -8,7 +8,7 @@ epoch, the compilations after the first epoch (there should be none), and how fa
 parallel study got in its time budget (its `[study] ... finished N s after the study
 started` lines).
 
-    python -m unetcolor.gpu_runs reports/bench/gpu-h100     # writes summary.json there
+    python -m unetcolor gpu-runs reports/bench/gpu-h100     # writes summary.json there
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def write_summary(folder: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m unetcolor.gpu_runs", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m unetcolor gpu-runs", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folders", nargs="+", type=Path, help="folders holding runs/ and study logs")
     args = parser.parse_args(argv)

@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from . import color, images, paths
+from .. import color, paths
+from . import images
 
 # photo_files(SAMPLE_PHOTOS_DIR) gives the bundled photos instead of a folder's.
 SAMPLE_PHOTOS_DIR = "scikit-image"

@@ -12,16 +12,16 @@ A run is
     partial   a checkpoint of some epochs is here: training resumes after them
     missing   nothing of it is here
 
-Estimates are measured, never typed: unetcolor.speed measures this machine training and
+Estimates are measured, never typed: unetcolor.unet.speed measures this machine training and
 running the run's own U-Net (cached per machine and model), in the precision the run would
-use (unetcolor.precision); a run's estimate is its remaining epochs times (training photos /
+use (unetcolor.unet.precision); a run's estimate is its remaining epochs times (training photos /
 training images/s + validation photos / inference images/s), plus the first calls' tracing
 and compiling as measured, plus scoring the common validation photos once.
 
 Each time it estimates, `make reproduce` records the plan in reports/<profile>/plans/<machine>.json
 (record()): the machine, the photos, each run's status and estimate here, and what the whole
 profile would take from scratch on that machine. The README's times are generated from these
-records (unetcolor.results), never typed.
+records (unetcolor.reproduction.results), never typed.
 
 Which notebook reads which profile sections and which runs is written here (SECTIONS_READ,
 READS), for the staleness record and for what `make reproduce` can execute while runs are missing.
@@ -39,10 +39,13 @@ import pandas as pd
 
 from keras.backend import backend as keras_backend
 
-from . import data, half_weights, paths, precision, profiles, runs, speed, study
-from .config import TrainConfig
-from .files import sha256_file, write_json
-from .reproducibility import cpu_model, device_description, usable_cores
+from ..photos import data
+from ..unet import half_weights, precision, runs, speed
+from .. import paths, profiles
+from ..training import study
+from ..config import TrainConfig
+from ..files import sha256_file, write_json
+from ..reproducibility import cpu_model, device_description, usable_cores
 
 # the profile sections each notebook reads (profiles/<profile>.yaml): its stamp records these only,
 # so a study setting re-executes notebook 04 and not 05-07 (the main run's settings reach 05-07

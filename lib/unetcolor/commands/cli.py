@@ -18,7 +18,8 @@ import os
 import sys
 from pathlib import Path
 
-from . import predict, shipped  # the package loads Keras first, with TensorFlow's start-up lines kept quiet
+from ..evaluation import predict
+from .. import shipped
 
 EXAMPLES = """\
 examples:

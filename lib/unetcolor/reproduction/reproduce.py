@@ -1,14 +1,14 @@
 """`make reproduce`: prepare the data, print the training plan, train what is asked, run the notebooks.
 
-    python -m unetcolor.reproduce --profile paper --data-dir photos/            # plan, then what it can
-    python -m unetcolor.reproduce --profile paper --data-dir photos/ --train    # train what is missing too
-    python -m unetcolor.reproduce --profile paper --plan                        # the plan alone
-    python -m unetcolor.reproduce --profile smoke --runs-only                   # data and runs, no notebook
+    python -m unetcolor reproduce --profile paper --data-dir photos/            # plan, then what it can
+    python -m unetcolor reproduce --profile paper --data-dir photos/ --train    # train what is missing too
+    python -m unetcolor reproduce --profile paper --plan                        # the plan alone
+    python -m unetcolor reproduce --profile smoke --runs-only                   # data and runs, no notebook
 
 In order:
 1. notebook 01 prepares the photos (DATA_DIR, or the download; the smoke profile's bundled
    crops only when no DATA_DIR is given) and notebook 02 shows the model: neither needs a run;
-2. the plan (unetcolor.plan): every run the profile needs, finished or not, each missing
+2. the plan (unetcolor.reproduction.plan): every run the profile needs, finished or not, each missing
    run's estimate on this machine from a measurement taken here, the device and the total;
 3. with --train: the main run first, then the notebooks that need only it (03, 05, 06, 07),
    then the study, then notebook 04: one progress bar per run with its ETA, and a total.
@@ -17,11 +17,11 @@ In order:
    and lists unfinished study runs itself); then, if any run is missing, a short message:
    what is missing, the total estimate here and the two ways to train it, and exit code 2.
 
-With --runs-only the photos are prepared headless (unetcolor.data) and every missing run is
+With --runs-only the photos are prepared headless (unetcolor.photos.data) and every missing run is
 trained, with no notebook executed (`make runs`; `make test` uses it before nbval re-executes
 the committed notebooks against the runs).
 
-Nothing is re-executed or retrained whose inputs did not change (unetcolor.staleness, the
+Nothing is re-executed or retrained whose inputs did not change (unetcolor.reproduction.staleness, the
 runs' cache keys), so a second identical call does nothing and says so.
 """
 
@@ -35,8 +35,12 @@ import time
 import keras
 from tqdm.auto import tqdm
 
-from . import data, paths, plan, runner, runs, staleness, study, train
-from .reproducibility import PROGRESS_ENV
+from ..photos import data
+from .. import paths
+from . import plan, runner, staleness
+from ..unet import runs
+from ..training import study, train
+from ..reproducibility import PROGRESS_ENV
 
 EXIT_RUNS_MISSING = 2
 READ_NO_RUN = tuple(name for name in runner.NOTEBOOKS if name not in plan.READS)  # 01, 02: before the plan
@@ -94,7 +98,7 @@ def train_in_parallel(planned: list[plan.PlannedRun], profile: str, jobs: int, t
             pending.remove(run)
             stagger.started(run.run_dir, study.compile_signature(run.config))
             factor, value = run.level.split("=", 1)
-            command = [sys.executable, "-m", "unetcolor.study", "--profile", profile, "--only", f"{factor}={value}",
+            command = [sys.executable, "-m", "unetcolor.training.study", "--profile", profile, "--only", f"{factor}={value}",
                        "--seed", str(run.seed)]
             running.append((run, ProgressBars(run, total), subprocess.Popen(
                 command, env=environment, stdout=subprocess.DEVNULL, start_new_session=True)))
@@ -134,7 +138,7 @@ def missing_message(missing: list[plan.PlannedRun], profile: str, data_dir: str)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m unetcolor.reproduce", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m unetcolor reproduce", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="paper")
     parser.add_argument("--data-dir", default="", help="a folder of photos instead of the download")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import paths, profiles
+from .. import paths, profiles
 
 
 def _tables(profile: str) -> Path:

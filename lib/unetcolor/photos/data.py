@@ -19,7 +19,7 @@ Prepared folder (`paths.profile_paths(profile).processed`):
     splits/split_80_20.csv ...   id, file, subset (train/val)
 
 Command line (notebook 01's preparation without Jupyter):
-    python -m unetcolor.data --profile NAME [--data-dir DIR | --samples N] [--max-images N] [--seed 42]
+    python -m unetcolor data --profile NAME [--data-dir DIR | --samples N] [--max-images N] [--seed 42]
 """
 
 from __future__ import annotations
@@ -43,9 +43,10 @@ import pandas as pd
 from PIL import Image
 from tqdm import tqdm  # plain text bars: the same in terminals, notebooks and papermill logs
 
-from . import color, download, images, paths, profiles, samples
-from .files import sha256_file, write_text
-from .reproducibility import batch_mode, usable_cores
+from .. import color, paths, profiles
+from . import download, images, samples
+from ..files import sha256_file, write_text
+from ..reproducibility import batch_mode, usable_cores
 
 # Mean C*ab below which a photo counts as already black-and-white. One
 # just-noticeable colour difference is about 2.3 (Delta E*ab), so a photo whose
@@ -526,7 +527,7 @@ def describe_source(folders: list[Path], data_dir: str = "", sample_photos: int 
 
 def main(argv: list[str] | None = None) -> int:
     """Notebook 01's preparation without Jupyter, with the profile's data settings."""
-    parser = argparse.ArgumentParser(prog="python -m unetcolor.data", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m unetcolor data", description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", required=True, help="profile whose data settings to use (profiles/<name>.yaml)")
     parser.add_argument("--data-dir", help="a folder of photos, instead of downloading the paper's dataset")
     parser.add_argument("--workers", type=int, help="decoding threads (default: CPU count, at most 8)")

@@ -6,7 +6,7 @@ policy: bfloat16 compute, float32 weights and loss). "auto" resolves to
     float32   on a CPU without bfloat16 instructions (flags amx_bf16 / avx512_bf16),
               where bfloat16 is only emulated;
     bfloat16  elsewhere (a GPU, a CPU with those flags) when a measurement of the run's
-              own U-Net (unetcolor.speed.model_speed: both precisions, repeats
+              own U-Net (unetcolor.unet.speed.model_speed: both precisions, repeats
               interleaved, cached per machine and model) finds bfloat16 faster in every
               repeat: its slowest repeat beats float32's fastest. Otherwise float32, since
               a speed-up inside the machine's noise does not pay for the rounding.
@@ -23,8 +23,8 @@ from dataclasses import asdict, dataclass
 import keras
 
 from . import speed
-from .config import TrainConfig
-from .reproducibility import cpu_model
+from ..config import TrainConfig
+from ..reproducibility import cpu_model
 
 SETTINGS = ("auto", "float32", "bfloat16")
 

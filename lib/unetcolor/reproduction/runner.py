@@ -11,11 +11,11 @@ parameters, the photos or model files they name, the prepared data, the training
 reads (see staleness.py; the record is reports/<profile>/stamps/<notebook>.json).
 Each notebook gets one line, `ran: <why>` or `current: ...`.
 
-    python -m unetcolor.runner --profile smoke                 # all of them, in order
-    python -m unetcolor.runner --profile paper 03_training     # one
-    python -m unetcolor.runner --profile smoke --force         # all, stale or not
+    python -m unetcolor notebooks --profile smoke                 # all of them, in order
+    python -m unetcolor notebooks --profile paper 03_training     # one
+    python -m unetcolor notebooks --profile smoke --force         # all, stale or not
 
-`make reproduce` calls it through unetcolor.reproduce, which first prints the training
+`make reproduce` calls it through unetcolor.reproduction.reproduce, which first prints the training
 plan and trains what is missing where asked to.
 """
 
@@ -34,9 +34,10 @@ from pathlib import Path
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import default
 
-from . import paths, plan, profiles, staleness
-from .config import parse_assignments
-from .reproducibility import PROGRESS_ENV, cpu_model, usable_cores
+from .. import paths, profiles
+from . import plan, staleness
+from ..config import parse_assignments
+from ..reproducibility import PROGRESS_ENV, cpu_model, usable_cores
 
 NOTEBOOKS = (
     "01_data_preparation",
@@ -203,7 +204,7 @@ def parse_settings(items: list[str], declared: set[str]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m unetcolor.runner", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m unetcolor notebooks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("notebooks", nargs="*", default=list(NOTEBOOKS), help="notebook names (default: all, in order)")
     parser.add_argument("--profile", default="paper")

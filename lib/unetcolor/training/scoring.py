@@ -15,7 +15,7 @@ common_val_* for the common ones.
 
 No notebook then needs a study run's weights: notebook 04 reads these numbers. A run trained
 before scores existed is scored afterwards, where its weights are here, by
-`python -m unetcolor.train --rescore models/<profile>/<run>` (rescore()).
+`python -m unetcolor train --rescore models/<profile>/<run>` (rescore()).
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from . import data, metrics, predict
+from ..photos import data
+from ..evaluation import metrics, predict
 
 SUBSETS = ("validation", "common")
 

@@ -14,7 +14,7 @@
                under mixed_bfloat16 computes), with how far the two outputs differ
 
 bfloat16 is Keras' mixed_bfloat16 policy (bfloat16 compute, float32 weights), as
-``unetcolor.precision`` applies it. Both precisions are measured in the same process,
+``unetcolor.unet.precision`` applies it. Both precisions are measured in the same process,
 their repeats interleaved (so a drifting load hits both alike). Every figure is the
 median of ``--repeats`` repeats (default 3), each at least ``--seconds`` of measured
 work (default 20) after untimed warm-up calls (tracing, compiling, calibrating the
@@ -23,7 +23,7 @@ Each part records how it was measured ("measured": repeats, seconds per repeat, 
 time, the load average before and after -- the figures are only as good as the machine
 was idle). The JSON also records the CPU (model, cores, its bfloat16 flags) and what
 ``precision.resolve("auto")`` decides here for the paper's main run, and why (from the
-same interleaved measurement the plan's estimates use, unetcolor.speed).
+same interleaved measurement the plan's estimates use, unetcolor.unet.speed).
 
 The top-level keys of each part that earlier versions wrote (``bare_fit_images_per_s``,
 ``colorize_12mp_seconds``, ...) keep their meaning and hold the float32 figures.
@@ -47,15 +47,17 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from . import color, colorizers, data, paths, precision, profiles, samples, shipped
-from .colorizers.bins import BinsHead
-from .colorizers.training import FlipBatches
-from .config import ModelConfig
-from .model import build_unet, conv_flops
-from .predict import colorize_photo, colorize_photos, load_model, packaged_model_path, predict_batch
-from .reproducibility import cpu_model, environment_info, seed_everything, usable_cores
-from .speed import cpu_flags, measure, measure_each
-from .train import ColorizationBatches, compile_model
+from .. import color, colorizers, paths, profiles, shipped
+from ..photos import data, samples
+from ..unet import precision
+from ..colorizers.bins import BinsHead
+from ..colorizers.training import FlipBatches
+from ..config import ModelConfig
+from ..unet.model import build_unet, conv_flops
+from ..evaluation.predict import colorize_photo, colorize_photos, load_model, packaged_model_path, predict_batch
+from ..reproducibility import cpu_model, environment_info, seed_everything, usable_cores
+from ..unet.speed import cpu_flags, measure, measure_each
+from ..training.train import ColorizationBatches, compile_model
 
 PRECISIONS = ("float32", "bfloat16")
 CPU_FLAGS = ("amx_bf16", "amx_tile", "avx512_bf16")  # what decides whether bfloat16 can pay on a CPU
@@ -161,7 +163,7 @@ def cpu_record() -> dict:
 
 
 def precision_decision() -> dict:
-    """What "auto" resolves to here for the paper's main run, and why (unetcolor.precision)."""
+    """What "auto" resolves to here for the paper's main run, and why (unetcolor.unet.precision)."""
     here = precision.resolve("auto", profiles.load("paper").main)
     return {"auto": {"precision": here.precision, "reason": here.reason}}
 
@@ -388,7 +390,7 @@ def output_path(out: Path, environment: dict) -> Path:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m unetcolor.bench", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m unetcolor bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="reports/bench", help="folder for <backend>-<device>-<cores>cpu.json")
     parser.add_argument("--data-dir", default=os.environ.get("DATA_DIR") or "../shared/data/landscapes256",

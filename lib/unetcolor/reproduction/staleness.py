@@ -12,8 +12,8 @@ content (never by file times), and whatever was reused or redone is said. Each c
                      its model, and the data's fingerprint. Precision is left out (it moves numbers
                      by rounding only, and is recorded in environment.json), and so is the code: a
                      refactor must not retrain a 16-hour study, so changing what the U-Net computes
-                     means changing a setting of profiles/<profile>.yaml (unetcolor.runs)
-    speed            unetcolor.speed: the machine (CPU, cores, bfloat16 flags, device, library
+                     means changing a setting of profiles/<profile>.yaml (unetcolor.unet.runs)
+    speed            unetcolor.unet.speed: the machine (CPU, cores, bfloat16 flags, device, library
                      versions) and the model measured
 
 After a notebook succeeds the runner writes its stamp, reports/<profile>/stamps/<notebook>.json:
@@ -29,13 +29,13 @@ What a notebook's record holds:
                 the package: editing the `colorize` command re-executes no notebook, editing
                 metrics.py the notebooks that reach it
     settings    the sections of the profile's settings it reads (profiles/<profile>.yaml, with
-                what it extends applied; unetcolor.plan.SECTIONS_READ)
+                what it extends applied; unetcolor.reproduction.plan.SECTIONS_READ)
     parameters  what papermill injects: the profile's name, --set and --data-dir
     folders     each *_dir / *_path parameter that names a local file or folder (DATA_DIR's
                 photos, photos_dir, model_path): file count, bytes, and one sha256 over the
                 files' names, sizes and contents
     data        notebooks 02-07: the prepared data that notebook 01 wrote (`prepared_data`)
-    runs        notebooks 03-07: the training runs it reads (unetcolor.plan.READS), each finished
+    runs        notebooks 03-07: the training runs it reads (unetcolor.reproduction.plan.READS), each finished
                 run's records by sha256, a missing run as null: a run trained since re-executes
                 exactly the notebooks that read it
     weights     notebook 07: sha256 of each shipped colorizer file, lib/unetcolor/weights/*, and of
@@ -43,7 +43,7 @@ What a notebook's record holds:
 
 Notebook 01 writes the prepared data, so that data is its output, not its input: its stamp also
 records the data it wrote ("outputs"), and it re-executes when that data is missing or has since
-been replaced (by `python -m unetcolor.data`, say). A notebook that re-ran with unchanged
+been replaced (by `python -m unetcolor data`, say). A notebook that re-ran with unchanged
 inputs keeps its stamp, so the notebooks after it stay current.
 """
 
@@ -55,8 +55,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import data, dependencies, paths, shipped
-from .files import sha256_file, write_json
+from ..photos import data
+from .. import dependencies, paths, shipped
+from ..files import sha256_file, write_json
 
 STAMP_VERSION = 1
 DATA_NOTEBOOK = "01_data_preparation"  # writes data/processed/<profile>/, which the others read
@@ -126,7 +127,7 @@ def inputs(name: str, profile: str, parameters: dict, settings: dict, runs: dict
     """The record of what notebook `name` reads (see the module docstring), computed now.
 
     parameters: the values papermill injects; settings: the profile's; runs: the records of
-    the runs it reads (unetcolor.plan.runs_read_by), or None."""
+    the runs it reads (unetcolor.reproduction.plan.runs_read_by), or None."""
     root = root or paths.project_root()
     parameters = json.loads(json.dumps(parameters))  # as a stamp stores them: tuples become lists
     record = {

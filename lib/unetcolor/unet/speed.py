@@ -1,7 +1,7 @@
 """How fast this machine trains and runs one model: measured here, never a typed constant.
 
 One measurement serves three readers: `precision auto` (float32 or bfloat16, whichever
-trains this model faster), the plan's time estimates (unetcolor.plan) and the bench.
+trains this model faster), the plan's time estimates (unetcolor.reproduction.plan) and the bench.
 
     measure_each    interleaved repeats of several runs (repeat 1 of each, then repeat 2,
                     ...), so a machine whose load drifts slows all of them alike; each
@@ -32,10 +32,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .config import TrainConfig
-from .files import write_json
+from ..config import TrainConfig
+from ..files import write_json
 from .model import build_unet
-from .reproducibility import cpu_model, device_description, environment_info
+from ..reproducibility import cpu_model, device_description, environment_info
 
 CACHE_ENV = "UNETCOLOR_CACHE"
 CACHE_FILE = "speed.json"

@@ -8,7 +8,7 @@ run is shared with notebook 03 and an interrupted study resumes.
 The levels and seeds are the profile's (profiles/<profile>.yaml, section `study`).
 One seed per setting, as the paper ran it, cannot tell a real difference from
 seed-to-seed noise; `seeds=n` repeats every setting with seeds base.seed,
-base.seed + 1, ..., and the tables and verdicts (unetcolor.claims) then use the
+base.seed + 1, ..., and the tables and verdicts (unetcolor.training.claims) then use the
 mean and the spread.
 """
 
@@ -25,9 +25,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import data, paths, profiles, runs, scoring
-from .config import TrainConfig, parse_assignments
-from .reproducibility import LOG_TAG_ENV, PROGRESS_ENV
+from ..photos import data
+from .. import paths, profiles
+from ..unet import runs
+from . import scoring
+from ..config import TrainConfig, parse_assignments
+from ..reproducibility import LOG_TAG_ENV, PROGRESS_ENV
 from .train import add_checkpoint_arguments, train
 
 
@@ -111,7 +114,7 @@ def study_results(plan: pd.DataFrame, models_dir: Path, processed_dir: Path | No
     """Per (factor, value, seed) of every finished run: final and best validation loss,
     Keras accuracy, PSNR, wall time, the Keras scores on the photos no split trains on
     (common_val_*, see train.common_validation_metrics), and where the run has them its photo
-    scores (validation_* and common_*: PSNR, SSIM and the gray copy's, unetcolor.scoring).
+    scores (validation_* and common_*: PSNR, SSIM and the gray copy's, unetcolor.training.scoring).
     Unfinished runs are left out (see missing_runs).
 
     Given processed_dir, a run without common_val_* whose own validation photos are
@@ -208,7 +211,7 @@ def run_in_parallel(plan: pd.DataFrame, args) -> int:
                     break
                 pending.remove(level)
                 stagger.started(level[2], level[3])
-                command = [sys.executable, "-m", "unetcolor.study", "--profile", args.profile, "--only", level[0],
+                command = [sys.executable, "-m", "unetcolor.training.study", "--profile", args.profile, "--only", level[0],
                            "--seeds", str(args.seeds), "--seed", level[1],
                            "--workers", str(args.workers), "--checkpoint-minutes", str(args.checkpoint_minutes)]
                 command += [f"--set={item}" for item in args.set]
@@ -240,7 +243,7 @@ def run_in_parallel(plan: pd.DataFrame, args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m unetcolor.study",
+        prog="python -m unetcolor study",
         description="Train the profile's hyperparameter study headless (no Jupyter); finished runs are skipped.",
     )
     parser.add_argument("--profile", default="paper")
