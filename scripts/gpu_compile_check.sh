@@ -13,14 +13,8 @@ set -uo pipefail
 OUT=${OUT:-$PWD/gpu-out}
 mkdir -p "$OUT"
 log=$OUT/log
-{ nvidia-smi --query-gpu=name,memory.total --format=csv,noheader; lscpu | grep -E "^(Model name|CPU\(s\)):"
-  echo "bf16 flags: $(grep -o -w -E 'amx_bf16|amx_tile|avx512_bf16' /proc/cpuinfo | sort -u | tr '\n' ' ')"; } 2>&1 | tee "$log"
-if [ -n "${WHEELS:-}" ]; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$WHEELS"/*.whl 2>&1 | tee -a "$log" || exit 1
-    export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
-fi
-export PYTHONPATH=$PWD/lib${PYTHONPATH:+:$PYTHONPATH} KERAS_BACKEND=${KERAS_BACKEND:-jax}
-export UNETCOLOR_PROGRESS=epoch PYTHONUNBUFFERED=1
+source "$(dirname "$0")/gpu_env.sh"
+machine_facts 2>&1 | tee "$log"
 python3 -c "import jax, keras; print('jax', jax.__version__, 'keras', keras.__version__, jax.devices())" 2>&1 | tee -a "$log"
 python3 -m unetcolor data --profile paper ${DATA_DIR:+--data-dir "$DATA_DIR"} 2>&1 | tail -4 | tee -a "$log"
 config=$(mktemp --suffix=.yaml)

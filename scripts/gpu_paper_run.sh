@@ -24,21 +24,14 @@ OUT=${OUT:-$PWD/gpu-out}
 JOBS=${JOBS:-4}
 BUDGET=${BUDGET:-480}
 mkdir -p "$OUT"
-if [ -n "${WHEELS:-}" ]; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$WHEELS"/*.whl || exit 1
-    export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
-fi
-export KERAS_BACKEND=${KERAS_BACKEND:-jax} PYTHONPATH=$PWD/lib${PYTHONPATH:+:$PYTHONPATH}
-export UNETCOLOR_PROGRESS=epoch PYTHONUNBUFFERED=1
+source "$(dirname "$0")/gpu_env.sh"
 # parallel runs of the same shapes compile once: JAX's persistent compilation cache, shared on disk
 export JAX_COMPILATION_CACHE_DIR=${JAX_COMPILATION_CACHE_DIR:-$PWD/.gpu/jax-cache}
 export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0.5
 started=$(date +%s)
 
 python3 -m unetcolor data --profile "$PROFILE" ${DATA_DIR:+--data-dir "$DATA_DIR"} 2>&1 | tee "$OUT/train.log" || exit 1
-nvidia-smi --query-gpu=name,memory.total --format=csv 2>/dev/null | tee -a "$OUT/train.log"
-{ lscpu | grep -E "^(Model name|CPU\(s\)):"; echo "bfloat16 CPU flags: $(grep -o -w -E 'amx_bf16|amx_tile|avx512_bf16' /proc/cpuinfo | sort -u | tr '\n' ' ')"; } \
-    2>/dev/null | tee -a "$OUT/train.log"
+machine_facts | tee -a "$OUT/train.log"
 echo "training starts $(( $(date +%s) - started )) s after the script" | tee -a "$OUT/train.log"
 timeout --signal=INT --kill-after=30 "$BUDGET" python3 -m unetcolor study --profile "$PROFILE" --jobs "$JOBS" \
     ${SEEDS:+--seeds "$SEEDS"} --workers 4 $(for s in ${SETTINGS:-}; do echo "--set=$s"; done) 2>&1 | tee -a "$OUT/train.log"

@@ -326,7 +326,7 @@ def test_shipped_weights_are_read_by_notebook_07_only(project):
     (project / "lib" / "unetcolor" / "weights" / "default.keras").write_bytes(b"retrained")
     verdicts = run(project)
     assert project.executed == [LAST]
-    assert verdicts[LAST] == "ran: shipped weights changed: default.keras"
+    assert verdicts[LAST] == "ran: shipped colorizers or their records changed: default.keras"
 
 
 def test_a_model_path_parameter_is_fingerprinted_by_the_file(project):

@@ -138,12 +138,14 @@ def _levers_sentence(tables: Path) -> str:
         rows = rows.set_index("variant")
         best = rows.drop(index="as shipped")["tuning_psnr_gain"].idxmax()
         kept = rows.index[rows["chosen"]][0]
+        best_row, shipped_row = rows.loc[best], rows.loc["as shipped"]
         sentences.append(
-            f"For the {model} model, the lever with the best tuning PSNR is {best} "
-            f"({rows.loc[best, 'tuning_psnr_gain']:+.3f} dB over the gray copy against "
-            f"{rows.loc['as shipped', 'tuning_psnr_gain']:+.3f} dB as shipped; held out: "
-            f"{rows.loc[best, 'validation_psnr_gain']:+.2f} dB against {rows.loc['as shipped', 'validation_psnr_gain']:+.2f} dB), "
-            f"and the rule keeps {'the file as shipped' if kept == 'as shipped' else kept}.")
+            f"For the {model} model, the lever with the best tuning PSNR is {best}: "
+            f"{best_row['tuning_psnr_gain']:+.3f} dB over the gray copy at {best_row['tuning_colorfulness_share']:.0%} "
+            f"colorfulness, against {shipped_row['tuning_psnr_gain']:+.3f} dB at "
+            f"{shipped_row['tuning_colorfulness_share']:.0%} as shipped (held out: "
+            f"{best_row['validation_psnr_gain']:+.2f} dB against {shipped_row['validation_psnr_gain']:+.2f} dB); "
+            f"the rule keeps {'the file as shipped' if kept == 'as shipped' else kept}.")
     if (tables / "07_vivid_frontier.csv").is_file():
         frontier = pd.read_csv(tables / "07_vivid_frontier.csv")
         colourful = frontier[frontier["tuning_colorfulness_share"] >= 0.85]
@@ -151,7 +153,7 @@ def _levers_sentence(tables: Path) -> str:
             top = colourful.loc[colourful["tuning_psnr_gain"].idxmax()]
             sentences.append(
                 f"No vivid decoding tried is both at 85% colorfulness and at the gray copy's PSNR: at 85% or more the "
-                f"best is {top['decoding']}, {top['tuning_psnr_gain']:+.2f} dB on the tuning subset.")
+                f"best is {top['decoding'].removeprefix('lever: ')}, {top['tuning_psnr_gain']:+.2f} dB on the tuning subset.")
     return " " + " ".join(sentences)
 
 

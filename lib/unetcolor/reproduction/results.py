@@ -116,6 +116,7 @@ def results_markdown(profile: str) -> str:
         _table(targets),
         "",
         *_hue_lines(tables),
+        *_levers_lines(tables),
         *_gpu_lines(profile),
         f"**Notebook runtimes** (each notebook's last execution under `make reproduce PROFILE={profile}`, from "
         f"`reports/{profile}/stamps/`; notebooks 03 and 04 load committed runs here, so their training is not in them):",
@@ -290,6 +291,19 @@ def _targets_sentence(targets: pd.DataFrame) -> str:
         met = targets.loc[targets["kind"] == kind, "met"]
         parts.append(f"{int(met.sum())} of {len(met)} {label} met")
     return "Targets of the accurate and vivid models: " + "; ".join(parts) + "."
+
+
+def _levers_lines(tables: Path) -> list[str]:
+    """Notebook 07's levers at colorizing time and the vivid model's trade-off, where they are there."""
+    lines = []
+    if (tables / "07_levers.csv").is_file():
+        lines += ["**Levers at colorizing time** (notebook 07): variants of the shipped files, scored on each one's "
+                  "tuning subset (the only numbers the rule reads) and once on the held-out photos.", "",
+                  _table(pd.read_csv(tables / "07_levers.csv").round(3)), ""]
+    if (tables / "07_vivid_frontier.csv").is_file():
+        lines += ["**The vivid model's trade-off** (notebook 07, tuning subset): every vivid decoding tried, most "
+                  "colourful first.", "", _table(pd.read_csv(tables / "07_vivid_frontier.csv").round(3)), ""]
+    return lines
 
 
 def _hue_lines(tables: Path) -> list[str]:
