@@ -49,7 +49,7 @@ def test_reproduce_on_your_own_photos_stops_with_the_plan_then_trains_then_does_
     assert output.count("epoch/s") + output.count("s/epoch") >= 8, output[-3000:]
     runs = project / "models" / "smoke"
     finished = [run for run in runs.iterdir() if (run / "metrics.json").is_file()]
-    assert len(finished) == 8
+    assert len(finished) == 8, sorted(r.name for r in finished)
     given = data.fingerprint(project / "data" / "processed" / "smoke")
     for run in finished:  # each run is bound to the given photos' data, not the bundled crops'
         assert json.loads((run / "config.json").read_text())["data"] == given

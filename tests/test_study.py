@@ -110,7 +110,7 @@ def test_paper_profile_plan_matches_the_committed_main_config():
     needed: a fresh clone has none)."""
     main_name = json.loads(Path("models/paper/main.json").read_text())["run"]
     recorded = json.loads(Path("models/paper", main_name, "config.json").read_text())
-    main = dataclasses.replace(profiles.load("paper").main, data=recorded["data"])
+    main = runs.keyed(profiles.load("paper").main, recorded["data"])
     assert main.run_name() == main_name
     plan = study.plan_for_profile("paper", data_fingerprint=recorded["data"])
     assert main_name in set(plan["run"])

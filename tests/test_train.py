@@ -94,6 +94,37 @@ def test_a_config_bound_to_other_data_is_refused(tiny_processed, tiny_config, tm
         train.train(dataclasses.replace(tiny_config, data="0123456789ab"), tiny_processed, tmp_path / "run")
 
 
+def test_the_run_key_holds_the_networks_architecture_and_old_runs_are_adopted(tiny_processed, tiny_config, tmp_path):
+    from unetcolor.unet import model as unet_model, runs
+
+    bound = train.bind_data(tiny_config, tiny_processed)
+    assert bound.architecture == unet_model.architecture_fingerprint(tiny_config.model)
+    # a setting that changes the network changes its fingerprint; one that does not, does not
+    wider = dataclasses.replace(tiny_config.model, filters=tuple(2 * f for f in tiny_config.model.filters))
+    assert unet_model.architecture_fingerprint(wider) != bound.architecture
+    assert train.bind_data(dataclasses.replace(tiny_config, learning_rate=0.5), tiny_processed).architecture == \
+        bound.architecture
+    with pytest.raises(ValueError, match="other U-Net code"):
+        train.bind_data(dataclasses.replace(tiny_config, architecture="0123456789ab"), tiny_processed)
+
+    # a run trained before keys held the architecture: its config.json has none, its folder the old key
+    models = tmp_path / "models"
+    done = train.train(tiny_config, tiny_processed, models / "first")
+    old = dataclasses.replace(runs.config(done.run_dir), architecture="")
+    old_dir = models / old.run_name()
+    (done.run_dir / "config.json").write_text(json.dumps(old.to_dict()))
+    done.run_dir.rename(old_dir)
+    (models / runs.MAIN_POINTER).write_text(json.dumps({"run": old_dir.name}))
+    assert runs.without_architecture(models) == [old_dir]
+
+    moved = runs.adopt_architecture(models)
+    assert moved == [(old_dir.name, bound.run_name())] and not old_dir.exists()
+    assert runs.config(models / bound.run_name()) == bound  # the key a plan computes today finds it
+    assert json.loads((models / runs.MAIN_POINTER).read_text()) == {"run": bound.run_name()}
+    assert runs.without_architecture(models) == [] and runs.adopt_architecture(models) == []
+    assert runs.is_loadable(models / bound.run_name())
+
+
 def test_batches_are_a_seeded_permutation_per_epoch(tiny_processed):
     rgb, gray = data.load_arrays(tiny_processed)
     ids = np.arange(10)

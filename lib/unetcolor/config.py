@@ -66,6 +66,10 @@ class TrainConfig:
                 detail like the device: recorded in environment.json, not in the key.
     data:       the prepared data's fingerprint (data.fingerprint), so runs on other
                 photos, preparations or splits never share a cache key; "" = not bound.
+    architecture: the fingerprint of the network ``model`` builds (unet.model.architecture_fingerprint),
+                so a change to what the U-Net's code computes gives new runs even where no setting
+                changed, while a refactor that builds the same network keeps them; "" = not bound.
+                unet.runs.keyed binds it with the data.
     """
 
     model: ModelConfig
@@ -78,6 +82,7 @@ class TrainConfig:
     last_batch: str
     precision: str
     data: str = ""
+    architecture: str = ""
 
     def __post_init__(self):
         if isinstance(self.model, dict):

@@ -91,7 +91,7 @@ def build(profile: str, root: Path | None = None) -> list[PlannedRun]:
     folders = paths.profile_paths(profile, root)
     settings = profiles.load(profile, root=root)
     fingerprint = data.fingerprint(folders.processed)
-    main = dataclasses.replace(settings.main, data=fingerprint)
+    main = runs.keyed(settings.main, fingerprint)
     planned = [PlannedRun("main", "main run", main.seed, main, folders.run_dir(main.run_name()))]
     base = settings.study
     table = study.study_configs(main, base["batch_sizes"], base["learning_rates"], base["splits"], base["seeds"])

@@ -167,6 +167,12 @@ def main(argv: list[str] | None = None) -> int:
         notebooks([staleness.DATA_NOTEBOOK] if args.plan else READ_NO_RUN)
     folders = paths.profile_paths(args.profile)
     planned = plan.build(args.profile)
+    unkeyed = runs.without_architecture(folders.models)
+    if unkeyed:
+        print(f"[{args.profile}] {len(unkeyed)} run folder(s) in {paths.relative(folders.models)} were trained before "
+              "run keys held the U-Net's architecture, so the plan does not count them: if they were trained by this "
+              f"checkout's U-Net code, `python -m unetcolor train --adopt-architecture --profile {args.profile}` "
+              "renames them", flush=True)
     missing = [run for run in planned if run.status != "finished"]
     if missing:
         print(f"[{args.profile}] measuring how fast this machine trains the model (cached per machine) ...", flush=True)

@@ -9,10 +9,12 @@ content (never by file times), and whatever was reused or redone is said. Each c
                      parameters (manifest.json); its identity for everything downstream is
                      data.fingerprint (the kept photos' content, parameters, split manifests)
     training runs    config.TrainConfig.key, the run folder's name: every setting of the run and
-                     its model, and the data's fingerprint. Precision is left out (it moves numbers
-                     by rounding only, and is recorded in environment.json), and so is the code: a
-                     refactor must not retrain a 16-hour study, so changing what the U-Net computes
-                     means changing a setting of profiles/<profile>.yaml (unetcolor.unet.runs)
+                     its model, the data's fingerprint, and the fingerprint of the network those
+                     settings build (unet.model.architecture_fingerprint: each layer's kind,
+                     shaping settings, output and weight shapes, and inputs). Precision and the
+                     device are left out (they move numbers by rounding only, and are recorded in
+                     environment.json), and so is the rest of the code: a refactor that builds the
+                     same network must not retrain a 16-hour study (unetcolor.unet.runs)
     speed            unetcolor.unet.speed: the machine (CPU, cores, bfloat16 flags, device, library
                      versions) and the model measured
 

@@ -158,7 +158,7 @@ def plan_for_profile(profile: str, seeds: int | None = None, data_fingerprint: s
     for this call (the command's --set), never the file."""
     settings_of = profiles.load(profile, settings)
     fingerprint = data_fingerprint or data.fingerprint(paths.profile_paths(profile).processed)
-    base = dataclasses.replace(settings_of.main, data=fingerprint)
+    base = runs.keyed(settings_of.main, fingerprint)
     study = settings_of.study
     return study_configs(base, batch_sizes=study["batch_sizes"], learning_rates=study["learning_rates"],
                          splits=study["splits"], seeds=seeds or study["seeds"])

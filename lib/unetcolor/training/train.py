@@ -458,13 +458,18 @@ def _keyed(values: dict) -> dict:
 
 
 def bind_data(config: TrainConfig, processed_dir: Path) -> TrainConfig:
-    """config bound to the prepared data in processed_dir (its data fingerprint). A config
-    already bound to other data is refused: its cache key names other photos."""
+    """config bound to the prepared data in processed_dir (its data fingerprint) and to the
+    network its settings build (runs.keyed). A config already bound to other data, or to
+    another network, is refused: its cache key names other photos or another U-Net."""
     actual = data.fingerprint(processed_dir)
     if config.data and config.data != actual:
         raise ValueError(f"{processed_dir}: the prepared data's fingerprint is {actual}, but the config is keyed "
                          f"to data {config.data}; prepare that data again or build the config from this data")
-    return dataclasses.replace(config, data=actual)
+    bound = runs.keyed(config, actual)
+    if config.architecture and config.architecture != bound.architecture:
+        raise ValueError(f"the config is keyed to a U-Net of architecture {config.architecture}, but this code builds "
+                         f"{bound.architecture} from its settings: its run was trained by other U-Net code")
+    return bound
 
 
 def run_folder(config: TrainConfig, profile: str) -> Path:
@@ -496,11 +501,20 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--export-float16", metavar="RUN_DIR", type=Path,
                       help="store a finished run's model.keras as float16 weights (half the size) and record "
                            "the validation PSNR of both; needs the profile's prepared data")
+    mode.add_argument("--adopt-architecture", action="store_true",
+                      help="rename the profile's runs trained before run keys held the U-Net's architecture "
+                           "fingerprint (only for runs trained by this checkout's U-Net code; see unetcolor.unet.runs)")
     parser.add_argument("--profile", default="paper", help="profile whose prepared data and models folder to use")
     parser.add_argument("--workers", type=int, default=1, help="threads preparing batches (raise on a GPU)")
     add_checkpoint_arguments(parser)
     args = parser.parse_args(argv)
     folders = paths.profile_paths(args.profile)
+    if args.adopt_architecture:
+        moved = runs.adopt_architecture(folders.models) if folders.models.is_dir() else []
+        for old, new in moved:
+            print(f"{old} -> {new}" if new else f"{old}: left as it is (its new name is taken)")
+        print(f"{sum(bool(new) for _, new in moved)} run(s) renamed in {paths.relative(folders.models)}")
+        return 0
     if args.export_float16:
         print(json.dumps(export_float16(args.export_float16, folders.processed), indent=2))
         return 0

@@ -23,6 +23,10 @@ strided Conv2DTranspose: it is also about six times faster under XLA on GPUs.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
+
 import keras
 from keras import layers
 
@@ -72,6 +76,41 @@ def build_unet(config: ModelConfig) -> keras.Model:
     # float32 output even under mixed precision, so the loss is computed in float32
     color = layers.Conv2D(channels, 3, padding="same", activation="tanh", dtype="float32", name="color")(x)
     return keras.Model(gray, color, name=f"unet_{config.output}")
+
+
+# the settings of a layer that shape what it computes; what Keras adds to a layer's config from
+# one version to the next (dtype policies, initializers, constraints) stays out of the fingerprint
+_ARCHITECTURE_KEYS = ("filters", "kernel_size", "strides", "padding", "dilation_rate", "activation", "use_bias",
+                      "negative_slope", "size", "interpolation", "axis", "momentum", "epsilon", "center", "scale",
+                      "units", "rate")
+
+
+def architecture(config: ModelConfig) -> list[dict]:
+    """What the network of ``config`` computes, layer by layer: its kind, the settings that shape
+    its computation, its output shape, its weights' shapes, and the layers it reads."""
+    model = build_unet(config)
+    described = []
+    for layer in model.layers:
+        settings = layer.get_config()
+        inbound = [getattr(tensor, "_keras_history", None) for tensor in keras.tree.flatten(layer.input)]
+        described.append({
+            "kind": type(layer).__name__,
+            "settings": {key: settings[key] for key in _ARCHITECTURE_KEYS if key in settings},
+            "output": list(layer.output.shape[1:]),
+            "weights": [list(weight.shape) for weight in layer.weights],
+            "reads": [history.operation.name for history in inbound if history is not None
+                      and history.operation is not layer],
+        })
+    return described
+
+
+@functools.lru_cache(maxsize=None)
+def architecture_fingerprint(config: ModelConfig) -> str:
+    """12 hex digits of sha256 over ``architecture(config)``: part of a training run's cache key,
+    so that a change to what build_unet computes gives new run folders even where no setting
+    changed, while a refactor that builds the same network keeps them."""
+    text = json.dumps(architecture(config), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def conv_flops(model: keras.Model) -> int:

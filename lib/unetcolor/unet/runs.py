@@ -18,11 +18,19 @@ A run is
     missing   nothing of it is here
 
 models/<profile>/main.json names the profile's main run, the one notebooks 03 and 05-07 read.
+
+A run's folder name ends in its cache key (config.TrainConfig.key): every setting, the prepared
+data's fingerprint and the fingerprint of the network its settings build (``keyed``). Runs
+trained before the key held the architecture are renamed by ``adopt_architecture``
+(`python -m unetcolor train --adopt-architecture`), which declares they were trained by the
+U-Net code of this checkout.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 from pathlib import Path
 
 import keras
@@ -31,11 +39,50 @@ from . import half_weights
 from .. import paths
 from ..config import TrainConfig, train_config_from_dict
 from ..files import write_json
-from .model import build_unet
+from .model import architecture_fingerprint, build_unet
 
 MODEL_FILE = "model.keras"
 PROGRESS_FILE = "progress.json"
 MAIN_POINTER = "main.json"
+
+
+def keyed(config: TrainConfig, data_fingerprint: str) -> TrainConfig:
+    """config with what its cache key holds besides its settings: the prepared data's
+    fingerprint and the fingerprint of the network it builds (unet.model)."""
+    return dataclasses.replace(config, data=data_fingerprint, architecture=architecture_fingerprint(config.model))
+
+
+def adopt_architecture(models_dir: Path) -> list[tuple[str, str]]:
+    """Give each run folder in models_dir whose config.json has no architecture fingerprint the
+    fingerprint of the network its settings build with this checkout's code, and the folder name
+    of that key; main.json follows. For runs trained by the same U-Net code (as `git log
+    lib/unetcolor/unet/model.py` tells): their numbers do not change. Returns (old, new) names;
+    a folder whose new name is taken is left as it is and reported with new = ""."""
+    models_dir = Path(models_dir)
+    moved = []
+    for run_dir in sorted(path for path in models_dir.iterdir() if (path / "config.json").is_file()):
+        old = config(run_dir)
+        if old.architecture:
+            continue
+        new = dataclasses.replace(old, architecture=architecture_fingerprint(old.model))
+        target = models_dir / new.run_name()
+        if target.exists():
+            moved.append((run_dir.name, ""))
+            continue
+        write_json(run_dir / "config.json", new.to_dict())
+        os.replace(run_dir, target)
+        moved.append((run_dir.name, target.name))
+    pointer = models_dir / MAIN_POINTER
+    renamed = dict(moved)
+    if pointer.is_file() and renamed.get(json.loads(pointer.read_text())["run"]):
+        write_json(pointer, {"run": renamed[json.loads(pointer.read_text())["run"]]})
+    return moved
+
+
+def without_architecture(models_dir: Path) -> list[Path]:
+    """The run folders in models_dir whose key predates the architecture fingerprint."""
+    folders = sorted(Path(models_dir).glob("*/config.json")) if Path(models_dir).is_dir() else []
+    return [path.parent for path in folders if not json.loads(path.read_text()).get("architecture")]
 
 
 def config(run_dir: Path) -> TrainConfig:
