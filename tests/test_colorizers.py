@@ -353,6 +353,11 @@ def test_ship_copies_a_candidate_under_the_shipped_name_and_says_why(tmp_path):
     retired = json.loads((candidates / "default_abc.json").read_text())  # named by the commit it was trained from
     assert retired["retired_by"] == "wide" and retired["chosen_because"] == "it won"
     assert (shipped / "default.keras").read_bytes() == b"newer"
+    # a shipped run whose own candidate record is still there is not recorded a second time
+    (candidates / "narrow.keras").write_bytes(b"narrow")
+    (candidates / "narrow.json").write_text(json.dumps({"config": {"name": "narrow"}, "git_commit": "0987654321"}))
+    colorizers.ship(candidates / "narrow", "default", shipped, "narrow won", overwrite=True, retire_to=candidates)
+    assert sorted(p.name for p in candidates.glob("*.json")) == ["default_abc.json", "narrow.json", "wide.json"]
     with pytest.raises(FileNotFoundError, match="train the candidate first"):
         colorizers.ship(candidates / "missing", "vivid", shipped, "no")
 

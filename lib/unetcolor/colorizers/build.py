@@ -163,6 +163,14 @@ def train_colorizer(processed_dir: Path, out_dir: Path, config: RecipeConfig, da
     return provenance
 
 
+def _has_its_record(shipped_record: dict, folder: Path) -> bool:
+    """Whether folder holds the candidate record of the run a shipped record copied (the same
+    record but for what shipping added)."""
+    own = folder / f"{shipped_record.get('trained_as')}.json"
+    added = ("shipped_as", "trained_as", "chosen_because")
+    return own.is_file() and json.loads(own.read_text()) == {k: v for k, v in shipped_record.items() if k not in added}
+
+
 def ship(candidate: Path, name: str, out_dir: Path, reason: str, overwrite: bool = False,
          retire_to: Path | None = None) -> dict:
     """Copy a finished candidate (its .keras and .json, e.g. models/default-model/accurate128)
@@ -170,20 +178,20 @@ def ship(candidate: Path, name: str, out_dir: Path, reason: str, overwrite: bool
     ``trained_as`` (the candidate's file stem) and ``chosen_because`` (reason). The files are
     written under temporary names and renamed, so nothing is left half-written. With retire_to,
     the record of the file replaced is kept there as <name>_<its commit>.json, so the run it
-    held stays among the candidates."""
+    held stays among the candidates (unless its own candidate record, trained_as, is there)."""
     candidate, out_dir = Path(candidate), Path(out_dir)
     source_model, source_record = candidate.with_suffix(".keras"), candidate.with_suffix(".json")
     for path in (source_model, source_record):
         if not path.is_file():
             raise FileNotFoundError(f"{path} is missing: train the candidate first "
-                                    f"(python -m unetcolor colorizers --recipe {candidate.stem})")
+                                    f"(python -m unetcolor colorizers train --recipe {candidate.stem})")
     target = out_dir / f"{name}.keras"
     _refuse_to_replace(target, overwrite)
     record = json.loads(source_record.read_text())
     record.update(shipped_as=name, trained_as=candidate.stem, chosen_because=reason)
     replaced = out_dir / f"{name}.json"
-    if retire_to is not None and replaced.is_file():
-        old = json.loads(replaced.read_text())
+    old = json.loads(replaced.read_text()) if replaced.is_file() else None
+    if retire_to is not None and old is not None and not _has_its_record(old, Path(retire_to)):
         commit = (old.get("git_commit") or "unknown")[:8]
         write_json(Path(retire_to) / f"{name}_{commit}.json", {**old, "retired_by": candidate.stem})
     write_atomic(target, lambda temporary: shutil.copyfile(source_model, temporary))
