@@ -80,6 +80,12 @@ CANDIDATES = {
     "accurate128_wide": RecipeConfig(name="accurate128_wide", head="bins", finetune_epochs=0, rebalance=1.0,
                                      model=dataclasses.replace(CHROMA_128, filters=(40, 80, 160, 320, 320)),
                                      max_train_minutes=170.0),
+    # and the vivid recipe's rebalancing lambda (the share of the uniform distribution; Zhang et al.'s 0.5)
+    # on either side: stronger rebalancing (0.25) and weaker (0.75)
+    "vivid_rebalance025": RecipeConfig(name="vivid_rebalance025", head="bins", finetune_epochs=0, rebalance=0.25,
+                                       min_psnr_gain=0.0, bias_correction=True, max_train_minutes=170.0),
+    "vivid_rebalance075": RecipeConfig(name="vivid_rebalance075", head="bins", finetune_epochs=0, rebalance=0.75,
+                                       min_psnr_gain=0.0, bias_correction=True, max_train_minutes=170.0),
 }
 
 # The shipped models, one recipe per name of unetcolor.shipped: the accurate default (what colorize uses), vivid, gan.
