@@ -27,7 +27,7 @@ from keras import layers
 
 from ..photos import data
 from ..evaluation import metrics, predict
-from .. import paths, shipped as shipped_models
+from .. import color, paths, shipped as shipped_models
 from ..files import write_json
 from ..reproducibility import environment_info
 from . import bins, build, decoding, registry
@@ -111,14 +111,14 @@ def variants(role: str, shipped: dict[str, keras.Model]) -> dict[str, keras.Mode
 
 def _scores(model: keras.Model, rgb: np.ndarray, gray: np.ndarray, ssim: bool) -> dict:
     colorized = np.stack(list(predict.colorize_photos(model, list(gray))))
-    per_image = (metrics.evaluate_images(rgb, colorized, gray) if ssim
-                 else decoding.evaluate(model, rgb, gray, ssim=False))
     a_bias, b_bias = metrics.ab_bias(rgb, colorized)
-    row = {"psnr_gain": per_image["psnr_model"].mean() - per_image["psnr_gray"].mean(),
+    gain = metrics.psnr_batch(rgb, colorized).mean() - metrics.psnr_batch(rgb, color.gray_baseline(gray)).mean()
+    row = {"psnr_gain": gain,
            "colorfulness_share": (np.mean([metrics.colorfulness(image) for image in colorized])
                                   / np.mean([metrics.colorfulness(image) for image in rgb])),
            "a_bias": a_bias, "b_bias": b_bias}
     if ssim:
+        per_image = metrics.evaluate_images(rgb, colorized, gray)
         row["ssim_gain"] = per_image["ssim_model"].mean() - per_image["ssim_gray"].mean()
     return row
 
