@@ -286,7 +286,7 @@ def test_recipe_config_keeps_the_heads_apart():
     with pytest.raises(ValueError, match="finetune_epochs=0"):
         dataclasses.replace(TINY_RECIPE, head="bins", finetune_epochs=2)
     assert colorizers.RECIPES["default"].head == "bins" and colorizers.RECIPES["default"].name == "default"
-    assert colorizers.RECIPES["default"].rebalance == 1.0 and colorizers.RECIPES["vivid"].rebalance == 0.5
+    assert colorizers.RECIPES["default"].rebalance == 1.0 and colorizers.RECIPES["vivid"].rebalance == 0.75
     assert colorizers.RECIPES["vivid"].choices[0] == "temperature"
 
 

@@ -93,8 +93,8 @@ CANDIDATES = {
 # files are those candidates' runs (``build.ship``), and `make default-model` / `make vivid-model`
 # retrain the same recipes under the shipped names.
 RECIPES = {
-    "default": dataclasses.replace(CANDIDATES["accurate128"], name="default"),
-    "vivid": dataclasses.replace(CANDIDATES["vivid_debiased"], name="vivid"),
+    "default": dataclasses.replace(CANDIDATES["accurate128_crops"], name="default"),
+    "vivid": dataclasses.replace(CANDIDATES["vivid_rebalance075"], name="vivid"),
     # the paper's other future-work item: the regression U-Net trained against a patch discriminator,
     # a candidate for the vivid model; Isola et al.'s learning rate, 2e-4
     "gan": RecipeConfig(name="gan", head="gan", finetune_epochs=0, learning_rate=2e-4, epochs=30,
