@@ -190,17 +190,27 @@ def levers_table(records: dict[str, dict]) -> pd.DataFrame:
     return wide[columns].join(chosen).reset_index()
 
 
-def frontier_table(levers: pd.DataFrame, records: dict[str, dict]) -> pd.DataFrame:
+def frontier_table(levers: pd.DataFrame, records: dict[str, dict], candidates: dict[str, dict] | None = None) -> pd.DataFrame:
     """Why the vivid model's two targets (PSNR at or above the gray copy's, colorfulness at 85%
-    or more) stop short: every vivid decoding tried, on the tuning subset -- the recipe's own
-    temperatures (its record) and the levers' variants -- with its PSNR gain and colorfulness
-    share, sorted by colorfulness."""
-    vivid = records[shipped.by_role("vivid").name]
-    knob, temperatures = choices_of(vivid)
-    rows = [{"decoding": f"{knob.replace('_', ' ')} {row.value:g}", "tuning_psnr_gain": row.psnr - row.psnr_gray,
-             "tuning_colorfulness_share": row.colorfulness / row.colorfulness_true} for row in temperatures.itertuples()]
+    or more) stop short: every vivid decoding tried, on the tuning subset -- each temperature of
+    the shipped vivid model (its record) and of every other rebalanced candidate (``candidates``:
+    their records), and the levers' variants -- with its PSNR gain and colorfulness share, sorted
+    by colorfulness."""
+    vivid_name = shipped.by_role("vivid").name
+    sources = {f"{vivid_name} (shipped)": records[vivid_name]}
+    copied = records[vivid_name].get("trained_as")
+    sources.update({name: record for name, record in (candidates or {}).items()
+                    if name != copied and record.get("config", {}).get("head") == "bins"
+                    and record["config"].get("rebalance", 1.0) < 1})
+    rows = []
+    for source, record in sources.items():
+        knob, choices = choices_of(record)
+        rows += [{"decoding": f"{source}: {knob.replace('_', ' ')} {row.value:g}",
+                  "tuning_psnr_gain": row.psnr - row.psnr_gray,
+                  "tuning_colorfulness_share": row.colorfulness / row.colorfulness_true}
+                 for row in choices.itertuples()]
     lever_rows = levers[(levers["model"] == "vivid") & (levers["variant"] != "as shipped")]  # that is a temperature
-    rows += [{"decoding": f"lever: {row.variant}", "tuning_psnr_gain": row.tuning_psnr_gain,
+    rows += [{"decoding": f"{vivid_name} (shipped), lever: {row.variant}", "tuning_psnr_gain": row.tuning_psnr_gain,
               "tuning_colorfulness_share": row.tuning_colorfulness_share} for row in lever_rows.itertuples()]
     table = pd.DataFrame(rows).sort_values("tuning_colorfulness_share", ascending=False, ignore_index=True)
     return table.assign(meets_both=(table["tuning_psnr_gain"] >= 0) & (table["tuning_colorfulness_share"] >= 0.85))
