@@ -272,7 +272,8 @@ def test_an_interrupt_ends_the_epoch_with_a_checkpoint_and_training_again_resume
     import pandas as pd
 
     run_dir, epochs = tmp_path / "run", 40
-    script = ("import sys; sys.path.insert(0, 'tests'); import tiny; from pathlib import Path; from unetcolor.training import train\n"
+    script = ("import sys; sys.path.insert(0, 'tests'); import tiny; from pathlib import Path\n"
+              "from unetcolor.training import train\n"
               f"train.train(tiny.train(epochs={epochs}), Path({str(tiny_processed)!r}), Path({str(run_dir)!r}), "
               "progress='quiet', checkpoint_seconds=1e9)\n")
     process = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)

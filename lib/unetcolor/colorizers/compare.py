@@ -190,7 +190,8 @@ def levers_table(records: dict[str, dict]) -> pd.DataFrame:
     return wide[columns].join(chosen).reset_index()
 
 
-def frontier_table(levers: pd.DataFrame, records: dict[str, dict], candidates: dict[str, dict] | None = None) -> pd.DataFrame:
+def frontier_table(levers: pd.DataFrame, records: dict[str, dict],
+                   candidates: dict[str, dict] | None = None) -> pd.DataFrame:
     """Why the vivid model's two targets (PSNR at or above the gray copy's, colorfulness at 85%
     or more) stop short: every vivid decoding tried, on the tuning subset -- each temperature of
     the shipped vivid model (its record) and of every other rebalanced candidate (``candidates``:

@@ -73,7 +73,8 @@ def averaged(models: list[keras.Model], name: str = "average") -> keras.Model:
             outputs.append(model(gray))
             continue
         small = layers.Resizing(*size, interpolation="bilinear", antialias=True, name=f"to_model_{index}")(gray)
-        outputs.append(layers.Resizing(height, width, interpolation="bilinear", name=f"from_model_{index}")(model(small)))
+        enlarge = layers.Resizing(height, width, interpolation="bilinear", name=f"from_model_{index}")
+        outputs.append(enlarge(model(small)))
     return keras.Model(gray, layers.Average(name=name)(outputs), name=name)
 
 
@@ -128,7 +129,8 @@ def choose(role: str, tuning: pd.DataFrame) -> str:
     base = tuning.iloc[0]
     allowed = tuning if role == "accurate" else tuning[tuning["colorfulness_share"] >= base["colorfulness_share"]]
     best = allowed["psnr_gain"].idxmax()
-    return str(best) if allowed.loc[best, "psnr_gain"] > base["psnr_gain"] + registry.ACCURATE_TIE_DB else str(tuning.index[0])
+    better = allowed.loc[best, "psnr_gain"] > base["psnr_gain"] + registry.ACCURATE_TIE_DB
+    return str(best if better else tuning.index[0])
 
 
 def try_levers(role: str, shipped: dict[str, keras.Model], cancel_cast: bool, tuning_photos: tuple,
@@ -160,7 +162,7 @@ def check_same_photos(record: dict, rgb_val: np.ndarray, gray_val: np.ndarray, n
     copy's mean PSNR on the held-out photos must equal its record's (to 1e-6 dB)."""
     recorded = next(row["mean"] for row in record["validation_metrics"]
                     if row["metric"] == "psnr" and row["method"] == "gray baseline")
-    measured = float(metrics.psnr_batch(rgb_val, np.stack([np.stack([g] * 3, -1) for g in gray_val])).mean())
+    measured = float(metrics.psnr_batch(rgb_val, color.gray_baseline(gray_val)).mean())
     if len(rgb_val) != record["data"]["validation"] or abs(measured - recorded) > 1e-6:
         raise ValueError(f"the prepared photos are not those {name}.keras was tuned and scored on ({len(rgb_val)} "
                          f"held-out photos, gray PSNR {measured:.6f} dB; its record: {record['data']['validation']}, "

@@ -152,9 +152,9 @@ def _levers_sentence(tables: Path) -> str:
         if not frontier["meets_both"].any() and len(colourful):
             top = colourful.loc[colourful["tuning_psnr_gain"].idxmax()]
             sentences.append(
-                f"No vivid decoding tried ({len(frontier)}) is both at 85% colorfulness and at the gray copy's PSNR: at 85% "
-                f"or more the "
-                f"best is {top['decoding']}, {top['tuning_psnr_gain']:+.2f} dB on the tuning subset.")
+                f"No vivid decoding tried ({len(frontier)}) is both at 85% colorfulness and at the gray copy's "
+                f"PSNR: at 85% or more the best is {top['decoding']}, {top['tuning_psnr_gain']:+.2f} dB on the "
+                "tuning subset.")
     return " " + " ".join(sentences)
 
 

@@ -29,7 +29,6 @@ READS), for the staleness record and for what `make reproduce` can execute while
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import time
 from dataclasses import dataclass

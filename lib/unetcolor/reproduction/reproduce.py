@@ -98,7 +98,7 @@ def train_in_parallel(planned: list[plan.PlannedRun], profile: str, jobs: int, t
             pending.remove(run)
             stagger.started(run.run_dir, study.compile_signature(run.config))
             factor, value = run.level.split("=", 1)
-            command = [sys.executable, "-m", "unetcolor.training.study", "--profile", profile, "--only", f"{factor}={value}",
+            command = [sys.executable, "-m", "unetcolor", "study", "--profile", profile, "--only", f"{factor}={value}",
                        "--seed", str(run.seed)]
             running.append((run, ProgressBars(run, total), subprocess.Popen(
                 command, env=environment, stdout=subprocess.DEVNULL, start_new_session=True)))

@@ -231,7 +231,8 @@ def changes(old: dict, new: dict) -> list[str]:
         others = [run for run in runs if run not in trained + planned + gone]
         reasons += [f"training runs no longer planned: {_names(others)}"] if others else []
     if old.get("weights") != new.get("weights"):
-        reasons.append("shipped colorizers or their records changed: " + _names(_changed_keys(old.get("weights"), new.get("weights"))))
+        changed = _changed_keys(old.get("weights"), new.get("weights"))
+        reasons.append("shipped colorizers or their records changed: " + _names(changed))
     known = {"notebook", "code", "settings", "parameters", "folders", "data", "runs", "weights"}
     reasons += [f"{key} changed" for key in _changed_keys(old, new) if key not in known]
     return reasons

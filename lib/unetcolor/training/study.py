@@ -211,7 +211,7 @@ def run_in_parallel(plan: pd.DataFrame, args) -> int:
                     break
                 pending.remove(level)
                 stagger.started(level[2], level[3])
-                command = [sys.executable, "-m", "unetcolor.training.study", "--profile", args.profile, "--only", level[0],
+                command = [sys.executable, "-m", "unetcolor", "study", "--profile", args.profile, "--only", level[0],
                            "--seeds", str(args.seeds), "--seed", level[1],
                            "--workers", str(args.workers), "--checkpoint-minutes", str(args.checkpoint_minutes)]
                 command += [f"--set={item}" for item in args.set]

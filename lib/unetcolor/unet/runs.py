@@ -73,9 +73,9 @@ def adopt_architecture(models_dir: Path) -> list[tuple[str, str]]:
         os.replace(run_dir, target)
         moved.append((run_dir.name, target.name))
     pointer = models_dir / MAIN_POINTER
-    renamed = dict(moved)
-    if pointer.is_file() and renamed.get(json.loads(pointer.read_text())["run"]):
-        write_json(pointer, {"run": renamed[json.loads(pointer.read_text())["run"]]})
+    main = json.loads(pointer.read_text())["run"] if pointer.is_file() else None
+    if dict(moved).get(main):
+        write_json(pointer, {"run": dict(moved)[main]})
     return moved
 
 
