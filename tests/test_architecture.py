@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 LAYERS = {
     "ground": ["unetcolor", "files", "paths", "reproducibility", "color", "config", "profiles", "dependencies",
-               "compiles", "devices", "shipped"],
+               "compiles", "devices", "shipped", "manifest"],
     "data": ["photos", "photos.*"],
     "model": ["unet", "unet.*"],
     "evaluation": ["evaluation", "evaluation.*"],

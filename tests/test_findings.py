@@ -7,12 +7,19 @@ import pandas as pd
 import pytest
 
 from unetcolor.reproduction import findings
-from unetcolor import paths
+from unetcolor import manifest, paths
+
+
+def fake_root(tmp_path, monkeypatch, entries: str = "") -> None:
+    """tmp_path as the project root, with the real notebooks manifest (and `entries` appended to it)."""
+    (tmp_path / "notebooks").mkdir(exist_ok=True)
+    (tmp_path / manifest.FILE).write_text(manifest.path().read_text() + entries)
+    monkeypatch.setattr(paths, "project_root", lambda: tmp_path)
 
 
 @pytest.fixture()
 def tables(tmp_path, monkeypatch):
-    monkeypatch.setattr(paths, "project_root", lambda: tmp_path)
+    fake_root(tmp_path, monkeypatch)
     folder = paths.profile_paths("paper").make().tables
     return folder
 
@@ -49,7 +56,7 @@ def test_data_finding_names_the_source_and_the_split_counts(tables):
 
 
 def test_smoke_findings_say_they_show_only_that_the_code_runs(tmp_path, monkeypatch):
-    monkeypatch.setattr(paths, "project_root", lambda: tmp_path)
+    fake_root(tmp_path, monkeypatch)
     tables = paths.profile_paths("smoke").make().tables
     pd.DataFrame({"claim": ["a"], "verdict": ["contradicted"], "seeds": [2], "finding": ["x"]}).to_csv(
         tables / "04_paper_claims.csv", index=False)
@@ -59,10 +66,24 @@ def test_smoke_findings_say_they_show_only_that_the_code_runs(tmp_path, monkeypa
 
 
 def test_every_notebook_ends_with_its_finding():
-    from unetcolor.reproduction.runner import NOTEBOOKS
-
-    assert set(findings.WRITERS) == set(NOTEBOOKS)
-    for name in NOTEBOOKS:
+    entries = manifest.load()
+    assert {entry.finding for entry in entries} == set(findings.WRITERS)
+    for name in (entry.name for entry in entries):
         cells = json.loads((paths.project_root() / "notebooks" / f"{name}.ipynb").read_text())["cells"]
         assert "".join(cells[-1]["source"]) == f'findings.show("{name}", profile)', name
         assert "".join(cells[-2]["source"]).startswith("## What this shows"), name
+
+
+def test_a_manifest_template_finding_is_filled_from_its_table(tmp_path, monkeypatch):
+    fake_root(tmp_path, monkeypatch, """
+- name: 08_extra
+  sections: [evaluation]
+  tables: [08_extra.csv]
+  finding: {table: 08_extra.csv, text: "The mean is {mean:.2f} over {n} photos."}
+""")
+    tables = paths.profile_paths("paper").make().tables
+    pd.DataFrame({"mean": [1.23456], "n": [7]}).to_csv(tables / "08_extra.csv", index=False)
+    assert findings.what_this_shows("08_extra", "paper") == "**What this shows.** The mean is 1.23 over 7 photos."
+    pd.DataFrame({"other": [1]}).to_csv(tables / "08_extra.csv", index=False)
+    with pytest.raises(ValueError, match="its columns are \\['other'\\]"):
+        findings.what_this_shows("08_extra", "paper")

@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 
 from unetcolor.reproduction import runner
+from unetcolor import manifest
 
 ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = manifest.names(ROOT)
 
 
-@pytest.mark.parametrize("name", runner.NOTEBOOKS)
+@pytest.mark.parametrize("name", NOTEBOOKS)
 def test_source_notebook_has_one_parameters_cell_and_no_outputs(name):
     notebook = json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text())
     code = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
@@ -25,7 +27,7 @@ def test_source_notebook_has_one_parameters_cell_and_no_outputs(name):
 
 
 def test_every_notebook_file_is_listed():
-    assert sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb")) == sorted(runner.NOTEBOOKS)
+    assert sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb")) == sorted(NOTEBOOKS)
 
 
 def test_notebooks_declare_no_setting_of_a_profile():
@@ -34,7 +36,7 @@ def test_notebooks_declare_no_setting_of_a_profile():
     from unetcolor import profiles
 
     settings = {key for section in profiles.raw_settings("paper", ROOT)[0].values() for key in section}
-    for name in runner.NOTEBOOKS:
+    for name in NOTEBOOKS:
         assert not set(runner.notebook_parameters(name, ROOT)) & settings, name
 def test_smoke_never_writes_into_the_paper_folders():
     from unetcolor import paths
@@ -45,7 +47,7 @@ def test_smoke_never_writes_into_the_paper_folders():
         assert paper.profile not in getattr(smoke, folder).parts
 
 
-@pytest.mark.parametrize("name", runner.NOTEBOOKS)
+@pytest.mark.parametrize("name", NOTEBOOKS)
 def test_the_committed_smoke_notebooks_are_known_good_runs(name):
     """reports/smoke/notebooks/ holds what nbval compares with (`make test-notebooks`): one finished
     smoke run of every notebook, with outputs in its checked cells and the paths papermill
@@ -81,7 +83,7 @@ def test_nbval_masks_float_noise_but_not_structure():
         assert sanitize(reference) != sanitize(regressed)
 
 
-@pytest.mark.parametrize("name", runner.NOTEBOOKS)
+@pytest.mark.parametrize("name", NOTEBOOKS)
 def test_the_committed_smoke_notebooks_run_the_current_sources(name):
     """nbval re-executes the cells stored in reports/smoke/notebooks/, not those of notebooks/:
     after editing a notebook, `make smoke` and commit its executed copy with it."""
@@ -107,3 +109,27 @@ def test_committed_executed_notebooks_are_clean_and_end_with_their_finding(execu
     assert "PosixPath" not in shown and "WARNING" not in shown and not re.search(r"\d\.\d+e\+0\d", shown)
     markdown = "".join(cells[-1]["outputs"][0]["data"]["text/markdown"])
     assert markdown.startswith("**What this shows.**")
+
+
+def test_the_manifest_refuses_what_it_cannot_mean(tmp_path):
+    """Each malformed manifest is refused with the file named and the rule it breaks."""
+    real = manifest.path(ROOT).read_text()
+    (tmp_path / "notebooks").mkdir()
+    cases = {real + "- name: 08_x\n  sections: [data]\n  runs: everything\n": "runs must be one of",
+             real + "- name: 08_x\n  tables: []\n  reads: [data]\n": "unknown key",
+             real + "- name: 00_x\n": "in running order",
+             real + "- name: 08_x\n  writes_data: true\n": "exactly one notebook",
+             real + "- name: 08_x\n  tables: [a.csv]\n  finding: {table: b.csv, text: x}\n": "finding template"}
+    for text, message in cases.items():
+        (tmp_path / manifest.FILE).write_text(text)
+        with pytest.raises(ValueError, match=message) as error:
+            manifest.load(tmp_path)
+        assert str(tmp_path / manifest.FILE) in str(error.value)
+
+
+def test_the_manifest_names_every_table_the_results_page_reads():
+    """What the README's findings and docs/results.md read is some notebook's declared table."""
+    declared = {table for entry in manifest.load(ROOT) for table in entry.tables}
+    source = (ROOT / "lib" / "unetcolor" / "reproduction" / "results.py").read_text()
+    read = set(re.findall(r"tables / [\"'](\w+\.(?:csv|json))[\"']", source))
+    assert read and read <= declared, sorted(read - declared)

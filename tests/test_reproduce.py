@@ -1,6 +1,9 @@
 """`make reproduce` on photos that match no committed run: the plan, notebooks 01 and 02, then a
 clear stop (exit 2, the choices) instead of a traceback; then TRAIN=1 trains every run on those
-photos with progress and executes all seven notebooks; then the same call again does nothing.
+photos with progress and executes every notebook; then the same call again does nothing.
+The throwaway project also gains a notebook 08 the way a contributor adds one (its file and one
+manifest entry): it is executed, stamped and shown like the others, and re-executed when an input
+it declares changes, and only then.
 Real training and real papermill runs, on a generated folder in a throwaway project."""
 
 from __future__ import annotations
@@ -10,16 +13,51 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from conftest import throwaway_project
 from unetcolor.photos import data
 
 ROOT = Path(__file__).resolve().parents[1]
+EXTRA = "08_extra"  # the added notebook: it reads the main run, the evaluation section and one more file
+EXTRA_ENTRY = f"""
+- name: {EXTRA}
+  sections: [evaluation]
+  runs: main
+  records: [extra/*.txt]
+  tables: [{EXTRA}.csv]
+  finding: {{table: {EXTRA}.csv, text: "{{examples}} examples; the notes hold {{characters}} characters."}}
+"""
+
+
+def add_notebook(project: Path) -> None:
+    """Notebook 08 as a contributor adds it: the notebook file and its manifest entry, nothing else."""
+    cells = [nbformat.v4.new_code_cell("profile = 'paper'", metadata={"tags": ["parameters"]}),
+             nbformat.v4.new_code_cell(
+                 "import pandas as pd\n"
+                 "from unetcolor import paths, profiles\n"
+                 "from unetcolor.reproduction import findings\n"
+                 "notes = (paths.project_root() / 'extra' / 'notes.txt').read_text()\n"
+                 "table = pd.DataFrame({'examples': [profiles.load(profile).evaluation['examples']],\n"
+                 "                      'characters': [len(notes)]})\n"
+                 f"table.to_csv(paths.profile_paths(profile).tables / '{EXTRA}.csv', index=False)"),
+             nbformat.v4.new_markdown_cell("## What this shows"),
+             nbformat.v4.new_code_cell(f'findings.show("{EXTRA}", profile)')]
+    notebook = nbformat.v4.new_notebook(cells=cells, metadata={
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    for number, cell in enumerate(notebook.cells):
+        cell.id = f"cell-{number}"
+    (project / "notebooks" / f"{EXTRA}.ipynb").write_text(nbformat.writes(notebook))
+    manifest = project / "notebooks" / "manifest.yaml"
+    manifest.write_text(manifest.read_text() + EXTRA_ENTRY)
+    (project / "extra").mkdir()
+    (project / "extra" / "notes.txt").write_text("four")
 
 
 def test_reproduce_on_your_own_photos_stops_with_the_plan_then_trains_then_does_nothing(tmp_path):
     project, photos, environment = throwaway_project(tmp_path, "my photos", ".jpg", seed=3)
+    add_notebook(project)
 
     def reproduce(*extra):
         done = subprocess.run([sys.executable, "-m", "unetcolor", "reproduce", "--profile", "smoke", "--data-dir",
@@ -53,9 +91,12 @@ def test_reproduce_on_your_own_photos_stops_with_the_plan_then_trains_then_does_
     given = data.fingerprint(project / "data" / "processed" / "smoke")
     for run in finished:  # each run is bound to the given photos' data, not the bundled crops'
         assert json.loads((run / "config.json").read_text())["data"] == given
-    notebooks = sorted(p.name for p in (ROOT / "notebooks").glob("0*.ipynb"))
+    notebooks = sorted(p.name for p in (ROOT / "notebooks").glob("0*.ipynb")) + [f"{EXTRA}.ipynb"]
     executed = sorted(p.name for p in (project / "reports" / "smoke" / "notebooks").glob("*.ipynb"))
-    assert executed == notebooks and len(executed) == 7
+    assert executed == notebooks and len(executed) == 8
+    assert (project / "reports" / "smoke" / "stamps" / f"{EXTRA}.json").is_file()
+    shown = json.loads((project / "reports" / "smoke" / "notebooks" / f"{EXTRA}.ipynb").read_text())["cells"][-1]
+    assert "4 examples; the notes hold 4 characters." in json.dumps(shown["outputs"])
     for name in executed:  # clean outputs: no start-up logging, no paths shown as PosixPath(...)
         cells = json.loads((project / "reports" / "smoke" / "notebooks" / name).read_text())["cells"]
         outputs = [output for cell in cells for output in cell.get("outputs", [])]
@@ -67,3 +108,10 @@ def test_reproduce_on_your_own_photos_stops_with_the_plan_then_trains_then_does_
     assert done.returncode == 0, output[-3000:]
     assert "epoch/s" not in output and "s/epoch" not in output and " ran: " not in output, output[-3000:]
     assert "8 finished" in output
+
+    # an input notebook 08 declares changes: it alone re-executes, and says why
+    (project / "extra" / "notes.txt").write_text("eight ch")
+    done, output = reproduce("--train")
+    assert done.returncode == 0, output[-3000:]
+    assert output.count("re-executing, because") == 1, output[-3000:]
+    assert f"{EXTRA}: re-executing, because records it reads changed: extra/notes.txt" in output

@@ -18,11 +18,12 @@ import nbformat
 import pytest
 
 from unetcolor.reproduction import plan, runner, staleness
-from unetcolor import profiles
+from unetcolor import manifest, profiles
 
 ROOT = Path(__file__).resolve().parents[1]
-LAST = runner.NOTEBOOKS[-1]
-READERS_OF_THE_MAIN_RUN = list(runner.NOTEBOOKS[2:])  # 03-07 (unetcolor.reproduction.plan.READS)
+NOTEBOOKS = manifest.names(ROOT)
+LAST = NOTEBOOKS[-1]
+READERS_OF_THE_MAIN_RUN = list(NOTEBOOKS[2:])  # 03-07 (their manifest entries' `runs`)
 PARAMETERS = {  # each fake notebook's `parameters` cell: what papermill may inject, never a setting
     "01_data_preparation": "profile = 'paper'\ndata_dir = ''\n",
     "02_model": "profile = 'paper'\n",
@@ -62,6 +63,7 @@ def project(tmp_path, monkeypatch):
     (tmp_path / "notebooks").mkdir()
     for name, parameters in PARAMETERS.items():
         write_notebook(tmp_path / "notebooks" / f"{name}.ipynb", parameters)
+    shutil.copy(manifest.path(ROOT), tmp_path / manifest.FILE)
     shutil.copytree(ROOT / "profiles", tmp_path / "profiles")
     (tmp_path / "lib" / "unetcolor" / "weights").mkdir(parents=True)
     (tmp_path / "lib" / "unetcolor" / "model.py").write_text("FILTERS = 64\n")
@@ -73,7 +75,7 @@ def project(tmp_path, monkeypatch):
         executed.append(name)
         folders = runner.paths.profile_paths(profile, root).make()
         parameters = runner.injected_parameters(name, profile, extra, root)
-        if name == staleness.DATA_NOTEBOOK:  # what data.prepare_dataset and make_splits write
+        if name == manifest.data_notebook(root):  # what data.prepare_dataset and make_splits write
             settings = profiles.load(profile, root=root).data
             size = settings["image_size"]
             (folders.processed / "splits").mkdir(parents=True, exist_ok=True)
@@ -90,7 +92,7 @@ def project(tmp_path, monkeypatch):
     return project
 
 
-def run(project, names=runner.NOTEBOOKS, **options) -> dict[str, str]:
+def run(project, names=NOTEBOOKS, **options) -> dict[str, str]:
     """Run the runner on the fake project; each notebook's one-line verdict, by name, without its "(N s)"."""
     project.executed.clear()
     decisions = runner.run(list(names), "smoke", root=project.root, **options)
@@ -116,12 +118,12 @@ def finish(run: plan.PlannedRun) -> None:
 
 def test_a_second_run_with_the_same_inputs_executes_nothing_and_says_since_when(project, capsys):
     first = run(project)
-    assert first == {name: "ran: no previous run" for name in runner.NOTEBOOKS}
+    assert first == {name: "ran: no previous run" for name in NOTEBOOKS}
     stamp = staleness.read_stamp("03_training", "smoke", project.root)
     second = run(project)
     assert project.executed == []
-    since = {name: staleness.read_stamp(name, "smoke", project.root)["recorded"] for name in runner.NOTEBOOKS}
-    assert second == {name: f"current: inputs unchanged since {since[name]}" for name in runner.NOTEBOOKS}
+    since = {name: staleness.read_stamp(name, "smoke", project.root)["recorded"] for name in NOTEBOOKS}
+    assert second == {name: f"current: inputs unchanged since {since[name]}" for name in NOTEBOOKS}
     assert stamp["recorded"] in second["03_training"]
     assert "[smoke] 03_training current: inputs unchanged since" in capsys.readouterr().out
 
@@ -132,7 +134,7 @@ def test_a_changed_notebook_source_reruns_that_notebook_only(project):
     verdicts = run(project)
     assert project.executed == ["03_training"]
     assert verdicts["03_training"] == "ran: notebook source changed"
-    assert all(verdicts[name].startswith("current:") for name in runner.NOTEBOOKS if name != "03_training")
+    assert all(verdicts[name].startswith("current:") for name in NOTEBOOKS if name != "03_training")
 
 
 def test_a_notebook_that_re_ran_leaves_the_later_ones_current_when_what_they_read_did_not_change(project):
@@ -157,16 +159,16 @@ def test_a_changed_parameter_names_itself_and_its_values(project):
 
 
 def test_a_changed_profile_setting_reruns_the_notebooks_that_read_it_and_names_the_setting(project):
-    """Each notebook's stamp holds the sections it reads (plan.SECTIONS_READ): a main-run setting
+    """Each notebook's stamp holds the sections it reads (its manifest entry's `sections`): a main-run setting
     re-executes 03 and 04, which read it, and 05-07 through the main run's new folder (its name
     follows its settings), while 01 and 02 stay current; a study setting re-executes 04 alone."""
     run(project)
     edit_profile(project, "  epochs: 2\n", "  epochs: 3\n")
     verdicts = run(project)
-    assert project.executed == list(runner.NOTEBOOKS[2:])
+    assert project.executed == list(NOTEBOOKS[2:])
     assert verdicts["01_data_preparation"].startswith("current:") and verdicts["02_model"].startswith("current:")
     assert verdicts["03_training"].startswith("ran: profile settings changed: main.epochs; training runs")
-    assert all(verdicts[name].startswith("ran: training runs") for name in runner.NOTEBOOKS[4:])
+    assert all(verdicts[name].startswith("ran: training runs") for name in NOTEBOOKS[4:])
     assert all(verdict.startswith("current:") for verdict in run(project).values())
     edit_profile(project, "  splits: [\"70_30\", \"80_20\"]\n", "  splits: [\"80_20\"]\n")
     verdicts = run(project)
@@ -245,7 +247,7 @@ def test_prepared_data_changed_by_notebook_01_reruns_the_notebooks_that_read_it(
     run(project)
     edit_profile(project, "  image_size: 64\n", "  image_size: 128\n")
     verdicts = run(project)
-    assert project.executed == list(runner.NOTEBOOKS)
+    assert project.executed == list(NOTEBOOKS)
     assert verdicts["01_data_preparation"] == "ran: profile settings changed: data.image_size"
     assert verdicts["02_model"] == "ran: profile settings changed: data.image_size; prepared data changed"
     assert verdicts["04_hyperparameter_study"].startswith(
@@ -256,7 +258,7 @@ def test_prepared_data_replaced_behind_the_runner(project):
     run(project)
     processed = project / "data" / "processed" / "smoke"
     (processed / "splits" / "split_80_20.csv").write_text("id,file,subset\n0,a.png,val\n1,b.png,train\n")
-    verdicts = run(project, names=runner.NOTEBOOKS[1:])  # notebook 01 not asked for: the readers notice
+    verdicts = run(project, names=NOTEBOOKS[1:])  # notebook 01 not asked for: the readers notice
     assert verdicts["02_model"] == "ran: prepared data changed"
     verdicts = run(project)
     assert verdicts["01_data_preparation"].startswith("ran: prepared data replaced since this notebook wrote it")
@@ -326,7 +328,7 @@ def test_shipped_weights_are_read_by_notebook_07_only(project):
     (project / "lib" / "unetcolor" / "weights" / "default.keras").write_bytes(b"retrained")
     verdicts = run(project)
     assert project.executed == [LAST]
-    assert verdicts[LAST] == "ran: shipped colorizers or their records changed: default.keras"
+    assert verdicts[LAST] == "ran: records it reads changed: lib/unetcolor/weights/default.keras"
 
 
 def test_a_model_path_parameter_is_fingerprinted_by_the_file(project):
@@ -340,11 +342,11 @@ def test_a_model_path_parameter_is_fingerprinted_by_the_file(project):
 
 def test_force_reruns_everything_and_keeps_the_stamps(project):
     run(project)
-    before = {name: staleness.stamp_path(name, "smoke", project.root).read_text() for name in runner.NOTEBOOKS}
+    before = {name: staleness.stamp_path(name, "smoke", project.root).read_text() for name in NOTEBOOKS}
     verdicts = run(project, force=True)
-    assert project.executed == list(runner.NOTEBOOKS)
+    assert project.executed == list(NOTEBOOKS)
     assert all(verdict == "ran: forced (--force)" for verdict in verdicts.values())
-    assert before == {name: staleness.stamp_path(name, "smoke", project.root).read_text() for name in runner.NOTEBOOKS}
+    assert before == {name: staleness.stamp_path(name, "smoke", project.root).read_text() for name in NOTEBOOKS}
 
 
 def test_a_failed_run_writes_no_stamp(project, monkeypatch):
@@ -369,6 +371,7 @@ def test_papermill_end_to_end_with_relative_paths_in_its_metadata(tmp_path, monk
     (tmp_path / "notebooks").mkdir()
     for name, parameters in PARAMETERS.items():
         write_notebook(tmp_path / "notebooks" / f"{name}.ipynb", parameters, "print(profile * 2)")
+    shutil.copy(manifest.path(ROOT), tmp_path / manifest.FILE)
     shutil.copytree(ROOT / "profiles", tmp_path / "profiles")
     (tmp_path / "lib" / "unetcolor").mkdir(parents=True)
     assert runner.run(["02_model"], "smoke", root=tmp_path)[0].stale

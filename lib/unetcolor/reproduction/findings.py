@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import paths, profiles
+from .. import manifest, paths, profiles
 
 
 def _tables(profile: str) -> Path:
@@ -168,14 +168,36 @@ def _hue_sentence(tables: Path) -> str:
     return f" Coloured pixels given their original's broad hue: {shares}."
 
 
-WRITERS = {"01_data_preparation": data_preparation, "02_model": model, "03_training": training,
-           "04_hyperparameter_study": hyperparameter_study, "05_psnr_evaluation": psnr_evaluation,
-           "06_pokhara_test_images": pokhara_test_images, "07_beyond_the_paper": beyond_the_paper}
+# the writers a manifest entry's `finding` may name
+WRITERS = {writer.__name__: writer for writer in (data_preparation, model, training, hyperparameter_study,
+                                                   psnr_evaluation, pokhara_test_images, beyond_the_paper)}
+
+
+def from_template(finding: dict, profile: str) -> str:
+    """A manifest finding {table, text}: text with each {column} (format spec allowed, e.g.
+    {psnr:.2f}) filled from the first row of reports/<profile>/tables/<table>."""
+    table = _tables(profile) / finding["table"]
+    # records keep each column's own type: a count stays an integer beside a float column
+    row = json.loads(table.read_text()) if table.suffix == ".json" else pd.read_csv(table).head(1).to_dict("records")[0]
+    try:
+        return finding["text"].format(**row)
+    except (KeyError, IndexError, ValueError) as error:
+        raise ValueError(f"{manifest.path()}: the finding of {finding['table']} names what its first row "
+                         f"does not hold ({error}); its columns are {sorted(row)}") from None
 
 
 def what_this_shows(notebook: str, profile: str) -> str:
-    """The finding of `notebook` (a name of WRITERS) as Markdown, from the profile's tables."""
-    return "**What this shows.** " + WRITERS[notebook](profile)
+    """The finding of `notebook` as Markdown, from the profile's tables, written as its manifest
+    entry says (a writer of WRITERS by name, or a template)."""
+    finding = manifest.notebook(notebook).finding
+    if isinstance(finding, dict):
+        text = _caveat(profile) + from_template(finding, profile)
+    elif finding in WRITERS:
+        text = WRITERS[finding](profile)
+    else:
+        raise ValueError(f"{manifest.path()}: {notebook}'s finding {finding!r} is neither a writer of "
+                         f"unetcolor.reproduction.findings ({', '.join(WRITERS)}) nor {{table, text}}")
+    return "**What this shows.** " + text
 
 
 def show(notebook: str, profile: str) -> None:

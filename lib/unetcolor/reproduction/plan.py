@@ -23,8 +23,8 @@ Each time it estimates, `make reproduce` records the plan in reports/<profile>/p
 profile would take from scratch on that machine. The README's times are generated from these
 records (unetcolor.reproduction.results), never typed.
 
-Which notebook reads which profile sections and which runs is written here (SECTIONS_READ,
-READS), for the staleness record and for what `make reproduce` can execute while runs are missing.
+Which runs each notebook reads is the notebooks manifest's (unetcolor.manifest): `runs_read_by`
+gives their records to the staleness record.
 """
 
 from __future__ import annotations
@@ -40,22 +40,12 @@ from keras.backend import backend as keras_backend
 
 from ..photos import data
 from ..unet import half_weights, precision, runs, speed
-from .. import paths, profiles
+from .. import manifest, paths, profiles
 from ..training import study
 from ..config import TrainConfig
 from ..files import sha256_file, write_json
 from ..reproducibility import cpu_model, device_description, usable_cores
 
-# the profile sections each notebook reads (profiles/<profile>.yaml): its stamp records these only,
-# so a study setting re-executes notebook 04 and not 05-07 (the main run's settings reach 05-07
-# through the main run's records, READS below)
-SECTIONS_READ = {"01_data_preparation": ("data",), "02_model": ("data", "model"),  # the model's input: data's size
-                 "03_training": ("data", "model", "main"), "04_hyperparameter_study": ("data", "model", "main", "study"),
-                 "05_psnr_evaluation": ("evaluation",), "06_pokhara_test_images": ("evaluation",),
-                 "07_beyond_the_paper": ("evaluation",)}
-# the runs each notebook reads: "main" (the main run), "study" (the main run and every study run)
-READS = {"03_training": "main", "04_hyperparameter_study": "study", "05_psnr_evaluation": "main",
-         "06_pokhara_test_images": "main", "07_beyond_the_paper": "main"}
 RECORD_FILES = ("config.json", "history.csv", "metrics.json", half_weights.RECORD_FILE)
 
 
@@ -183,10 +173,10 @@ def duration(seconds: float) -> str:
 
 
 def runs_read_by(notebook: str, profile: str, root: Path | None = None) -> dict | None:
-    """The records of the runs a notebook reads (READS), by content: {run folder: {file:
+    """The records of the runs a notebook reads (its manifest entry's `runs`), by content: {run folder: {file:
     sha256}} (a missing run maps to None), for its staleness record; None for a notebook that
     reads no run or where no data is prepared yet."""
-    reads = READS.get(notebook)
+    reads = manifest.notebook(notebook, root).runs
     folders = paths.profile_paths(profile, root)
     if reads is None or not (folders.processed / "manifest.json").is_file():
         return None

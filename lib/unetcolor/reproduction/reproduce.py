@@ -36,15 +36,18 @@ import keras
 from tqdm.auto import tqdm
 
 from ..photos import data
-from .. import paths
-from . import plan, runner, staleness
+from .. import manifest, paths
+from . import plan, runner
 from ..unet import runs
 from ..training import study, train
 from ..reproducibility import PROGRESS_ENV
 
 EXIT_RUNS_MISSING = 2
-READ_NO_RUN = tuple(name for name in runner.NOTEBOOKS if name not in plan.READS)  # 01, 02: before the plan
-BEFORE_STUDY = tuple(name for name in runner.NOTEBOOKS if plan.READS.get(name) == "main")  # need the main run only
+
+
+def reading(*kinds: str | None) -> list[str]:
+    """The manifest's notebooks that read runs of these kinds ("main", "study"; None: no run)."""
+    return [entry.name for entry in manifest.load() if entry.runs in kinds]
 
 
 class ProgressBars(keras.callbacks.Callback):
@@ -164,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         data.main(["--profile", args.profile] + (["--data-dir", args.data_dir] if args.data_dir else []))
         args.train = True
     else:
-        notebooks([staleness.DATA_NOTEBOOK] if args.plan else READ_NO_RUN)
+        notebooks([manifest.data_notebook()] if args.plan else reading(None))
     folders = paths.profile_paths(args.profile)
     planned = plan.build(args.profile)
     unkeyed = runs.without_architecture(folders.models)
@@ -190,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
                 train_runs([main_run], args.profile, total)
             runs.mark_main(args.profile, main_run.run_dir)
             if not args.runs_only:
-                notebooks(BEFORE_STUDY)
+                notebooks(reading("main"))
             rest = [run for run in missing if run.role == "study"]
             if args.jobs > 1:
                 train_in_parallel(rest, args.profile, args.jobs, total)
@@ -203,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
             return 130
         total.close()
         if not args.runs_only:
-            notebooks([name for name in runner.NOTEBOOKS if name in plan.READS])
+            notebooks(reading("main", "study"))
         return 0
     if args.runs_only:
         runs.mark_main(args.profile, main_run.run_dir)
@@ -211,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if main_run.status == "finished":
         runs.mark_main(args.profile, main_run.run_dir)
-        notebooks([name for name in runner.NOTEBOOKS if name in plan.READS])
+        notebooks(reading("main", "study"))
     if missing:
         print(missing_message(missing, args.profile, args.data_dir), file=sys.stderr, flush=True)
         return EXIT_RUNS_MISSING

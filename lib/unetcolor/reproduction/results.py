@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..unet import half_weights, runs
-from .. import paths, profiles, shipped
+from .. import manifest, paths, profiles, shipped
 from . import plan, runner, staleness
 from ..training import study
 from ..photos.download import DEFAULT_URL, KAGGLE_DATASET
@@ -318,7 +318,7 @@ def _hue_lines(tables: Path) -> list[str]:
 def _runtimes(profile: str) -> pd.DataFrame:
     """Each notebook's last execution as its stamp records it: wall seconds and the machine."""
     rows = []
-    for name in runner.NOTEBOOKS:
+    for name in manifest.names():
         execution = (staleness.read_stamp(name, profile) or {}).get("execution", {})
         rows.append({"notebook": name, "seconds": execution.get("seconds", "not recorded"),
                      "machine": execution.get("machine", "")})

@@ -34,21 +34,10 @@ from pathlib import Path
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import default
 
-from .. import paths, profiles
+from .. import manifest, paths, profiles
 from . import plan, staleness
 from ..config import parse_assignments
 from ..reproducibility import PROGRESS_ENV, cpu_model, usable_cores
-
-NOTEBOOKS = (
-    "01_data_preparation",
-    "02_model",
-    "03_training",
-    "04_hyperparameter_study",
-    "05_psnr_evaluation",
-    "06_pokhara_test_images",
-    "07_beyond_the_paper",
-)
-
 
 def notebook_path(name: str, root: Path | None = None) -> Path:
     return (root or paths.project_root()) / "notebooks" / f"{name}.ipynb"
@@ -74,7 +63,7 @@ def notebook_parameters(name: str, root: Path | None = None) -> dict:
 
 def declared_parameters(root: Path | None = None) -> set[str]:
     """Every parameter name some notebook declares."""
-    return set().union(*(notebook_parameters(name, root) for name in NOTEBOOKS))
+    return set().union(*(notebook_parameters(name, root) for name in manifest.names(root)))
 
 
 def injected_parameters(name: str, profile: str, extra: dict | None = None, root: Path | None = None) -> dict:
@@ -161,16 +150,17 @@ def machine() -> str:
 
 def run(names: list[str], profile: str, extra: dict | None = None, force: bool = False,
         root: Path | None = None) -> list[staleness.Decision]:
-    """Re-execute those of `names` (run in NOTEBOOKS order) whose inputs changed since their
+    """Re-execute those of `names` (run in the manifest's order) whose inputs changed since their
     last successful run, or all of them with force; print one line per notebook.
 
     Each decision is taken just before the notebook's turn, so one that reads what an earlier
     one wrote (the prepared data) sees it as it is then."""
     root = root or paths.project_root()
     decisions = []
-    for name in [name for name in NOTEBOOKS if name in names]:
+    for entry in [entry for entry in manifest.load(root) if entry.name in names]:
+        name = entry.name
         sections = profiles.raw_settings(profile, root)[0]
-        read = {section: values for section, values in sections.items() if section in plan.SECTIONS_READ[name]}
+        read = {section: values for section, values in sections.items() if section in entry.sections}
         record = staleness.inputs(name, profile, injected_parameters(name, profile, extra, root), read,
                                   plan.runs_read_by(name, profile, root), root)
         decision = staleness.decide(name, profile, record, root, force=force)
@@ -206,7 +196,7 @@ def parse_settings(items: list[str], declared: set[str]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m unetcolor notebooks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("notebooks", nargs="*", default=list(NOTEBOOKS), help="notebook names (default: all, in order)")
+    parser.add_argument("notebooks", nargs="*", help="notebook names (default: all, in the manifest's order)")
     parser.add_argument("--profile", default="paper")
     parser.add_argument("--data-dir", default="", help="a folder of photos instead of the download (notebook 01)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
@@ -214,9 +204,11 @@ def main(argv: list[str] | None = None) -> int:
                              "--set photos_dir=../shared/data/pokhara")
     parser.add_argument("--force", action="store_true", help="re-execute the notebooks even where nothing changed")
     args = parser.parse_args(argv)
-    unknown = sorted(set(args.notebooks) - set(NOTEBOOKS))
+    known = manifest.names()
+    args.notebooks = args.notebooks or list(known)
+    unknown = sorted(set(args.notebooks) - set(known))
     if unknown:
-        parser.error(f"unknown notebook(s) {unknown}; choose from {list(NOTEBOOKS)}")
+        parser.error(f"unknown notebook(s) {unknown}; choose from {list(known)} ({manifest.FILE})")
     extra = {"data_dir": args.data_dir} if args.data_dir else {}  # notebook 01 resolves it against the project root
     try:
         extra.update(parse_settings(args.set, declared_parameters()))

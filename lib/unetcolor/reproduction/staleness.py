@@ -31,19 +31,19 @@ What a notebook's record holds:
                 the package: editing the `colorize` command re-executes no notebook, editing
                 metrics.py the notebooks that reach it
     settings    the sections of the profile's settings it reads (profiles/<profile>.yaml, with
-                what it extends applied; unetcolor.reproduction.plan.SECTIONS_READ)
+                what it extends applied; its `sections` in the notebooks manifest, unetcolor.manifest)
     parameters  what papermill injects: the profile's name, --set and --data-dir
     folders     each *_dir / *_path parameter that names a local file or folder (DATA_DIR's
                 photos, photos_dir, model_path): file count, bytes, and one sha256 over the
                 files' names, sizes and contents
-    data        notebooks 02-07: the prepared data that notebook 01 wrote (`prepared_data`)
-    runs        notebooks 03-07: the training runs it reads (unetcolor.reproduction.plan.READS), each finished
+    data        every later notebook: the prepared data that notebook 01 wrote (`prepared_data`)
+    runs        the training runs it reads (its manifest entry's `runs`), each finished
                 run's records by sha256, a missing run as null: a run trained since re-executes
                 exactly the notebooks that read it
-    weights     notebook 07: sha256 of each shipped colorizer file, lib/unetcolor/weights/*, and of
-                the records of the candidates and levers tried for them (models/default-model/)
+    records     sha256 of each file its manifest entry's `records` globs match (notebook 07: the
+                shipped colorizers and the records of the candidates and levers tried for them)
 
-Notebook 01 writes the prepared data, so that data is its output, not its input: its stamp also
+The notebook that prepares the data (notebook 01, `writes_data` in the manifest) writes it, so that data is its output, not its input: its stamp also
 records the data it wrote ("outputs"), and it re-executes when that data is missing or has since
 been replaced (by `python -m unetcolor data`, say). A notebook that re-ran with unchanged
 inputs keeps its stamp, so the notebooks after it stay current.
@@ -58,12 +58,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..photos import data
-from .. import dependencies, paths, shipped
+from .. import dependencies, manifest, paths
 from ..files import sha256_file, write_json
 
 STAMP_VERSION = 1
-DATA_NOTEBOOK = "01_data_preparation"  # writes data/processed/<profile>/, which the others read
-READS_SHIPPED_WEIGHTS = ("07_beyond_the_paper",)
 
 
 def sha256_json(value) -> str:
@@ -146,15 +144,13 @@ def inputs(name: str, profile: str, parameters: dict, settings: dict, runs: dict
                 folders[key] = content_digest(path)
     if folders:
         record["folders"] = folders
-    if name != DATA_NOTEBOOK:
+    entry = manifest.notebook(name, root)
+    if not entry.writes_data:
         record["data"] = prepared_data(paths.profile_paths(profile, root).processed)
     if runs is not None:
         record["runs"] = runs
-    if name in READS_SHIPPED_WEIGHTS:
-        # the shipped files, and the records of the candidates and levers tried for them
-        record["weights"] = {
-            **file_digests(file for file in (root / "lib" / "unetcolor" / "weights").glob("*") if file.is_file()),
-            **file_digests((root / "models" / shipped.PROFILE).glob("**/*.json"), within=root)}
+    if entry.records:
+        record["records"] = file_digests(entry.record_files(root), within=root)
     return record
 
 
@@ -190,7 +186,7 @@ def decide(name: str, profile: str, record: dict, root: Path | None = None, forc
     decision.reasons += changes(stamp.get("inputs", {}), record)
     if not (paths.profile_paths(profile, root).notebooks / f"{name}.ipynb").is_file():
         decision.reasons.append("executed notebook missing")
-    if name == DATA_NOTEBOOK:
+    if manifest.notebook(name, root).writes_data:
         written = prepared_data(paths.profile_paths(profile, root).processed)
         if written is None:
             decision.reasons.append("prepared data missing")
@@ -230,10 +226,10 @@ def changes(old: dict, new: dict) -> list[str]:
             [f"training runs gone: {_names(gone)}"] if gone else [])
         others = [run for run in runs if run not in trained + planned + gone]
         reasons += [f"training runs no longer planned: {_names(others)}"] if others else []
-    if old.get("weights") != new.get("weights"):
-        changed = _changed_keys(old.get("weights"), new.get("weights"))
-        reasons.append("shipped colorizers or their records changed: " + _names(changed))
-    known = {"notebook", "code", "settings", "parameters", "folders", "data", "runs", "weights"}
+    if old.get("records") != new.get("records"):
+        changed = _changed_keys(old.get("records"), new.get("records"))
+        reasons.append("records it reads changed: " + _names(changed))
+    known = {"notebook", "code", "settings", "parameters", "folders", "data", "runs", "records"}
     reasons += [f"{key} changed" for key in _changed_keys(old, new) if key not in known]
     return reasons
 
@@ -249,7 +245,7 @@ def record_run(name: str, profile: str, record: dict, root: Path | None = None,
     root = root or paths.project_root()
     stamp = {"version": STAMP_VERSION, "notebook": name, "profile": profile,
              "fingerprint": sha256_json(record), "inputs": record}
-    if name == DATA_NOTEBOOK:
+    if manifest.notebook(name, root).writes_data:
         stamp["outputs"] = prepared_data(paths.profile_paths(profile, root).processed)
     previous = read_stamp(name, profile, root)
     if previous is not None and {key: value for key, value in previous.items()
