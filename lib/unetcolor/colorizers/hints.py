@@ -1,0 +1,281 @@
+"""Colour hints: a person's "this point is this colour", as the colorizers take it.
+
+A hint is a pixel of the input photo (x, y from its top-left corner) and an sRGB colour; only
+the colour's a*, b* count, its lightness is the photo's own. At the model's size the hints are
+two planes (Zhang et al. 2017, "Real-Time User-Guided Image Colorization"):
+
+    hint map  float32 (h, w, 2): a*, b* / 128 where a hint lies, 0 elsewhere
+    mask      float32 (h, w, 1): 1 where a hint lies, 0 elsewhere
+
+``spread`` lays the hints over the model's colours around each one, weighted by distance and by
+how alike the lightness is, so a click colours the region it belongs to and stops at edges.
+``reveal`` draws training hints from the true a*, b*: a number per photo, some photos none.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+
+from .. import color
+from ..evaluation import metrics, predict
+
+COUNTS = (0, 1, 2, 5, 10, 20, 50)  # hints per photo, as measured
+HEX = re.compile(r"#[0-9a-fA-F]{6}")
+SPEC = re.compile(r"\s*(-?\d+)\s*,\s*(-?\d+)\s*=\s*(\S+)\s*")
+
+
+@dataclass(frozen=True)
+class Hint:
+    """Pixel (x, y) of the photo, from its top-left corner, and an sRGB colour '#rrggbb'."""
+
+    x: int
+    y: int
+    color: str
+
+    def __post_init__(self):
+        if not HEX.fullmatch(self.color):
+            raise ValueError(f"hint {self.describe()}: the colour must be #RRGGBB (six hex digits), "
+                             f"got {self.color!r}")
+
+    def describe(self) -> str:
+        return f"{self.x},{self.y}={self.color}"
+
+    @property
+    def rgb(self) -> np.ndarray:
+        """uint8 (3,)."""
+        return np.array([int(self.color[i:i + 2], 16) for i in (1, 3, 5)], dtype=np.uint8)
+
+    @property
+    def ab(self) -> np.ndarray:
+        """float32 (2,): the colour's a*, b* (CIE L*a*b*, D65)."""
+        return color.rgb_to_lab(self.rgb[None, None])[0, 0, 1:]
+
+
+def parse(text: str) -> Hint:
+    """'X,Y=#RRGGBB' -> Hint (ValueError naming the text and the form expected)."""
+    match = SPEC.fullmatch(text)
+    if match is None:
+        raise ValueError(f"hint {text!r}: expected X,Y=#RRGGBB, e.g. 10,20=#3366cc")
+    return Hint(int(match[1]), int(match[2]), match[3])
+
+
+def read(path: str | Path) -> list[Hint]:
+    """A JSON file holding a list of {"x": ..., "y": ..., "color": "#RRGGBB"} (ValueError naming
+    the file and the entry at fault; FileNotFoundError for a missing file)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such hints file; give a JSON list of "
+                                '{"x": ..., "y": ..., "color": "#RRGGBB"}')
+    try:
+        entries = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}: not JSON ({error}); give a list of "
+                         '{"x": ..., "y": ..., "color": "#RRGGBB"}') from None
+    if not isinstance(entries, list):
+        raise ValueError(f"{path}: expected a JSON list of hints, got {type(entries).__name__}")
+    hints = []
+    for number, entry in enumerate(entries, 1):
+        if (not isinstance(entry, dict) or set(entry) != {"x", "y", "color"}
+                or not all(isinstance(entry[k], int) and not isinstance(entry[k], bool) for k in ("x", "y"))
+                or not isinstance(entry["color"], str)):
+            raise ValueError(f"{path}: hint {number} is {entry!r}; each is "
+                             '{"x": <integer>, "y": <integer>, "color": "#RRGGBB"}')
+        try:
+            hints.append(Hint(entry["x"], entry["y"], entry["color"]))
+        except ValueError as error:
+            raise ValueError(f"{path}: hint {number}: {error}") from None
+    return hints
+
+
+def check_inside(hints: list[Hint], width: int, height: int, where: str = "the photo") -> None:
+    """ValueError naming the first hint outside a width x height photo."""
+    for hint in hints:
+        if not (0 <= hint.x < width and 0 <= hint.y < height):
+            raise ValueError(f"hint {hint.describe()} lies outside {where} ({width}x{height}: "
+                             f"x in 0..{width - 1}, y in 0..{height - 1})")
+
+
+def to_model(hints: list[Hint], photo_size: tuple[int, int], model_size: tuple[int, int]) -> np.ndarray:
+    """Each hint's pixel at the model's size: int (K, 2) rows (row, column). photo_size and
+    model_size are (height, width); a pixel maps to the model pixel its centre falls in."""
+    (height, width), (rows, columns) = photo_size, model_size
+    if not hints:
+        return np.zeros((0, 2), dtype=int)
+    points = np.array([(hint.y, hint.x) for hint in hints], dtype=np.float64)
+    scale = np.array([rows / height, columns / width])
+    return np.clip(np.floor((points + 0.5) * scale), 0, [rows - 1, columns - 1]).astype(int)
+
+
+def planes(hints: list[Hint], photo_size: tuple[int, int], model_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(hint map float32 (h, w, 2) in a*, b* / 128, mask float32 (h, w, 1)); a later hint on the
+    same model pixel replaces an earlier one."""
+    ab = np.zeros((*model_size, 2), dtype=np.float32)
+    mask = np.zeros((*model_size, 1), dtype=np.float32)
+    for (row, column), hint in zip(to_model(hints, photo_size, model_size), hints):
+        ab[row, column] = hint.ab / 128.0
+        mask[row, column] = 1.0
+    return ab, mask
+
+
+def spread(ab: np.ndarray, lightness: np.ndarray, hint_ab: np.ndarray, mask: np.ndarray,
+           space: float = 0.08, tone: float = 8.0) -> np.ndarray:
+    """The model's a*, b* / 128, float32 (h, w, 2), with each hint laid over the pixels around it.
+
+    lightness: float (h, w), L* of the gray the model saw. A hint at p weighs on pixel q by
+    w = exp(-|p - q|² / (2 (space·side)²) - (L*(p) - L*(q))² / (2 tone²)), side being the shorter
+    side in pixels. q takes (1 - W)·model + W·(the hints' colours averaged by w), W the largest w
+    at q; a hinted pixel takes its hint's colour. space <= 0 changes only the hinted pixels."""
+    hinted = mask[..., 0] > 0
+    out = np.array(ab, dtype=np.float32, copy=True)
+    points = np.argwhere(hinted)
+    if len(points) and space > 0:
+        rows, columns = np.mgrid[0:ab.shape[0], 0:ab.shape[1]]
+        width = space * min(ab.shape[:2])
+        lightness = np.asarray(lightness, dtype=np.float32)
+        total = np.zeros(ab.shape[:2], dtype=np.float32)
+        strongest = np.zeros(ab.shape[:2], dtype=np.float32)
+        weighted = np.zeros(ab.shape, dtype=np.float32)
+        for row, column in points:
+            weight = np.exp(-((rows - row) ** 2 + (columns - column) ** 2) / (2 * width ** 2)
+                            - (lightness - lightness[row, column]) ** 2 / (2 * tone ** 2)).astype(np.float32)
+            total += weight
+            np.maximum(strongest, weight, out=strongest)
+            weighted += weight[..., None] * hint_ab[row, column]
+        mean = weighted / np.maximum(total, 1e-30)[..., None]
+        out = out * (1 - strongest[..., None]) + mean * strongest[..., None]
+    out[hinted] = hint_ab[hinted]
+    return out.astype(np.float32)
+
+
+def reveal(ab: np.ndarray, rng: np.random.Generator, most: int = 50, none_share: float = 0.1,
+           patch: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Training hints drawn from the true a*, b* / 128, float (N, h, w, 2): for each photo, no
+    hint with probability none_share, else a count drawn uniformly from 1..most (log-uniform
+    favours few, as a person gives), each a patch x patch square holding the square's mean
+    true colour. Returns (hint map (N, h, w, 2), mask (N, h, w, 1)), float32."""
+    count, rows, columns = ab.shape[:3]
+    hint_ab = np.zeros(ab.shape, dtype=np.float32)
+    mask = np.zeros((count, rows, columns, 1), dtype=np.float32)
+    for i in range(count):
+        if rng.random() < none_share:
+            continue
+        for _ in range(int(np.exp(rng.uniform(0, np.log(most + 1))))):
+            top, left = rng.integers(0, rows - patch + 1), rng.integers(0, columns - patch + 1)
+            square = (i, slice(top, top + patch), slice(left, left + patch))
+            hint_ab[square] = ab[square].reshape(-1, 2).mean(axis=0)
+            mask[square] = 1.0
+    return hint_ab, mask
+
+
+def takes_hints(model) -> bool:
+    """Whether the model's input holds the hint planes: gray, hint map and mask (4 channels)."""
+    return model.input_shape[-1] == 4
+
+
+def colorize(model, photo: np.ndarray, hints: list[Hint], space: float = 0.08, tone: float = 8.0) -> np.ndarray:
+    """uint8 RGB (H, W, 3) or gray (H, W) of any size, and hints in its pixels -> uint8 RGB
+    (H, W, 3): the model's colours (fed the hint planes where it takes them), the hints spread
+    over them at the model's size (``spread``), laid over the photo's full-resolution lightness
+    as predict.colorize_photo lays them."""
+    gray = predict._gray_of(photo)
+    check_inside(hints, gray.shape[1], gray.shape[0])
+    size = tuple(model.input_shape[1:3])
+    small = predict._shrink(gray, size)
+    hint_ab, mask = planes(hints, gray.shape, size)
+    x = color.gray_to_input(small[None])
+    if takes_hints(model):
+        x = np.concatenate([x, hint_ab[None], mask[None]], axis=-1)
+    output = np.asarray(model(x, training=False))[0]
+    lightness = predict._lightness_of_gray(small)
+    if output.shape[-1] == 3:  # the paper's RGB U-Net: its colour as a*, b*
+        output = color.rgb_to_lab(color.output_to_rgb(output))[..., 1:] / 128.0
+    ab = spread(output, lightness, hint_ab, mask, space, tone)
+    small_rgb = color.lab_to_rgb(np.concatenate([lightness[..., None], ab * 128.0], axis=-1))
+    return predict.transfer_chroma(gray, small_rgb)
+
+
+def with_hint_inputs(model: keras.Model) -> keras.Model:
+    """model (gray (N, h, w, 1) -> a*, b* / 128) rebuilt to take gray, hint map and mask
+    (N, h, w, 4): every weight kept, and the kernels of the layers that now see the hint planes
+    (the first convolution, and whatever reads the input again through the last skip) get zero
+    weights for them, so with no hint it computes exactly what model computes."""
+    if model.input_shape[-1] != 1 or model.output_shape[-1] != 2:
+        raise ValueError(f"model {model.name!r} takes {model.input_shape} to {model.output_shape}; hint inputs are "
+                         "added to an L*a*b* colorizer, gray (N, h, w, 1) to a*, b* (N, h, w, 2)")
+    wide = keras.models.clone_model(model, input_tensors=keras.Input((*model.input_shape[1:3], 4), name="gray_hints"))
+    for old, new in zip(model.layers, wide.layers):
+        weights = []
+        for value, shape in zip(old.get_weights(), [w.shape for w in new.weights]):
+            if value.shape != tuple(shape):  # a kernel whose input depth grew by the 3 hint planes, added last
+                grown = np.zeros(shape, dtype=value.dtype)
+                grown[..., :value.shape[-2], :] = value
+                value = grown
+            weights.append(value)
+        new.set_weights(weights)
+    return wide
+
+
+def random_hints(photo: np.ndarray, count: int, rng: np.random.Generator) -> list[Hint]:
+    """count hints at random pixels of a uint8 RGB photo (H, W, 3), each holding that pixel's colour."""
+    rows, columns = rng.integers(0, photo.shape[0], count), rng.integers(0, photo.shape[1], count)
+    return [Hint(int(x), int(y), "#%02x%02x%02x" % tuple(int(v) for v in photo[y, x])) for y, x in zip(rows, columns)]
+
+
+def hint_sets(photos: np.ndarray, counts=COUNTS, seed: int = 0) -> dict[int, list[list[Hint]]]:
+    """For each count, one list of random_hints per photo, drawn from (seed, count): the same
+    hints whichever model is measured."""
+    return {count: [random_hints(photo, count, np.random.default_rng([seed, count, i]))
+                    for i, photo in enumerate(photos)] for count in counts}
+
+
+def choose_spread(model: keras.Model, photos: np.ndarray, spaces, tones, counts=(1, 5, 10, 50),
+                  seed: int = 1) -> tuple[dict, pd.DataFrame]:
+    """The spread (space, tone) with the best mean PSNR over photos (uint8 (N, h, w, 3), the
+    tuning subset) and the counts given, each count's hints drawn as hint_sets draws them.
+    Returns ({"space", "tone"}, the table of every pair tried: mean PSNR per count and overall)."""
+    sets = hint_sets(photos, counts, seed)
+    rows = []
+    for space in spaces:
+        for tone in tones:
+            row = {"space": float(space), "tone": float(tone)}
+            for count in counts:
+                row[f"psnr_{count}"] = float(np.mean([metrics.psnr(photo, colorize(model, photo, given, space, tone))
+                                                      for photo, given in zip(photos, sets[count])]))
+            row["psnr_mean"] = float(np.mean([row[f"psnr_{count}"] for count in counts]))
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    best = table.loc[table["psnr_mean"].idxmax()]
+    return {"space": float(best["space"]), "tone": float(best["tone"])}, table
+
+
+def hint_curve(model: keras.Model, automatic: keras.Model, photos: np.ndarray, spread_settings: dict,
+               counts=COUNTS, seed: int = 0) -> pd.DataFrame:
+    """PSNR, SSIM, colorfulness (mean over photos) and raw a*, b* AuC (pooled) of model given 0,
+    1, 2, ... hints per photo at random pixels holding their true colour, beside the gray copy and
+    the automatic colorizer (which takes no hints): one row per (count, method)."""
+    photos = np.asarray(photos)
+    gray = color.rgb_to_gray(photos)
+
+    def scores(rgb: np.ndarray) -> dict:
+        table = metrics.evaluate_images(photos, rgb, gray)
+        return {"psnr": table["psnr_model"].mean(), "ssim": table["ssim_model"].mean(),
+                "colorfulness": table["colorfulness_model"].mean(),
+                "colorfulness_true": table["colorfulness_true"].mean(),
+                "ab_auc": metrics.ab_error_auc(photos, rgb), "photos": len(photos)}
+
+    # neither reference takes hints: scored once, repeated at every count
+    references = {"gray copy": scores(color.gray_baseline(gray)),
+                  "automatic": scores(np.stack([colorize(automatic, photo, []) for photo in photos]))}
+    rows = []
+    for count, given in hint_sets(photos, counts, seed).items():
+        hinted = np.stack([colorize(model, photo, hints, **spread_settings) for photo, hints in zip(photos, given)])
+        rows.append({"hints": count, "method": "hints", **scores(hinted)})
+        rows += [{"hints": count, "method": method, **values} for method, values in references.items()]
+    return pd.DataFrame(rows)
