@@ -20,7 +20,7 @@ RUN      := $(PY) -m unetcolor notebooks --profile $(PROFILE) $(if $(DATA_DIR),-
 REPRODUCE := $(PY) -m unetcolor reproduce --profile $(PROFILE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") $(if $(TRAIN),--train) $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force) $(NB_ARGS)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: ALWAYS help setup reproduce plan runs results smoke data train gpu-setup test test-unit test-notebooks test-rerun bench lab candidate choose-models clean clean-runs
+.PHONY: ALWAYS help setup reproduce plan runs results smoke data train gpu-setup test lint test-unit test-notebooks test-rerun bench lab candidate choose-models clean clean-runs
 
 help: ## list the targets and variables
 	@echo "usage: make TARGET [PROFILE=paper|smoke] [DATA_DIR=folder-of-photos] [TRAIN=1] [JOBS=n] [NB_ARGS='--set name=value'] [FORCE=1]"
@@ -39,13 +39,15 @@ setup: $(INSTALLED) ## create .venv from the pinned requirements (done automatic
 # `make reproduce` runs unetcolor.reproduction.reproduce: notebook 01 (data) and 02 (model), the training plan (every run the
 # profile needs, finished or missing, with estimates measured here), then the notebooks whose runs are here.
 # Missing runs stop it with exit code 2 and the choices; TRAIN=1 trains them first (main run, then the study).
+# The README's findings follow an exit 0 or 2 only (a crash rewrites nothing), and `results` itself writes nothing
+# when the runs, the notebooks and the prepared photos are not all of one photo set.
 # Notebooks re-execute only when what they read changed, by content (reports/<profile>/stamps/), so these targets
 # always call it (ALWAYS).
 ALWAYS:
 
 reproduce: ALWAYS | $(INSTALLED) ## plan, then the stale notebooks at PROFILE (default: the paper's settings); TRAIN=1 trains what is missing
 	@status=0; $(REPRODUCE) || status=$$?; \
-	if [ "$(PROFILE)" = paper ] && [ $$status -le 2 ] && [ -f models/paper/main.json ]; then $(PY) -m unetcolor results --profile paper; fi; \
+	if [ "$(PROFILE)" = paper ] && { [ $$status -eq 0 ] || [ $$status -eq 2 ]; } && [ -f models/paper/main.json ]; then $(PY) -m unetcolor results --profile paper; fi; \
 	exit $$status
 	@echo "executed notebooks: $(NB_OUT); figures: reports/$(PROFILE)/figures; tables: reports/$(PROFILE)/tables"
 
@@ -71,6 +73,9 @@ gpu-setup: $(INSTALLED) ## on a machine with a CUDA GPU: JAX with CUDA into .ven
 	$(PY) -m pip install -q "jax[cuda12]==$$($(PY) -c 'import jax; print(jax.__version__)')"
 	@echo "GPU backend installed: run e.g. KERAS_BACKEND=jax make reproduce TRAIN=1 JOBS=4"
 
+lint: $(INSTALLED) ## ruff on the package and the tests (rules: pyproject.toml)
+	$(VENV)/bin/ruff check lib tests
+
 test-unit: $(INSTALLED)
 	$(PY) -m pytest -q tests
 
@@ -84,7 +89,8 @@ test-notebooks: $(INSTALLED)
 
 # On a fresh clone `make smoke` re-executes every notebook through papermill (the smoke profile's stamps are not
 # committed); on a checkout that ran it before, only what changed since.
-test: ## unit tests; nbval against the committed smoke notebooks; the smoke profile through papermill, twice
+test: ## lint, unit tests; nbval against the committed smoke notebooks; the smoke profile through papermill, twice
+	$(MAKE) lint
 	$(MAKE) test-unit
 	$(MAKE) runs PROFILE=smoke DATA_DIR=
 	$(MAKE) test-notebooks

@@ -2,16 +2,19 @@
 the tables' own, and the wording follows them (a model below the gray copy is said to be below)."""
 
 import json
+import shutil
 
 import pandas as pd
 import pytest
 
+from unetcolor import manifest, paths, profiles
 from unetcolor.reproduction import findings
-from unetcolor import manifest, paths
 
 
 def fake_root(tmp_path, monkeypatch, entries: str = "") -> None:
-    """tmp_path as the project root, with the real notebooks manifest (and `entries` appended to it)."""
+    """tmp_path as the project root, with the real profiles and notebooks manifest (and `entries`
+    appended to it)."""
+    shutil.copytree(paths.project_root() / "profiles", tmp_path / "profiles", dirs_exist_ok=True)
     (tmp_path / "notebooks").mkdir(exist_ok=True)
     (tmp_path / manifest.FILE).write_text(manifest.path().read_text() + entries)
     monkeypatch.setattr(paths, "project_root", lambda: tmp_path)
@@ -61,8 +64,15 @@ def test_smoke_findings_say_they_show_only_that_the_code_runs(tmp_path, monkeypa
     pd.DataFrame({"claim": ["a"], "verdict": ["contradicted"], "seeds": [2], "finding": ["x"]}).to_csv(
         tables / "04_paper_claims.csv", index=False)
     pd.DataFrame({"run": ["r1"]}).to_csv(tables / "04_study_results.csv", index=False)
-    assert "show that the code runs, not what the paper found" in findings.what_this_shows("04_hyperparameter_study",
-                                                                                          "smoke")
+    # the sentence follows the profile: its epochs changed here, in the file
+    smoke_file = tmp_path / "profiles" / "smoke.yaml"
+    smoke_file.write_text(smoke_file.read_text().replace("  epochs: 2\n", "  epochs: 5\n"))
+    size = profiles.load("smoke").model.image_size
+    assert findings.what_this_shows("04_hyperparameter_study", "smoke").startswith(
+        f"**What this shows.** *Smoke profile: {size}×{size} photos and 5 epochs, so these numbers "
+        "show that the code runs, not what the paper found.* ")
+    shutil.copytree(tables, paths.profile_paths("paper").make().tables, dirs_exist_ok=True)
+    assert findings.what_this_shows("04_hyperparameter_study", "paper").startswith("**What this shows.** 1 finished")
 
 
 def test_every_notebook_ends_with_its_finding():

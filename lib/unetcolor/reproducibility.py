@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import random
+import re
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -76,6 +77,46 @@ def device_description() -> str:
         gpus = tf.config.list_physical_devices("GPU")
         return ", ".join(g.name for g in gpus) if gpus else "cpu"
     return backend
+
+
+def accelerator_name() -> str | None:
+    """The model name of the first accelerator Keras will use (e.g. 'NVIDIA H200'), None on a CPU."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        kinds = [getattr(d, "device_kind", str(d)) for d in jax.devices() if d.platform != "cpu"]
+        return kinds[0] if kinds else None
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus:
+            return tf.config.experimental.get_device_details(gpus[0]).get("device_name", gpus[0].name)
+    return None
+
+
+def machine() -> dict:
+    """This machine as records name it: Keras backend, CPU model, usable cores, and the
+    accelerator's name (None on a CPU)."""
+    import keras
+
+    return {"keras_backend": keras.backend.backend(), "cpu": cpu_model(), "cores": usable_cores(),
+            "accelerator": accelerator_name()}
+
+
+def machine_key(described: dict | None = None) -> str:
+    """A filesystem-safe name for a machine, e.g. 'tensorflow-cpu-intel-xeon-processor-2cpu' or
+    'jax-nvidia-h200-amd-epyc-16cpu': two CPU models, core counts, accelerators or backends give
+    two names. `described` is a dict as machine() gives (this machine when None); a missing
+    'accelerator' means none."""
+    described = described or machine()
+    parts = [described["keras_backend"], described.get("accelerator") or "cpu", described["cpu"],
+             f"{described['cores']}cpu"]
+    words = re.sub(r"\((r|tm|c)\)", " ", " ".join(str(part) for part in parts).lower())
+    return re.sub(r"[^a-z0-9]+", "-", words).strip("-")
 
 
 def environment_info() -> dict:

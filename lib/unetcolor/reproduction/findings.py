@@ -6,7 +6,7 @@ Every notebook ends with
     findings.show("03_training", profile)
 
 which displays the Markdown of ``what_this_shows`` for it. The sentences say what the numbers
-are; for the smoke profile (toy data, two epochs) they say only that the code ran.
+are; for the smoke profile they say only that the code ran.
 """
 
 from __future__ import annotations
@@ -24,10 +24,14 @@ def _tables(profile: str) -> Path:
 
 
 def _caveat(profile: str) -> str:
-    if profile == "smoke":
-        return ("*Smoke profile: 36 small crops and two epochs, so these numbers show that the code runs, "
-                "not what the paper found.* ")
-    return ""
+    """For the smoke profile, a sentence saying its numbers show only that the code runs (its photo
+    size and epochs read from the profile); nothing for any other profile."""
+    if profile != "smoke":
+        return ""
+    settings = profiles.load(profile)
+    size = settings.model.image_size
+    return (f"*Smoke profile: {size}×{size} photos and {settings.main.epochs} epochs, so these numbers show that "
+            "the code runs, not what the paper found.* ")
 
 
 def data_preparation(profile: str) -> str:

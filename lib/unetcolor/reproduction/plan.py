@@ -19,8 +19,9 @@ training images/s + validation photos / inference images/s), plus the first call
 and compiling as measured, plus scoring the common validation photos once.
 
 Each time it estimates, `make reproduce` records the plan in reports/<profile>/plans/<machine>.json
-(record()): the machine, the photos, each run's status and estimate here, and what the whole
-profile would take from scratch on that machine. The README's times are generated from these
+(record(); one file per machine, named by reproducibility.machine_key): the machine, the photos
+(count and data fingerprint), each run's status and estimate here, and what the whole profile
+would take from scratch on that machine. The README's times are generated from these
 records (unetcolor.reproduction.results), never typed.
 
 Which runs each notebook reads is the notebooks manifest's (unetcolor.manifest): `runs_read_by`
@@ -29,22 +30,20 @@ gives their records to the staleness record.
 
 from __future__ import annotations
 
-import re
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from keras.backend import backend as keras_backend
-
-from ..photos import data
-from ..unet import half_weights, precision, runs, speed
 from .. import manifest, paths, profiles
-from ..training import study
 from ..config import TrainConfig
 from ..files import sha256_file, write_json
-from ..reproducibility import cpu_model, device_description, usable_cores
+from ..photos import data
+from ..reproducibility import cpu_model, device_description, machine, machine_key, usable_cores
+from ..training import study
+from ..unet import half_weights, precision, runs, speed
 
 RECORD_FILES = ("config.json", "history.csv", "metrics.json", half_weights.RECORD_FILE)
 
@@ -113,18 +112,18 @@ def estimate(planned: list[PlannedRun], processed_dir: Path) -> None:
 
 
 def record(planned: list[PlannedRun], profile: str, root: Path | None = None) -> Path:
-    """Write the estimated plan to reports/<profile>/plans/<machine>.json (atomically) and
-    return its path: one file per kind of machine, the latest plan made there."""
+    """Write the estimated plan to reports/<profile>/plans/<machine key>.json (atomically) and
+    return its path: one file per machine (reproducibility.machine_key: backend, accelerator,
+    CPU model, cores), the latest plan made there, with the photos it was made for (their
+    count and data fingerprint)."""
     folders = paths.profile_paths(profile, root)
-    machine = {"device": device_description(), "cpu": cpu_model(), "cores": usable_cores(),
-               "keras_backend": keras_backend()}
-    name = "-".join([machine["keras_backend"], machine["device"], f"{machine['cores']}cpu"])
-    target = folders.root / "reports" / profile / "plans" / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.json"
+    here = {**machine(), "device": device_description()}
+    target = folders.root / "reports" / profile / "plans" / f"{machine_key(here)}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     kept = data.split_counts(folders.processed)
     write_json(target, {
-        "profile": profile, "machine": machine, "date": time.strftime("%Y-%m-%d"),
-        "photos": int(kept["train"].iloc[0] + kept["val"].iloc[0]),
+        "profile": profile, "machine": here, "date": time.strftime("%Y-%m-%d"),
+        "photos": int(kept["train"].iloc[0] + kept["val"].iloc[0]), "data": planned[0].config.data,
         "runs": [{"run": run.level, "seed": run.seed, "epochs": run.config.epochs, "status": run.status,
                   "precision": run.precision, "estimate_seconds": _round(run.estimate_seconds),
                   "scratch_seconds": _round(run.scratch_seconds)} for run in planned],
@@ -132,6 +131,23 @@ def record(planned: list[PlannedRun], profile: str, root: Path | None = None) ->
         "scratch_seconds": _round(sum(run.scratch_seconds or 0 for run in planned)),
     })
     return target
+
+
+def recorded(profile: str, root: Path | None = None) -> list[dict]:
+    """The plan records of reports/<profile>/plans/, each with its file ("file", relative to the
+    root) and machine key ("key"), the latest per machine: a record of a machine kept under
+    another name (an older naming) is read too, and a newer one of the same machine wins."""
+    latest = {}
+    root = paths.profile_paths(profile, root).root
+    for path in sorted((root / "reports" / profile / "plans").glob("*.json")):
+        record = json.loads(path.read_text())
+        key = machine_key(record["machine"])
+        record.update(file=paths.relative(path, root), key=key)
+        # ties go to the file named by its key
+        rank = (record.get("date", ""), path.stem == key)
+        if key not in latest or rank > latest[key][0]:
+            latest[key] = (rank, record)
+    return [record for _, record in sorted(latest.values(), key=lambda item: item[1]["key"])]
 
 
 def _round(seconds: float | None) -> float | None:

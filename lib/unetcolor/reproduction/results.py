@@ -6,6 +6,12 @@ Everything quoted comes from reports/<profile>/tables/*.csv, models/<profile>/*/
 (the notebooks write both), reports/<profile>/stamps/ (how long each notebook ran, where),
 reports/<profile>/plans/ (the training plans `make reproduce` estimated, per machine) and
 reports/bench/gpu-*/ (what a GPU measured).
+
+It writes only what one photo set gave: the main run, every notebook's stamp and the prepared
+photos (where there are any) must hold one data fingerprint (mixed_data). Otherwise, as after
+`make reproduce DATA_DIR=<other photos>` stopped for missing runs, it leaves both files as they
+were, says in one line what ran on which photos, and exits with code 2. Each time figure names
+the one machine it was measured on.
 """
 
 from __future__ import annotations
@@ -17,15 +23,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..unet import half_weights, runs
 from .. import manifest, paths, profiles, shipped
-from . import plan, runner, staleness
-from ..training import study
+from ..files import write_text
+from ..photos import data
 from ..photos.download import DEFAULT_URL, KAGGLE_DATASET
 from ..photos.samples import SAMPLE_PHOTOS_DIR
+from ..training import study
+from ..unet import half_weights, runs
+from . import plan, runner, staleness
 
 START, END = "<!-- summary:start -->", "<!-- summary:end -->"
 RESULTS_PAGE = Path("docs") / "results.md"
+EXIT_MIXED = 2  # the records hold two photo sets: nothing written
 
 
 def _table(frame: pd.DataFrame) -> str:
@@ -60,15 +69,15 @@ def results_markdown(profile: str) -> str:
         "",
         "**The paper against this replication**, setting by setting:",
         "",
-        _table(_paper_vs_replication(tables, claims, psnr, training, statuses, splits)),
+        _table(_paper_vs_replication(profile, claims, psnr, training, statuses, splits)),
         "",
         _data_sentence(tables, report, black_and_white, statuses),
         "",
         _table(splits.rename(columns={"split": "split (train_val %)"})),
         "",
-        f"**Main run** (Sections 3.2-4: MSE, Adam, batch 64, learning rate 1e-4, 80/20, {int(training['epochs'])} "
-        f"epochs; seed {profiles.load(profile).main.seed} alone, where the study's table below gives the mean over "
-        "every seed of the same setting): final training loss {training['final_loss']:.4f}, validation loss {training['final_val_loss']:.4f} "
+        f"**Main run** (Sections 3.2-4: {_main_settings(profile, loss=True)}; seed {profiles.load(profile).main.seed} alone, "
+        "where the study's table below gives the mean over every seed of the same setting): final training loss "
+        f"{training['final_loss']:.4f}, validation loss {training['final_val_loss']:.4f} "
         f"(best {training['best_val_loss']:.4f} at epoch {int(training['best_epoch'])}), Keras \"accuracy\" "
         f"{training['final_accuracy']:.3f} on training and {training['final_val_accuracy']:.3f} on validation photos, "
         f"validation PSNR {training['final_val_psnr']:.2f} dB.",
@@ -105,9 +114,9 @@ def results_markdown(profile: str) -> str:
         f"colorfulness {pokhara.loc['colorfulness_model', 'mean']:.1f} vs {pokhara.loc['colorfulness_true', 'mean']:.1f} "
         "in the originals.",
         "",
-        f"**Beyond the paper** (notebook 07, same validation photos and metrics; training time as each run logged: the "
-        f"paper U-Net on {_main_run_device(profile)}, the shipped L\\*a\\*b\\* models on 2 CPU cores, their whole "
-        "training; every choice of theirs was made on a tuning subset of the training photos):",
+        "**Beyond the paper** (notebook 07, same validation photos and metrics; `train_minutes` is each model's whole "
+        "training as its run logged it, on the machine of its `trained_on`; every choice of the L\\*a\\*b\\* models "
+        "was made on a tuning subset of the training photos):",
         "",
         _table(variants.round(3)),
         "",
@@ -126,10 +135,11 @@ def results_markdown(profile: str) -> str:
     return "\n".join(lines)
 
 
-def _paper_vs_replication(tables: Path, claims: pd.DataFrame, psnr: pd.DataFrame, training: pd.Series,
+def _paper_vs_replication(profile: str, claims: pd.DataFrame, psnr: pd.DataFrame, training: pd.Series,
                           statuses: pd.Series, splits: pd.DataFrame) -> pd.DataFrame:
     """One row per setting or claim: what the paper states (Sections 3-4), what was run here and
-    what came out, every number of the last two columns read from the tables."""
+    what came out, every number of the last two columns read from the tables and the runs."""
+    tables = paths.profile_paths(profile).tables
     source = json.loads((tables / "data_source.json").read_text())
     model = pd.read_csv(tables / "model_summary.csv").iloc[0]
     verdict = claims.set_index("claim")["verdict"]
@@ -149,7 +159,7 @@ def _paper_vs_replication(tables: Path, claims: pd.DataFrame, psnr: pd.DataFrame
          f"the same; filters 64-512 (not stated), {int(model['parameters']):,} parameters", "as described"),
         ("loss, optimizer (3.2)", "MSE, Adam", "MSE, Adam", "as described"),
         ("main run (3.4, 4)", "batch 64, learning rate 1e-4, 100 epochs, 80/20",
-         f"the same, {int(training['epochs'])} epochs", f"validation loss {training['final_val_loss']:.4f}, "
+         _main_settings(profile), f"validation loss {training['final_val_loss']:.4f}, "
          f"Keras accuracy {training['final_val_accuracy']:.3f}"),
         ("batch size (4)", "20-100 tried, 64 best", "20, 32, 64, 100",
          verdict.get("batch size 64 works best (of 20-100)", "not run")),
@@ -162,6 +172,15 @@ def _paper_vs_replication(tables: Path, claims: pd.DataFrame, psnr: pd.DataFrame
          f"{psnr_mean('model'):.2f} dB vs {psnr_mean('gray baseline'):.2f} dB for the gray copy"),
     ]
     return pd.DataFrame(rows, columns=["", "the paper", "here", "outcome"])
+
+
+def _main_settings(profile: str, loss: bool = False) -> str:
+    """The main run's batch, learning rate, split and epochs (loss and optimizer first where asked),
+    from its config.json."""
+    config = json.loads((runs.main_run_dir(profile) / "config.json").read_text())
+    return ((f"{config['loss'].upper()}, Adam, " if loss else "")
+            + f"batch {config['batch_size']}, learning rate {config['learning_rate']:g}, "
+              f"{config['split'].replace('_', '/')}, {config['epochs']} epochs")
 
 
 def _data_sentence(tables: Path, report: pd.DataFrame, black_and_white: int, statuses: pd.Series) -> str:
@@ -237,12 +256,6 @@ def _color_sentence(psnr: pd.DataFrame) -> str:
             f"b\\* {value['b_bias', 'model']:+.2f} "
             f"(the gray copy's a\\* {value['a_bias', 'gray baseline']:+.2f}, "
             f"b\\* {value['b_bias', 'gray baseline']:+.2f}).")
-
-
-def _main_run_device(profile: str) -> str:
-    """The accelerator and Keras backend the main run recorded in its environment.json."""
-    environment = json.loads((runs.main_run_dir(profile) / "environment.json").read_text())
-    return f"{environment.get('device', 'an unrecorded device')} (Keras on {environment.get('keras_backend', '?')})"
 
 
 def _gpu_lines(profile: str, folder: Path | None = None) -> list[str]:
@@ -339,7 +352,9 @@ def _baseline_verdict(psnr_gain: float, ssim_gain: float) -> str:
 
 def _missing_lines(profile: str) -> list[str]:
     """The study's runs that have no results yet, named, so a partial study is never read as complete."""
-    missing = study.missing_runs(study.plan_for_profile(profile), paths.profile_paths(profile).models)
+    # the committed runs' photos: mixed_data has checked that the prepared ones, if any, are these
+    planned = study.plan_for_profile(profile, data_fingerprint=_committed_data(profile))
+    missing = study.missing_runs(planned, paths.profile_paths(profile).models)
     if missing.empty:
         return []
     levels = ", ".join(f"{f.replace('_', ' ')} {v} (seed {s})"
@@ -385,24 +400,11 @@ def summary_markdown(profile: str) -> str:
 
 
 def _time_lines(profile: str) -> list[str]:
-    """How long `make reproduce` took here (the notebooks' stamps) and what training the
-    profile from scratch would take on each machine a plan was recorded on."""
-    runtimes = _runtimes(profile)
-    seconds = pd.to_numeric(runtimes["seconds"], errors="coerce")
-    machines = sorted(set(runtimes["machine"]) - {""})
-    lines = ["**How long it takes** (from the records named):", ""]
-    if seconds.notna().all():
-        lines.append(f"- `make reproduce` with the committed runs: the {len(runtimes)} notebooks ran in "
-                     f"{seconds.sum() / 60:.1f} min on {', '.join(machines)} (`reports/{profile}/stamps/`).")
-    for record in _plans(profile):
-        machine = record["machine"]
-        where = machine["cpu"] + f", {machine['cores']} cores" if machine["device"] == "cpu" else machine["device"]
-        planned = record["runs"]
-        precisions = ", ".join(sorted({run["precision"] for run in planned}))
-        lines.append(f"- Training on photos that match no committed run ({len(planned)} runs: the main run and the "
-                     f"study): about {plan.duration(record['scratch_seconds'])} on {where} ({precisions}; the main "
-                     f"run alone {plan.duration(planned[0]['scratch_seconds'])}), as the plan estimated it on "
-                     f"{record['date']} (`{record['file']}`).")
+    """How long `make reproduce` took (the notebooks' stamps, per machine) and what training
+    the profile from scratch would take on each machine a plan was recorded on, the committed
+    runs' photos apart from any other photos."""
+    lines = ["**How long it takes** (from the records named):", "", *_notebook_time_lines(profile),
+             *_plan_lines(profile)]
     gpu = paths.project_root() / "reports" / "bench" / "gpu-h100" / "summary.json"
     if profile == "paper" and gpu.is_file():
         published = pd.read_csv(runs.main_run_dir(profile) / "history.csv")["seconds"]
@@ -412,10 +414,122 @@ def _time_lines(profile: str) -> list[str]:
     return lines + [""]
 
 
-def _plans(profile: str) -> list[dict]:
-    """The recorded plans (unetcolor.reproduction.plan.record), each with its file's name."""
-    folder = paths.project_root() / "reports" / profile / "plans"
-    return [{**json.loads(path.read_text()), "file": paths.relative(path)} for path in sorted(folder.glob("*.json"))]
+def _notebook_time_lines(profile: str) -> list[str]:
+    """The notebooks' last executions, one figure per machine they ran on: a sum over two
+    machines would time neither."""
+    runtimes = _runtimes(profile)
+    runtimes["seconds"] = pd.to_numeric(runtimes["seconds"], errors="coerce")
+    timed = runtimes.dropna(subset=["seconds"])
+    if timed.empty:
+        return []
+    where = f"(`reports/{profile}/stamps/`)"
+    untimed = runtimes.loc[runtimes["seconds"].isna(), "notebook"]
+    not_timed = f"; not timed: {_numbers(untimed)}" if len(untimed) else ""
+    machines = list(dict.fromkeys(timed["machine"].replace("", "an unrecorded machine")))
+    if len(machines) == 1 and untimed.empty:
+        return [f"- `make reproduce` with the committed runs: the {len(timed)} notebooks ran in "
+                f"{timed['seconds'].sum() / 60:.1f} min on {machines[0]} {where}."]
+    figures = [f"notebook{'s' if len(group) > 1 else ''} {_numbers(group['notebook'])} in "
+               f"{group['seconds'].sum() / 60:.1f} min on {machine}"
+               for machine, group in timed.groupby(timed["machine"].replace("", "an unrecorded machine"), sort=False)]
+    return [f"- `make reproduce` with the committed runs, each notebook timed on the machine it last ran on: "
+            f"{'; '.join(figures)}{not_timed} {where}."]
+
+
+def _numbers(names) -> str:
+    """'01, 02' from notebook names."""
+    return ", ".join(name.split("_")[0] for name in names)
+
+
+def _machine_words(machine: dict) -> str:
+    """A plan record's machine as a reader names it: 'AMD EPYC, 2 cores', or the accelerator first."""
+    accelerator = machine.get("accelerator") or (machine.get("device") if machine.get("device", "cpu") != "cpu"
+                                                 else None)
+    cpu = f"{machine['cpu']}, {machine['cores']} cores"
+    return f"{accelerator} ({cpu})" if accelerator else cpu
+
+
+def _plan_lines(profile: str) -> list[str]:
+    """Each machine's from-scratch estimate (its plan record): first those made for the photos
+    of the committed runs (their data fingerprint), then those for any other photos, each
+    labelled with its photo count and fingerprint."""
+    committed = _committed_data(profile)
+    records = plan.recorded(profile)
+    ours = [record for record in records if committed is not None and record.get("data") == committed]
+    others = [record for record in records if record not in ours]
+
+    def estimate(record: dict) -> str:
+        planned = record["runs"]
+        precisions = ", ".join(sorted({run["precision"] for run in planned}))
+        return (f"about {plan.duration(record['scratch_seconds'])} on {_machine_words(record['machine'])} "
+                f"({precisions}; the main run alone {plan.duration(planned[0]['scratch_seconds'])}), as its plan "
+                f"estimated it on {record['date']} (`{record['file']}`)")
+
+    lines = []
+    if ours:
+        lines.append(f"- Training from scratch on the committed runs' photos ({ours[0]['photos']:,} photos, data "
+                     f"`{committed}`; {len(ours[0]['runs'])} runs: the main run and the study): "
+                     + "; ".join(estimate(record) for record in ours) + ".")
+    for record in others:
+        photos = f"data `{record['data']}`" if record.get("data") else "data fingerprint not recorded"
+        lines.append(f"- Training on other photos ({record['photos']:,} photos, {photos}), which match no committed "
+                     f"run ({len(record['runs'])} runs): {estimate(record)}.")
+    return lines
+
+
+def _committed_data(profile: str) -> str | None:
+    """The data fingerprint the profile's main run was trained on (its config.json); None where
+    no main run is recorded."""
+    try:
+        config = runs.main_run_dir(profile) / "config.json"
+    except FileNotFoundError:
+        return None
+    return json.loads(config.read_text()).get("data") if config.is_file() else None
+
+
+def mixed_data(profile: str) -> str | None:
+    """Why the findings cannot be written now, in one line, or None where they can: the main run,
+    every notebook's stamp (the data it prepared or read; a notebook executed with no photos
+    prepared holds none) and the prepared photos (where there are any) must be keyed to one data
+    fingerprint, so that no page mixes two photo sets."""
+    committed = _committed_data(profile)
+    if committed is None:
+        return (f"no main run recorded for profile {profile!r} (models/{profile}/main.json); "
+                f"`make reproduce PROFILE={profile}` says what is missing")
+    sources = {"the committed runs": committed}
+    folders = paths.profile_paths(profile)
+    prepared = staleness.prepared_data(folders.processed)
+    data_dir = ""
+    for entry in manifest.load():
+        stamp = staleness.read_stamp(entry.name, profile)
+        if stamp is None:
+            sources[f"notebook {_numbers([entry.name])}"] = None
+            continue
+        used = (stamp.get("outputs") if entry.writes_data else stamp["inputs"].get("data")) or {}
+        if used.get("fingerprint"):
+            sources[f"notebook {_numbers([entry.name])}"] = used["fingerprint"]
+        if entry.writes_data and prepared is not None and used.get("fingerprint") == prepared["fingerprint"]:
+            data_dir = stamp["inputs"].get("parameters", {}).get("data_dir", "")
+    if prepared is not None:
+        kept = data.split_counts(folders.processed).iloc[0]
+        sources[f"the prepared photos ({int(kept['train'] + kept['val']):,} photos in "
+                f"{paths.relative(folders.processed)}{f' from `{data_dir}`' if data_dir else ''})"] = \
+            prepared["fingerprint"]
+    groups = {}
+    for source, fingerprint in sources.items():
+        groups.setdefault(fingerprint, []).append(source)
+    if len(groups) == 1:
+        return None
+    described = "; ".join(f"{', '.join(names)} on data `{fingerprint}`" if fingerprint else
+                          f"{', '.join(names)} never executed (no stamp)" for fingerprint, names in groups.items())
+    make = f"make reproduce{'' if profile == 'paper' else f' PROFILE={profile}'}"
+    if prepared is not None and prepared["fingerprint"] != committed:
+        # notebook 01's stamp names the folder it prepared them from; photos prepared otherwise may be the download's
+        fix = f' DATA_DIR="{data_dir}"' if data_dir else " [DATA_DIR=<their folder>]"
+        then = f"`{make}{fix} TRAIN=1` trains runs on the prepared photos and then writes them"
+    else:
+        then = f"`{make}` on the committed runs' photos executes the other notebooks on them and then writes them"
+    return f"README.md and docs/results.md left as they were, so that they mix no two photo sets: {described}. {then}."
 
 
 def _replace_between(text: str, where: Path, start: str, end: str, block: str) -> str:
@@ -428,7 +542,7 @@ def _replace_between(text: str, where: Path, start: str, end: str, block: str) -
 
 def write_readme_section(profile: str, readme: Path | None = None) -> Path:
     readme = readme or paths.project_root() / "README.md"
-    readme.write_text(_replace_between(readme.read_text(), readme, START, END, summary_markdown(profile)))
+    write_text(readme, _replace_between(readme.read_text(), readme, START, END, summary_markdown(profile)))
     return readme
 
 
@@ -438,7 +552,7 @@ def write_results_page(profile: str, page: Path | None = None) -> Path:
     header = (f"# Results ({profile} profile)\n\n<!-- generated by `make results` (python -m unetcolor results); "
               "edits are overwritten -->\n\n")
     page.parent.mkdir(parents=True, exist_ok=True)
-    page.write_text(header + results_markdown(profile) + "\n")
+    write_text(page, header + results_markdown(profile) + "\n")
     return page
 
 
@@ -448,6 +562,10 @@ def main(argv=None) -> int:
     parser.add_argument("--profile", default="paper")
     parser.add_argument("--print", action="store_true", help="print both instead of writing the files")
     args = parser.parse_args(argv)
+    why = mixed_data(args.profile)
+    if why is not None:
+        print(f"[{args.profile}] {why}", file=sys.stderr)
+        return EXIT_MIXED
     if args.print:
         print(summary_markdown(args.profile), results_markdown(args.profile), sep="\n\n")
     else:
