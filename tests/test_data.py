@@ -6,8 +6,8 @@ so the black-and-white check is tested on photos, not on noise.
 
 import json
 import os
-from pathlib import Path
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -311,7 +311,7 @@ def test_missing_data_errors_say_what_to_run(tmp_path):
     with pytest.raises(FileNotFoundError, match="make data"):
         data.load_arrays(tmp_path)
     with pytest.raises(FileNotFoundError, match="make data"):
-        data.load_split(tmp_path)
+        data.load_split(tmp_path, "80_20")
     with pytest.raises(FileNotFoundError, match="make data"):
         data.split_counts(tmp_path)
     with pytest.raises(FileNotFoundError, match="DATA_DIR"):
@@ -338,8 +338,8 @@ def test_command_line_uses_the_profiles_data_settings(tmp_path, monkeypatch, cap
 
 
 def test_the_source_record_names_no_absolute_path(tmp_path):
-    from unetcolor.photos import download
     from unetcolor import paths
+    from unetcolor.photos import download
 
     folder = paths.project_root() / "data" / "raw"
     record = data.describe_source([folder], "data/raw")

@@ -5,17 +5,22 @@ import hashlib
 import http.server
 import io
 import json
+import shutil
 import stat
 import threading
 import zipfile
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
-from unetcolor.photos import download
+from unetcolor import profiles
+from unetcolor.photos import data, download
 
-COUNTS = {"trainA": 3, "testA": 2}
+# The small archive's folders: both seasons, as in the real one, with other counts per folder.
+COUNTS = {"trainA": 3, "testA": 2, "trainB": 4, "testB": 2}
 
 
 def _tiny_jpeg(seed):
@@ -28,13 +33,13 @@ def _tiny_jpeg(seed):
 def make_zip(layout=None, extra=(), top="summer2winter_yosemite/"):
     """A small archive shaped like the real one: {folder: number of photos}, plus
     (ZipInfo or name, bytes) extras. Photos are stored uncompressed, as JPEGs are."""
-    layout = {"trainA": 3, "testA": 2, "trainB": 1, "testB": 1} if layout is None else layout
+    layout = COUNTS if layout is None else layout
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
         archive.writestr(top, b"") if top else None
-        for folder, count in layout.items():
-            for i in range(count):
-                archive.writestr(f"{top}{folder}/2013-11-{i + 10:02d} 08_00_00.jpg", _tiny_jpeg(i))
+        for position, (folder, count) in enumerate(layout.items()):
+            for i in range(count):  # a different photo in every folder, as in the real archive
+                archive.writestr(f"{top}{folder}/2013-11-{i + 10:02d} 08_00_00.jpg", _tiny_jpeg(100 * position + i))
         for member, content in extra:
             archive.writestr(member, content)
     return buffer.getvalue()
@@ -95,7 +100,7 @@ def test_fetch_over_http_verifies_extracts_and_is_idempotent(tmp_path, server):
     raw = tmp_path / "raw"
     extracted = _fetch(raw, server.url)
     assert extracted == raw / "summer2winter_yosemite"
-    folders = download.photo_folders(extracted)
+    folders = download.photo_folders(extracted, "summer")
     assert [folder.name for folder in folders] == ["trainA", "testA"]
     assert [len(list(folder.glob("*.jpg"))) for folder in folders] == [3, 2]
     assert (extracted / "trainB").is_dir()
@@ -113,7 +118,7 @@ def test_fetch_from_a_file_url_with_a_different_layout(tmp_path):
     source.parent.mkdir()
     source.write_bytes(make_zip(top="some/where/"))
     extracted = _fetch(tmp_path / "raw", source.as_uri())
-    assert [len(list(folder.iterdir())) for folder in download.photo_folders(extracted)] == [3, 2]
+    assert [len(list(folder.iterdir())) for folder in download.photo_folders(extracted, "winter")] == [4, 2]
     assert (tmp_path / "raw" / "s2w.zip").read_bytes() == source.read_bytes()
 
 
@@ -121,7 +126,7 @@ def test_a_dropped_connection_is_fetched_again(tmp_path, server):
     server.plan = [("cut", make_zip()), ("full", make_zip())]
     extracted = _fetch(tmp_path / "raw", server.url)
     assert server.hits == 2
-    assert len(download.photo_folders(extracted)) == 2
+    assert len(download.photo_folders(extracted, "summer")) == 2
 
 
 def test_two_failures_raise_naming_the_url_and_leave_nothing(tmp_path, server):
@@ -155,9 +160,10 @@ def test_truncated_and_corrupt_archives_are_detected(tmp_path):
 @pytest.mark.parametrize(
     ("layout", "message"),
     [
-        ({"trainA": 3, "trainB": 1}, r"testA/ has 0 photos, expected 2 \(missing\)"),
-        ({"trainA": 2, "testA": 2}, r"trainA/ has 2 photos, expected 3"),
-        ({"photos": 5}, r"expected photo folders \['testA', 'trainA'\]"),
+        ({"trainA": 3, "trainB": 4, "testB": 2}, r"testA/ has 0 photos, expected 2 \(missing\)"),
+        ({"trainA": 3, "testA": 2}, r"trainB/ has 0 photos, expected 4 \(missing\)"),
+        ({**COUNTS, "trainA": 2}, r"trainA/ has 2 photos, expected 3"),
+        ({"photos": 5}, r"expected photo folders \['testA', 'testB', 'trainA', 'trainB'\]"),
     ],
 )
 def test_a_wrong_archive_names_what_is_missing(tmp_path, layout, message):
@@ -260,3 +266,60 @@ def test_kaggle_without_credentials_says_how_to_get_them(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match=r"no Kaggle credentials.*kaggle\.json.*KAGGLE_USERNAME"):
         download.fetch_from_kaggle(tmp_path / "raw")
     assert not (tmp_path / "raw").exists()
+
+
+def test_the_seasons_agree_with_the_profiles_and_the_paper():
+    """The seasons a profile may choose are the dataset's; summer holds the paper's 1,540 photos
+    (Section 3.3), winter does not, whatever the paper's sentence names."""
+    assert tuple(download.SEASON_FOLDERS) == profiles.SEASONS
+    assert sum(download.SEASON_FOLDERS["summer"].values()) == 1231 + 309 == 1540
+    assert sum(download.SEASON_FOLDERS["winter"].values()) == 962 + 238
+    assert profiles.load("paper").data["season"] == "summer"
+    with pytest.raises(ValueError, match=r"data.season is 'autumn'; it must be one of \['summer', 'winter'\]"):
+        profiles.load("paper", {"data.season": "autumn"})
+
+
+def test_each_season_takes_its_own_folders_and_never_shares_a_prepared_cache(tmp_path):
+    path = tmp_path / "s2w.zip"
+    path.write_bytes(make_zip())
+    extracted = _fetch(tmp_path / "raw", path.as_uri())
+    summer = download.photo_folders(extracted, "summer")
+    winter = download.photo_folders(extracted, "winter")
+    assert [folder.name for folder in winter] == ["trainB", "testB"]
+    assert [download.season_of(summer), download.season_of(winter), download.season_of(summer[:1])] == [
+        "summer", "winter", None]
+    with pytest.raises(ValueError, match="unknown season 'autumn'.*summer: trainA and testA.*winter: trainB"):
+        download.photo_folders(extracted, "autumn")
+
+    # Both seasons prepared in turn into one folder: the second never reuses the first's cache.
+    out = tmp_path / "processed"
+    identities = {}
+    for season, folders in (("summer", summer), ("winter", winter), ("summer", summer)):
+        report = data.prepare_dataset(folders, out, image_size=8, progress=False, workers=1)
+        index = pd.read_csv(out / "index.csv")
+        expected = {name: count for name, count in COUNTS.items() if name in download.SEASON_FOLDERS[season]}
+        assert (report["status"] == "kept").sum() == sum(expected.values())
+        assert index["file"].str.split("/").str[0].value_counts().to_dict() == expected
+        identities.setdefault(season, set()).add(data.fingerprint(out))
+    assert len(identities["summer"]) == 1 and identities["summer"] != identities["winter"]
+
+
+def test_the_data_command_prepares_the_profiles_season_from_the_download(tmp_path, monkeypatch):
+    """`python -m unetcolor data` with data.season: winter takes the archive's winter folders and
+    records the season; the archive lies in data/raw already, so no network is needed."""
+    project = Path(__file__).resolve().parents[1]
+    shutil.copytree(project / "notebooks", tmp_path / "notebooks")
+    shutil.copytree(project / "profiles", tmp_path / "profiles")
+    (tmp_path / "profiles" / "winter.yaml").write_text(
+        "extends: paper\ndata:\n  image_size: 8\n  season: winter\nmodel:\n  filters: [4, 8, 8]\n")
+    raw = tmp_path / "data" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "summer2winter_yosemite.zip").write_bytes(make_zip(layout={**COUNTS, "trainB": 8}))
+    monkeypatch.setattr(download, "EXPECTED_COUNTS", {**COUNTS, "trainB": 8})  # the small archive's counts
+    monkeypatch.setenv("UNETCOLOR_ROOT", str(tmp_path))
+    assert data.main(["--profile", "winter", "--workers", "1"]) == 0
+
+    index = pd.read_csv(tmp_path / "data" / "processed" / "winter" / "index.csv")
+    assert index["file"].str.split("/").str[0].value_counts().to_dict() == {"trainB": 8, "testB": 2}
+    source = json.loads((tmp_path / "reports" / "winter" / "tables" / "data_source.json").read_text())
+    assert source["kind"] == "download" and source["season"] == "winter"

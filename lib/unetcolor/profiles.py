@@ -4,7 +4,10 @@ The paper profile (profiles/paper.yaml) is the one place the paper's settings ar
 written: the photos' preparation, the U-Net, the main run, the study's levels and
 seeds, and what the evaluation notebooks show. Every reader takes them from here:
 the notebooks (which display them), `make train`, the study command and the plan.
-Nothing else holds a default for them (config.py's dataclasses have none).
+config.py's dataclasses have no defaults, so no run is configured without a profile.
+Functions of the data layer (unetcolor.photos.data) keep some of the paper's values
+as keyword defaults, for calls by hand; the pipeline passes the profile's. A model
+that is not one of the sections below takes its settings where its own module says.
 
 A smaller profile names the profile it `extends` and writes only what differs, in
 the same sections; a key the base profile does not have is an error, and so is an
@@ -17,7 +20,8 @@ override equal to the base value (a setting written twice):
 Sections, each a mapping:
     data        image_size, splits ("70_30", ...), split_seed, sample_photos (above 0:
                 that many crops of scikit-image's bundled photos, used when no DATA_DIR
-                is given), max_images (0: all)
+                is given), max_images (0: all), season (one of SEASONS: which photos
+                of the downloaded dataset; a DATA_DIR or the sample crops ignore it)
     model       the keys of config.ModelConfig but image_size (data's)
     main        the keys of config.TrainConfig but model and data: the main run
     study       batch_sizes, learning_rates, splits (one factor changed at a time from
@@ -40,6 +44,9 @@ from .config import ModelConfig, TrainConfig, model_config_from_dict, train_conf
 
 SECTIONS = ("data", "model", "main", "study", "evaluation")
 STUDY_FACTORS = {"batch_sizes": "batch_size", "learning_rates": "learning_rate", "splits": "split"}
+# The downloaded dataset's seasons; their photo folders are unetcolor.photos.download.SEASON_FOLDERS
+# (a layer above, so it cannot be read here; tests/test_download.py checks that the two agree).
+SEASONS = ("summer", "winter")
 
 
 @dataclass(frozen=True)
@@ -126,6 +133,10 @@ def load(name: str, overrides: dict | None = None, root: Path | None = None) -> 
     if missing:
         raise ValueError(f"{where}: missing section(s) {missing}")
     data = dict(values["data"])
+    if data.get("season") not in SEASONS:
+        given = repr(data["season"]) if "season" in data else "missing"
+        raise ValueError(f"{where}: data.season is {given}; it must be one of {list(SEASONS)}, "
+                         "the seasons of the downloaded dataset")
     model = model_config_from_dict({**values["model"], "image_size": data["image_size"]}, f"{where} (model)")
     main = train_config_from_dict({**values["main"], "model": dataclasses.asdict(model)}, f"{where} (main)")
     study = dict(values["study"])

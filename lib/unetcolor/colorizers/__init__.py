@@ -1,5 +1,6 @@
 """The shipped colorizers, beyond the paper: small L*a*b* U-Nets that train on a laptop CPU
-within an hour, following the paper's future work (Section 6: predict a*, b* from L*; a GAN).
+within a training-time and size budget (``registry``, whose rule chooses the shipped ones),
+following the paper's future work (Section 6: predict a*, b* from L*; a GAN).
 
 Chroma varies slowly, so it is predicted at a reduced size:
 
@@ -12,13 +13,13 @@ as ``predict.colorize_photo`` gives the model.
 
 A recipe (``recipe.RecipeConfig``), all seeded:
     1. prepare the photos (data.prepare_dataset at 256, the paper's splits);
-    2. carve a tuning subset (10%) out of the 80/20 split's *training* ids;
+    2. carve a tuning subset (``tuning_share``) out of the split's *training* ids;
     3. train the head on the rest (``training``): random horizontal flips, Adam with a cosine
        learning-rate decay, keeping the epoch with the lowest tuning loss;
     4. choose the head's decoding knob on the tuning subset (``decoding``): the most colourful
        value whose tuning PSNR beats the gray copy by ``min_psnr_gain`` dB, else the best PSNR;
        optionally cancel the mean a*, b* cast measured there;
-    5. score the saved model once on the 80/20 validation ids, exactly as notebook 05 does,
+    5. score the saved model once on the split's validation ids, exactly as notebook 05 does,
        and write <name>.keras with <name>.json, its provenance (``build``).
 
 The heads, one module each: ``regression`` (MSE, then per-image log-MSE; a chroma gain),
@@ -26,8 +27,8 @@ The heads, one module each: ``regression`` (MSE, then per-image log-MSE; a chrom
 (pix2pix-style; a chroma gain). ``registry`` names the shipped recipes, the candidates tried
 for them and the rule that chose between them; ``compare`` builds the tables notebook 07 shows.
 
-Training precision (``RecipeConfig.precision``, "auto" by default) is resolved by
-``unetcolor.unet.precision`` and applies to training only; the saved model is float32.
+Training precision (``RecipeConfig.precision``) is resolved by ``unetcolor.unet.precision``
+and applies to training only; the saved model is float32.
 
 Headless: ``python -m unetcolor colorizers train --recipe NAME`` (``make default-model`` and
 its siblings write the shipped files).

@@ -19,7 +19,7 @@ Prepared folder (`paths.profile_paths(profile).processed`):
     splits/split_80_20.csv ...   id, file, subset (train/val)
 
 Command line (notebook 01's preparation without Jupyter):
-    python -m unetcolor data --profile NAME [--data-dir DIR | --samples N] [--max-images N] [--seed 42]
+    python -m unetcolor data --profile NAME [--data-dir DIR] [--workers N]
 """
 
 from __future__ import annotations
@@ -44,9 +44,9 @@ from PIL import Image
 from tqdm import tqdm  # plain text bars: the same in terminals, notebooks and papermill logs
 
 from .. import color, paths, profiles
-from . import download, images, samples
 from ..files import sha256_file, write_text
 from ..reproducibility import batch_mode, usable_cores
+from . import download, images, samples
 
 # Mean C*ab below which a photo counts as already black-and-white. One
 # just-noticeable colour difference is about 2.3 (Delta E*ab), so a photo whose
@@ -229,7 +229,7 @@ def load_arrays(out_dir: str | os.PathLike, mmap: bool = True) -> tuple[np.ndarr
     return arrays[0], arrays[1]
 
 
-def load_split(out_dir: str | os.PathLike, split: str = "80_20") -> tuple[np.ndarray, np.ndarray]:
+def load_split(out_dir: str | os.PathLike, split: str) -> tuple[np.ndarray, np.ndarray]:
     """(train_ids, val_ids): sorted int arrays indexing load_arrays' first axis."""
     path = Path(out_dir) / "splits" / f"split_{split}.csv"
     if not path.is_file():
@@ -491,13 +491,16 @@ def _as_list(folders) -> list:
 # --- command line -------------------------------------------------------------------
 
 
-def photo_source(raw_dir: Path, data_dir: str = "", sample_photos: int = 0, image_size: int = 256,
-                 seed: int = 42) -> list[Path]:
+def photo_source(raw_dir: Path, data_dir: str, sample_photos: int, image_size: int, seed: int,
+                 season: str = "summer") -> list[Path]:
     """The folders notebook 01 (and `make data`) prepares photos from.
 
     data_dir, if given, always (every profile honours it); else, where the profile asks for
     sample_photos > 0, that many crops of scikit-image's bundled photos, written once into
-    data/raw (no network); else the paper's dataset, downloaded.
+    data/raw (no network); else the paper's dataset, downloaded, and of it the folders of
+    `season` (the profile's data.season; download.SEASON_FOLDERS). A data_dir or the sample
+    crops ignore the season. The season needs no place in any cache key: the two seasons are
+    different photos, so the prepared data's inputs hash and fingerprint differ by content.
     """
     if data_dir:
         folder = paths.resolve(data_dir)
@@ -509,12 +512,13 @@ def photo_source(raw_dir: Path, data_dir: str = "", sample_photos: int = 0, imag
         if len(list(folder.glob("*.png"))) != sample_photos:
             samples.write_sample_photos(folder, count=sample_photos, size=image_size, seed=seed)
         return [folder]
-    return download.photo_folders(download.fetch_dataset(raw_dir))
+    return download.photo_folders(download.fetch_dataset(raw_dir), season)
 
 
 def describe_source(folders: list[Path], data_dir: str = "", sample_photos: int = 0) -> dict:
     """Where photo_source's folders came from, for the record (no absolute paths):
     {"kind": "download", "url", "archive", "sha256"} from the verified extraction's marker,
+    with "season" when the folders are one season's (download.season_of),
     {"kind": "folder", "folder": path relative to the project root}, or
     {"kind": "scikit-image samples", "count"}."""
     if data_dir:
@@ -522,7 +526,9 @@ def describe_source(folders: list[Path], data_dir: str = "", sample_photos: int 
     if sample_photos:
         return {"kind": "scikit-image samples", "count": int(sample_photos)}
     marker = json.loads((Path(folders[0]).parent / download.MARKER).read_text())
-    return {"kind": "download", **{key: marker[key] for key in ("url", "archive", "sha256")}}
+    season = download.season_of(folders)
+    return {"kind": "download", **{key: marker[key] for key in ("url", "archive", "sha256")},
+            **({"season": season} if season else {})}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -538,7 +544,7 @@ def main(argv: list[str] | None = None) -> int:
     values = settings.data
     where = paths.profile_paths(args.profile).make()
     folders = photo_source(where.raw, args.data_dir or "", values["sample_photos"], values["image_size"],
-                           values["split_seed"])
+                           values["split_seed"], values["season"])
     report = prepare_dataset(folders, where.processed, image_size=values["image_size"],
                              max_images=values["max_images"] or None, workers=args.workers)
     write_text(where.tables / "data_report.csv", report.to_csv(index=False))

@@ -1,8 +1,9 @@
 """The paper's dataset (Section 3.3), fetched safely.
 
 The paper trains on Kaggle's ``balraj98/summer2winter-yosemite``, which is the
-CycleGAN ``summer2winter_yosemite`` set; its 1,540 photos are the summer ones,
-trainA (1,231) + testA (309). The default source is the mirror the CycleGAN
+CycleGAN ``summer2winter_yosemite`` set. The archive holds two seasons of Yosemite
+photos, each in two folders (`SEASON_FOLDERS`); a profile's `data.season` chooses
+which `photo_folders` returns. The default source is the mirror the CycleGAN
 authors' own download script uses.
 
 What `fetch_dataset` guarantees:
@@ -46,9 +47,16 @@ from .images import IMAGE_SUFFIXES
 DEFAULT_URL = "https://efrosgans.eecs.berkeley.edu/cyclegan/datasets/summer2winter_yosemite.zip"
 DATASET_NAME = "summer2winter_yosemite"
 KAGGLE_DATASET = "balraj98/summer2winter-yosemite"
-# The paper's 1,540 summer photos (Section 3.3); the winter folders are not used.
-EXPECTED_COUNTS = {"trainA": 1231, "testA": 309}
-PHOTO_FOLDERS = ("trainA", "testA")
+# Each season's folders and photo counts. Section 3.3 names the winter photos but counts 1,540, the
+# summer folders' sum, so the paper profile takes summer (docs/design.md). The season names a profile
+# may choose are unetcolor.profiles.SEASONS; tests/test_download.py checks that the two agree.
+SEASON_FOLDERS = {
+    "summer": {"trainA": 1231, "testA": 309},
+    "winter": {"trainB": 962, "testB": 238},
+}
+# One archive holds both seasons: it is verified and extracted whole, so changing season never
+# downloads again.
+EXPECTED_COUNTS = {folder: count for counts in SEASON_FOLDERS.values() for folder, count in counts.items()}
 MARKER = ".complete"
 CHUNK_BYTES = 1 << 20
 
@@ -72,7 +80,7 @@ def fetch_dataset(
     url:              http://, https:// or file:// URL of the zip archive.
     sha256:           the archive's expected sha256 (hex), checked when given.
     expected_counts:  photo folder -> number of photos it must hold
-                      (default: trainA 1,231 and testA 309, as in the paper).
+                      (default: EXPECTED_COUNTS, both seasons' folders).
     name:             the extracted folder's name under raw_dir.
 
     Raises ArchiveError naming the URL when two attempts fail, and ValueError if
@@ -104,8 +112,8 @@ def fetch_dataset(
     else:
         raise ArchiveError(
             f"could not get a valid dataset archive from {url} (tried twice): {last_error}. "
-            "Download it by hand, extract it and pass a folder holding its summer photos "
-            "(trainA and testA) as DATA_DIR=folder (e.g. `make data DATA_DIR=folder`)."
+            "Download it by hand, extract it and pass a folder holding one season's photos "
+            f"({_season_choices()}) as DATA_DIR=folder (e.g. `make data DATA_DIR=folder`)."
         )
     marker = {
         "url": url,
@@ -117,10 +125,13 @@ def fetch_dataset(
     return target
 
 
-def photo_folders(extracted: str | os.PathLike) -> list[Path]:
-    """The paper's summer photos: [extracted/trainA, extracted/testA]."""
+def photo_folders(extracted: str | os.PathLike, season: str) -> list[Path]:
+    """One season's photo folders in an extraction: summer [extracted/trainA, extracted/testA],
+    winter [extracted/trainB, extracted/testB]. ValueError for another season."""
     extracted = Path(extracted)
-    folders = [extracted / folder for folder in PHOTO_FOLDERS]
+    if season not in SEASON_FOLDERS:
+        raise ValueError(f"unknown season {season!r}; the dataset holds {_season_choices()}")
+    folders = [extracted / folder for folder in SEASON_FOLDERS[season]]
     missing = paths.missing(folders, folders=True)
     if missing:
         raise FileNotFoundError(
@@ -216,6 +227,17 @@ def fetch_from_kaggle(raw_dir: str | os.PathLike, progress: bool | None = None) 
         if len(archives) != 1:
             raise ArchiveError(f"kaggle download into {folder} gave {len(archives)} zip files, expected 1")
         return fetch_dataset(raw_dir, url=archives[0].resolve().as_uri(), progress=progress)
+
+
+def season_of(folders) -> str | None:
+    """The season whose photo folders `folders` are (by their names), or None if they are not
+    exactly one season's folders."""
+    names = [Path(folder).name for folder in folders]
+    return next((season for season, counts in SEASON_FOLDERS.items() if names == list(counts)), None)
+
+
+def _season_choices() -> str:
+    return ", ".join(f"{season}: {' and '.join(counts)}" for season, counts in SEASON_FOLDERS.items())
 
 
 def _archive_name(url: str, name: str) -> str:
