@@ -1,4 +1,4 @@
-"""Issue 25's levers at colorizing time: each variant computes what it says, checked against
+"""Levers at colorizing time: each variant computes what it says, checked against
 numpy references on tiny models; the rule reads the tuning columns only; a variant saves and
 loads in safe mode; and the lever record of notebook 07 describes the shipped files."""
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,8 +24,11 @@ import keras
 import numpy as np
 import pandas as pd
 
-from .. import color
+from .. import color, paths
 from ..evaluation import metrics, predict
+from ..files import sha256_file, write_atomic, write_json
+from ..photos import data
+from ..reproducibility import environment_info
 
 COUNTS = (0, 1, 2, 5, 10, 20, 50)  # hints per photo, as measured
 HEX = re.compile(r"#[0-9a-fA-F]{6}")
@@ -184,6 +188,23 @@ def colorize(model, photo: np.ndarray, hints: list[Hint], space: float = 0.08, t
     (H, W, 3): the model's colours (fed the hint planes where it takes them), the hints spread
     over them at the model's size (``spread``), laid over the photo's full-resolution lightness
     as predict.colorize_photo lays them."""
+    return finish(predicted(model, photo, hints), space, tone)
+
+
+@dataclass
+class Predicted:
+    """What the model made of one photo and its hints, before the spread: the photo's gray
+    (H, W), L* of its shrunk copy (h, w), the model's a*, b* / 128 (h, w, 2) and the hint planes."""
+
+    gray: np.ndarray
+    lightness: np.ndarray
+    ab: np.ndarray
+    hint_ab: np.ndarray
+    mask: np.ndarray
+
+
+def predicted(model, photo: np.ndarray, hints: list[Hint]) -> Predicted:
+    """The model run once on a photo and its hints (see colorize); ValueError for a hint outside it."""
     gray = predict._gray_of(photo)
     check_inside(hints, gray.shape[1], gray.shape[0])
     size = tuple(model.input_shape[1:3])
@@ -193,12 +214,16 @@ def colorize(model, photo: np.ndarray, hints: list[Hint], space: float = 0.08, t
     if takes_hints(model):
         x = np.concatenate([x, hint_ab[None], mask[None]], axis=-1)
     output = np.asarray(model(x, training=False))[0]
-    lightness = predict._lightness_of_gray(small)
     if output.shape[-1] == 3:  # the paper's RGB U-Net: its colour as a*, b*
         output = color.rgb_to_lab(color.output_to_rgb(output))[..., 1:] / 128.0
-    ab = spread(output, lightness, hint_ab, mask, space, tone)
-    small_rgb = color.lab_to_rgb(np.concatenate([lightness[..., None], ab * 128.0], axis=-1))
-    return predict.transfer_chroma(gray, small_rgb)
+    return Predicted(gray, predict._lightness_of_gray(small), output, hint_ab, mask)
+
+
+def finish(made: Predicted, space: float, tone: float) -> np.ndarray:
+    """The hints spread over the model's colours, laid over the full-resolution gray: uint8 RGB (H, W, 3)."""
+    ab = spread(made.ab, made.lightness, made.hint_ab, made.mask, space, tone)
+    small_rgb = color.lab_to_rgb(np.concatenate([made.lightness[..., None], ab * 128.0], axis=-1))
+    return predict.transfer_chroma(made.gray, small_rgb)
 
 
 def with_hint_inputs(model: keras.Model) -> keras.Model:
@@ -240,14 +265,15 @@ def choose_spread(model: keras.Model, photos: np.ndarray, spaces, tones, counts=
     """The spread (space, tone) with the best mean PSNR over photos (uint8 (N, h, w, 3), the
     tuning subset) and the counts given, each count's hints drawn as hint_sets draws them.
     Returns ({"space", "tone"}, the table of every pair tried: mean PSNR per count and overall)."""
-    sets = hint_sets(photos, counts, seed)
+    made = {count: [predicted(model, photo, given) for photo, given in zip(photos, sets)]
+            for count, sets in hint_sets(photos, counts, seed).items()}  # the model runs once per photo and count
     rows = []
     for space in spaces:
         for tone in tones:
             row = {"space": float(space), "tone": float(tone)}
             for count in counts:
-                row[f"psnr_{count}"] = float(np.mean([metrics.psnr(photo, colorize(model, photo, given, space, tone))
-                                                      for photo, given in zip(photos, sets[count])]))
+                row[f"psnr_{count}"] = float(np.mean([metrics.psnr(photo, finish(one, space, tone))
+                                                      for photo, one in zip(photos, made[count])]))
             row["psnr_mean"] = float(np.mean([row[f"psnr_{count}"] for count in counts]))
             rows.append(row)
     table = pd.DataFrame(rows)
@@ -279,3 +305,41 @@ def hint_curve(model: keras.Model, automatic: keras.Model, photos: np.ndarray, s
         rows.append({"hints": count, "method": "hints", **scores(hinted)})
         rows += [{"hints": count, "method": method, **values} for method, values in references.items()]
     return pd.DataFrame(rows)
+
+
+def make_colorizer(base_path: Path, processed_dir: Path, out_dir: Path, spaces=(0.1, 0.2, 0.3),
+                   tones=(8.0, 16.0, 32.0), git_commit: str | None = None) -> dict:
+    """The hints colorizer from a shipped L*a*b* colorizer: its network given hint inputs
+    (with_hint_inputs), the spread chosen on the base's own tuning subset (choose_spread), then
+    measured once on the validation photos (hint_curve). Writes out_dir/hints.keras and
+    out_dir/hints.json, its record; returns the record."""
+    base_path, processed_dir, out_dir = Path(base_path), Path(processed_dir), Path(out_dir)
+    base_record = json.loads(base_path.with_suffix(".json").read_text())
+    base = predict.load_model(base_path)
+    model = with_hint_inputs(base)
+    rgb, _ = data.load_arrays(processed_dir)
+    _, validation = data.load_split(processed_dir, base_record["data"]["split"])
+    tuning = np.asarray(base_record["data"]["tuning_ids"])
+    started = time.perf_counter()
+    chosen, choices = choose_spread(model, np.asarray(rgb[tuning]), spaces, tones)
+    curve = hint_curve(model, base, np.asarray(rgb[validation]), chosen)
+    target = out_dir / "hints.keras"
+    write_atomic(target, model.save)
+    record = {
+        "description": "the default colorizer's network taking gray, a hint map and its mask (the hint planes "
+                       "weighted zero: it colours as the default does), and each hint spread over the pixels of "
+                       "like lightness around it; unetcolor.colorizers.hints",
+        "base": {"file": paths.relative(base_path), "sha256": sha256_file(base_path),
+                 "trained_as": base_record.get("trained_as")},
+        "data": {**{key: base_record["data"][key] for key in ("source", "split", "tuning", "validation")},
+                 "processed_dir": paths.relative(processed_dir)},
+        "spread": chosen,
+        "spread_choices": choices.to_dict("records"),
+        "hint_curve": curve.to_dict("records"),
+        "seconds": time.perf_counter() - started,
+        "input_shape": list(model.input_shape[1:]), "output_shape": list(model.output_shape[1:]),
+        "parameters": int(model.count_params()), "model_bytes": target.stat().st_size,
+        "git_commit": git_commit, "environment": environment_info(),
+    }
+    write_json(out_dir / "hints.json", record)
+    return record

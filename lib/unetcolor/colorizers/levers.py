@@ -1,4 +1,4 @@
-"""Issue 25's levers at colorizing time: variants of a shipped model that need no training,
+"""Levers at colorizing time: variants of a shipped model that need no training,
 scored on the model's own tuning subset, chosen by the registry's rule, and only then scored
 once on the held-out photos.
 
@@ -174,8 +174,8 @@ def record_levers(processed_dir: Path, out_dir: Path, weights_dir: Path, log=pri
     they were trained on; writes out_dir/<role>.json (the table, the choice, the rule's inputs)
     and returns those paths."""
     records = {model.role: json.loads((weights_dir / f"{model.name}.json").read_text())
-               for model in shipped_models.SHIPPED}
-    models = {model.role: predict.load_model(weights_dir / f"{model.name}.keras") for model in shipped_models.SHIPPED}
+               for model in shipped_models.AUTOMATIC}
+    models = {model.role: predict.load_model(weights_dir / f"{model.name}.keras") for model in shipped_models.AUTOMATIC}
     rgb, gray = data.load_arrays(processed_dir)
     written = {}
     for role in ROLES:
