@@ -23,6 +23,7 @@ class Shipped:
     option: str | None  # the colorize option that picks it; None: the default
     title: str  # its row in notebook 07's tables
     summary: str  # one line for --help
+    hints: bool = False  # it takes colour hints (colorizers.hints); the others colour on their own
 
 
 SHIPPED = (
@@ -32,8 +33,12 @@ SHIPPED = (
             "bolder colours: rare, saturated colours weighted up, its colour cast cancelled"),
     Shipped("gan", "gan", "--gan", "L*a*b* U-Net, adversarial (shipped --gan)",
             "trained against a patch discriminator (pix2pix-style)"),
+    Shipped("hints", "hints", None, "L*a*b* U-Net taking colour hints (shipped hints)",
+            "follows colour hints (--hint X,Y=#RRGGBB); with none it colours as the default does", hints=True),
 )
 NAMES = tuple(model.name for model in SHIPPED)
+AUTOMATIC = tuple(model for model in SHIPPED if not model.hints)  # trained by a recipe, compared in notebook 07
+HINTS = next(model for model in SHIPPED if model.hints)
 DEFAULT = SHIPPED[0]
 
 

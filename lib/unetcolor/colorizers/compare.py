@@ -15,7 +15,7 @@ from .. import shipped
 from . import registry
 
 # how notebook 07 names the shipped models in its tables
-SHIPPED_NAMES = {model.role: model.title for model in shipped.SHIPPED}  # role -> its row in the tables
+SHIPPED_NAMES = {model.role: model.title for model in shipped.AUTOMATIC}  # role -> its row in the tables
 
 
 def records_in(folder: Path) -> dict[str, dict]:
