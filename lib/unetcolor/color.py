@@ -14,6 +14,8 @@ Model ranges:
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float64)
@@ -80,4 +82,7 @@ def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
     """float CIE L*a*b* (..., 3) -> uint8 sRGB, out-of-gamut values clipped."""
     from skimage.color import lab2rgb
 
-    return np.clip(np.rint(lab2rgb(np.asarray(lab, dtype=np.float64)) * 255.0), 0, 255).astype(np.uint8)
+    with warnings.catch_warnings():  # scikit-image warns of the clipping this function promises
+        warnings.filterwarnings("ignore", message=".*negative Z values that have been clipped", category=UserWarning)
+        rgb = lab2rgb(np.asarray(lab, dtype=np.float64))
+    return np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
