@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from unetcolor.commands import bench
-from unetcolor import colorizers
+from unetcolor import colorizers, reproducibility
 from unetcolor.evaluation import predict
 from unetcolor.colorizers.gan import GanHead
 from unetcolor.colorizers.training import FlipBatches
@@ -137,7 +137,7 @@ def test_main_writes_the_cpu_its_flags_the_precision_decisions_and_keeps_the_fil
     monkeypatch.setattr(bench, "bench_data", lambda source, seconds, repeats: {"data_prepare_seconds": 1.0})
     assert bench.main(["--out", str(tmp_path / "out"), "--only", "data", "--seconds", "0"]) == 0
     written = list((tmp_path / "out").iterdir())
-    assert len(written) == 1 and written[0].name.endswith("cpu.json") and written[0].name.count("-") == 2
+    assert len(written) == 1 and written[0].name == f"{reproducibility.machine_key()}.json"  # one per machine
     record = json.loads(written[0].read_text())
     assert record["cpu"]["flags"] == {"amx_bf16": False, "amx_tile": False, "avx512_bf16": False}
     assert record["cpu"]["cores"] >= 1 and record["cpu"]["model"]

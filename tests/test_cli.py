@@ -1,5 +1,6 @@
 """The `colorize` command, in-process and as the installed console script."""
 
+import json
 import os
 import subprocess
 import sys
@@ -48,7 +49,8 @@ def test_help_lists_every_option(capsys):
         cli.main(["--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    for option in ("--out", "--model", "--vivid", "--gan", "--format", "--batch-size", "--quiet", "examples:"):
+    for option in ("--out", "--model", "--vivid", "--gan", "--format", "--batch-size", "--overwrite", "--shard",
+                   "--workers", "--quiet", "examples:", "colorize-log.jsonl"):
         assert option in text
 
 
@@ -90,14 +92,20 @@ def test_run_reports_failures_and_exit_code(model_path, photos, tmp_path, capsys
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"{photos / 'broken.png'}: not an image")
     assert captured.out == ""  # --quiet: no summary
-    assert sorted(p.name for p in out.iterdir()) == ["alpha.png", "gray.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["alpha.png", "colorize-log.jsonl", "gray.png"]
+    logged = [json.loads(line) for line in (out / "colorize-log.jsonl").read_text().splitlines()]
+    assert sorted((Path(entry["input"]).name, entry["status"]) for entry in logged) == [
+        ("alpha.png", "done"), ("broken.png", "failed"), ("gray.jpg", "done")]
     written = images.read_photo(out / "alpha.png")
     assert written.rgb.shape == (67, 100, 3) and (written.alpha == 128).all()
 
     (photos / "broken.png").unlink()
     code = cli.main([str(photos), "--out", str(out), "--model", str(model_path), "--format", "jpg"])
     assert code == 0
-    assert "colorized 2 of 2 photos" in capsys.readouterr().out
+    assert "colorized 2 of 2 photos" in capsys.readouterr().out  # the .png outputs are not the .jpg ones
+    code = cli.main([str(photos), "--out", str(out), "--model", str(model_path), "--format", "jpg"])
+    assert code == 0  # every photo already done is a success
+    assert "colorized 0 of 2 photos" in capsys.readouterr().out
     assert Image.open(out / "gray.jpg").format == "JPEG"
 
 
@@ -116,7 +124,7 @@ def test_folder_takes_every_image_pillow_reads_and_lists_other_files_as_skipped(
     code = cli.main([str(folder), "--out", str(out), "--model", str(model_path)])
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    assert sorted(p.name for p in out.iterdir()) == ["anim.png", "still.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["anim.png", "colorize-log.jsonl", "still.png"]
     assert images.read_photo(out / "anim.png").rgb.shape == (67, 100, 3)
     reported = [line for line in captured.err.splitlines() if line.startswith(str(folder))]  # not the bar
     assert reported == [f"{folder / 'notes.txt'}: skipped, not an image (.txt)"]
@@ -158,3 +166,11 @@ def test_one_command_line_lists_every_command_and_each_names_a_module_with_main(
         assert callable(importlib.import_module(module).main), module
     wrong = subprocess.run([sys.executable, "-m", "unetcolor", "colourise"], capture_output=True, text=True)
     assert wrong.returncode == 2 and "unknown command 'colourise'" in wrong.stderr and "colorize" in wrong.stderr
+
+
+def test_an_output_folder_that_cannot_be_made_is_named_without_a_traceback(model_path, photos, tmp_path, capsys):
+    (tmp_path / "a_file").write_text("in the way")
+    out = tmp_path / "a_file" / "out"
+    assert cli.main([str(photos / "gray.jpg"), "--out", str(out), "--model", str(model_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"colorize: {out}: cannot write into the output folder") and "--out" in err

@@ -5,15 +5,18 @@ end to end at toy scale without touching anything outside tmp_path."""
 import dataclasses
 import json
 
+import keras
 import numpy as np
 import pandas as pd
 import pytest
 
 from unetcolor import color, colorizers
+from unetcolor import shipped as shipped_models
+from unetcolor.colorizers import __main__ as colorizers_cli
+from unetcolor.colorizers import build, compare, decoding, registry, regression, training
 from unetcolor.evaluation import predict
 from unetcolor.photos import samples
-from unetcolor import shipped as shipped_models
-from unetcolor.colorizers import __main__ as colorizers_cli, build, compare, decoding, regression, training
+
 import tiny
 
 SHIPPED = colorizers.SHIPPED_DIR / "default.keras"
@@ -65,7 +68,7 @@ def test_shipped_model_is_the_default_of_colorize(monkeypatch):
 
 def test_packaged_models_are_named_and_an_unknown_name_is_refused():
     assert [predict.packaged_model_path(name).name for name in shipped_models.NAMES] == [
-        "default.keras", "vivid.keras", "gan.keras"]
+        "default.keras", "vivid.keras", "gan.keras", "hints.keras"]
     with pytest.raises(ValueError, match="no packaged colorizer named 'sepia'; the packaged ones are default"):
         predict.packaged_model_path("sepia")
 
@@ -207,8 +210,8 @@ def test_recipe_trains_selects_evaluates_and_writes_only_into_tmp(tiny_processed
     assert record["model_bytes"] == (out / "default.keras").stat().st_size
 
     # the recorded held-out numbers are those of the saved file, re-evaluated independently of the run
-    from unetcolor.photos import data
     from unetcolor.evaluation import metrics
+    from unetcolor.photos import data
 
     model = predict.load_model(out / "default.keras")
     assert model.get_layer("chroma_gain").scale == pytest.approx(record["chroma_gain"])
@@ -380,8 +383,8 @@ def test_chroma_offset_shifts_a_and_b_by_exactly_the_offset():
 
 
 def test_bias_correction_cancels_the_tuning_cast_it_measured(tiny_processed, tmp_path):
-    from unetcolor.photos import data
     from unetcolor.evaluation import metrics
+    from unetcolor.photos import data
 
     recipe = dataclasses.replace(TINY_RECIPE, finetune_epochs=0, bias_correction=True)
     record = colorizers.train_colorizer(tiny_processed, tmp_path, recipe, verbose=False)
@@ -413,3 +416,53 @@ def test_every_kind_of_head_has_its_module_and_an_unknown_kind_is_refused():
         "regression": "regression", "bins": "bins", "gan": "gan"}
     with pytest.raises(ValueError, match="head must be one of regression, bins, gan, got 'cnn'"):
         registry.head_class(colorizers.RecipeConfig(name="x", head="cnn", finetune_epochs=0))
+
+
+def test_a_run_folder_of_another_recipe_or_other_photos_is_refused_not_resumed(tmp_path):
+    run_dir = tmp_path / "default.run"
+    training.claim(run_dir, {"recipe": TINY_RECIPE.to_dict(), "data": "photos A"})
+    training.claim(run_dir, {"recipe": TINY_RECIPE.to_dict(), "data": "photos A"})  # the same run: resumed
+    for other in ({"recipe": dataclasses.replace(TINY_RECIPE, epochs=3).to_dict(), "data": "photos A"},
+                  {"recipe": TINY_RECIPE.to_dict(), "data": "photos B"}):
+        with pytest.raises(ValueError, match=f"delete {run_dir}"):
+            training.claim(run_dir, other)
+
+
+class CrashesInEpoch(keras.callbacks.Callback):
+    """Raises at the end of the given (1-based) epoch, before that epoch is checkpointed."""
+
+    def __init__(self, epoch: int):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epoch:
+            raise RuntimeError(f"crashed in epoch {self.epoch}")
+
+
+@pytest.mark.parametrize("kind", ["regression", "bins", "gan"])
+def test_every_head_resumes_from_its_checkpoint_to_the_weights_of_an_uninterrupted_fit(kind, tmp_path):
+    """A crash in epoch 3 of 4 (checkpoints every epoch), then fit again in the same run folder: the
+    model, its optimizers (two for the adversarial head) and the best epoch so far come back from
+    the checkpoint of epoch 2, and the kept weights are those of a fit that never stopped."""
+    recipe = dataclasses.replace(TINY_RECIPE, head=kind, epochs=4, finetune_epochs=0, temperatures=(1.0,),
+                                 discriminator_filters=(4, 8))
+    rng = np.random.default_rng(5)
+
+    def pair(count):
+        return rng.random((count, 16, 16, 1), dtype=np.float32), rng.uniform(-0.3, 0.3, (count, 16, 16, 2)).astype(
+            np.float32)
+
+    fit_pair, tuning_pair = pair(12), pair(4)
+    head = registry.head_for(recipe, fit_pair[1])
+    whole, whole_history, whole_kept = training.fit(head, fit_pair, tuning_pair, verbose=False)
+    with pytest.raises(RuntimeError, match="crashed in epoch 3"):
+        training.fit(head, fit_pair, tuning_pair, verbose=False, run_dir=tmp_path, checkpoint_every=1,
+                     callbacks=[CrashesInEpoch(3)])
+    assert json.loads((tmp_path / head.stage / "state.json").read_text())["epochs_done"] == 2
+    resumed, history, kept = training.fit(head, fit_pair, tuning_pair, verbose=False, run_dir=tmp_path,
+                                          checkpoint_every=1)
+    assert kept == whole_kept and history["epoch"].tolist() == [1, 2, 3, 4]
+    np.testing.assert_allclose(history["val_loss"], whole_history["val_loss"], rtol=1e-6)
+    for a, b in zip(whole.get_weights(), resumed.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -3,11 +3,18 @@ recorded per run. The measurement itself is real; the tests that fix its outcome
 numbers into the cache the decision reads, as a measurement on such a machine would."""
 
 import json
+from pathlib import Path
 
+import keras
+import numpy as np
 import pytest
 
-from unetcolor.unet import precision, speed
+from unetcolor.colorizers import registry
+from unetcolor.colorizers import training as colorizer_training
+from unetcolor.colorizers.recipe import RecipeConfig
 from unetcolor.training import train
+from unetcolor.unet import precision, speed
+
 import tiny
 
 
@@ -81,3 +88,51 @@ def test_the_measurement_interleaves_both_precisions_and_is_cached(monkeypatch, 
     assert again["cached"] and again["float32"] == first["float32"]
     only = speed.model_speed(config, precisions=("float32",))
     assert only["cached"] and set(only) == {"float32", "batch", "cached"}
+
+
+class FailsAfterTheFirstEpoch(keras.callbacks.Callback):
+    """Raises at the end of epoch 1, having noted the policy training ran under."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.policy = keras.mixed_precision.global_policy().name
+        raise RuntimeError("failed in epoch 1")
+
+
+def test_an_exception_inside_fit_leaves_float32_active(tiny_processed, tmp_path):
+    """Both training paths, in bfloat16, stopped by an exception raised inside model.fit."""
+    failing = FailsAfterTheFirstEpoch()
+    with pytest.raises(RuntimeError, match="failed in epoch 1"):
+        train.train(tiny.train(tiny.model(image_size=32, filters=(4, 8)), precision="bfloat16"), tiny_processed,
+                    tmp_path / "run", progress="quiet", callbacks=[failing])
+    assert failing.policy == "mixed_bfloat16"
+    assert keras.mixed_precision.global_policy().name == "float32"
+
+    recipe = RecipeConfig(model=tiny.model(image_size=16, filters=(4, 8), output="ab"), epochs=2, finetune_epochs=0,
+                          batch_size=4, seed=3, precision="bfloat16")
+    rng = np.random.default_rng(0)
+    pair = (rng.random((8, 16, 16, 1), dtype=np.float32), rng.uniform(-0.3, 0.3, (8, 16, 16, 2)).astype(np.float32))
+    failing = FailsAfterTheFirstEpoch()
+    with pytest.raises(RuntimeError, match="failed in epoch 1"):
+        colorizer_training.fit(registry.head_for(recipe, pair[1]), pair, pair, verbose=False, callbacks=[failing])
+    assert failing.policy == "mixed_bfloat16"
+    assert keras.mixed_precision.global_policy().name == "float32"
+
+
+def test_the_policy_is_restored_to_the_one_before_even_when_nested():
+    with precision.computing("bfloat16"):
+        with precision.computing(precision.Decision("float32", "inner")):
+            assert keras.mixed_precision.global_policy().name == "float32"
+        assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
+    assert keras.mixed_precision.global_policy().name == "float32"
+
+
+def test_the_global_policy_is_set_in_one_place_only():
+    """Everything else enters precision.computing; the measurement sets a policy on each layer."""
+    sources = Path(precision.__file__).parents[1].rglob("*.py")
+    setters = sorted(str(path.relative_to(Path(precision.__file__).parents[1])) for path in sources
+                     if "set_global_policy" in path.read_text())
+    assert setters == ["unet/precision.py"]
+    model = speed.built_in(tiny.train(tiny.model(image_size=16, filters=(4, 8))), "bfloat16")
+    assert keras.mixed_precision.global_policy().name == "float32"
+    assert model.get_layer("color").dtype_policy.name == "float32"  # as build_unet makes it under the policy
+    assert {layer.dtype_policy.name for layer in model.layers[1:-1]} == {"mixed_bfloat16"}

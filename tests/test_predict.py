@@ -203,7 +203,7 @@ def mixed_run(model, tmp_path_factory):
     Image.fromarray(smooth_photo(40, 50)).save(inside)
     files["inside"] = inside
     before = inside.read_bytes()
-    results = predict.colorize_paths(model, [root / "photos", inside], out, progress=False, batch_size=3)
+    results = predict.colorize_paths(model, [root / "photos", inside], out, progress=False, batch_size=3).results
     return files, out, results, before
 
 
@@ -247,13 +247,40 @@ def test_colorize_paths_outputs_keep_size_luma_and_alpha(mixed_run):
     assert images.read_photo(out / "large.png").rgb.shape == (2000, 3000, 3)
 
 
+def test_colorize_paths_again_finds_every_output_complete_by_its_headers(model, mixed_run):
+    """A second run redoes nothing: each output is a whole image of its input's displayed size,
+    the EXIF-turned photo's included (its output is 90 wide, the stored input 120)."""
+    files, out, results, _ = mixed_run
+    before = {result.output: result.output.stat().st_mtime_ns for result in results if result.ok}
+    again = predict.colorize_paths(model, [files["gray.jpg"].parent, files["inside"]], out, progress=False).results
+    statuses = {result.path: result.status for result in again}
+    assert statuses.pop(files["broken.jpg"]) == predict.FAILED
+    assert statuses.pop(files["notes.txt"]) == predict.NOT_AN_IMAGE
+    assert set(statuses.values()) == {predict.EXISTING} and len(statuses) == len(before)
+    assert {output: output.stat().st_mtime_ns for output in before} == before
+    assert images.displayed_size(files["rotated.jpg"]) == (90, 120) == images.whole_image_size(out / "rotated.png")
+    assert Image.open(files["rotated.jpg"]).size == (120, 90)
+
+
+def test_whole_image_size_tells_a_truncated_file(tmp_path):
+    for suffix in (".png", ".jpg"):
+        path = tmp_path / f"p{suffix}"
+        Image.fromarray(smooth_photo(30, 40)).save(path)
+        assert images.whole_image_size(path) == (40, 30)
+        path.write_bytes(path.read_bytes()[:-10])
+        assert images.whole_image_size(path) is None  # the header still opens
+        assert Image.open(path).size == (40, 30)
+    (tmp_path / "empty.png").write_bytes(b"")
+    assert images.whole_image_size(tmp_path / "empty.png") is None and images.displayed_size(tmp_path / "empty.png") is None
+
+
 def test_colorize_paths_keeps_jpeg_suffix_and_disambiguates_same_stems(model, tmp_path):
     photo = Image.fromarray(smooth_photo(40, 60))
     for name in ("a/x.jpg", "b/x.jpg", "y.PNG"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         photo.save(tmp_path / name)
     inputs = [tmp_path / "a/x.jpg", tmp_path / "b/x.jpg", str(tmp_path / "*.PNG"), tmp_path / "missing.jpg"]
-    results = predict.colorize_paths(model, inputs, tmp_path / "out", suffix=None, progress=False)
+    results = predict.colorize_paths(model, inputs, tmp_path / "out", suffix=None, progress=False).results
     assert [r.output.name if r.output else None for r in results] == ["x.jpg", "x-2.jpg", "y.PNG", None]
     assert [r.ok for r in results] == [True, True, True, False]
     assert results[-1].error == "no such file or folder"
@@ -295,9 +322,9 @@ def test_output_folder_given_as_input_is_reported_not_read(model, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     Image.fromarray(smooth_photo(20, 20)).save(out / "old.png")
-    (result,) = predict.colorize_paths(model, [out], out, progress=False)
+    (result,) = predict.colorize_paths(model, [out], out, progress=False).results
     assert not result.ok and "output folder" in result.error
-    assert sorted(p.name for p in out.iterdir()) == ["old.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["colorize-log.jsonl", "old.png"]
 
 
 def test_the_last_short_batch_runs_eagerly_and_the_compiled_step_sees_one_batch_shape():

@@ -8,11 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from unetcolor.training import claims, study
-from unetcolor.photos import data
-from unetcolor.unet import runs
-import tiny
 from unetcolor import profiles
+from unetcolor.photos import data
+from unetcolor.training import claims, study
+from unetcolor.unet import runs
+
+import tiny
 
 
 def test_plan_changes_one_factor_at_a_time_and_shares_the_base_run():
@@ -208,3 +209,33 @@ def test_compile_signature_ignores_learning_rate_and_seed_but_not_shapes():
     assert compile_signature(base) == compile_signature(dataclasses.replace(base, learning_rate=1e-4, seed=43))
     for change in ({"batch_size": 8}, {"split": "70_30"}, {"last_batch": "partial"}, {"precision": "bfloat16"}):
         assert compile_signature(dataclasses.replace(base, **change)) != compile_signature(base), change
+
+
+def test_launch_runs_each_job_in_its_own_process_with_its_hooks_and_returns_the_failed(tmp_path, monkeypatch):
+    """Real processes, two at a time: each job's own environment and the memory share of its
+    GPU; on_start, on_poll and on_end for every job, on_end with its exit status."""
+    import sys
+
+    monkeypatch.delenv("XLA_PYTHON_CLIENT_MEM_FRACTION", raising=False)
+    script = ("import json, os, pathlib, sys, time\n"
+              "folder = pathlib.Path(sys.argv[1]); folder.mkdir(parents=True, exist_ok=True)\n"
+              "(folder / 'seen.json').write_text(json.dumps([os.environ['JOB_TAG'], "
+              "os.environ['XLA_PYTHON_CLIENT_MEM_FRACTION']]))\n"
+              "(folder / 'progress.json').write_text(json.dumps({'epochs_done': 1, 'epochs': 1, 'seconds': 0}))\n"
+              "time.sleep(0.6); sys.exit(int(sys.argv[2]))\n")
+    jobs = [study.Job(f"job {i}", [sys.executable, "-c", script, str(tmp_path / f"run{i}"), str(int(i == 2))],
+                      tmp_path / f"run{i}", "one signature", {"JOB_TAG": f"tag {i}"}) for i in range(3)]
+    events = []
+    failed = study.launch(jobs, 2, quiet=True, on_start=lambda job: events.append(("start", job.name)),
+                          on_poll=lambda job: events.append(("poll", job.name)),
+                          on_end=lambda job, status: events.append(("end", job.name, status)))
+    assert failed == [jobs[2]]
+    starts_and_ends = [event[:2] for event in events if event[0] != "poll"]
+    assert starts_and_ends[:2] == [("start", "job 0"), ("start", "job 1")]  # two at once, in list order
+    first_end = min(starts_and_ends.index(("end", "job 0")), starts_and_ends.index(("end", "job 1")))
+    assert starts_and_ends.index(("start", "job 2")) > first_end  # never three at once
+    assert sorted(event for event in events if event[0] == "end") == [("end", "job 0", 0), ("end", "job 1", 0),
+                                                                      ("end", "job 2", 1)]
+    assert {event[1] for event in events if event[0] == "poll"} == {"job 0", "job 1", "job 2"}
+    for i in range(3):
+        assert json.loads((tmp_path / f"run{i}" / "seen.json").read_text()) == [f"tag {i}", "0.45"]

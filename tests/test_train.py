@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from unetcolor import color
-from unetcolor.photos import data
-from unetcolor.unet import half_weights, runs
 from unetcolor.evaluation import metrics
+from unetcolor.photos import data
 from unetcolor.training import train
+from unetcolor.unet import half_weights, runs
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 
@@ -95,7 +95,8 @@ def test_a_config_bound_to_other_data_is_refused(tiny_processed, tiny_config, tm
 
 
 def test_the_run_key_holds_the_networks_architecture_and_old_runs_are_adopted(tiny_processed, tiny_config, tmp_path):
-    from unetcolor.unet import model as unet_model, runs
+    from unetcolor.unet import model as unet_model
+    from unetcolor.unet import runs
 
     bound = train.bind_data(tiny_config, tiny_processed)
     assert bound.architecture == unet_model.architecture_fingerprint(tiny_config.model)
@@ -293,3 +294,28 @@ def test_an_interrupt_ends_the_epoch_with_a_checkpoint_and_training_again_resume
     result = train.train(runs.config(run_dir), tiny_processed, run_dir, progress="quiet")
     assert len(result.history) == epochs and result.metrics["epochs"] == epochs
     assert result.history["epoch"].tolist()[:len(interrupted)] == interrupted["epoch"].tolist()
+
+
+def test_a_kill_between_checkpoint_and_state_resumes_from_the_checkpoint_and_stale_temporaries_go(
+        tiny_processed, tiny_config, tmp_path):
+    """The two moments a kill -9 can leave behind, made on purpose: a checkpoint renamed into
+    place whose state.json did not follow (state.json still names the epoch before), and a
+    temporary file of a checkpoint being written. Resuming trusts the checkpoint for the epochs of
+    history.csv (written before it), removes the temporary file and no other, and ends with the
+    weights of an uninterrupted run."""
+    whole = train.train(tiny_config, tiny_processed, tmp_path / "whole", progress="quiet")
+    run_dir = tmp_path / "killed"
+    train.train(tiny_config, tiny_processed, run_dir, progress="quiet", stop_after=1, checkpoint_every=1)
+    state_after_epoch_1 = (run_dir / "state.json").read_text()
+    train.train(tiny_config, tiny_processed, run_dir, progress="quiet", stop_after=2, checkpoint_every=1)
+    (run_dir / "state.json").write_text(state_after_epoch_1)  # the state.json of epoch 2 never landed
+    stale = run_dir / ".checkpoint.keras.k2l9x0q1.keras"
+    stale.write_bytes(b"half a zip")
+    other = run_dir / ".notes.keras.txt"
+    other.write_text("not the run's")
+
+    resumed = train.train(tiny_config, tiny_processed, run_dir, progress="quiet")
+    assert list(resumed.history["epoch"]) == [1, 2, 3]
+    assert not stale.exists() and other.read_text() == "not the run's"
+    for a, b in zip(whole.model.get_weights(), resumed.model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -7,7 +7,8 @@
 
 Training writes into models/default-model/ unless --out-dir says otherwise; a file there is
 replaced only with --overwrite, and the shipped folder is written only from a clean checkout
-(the provenance must name the commit that holds the code that trained it)."""
+(the provenance must name the commit that holds the code that trained it). Training checkpoints
+into <out-dir>/<recipe>.run/: the same command after an interrupt or a kill resumes there."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import dataclasses
 import sys
 
 from .. import paths, shipped
+from ..training.train import add_checkpoint_arguments
 from ..unet import precision as precisions
 from . import PROFILE, SHIPPED_DIR, build, compare, levers, registry
 
@@ -36,8 +38,14 @@ def _train(args) -> int:
                              "so that the provenance names the code that trained the file")
     processed = paths.resolve(args.processed_dir) if args.processed_dir else paths.profile_paths(PROFILE).processed
     build.prepare(args.data_dir, processed, seed=config.seed)
-    provenance = build.train_colorizer(processed, out_dir, config, overwrite=args.overwrite,
-                                       data_source=str(paths.resolve(args.data_dir)) if args.data_dir else None)
+    try:
+        provenance = build.train_colorizer(processed, out_dir, config, overwrite=args.overwrite,
+                                           data_source=str(paths.resolve(args.data_dir)) if args.data_dir else None,
+                                           checkpoint_every=args.checkpoint_every,
+                                           checkpoint_seconds=60 * args.checkpoint_minutes)
+    except KeyboardInterrupt as stop:
+        print(f"unetcolor colorizers train: interrupted{': ' + str(stop) if str(stop) else ''}", file=sys.stderr)
+        return 130
     print(f"wrote {paths.relative(out_dir / config.name)}.keras ({provenance['model_bytes'] / 1e6:.1f} MB) "
           f"and {config.name}.json; kept epoch {provenance['training']['best_epoch']}, "
           f"{provenance['training']['seconds_total'] / 60:.1f} min of training")
@@ -92,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--precision", choices=precisions.SETTINGS,
                        help="training precision (default: the recipe's, \"auto\": bfloat16 on a GPU, and on a CPU "
                        "with bfloat16 instructions where a probe finds it faster; else float32)")
+    add_checkpoint_arguments(train)
     choose = commands.add_parser("choose", help=f"apply the registry's rule to the records in models/{PROFILE}/")
     choose.add_argument("--ship", action="store_true", help="copy the winners into the shipped folder")
     choose.add_argument("--overwrite", action="store_true", help="replace the shipped files")

@@ -1,4 +1,4 @@
-"""The bins head: colour as a classification over quantised a*, b* (issue 6). The vivid and
+"""The bins head: colour as a classification over quantised a*, b*. The vivid and
 the accurate shipped models both use it, with and without rebalancing.
 
 A model trained with MSE on a*, b* predicts the mean of every colour a gray
@@ -18,7 +18,7 @@ The parts, all plain Keras and numpy:
   the rebalancing weight of its colour. Its targets are the same a*, b* / 128
   arrays as the regression head's, so the data pipeline does not change;
 - ``ConfidenceAnnealing``: the annealed mean at a temperature of each pixel's own, low where
-  the model is sure of the colour and high where it hesitates (issue 25's lever);
+  the model is sure of the colour and high where it hesitates (a lever at colorizing time);
 - ``logits_model`` / ``decoded_model``: the U-Net with a 1x1 convolution to one
   logit per bin; and the same weights followed by the annealed mean at
   temperature ``T`` (softmax(logits / T), then the expected bin centre), which

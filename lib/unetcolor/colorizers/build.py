@@ -11,19 +11,20 @@ import subprocess
 import time
 from pathlib import Path
 
-import keras
 import numpy as np
 import pandas as pd
 
-from ..photos import data
-from ..evaluation import metrics, predict
 from .. import paths
-from ..unet import precision as precisions
-from ..reproducibility import environment_info
+from ..evaluation import metrics, predict
 from ..files import write_atomic, write_json
+from ..photos import data
+from ..reproducibility import environment_info
+from ..training.train import CHECKPOINT_SECONDS
+from ..unet import precision as precisions
 from . import decoding, registry
 from .recipe import RecipeConfig, shrink_pairs, tuning_split
-from .training import fit
+from .training import claim, fit
+
 
 def git_commit(root: Path) -> str | None:
     """HEAD of the checkout (read-only), with '+dirty' if tracked files are modified."""
@@ -65,12 +66,20 @@ def _seconds_to_kept_epoch(history: pd.DataFrame, kept_epoch: int) -> float:
                  + history.loc[last & (history["epoch"] <= kept_epoch), "seconds"].sum())
 
 
+def run_folder(out_dir: Path, config: RecipeConfig) -> Path:
+    """Where the recipe's training keeps its checkpoints until its model is written."""
+    return Path(out_dir) / f"{config.name}.run"
+
+
 def train_colorizer(processed_dir: Path, out_dir: Path, config: RecipeConfig, data_source: str | None = None,
-                    verbose: bool = True, stage1: tuple | None = None, overwrite: bool = False) -> dict:
+                    verbose: bool = True, stage1: tuple | None = None, overwrite: bool = False,
+                    checkpoint_every: int | None = None, checkpoint_seconds: float = CHECKPOINT_SECONDS) -> dict:
     """Run the recipe on prepared data; write out_dir/<name>.keras and out_dir/<name>.json
     (config.name); return the provenance written to the JSON. An existing <name>.keras is
     replaced only with overwrite=True (checked before any training, so a refused run costs
-    nothing).
+    nothing). Training checkpoints into run_folder (as unetcolor.colorizers.training keeps
+    them, every checkpoint_every epochs or checkpoint_seconds), so the same call after an
+    interrupt or a kill resumes there; the folder goes once the model is written.
 
     stage1=(trained model, its history) takes the first training stage as done by an
     earlier run of the same recipe (the model as ``fit`` returns it: for the bins head the
@@ -94,25 +103,32 @@ def train_colorizer(processed_dir: Path, out_dir: Path, config: RecipeConfig, da
     decision = precisions.resolve(config.precision, config)
     say(f"training in {decision.precision} ({decision.reason})", flush=True)
     started = time.perf_counter()
+    run_dir = run_folder(out_dir, config)
+    # what the run computes: the recipe but its execution detail, and the photos
+    claim(run_dir, {"recipe": {k: v for k, v in config.to_dict().items() if k != "precision"},
+                    "data": data.fingerprint(processed_dir), "stage1_given": stage1 is not None})
+    checkpoints = {"run_dir": run_dir, "checkpoint_every": checkpoint_every, "checkpoint_seconds": checkpoint_seconds}
+    resumed = any(run_dir.glob("*/history.csv"))  # epochs trained by an earlier call: their seconds are recorded
     if stage1 is None:
         trained, history, kept_epoch = fit(head, fit_pair, tuning_pair, verbose, decision=decision,
-                                           fit_photos=fit_photos)
+                                           fit_photos=fit_photos, **checkpoints)
     elif config.finetune_epochs:  # (model, history) of a finished first stage: only the fine-tuning runs
         trained, history, kept_epoch = fit(head, fit_pair, tuning_pair, verbose, model=stage1[0], decision=decision,
-                                           fit_photos=fit_photos)
+                                           fit_photos=fit_photos, **checkpoints)
         history = pd.concat([stage1[1], history], ignore_index=True)
     else:  # the whole training is done: only the choice on the tuning subset and the evaluation run
         trained, history = stage1
         kept = len(history) - 1 if head.keep_last else history["val_loss"].idxmin()  # as KeepBest keeps
         kept_epoch = int(history.loc[kept, "epoch"])
-    train_seconds = float(history["seconds"].sum()) if stage1 is not None else time.perf_counter() - started
-    keras.mixed_precision.set_global_policy("float32")  # what is exported, chosen and saved is float32
+    train_seconds = (float(history["seconds"].sum()) if stage1 is not None or resumed
+                     else time.perf_counter() - started)
     knob, _ = config.choices
     rgb_tuning, gray_tuning = np.asarray(rgb[tuning_ids]), np.asarray(gray[tuning_ids])
-    value, choices = decoding.choose_decoding(trained, head, rgb_tuning, gray_tuning)
-    say(f"{knob} {value:g} chosen on the tuning subset:\n{choices.round(3).to_string(index=False)}", flush=True)
-    offset = decoding.chosen_offset(config, choices, value)
-    model = decoding.decoded(trained, head, value, offset)
+    with precisions.computing("float32"):  # what is exported, chosen and saved is float32
+        value, choices = decoding.choose_decoding(trained, head, rgb_tuning, gray_tuning)
+        say(f"{knob} {value:g} chosen on the tuning subset:\n{choices.round(3).to_string(index=False)}", flush=True)
+        offset = decoding.chosen_offset(config, choices, value)
+        model = decoding.decoded(trained, head, value, offset)
 
     # the held-out numbers, computed once, after every choice is made
     truth, gray_val = np.asarray(rgb[val_ids]), np.asarray(gray[val_ids])
@@ -160,6 +176,7 @@ def train_colorizer(processed_dir: Path, out_dir: Path, config: RecipeConfig, da
         "environment": {**environment_info(), **precisions.as_record(decision)},
     }
     write_json(out_dir / f"{config.name}.json", provenance)
+    shutil.rmtree(run_dir, ignore_errors=True)  # the model supersedes its checkpoints
     return provenance
 
 

@@ -1,4 +1,4 @@
-"""The adversarial head: the a*, b* U-Net trained pix2pix-style (the "gan" head; issue 6).
+"""The adversarial head: the a*, b* U-Net trained pix2pix-style (the "gan" head).
 
 The paper's future work (Section 6) names a GAN. Following Isola et al. (CVPR 2017,
 "Image-to-Image Translation with Conditional Adversarial Networks"):
@@ -147,6 +147,10 @@ class GanHead(Head):
     def compile(self, model, schedule) -> None:
         model.compile(keras.optimizers.Adam(schedule(), beta_1=ADAM_BETA_1),
                       keras.optimizers.Adam(schedule(), beta_1=ADAM_BETA_1))
+
+    def optimizers(self, model) -> list[tuple]:
+        return [(model.generator_optimizer, model.generator.trainable_variables),
+                (model.discriminator_optimizer, model.discriminator.trainable_variables)]
 
     def export(self, trained, value) -> keras.Model:
         return with_chroma_gain(trained.generator, self.config.model, value)

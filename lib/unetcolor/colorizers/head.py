@@ -10,6 +10,11 @@ import numpy as np
 from .recipe import RecipeConfig
 
 
+def one_optimizer(model: keras.Model) -> list[tuple]:
+    """[(optimizer, the variables it updates)] of a model compiled with one optimizer."""
+    return [(model.optimizer, model.trainable_variables)]
+
+
 class Head:
     """The base of the heads. ``stage`` names the first training stage in the history;
     ``keep_last``: keep the last epoch rather than the one with the lowest tuning loss."""
@@ -33,6 +38,10 @@ class Head:
     def compile(self, model: keras.Model, schedule) -> None:
         """Compile model for training; schedule() makes a fresh learning-rate schedule."""
         raise NotImplementedError
+
+    def optimizers(self, model: keras.Model) -> list[tuple]:
+        """[(optimizer, the variables it updates)] of the compiled model, whose state a checkpoint keeps."""
+        return one_optimizer(model)
 
     def export(self, trained: keras.Model, value: float) -> keras.Model:
         """A fresh float32 model with trained's weights that outputs a*, b* / 128, decoded at

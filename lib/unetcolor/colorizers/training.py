@@ -1,30 +1,52 @@
 """The training loop every head shares: seeded, flipped batches from memory, Adam with a
 cosine learning-rate decay, the epoch with the lowest tuning loss kept (or the last one, for
-the adversarial head), a wall-time guard, and the precision of ``unetcolor.unet.precision``."""
+the adversarial head), a wall-time guard, and the precision of ``unetcolor.unet.precision``.
+
+Each stage trains through the steps of ``unetcolor.training.train`` (``resume_or_build``,
+``fit_epochs`` and its RunRecorder): history, checkpoints, interrupts that end the epoch.
+A stage's folder, ``<run folder>/<stage>/``, holds
+
+    history.csv, state.json, progress.json   as a run of the paper's U-Net has them
+    checkpoint.npz   every weight of the model, of its optimizers and of the best epoch so
+                     far, with the epochs done: one file, so a process killed while writing
+                     it leaves the previous checkpoint whole
+    kept.npz         the stage's result (the kept epoch's weights), once it has finished
+
+so a recipe started again resumes in the stage and after the epoch it had checkpointed."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
+import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 import keras
 import numpy as np
 import pandas as pd
 
-from ..unet import precision as precisions
+from ..files import write_atomic, write_json
 from ..reproducibility import seed_everything
-from ..training.train import history_row
-from .head import Head
+from ..training import train as steps
+from ..unet import precision as precisions
+from ..unet import runs
+from .head import Head, one_optimizer
 from .recipe import RecipeConfig, shrink_pairs
 from .regression import compile_log_mse
 
 FINETUNE_STAGE = "log_mse"
+CHECKPOINT_FILE, KEPT_FILE = "checkpoint.npz", "kept.npz"
+STAGE_FILES = (KEPT_FILE, steps.HISTORY_FILE, steps.STATE_FILE, runs.PROGRESS_FILE)
 
 
 class FlipBatches(keras.utils.PyDataset):
     """Batches of in-memory (x, y), reshuffled each epoch and each image flipped
     left-right with probability 1/2; both drawn from (seed, epoch), so a rerun
-    sees exactly the same batches.
+    sees exactly the same batches, and so does a run resumed at first_epoch.
 
     With ``crops=(gray, rgb, share)`` -- the same photos at full size, uint8 (N, H, W) and
     (N, H, W, 3), and share < 1 -- each image of a batch is instead remade from a random
@@ -32,11 +54,12 @@ class FlipBatches(keras.utils.PyDataset):
     the photo's shorter side, shrunk to x's size as ``recipe.shrink_pairs`` shrinks: crops
     and scales from the photo's own pixels, never enlarged past them."""
 
-    def __init__(self, x, y, batch_size: int, seed: int, flips: bool = True, crops: tuple | None = None):
+    def __init__(self, x, y, batch_size: int, seed: int, flips: bool = True, crops: tuple | None = None,
+                 first_epoch: int = 0):
         super().__init__()
         self.x, self.y, self.batch_size, self.seed, self.flips = x, y, batch_size, seed, flips
         self.crops = crops if crops is not None and crops[2] < 1 else None
-        self.epoch = 0
+        self.epoch = first_epoch
 
     def __len__(self):
         return math.ceil(len(self.x) / self.batch_size)
@@ -75,83 +98,191 @@ class FlipBatches(keras.utils.PyDataset):
 
 class KeepBest(keras.callbacks.Callback):
     """Remember the weights of the epoch with the lowest val_loss (the tuning
-    subset's) and put them back at the end; stop early past max_seconds.
+    subset's) and put them back at the end (``keep``); stop early once max_seconds of
+    training have passed, counting seconds_before (a resumed stage's earlier epochs).
     keep_last: keep the last epoch's weights instead."""
 
-    def __init__(self, max_seconds: float, log=print, keep_last: bool = False):
+    def __init__(self, max_seconds: float, log=print, keep_last: bool = False, seconds_before: float = 0.0):
         super().__init__()
-        self.max_seconds, self.log, self.keep_last = max_seconds, log, keep_last
-        self.rows: list[dict] = []
+        self.max_seconds, self.log, self.keep_last, self.seconds_before = max_seconds, log, keep_last, seconds_before
         self.best_loss, self.best_epoch, self.best_weights = math.inf, 0, None
 
     def on_train_begin(self, logs=None):
-        self.started = time.perf_counter()
+        self.started = time.perf_counter() - self.seconds_before
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch_started = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        row = history_row(epoch, logs, self.epoch_started)
-        self.rows.append(row)
-        if row["val_loss"] < self.best_loss or self.keep_last:
-            self.best_loss, self.best_epoch, self.best_weights = row["val_loss"], epoch + 1, self.model.get_weights()
-        self.log(f"epoch {epoch + 1}: loss {row['loss']:.5f}  tuning loss {row['val_loss']:.5f}  "
-                 f"{row['seconds']:.0f} s", flush=True)
+        loss, tuning_loss = float(logs["loss"]), float(logs["val_loss"])
+        if tuning_loss < self.best_loss or self.keep_last:
+            self.best_loss, self.best_epoch, self.best_weights = tuning_loss, epoch + 1, self.model.get_weights()
+        self.log(f"epoch {epoch + 1}: loss {loss:.5f}  tuning loss {tuning_loss:.5f}  "
+                 f"{time.perf_counter() - self.epoch_started:.0f} s", flush=True)
         if time.perf_counter() - self.started > self.max_seconds:
             self.log(f"time budget of {self.max_seconds:.0f} s spent: stopping", flush=True)
             self.model.stop_training = True
 
     def on_train_end(self, logs=None):
+        self.keep(self.model)
+
+    def keep(self, model: keras.Model) -> None:
         if self.best_weights is not None:
-            self.model.set_weights(self.best_weights)
+            model.set_weights(self.best_weights)
 
 
-def train_stage(model, config: RecipeConfig, fit_pair, tuning_pair, epochs, learning_rate, compile_with, seed,
-                stage, keep_last, verbose, fit_photos=None):
-    """Train model for epochs; compile_with(model, schedule) compiles it with a cosine-decaying
-    learning-rate schedule. fit_photos: the fit photos at full size (gray, rgb), for
-    config.crop_share < 1. Returns (history DataFrame, kept epoch); model ends at the kept epoch."""
+# ------------------------------------------------------------------ checkpoints
+
+
+def save_checkpoint(path: Path, model: keras.Model, optimizers: list[tuple], keeper: KeepBest,
+                    epochs_done: int) -> None:
+    """Every weight of model, of each optimizer (its moments and step count) and of keeper's best
+    epoch, with epochs_done, into the one npz file path (written whole or not at all)."""
+    arrays = {f"model_{i}": np.asarray(v) for i, v in enumerate(model.weights)}
+    for j, (optimizer, _) in enumerate(optimizers):
+        arrays.update({f"optimizer{j}_{i}": np.asarray(v) for i, v in enumerate(optimizer.variables)})
+    arrays.update({f"best_weights_{i}": w for i, w in enumerate(keeper.best_weights or [])})
+    write_atomic(path, lambda temporary: np.savez(temporary, epochs_done=epochs_done, best_epoch=keeper.best_epoch,
+                                                  best_loss=keeper.best_loss, **arrays))
+
+
+def _assign(path: Path, saved, prefix: str, variables) -> None:
+    count = sum(name.startswith(f"{prefix}_") for name in saved.files)
+    if count != len(variables):
+        raise ValueError(f"{path}: a checkpoint of another model ({count} {prefix} arrays where this one has "
+                         f"{len(variables)}); delete {path.parent.parent} to train the recipe from its start")
+    for i, variable in enumerate(variables):
+        variable.assign(saved[f"{prefix}_{i}"])
+
+
+def load_checkpoint(path: Path, model: keras.Model, optimizers: list[tuple], keeper: KeepBest) -> int:
+    """Put a save_checkpoint file back into the compiled model, its optimizers and keeper;
+    returns the epochs it holds."""
+    with np.load(path) as saved:
+        for j, (optimizer, variables) in enumerate(optimizers):
+            optimizer.build(variables)
+            _assign(path, saved, f"optimizer{j}", optimizer.variables)
+        _assign(path, saved, "model", model.weights)
+        best = sum(name.startswith("best_weights_") for name in saved.files)
+        keeper.best_weights = [saved[f"best_weights_{i}"] for i in range(best)] or None
+        keeper.best_epoch, keeper.best_loss = int(saved["best_epoch"]), float(saved["best_loss"])
+        return int(saved["epochs_done"])
+
+
+def claim(run_dir: Path, identity: dict) -> None:
+    """Make run_dir the run folder of identity (what the recipe computes: its settings and its
+    data); a folder that holds another recipe's run is refused, naming the fix."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    record = run_dir / "config.json"
+    identity = json.loads(json.dumps(identity, default=list))
+    if record.is_file() and json.loads(record.read_text()) != identity:
+        raise ValueError(f"{record}: this folder holds an interrupted run of another recipe or other photos; "
+                         f"delete {run_dir} to train this one")
+    write_json(record, identity)
+
+
+# ------------------------------------------------------------------------ stages
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One training stage: its name (in the history, and its folder), epochs, peak learning rate,
+    compile(model, schedule), the seed of its batches, whether it keeps its last epoch rather
+    than its best, and optimizers(model), whose state a checkpoint keeps."""
+    name: str
+    epochs: int
+    learning_rate: float
+    compile: Callable
+    seed: int
+    keep_last: bool
+    optimizers: Callable
+
+
+def stages(head: Head, first_done: bool = False) -> list[Stage]:
+    """The head's own stage (unless first_done), then the log-MSE fine-tuning if the recipe has it."""
+    config = head.config
+    first = Stage(head.stage, config.epochs, config.learning_rate, head.compile, config.seed, head.keep_last,
+                  head.optimizers)
+    tuning = Stage(FINETUNE_STAGE, config.finetune_epochs, config.finetune_learning_rate, compile_log_mse,
+                   config.seed + 1, False, one_optimizer)
+    return ([] if first_done else [first]) + ([tuning] if config.finetune_epochs else [])
+
+
+def train_stage(model, config: RecipeConfig, stage: Stage, fit_pair, tuning_pair, folder: Path, verbose: bool = True,
+                fit_photos=None, checkpoint_every: int | None = None,
+                checkpoint_seconds: float = steps.CHECKPOINT_SECONDS, callbacks: list | None = None):
+    """Train model through stage in folder (this module's docstring), resuming what is there.
+    fit_photos: the fit photos at full size (gray, rgb), for config.crop_share < 1. Returns
+    (history DataFrame, kept epoch); model ends at the kept epoch."""
     if config.crop_share < 1 and fit_photos is None:
         raise ValueError("crop_share < 1 crops the full-size photos: pass fit_photos=(gray, rgb)")
-    crops = (*fit_photos, config.crop_share) if config.crop_share < 1 else None
-    batches = FlipBatches(*fit_pair, config.batch_size, seed, config.flips, crops=crops)
+    folder.mkdir(parents=True, exist_ok=True)
+    steps_per_epoch = math.ceil(len(fit_pair[0]) / config.batch_size)
 
     def schedule():
         return keras.optimizers.schedules.CosineDecay(
-            learning_rate, decay_steps=epochs * len(batches), alpha=config.final_learning_rate_share)
+            stage.learning_rate, decay_steps=stage.epochs * steps_per_epoch, alpha=config.final_learning_rate_share)
 
-    compile_with(model, schedule)
+    stage.compile(model, schedule)
+    kept = folder / KEPT_FILE
+    if kept.is_file():  # finished earlier: its kept weights
+        with np.load(kept) as saved:
+            _assign(kept, saved, "model", model.weights)
+            return pd.read_csv(folder / steps.HISTORY_FILE).assign(stage=stage.name), int(saved["kept_epoch"])
     keeper = KeepBest(config.max_train_minutes * 60, log=print if verbose else (lambda *a, **k: None),
-                      keep_last=keep_last)
-    model.fit(batches, validation_data=tuning_pair, epochs=epochs, shuffle=False, callbacks=[keeper], verbose=0)
-    return pd.DataFrame(keeper.rows).assign(stage=stage), keeper.best_epoch
+                      keep_last=stage.keep_last)
+
+    def resumed(path):
+        load_checkpoint(path, model, stage.optimizers(model), keeper)
+        return model
+
+    model, rows = steps.resume_or_build(folder, CHECKPOINT_FILE, lambda: model, resumed, files=STAGE_FILES)
+    keeper.seconds_before = sum(row["seconds"] for row in rows)
+    crops = (*fit_photos, config.crop_share) if config.crop_share < 1 else None
+    batches = FlipBatches(*fit_pair, config.batch_size, stage.seed, config.flips, crops=crops, first_epoch=len(rows))
+
+    def save(trained):
+        save_checkpoint(folder / CHECKPOINT_FILE, trained, stage.optimizers(trained), keeper, len(rows))
+        return {"best_epoch": keeper.best_epoch}
+
+    steps.fit_epochs(model, batches, tuning_pair, folder, rows, stage.epochs, progress="quiet",
+                     checkpoint_every=checkpoint_every, checkpoint_seconds=checkpoint_seconds,
+                     callbacks=[keeper, *(callbacks or [])], save=save)
+    keeper.keep(model)  # also where the checkpoint held the last epoch and fit had nothing left to run
+    write_atomic(folder / steps.HISTORY_FILE, lambda t: pd.DataFrame(rows).to_csv(t, index=False))
+    write_atomic(kept, lambda temporary: np.savez(temporary, kept_epoch=keeper.best_epoch,
+                                                  **{f"model_{i}": np.asarray(v) for i, v in enumerate(model.weights)}))
+    (folder / CHECKPOINT_FILE).unlink(missing_ok=True)
+    return pd.DataFrame(rows).assign(stage=stage.name), keeper.best_epoch
 
 
 def fit(head: Head, fit_pair, tuning_pair, verbose: bool = True, model: keras.Model | None = None,
-        decision: precisions.Decision | None = None, fit_photos=None):
+        decision: precisions.Decision | None = None, fit_photos=None, run_dir: Path | None = None,
+        checkpoint_every: int | None = None, checkpoint_seconds: float = steps.CHECKPOINT_SECONDS,
+        callbacks: list | None = None):
     """Train head's model from config.seed on fit_pair = (x, y), selecting by tuning_pair: the
     head's loss for config.epochs, then per-image log-MSE for config.finetune_epochs. With model
     given, stage 1 is taken as done (its weights) and only the fine-tuning runs.
     fit_photos: the fit photos at full size (gray, rgb), which config.crop_share < 1 crops.
+    run_dir: the run folder whose stage folders hold the checkpoints, where a run started again
+    resumes (default: a temporary folder, gone on return). Checkpoints follow checkpoint_every
+    and checkpoint_seconds as in unetcolor.training.train; callbacks: more Keras callbacks.
     Training runs in ``decision``'s precision (default: config.precision resolved); the global
-    Keras policy is float32 again on return, so what is built afterwards is float32.
+    Keras policy is the caller's again on return, however fit ends.
     Returns (model with the kept epochs' weights, history DataFrame, kept epoch of the last stage)."""
     config = head.config
     decision = decision or precisions.resolve(config.precision, config)
     seed_everything(config.seed)
-    histories = []
-    precisions.apply(decision)
-    try:
+    histories, best = [], 0
+    with contextlib.ExitStack() as stack:
+        if run_dir is None:
+            run_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="unetcolor-recipe-")))
+        stack.enter_context(precisions.computing(decision))
+        first_done = model is not None
         if model is None:
             model = head.build()
-            history, best = train_stage(model, config, fit_pair, tuning_pair, config.epochs, config.learning_rate,
-                                        head.compile, config.seed, head.stage, head.keep_last, verbose, fit_photos)
+        for stage in stages(head, first_done):
+            history, best = train_stage(model, config, stage, fit_pair, tuning_pair, Path(run_dir) / stage.name,
+                                        verbose, fit_photos, checkpoint_every, checkpoint_seconds, callbacks)
             histories.append(history)
-        if config.finetune_epochs:
-            history, best = train_stage(model, config, fit_pair, tuning_pair, config.finetune_epochs,
-                                        config.finetune_learning_rate, compile_log_mse, config.seed + 1,
-                                        FINETUNE_STAGE, False, verbose, fit_photos)
-            histories.append(history)
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
     return model, pd.concat(histories, ignore_index=True), best

@@ -1,4 +1,6 @@
-"""Speed benchmarks (`make bench`): numbers written to reports/bench/<backend>-<device>-<cores>cpu.json.
+"""Speed benchmarks (`make bench`): numbers written to reports/bench/<machine key>.json, e.g.
+tensorflow-cpu-intel-xeon-processor-2cpu.json (reproducibility.machine_key: backend, accelerator, CPU
+model, cores).
 
     data       preparing photos (the stand-in dataset when present, else sample crops)
     training   images/s and achieved GFLOP/s of the paper's U-Net (batch 16 at 256x256):
@@ -8,7 +10,9 @@
                their own model, loss, input size, batch size and FlipBatches loop), in
                float32 and in bfloat16
     colorize   one 12-megapixel photo end to end, and 256x256 images/s (paper U-Net), in
-               float32 and in bfloat16
+               float32 and in bfloat16; and photos/s of the `colorize` command's work on a
+               folder of 3-megapixel photos and one of 12-megapixel photos (the packaged
+               default colorizer, PNG outputs), with the share of wall time in the model
     shipped    the same for the packaged colorizers (default, vivid, gan), in float32 and
                in bfloat16 (a copy of the file's model computing in bfloat16, as training
                under mixed_bfloat16 computes), with how far the two outputs differ
@@ -38,6 +42,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import statistics
 import tempfile
 import time
@@ -46,6 +51,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+from PIL import Image
 
 from .. import color, colorizers, paths, profiles, shipped
 from ..photos import data, samples
@@ -54,8 +60,9 @@ from ..colorizers.bins import BinsHead
 from ..colorizers.training import FlipBatches
 from ..config import ModelConfig
 from ..unet.model import build_unet, conv_flops
-from ..evaluation.predict import colorize_photo, colorize_photos, load_model, packaged_model_path, predict_batch
-from ..reproducibility import cpu_model, environment_info, seed_everything, usable_cores
+from ..evaluation.predict import (DONE, colorize_paths, colorize_photo, colorize_photos, default_workers,
+                                   load_model, packaged_model_path, predict_batch)
+from ..reproducibility import cpu_model, environment_info, machine_key, seed_everything, usable_cores
 from ..unet.speed import cpu_flags, measure, measure_each
 from ..training.train import ColorizationBatches, compile_model
 
@@ -85,12 +92,9 @@ def speedup(figures: dict, key: str | None = None, lower_is_better: bool = False
 
 @contextlib.contextmanager
 def computing_in(name: str):
-    """Keras' global policy for ``name`` ("float32" or "bfloat16") inside; float32 after."""
-    precision.apply(precision.Decision(name, "bench"))
-    try:
+    """Keras' global policy for ``name`` ("float32" or "bfloat16") inside; the previous one after."""
+    with precision.computing(name):
         yield
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
 
 
 def in_precision(model: keras.Model, name: str) -> keras.Model:
@@ -327,6 +331,66 @@ def bench_colorize(megapixels_shape=(3000, 4000), batch: int = 16, seconds: floa
     }
 
 
+# the folders colorize_folders times: name -> ((height, width), photos)
+FOLDERS = {"3mp": ((1500, 2000), 12), "12mp": ((3000, 4000), 6)}
+
+
+def gradient_photos(folder: Path, count: int, shape: tuple[int, int], seed: int = 0) -> list[Path]:
+    """count JPEG photos (quality 90) of shape (height, width) in folder: smooth colour gradients,
+    a different one each, with Gaussian noise (sigma 12) as a scan's grain."""
+    rng = np.random.default_rng(seed)
+    height, width = shape
+    rows = np.linspace(0, 1, height, dtype=np.float32)[:, None]
+    columns = np.linspace(0, 1, width, dtype=np.float32)[None, :]
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index in range(count):
+        phases = rng.uniform(0, 2 * np.pi, 3)
+        planes = [128 + 100 * np.sin(columns * (2 + channel) + rows * (1 + index % 3) + phases[channel])
+                  for channel in range(3)]
+        photo = np.stack(planes, axis=-1) + rng.normal(0, 12, (height, width, 3)).astype(np.float32)
+        paths.append(folder / f"photo_{index:03d}.jpg")
+        Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8)).save(paths[-1], quality=90)
+    return paths
+
+
+def bench_colorize_folders(model: keras.Model | None = None, folders: dict = FOLDERS, repeats: int = 3,
+                           batch_size: int = 8, workers: int | None = None) -> dict:
+    """Photos/s of the `colorize` command's work (predict.colorize_paths: read, model, write PNG)
+    on a folder of generated photos per size in folders (name -> ((height, width), photos)),
+    with the packaged default colorizer (or model), and the share of wall time the model ran.
+    Each repeat writes into an empty folder; one untimed run first traces the model."""
+    model = model or load_model(packaged_model_path(shipped.DEFAULT.name))
+    workers = workers or default_workers()
+    results = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        for name, (shape, count) in folders.items():
+            gradient_photos(scratch / name, count, shape, seed=len(results))
+        colorize_paths(model, [scratch / next(iter(folders))], scratch / "warm-up", progress=False,
+                       batch_size=batch_size, workers=workers)
+        for name, (shape, count) in folders.items():
+            runs = []
+            for repeat in range(repeats):
+                out = scratch / f"out-{name}-{repeat}"
+                run = colorize_paths(model, [scratch / name], out, progress=False, batch_size=batch_size,
+                                     workers=workers)
+                if run.count(DONE) != count:
+                    raise RuntimeError(f"colorize did {run.count(DONE)} of {count} photos: "
+                                       + "; ".join(str(r.error) for r in run.results if r.error))
+                runs.append(run)
+                shutil.rmtree(out)
+            rates = [count / run.wall_seconds for run in runs]
+            shares = [run.model_seconds / run.wall_seconds for run in runs]
+            results[name] = {"photo_shape": list(shape), "photos": count, "photos_per_s": statistics.median(rates),
+                             "model_share_of_wall_time": statistics.median(shares), "rates": rates,
+                             "model_shares": shares, "wall_seconds": [run.wall_seconds for run in runs]}
+            print(f"colorize folder {name}: {results[name]['photos_per_s']:.3f} photos/s, "
+                  f"{100 * results[name]['model_share_of_wall_time']:.0f}% of the time in the model", flush=True)
+    return {"model": shipped.DEFAULT.name, "batch_size": batch_size, "workers": workers, "output": "png",
+            "repeats": repeats, **results}
+
+
 def bench_shipped(megapixels_shape=(3000, 4000), photos: int = 32, seconds: float = 20, repeats: int = 3,
                   models: dict | None = None) -> dict:
     """For each packaged colorizer (weights/*.keras; or models: name -> model): seconds for
@@ -383,16 +447,16 @@ def bench_data(source: Path | None, seconds: float = 20, repeats: int = 3) -> di
 # ------------------------------------------------------------------ the report
 
 
-def output_path(out: Path, environment: dict) -> Path:
-    """out/<backend>-<device>-<cores>cpu.json"""
-    device = environment["device"].replace(" ", "_").replace(":", "").replace(",", "")
-    return Path(out) / f"{environment['keras_backend']}-{device}-{os.cpu_count()}cpu.json"
+def output_path(out: Path) -> Path:
+    """out/<machine key>.json: one record per backend, accelerator, CPU model and core count
+    (reproducibility.machine_key), so that two machines never share one."""
+    return Path(out) / f"{machine_key()}.json"
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m unetcolor bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default="reports/bench", help="folder for <backend>-<device>-<cores>cpu.json")
+    parser.add_argument("--out", default="reports/bench", help="folder for <machine key>.json")
     parser.add_argument("--data-dir", default=os.environ.get("DATA_DIR") or "../shared/data/landscapes256",
                         help="photo folder to time preparation on (default: the stand-in set when present)")
     parser.add_argument("--batch-size", type=int, default=16, help="the paper U-Net's training batch")
@@ -417,7 +481,8 @@ def main(argv=None) -> int:
         "data": lambda: bench_data(paths.resolve(args.data_dir), seconds, repeats),
         "training": lambda: bench_training(args.training_seconds or seconds, repeats, batch_size=args.batch_size),
         "recipes": lambda: bench_recipes(seconds=seconds, repeats=repeats),
-        "colorize": lambda: bench_colorize(seconds=seconds, repeats=repeats),
+        "colorize": lambda: {**bench_colorize(seconds=seconds, repeats=repeats),
+                             "folders": bench_colorize_folders(repeats=repeats)},
         "shipped": lambda: bench_shipped(seconds=seconds, repeats=repeats),
     }
     for part, run in benches.items():
@@ -433,7 +498,7 @@ def main(argv=None) -> int:
             "load_average_after": load_average()}
         if part == "data":
             print(json.dumps({k: v for k, v in results["data"].items() if k != "data_prepare"}), flush=True)
-    target = output_path(paths.resolve(args.out), results["environment"])
+    target = output_path(paths.resolve(args.out))
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.is_file() and args.only:  # --only refreshes some parts and keeps the others
         results = {**json.loads(target.read_text()), **results}

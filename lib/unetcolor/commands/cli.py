@@ -2,6 +2,10 @@
 
     colorize photo.png --out colorized/                              the shipped "accurate" colorizer
     colorize photo.png --out colorized/ --model models/paper/<run>   the paper's U-Net (a run folder)
+    colorize scans/ --out colorized/ --shard 2/3                     the second of three processes
+
+It turns SIGINT and SIGTERM into a clean stop (predict.colorize_paths finishes the photos
+being written and leaves no partial file), a one-line message, and exit status 130 or 143.
 
 By default the photos are coloured by the packaged weights/default.keras (an
 L*a*b* U-Net, the most accurate of the shipped models; --vivid and --gan pick
@@ -14,8 +18,11 @@ float16 weights (see predict.load_model).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from ..evaluation import predict
@@ -31,14 +38,24 @@ examples:
   colorize photo.jpg --out out/ --model models/paper/<run>   the paper's U-Net (a training run folder;
                                                              models/paper/main.json names the main run)
 
+big folders:
+  colorize scans/ --out colorized/                  run it again after a stop: photos already done are skipped
+  colorize scans/ --out colorized/ --overwrite      redo every photo
+  colorize scans/ --out shared/out/ --shard 1/3     on machine 1 of 3; 2/3 and 3/3 elsewhere, same command
+
 Each output is named after its input (<name>.png by default) and has the
 input's size: the model colours a shrunk copy and the colours are laid over
 the full-resolution original luminance. Inputs are never overwritten.
 A folder is searched for every image format Pillow reads; other files in it
 are listed as skipped (not an image) and left alone.
-Exit status: 0 if every photo was colorized (skipped files do not count),
-1 if any failed or none was found, 2 for usage errors or a model that
-cannot be loaded.
+Outputs are written under a temporary name and renamed when whole, so a stop
+(Ctrl-C, SIGTERM) leaves only finished photos; a later run removes the
+temporary files a killed run left (.<name>.colorize-tmp-*). Every run appends
+one line per input to DIR/colorize-log.jsonl (input, output, status, seconds,
+error; with --shard K/N, colorize-log-shard-K-of-N.jsonl).
+Exit status: 0 if every photo was colorized or already done (skipped files do
+not count), 1 if any failed or none was found, 2 for usage errors or a model
+that cannot be loaded, 130 after Ctrl-C (SIGINT), 143 after SIGTERM.
 """
 
 NO_MODEL = """\
@@ -83,10 +100,74 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", "-b", type=int, default=8, metavar="N",
                         help="photos run through the model together (default 8; "
                         "more is faster on a GPU and uses more memory)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="redo photos whose output is already there (default: skip them, so a "
+                        "stopped run resumes)")
+    parser.add_argument("--shard", metavar="K/N",
+                        help="colorize only part K of N of the inputs (1 <= K <= N), so that N processes or "
+                        "machines given the same command share one folder without overlap")
+    parser.add_argument("--workers", "-j", type=int, metavar="N",
+                        help="threads decoding photos ahead of the model, and as many encoding after it "
+                        f"(default: one per core, at most 4; here {predict.default_workers()})")
     parser.add_argument("--quiet", "-q", action="store_true",
                         help="no progress bar, no summary and no list of skipped files; "
                         "failures are still printed")
     return parser
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived (signum); raised in the main thread."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def stopping_on_signals():
+    """Inside, SIGINT and SIGTERM raise Interrupted in the main thread, once: a second signal
+    while the first unwinds is ignored, so the photos being written still finish whole.
+    The previous handlers after. Outside the main thread (signals cannot be caught there) it
+    changes nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def handler(signum, frame):
+        if not received:
+            received.append(signum)
+            raise Interrupted(signum)
+
+    previous = {number: signal.signal(number, handler) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler_before in previous.items():
+            signal.signal(number, handler_before)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def summary(run: predict.Run, out: Path, shard: predict.Shard | None) -> str:
+    """The one-line summary of a run."""
+    photos = [result for result in run.results if not result.skipped]
+    done, existing = run.count(predict.DONE), run.count(predict.EXISTING)
+    failed, other = run.count(predict.FAILED), run.count(predict.NOT_AN_IMAGE)
+    parts = [f"colorized {done} of {len(photos)} photos into {out}"]
+    if shard is not None:
+        parts.append(f"shard {shard} of {run.photos_found} photos in all")
+    if existing:
+        parts.append(f"{existing} already done, skipped (--overwrite redoes them)")
+    if failed:
+        parts.append(f"{failed} failed")
+    if other:
+        parts.append(f"{other} other {'file' if other == 1 else 'files'} skipped")
+    if run.stale_removed:
+        parts.append(f"removed {_plural(len(run.stale_removed), 'stale temporary file')} of a killed run")
+    return "; ".join(parts)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,7 +175,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.batch_size < 1:
         parser.error(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.workers is not None and args.workers < 1:
+        parser.error(f"--workers must be at least 1, got {args.workers}")
+    try:
+        shard = predict.Shard.parse(args.shard) if args.shard is not None else None
+    except ValueError as error:
+        parser.error(str(error))
+    log = args.out / predict.log_name(shard)
+    try:
+        with stopping_on_signals():
+            return _colorize(args, shard)
+    except Interrupted as stop:
+        print(f"colorize: stopped by {stop}; the finished photos are kept and no partial file is left "
+              f"(log: {log}); run the same command again to do the rest", file=sys.stderr)
+        return 128 + stop.signum
 
+
+def _colorize(args: argparse.Namespace, shard: predict.Shard | None) -> int:
     packaged = args.packaged
     model_path = predict.packaged_model_path(packaged) if packaged else args.model or predict.default_model_path()
     if model_path is None:
@@ -107,20 +204,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"colorize: {error}{where}", file=sys.stderr)
         return 2
 
-    results = predict.colorize_paths(model, args.inputs, args.out, suffix=FORMATS[args.format],
-                                     progress=not args.quiet, batch_size=args.batch_size)
-    skipped = [result for result in results if result.skipped]
-    photos = [result for result in results if not result.skipped]
-    failed = [result for result in photos if not result.ok]
-    for result in failed:
-        print(f"{result.path}: {result.error}", file=sys.stderr)
+    try:
+        run = predict.colorize_paths(model, args.inputs, args.out, suffix=FORMATS[args.format],
+                                     progress=not args.quiet, batch_size=args.batch_size,
+                                     overwrite=args.overwrite, shard=shard, workers=args.workers)
+    except OSError as error:  # the output folder cannot be made or written
+        print(f"colorize: {error}", file=sys.stderr)
+        return 1
+    for result in run.results:
+        if result.status == predict.FAILED:
+            print(f"{result.path}: {result.error}", file=sys.stderr)
     if not args.quiet:
-        for result in skipped:
-            print(f"{result.path}: skipped, {result.error}", file=sys.stderr)
-        print(f"colorized {len(photos) - len(failed)} of {len(photos)} photos into {args.out}"
-              + (f"; {len(failed)} failed" if failed else "")
-              + (f"; {len(skipped)} other {'file' if len(skipped) == 1 else 'files'} skipped" if skipped else ""))
-    return 1 if failed or not photos else 0
+        for result in run.results:
+            if result.skipped:
+                print(f"{result.path}: skipped, {result.error}", file=sys.stderr)
+        print(summary(run, args.out, shard))
+    failed = run.count(predict.FAILED)
+    return 1 if failed or not run.photos_found else 0
 
 
 if __name__ == "__main__":

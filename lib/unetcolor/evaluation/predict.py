@@ -20,10 +20,18 @@ and except where a channel had to be clipped to 0..255).
 
 from __future__ import annotations
 
+import datetime
+import hashlib
+import json
 import os
+import re
 import sys
+import threading
+import time
 import zipfile
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +40,8 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm  # plain text bars: the same in terminals, notebooks and papermill logs
 
-from .. import color, shipped
+from .. import color, files, shipped
+from ..reproducibility import usable_cores
 from ..unet import half_weights, runs
 from ..photos import images
 
@@ -280,6 +289,35 @@ def colorize_photo(model: keras.Model, photo: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------------- files
 
+# colorize's temporary files, `.<output name>.colorize-tmp-<8 random characters><suffix>`
+# (tempfile's names): distinctive, so that removing stale ones never touches anything else
+TEMPORARY_MARKER = "colorize-tmp-"
+_TEMPORARY = re.compile(r"\.(?P<name>.+)\." + re.escape(TEMPORARY_MARKER) + r"[a-z0-9_]{8}(?P<suffix>\.[^.]+)")
+
+
+# zlib level 1: on photos (their noise barely deflates) about the size level 6 gives, in a third
+# to a quarter of the time; encoding the PNG is the slowest step of colorizing a large photo
+PNG_COMPRESS_LEVEL = 1
+
+
+def is_temporary(name: str) -> bool:
+    """Whether a file name is one of colorize's temporary files (see TEMPORARY_MARKER)."""
+    match = _TEMPORARY.fullmatch(name)
+    return match is not None and match["name"].endswith(match["suffix"])
+
+
+def remove_stale_temporaries(out_dir: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files that a killed colorize (``kill -9``, a power cut) left below
+    out_dir, and return them. Only files named as colorize names them (is_temporary) whose
+    writer is gone (files.remove_abandoned: unlocked, unchanged for seconds) are removed, so a
+    colorize writing into the same folder at the same time keeps its own."""
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        return []
+    return sorted(path for path in out_dir.rglob(".*")
+                  if is_temporary(path.name) and path.is_file() and not path.is_symlink()
+                  and files.remove_abandoned(path))
+
 
 def _same_file(a: Path, b: Path) -> bool:
     if a.resolve() == b.resolve():
@@ -295,7 +333,7 @@ def _write(rgb: np.ndarray, alpha: np.ndarray | None, out_path: Path, in_path: P
     if _same_file(in_path, out_path):
         raise ValueError(f"{out_path}: refusing to write over the input photo; choose another output folder")
     array = rgb if alpha is None else np.concatenate([rgb, alpha[..., None]], axis=-1)
-    images.write_image_atomic(array, out_path)
+    images.write_image_atomic(array, out_path, marker=TEMPORARY_MARKER, png_compress_level=PNG_COMPRESS_LEVEL)
 
 
 def colorize_file(model: keras.Model, in_path: str | os.PathLike, out_path: str | os.PathLike) -> Path:
@@ -316,20 +354,101 @@ def colorize_file(model: keras.Model, in_path: str | os.PathLike, out_path: str 
 
 # --------------------------------------------------------- many files at once
 
+DONE, EXISTING, FAILED, NOT_AN_IMAGE = "done", "skipped-existing", "failed", "not-an-image"
+LOG_NAME = "colorize-log.jsonl"
+
 
 @dataclass
 class Result:
-    """What happened to one input: output is None when it failed before naming one.
-
-    skipped: a file found by searching a folder (or matched by a pattern) that
-    is not an image; it was left alone, ok is False and error says why, but
-    it is not a failure.
-    """
+    """What happened to one input: status is DONE (colorized now), EXISTING (its output was
+    already there, complete: skipped), FAILED (error says why; output is None when it failed
+    before naming one) or NOT_AN_IMAGE (a file found by searching a folder, or matched by a
+    pattern, whose suffix Pillow does not read: left alone, not a failure). seconds: the work
+    spent on it, its share of the model's batch included."""
     path: Path
     output: Path | None
-    ok: bool
+    status: str
     error: str | None = None
-    skipped: bool = False
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (DONE, EXISTING)
+
+    @property
+    def skipped(self) -> bool:
+        return self.status == NOT_AN_IMAGE
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Part `index` of `count` (1 <= index <= count) of a colorize call's inputs. An input
+    belongs to one part, chosen by a hash of its path below the folder it was found in (its
+    name, for a file named alone), so every process given the same inputs agrees whatever the
+    others do, and the parts together are all the inputs."""
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        """'K/N' -> Shard(K, N); ValueError saying what is wrong otherwise."""
+        parts = text.split("/")
+        if len(parts) != 2 or not all(part.strip().isdigit() for part in parts):
+            raise ValueError(f"--shard takes K/N, two whole numbers such as 1/4, got {text!r}")
+        index, count = (int(part) for part in parts)
+        if count < 1 or not 1 <= index <= count:
+            raise ValueError(f"--shard K/N needs 1 <= K <= N, got {text!r} (the parts of 4 are 1/4 ... 4/4)")
+        return cls(index, count)
+
+    def takes(self, key: Path) -> bool:
+        digest = hashlib.sha256(key.as_posix().encode("utf-8")).digest()
+        return int.from_bytes(digest[:8], "big") % self.count == self.index - 1
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+@dataclass
+class Run:
+    """What colorize_paths did: one Result per input of this shard, in input order; the stale
+    temporary files it removed first; how many photos all the inputs name (every shard's);
+    the log it appended to; and the wall seconds and the seconds the model ran."""
+    results: list[Result]
+    stale_removed: list[Path]
+    photos_found: int
+    log: Path
+    wall_seconds: float = 0.0
+    model_seconds: float = 0.0
+
+    def count(self, status: str) -> int:
+        return sum(result.status == status for result in self.results)
+
+
+def log_name(shard: Shard | None) -> str:
+    """colorize-log.jsonl, or one file per shard, so that processes never write to one file."""
+    return LOG_NAME if shard is None else f"colorize-log-shard-{shard.index}-of-{shard.count}.jsonl"
+
+
+class _Log:
+    """A JSON-lines log appended to line by line, each line flushed as it is written, so that a
+    killed run keeps every line it wrote. Safe to write from several threads."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = open(path, "a", encoding="utf-8")
+        self.lock = threading.Lock()
+        self.run = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+    def write(self, result: Result) -> None:
+        line = json.dumps({"run": self.run, "input": str(result.path),
+                           "output": None if result.output is None else str(result.output),
+                           "status": result.status, "seconds": round(result.seconds, 3), "error": result.error})
+        with self.lock:
+            self.file.write(line + "\n")
+            self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()
 
 
 def _output_names(sources: list[images.Source], out_dir: Path, suffix: str | None) -> list[Path | None]:
@@ -354,6 +473,78 @@ def _output_names(sources: list[images.Source], out_dir: Path, suffix: str | Non
     return names
 
 
+def existing_output(in_path: Path, out_path: Path) -> str | None:
+    """Whether out_path already holds in_path's colorized photo: None if it does not exist or is
+    not a whole image file (a truncated or unreadable file is redone), "complete" if it is an image
+    of the input's displayed size, else why it is left alone (an image of another size: some
+    other photo's output, or not colorize's file).
+
+    Outputs are written under a temporary name and renamed (write_image_atomic), so a file under
+    the final name was written whole; the check reads only headers and the output's last bytes
+    (images.whole_image_size), never the pixels, except to confirm a size mismatch that an EXIF
+    orientation found only by decoding could explain."""
+    if not out_path.exists():
+        return None
+    written = images.whole_image_size(out_path)
+    if written is None:
+        return None
+    if written == images.displayed_size(in_path):
+        return "complete"
+    try:
+        rgb = images.read_photo(in_path).rgb
+    except images.UnreadableImageError:
+        return None  # the read that follows reports why
+    if written == (rgb.shape[1], rgb.shape[0]):
+        return "complete"
+    return (f"{out_path} exists and is a {written[0]}x{written[1]} image, not this {rgb.shape[1]}x{rgb.shape[0]} "
+            "photo's output: left as it is; pass --overwrite to replace it, or choose another --out")
+
+
+@dataclass
+class _Loaded:
+    """A photo read and made ready for the model: full-size gray (H, W), the gray shrunk to the
+    model's input, its alpha (or None), and the seconds that took."""
+    gray: np.ndarray
+    small: np.ndarray
+    alpha: np.ndarray | None
+    seconds: float
+
+
+def _read(source: images.Source, target: Path, size: tuple[int, int], overwrite: bool) -> Result | _Loaded:
+    """One input, in a reader thread: its Result if it needs no model (output already there,
+    unreadable), else the photo _Loaded."""
+    started = time.perf_counter()
+    if not overwrite:
+        existing = existing_output(source.path, target)
+        if existing is not None:
+            status, error = (EXISTING, None) if existing == "complete" else (FAILED, existing)
+            return Result(source.path, target, status, error, time.perf_counter() - started)
+    try:
+        photo = images.read_photo(source.path)
+    except images.UnreadableImageError as error:
+        return Result(source.path, target, FAILED, error.reason, time.perf_counter() - started)
+    gray = color.rgb_to_gray(photo.rgb)  # only the gray is kept, not the full RGB photo
+    return _Loaded(gray, _shrink(gray, size), photo.alpha, time.perf_counter() - started)
+
+
+def _finish(loaded: _Loaded, small_rgb: np.ndarray, source: images.Source, target: Path,
+            model_seconds: float) -> Result:
+    """One photo's colour laid over its gray and written, in a writer thread."""
+    started = time.perf_counter()
+    try:
+        _write(transfer_chroma(loaded.gray, small_rgb), loaded.alpha, target, source.path)
+        status, error = DONE, None
+    except (OSError, ValueError) as failure:
+        status, error = FAILED, str(failure)
+    return Result(source.path, target, status, error, loaded.seconds + model_seconds + time.perf_counter() - started)
+
+
+def default_workers() -> int:
+    """Reader threads, and as many writer threads, colorize_paths uses by default: one per
+    usable core, at most 4 (decoding and encoding release Python's lock in Pillow and NumPy)."""
+    return max(1, min(4, usable_cores()))
+
+
 def colorize_paths(
     model: keras.Model,
     inputs: Iterable[str | os.PathLike],
@@ -361,50 +552,116 @@ def colorize_paths(
     suffix: str | None = ".png",
     progress: bool = True,
     batch_size: int = 8,
-) -> list[Result]:
+    overwrite: bool = False,
+    shard: Shard | None = None,
+    workers: int | None = None,
+) -> Run:
     """Colorize every photo named by inputs (see images.expand_inputs) into out_dir.
 
     Outputs are named after their inputs: ``<stem><suffix>`` (suffix None keeps
     each input's own), with a folder input's subfolders kept below out_dir.
     Files inside out_dir are skipped when searching folders, an input is never
     overwritten, and two inputs never share an output (the later gets
-    ``<stem>-2``). Photos are read and run through the model `batch_size` at a
-    time. A file that cannot be read or written gives Result(ok=False, error=why)
-    and the rest go on. A file found in a folder (or by a pattern) whose suffix
-    Pillow does not read is not opened: it gives Result(ok=False, skipped=True,
-    error="not an image (<suffix>)"), which is not a failure. Returns one Result
-    per input file, in input order.
+    ``<stem>-2``; names are decided over all inputs, every shard's).
+
+    Resuming: an output already there and complete (existing_output) is not redone
+    (Result EXISTING) unless overwrite; stale temporary files a killed run left are
+    removed first (remove_stale_temporaries). shard: only that part of the inputs
+    (Shard). Every Result is appended to out_dir/colorize-log.jsonl (log_name) as it
+    happens: input, output, status, seconds, error.
+
+    The pipeline: `workers` reader threads decode photos (read, gray, shrink) ahead of
+    the model, the model runs `batch_size` photos at a time in the calling thread, and
+    `workers` writer threads lay the colour over each gray and write it. At most
+    2 * batch_size + workers decoded photos (their gray, shrunk gray and alpha) wait for
+    the model and workers + 1 for a writer, so memory stays bounded whatever the
+    folder's size. The outputs are those of
+    colorize_photos on the same batches (the batches hold photos that need the model,
+    in input order). An exception in the calling thread (KeyboardInterrupt) lets the
+    running reads and writes finish, cancels the rest, and propagates: every output is
+    either whole or absent.
+
+    A file that cannot be read or written gives a FAILED Result and the rest go on. A
+    file found in a folder (or by a pattern) whose suffix Pillow does not read is not
+    opened: NOT_AN_IMAGE, error "not an image (<suffix>)". Returns the Run.
     """
+    started = time.perf_counter()
     out_dir = Path(out_dir).expanduser()
     if suffix is not None and Image.registered_extensions().get(suffix.lower()) is None:
         raise ValueError(f"unknown output suffix {suffix!r}; use '.png', '.jpg' or None (keep the input's)")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    workers = workers or default_workers()
+    size = input_size(model)
     sources = images.collect(inputs, skip=out_dir.resolve())
     targets = _output_names(sources, out_dir, suffix)
-    results: list[Result | None] = [
-        Result(source.path, None, False, source.problem, source.skipped) if source.problem else None
-        for source in sources
-    ]
-    pending = [index for index, result in enumerate(results) if result is None]
-    bar = tqdm(total=len(sources), unit="photo", disable=not progress or len(sources) < 2, file=sys.stderr)
-    bar.update(len(sources) - len(pending))
-    for start in range(0, len(pending), batch_size):
-        loaded = []  # (index, gray, alpha): only the gray is kept, not the full RGB photo
-        for index in pending[start:start + batch_size]:
-            try:
-                photo = images.read_photo(sources[index].path)
-            except images.UnreadableImageError as error:
-                results[index] = Result(sources[index].path, targets[index], False, error.reason)
-                bar.update()
-                continue
-            loaded.append((index, color.rgb_to_gray(photo.rgb), photo.alpha))
-        colorized = colorize_photos(model, [gray for _, gray, _ in loaded], batch_size)
-        for (index, _, alpha), rgb in zip(loaded, colorized):
-            source, target = sources[index], targets[index]
-            try:
-                _write(rgb, alpha, target, source.path)
-                results[index] = Result(source.path, target, True)
-            except (OSError, ValueError) as error:
-                results[index] = Result(source.path, target, False, str(error))
-            bar.update()
-    bar.close()
-    return results
+    found = sum(source.problem is None for source in sources)
+    mine = [index for index, source in enumerate(sources)
+            if shard is None or shard.takes(source.relative or Path(source.path.name))]
+    stale = remove_stale_temporaries(out_dir)
+    try:
+        log = _Log(out_dir / log_name(shard))
+    except OSError as error:
+        raise OSError(f"{out_dir}: cannot write into the output folder ({error.strerror or error}); "
+                      "choose another --out") from None
+    run = Run([], stale, found, out_dir / log_name(shard))
+    results: dict[int, Result] = {}
+    bar = tqdm(total=len(mine), unit="photo", disable=not progress or len(mine) < 2, file=sys.stderr)
+
+    def record(index: int, result: Result) -> None:  # from the calling thread and the writers
+        results[index] = result
+        log.write(result)
+        bar.update()
+
+    for index in mine:
+        source = sources[index]
+        if source.problem is not None:
+            record(index, Result(source.path, None, NOT_AN_IMAGE if source.skipped else FAILED, source.problem))
+    pending = iter(index for index in mine if sources[index].problem is None)
+    readers = ThreadPoolExecutor(workers, thread_name_prefix="colorize-read")
+    writers = ThreadPoolExecutor(workers, thread_name_prefix="colorize-write")
+    reading: deque = deque()  # (index, future), in input order
+    writing: deque = deque()
+
+    def read_ahead() -> None:
+        while len(reading) < batch_size + workers and (index := next(pending, None)) is not None:
+            reading.append((index, readers.submit(_read, sources[index], targets[index], size, overwrite)))
+
+    def write(index: int, loaded: _Loaded, small_rgb: np.ndarray, model_seconds: float) -> None:
+        record(index, _finish(loaded, small_rgb, sources[index], targets[index], model_seconds))
+
+    def run_model(batch: list[tuple[int, _Loaded]]) -> None:
+        model_started = time.perf_counter()
+        predicted = predict_batch(model, np.stack([loaded.small for _, loaded in batch]), batch_size)
+        seconds = time.perf_counter() - model_started
+        run.model_seconds += seconds
+        for (index, loaded), small_rgb in zip(batch, predicted):
+            while len(writing) > workers:
+                writing.popleft().result()  # bounds the photos waiting; raises a writer's unexpected error
+            writing.append(writers.submit(write, index, loaded, small_rgb, seconds / len(batch)))
+
+    try:
+        read_ahead()
+        batch: list[tuple[int, _Loaded]] = []
+        while reading:
+            index, future = reading.popleft()
+            read_ahead()
+            item = future.result()
+            if isinstance(item, Result):
+                record(index, item)
+            else:
+                batch.append((index, item))
+            if batch and (len(batch) == batch_size or not reading):
+                run_model(batch)
+                batch = []
+        for future in writing:
+            future.result()
+    finally:
+        # on an interrupt: the running reads and writes finish (each output whole), the rest are cancelled
+        readers.shutdown(wait=True, cancel_futures=True)
+        writers.shutdown(wait=True, cancel_futures=True)
+        bar.close()
+        log.close()
+    run.results = [results[index] for index in mine]
+    run.wall_seconds = time.perf_counter() - started
+    return run

@@ -103,10 +103,12 @@ def read_photo(path: str | os.PathLike) -> Photo:
     return Photo(rgb=rgb, alpha=alpha, mode=mode)
 
 
-def write_image_atomic(array: np.ndarray, path: Path, quality: int = 95) -> None:
+def write_image_atomic(array: np.ndarray, path: Path, quality: int = 95, marker: str = "",
+                       png_compress_level: int | None = None) -> None:
     """Write uint8 (H, W), (H, W, 3) or (H, W, 4) to PNG/JPEG/... by suffix, atomically:
-    a temporary file in the same folder is renamed into place, so a crash never
-    leaves a half-written image."""
+    a temporary file in the same folder, ``.<name>.<marker><random><suffix>``, is renamed
+    into place, so a crash never leaves a half-written image under path. quality: JPEG and
+    WebP; png_compress_level: zlib's 0-9 for PNG (None: Pillow's 6), the same pixels at any level."""
     path = Path(path)
     image = Image.fromarray(np.asarray(array))
     suffix = path.suffix.lower()
@@ -116,7 +118,52 @@ def write_image_atomic(array: np.ndarray, path: Path, quality: int = 95) -> None
     if fmt is None:
         raise ValueError(f"{path}: unknown image extension {suffix!r}; use .png or .jpg")
     options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
-    write_atomic(path, lambda temporary: image.save(temporary, format=fmt, **options))
+    if fmt == "PNG" and png_compress_level is not None:
+        options["compress_level"] = png_compress_level
+    write_atomic(path, lambda temporary: image.save(temporary, format=fmt, **options), marker)
+
+
+# the last bytes of a whole file: PNG's IEND chunk, JPEG's end-of-image marker
+_ENDINGS = {"PNG": b"\x00\x00\x00\x00IEND\xaeB`\x82", "JPEG": b"\xff\xd9"}
+_TRANSPOSING = {5, 6, 7, 8}  # EXIF orientations that turn the photo a quarter
+
+
+def displayed_size(path: str | os.PathLike) -> tuple[int, int] | None:
+    """(width, height) of an image as read_photo gives it (EXIF orientation applied), from its
+    header alone; None if Pillow cannot identify it. An orientation Pillow finds only by
+    decoding (a PNG's eXIf chunk after the pixels) is not seen."""
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            if image.format == "TIFF":
+                orientation = image.tag_v2.get(274, 1)
+            elif image.info.get("exif"):
+                exif = Image.Exif()
+                exif.load(image.info["exif"])
+                orientation = exif.get(274, 1)
+            else:
+                orientation = 1
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return None
+    return (height, width) if orientation in _TRANSPOSING else (width, height)
+
+
+def whole_image_size(path: str | os.PathLike) -> tuple[int, int] | None:
+    """(width, height) of a complete image file, None if it is not one: its header must
+    identify an image, and a PNG or JPEG must end with its closing bytes (IEND, end of
+    image), which a truncated file lacks. Reads the header and the last bytes, never the pixels."""
+    try:
+        with Image.open(path) as image:
+            size, fmt = image.size, image.format
+        ending = _ENDINGS.get(fmt, b"")
+        if ending:
+            with open(path, "rb") as file:
+                file.seek(-len(ending), os.SEEK_END)
+                if file.read() != ending:
+                    return None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return None
+    return size
 
 
 # ------------------------------------------------------ what a list of inputs names

@@ -28,9 +28,7 @@ runs' cache keys), so a second identical call does nothing and says so.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import time
 
 import keras
 from tqdm.auto import tqdm
@@ -83,44 +81,32 @@ def train_runs(planned: list[plan.PlannedRun], profile: str, total: tqdm) -> Non
 
 
 def train_in_parallel(planned: list[plan.PlannedRun], profile: str, jobs: int, total: tqdm) -> None:
-    """The study's runs up to `jobs` at a time, each in its own process, started as
-    study.Stagger says (one compiling at a time; on one GPU this packs several runs and overlaps
-    their input work); the bars follow each run's progress file."""
-    import subprocess  # only this path starts processes
+    """The study's runs up to `jobs` at a time, each in its own process (study.launch); the bars
+    follow each run's progress file."""
+    bars = {}
 
-    pending, running, failed = list(planned), [], []
-    environment = {**os.environ, PROGRESS_ENV: "quiet"}
-    # JAX would otherwise reserve 75% of the GPU's memory in each process
-    environment.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", f"{0.9 / jobs:.2f}")
-    stagger = study.Stagger(cache=bool(environment.get("JAX_COMPILATION_CACHE_DIR")))
-    while pending or running:
-        while pending and len(running) < jobs:
-            run = next((run for run in pending if stagger.may_start(study.compile_signature(run.config))), None)
-            if run is None:
-                break
-            pending.remove(run)
-            stagger.started(run.run_dir, study.compile_signature(run.config))
-            factor, value = run.level.split("=", 1)
-            command = [sys.executable, "-m", "unetcolor", "study", "--profile", profile, "--only", f"{factor}={value}",
-                       "--seed", str(run.seed)]
-            running.append((run, ProgressBars(run, total), subprocess.Popen(
-                command, env=environment, stdout=subprocess.DEVNULL, start_new_session=True)))
-        try:
-            time.sleep(1.0)
-        except KeyboardInterrupt:  # every run finishes its epoch, checkpoints it and stops
-            study.interrupt_and_wait([process for _, _, process in running])
-            raise
-        for run, bars, process in list(running):
-            done = runs.epochs_done(run.run_dir)
-            while bars.bar.n < done:
-                bars.on_epoch_end(bars.bar.n)
-            if process.poll() is not None:
-                running.remove((run, bars, process))
-                stagger.ended(run.run_dir)
-                bars.bar.close()
-                failed += [run.level] if process.returncode else []
+    def follow(job):
+        done = runs.epochs_done(job.run_dir)
+        while bars[job].bar.n < done:
+            bars[job].on_epoch_end(bars[job].bar.n)
+
+    def ended(job, status):
+        follow(job)
+        bars[job].bar.close()
+
+    launched = []
+    for run in planned:
+        factor, value = run.level.split("=", 1)
+        command = [sys.executable, "-m", "unetcolor", "study", "--profile", profile, "--only", f"{factor}={value}",
+                   "--seed", str(run.seed)]
+        launched.append(study.Job(run.level, command, run.run_dir, study.compile_signature(run.config),
+                                  {PROGRESS_ENV: "quiet"}))
+    by_job = dict(zip(launched, planned))
+    failed = study.launch(launched, jobs, quiet=True, on_start=lambda job: bars.update({job: ProgressBars(
+        by_job[job], total)}), on_poll=follow, on_end=ended)
     if failed:
-        raise RuntimeError(f"study runs failed: {failed}; their logs are above, rerun to resume them")
+        raise RuntimeError(f"study runs failed: {[job.name for job in failed]}; their logs are above, "
+                           "rerun to resume them")
 
 
 def missing_message(missing: list[plan.PlannedRun], profile: str, data_dir: str) -> str:

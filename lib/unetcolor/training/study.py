@@ -1,11 +1,8 @@
 """The one-factor-at-a-time hyperparameter study of the paper's Section 4.
 
-From the base run (batch 64, learning rate 1e-4, split 80/20) one factor is
-changed at a time: batch size (20, 32, 64, 100), learning rate (1e-3, 1e-4),
-split (70/30, 80/20, 90/10). Runs are cached by their config hash, so the base
-run is shared with notebook 03 and an interrupted study resumes.
-
-The levels and seeds are the profile's (profiles/<profile>.yaml, section `study`).
+From the main run (the profile's `main` section) one factor is changed at a time: batch size,
+learning rate or split, over the levels of its `study` section. Runs are cached by their config's
+key, so the main run is shared with notebook 03 and an interrupted study resumes.
 One seed per setting, as the paper ran it, cannot tell a real difference from
 seed-to-seed noise; `seeds=n` repeats every setting with seeds base.seed,
 base.seed + 1, ..., and the tables and verdicts (unetcolor.training.claims) then use the
@@ -25,12 +22,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..photos import data
 from .. import paths, profiles
+from ..config import TrainConfig, parse_assignments
+from ..photos import data
+from ..reproducibility import LOG_TAG_ENV, PROGRESS_ENV
 from ..unet import runs
 from . import scoring
-from ..config import TrainConfig, parse_assignments
-from ..reproducibility import LOG_TAG_ENV, PROGRESS_ENV
 from .train import add_checkpoint_arguments, train
 
 
@@ -182,60 +179,97 @@ def interrupt_and_wait(processes: list) -> None:
             process.wait()
 
 
-def run_in_parallel(plan: pd.DataFrame, args) -> int:
-    """Train each distinct run of the plan in its own process, up to `args.jobs` at a time,
-    base run first, started as Stagger says: one compiling at a time, and where JAX's
-    persistent compilation cache is set (JAX_COMPILATION_CACHE_DIR), runs of a signature already
-    compiled here at once. On one GPU this packs several runs and overlaps their input work."""
-    import subprocess
+@dataclasses.dataclass(frozen=True, eq=False)
+class Job:
+    """One training run for launch: its name (in messages), the command that trains it, its run
+    folder (whose progress file says how far it is), its compile signature (compile_signature),
+    and what its process's environment adds."""
+    name: str
+    command: list[str]
+    run_dir: Path
+    signature: str
+    environment: dict = dataclasses.field(default_factory=dict)
 
+
+def launch(jobs: list[Job], at_once: int, quiet: bool = False, on_start=None, on_poll=None, on_end=None) -> list[Job]:
+    """Run each job's command in a process (and session) of its own, up to at_once at a time, in
+    list order as Stagger allows: one compiling at a time, and where JAX's persistent compilation
+    cache is set (JAX_COMPILATION_CACHE_DIR), runs of a signature already compiled here at once.
+    On one GPU this packs several runs and overlaps their input work. quiet: their output is
+    dropped. Hooks, each given the job: on_start; on_poll, about every half second while it runs;
+    on_end, with its exit status too. Returns the jobs that failed. An interrupt is passed on
+    (interrupt_and_wait: each run checkpoints its epoch), then raised again naming the
+    unfinished jobs."""
+    import subprocess  # only the launcher starts processes
+
+    environment = dict(os.environ)
+    # JAX would otherwise reserve 75% of the GPU's memory in each process
+    environment.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", f"{0.9 / at_once:.2f}")
+    stagger = Stagger(cache=bool(environment.get("JAX_COMPILATION_CACHE_DIR")))
+    pending, running, failed = list(jobs), [], []
+    try:
+        while pending or running:
+            while pending and len(running) < at_once:
+                job = next((job for job in pending if stagger.may_start(job.signature)), None)
+                if job is None:
+                    break
+                pending.remove(job)
+                stagger.started(job.run_dir, job.signature)
+                running.append((job, subprocess.Popen(job.command, env={**environment, **job.environment},
+                                                      stdout=subprocess.DEVNULL if quiet else None,
+                                                      start_new_session=True)))
+                if on_start:
+                    on_start(job)
+            time.sleep(0.5)
+            for job, process in list(running):
+                if on_poll:
+                    on_poll(job)
+                if process.poll() is not None:
+                    running.remove((job, process))
+                    stagger.ended(job.run_dir)
+                    failed += [job] if process.returncode else []
+                    if on_end:
+                        on_end(job, process.returncode)
+    except KeyboardInterrupt:
+        # stopped (Ctrl-C or a time budget): each run finishes its epoch and checkpoints it
+        interrupt_and_wait([process for _, process in running])
+        raise KeyboardInterrupt(", ".join(job.name for job in [job for job, _ in running] + pending)) from None
+    return failed
+
+
+def run_in_parallel(plan: pd.DataFrame, args) -> int:
+    """Train each distinct run of the plan in its own process (launch), up to `args.jobs` at a
+    time, base run first."""
     # by seed, and within a seed the base run (shared by every factor, so listed most often) first
     uses = plan["run"].map(plan["run"].value_counts())
     distinct = (plan.assign(uses=uses).sort_values(["seed", "uses"], ascending=[True, False], kind="stable")
                 .drop_duplicates("run"))
     models = paths.profile_paths(args.profile).models
     distinct = distinct[[not runs.has_records(models / run) for run in distinct["run"]]]
-    levels = [(f"{factor}={value}", str(seed), models / run, compile_signature(config)) for factor, value, seed, run, config
-              in zip(distinct["factor"], distinct["value"], distinct["seed"], distinct["run"], distinct["config"])]
-    environment = dict(os.environ)
-    # JAX would otherwise reserve 75% of the GPU's memory in each process
-    environment.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", f"{0.9 / args.jobs:.2f}")
-    pending, running, failed = list(levels), [], []
-    stagger = Stagger(cache=bool(environment.get("JAX_COMPILATION_CACHE_DIR")))
+    jobs = []
+    for factor, value, seed, run, config in zip(distinct["factor"], distinct["value"], distinct["seed"],
+                                                distinct["run"], distinct["config"]):
+        command = [sys.executable, "-m", "unetcolor", "study", "--profile", args.profile, "--only", f"{factor}={value}",
+                   "--seeds", str(args.seeds), "--seed", str(seed),
+                   "--workers", str(args.workers), "--checkpoint-minutes", str(args.checkpoint_minutes)]
+        command += [f"--set={item}" for item in args.set]
+        command += ["--checkpoint-every", str(args.checkpoint_every)] if args.checkpoint_every else []
+        name = f"{factor}={value} seed {seed}"
+        # the epoch lines of parallel runs interleave in one log: each says whose it is
+        jobs.append(Job(name, command, models / run, compile_signature(config), {LOG_TAG_ENV: f"[{name}] "}))
     started = time.monotonic()
+
+    def ended(job, status):
+        print(f"[study] {job.name}: {'failed' if status else 'finished'} "
+              f"{time.monotonic() - started:.0f} s after the study started", flush=True)
+
     try:
-        while pending or running:
-            while pending and len(running) < args.jobs:
-                level = next((level for level in pending if stagger.may_start(level[3])), None)
-                if level is None:
-                    break
-                pending.remove(level)
-                stagger.started(level[2], level[3])
-                command = [sys.executable, "-m", "unetcolor", "study", "--profile", args.profile, "--only", level[0],
-                           "--seeds", str(args.seeds), "--seed", level[1],
-                           "--workers", str(args.workers), "--checkpoint-minutes", str(args.checkpoint_minutes)]
-                command += [f"--set={item}" for item in args.set]
-                command += ["--checkpoint-every", str(args.checkpoint_every)] if args.checkpoint_every else []
-                # the epoch lines of parallel runs interleave in one log: each says whose it is
-                tagged = {**environment, LOG_TAG_ENV: f"[{level[0]} seed {level[1]}] "}
-                running.append((level, subprocess.Popen(command, env=tagged, start_new_session=True)))
-            ended = [(level, process) for level, process in running if process.poll() is not None]
-            if not ended:
-                time.sleep(0.5)
-            for level, process in ended:
-                running.remove((level, process))
-                stagger.ended(level[2])
-                failed += [level] if process.returncode != 0 else []
-                print(f"[study] {level[0]} seed {level[1]}: {'failed' if process.returncode else 'finished'} "
-                      f"{time.monotonic() - started:.0f} s after the study started", flush=True)
-    except KeyboardInterrupt:
-        # stopped (Ctrl-C or a time budget): each run finishes its epoch and checkpoints it
-        interrupt_and_wait([process for _, process in running])
-        unfinished = [f"{level[0]} seed {level[1]}" for level in [level for level, _ in running] + pending]
-        print(f"[study] interrupted; unfinished: {unfinished}", file=sys.stderr)
+        failed = launch(jobs, args.jobs, on_end=ended)
+    except KeyboardInterrupt as stop:
+        print(f"[study] interrupted; unfinished: {stop}", file=sys.stderr)
         return 130
     if failed:
-        print(f"[study] failed: {failed}", file=sys.stderr)
+        print(f"[study] failed: {[job.name for job in failed]}", file=sys.stderr)
         return 1
     print(study_results(plan, paths.profile_paths(args.profile).models).drop(columns=["run"]).to_string())
     return 0

@@ -1,18 +1,13 @@
 """Training the U-Net (paper Sections 3.2, 3.4, 4): MSE, Adam, model.fit.
 
-A run lives in one folder (``models/<profile>/<run name>/``):
+A run lives in one folder, ``models/<profile>/<run name>/``; its files and states (finished, partial,
+missing) are described once, in unetcolor.unet.runs.
 
-    config.json        the TrainConfig (its hash is in the folder name)
-    environment.json   package versions, Keras backend, device
-    history.csv        one row per epoch: loss, accuracy, psnr and their val_ twins, seconds
-    checkpoint.keras   model + optimizer state after the last finished epoch
-    model.keras        the final model, written when the last epoch is done
-    metrics.json       final and best validation numbers, wall time
-    weights-float16.npz, weights.json   optional: the final weights in float16 (half_weights),
-                       the committed form of a run whose model.keras is too large for git
-
-Starting a run whose folder holds a checkpoint resumes after the last finished
+Starting a run whose folder holds a checkpoint resumes after the last checkpointed
 epoch; one whose folder holds model.keras is already done and is loaded.
+
+train is four steps: bind_run, resume_or_build, fit_epochs (with its RunRecorder) and finish;
+the colorizer heads train through the middle two (unetcolor.colorizers.training).
 
 Headless: ``python -m unetcolor train --profile paper`` trains the profile's main run
 (``--config run.yaml`` another config); ``make reproduce TRAIN=1`` trains every run a
@@ -38,17 +33,15 @@ import numpy as np
 import pandas as pd
 
 from .. import color, compiles, devices, paths, profiles
-from ..photos import data
-from ..unet import half_weights, precision, runs
-from ..evaluation import metrics as image_metrics
-from . import scoring
 from ..config import UNKEYED, TrainConfig, load_train_config
-from ..files import write_atomic, write_json
-from ..unet.model import build_unet
+from ..evaluation import metrics as image_metrics
 from ..evaluation.predict import predict_batch
+from ..files import sha256_file, write_atomic, write_json
+from ..photos import data
 from ..reproducibility import LOG_TAG_ENV, PROGRESS_ENV, environment_info, seed_everything
-
-
+from ..unet import half_weights, precision, runs
+from ..unet.model import build_unet
+from . import scoring
 
 # --------------------------------------------------------------------------- data
 
@@ -181,15 +174,29 @@ def history_row(epoch: int, logs: dict | None, started: float) -> dict:
 CHECKPOINT_SECONDS = 300.0
 
 
+CHECKPOINT_FILE, STATE_FILE, HISTORY_FILE = "checkpoint.keras", "state.json", "history.csv"
+RUN_FILES = (CHECKPOINT_FILE, STATE_FILE, HISTORY_FILE, runs.PROGRESS_FILE, "config.json", "environment.json",
+             "model.keras", "metrics.json")
+
+
+def save_checkpoint(run_dir: Path, model: keras.Model) -> dict:
+    """model with its optimizer state into run_dir/checkpoint.keras; returns {"checkpoint_sha256"}."""
+    write_atomic(run_dir / CHECKPOINT_FILE, model.save)
+    return {"checkpoint_sha256": sha256_file(run_dir / CHECKPOINT_FILE)}
+
+
 class RunRecorder(keras.callbacks.Callback):
-    """After every epoch: append the history row, save checkpoint and state atomically,
+    """After every epoch: append the history row; when a checkpoint is due, save history,
+    checkpoint (save, default save_checkpoint) and then state.json atomically,
     and (in papermill runs) print one line. Under JAX the row also counts the epoch's
     XLA compilations (``compiles``, ``compile_seconds``, ``cache_hits``; see unetcolor.compiles)."""
 
     def __init__(self, run_dir: Path, rows: list[dict], epochs: int, log_lines: bool,
                  checkpoint_every: int | None = None, final_epoch: int | None = None,
-                 checkpoint_seconds: float = CHECKPOINT_SECONDS, images_per_epoch: int | None = None):
+                 checkpoint_seconds: float = CHECKPOINT_SECONDS, images_per_epoch: int | None = None,
+                 save=None):
         super().__init__()
+        self.save = save  # save(model) writes the checkpoint and returns what state.json adds
         self.images_per_epoch = images_per_epoch  # training images per epoch, into each row (`images`)
         self.run_dir, self.rows, self.epochs, self.log_lines = run_dir, rows, epochs, log_lines
         self.checkpoint_every, self.final_epoch = checkpoint_every, final_epoch or epochs
@@ -248,9 +255,9 @@ class RunRecorder(keras.callbacks.Callback):
             self.model.stop_training = True
         if self._checkpoint_due(epoch) or self.stop_requested:
             # history, checkpoint, then state: state.json only ever names a saved checkpoint
-            write_atomic(self.run_dir / "history.csv", lambda t: pd.DataFrame(self.rows).to_csv(t, index=False))
-            write_atomic(self.run_dir / "checkpoint.keras", self.model.save)
-            write_json(self.run_dir / "state.json", {"epochs_done": epoch + 1})
+            write_atomic(self.run_dir / HISTORY_FILE, lambda t: pd.DataFrame(self.rows).to_csv(t, index=False))
+            saved = self.save(self.model) if self.save else save_checkpoint(self.run_dir, self.model)
+            write_json(self.run_dir / STATE_FILE, {"epochs_done": epoch + 1, **saved})
             self.last_saved = time.perf_counter()
         if self.log_lines:
             numbers = "  ".join(f"{k} {v:.4f}" for k, v in row.items()
@@ -315,8 +322,8 @@ def export_float16(run_dir: Path, processed_dir: Path, batch_size: int = 16) -> 
     config = runs.config(run_dir)
     full = keras.saving.load_model(source, safe_mode=True, compile=False)
     digest = half_weights.save(full, run_dir / half_weights.WEIGHTS_FILE)
-    keras.mixed_precision.set_global_policy("float32")
-    half = half_weights.load_into(build_unet(config.model), run_dir / half_weights.WEIGHTS_FILE, digest)
+    with precision.computing("float32"):
+        half = half_weights.load_into(build_unet(config.model), run_dir / half_weights.WEIGHTS_FILE, digest)
     rgb, gray = data.load_arrays(processed_dir)
     _, val_ids = data.load_split(processed_dir, config.split)
     truth, gray_val = np.asarray(rgb[val_ids]), np.asarray(gray[val_ids])
@@ -349,6 +356,30 @@ def train(config: TrainConfig, processed_dir: Path, run_dir: Path, workers: int 
     run_dir = Path(run_dir)
     if runs.is_loadable(run_dir):
         return load_run(run_dir)
+    config = bind_run(config, processed_dir, run_dir)
+    # resolved before the data is read: "auto" may measure this model first (cached per machine)
+    decision = precision.resolve(config.precision, config)
+    write_json(run_dir / "environment.json", {**environment_info(), **precision.as_record(decision),
+                                              "placement": devices.describe(devices.data_parallel(config.batch_size))})
+    last_epoch = min(config.epochs, stop_after or config.epochs)
+    # with several accelerators, Keras' DataParallel shards every batch (unetcolor.devices); the model
+    # must be created inside the block, where its variables are placed
+    with precision.computing(decision), devices.distributed(config.batch_size):
+        model, rows = resume_or_build(run_dir, CHECKPOINT_FILE, lambda: _built(config),
+                                      lambda path: keras.saving.load_model(path, safe_mode=True))
+        batches, validation, images = paper_batches(config, processed_dir, len(rows), workers)
+        fit_epochs(model, batches, validation, run_dir, rows, config.epochs, last_epoch, progress=progress,
+                   checkpoint_every=checkpoint_every, checkpoint_seconds=checkpoint_seconds,
+                   images_per_epoch=images, callbacks=callbacks or [])
+    history = pd.DataFrame(rows)
+    if last_epoch < config.epochs:
+        return RunResult(run_dir, model, history, {})
+    return finish(config, processed_dir, run_dir, model, history)
+
+
+def bind_run(config: TrainConfig, processed_dir: Path, run_dir: Path) -> TrainConfig:
+    """config bound to the data (bind_data) and written to run_dir/config.json; a folder that
+    holds a run of another config is refused."""
     config = bind_data(config, processed_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     saved_config = run_dir / "config.json"
@@ -357,84 +388,104 @@ def train(config: TrainConfig, processed_dir: Path, run_dir: Path, workers: int 
         raise ValueError(f"{saved_config}: this folder holds a run of another config; "
                          "use a new run folder or delete this one")
     write_json(saved_config, config.to_dict())
-    # resolved before the data is read: "auto" may measure this model first (cached per machine)
-    decision = precision.resolve(config.precision, config)
-    distribution = devices.data_parallel(config.batch_size)
-    write_json(run_dir / "environment.json", {**environment_info(), **precision.as_record(decision),
-                                              "placement": devices.describe(distribution)})
-    precision.apply(decision)
+    return config
+
+
+def _built(config: TrainConfig) -> keras.Model:
+    seed_everything(config.seed)
+    return compile_model(build_unet(config.model), config)
+
+
+def paper_batches(config: TrainConfig, processed_dir: Path, first_epoch: int, workers: int = 1):
+    """(training batches from first_epoch on, validation batches, training images per epoch) of
+    config's split of the prepared data."""
     rgb, gray = data.load_arrays(processed_dir)
     train_ids, val_ids = data.load_split(processed_dir, config.split)
-
-    replicas = len(devices.accelerators()) if distribution else 1
+    replicas = len(devices.accelerators()) if devices.data_parallel(config.batch_size) else 1
     if replicas > 1 and config.last_batch != "fill":
-        raise ValueError(f"{run_dir}: {replicas} devices split every batch, so the last one must be full: "
+        raise ValueError(f"{processed_dir}: {replicas} devices split every batch, so the last one must be full: "
                          "set `last_batch: fill` in the profile's main section")
-    # with several accelerators, Keras' DataParallel shards every batch (unetcolor.devices); the model
-    # must be created inside the block, where its variables are placed
-    with devices.distributed(config.batch_size):
-        checkpoint = run_dir / "checkpoint.keras"
-        state = run_dir / "state.json"
-        rows: list[dict] = []
-        if checkpoint.is_file() and state.is_file():
-            first_epoch = json.loads(state.read_text())["epochs_done"]
-            model = keras.saving.load_model(checkpoint, safe_mode=True)
-            rows = pd.read_csv(run_dir / "history.csv").head(first_epoch).to_dict("records")
-            print(f"resuming {run_dir.name} after epoch {first_epoch}", flush=True)
-        else:
-            first_epoch = 0
-            seed_everything(config.seed)
-            model = compile_model(build_unet(config.model), config)
+    batches = ColorizationBatches(gray, rgb, train_ids, config.batch_size, config.seed, shuffle=True,
+                                  output=config.model.output, first_epoch=first_epoch, workers=workers,
+                                  fill_last=config.last_batch == "fill")
+    validation = ColorizationBatches(gray, rgb, val_ids, validation_batch_size(len(val_ids), config, replicas),
+                                     shuffle=False, output=config.model.output, workers=workers)
+    images = len(batches) * config.batch_size if config.last_batch == "fill" else len(train_ids)
+    return batches, validation, images
 
-        train_batches = ColorizationBatches(gray, rgb, train_ids, config.batch_size, config.seed,
-                                            shuffle=True, output=config.model.output, first_epoch=first_epoch,
-                                            workers=workers, fill_last=config.last_batch == "fill")
-        val_batches = ColorizationBatches(gray, rgb, val_ids, validation_batch_size(len(val_ids), config, replicas),
-                                          shuffle=False, output=config.model.output, workers=workers)
-        progress = progress or progress_mode()
-        compiles.watching()
-        last_epoch = min(config.epochs, stop_after or config.epochs)
-        recorder = RunRecorder(run_dir, rows, config.epochs, log_lines=progress == "epoch",
-                               checkpoint_every=checkpoint_every, final_epoch=last_epoch,
-                               checkpoint_seconds=checkpoint_seconds,
-                               images_per_epoch=len(train_batches) * config.batch_size if config.last_batch == "fill"
-                               else len(train_ids))
-        if first_epoch < last_epoch:
-            with recorder.interrupts_end_the_epoch():
-                model.fit(
-                    train_batches,
-                    validation_data=val_batches,
-                    epochs=last_epoch,
-                    initial_epoch=first_epoch,
-                    shuffle=False,  # ColorizationBatches shuffles by (seed, epoch); Keras' own is unseeded
-                    callbacks=[recorder, *(callbacks or [])],
-                    verbose=1 if progress == "bar" else 0,
-                )
-    if recorder.stop_requested and len(rows) < config.epochs:
-        keras.mixed_precision.set_global_policy("float32")
-        raise KeyboardInterrupt(f"{run_dir}: stopped after epoch {len(rows)} of {config.epochs}, checkpointed; "
+
+def stale_temporaries(run_dir: Path, names=RUN_FILES) -> list[Path]:
+    """The temporary files write_atomic leaves in run_dir when its process is killed (SIGKILL)
+    while writing one of the run's own files ``names``: `.<name>.<random><suffix>`."""
+    return sorted(path for name in names for path in Path(run_dir).glob(f".{name}.*")
+                  if path.name.endswith(Path(name).suffix or ".tmp") and path.is_file())
+
+
+def resume_or_build(run_dir: Path, checkpoint: str, build, load,
+                    files: tuple[str, ...] = RUN_FILES) -> tuple[keras.Model, list[dict]]:
+    """(model, history rows) to go on training from: load(run_dir/checkpoint) and the rows of the
+    epochs it holds where a checkpoint and state.json are here, else (build(), []). Temporary
+    files a killed write of the checkpoint or of ``files`` left are removed first. A checkpoint whose sha256 is not the one
+    state.json records was renamed into place after the last state.json (the process was
+    killed between the two): it holds the epochs of history.csv, which is written before it."""
+    for path in stale_temporaries(run_dir, (checkpoint, *files)):
+        path.unlink(missing_ok=True)
+    path, state = run_dir / checkpoint, run_dir / STATE_FILE
+    if not (path.is_file() and state.is_file()):
+        return build(), []
+    saved = json.loads(state.read_text())
+    rows = pd.read_csv(run_dir / HISTORY_FILE).to_dict("records")
+    done = saved["epochs_done"]
+    if saved.get("checkpoint_sha256") not in (None, sha256_file(path)):
+        done = len(rows)
+    print(f"resuming {run_dir.name} after epoch {done}", flush=True)
+    return load(path), rows[:done]
+
+
+def fit_epochs(model: keras.Model, batches, validation, run_dir: Path, rows: list[dict], epochs: int,
+               last_epoch: int | None = None, progress: str | None = None, checkpoint_every: int | None = None,
+               checkpoint_seconds: float = CHECKPOINT_SECONDS, images_per_epoch: int | None = None,
+               callbacks: list | None = None, save=None) -> RunRecorder:
+    """model.fit from epoch len(rows) + 1 to last_epoch (default: epochs) of a run of ``epochs``,
+    with a RunRecorder (rows, checkpoints by save, see RunRecorder) after ``callbacks``; an
+    interrupt ends the running epoch. Raises KeyboardInterrupt, the checkpoint written, when an
+    interrupt stopped the run early. batches: a PyDataset whose epoch counter starts at len(rows)."""
+    last_epoch = last_epoch or epochs
+    progress = progress or progress_mode()
+    compiles.watching()
+    recorder = RunRecorder(run_dir, rows, epochs, log_lines=progress == "epoch", checkpoint_every=checkpoint_every,
+                           final_epoch=last_epoch, checkpoint_seconds=checkpoint_seconds,
+                           images_per_epoch=images_per_epoch, save=save)
+    if len(rows) < last_epoch:
+        with recorder.interrupts_end_the_epoch():
+            model.fit(batches, validation_data=validation, epochs=last_epoch, initial_epoch=len(rows),
+                      shuffle=False,  # the batches shuffle by (seed, epoch); Keras' own is unseeded
+                      callbacks=[*(callbacks or []), recorder], verbose=1 if progress == "bar" else 0)
+    if recorder.stop_requested and len(rows) < epochs:
+        raise KeyboardInterrupt(f"{run_dir}: stopped after epoch {len(rows)} of {epochs}, checkpointed; "
                                 "training it again resumes there")
-    history = pd.DataFrame(rows)
-    if last_epoch < config.epochs:
-        keras.mixed_precision.set_global_policy("float32")
-        return RunResult(run_dir, model, history, {})
+    return recorder
+
+
+def finish(config: TrainConfig, processed_dir: Path, run_dir: Path, model: keras.Model,
+           history: pd.DataFrame) -> RunResult:
+    """Score the trained model and write model.keras and metrics.json; the checkpoint goes."""
     metrics = summarize_history(history)
     final = final_model(model, config)
     metrics.update(common_validation_metrics(final, config, processed_dir))
     metrics["scores"] = scoring.photo_scores(final, processed_dir, config.split)
     write_atomic(run_dir / "model.keras", final.save)
     write_json(run_dir / "metrics.json", metrics)
-    checkpoint.unlink(missing_ok=True)  # the final model supersedes it
+    (run_dir / CHECKPOINT_FILE).unlink(missing_ok=True)  # the final model supersedes it
     (run_dir / runs.PROGRESS_FILE).unlink(missing_ok=True)
-    keras.mixed_precision.set_global_policy("float32")
     return RunResult(run_dir, model, history, metrics)
 
 
 def final_model(trained: keras.Model, config: TrainConfig) -> keras.Model:
     """The trained weights in a fresh float32, uncompiled model: the shipped file holds
     no optimizer state (a third of the size) and runs in float32 wherever it is loaded."""
-    keras.mixed_precision.set_global_policy("float32")
-    model = build_unet(config.model)
+    with precision.computing("float32"):
+        model = build_unet(config.model)
     model.set_weights(trained.get_weights())
     return model
 

@@ -18,13 +18,15 @@ cache key.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 import keras
 
-from . import speed
 from ..config import TrainConfig
 from ..reproducibility import cpu_model
+from . import speed
 
 SETTINGS = ("auto", "float32", "bfloat16")
 
@@ -61,8 +63,18 @@ def resolve(setting: str, config: TrainConfig) -> Decision:
                             "slowest repeat beats float32's fastest")
 
 
-def apply(decision: Decision) -> None:
-    keras.mixed_precision.set_global_policy(policy(decision.precision))
+@contextlib.contextmanager
+def computing(decision: Decision | str) -> Iterator[None]:
+    """Keras' global dtype policy for decision (a Decision, or "float32" / "bfloat16") inside the
+    block, and the policy that was active before it after the block, however it is left
+    (exceptions and interrupts included). Layers keep the policy they were built under."""
+    wanted = policy(decision.precision if isinstance(decision, Decision) else decision)
+    previous = keras.mixed_precision.global_policy().name
+    keras.mixed_precision.set_global_policy(wanted)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
 
 
 def as_record(decision: Decision) -> dict:

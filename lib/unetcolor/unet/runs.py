@@ -1,4 +1,5 @@
-"""A training run's folder: what it holds, and what state it is in. Written once, here.
+"""A training run's folder: what it holds, and what state it is in. This is the one description
+of the folder (unetcolor.training.train writes it).
 
     models/<profile>/<run>/
         config.json        the TrainConfig, bound to the prepared data (its fingerprint)
@@ -6,7 +7,7 @@
         history.csv        one row per epoch: Keras' logs, seconds, images, compilations
         progress.json      epochs done so far (rewritten every epoch, removed at the end)
         checkpoint.keras   the model with optimizer state after the last checkpointed epoch,
-        state.json         and how many epochs that was (written after the checkpoint)
+        state.json         and how many epochs that was, with the checkpoint's sha256 (written after it)
         model.keras        the final float32 model (not committed: too large for the paper's)
         weights-float16.npz, weights.json   the final weights in float16 (committed for a main run)
         metrics.json       final and best numbers and the run's photo scores: written last
@@ -16,6 +17,9 @@ A run is
               needs nothing more); it is *loadable* when its weights are here too
     partial   a checkpoint and state.json are here: training resumes after that epoch
     missing   nothing of it is here
+
+Every file is written atomically (a temporary name renamed into place), so a process killed at
+any moment leaves a folder that resumes; resuming removes the temporaries of a write it interrupted.
 
 models/<profile>/main.json names the profile's main run, the one notebooks 03 and 05-07 read.
 
@@ -35,7 +39,7 @@ from pathlib import Path
 
 import keras
 
-from . import half_weights
+from . import half_weights, precision
 from .. import paths
 from ..config import TrainConfig, train_config_from_dict
 from ..files import write_json
@@ -137,8 +141,8 @@ def model(run_dir: Path) -> keras.Model:
         return keras.saving.load_model(model_path, safe_mode=True, compile=False)
     if (run_dir / half_weights.RECORD_FILE).is_file():
         record = half_weights.read_record(run_dir)
-        keras.mixed_precision.set_global_policy("float32")
-        return half_weights.load_into(build_unet(config(run_dir).model), run_dir / record["file"], record["sha256"])
+        with precision.computing("float32"):
+            return half_weights.load_into(build_unet(config(run_dir).model), run_dir / record["file"], record["sha256"])
     raise FileNotFoundError(
         f"{model_path}: no finished run here (neither {MODEL_FILE} nor {half_weights.WEIGHTS_FILE}); "
         "`make reproduce TRAIN=1` trains it (or `make train` for the main run)"

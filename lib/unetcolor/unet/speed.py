@@ -34,8 +34,8 @@ import numpy as np
 
 from ..config import TrainConfig
 from ..files import write_json
-from .model import build_unet
 from ..reproducibility import cpu_model, device_description, environment_info
+from .model import build_unet
 
 CACHE_ENV = "UNETCOLOR_CACHE"
 CACHE_FILE = "speed.json"
@@ -168,16 +168,30 @@ def _runs(config: TrainConfig, batch: int, precisions) -> dict:
     x = rng.random((batch, size, size, 1), dtype=np.float32)
     y = np.tanh(rng.standard_normal((batch, size, size, channels))).astype(np.float32)
     runs = {}
-    try:
-        for name in precisions:
-            keras.mixed_precision.set_global_policy(POLICIES[name])
-            model = build_unet(config.model)
-            model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=_loss(config))
-            runs[f"train {name}"] = lambda remaining, model=model: model.train_on_batch(x, y) is None or batch
-            runs[f"predict {name}"] = lambda remaining, model=model: model.predict_on_batch(x) is None or batch
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
+    for name in precisions:
+        model = built_in(config, name)
+        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=_loss(config))
+        runs[f"train {name}"] = lambda remaining, model=model: model.train_on_batch(x, y) is None or batch
+        runs[f"predict {name}"] = lambda remaining, model=model: model.predict_on_batch(x) is None or batch
     return runs
+
+
+def built_in(config: TrainConfig, name: str) -> keras.Model:
+    """config's U-Net computing in precision ``name``, as build_unet builds it under that global
+    policy (its output layers float32), with each layer's policy set on the layer: measuring
+    leaves the global policy alone."""
+    model = build_unet(config.model)
+    if POLICIES[name] == "float32":
+        return model
+    outputs = {history.operation.name for history in (t._keras_history for t in model.outputs)}
+
+    def clone(layer):
+        settings = layer.get_config()
+        if layer.name not in outputs:
+            settings["dtype"] = POLICIES[name]
+        return type(layer).from_config(settings)
+
+    return keras.models.clone_model(model, clone_function=clone)
 
 
 def model_speed(config: TrainConfig, precisions=("float32", "bfloat16"), seconds: float = PROBE_SECONDS,
