@@ -174,3 +174,59 @@ def test_an_output_folder_that_cannot_be_made_is_named_without_a_traceback(model
     assert cli.main([str(photos / "gray.jpg"), "--out", str(out), "--model", str(model_path)]) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"colorize: {out}: cannot write into the output folder") and "--out" in err
+
+
+@pytest.fixture
+def gray_photo(tmp_path):
+    """A 200 x 150 gray photo of scikit-image's coffee, as a scanned print would come."""
+    from skimage import data
+
+    path = tmp_path / "scan.png"
+    Image.fromarray(color.rgb_to_gray(np.asarray(Image.fromarray(data.coffee()).resize((200, 150))))).save(path)
+    return path
+
+
+def test_a_hint_moves_the_colours_near_it_towards_its_colour(gray_photo, tmp_path, capsys):
+    """`colorize photo --hint 10,20=#3366cc` with the packaged hints colorizer, against the same
+    photo colorized without hints (the packaged default): near (10, 20) the a*, b* move towards
+    the hint's, and the photo keeps its lightness."""
+    assert cli.main([str(gray_photo), "--hint", "10,20=#3366cc", "--out", str(tmp_path / "hinted"), "-q"]) == 0
+    assert cli.main([str(gray_photo), "--out", str(tmp_path / "plain"), "-q"]) == 0
+    hinted, plain = (np.asarray(Image.open(tmp_path / name / "scan.png").convert("RGB")) for name in ("hinted", "plain"))
+    blue = color.rgb_to_lab(np.array([[[0x33, 0x66, 0xcc]]], dtype=np.uint8))[0, 0, 1:]
+
+    def distance(rgb):  # mean a*, b* distance to the hint's colour around the click
+        return np.linalg.norm(color.rgb_to_lab(rgb[15:26, 5:16])[..., 1:] - blue, axis=-1).mean()
+
+    assert distance(hinted) < distance(plain)
+    gray = np.asarray(Image.open(gray_photo))
+    unclipped = ((hinted > 0) & (hinted < 255)).all(axis=-1)
+    assert np.abs(color.rgb_to_gray(hinted).astype(int) - gray)[unclipped].max() <= 1
+    # the same hint from a file gives the same photo
+    (tmp_path / "hints.json").write_text(json.dumps([{"x": 10, "y": 20, "color": "#3366cc"}]))
+    assert cli.main([str(gray_photo), "--hints", str(tmp_path / "hints.json"), "--out", str(tmp_path / "file"),
+                     "-q"]) == 0
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "file" / "scan.png").convert("RGB")), hinted)
+
+
+def test_bad_hints_are_refused_by_name_and_nothing_is_written(gray_photo, model_path, tmp_path, capsys):
+    (tmp_path / "broken.json").write_text("[{")
+    (tmp_path / "wrong.json").write_text('[{"x": 1, "y": 2}]')
+    cases = {
+        ("--hint", "200,20=#3366cc"): "hint 200,20=#3366cc lies outside",
+        ("--hint", "10,20=#33669"): "hint 10,20=#33669: the colour must be #RRGGBB",
+        ("--hint", "10;20=#3366cc"): "expected X,Y=#RRGGBB",
+        ("--hints", str(tmp_path / "broken.json")): "broken.json: not JSON",
+        ("--hints", str(tmp_path / "wrong.json")): "wrong.json: hint 1 is",
+        ("--hints", str(tmp_path / "missing.json")): "missing.json: no such hints file",
+        ("--hint", "1,1=#3366cc", "--", str(gray_photo)): "hints are given for one photo",
+        ("--hint", "1,1=#3366cc", "--", str(gray_photo.parent)): "hints are given for one photo",
+        ("--hint", "1,1=#3366cc", "--model", str(model_path)): "cannot take colour hints",
+        ("--hint", "1,1=#3366cc", "--vivid"): "cannot take colour hints",
+    }
+    for arguments, message in cases.items():
+        out = tmp_path / "out"
+        options, _, more = " ".join(arguments).partition(" -- ")
+        assert cli.main(["--out", str(out), *options.split(), str(gray_photo), *more.split()]) == 2, arguments
+        assert message in capsys.readouterr().err, arguments
+        assert not out.exists(), arguments

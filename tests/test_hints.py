@@ -9,11 +9,12 @@ import keras
 import numpy as np
 import pytest
 
-import tiny
-from conftest import photo_crops
 from unetcolor import color
 from unetcolor.colorizers import hints
 from unetcolor.unet.model import build_unet
+
+import tiny
+from conftest import photo_crops
 
 
 def test_a_typed_hint_is_read_and_a_malformed_one_named():
@@ -149,3 +150,30 @@ def test_on_an_even_gray_photo_the_clicked_pixel_takes_the_hint_colour():
     before = hints.colorize(model, photo, [])
     ab_after, ab_before = (color.rgb_to_lab(rgb[48, 64])[1:] for rgb in (after, before))
     assert np.linalg.norm(ab_after - blue.ab) < 5.0 < np.linalg.norm(ab_before - blue.ab)
+
+
+def test_the_hints_colorizer_is_made_from_a_base_and_measured_beside_it(tiny_processed, tmp_path):
+    """make_colorizer on a tiny base: the spread is chosen on the base's tuning photos, the curve
+    is measured on the validation photos, and with no hint it colours exactly as the base does."""
+    from unetcolor.photos import data
+
+    keras.utils.set_random_seed(3)
+    base = build_unet(tiny.model(image_size=32, filters=(4, 8), output="ab"))
+    base_path = tmp_path / "base.keras"
+    base.save(base_path)
+    train_ids, val_ids = data.load_split(tiny_processed, "80_20")
+    base_path.with_suffix(".json").write_text(json.dumps({"data": {
+        "source": "tiny", "split": "80_20", "tuning": 3, "validation": len(val_ids),
+        "tuning_ids": [int(i) for i in train_ids[:3]]}, "trained_as": "tiny"}))
+    record = hints.make_colorizer(base_path, tiny_processed, tmp_path / "out", spaces=(0.1, 0.3), tones=(8.0,))
+    assert (tmp_path / "out" / "hints.keras").is_file() and (tmp_path / "out" / "hints.json").is_file()
+    assert {(row["space"], row["tone"]) for row in record["spread_choices"]} == {(0.1, 8.0), (0.3, 8.0)}
+    best = max(record["spread_choices"], key=lambda row: row["psnr_mean"])
+    assert record["spread"] == {"space": best["space"], "tone": best["tone"]}
+    curve = {(row["hints"], row["method"]): row for row in record["hint_curve"]}
+    assert {count for count, _ in curve} == set(hints.COUNTS)
+    assert all(row["photos"] == len(val_ids) for row in curve.values())
+    assert curve[(0, "hints")]["psnr"] == curve[(0, "automatic")]["psnr"]
+    assert curve[(0, "gray copy")]["colorfulness"] == 0.0
+    reloaded = keras.saving.load_model(tmp_path / "out" / "hints.keras", safe_mode=True)
+    assert hints.takes_hints(reloaded)

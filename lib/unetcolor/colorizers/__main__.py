@@ -4,6 +4,7 @@
     python -m unetcolor colorizers choose            # the rule's winners, from the records
     python -m unetcolor colorizers choose --ship --overwrite   # copy them into lib/unetcolor/weights
     python -m unetcolor colorizers levers --data-dir ../shared/data/landscapes256   # variants at colorizing time
+    python -m unetcolor colorizers hints --data-dir ../shared/data/landscapes256    # the hints colorizer
 
 Training writes into models/default-model/ unless --out-dir says otherwise; a file there is
 replaced only with --overwrite, and the shipped folder is written only from a clean checkout
@@ -19,7 +20,7 @@ import sys
 from .. import paths, shipped
 from ..training.train import add_checkpoint_arguments
 from ..unet import precision as precisions
-from . import PROFILE, SHIPPED_DIR, build, compare, levers, registry
+from . import PROFILE, SHIPPED_DIR, build, compare, hints, levers, registry
 
 
 def _train(args) -> int:
@@ -84,6 +85,23 @@ def _levers(args) -> int:
     return 0
 
 
+def _hints(args) -> int:
+    out_dir = paths.resolve(args.out_dir) if args.out_dir else SHIPPED_DIR
+    target = out_dir / f"{shipped.HINTS.name}.keras"
+    if target.exists() and not args.overwrite:
+        raise SystemExit(f"{paths.relative(target)} exists; pass --overwrite to replace it")
+    commit = build.git_commit(paths.project_root())
+    if out_dir.resolve() == SHIPPED_DIR.resolve() and (commit is None or commit.endswith("+dirty")):
+        raise SystemExit(f"{paths.relative(SHIPPED_DIR)} takes models made from a clean checkout only "
+                         f"(this one is {commit or 'not a git checkout'}): commit or stash your changes first")
+    processed = paths.resolve(args.processed_dir) if args.processed_dir else paths.profile_paths(PROFILE).processed
+    build.prepare(args.data_dir, processed)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    record = hints.make_colorizer(SHIPPED_DIR / f"{shipped.DEFAULT.name}.keras", processed, out_dir, git_commit=commit)
+    print(f"wrote {paths.relative(target)}: spread {record['spread']} chosen on the tuning subset")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m unetcolor colorizers", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -108,8 +126,14 @@ def main(argv: list[str] | None = None) -> int:
                                 "(flips, averages, confidence temperature) and apply the registry's rule")
     lever.add_argument("--data-dir", help="the folder of photos the shipped models were trained on")
     lever.add_argument("--processed-dir", help=f"prepared data (default: data/processed/{PROFILE}/)")
+    hinted = commands.add_parser("hints", help="the hints colorizer from the shipped default: hint inputs added, "
+                                 "the spread chosen on the default's tuning subset, measured at 0-50 hints")
+    hinted.add_argument("--data-dir", help="the folder of photos the shipped default was trained on")
+    hinted.add_argument("--processed-dir", help=f"prepared data (default: data/processed/{PROFILE}/)")
+    hinted.add_argument("--out-dir", help=f"where hints.keras/.json go (default: {paths.relative(SHIPPED_DIR)}/)")
+    hinted.add_argument("--overwrite", action="store_true", help="replace an existing hints.keras")
     args = parser.parse_args(argv)
-    return {"train": _train, "choose": _choose, "levers": _levers}[args.command](args)
+    return {"train": _train, "choose": _choose, "levers": _levers, "hints": _hints}[args.command](args)
 
 
 if __name__ == "__main__":

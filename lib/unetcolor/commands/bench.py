@@ -56,6 +56,7 @@ from PIL import Image
 from .. import color, colorizers, paths, profiles, shipped
 from ..photos import data, samples
 from ..unet import precision
+from ..colorizers import hints
 from ..colorizers.bins import BinsHead
 from ..colorizers.training import FlipBatches
 from ..config import ModelConfig
@@ -247,7 +248,7 @@ def recipe_head(name: str):
     return config, colorizers.head_for(config, ab)
 
 
-def bench_recipes(names=shipped.NAMES, seconds: float = 20, repeats: int = 3,
+def bench_recipes(names=tuple(model.name for model in shipped.AUTOMATIC), seconds: float = 20, repeats: int = 3,
                   pool_batches: int = 16, recipes: dict | None = None) -> dict:
     """Training images/s of each shipped recipe's model (its head, loss, optimizer, input size,
     batch size, flips), float32 and bfloat16; recipes: name -> (RecipeConfig, Head) to use
@@ -398,8 +399,8 @@ def bench_shipped(megapixels_shape=(3000, 4000), photos: int = 32, seconds: floa
     the file's model in float32 and a copy of it computing in bfloat16; and how far their
     outputs on the 256x256 photos differ."""
     if models is None:
-        models = {name: load_model(packaged_model_path(name)) for name in shipped.NAMES
-                  if packaged_model_path(name).is_file()}
+        models = {model.name: load_model(packaged_model_path(model.name)) for model in shipped.AUTOMATIC
+                  if packaged_model_path(model.name).is_file()}
     rng = np.random.default_rng(0)
     photo = rng.integers(0, 256, size=megapixels_shape, dtype=np.uint8)
     small = list(rng.integers(0, 256, size=(photos, 256, 256), dtype=np.uint8))
@@ -421,6 +422,33 @@ def bench_shipped(megapixels_shape=(3000, 4000), photos: int = 32, seconds: floa
             "bfloat16_vs_float32_output": _agreement(outputs["float32"], outputs["bfloat16"]),
         }
     return results
+
+
+def bench_hints(shape=(866, 1155), count: int = 10, repeats: int = 15, model: keras.Model | None = None,
+                spread: dict | None = None) -> dict:
+    """Seconds for one update of the hints colorizer, as the interactive colorizer makes after each
+    change: a photo of shape (about 1 megapixel) with count hints, colorized end to end
+    (hints.colorize), repeats times after one untimed call; median, quartiles, min and max."""
+    if model is None:
+        path = packaged_model_path(shipped.HINTS.name)
+        model = load_model(path)
+        spread = json.loads(path.with_suffix(".json").read_text())["spread"]
+    rng = np.random.default_rng(0)
+    photo = np.asarray(Image.fromarray(rng.integers(0, 256, (shape[0] // 8, shape[1] // 8, 3), dtype=np.uint8))
+                       .resize(shape[::-1], Image.Resampling.BICUBIC))
+    given = hints.random_hints(photo, count, rng)
+    hints.colorize(model, photo, given, **(spread or {}))
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        hints.colorize(model, photo, given, **(spread or {}))
+        times.append(time.perf_counter() - started)
+    quartiles = statistics.quantiles(times, n=4)
+    print(f"hints: one update of a {shape[0] * shape[1] / 1e6:.1f} MP photo with {count} hints: "
+          f"{statistics.median(times):.3f} s (median of {repeats})", flush=True)
+    return {"megapixels": shape[0] * shape[1] / 1e6, "hints": count, "repeats": repeats,
+            "update_seconds": {"median": statistics.median(times), "q1": quartiles[0], "q3": quartiles[2],
+                               "min": min(times), "max": max(times)}}
 
 
 def bench_data(source: Path | None, seconds: float = 20, repeats: int = 3) -> dict:
@@ -464,10 +492,10 @@ def main(argv=None) -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per repeat, at least")
     parser.add_argument("--training-seconds", type=float,
                         help="measured seconds per repeat of the paper U-Net's training figures (default: --seconds)")
-    parser.add_argument("--only", choices=("data", "training", "recipes", "colorize", "shipped"), action="append",
+    parser.add_argument("--only", choices=("data", "training", "recipes", "colorize", "shipped", "hints"), action="append",
                         help="run only these parts (repeatable)")
     args = parser.parse_args(argv)
-    parts = args.only or ["data", "training", "recipes", "colorize", "shipped"]
+    parts = args.only or ["data", "training", "recipes", "colorize", "shipped", "hints"]
     seconds, repeats = args.seconds, args.repeats
     results = {"machine": platform.node(), "environment": environment_info(), "cpu": cpu_record(),
                "precision": precision_decision(),
@@ -484,6 +512,7 @@ def main(argv=None) -> int:
         "colorize": lambda: {**bench_colorize(seconds=seconds, repeats=repeats),
                              "folders": bench_colorize_folders(repeats=repeats)},
         "shipped": lambda: bench_shipped(seconds=seconds, repeats=repeats),
+        "hints": lambda: bench_hints(),
     }
     for part, run in benches.items():
         if part not in parts:

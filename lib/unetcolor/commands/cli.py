@@ -19,14 +19,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import signal
 import sys
 import threading
 from pathlib import Path
 
-from ..evaluation import predict
 from .. import shipped
+from ..colorizers import hints as colour_hints
+from ..evaluation import predict
+from ..photos import images
 
 EXAMPLES = """\
 examples:
@@ -37,6 +40,12 @@ examples:
   colorize photo.jpg --out out/ --gan                  the adversarially trained packaged model
   colorize photo.jpg --out out/ --model models/paper/<run>   the paper's U-Net (a training run folder;
                                                              models/paper/main.json names the main run)
+
+colour hints (one photo; the packaged hints colorizer unless --model names another that takes hints):
+  colorize photo.jpg --hint 10,20=#3366cc --hint 300,40=#88aa44 --out out/
+                                                    pixel x=10, y=20 from the top-left corner is this blue
+  colorize photo.jpg --hints hints.json --out out/  [{"x": 10, "y": 20, "color": "#3366cc"}, ...]
+  A hint's lightness is ignored: the photo keeps its own, and the hint gives its a*, b*.
 
 big folders:
   colorize scans/ --out colorized/                  run it again after a stop: photos already done are skipped
@@ -109,6 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", "-j", type=int, metavar="N",
                         help="threads decoding photos ahead of the model, and as many encoding after it "
                         f"(default: one per core, at most 4; here {predict.default_workers()})")
+    parser.add_argument("--hint", action="append", default=[], metavar="X,Y=#RRGGBB",
+                        help="a colour hint: the pixel x, y of the photo (from its top-left corner) has this sRGB "
+                        "colour's a*, b* (repeatable; one input photo only)")
+    parser.add_argument("--hints", type=Path, metavar="FILE.json",
+                        help='colour hints from a JSON list of {"x": ..., "y": ..., "color": "#RRGGBB"}')
     parser.add_argument("--quiet", "-q", action="store_true",
                         help="no progress bar, no summary and no list of skipped files; "
                         "failures are still printed")
@@ -181,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         shard = predict.Shard.parse(args.shard) if args.shard is not None else None
     except ValueError as error:
         parser.error(str(error))
+    if args.hint or args.hints is not None:
+        return _colorize_with_hints(args, shard)
     log = args.out / predict.log_name(shard)
     try:
         with stopping_on_signals():
@@ -189,6 +205,70 @@ def main(argv: list[str] | None = None) -> int:
         print(f"colorize: stopped by {stop}; the finished photos are kept and no partial file is left "
               f"(log: {log}); run the same command again to do the rest", file=sys.stderr)
         return 128 + stop.signum
+
+
+def _hinted_model(args: argparse.Namespace):
+    """(model, spread settings) for a run with hints: the packaged hints colorizer unless a model
+    is named; SystemExit(2) with the reason for one that cannot take hints or cannot be loaded."""
+    named = args.packaged or args.model
+    path = predict.packaged_model_path(args.packaged or shipped.HINTS.name) if not args.model else args.model
+    try:
+        model = predict.load_model(path)
+    except (FileNotFoundError, ValueError) as error:
+        raise _usage(str(error)) from None
+    if not colour_hints.takes_hints(model):
+        raise _usage(f"{path}: this model cannot take colour hints (its input is {model.input_shape}, gray only); "
+                     f"drop {'--model' if args.model else '--' + str(args.packaged)} to use the packaged "
+                     f"{shipped.HINTS.name} colorizer, or drop the hints")
+    record = Path(path).with_suffix(".json")
+    spread = json.loads(record.read_text()).get("spread", {}) if record.is_file() else {}
+    if named and not spread:
+        print(f"colorize: {record} records no spread; using the defaults of colorizers.hints.spread", file=sys.stderr)
+    return model, spread
+
+
+def _usage(message: str) -> SystemExit:
+    print(f"colorize: {message}", file=sys.stderr)
+    return SystemExit(2)
+
+
+def _colorize_with_hints(args: argparse.Namespace, shard: predict.Shard | None) -> int:
+    """One photo with colour hints into args.out. Every hint is checked, against the photo's size
+    too, before anything is written; a bad one exits 2 naming it."""
+    try:
+        given = [colour_hints.parse(text) for text in args.hint]
+        if args.hints is not None:
+            given += colour_hints.read(args.hints)
+        if shard is not None:
+            raise ValueError("--shard splits many photos; hints are for one photo")
+        if len(args.inputs) != 1 or not Path(args.inputs[0]).is_file():
+            raise ValueError(f"hints are given for one photo, but the inputs are {' '.join(args.inputs)!r}: "
+                             "name one image file")
+        source = Path(args.inputs[0])
+        try:
+            photo = images.read_photo(source)  # its size as shown: EXIF orientation applied
+        except images.UnreadableImageError as error:
+            raise ValueError(str(error)) from None
+        colour_hints.check_inside(given, photo.rgb.shape[1], photo.rgb.shape[0], where=str(source))
+        target = args.out / source.with_suffix(FORMATS[args.format] or source.suffix).name
+        if predict._same_file(source, target):
+            raise ValueError(f"{target}: refusing to write over the input photo; choose another --out")
+        if target.exists() and not args.overwrite:
+            raise ValueError(f"{target} exists; pass --overwrite to replace it")
+    except (ValueError, FileNotFoundError) as error:
+        print(f"colorize: {error}", file=sys.stderr)
+        return 2
+    try:
+        model, spread = _hinted_model(args)
+    except SystemExit as stop:
+        return int(stop.code)
+    colorized = colour_hints.colorize(model, photo.rgb, given, **spread)
+    args.out.mkdir(parents=True, exist_ok=True)
+    with stopping_on_signals():
+        predict._write(colorized, photo.alpha, target, source)
+    if not args.quiet:
+        print(f"colorized {source} with {len(given)} {'hint' if len(given) == 1 else 'hints'} into {target}")
+    return 0
 
 
 def _colorize(args: argparse.Namespace, shard: predict.Shard | None) -> int:
