@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from unetcolor.reproduction import runner
 from unetcolor import manifest
+from unetcolor.reproduction import runner
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = manifest.names(ROOT)
@@ -133,3 +133,36 @@ def test_the_manifest_names_every_table_the_results_page_reads():
     source = (ROOT / "lib" / "unetcolor" / "reproduction" / "results.py").read_text()
     read = set(re.findall(r"tables / [\"'](\w+\.(?:csv|json))[\"']", source))
     assert read and read <= declared, sorted(read - declared)
+
+
+def test_tables_are_rounded_to_what_a_rerun_on_another_cpu_keeps(tmp_path):
+    """files.write_table: floats to 5 significant digits by default (the CSV text written out by
+    hand), integers and text as they are, NaN empty; two runs that differ below that precision write
+    the same bytes; nothing temporary is left beside the table."""
+    import numpy as np
+    import pandas as pd
+
+    from unetcolor import files
+
+    frame = pd.DataFrame({"metric": ["psnr", "loss", "ssim", "none"],
+                          "mean": [21.04037290842308, 0.04142329469323158, 0.846584, np.nan],
+                          "photos": [304, 304, 304, 0],
+                          "float32": np.array([10.674199, 1152.3456, 1.23456789e-5, -7.0], dtype="float32")})
+    files.write_table(frame, tmp_path / "table.csv")
+    assert (tmp_path / "table.csv").read_text().splitlines() == [
+        "metric,mean,photos,float32", "psnr,21.04,304,10.674", "loss,0.041423,304,1152.3",
+        "ssim,0.84658,304,1.2346e-05", "none,,0,-7.0"]
+    rerun = frame.assign(mean=frame["mean"] * (1 + 3e-8))  # another CPU: the 8th digit moves
+    files.write_table(rerun, tmp_path / "rerun.csv")
+    assert (tmp_path / "rerun.csv").read_bytes() == (tmp_path / "table.csv").read_bytes()
+    files.write_table(frame.set_index("metric"), tmp_path / "indexed.csv", digits=3, index=True)
+    assert (tmp_path / "indexed.csv").read_text().splitlines()[1] == "psnr,21.0,304,10.7"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["indexed.csv", "rerun.csv", "table.csv"]
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_every_table_a_notebook_writes_goes_through_the_table_writer(name):
+    notebook = json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text())
+    source = "\n".join("".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "code")
+    assert ".to_csv(" not in source and ".write_text(" not in source
+    assert source.count("write_table(") >= sum(table.endswith(".csv") for table in manifest.notebook(name, ROOT).tables)

@@ -17,6 +17,11 @@ Each notebook gets one line, `ran: <why>` or `current: ...`.
 
 `make reproduce` calls it through unetcolor.reproduction.reproduce, which first prints the training
 plan and trains what is missing where asked to.
+
+A notebook run by hand checks what it reads as `make reproduce` does: those that score a run on
+the prepared photos take it from main_run_on_prepared_photos, notebook 03 trains only when asked
+(require_trained). Where the check fails the notebook stops with a NotebookStop: a few lines that
+say which photos are prepared, which the run was trained on, and the command that fixes it.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import ast
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,9 +41,154 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import default
 
 from .. import manifest, paths, profiles
-from . import plan, staleness
 from ..config import parse_assignments
+from ..photos import data
 from ..reproducibility import PROGRESS_ENV, cpu_model, usable_cores
+from ..unet import runs
+from . import plan, staleness
+
+
+class NotebookStop(Exception):
+    """Stops a notebook with its message alone. IPython shows what _render_traceback_ returns in
+    place of a traceback; papermill still reports the cell as failed."""
+
+    def _render_traceback_(self) -> list[str]:
+        return str(self).splitlines()
+
+
+def prepared_photos(profile: str, root: Path | None = None) -> str:
+    """The photos prepared for the profile, in words: count, source and data fingerprint."""
+    folders = paths.profile_paths(profile, root)
+    if not (folders.processed / "manifest.json").is_file():
+        raise NotebookStop(f"No photos are prepared in {paths.relative(folders.processed, folders.root)}: "
+                           f"`make data{_profile_argument(profile)}` (or notebook 01) prepares them.")
+    counts = data.split_counts(folders.processed)
+    return (f"{int(counts['train'].iloc[0] + counts['val'].iloc[0]):,} photos from "
+            f"{_in_words(_prepared_source(profile, root))} (data fingerprint {data.fingerprint(folders.processed)})")
+
+
+def run_photos(run_dir: Path, profile: str, root: Path | None = None) -> str:
+    """The photos run_dir was trained on, in words: its data fingerprint (config.json), and where
+    they came from: the prepared photos' source when they are the same, else what notebook 01's
+    stamp, in this tree or as last committed, records for that fingerprint."""
+    fingerprint = runs.config(run_dir).data
+    if data.fingerprint(paths.profile_paths(profile, root).processed) == fingerprint:
+        return prepared_photos(profile, root)
+    source = _prepared_from(fingerprint, profile, root)
+    if source is None:
+        return f"photos of data fingerprint {fingerprint}, from a source this checkout does not record"
+    files = f", {source['files']:,} files" if source.get("files") else ""
+    return f"photos from {_in_words(source)} (data fingerprint {fingerprint}{files})"
+
+
+def main_run_on_prepared_photos(profile: str, root: Path | None = None) -> Path:
+    """The profile's main run (models/<profile>/main.json) when it was trained on the prepared
+    photos (its config.json's `data` is data.fingerprint of data/processed/<profile>/); else
+    NotebookStop: which photos are prepared, which the run was trained on, and the commands
+    that make the two agree."""
+    folders = paths.profile_paths(profile, root)
+    prepared = prepared_photos(profile, root)
+    pointer = folders.models / runs.MAIN_POINTER
+    if not pointer.is_file():
+        raise NotebookStop(f"No main run is recorded for profile {profile!r} ({paths.relative(pointer, folders.root)}); "
+                           f"the photos prepared are {prepared}.\nTo train it on them: {_train_command(profile, root)}")
+    run_dir = pointer.parent / json.loads(pointer.read_text())["run"]
+    if runs.config(run_dir).data == data.fingerprint(folders.processed):
+        return run_dir
+    origin = _prepared_from(runs.config(run_dir).data, profile, root)
+    back = (f"`make data{_profile_argument(profile)}{_data_argument(origin)}`" if origin else
+            f"`make data{_profile_argument(profile)} DATA_DIR=<the folder it was trained on>`")
+    raise NotebookStop("\n".join([
+        f"The main run of profile {profile!r} was trained on other photos than those prepared now; "
+        "scoring it on these would mix two datasets, so this notebook stops here and writes no table.",
+        f"  prepared now:       {prepared}",
+        f"  the run trained on: {run_photos(run_dir, profile, root)} ({run_dir.name})",
+        "To make them agree, choose one:",
+        f"  {back}   prepare the run's photos again",
+        f"  {_train_command(profile, root)}   train the runs on the photos prepared now",
+    ]))
+
+
+def require_trained(profile: str, run_dir: Path, opted_in: bool, root: Path | None = None) -> None:
+    """Nothing when the profile's main run at run_dir is finished (with its weights) or when the
+    reader opted in to train it here; else NotebookStop with the plan's estimate for this machine
+    (unetcolor.reproduction.plan) and the commands that train it."""
+    status, done = runs.state(run_dir, needs_weights=True)
+    if status == "finished" or opted_in:
+        return
+    folders = paths.profile_paths(profile, root)
+    main = next((run for run in plan.build(profile, root) if run.run_dir == Path(run_dir)), None)
+    if main is None:
+        raise ValueError(f"{run_dir}: not a run of profile {profile!r}'s plan")
+    plan.estimate([main], folders.processed)
+    progress = f"; {done} of {main.config.epochs} epochs are done, training resumes there" if status == "partial" else ""
+    raise NotebookStop("\n".join([
+        f"The main run of profile {profile!r} is not trained on the photos prepared ({prepared_photos(profile, root)}) "
+        f"yet{progress}: about {plan.duration(main.estimate_seconds)} of training on this machine "
+        f"({machine()}, {main.precision}). This cell trains only when asked, choose one:",
+        f"  {_train_command(profile, root)}   train it before the notebooks run (progress bars; an interrupted "
+        "call resumes)",
+        "  set `train_if_missing = True` in the parameters cell and run the notebook again   train it in this notebook",
+    ]))
+
+
+def _prepared_source(profile: str, root: Path | None) -> dict:
+    """data_source.json of the prepared photos (written with them by notebook 01 and `make data`); {} if absent."""
+    try:
+        return json.loads((paths.profile_paths(profile, root).tables / "data_source.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _in_words(source: dict) -> str:
+    """A data_source.json record (data.describe_source) in words."""
+    season = f", {source['season']} photos" if source.get("season") else ""
+    return {"folder": f"the folder {source.get('folder')}", "download": f"the paper's dataset (the download{season})",
+            "scikit-image samples": "scikit-image's sample crops"}.get(source.get("kind"), "a source not recorded")
+
+
+def _prepared_from(fingerprint: str, profile: str, root: Path | None) -> dict | None:
+    """The source of the preparation whose data fingerprint is `fingerprint`, as data_source.json
+    records one (with the folder's file count where it was a folder), from notebook 01's stamp in
+    this tree or, failing that, as last committed; None where neither records it."""
+    root = root or paths.project_root()
+    name = manifest.data_notebook(root)
+    stamp_file = staleness.stamp_path(name, profile, root)
+    stamps = [staleness.read_stamp(name, profile, root)]
+    try:
+        committed = subprocess.run(["git", "show", f"HEAD:{Path(paths.relative(stamp_file, root)).as_posix()}"],
+                                   cwd=root, capture_output=True, text=True, timeout=30)
+        stamps.append(json.loads(committed.stdout) if committed.returncode == 0 else None)
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        pass  # no git, or no committed stamp: this tree's stamp is all there is
+    for stamp in stamps:
+        if isinstance(stamp, dict) and (stamp.get("outputs") or {}).get("fingerprint") == fingerprint:
+            inputs = stamp.get("inputs", {})
+            folder = inputs.get("parameters", {}).get("data_dir", "")
+            if folder:
+                return {"kind": "folder", "folder": folder,
+                        "files": inputs.get("folders", {}).get("data_dir", {}).get("files")}
+            settings = inputs.get("settings", {}).get("data", {})
+            if settings.get("sample_photos"):
+                return {"kind": "scikit-image samples"}
+            return {"kind": "download", **({"season": settings["season"]} if settings.get("season") else {})}
+    return None
+
+
+def _profile_argument(profile: str) -> str:
+    return "" if profile == "paper" else f" PROFILE={profile}"
+
+
+def _train_command(profile: str, root: Path | None) -> str:
+    """The make command that trains the profile's runs on the photos prepared now."""
+    return f"`make reproduce{_profile_argument(profile)}{_data_argument(_prepared_source(profile, root))} TRAIN=1`"
+
+
+def _data_argument(source: dict) -> str:
+    """DATA_DIR for make, for photos from `source` (a data_source.json record): `make reproduce`
+    and `make data` prepare the photos again, from the download unless DATA_DIR names a folder."""
+    return f' DATA_DIR="{source["folder"]}"' if source.get("kind") == "folder" else ""
+
 
 def notebook_path(name: str, root: Path | None = None) -> Path:
     return (root or paths.project_root()) / "notebooks" / f"{name}.ipynb"
@@ -214,7 +365,15 @@ def main(argv: list[str] | None = None) -> int:
         extra.update(parse_settings(args.set, declared_parameters()))
     except ValueError as error:
         parser.error(str(error))
-    run(args.notebooks, args.profile, extra, force=args.force)
+    from papermill.exceptions import PapermillExecutionError
+
+    try:
+        run(args.notebooks, args.profile, extra, force=args.force)
+    except PapermillExecutionError as error:
+        if error.ename != NotebookStop.__name__:
+            raise
+        print(error.evalue, file=sys.stderr)  # the notebook's own message says what to do
+        return 2
     return 0
 
 
