@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from unetcolor.photos import data
+
 import tiny
 
 TINY_MODEL = tiny.model(image_size=32, filters=(4, 8, 8))

@@ -7,12 +7,13 @@ import keras
 import numpy as np
 import pytest
 
-from unetcolor.commands import bench
 from unetcolor import colorizers, reproducibility
-from unetcolor.evaluation import predict
 from unetcolor.colorizers.gan import GanHead
 from unetcolor.colorizers.training import FlipBatches
+from unetcolor.commands import bench
+from unetcolor.evaluation import predict
 from unetcolor.unet.model import build_unet
+
 import tiny
 
 TINY = tiny.model(image_size=16, filters=(4, 8))

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from unetcolor.colorizers import bins as ab_bins
+
 import tiny
 
 SMALL = tiny.model(image_size=16, filters=(4, 8), normalization="batch", output="ab")

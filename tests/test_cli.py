@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from unetcolor.commands import cli
 from unetcolor import color
-from unetcolor.photos import images
+from unetcolor.commands import cli
 from unetcolor.evaluation import predict
+from unetcolor.photos import images
 from unetcolor.unet.model import build_unet
+
 import tiny
 
 

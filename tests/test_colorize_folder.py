@@ -19,6 +19,7 @@ from unetcolor.commands import cli
 from unetcolor.evaluation import predict
 from unetcolor.photos import images
 from unetcolor.unet.model import build_unet
+
 import tiny
 
 PHOTOS = 48  # enough that a stop lands mid-way with one photo at a time

@@ -16,12 +16,13 @@ import pytest
 from PIL import Image
 
 from unetcolor.commands import cli
-from unetcolor.unet import half_weights
-from unetcolor.photos import images
-from unetcolor.evaluation import predict
-from unetcolor.training import train
 from unetcolor.config import train_config_from_dict
+from unetcolor.evaluation import predict
+from unetcolor.photos import images
+from unetcolor.training import train
+from unetcolor.unet import half_weights
 from unetcolor.unet.model import build_unet
+
 import tiny
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -190,8 +190,8 @@ def test_crop_batches_are_crops_of_the_full_size_photos_shrunk_like_the_pairs():
     bx, by = cropped[0]
     assert bx.shape == x.shape and by.shape == y.shape
     for image, photo in zip(bx, order):
-        windows = [colorizers.shrink_pairs([gray[photo, t:t + s, l:l + s]], [rgb[photo, t:t + s, l:l + s]], 16)[0][0]
-                   for s in range(16, 33) for t in range(33 - s) for l in range(33 - s)]
+        windows = [colorizers.shrink_pairs([gray[photo, t:t + s, x:x + s]], [rgb[photo, t:t + s, x:x + s]], 16)[0][0]
+                   for s in range(16, 33) for t in range(33 - s) for x in range(33 - s)]
         assert any(np.array_equal(image, window) for window in windows)
     np.testing.assert_array_equal(cropped[0][0], bx)  # the same epoch draws the same crops
     cropped.on_epoch_end()

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from unetcolor import colorizers
-from unetcolor.evaluation import predict
 from unetcolor.colorizers import gan as adversarial
+from unetcolor.evaluation import predict
+
 import tiny
 
 SMALL = tiny.model(image_size=16, filters=(4, 8), normalization="batch", output="ab")

@@ -10,7 +10,9 @@ import pandas as pd
 import pytest
 
 from unetcolor import paths, shipped
-from unetcolor.colorizers import bins as ab_bins, compare, levers
+from unetcolor.colorizers import bins as ab_bins
+from unetcolor.colorizers import compare, levers
+
 import tiny
 
 CENTERS = np.array([[-20.0, 0.0], [0.0, 0.0], [30.0, 10.0], [0.0, 40.0]], np.float32)

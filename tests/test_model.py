@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 
+from unetcolor import profiles
 from unetcolor.config import ModelConfig
 from unetcolor.unet.model import build_unet, conv_flops, layer_table
+
 import tiny
-from unetcolor import profiles
 
 
 def expected_parameters(config: ModelConfig) -> int:

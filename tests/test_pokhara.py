@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from unetcolor import color
-from unetcolor.photos import images, samples
 from unetcolor.evaluation import metrics
+from unetcolor.photos import images, samples
 
 
 def write_photos(folder, shapes, seed=0):

@@ -8,10 +8,11 @@ import pytest
 from PIL import Image
 
 from unetcolor import color
-from unetcolor.photos import images
-from unetcolor.evaluation import predict
 from unetcolor import shipped as shipped_models
+from unetcolor.evaluation import predict
+from unetcolor.photos import images
 from unetcolor.unet.model import build_unet
+
 import tiny
 
 TINY = dict(image_size=64, filters=(8, 16, 16))

@@ -16,8 +16,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import throwaway_project
 from unetcolor.photos import data
+
+from conftest import throwaway_project
 
 ROOT = Path(__file__).resolve().parents[1]
 EXTRA = "08_extra"  # the added notebook: it reads the main run, the evaluation section and one more file

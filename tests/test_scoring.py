@@ -10,8 +10,8 @@ import pytest
 
 from unetcolor import color
 from unetcolor.photos import data
-from unetcolor.unet import runs
 from unetcolor.training import scoring, study, train
+from unetcolor.unet import runs
 
 
 def _psnr(truth: np.ndarray, output: np.ndarray) -> float:

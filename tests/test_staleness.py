@@ -17,8 +17,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from unetcolor.reproduction import plan, runner, staleness
 from unetcolor import manifest, profiles
+from unetcolor.reproduction import plan, runner, staleness
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = manifest.names(ROOT)

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..evaluation import metrics
 from .. import shipped
+from ..evaluation import metrics
 from . import registry
 
 # how notebook 07 names the shipped models in its tables

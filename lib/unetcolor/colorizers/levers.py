@@ -25,10 +25,11 @@ import numpy as np
 import pandas as pd
 from keras import layers
 
-from ..photos import data
+from .. import color, paths
+from .. import shipped as shipped_models
 from ..evaluation import metrics, predict
-from .. import color, paths, shipped as shipped_models
 from ..files import write_json
+from ..photos import data
 from ..reproducibility import environment_info
 from . import bins, build, decoding, registry
 

@@ -11,10 +11,9 @@ import numpy as np
 from PIL import Image
 
 from .. import color
-from ..unet import precision as precisions
-from ..evaluation import predict
 from ..config import ModelConfig, model_config_from_dict
-
+from ..evaluation import predict
+from ..unet import precision as precisions
 
 
 @dataclass(frozen=True)

@@ -54,18 +54,26 @@ import numpy as np
 from PIL import Image
 
 from .. import color, colorizers, paths, profiles, shipped
-from ..photos import data, samples
-from ..unet import precision
 from ..colorizers import hints
 from ..colorizers.bins import BinsHead
 from ..colorizers.training import FlipBatches
 from ..config import ModelConfig
-from ..unet.model import build_unet, conv_flops
-from ..evaluation.predict import (DONE, colorize_paths, colorize_photo, colorize_photos, default_workers,
-                                   load_model, packaged_model_path, predict_batch)
+from ..evaluation.predict import (
+    DONE,
+    colorize_paths,
+    colorize_photo,
+    colorize_photos,
+    default_workers,
+    load_model,
+    packaged_model_path,
+    predict_batch,
+)
+from ..photos import data, samples
 from ..reproducibility import cpu_model, environment_info, machine_key, seed_everything, usable_cores
-from ..unet.speed import cpu_flags, measure, measure_each
 from ..training.train import ColorizationBatches, compile_model
+from ..unet import precision
+from ..unet.model import build_unet, conv_flops
+from ..unet.speed import cpu_flags, measure, measure_each
 
 PRECISIONS = ("float32", "bfloat16")
 CPU_FLAGS = ("amx_bf16", "amx_tile", "avx512_bf16")  # what decides whether bfloat16 can pay on a CPU

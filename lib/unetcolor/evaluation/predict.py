@@ -41,9 +41,9 @@ from PIL import Image
 from tqdm import tqdm  # plain text bars: the same in terminals, notebooks and papermill logs
 
 from .. import color, files, shipped
+from ..photos import images
 from ..reproducibility import usable_cores
 from ..unet import half_weights, runs
-from ..photos import images
 
 MODEL_ENV = "UNETCOLOR_MODEL"
 SHRINK_FILTER = Image.Resampling.LANCZOS  # data.py resizes training photos with LANCZOS too

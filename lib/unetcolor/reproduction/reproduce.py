@@ -33,12 +33,12 @@ import sys
 import keras
 from tqdm.auto import tqdm
 
-from ..photos import data
 from .. import manifest, paths
-from . import plan, runner
-from ..unet import runs
-from ..training import study, train
+from ..photos import data
 from ..reproducibility import PROGRESS_ENV
+from ..training import study, train
+from ..unet import runs
+from . import plan, runner
 
 EXIT_RUNS_MISSING = 2
 

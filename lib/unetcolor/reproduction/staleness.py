@@ -57,9 +57,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..photos import data
 from .. import dependencies, manifest, paths
 from ..files import sha256_file, write_json
+from ..photos import data
 
 STAMP_VERSION = 1
 

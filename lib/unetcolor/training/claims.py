@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-
 SPREAD_COLUMNS = ("best_val_loss", "final_val_loss", "final_val_accuracy", "final_accuracy", "best_val_psnr",
                   "common_val_loss", "common_val_accuracy", "common_psnr", "common_ssim", "common_gray_psnr")
 

@@ -26,8 +26,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from ..photos import data
 from ..evaluation import metrics, predict
+from ..photos import data
 
 SUBSETS = ("validation", "common")
 

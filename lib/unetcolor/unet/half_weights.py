@@ -18,7 +18,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from ..files import sha256_file as sha256, write_atomic
+from ..files import sha256_file as sha256
+from ..files import write_atomic
 
 WEIGHTS_FILE = "weights-float16.npz"
 RECORD_FILE = "weights.json"

@@ -39,10 +39,10 @@ from pathlib import Path
 
 import keras
 
-from . import half_weights, precision
 from .. import paths
 from ..config import TrainConfig, train_config_from_dict
 from ..files import write_json
+from . import half_weights, precision
 from .model import architecture_fingerprint, build_unet
 
 MODEL_FILE = "model.keras"
