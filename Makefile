@@ -20,7 +20,7 @@ RUN      := $(PY) -m unetcolor notebooks --profile $(PROFILE) $(if $(DATA_DIR),-
 REPRODUCE := $(PY) -m unetcolor reproduce --profile $(PROFILE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") $(if $(TRAIN),--train) $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force) $(NB_ARGS)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: ALWAYS help setup reproduce plan runs results smoke data train gpu-setup test lint test-unit test-notebooks test-rerun bench lab candidate choose-models clean clean-runs
+.PHONY: ALWAYS help setup reproduce plan runs results smoke data train gpu-setup test lint test-unit test-notebooks test-rerun bench lab screenshot hints-model candidate choose-models clean clean-runs
 
 help: ## list the targets and variables
 	@echo "usage: make TARGET [PROFILE=paper|smoke] [DATA_DIR=folder-of-photos] [TRAIN=1] [JOBS=n] [NB_ARGS='--set name=value'] [FORCE=1]"
@@ -107,14 +107,24 @@ bench: $(INSTALLED) ## measure speed (data preparation, training, colorizing): r
 	# GPU runs are not measured here: their brought-back records are summarized (reports/bench/gpu-*/summary.json)
 	$(PY) -m unetcolor gpu-runs $(wildcard reports/bench/gpu-*)
 
-lab: $(INSTALLED) ## open JupyterLab on the notebooks
-	$(VENV)/bin/jupyter lab notebooks/
+# JupyterLab refuses root without --allow-root; containers often run as root, and the server listens on localhost only
+lab: $(INSTALLED) ## open JupyterLab on the notebooks (notebook 08: the interactive colorizer)
+	@if [ "$$(id -u)" = 0 ]; then echo "make lab: running as root (as in most containers), so --allow-root; the server listens on 127.0.0.1 only"; fi
+	@echo "make lab: open the http://127.0.0.1:... URL with its token that JupyterLab prints below, then notebooks/08_colorize_interactively.ipynb"
+	$(VENV)/bin/jupyter lab --ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/
+
+# the browser test (tests/test_browser.py) writes the widget's screenshot when UNETCOLOR_SCREENSHOT names a file
+screenshot: $(INSTALLED) ## remake docs/figures/interactive.png: the interactive colorizer in headless Chromium
+	UNETCOLOR_SCREENSHOT=docs/figures/interactive.png $(PY) -m pytest -q -p no:cacheprovider tests/test_browser.py
 
 # the shipped colorizers are written only from a clean checkout (their provenance names the commit);
 # training time and scores: each model's provenance (lib/unetcolor/weights/*.json), speed: reports/bench/
 SHIP := --out-dir lib/unetcolor/weights --overwrite $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
 # make default-model, make vivid-model, make gan-model: one target per name of unetcolor.shipped (the
 # colorizers CLI refuses any other name for the shipped folder)
+hints-model: $(INSTALLED) ## remake the hints colorizer from the shipped default (lib/unetcolor/weights/hints.*)
+	$(PY) -m unetcolor colorizers hints --overwrite $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
+
 %-model: $(INSTALLED) ## retrain a shipped colorizer into lib/unetcolor/weights/ (names: lib/unetcolor/shipped.py)
 	$(PY) -m unetcolor colorizers train --recipe $* $(SHIP)
 

@@ -97,3 +97,23 @@ def test_a_manifest_template_finding_is_filled_from_its_table(tmp_path, monkeypa
     pd.DataFrame({"other": [1]}).to_csv(tables / "08_extra.csv", index=False)
     with pytest.raises(ValueError, match="its columns are \\['other'\\]"):
         findings.what_this_shows("08_extra", "paper")
+
+
+def test_hints_finding_quotes_the_hint_curve_against_the_gray_copy_and_the_goals(tables):
+    rows = []
+    for count, psnr in ((0, 22.9), (10, 25.1), (50, 27.5)):
+        rows += [{"hints": count, "method": "hints", "psnr": psnr, "ab_auc": 0.9 + count / 1000,
+                  "colorfulness_share": 0.4 + count / 100, "photos": 304},
+                 {"hints": count, "method": "gray copy", "psnr": 22.0, "ab_auc": 0.85, "colorfulness_share": 0.0,
+                  "photos": 304},
+                 {"hints": count, "method": "automatic", "psnr": 22.9, "ab_auc": 0.9, "colorfulness_share": 0.4,
+                  "photos": 304}]
+    pd.DataFrame(rows).to_csv(tables / "08_hints.csv", index=False)
+    text = findings.what_this_shows("08_colorize_interactively", "paper")
+    assert "On 304 validation photos, with no hint the hints colorizer scores 22.90 dB (+0.00 dB" in text
+    # 25.1 - 22.0 = +3.10 meets the +3 dB goal at 10 hints; 27.5 - 22.0 = +5.50 meets +5 dB at 50
+    assert "25.10 dB with 10 per photo (+3.10 dB over the gray copy) and 27.50 dB with 50 (+5.50 dB)" in text
+    assert "+3 dB at 10 met; +5 dB at 50 met" in text and "from 40% of the originals' to 90%" in text
+    pd.DataFrame(rows).assign(psnr=lambda frame: frame["psnr"].where(frame["method"] != "hints", 24.0)).to_csv(
+        tables / "08_hints.csv", index=False)
+    assert "+3 dB at 10 not met; +5 dB at 50 not met" in findings.what_this_shows("08_colorize_interactively", "paper")

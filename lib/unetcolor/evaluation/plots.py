@@ -65,6 +65,9 @@ CAPTIONS = (
                            "colour it buys; chosen values circled."),
     ("07_shipped_training", "Beyond the paper, in the style of Figures 4-7: how the shipped colorizers trained "
                             "(training and tuning-subset loss, the kept epoch marked)."),
+    ("08_hints", "Beyond the paper: PSNR on the validation photos against the number of colour hints per photo, "
+                 "each at a random pixel holding its true colour (Zhang et al. 2017's evaluation); the gray copy "
+                 "and the automatic default, which take no hints, as horizontal lines."),
 )
 
 
@@ -334,6 +337,31 @@ def tradeoff_curves(choices: pd.DataFrame):
     axis.set_xlabel("colorfulness, share of the originals'")
     axis.set_ylabel("PSNR gain over the gray baseline (dB)")
     axis.set_title("Tuning subset: colour bought with PSNR (chosen values circled)", fontsize=10)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def hint_curve(curve: pd.DataFrame):
+    """PSNR (dB) against hints per photo for the hints colorizer, the gray copy and the automatic
+    colorizer drawn as horizontal lines. curve: rows of hints, method ("hints", "gray copy",
+    "automatic") and psnr, as notebook 08's table holds them."""
+    hinted = curve[curve["method"] == "hints"].sort_values("hints")
+    reference = curve[curve["hints"] == 0].set_index("method")["psnr"]
+    figure, axis = plt.subplots(figsize=(6.4, 4.2))
+    axis.plot(hinted["hints"], hinted["psnr"], marker="o", color="tab:blue", label="hints colorizer")
+    axis.axhline(reference["automatic"], color="tab:orange", linestyle="--",
+                 label=f"automatic default: {reference['automatic']:.2f} dB")
+    axis.axhline(reference["gray copy"], color="0.4", linestyle=":", label=f"gray copy: {reference['gray copy']:.2f} dB")
+    axis.set_xscale("symlog", linthresh=1)  # 0, 1, 2, 5, ... 50 hints spread evenly, 0 included
+    axis.set_xticks(hinted["hints"].tolist(), [str(count) for count in hinted["hints"]])
+    axis.set_xlim(-0.2, hinted["hints"].max() * 1.15)
+    axis.set_xlabel("hints per photo (random pixels, true colour)")
+    axis.set_ylabel("PSNR (dB)")
+    gain = hinted.set_index("hints")["psnr"] - reference["gray copy"]
+    most = int(hinted["hints"].max())
+    axis.set_title(f"With hints: {gain.get(10, float('nan')):+.2f} dB over the gray copy at 10 per photo, "
+                   f"{gain[most]:+.2f} dB at {most}", fontsize=10)
     axis.legend(fontsize=8)
     figure.tight_layout()
     return figure

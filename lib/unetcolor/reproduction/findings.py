@@ -172,9 +172,36 @@ def _hue_sentence(tables: Path) -> str:
     return f" Coloured pixels given their original's broad hue: {shares}."
 
 
+# the hint curve's goal (over the gray copy, dB): a person's few clicks should buy what no automatic colorizer reaches
+HINT_GOALS = {10: 3.0, 50: 5.0}
+
+
+def hints(profile: str) -> str:
+    """The hints colorizer's PSNR with no hint, 10 and 50 against the automatic default and the
+    gray copy, its colorfulness and a*, b* AuC (notebook 08's table; the same for every profile:
+    it is the shipped record's)."""
+    curve = pd.read_csv(_tables(profile) / "08_hints.csv")
+    at = curve.set_index(["method", "hints"])
+    gray, automatic = at.loc[("gray copy", 0), "psnr"], at.loc[("automatic", 0), "psnr"]
+    hinted = at.loc["hints"]
+    most = int(hinted.index.max())
+    gains = {count: hinted.loc[count, "psnr"] - gray for count in HINT_GOALS if count in hinted.index}
+    goals = "; ".join(f"+{goal:g} dB at {count} {'met' if gains[count] >= goal else 'not met'}"
+                      for count, goal in HINT_GOALS.items() if count in gains)
+    share = hinted["colorfulness_share"]
+    return (f"On {int(hinted['photos'].iloc[0])} validation photos, with no hint the hints colorizer scores "
+            f"{hinted.loc[0, 'psnr']:.2f} dB ({hinted.loc[0, 'psnr'] - automatic:+.2f} dB against the automatic "
+            f"default's {automatic:.2f} dB; the gray copy {gray:.2f} dB). Given hints at random pixels holding their "
+            f"true colour it reaches {hinted.loc[10, 'psnr']:.2f} dB with 10 per photo ({gains[10]:+.2f} dB over "
+            f"the gray copy) and {hinted.loc[most, 'psnr']:.2f} dB with {most} "
+            f"({hinted.loc[most, 'psnr'] - gray:+.2f} dB); the goals over the gray copy: {goals}. Its colorfulness goes from "
+            f"{share[0]:.0%} of the originals' to {share[most]:.0%}, the a\\*, b\\* AuC from "
+            f"{hinted.loc[0, 'ab_auc']:.3f} to {hinted.loc[most, 'ab_auc']:.3f}.")
+
+
 # the writers a manifest entry's `finding` may name
 WRITERS = {writer.__name__: writer for writer in (data_preparation, model, training, hyperparameter_study,
-                                                   psnr_evaluation, pokhara_test_images, beyond_the_paper)}
+                                                   psnr_evaluation, pokhara_test_images, beyond_the_paper, hints)}
 
 
 def from_template(finding: dict, profile: str) -> str:

@@ -126,6 +126,7 @@ def results_markdown(profile: str) -> str:
         "",
         *_hue_lines(tables),
         *_levers_lines(tables),
+        *_hints_lines(tables),
         *_gpu_lines(profile),
         f"**Notebook runtimes** (each notebook's last execution under `make reproduce PROFILE={profile}`, from "
         f"`reports/{profile}/stamps/`; notebooks 03 and 04 load committed runs here, so their training is not in them):",
@@ -317,6 +318,20 @@ def _levers_lines(tables: Path) -> list[str]:
         lines += ["**The vivid model's trade-off** (notebook 07, tuning subset): every vivid decoding tried, most "
                   "colourful first.", "", _table(pd.read_csv(tables / "07_vivid_frontier.csv").round(3)), ""]
     return lines
+
+
+def _hints_lines(tables: Path) -> list[str]:
+    """Notebook 08's hint curve, where it is there (08_hints.csv): one row per number of hints, the
+    gray copy and the automatic default (which take no hints) beside them."""
+    if not (tables / "08_hints.csv").is_file():
+        return []
+    curve = pd.read_csv(tables / "08_hints.csv")
+    references = curve[(curve["method"] != "hints") & (curve["hints"] == 0)].assign(hints="none taken")
+    rows = pd.concat([curve[curve["method"] == "hints"], references])
+    columns = ["method", "hints", "psnr", "ssim", "colorfulness_share", "ab_auc"]
+    return [f"**Colour hints** (notebook 08, {int(curve['photos'].iloc[0])} validation photos): the hints colorizer "
+            "given that many hints per photo, each at a random pixel holding its true colour (Zhang et al. 2017), "
+            "beside the gray copy and the automatic default.", "", _table(rows[columns].round(3)), ""]
 
 
 def _hue_lines(tables: Path) -> list[str]:

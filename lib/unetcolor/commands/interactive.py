@@ -1,0 +1,365 @@
+"""The interactive colorizer of notebook 08: a photo, a model, and colour hints placed by clicking.
+
+    Colorizer().widget        # display it in JupyterLab
+
+A person uploads a photo (or picks a bundled sample), picks a model, clicks on the photo to
+place a hint, chooses its colour (the picker starts at the colour the model gives there), moves
+or removes hints, and saves the result. The result is recomputed after every change, at the
+photo's full resolution (hints.colorize); the previews are at most PREVIEW_SIDE pixels on their longer
+side, and a click is mapped back to the pixel of the photo it falls on.
+
+Why ipyevents: it turns a click on a plain ``ipywidgets.Image`` into a Python event that carries
+the position in the image's own pixels (``dataX``, ``dataY``), so the photo stays an ordinary
+Image widget and the project writes and ships no JavaScript. anywidget would need the click
+handling written in JavaScript by us; ipycanvas draws on a canvas widget of its own, a second
+way of showing a photo for what is one click position. ipyevents does one job, is maintained
+(releases for JupyterLab 4) and needs nothing of the Image widget.
+
+Hints go only to a model that takes them (hints.takes_hints), as the colorize command gives them
+only to such a model: spreading clicks over any model's colours would work here but not on the
+command line, and a person would learn two rules. A model without hint inputs shows its own
+colours (predict.colorize_photo); the hints placed are kept, unused, and the status line says
+they need the hints model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import ipywidgets as widgets
+import keras
+import numpy as np
+from ipyevents import Event
+from PIL import Image, ImageColor, ImageDraw
+
+from .. import color, paths, shipped
+from ..colorizers import hints
+from ..evaluation import predict
+from ..photos import images, samples
+from ..unet import runs
+
+PREVIEW_SIDE = 640  # the previews' largest side in pixels: a click maps back to the photo's own pixels
+PREVIEW_FORMAT = "jpeg"  # a tenth of PNG's bytes for photos, which keeps a saved notebook's widget state small
+OUT_FOLDER = "colorized"  # below the project root, as the colorize command's examples write
+MARKER_RADIUS = 6  # preview pixels
+
+
+@dataclass
+class Choice:
+    """A model the person may pick: how to load it (called once, on first pick), the spread its
+    hints get (hints.spread's space and tone) and a note shown when it is picked."""
+
+    load: Callable[[], keras.Model]
+    spread: dict
+    note: str = ""
+
+
+def model_choices() -> dict[str, Choice]:
+    """The shipped colorizers (the hints one with the spread its record chose) and, where
+    models/paper/main.json names it, the paper's U-Net, by the names the model menu shows."""
+    choices = {}
+    for model in shipped.SHIPPED:
+        model_file = predict.packaged_model_path(model.name)
+        spread = json.loads(model_file.with_suffix(".json").read_text())["spread"] if model.hints else {}
+        choices[model.name] = Choice(lambda model_file=model_file: predict.load_model(model_file), spread)
+    try:
+        paper = runs.main_run_dir("paper")
+    except FileNotFoundError:
+        paper = None
+    if paper is not None and runs.has_weights(paper):
+        choices["paper U-Net"] = Choice(lambda: predict.load_model(paper), {}, "the paper's RGB U-Net (notebook 03)")
+    return choices
+
+
+def to_photo_pixel(x: float, y: float, preview_size: tuple[int, int], photo_size: tuple[int, int]) -> tuple[int, int]:
+    """A position in the preview's pixels (as ipyevents' dataX, dataY give it) -> the photo's pixel
+    (x, y) under it. Sizes are (width, height); the result is clipped into the photo."""
+    (preview_width, preview_height), (width, height) = preview_size, photo_size
+    column = int((min(max(x, 0), preview_width - 1) + 0.5) * width / preview_width)
+    row = int((min(max(y, 0), preview_height - 1) + 0.5) * height / preview_height)
+    return min(column, width - 1), min(row, height - 1)
+
+
+def preview_size(width: int, height: int, largest: int = PREVIEW_SIDE) -> tuple[int, int]:
+    """(width, height) of a photo's preview: the photo's own size, or shrunk to `largest` pixels on its longer side."""
+    scale = min(1.0, largest / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def as_hex(value: str) -> str:
+    """A CSS colour as the colour picker may hold it ('blue', '#36c', '#3366cc') -> '#rrggbb'."""
+    red, green, blue = ImageColor.getrgb(value)[:3]
+    return f"#{red:02x}{green:02x}{blue:02x}"
+
+
+def free_name(folder: Path, stem: str, suffix: str = ".png") -> Path:
+    """folder/<stem><suffix>, or <stem>-2, -3, ... when a file of that name exists: nothing is written over."""
+    target, number = folder / f"{stem}{suffix}", 2
+    while target.exists():
+        target, number = folder / f"{stem}-{number}{suffix}", number + 1
+    return target
+
+
+def _encoded(rgb: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format=PREVIEW_FORMAT, quality=92)
+    return buffer.getvalue()
+
+
+class Colorizer:
+    """The widget (``self.widget``) and its state: the photo (uint8 RGB (H, W, 3)), its hints
+    (hints.Hint in the photo's pixels), the one selected, and the result (uint8 RGB (H, W, 3)).
+
+    models: name -> Choice (model_choices() by default); model: the one picked first (hints
+    where offered); out_dir: where Save writes (<project root>/colorized/ by default)."""
+
+    def __init__(self, models: dict[str, Choice] | None = None, model: str | None = None,
+                 photo: str | os.PathLike | None = None, out_dir: str | os.PathLike | None = None):
+        self.choices = models if models is not None else model_choices()
+        self.out_dir = Path(out_dir) if out_dir else paths.project_root() / OUT_FOLDER
+        self.loaded: dict[str, keras.Model] = {}
+        self.hints: list[hints.Hint] = []
+        self.selected: int | None = None
+        self.photo = self.result = None
+        self.photo_name = ""
+        self._quiet = False  # set while the code itself changes a control: its observer does nothing
+
+        self.samples = {path.name: path for path in samples.sample_photo_paths()}
+        self.upload = widgets.FileUpload(accept="image/*", multiple=False, description="upload a photo",
+                                         layout=widgets.Layout(width="auto"))
+        self.sample = widgets.Dropdown(options=[("—", None), *((name, name) for name in self.samples)],
+                                       description="or a sample")
+        self.model = widgets.Dropdown(options=list(self.choices), description="model")
+        self.photo_view = widgets.Image(format=PREVIEW_FORMAT)
+        self.result_view = widgets.Image(format=PREVIEW_FORMAT)
+        self.photo_view.add_class("unetcolor-photo")
+        self.result_view.add_class("unetcolor-result")
+        self.clicks = Event(source=self.photo_view, watched_events=["click"])
+        self.hint_list = widgets.Select(options=[], rows=6, description="hints")
+        self.picker = widgets.ColorPicker(value="#808080", description="colour", concise=False)
+        self.move = widgets.ToggleButton(value=False, description="move", tooltip="then click where the selected hint goes")
+        self.remove = widgets.Button(description="remove", tooltip="remove the selected hint")
+        self.clear = widgets.Button(description="remove all")
+        self.save = widgets.Button(description="save the result", button_style="success")
+        self.status = widgets.HTML()
+
+        self.upload.observe(self._on_upload, "value")
+        self.sample.observe(self._on_sample, "value")
+        self.model.observe(self._on_model, "value")
+        self.clicks.on_dom_event(self.on_click)
+        self.hint_list.observe(self._on_select, "index")
+        self.picker.observe(self._on_colour, "value")
+        self.remove.on_click(lambda _: self.remove_hint())
+        self.clear.on_click(lambda _: self.clear_hints())
+        self.save.on_click(lambda _: self.save_result())
+
+        column = widgets.Layout(margin="0 12px 0 0")
+        self.widget = widgets.VBox([
+            widgets.HBox([self.upload, self.sample, self.model]),
+            widgets.HBox([widgets.VBox([widgets.HTML("<b>photo</b>: click to place a hint"), self.photo_view], layout=column),
+                          widgets.VBox([widgets.HTML("<b>result</b>"), self.result_view])],
+                         layout=widgets.Layout(flex_flow="row wrap")),
+            widgets.HBox([self.hint_list, widgets.VBox([self.picker, widgets.HBox([self.move, self.remove, self.clear])])]),
+            widgets.HBox([self.save, self.status]),
+        ])
+        self.widget.add_class("unetcolor-colorizer")
+        with self._silently():
+            first = shipped.HINTS.name if shipped.HINTS.name in self.choices else next(iter(self.choices))
+            self.model.value = model or first
+        self.load_path(photo or self.samples[samples.PHOTOS[0]])
+
+    # ---------------------------------------------------------------- state
+
+    @property
+    def takes_hints(self) -> bool:
+        return hints.takes_hints(self.current_model())
+
+    def current_model(self) -> keras.Model:
+        name = self.model.value
+        if name not in self.loaded:
+            self.loaded[name] = self.choices[name].load()
+        return self.loaded[name]
+
+    def load_photo(self, rgb: np.ndarray, name: str) -> None:
+        """A new photo (uint8 RGB (H, W, 3)): its hints cleared, its result computed."""
+        self.photo, self.photo_name = np.asarray(rgb), name
+        self.hints, self.selected = [], None
+        self.update(f"{name}: {rgb.shape[1]}×{rgb.shape[0]} pixels")
+
+    def load_path(self, path: str | os.PathLike) -> None:
+        path = Path(path)
+        try:
+            photo = images.read_photo(path)
+        except images.UnreadableImageError as error:
+            self.say(f"{error}; choose a photo (PNG, JPEG, ...)", error=True)
+            return
+        self.load_photo(photo.rgb, path.name)
+
+    def load_bytes(self, content: bytes, name: str) -> None:
+        """An uploaded file's bytes, read as images.read_photo reads a file (a message, no traceback, if it is no image)."""
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / (Path(name).name or "upload")
+            path.write_bytes(bytes(content))
+            try:
+                photo = images.read_photo(path)
+            except images.UnreadableImageError as error:
+                self.say(f"{name}: {error.reason}; upload a photo (PNG, JPEG, ...)", error=True)
+                return
+        self.load_photo(photo.rgb, Path(name).name)
+
+    def add_hint(self, x: int, y: int, colour: str | None = None) -> None:
+        """A hint at the photo's pixel (x, y), of `colour` or, by default, the result's colour there; selected."""
+        colour = as_hex(colour) if colour else "#%02x%02x%02x" % tuple(int(v) for v in self.result[y, x])
+        self.hints.append(hints.Hint(int(x), int(y), colour))
+        self.selected = len(self.hints) - 1
+        self.update(f"hint {self.hints[-1].describe()} placed")
+
+    def set_colour(self, colour: str) -> None:
+        if self.selected is None:
+            self.say("select a hint first, or click on the photo to place one")
+            return
+        try:
+            colour = as_hex(colour)
+        except ValueError:
+            self.say(f"{colour!r} is not a colour; pick one, or type #RRGGBB", error=True)
+            return
+        old = self.hints[self.selected]
+        self.hints[self.selected] = hints.Hint(old.x, old.y, colour)
+        self.update(f"hint {self.hints[self.selected].describe()}")
+
+    def move_hint(self, x: int, y: int) -> None:
+        old = self.hints[self.selected]
+        self.hints[self.selected] = hints.Hint(int(x), int(y), old.color)
+        self.update(f"hint moved from {old.x},{old.y} to {x},{y}")
+
+    def remove_hint(self) -> None:
+        if self.selected is None:
+            self.say("select the hint to remove")
+            return
+        removed = self.hints.pop(self.selected)
+        self.selected = min(self.selected, len(self.hints) - 1) if self.hints else None
+        self.update(f"hint {removed.describe()} removed")
+
+    def clear_hints(self) -> None:
+        self.hints, self.selected = [], None
+        self.update("every hint removed")
+
+    def update(self, message: str = "") -> None:
+        """Recompute the result at full resolution and redraw both previews and the hint controls."""
+        try:
+            model = self.current_model()
+        except (FileNotFoundError, ValueError) as error:
+            self.say(f"model {self.model.value!r} cannot be loaded: {error}", error=True)
+            return
+        taking = hints.takes_hints(model)
+        choice = self.choices[self.model.value]
+        if taking:
+            self.result = hints.colorize(model, self.photo, self.hints, **choice.spread)
+        else:
+            self.result = predict.colorize_photo(model, self.photo)
+        self._draw()
+        for control in (self.hint_list, self.picker, self.move, self.remove, self.clear):
+            control.disabled = not taking
+        notes = [message] if message else []
+        if choice.note:
+            notes.append(choice.note)
+        if not taking:
+            notes.append(f"model {self.model.value!r} takes no hints: pick {shipped.HINTS.name!r} to steer the colours"
+                         + ("; the hints placed are kept" if self.hints else ""))
+        self.say("; ".join(notes))
+
+    def _draw(self) -> None:
+        height, width = self.photo.shape[:2]
+        size = preview_size(width, height)
+        gray = color.gray_baseline(color.rgb_to_gray(self.photo))
+        canvas = Image.fromarray(gray).resize(size, Image.Resampling.LANCZOS)
+        draw = ImageDraw.Draw(canvas)
+        for number, hint in enumerate(self.hints):
+            cx, cy = (hint.x + 0.5) * size[0] / width, (hint.y + 0.5) * size[1] / height
+            radius = MARKER_RADIUS + (2 if number == self.selected else 0)
+            draw.ellipse([cx - radius, cy - radius, cx + radius, cy + radius], fill=hint.color,
+                         outline="#ffcc00" if number == self.selected else "white", width=3 if number == self.selected else 2)
+        self.photo_view.value = _encoded(np.asarray(canvas))
+        self.result_view.value = _encoded(np.asarray(Image.fromarray(self.result).resize(size, Image.Resampling.LANCZOS)))
+        with self._silently():
+            self.hint_list.options = [f"{number + 1}: {hint.describe()}" for number, hint in enumerate(self.hints)]
+            self.hint_list.index = self.selected
+            if self.selected is not None:
+                self.picker.value = self.hints[self.selected].color
+            self.move.value = False
+
+    def save_result(self) -> Path | None:
+        """The full-resolution result as <out_dir>/<photo>-<model>.png, atomically, under a name no file
+        has (never over the input nor over an earlier result); returns the path."""
+        stem = f"{Path(self.photo_name).stem}-{self.model.value.replace(' ', '-')}"
+        target = free_name(self.out_dir, stem)
+        try:
+            images.write_image_atomic(self.result, target)
+        except OSError as error:
+            self.say(f"could not save into {self.out_dir}: {error}", error=True)
+            return None
+        self.say(f"saved {paths.relative(target)}")
+        return target
+
+    def say(self, message: str, error: bool = False) -> None:
+        text = message.replace("&", "&amp;").replace("<", "&lt;")
+        self.status.value = f'<span style="color: {"#b00020" if error else "inherit"}">{text}</span>'
+
+    # ------------------------------------------------------------ handlers
+
+    def on_click(self, event: dict) -> None:
+        """ipyevents' click on the photo preview: dataX, dataY in the preview's pixels."""
+        if self.photo is None or "dataX" not in event:
+            return
+        if not self.takes_hints:
+            self.say(f"model {self.model.value!r} takes no hints: pick {shipped.HINTS.name!r} to place them")
+            return
+        height, width = self.photo.shape[:2]
+        x, y = to_photo_pixel(event["dataX"], event["dataY"], preview_size(width, height), (width, height))
+        if self.move.value and self.selected is not None:
+            self.move_hint(x, y)
+        else:
+            self.add_hint(x, y)
+
+    def _on_upload(self, change) -> None:
+        if self._quiet or not change["new"]:
+            return
+        upload = change["new"][-1]
+        with self._silently():
+            self.sample.value = None
+            self.upload.value = ()  # so that the same file may be uploaded again
+        self.load_bytes(upload["content"], upload["name"])
+
+    def _on_sample(self, change) -> None:
+        if not self._quiet and change["new"] is not None:
+            self.load_path(self.samples[change["new"]])
+
+    def _on_model(self, change) -> None:
+        if not self._quiet and self.photo is not None:
+            self.update(f"model {change['new']}")
+
+    def _on_select(self, change) -> None:
+        if self._quiet or change["new"] is None:
+            return
+        self.selected = change["new"]
+        self._draw()
+
+    def _on_colour(self, change) -> None:
+        if not self._quiet:
+            self.set_colour(change["new"])
+
+    @contextlib.contextmanager
+    def _silently(self):
+        """While the code itself sets a control, its observer does nothing."""
+        self._quiet = True
+        try:
+            yield
+        finally:
+            self._quiet = False
