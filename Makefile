@@ -76,8 +76,9 @@ gpu-setup: $(INSTALLED) ## on a machine with a CUDA GPU: JAX with CUDA into .ven
 lint: $(INSTALLED) ## ruff on the package and the tests (rules: pyproject.toml)
 	$(VENV)/bin/ruff check lib tests
 
+# on every core (pytest-xdist; TEST_WORKERS=1 for one process): tests/conftest.py starts the long ones first
 test-unit: $(INSTALLED)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n $(or $(TEST_WORKERS),auto) --dist loadfile tests
 
 # nbval re-executes the committed smoke notebooks (known-good outputs) and compares the cells marked
 # `# NBVAL_CHECK_OUTPUT`, after masking what may differ between machines (tests/nbval_sanitize.cfg).

@@ -73,3 +73,15 @@ def tiny_processed(tmp_path_factory):
 def tiny_config():
     # float32: the tests compare logged metrics with float32 references; `auto` is tested in test_precision
     return tiny.train(model_config=TINY_MODEL, epochs=3, batch_size=4, learning_rate=1e-3, seed=7, precision="float32")
+
+
+# `make test-unit` runs the test files on every core (pytest-xdist, a file per worker): the end-to-end files, a minute or
+# so of real training and real subprocesses, start first, so that the short ones fill the cores around them
+# instead of one long test running alone at the end (longest first)
+LONG_FIRST = ("test_reproduce.py", "test_study.py", "test_kill.py", "test_notebook_guards.py", "test_browser.py",
+              "test_colorize_folder.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: number for number, name in enumerate(LONG_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONG_FIRST)))  # stable within each file

@@ -16,6 +16,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from unetcolor import manifest
 from unetcolor.photos import data
 
 from conftest import throwaway_project
@@ -71,7 +72,8 @@ def test_reproduce_on_your_own_photos_stops_with_the_plan_then_trains_then_does_
     assert "Plan for profile 'smoke': 8 training runs, 0 finished, 8 to train" in output
     assert "make reproduce PROFILE=smoke" in output and "TRAIN=1" in output and "gpu-setup" in output
     executed = sorted(p.name for p in (project / "reports" / "smoke" / "notebooks").glob("*.ipynb"))
-    assert executed == ["01_data_preparation.ipynb", "02_model.ipynb"]
+    # before the plan: the notebooks that read no run (01, 02 and 08, which reads the shipped hints colorizer)
+    assert executed == [f"{entry.name}.ipynb" for entry in manifest.load(ROOT) if entry.runs is None]
     # every profile honours DATA_DIR: the 16 photos given, not the smoke profile's 36 bundled crops
     index = (project / "data" / "processed" / "smoke" / "index.csv").read_text().splitlines()
     assert len(index) == 1 + 16
@@ -94,7 +96,7 @@ def test_reproduce_on_your_own_photos_stops_with_the_plan_then_trains_then_does_
         assert json.loads((run / "config.json").read_text())["data"] == given
     notebooks = sorted(p.name for p in (ROOT / "notebooks").glob("0*.ipynb")) + [f"{EXTRA}.ipynb"]
     executed = sorted(p.name for p in (project / "reports" / "smoke" / "notebooks").glob("*.ipynb"))
-    assert executed == notebooks and len(executed) == 8
+    assert executed == notebooks and len(executed) == len(manifest.load(ROOT)) + 1
     assert (project / "reports" / "smoke" / "stamps" / f"{EXTRA}.json").is_file()
     shown = json.loads((project / "reports" / "smoke" / "notebooks" / f"{EXTRA}.ipynb").read_text())["cells"][-1]
     assert "4 examples; the notes hold 4 characters." in json.dumps(shown["outputs"])
