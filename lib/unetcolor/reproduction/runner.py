@@ -226,10 +226,17 @@ def injected_parameters(name: str, profile: str, extra: dict | None = None, root
     return {key: value for key, value in values.items() if key in declared}
 
 
+KERNEL_LOG = "kernel.log"
+
+
 def _kernel_manager(sockets: Path) -> type:
     """A kernel manager whose kernel talks through Unix sockets in `sockets` (a private
     temporary folder) instead of TCP ports on localhost: nothing else on the machine can
-    connect to it, and the kernel has no reason to warn about unencrypted TCP."""
+    connect to it, and the kernel has no reason to warn about unencrypted TCP. It is given a minute
+    to shut down before it is interrupted. The kernel process's own stderr (not its cells', which
+    papermill relays) goes to `sockets`/kernel.log: ipykernel's teardown can print a traceback of
+    its own there when a loaded machine makes it race, which says nothing about the notebook;
+    run_notebook shows the file when a notebook fails."""
 
     class LocalSocketKernelManager(AsyncKernelManager):
         @default("transport")
@@ -239,6 +246,16 @@ def _kernel_manager(sockets: Path) -> type:
         @default("ip")
         def _default_ip(self):
             return str(sockets / "kernel")
+
+        @default("shutdown_wait_time")
+        def _default_shutdown_wait_time(self):
+            # a kernel that has run TensorFlow on a loaded machine can take longer than jupyter_client's
+            # 5 s to exit; past it the kernel is interrupted and prints a traceback of its own teardown
+            return 60.0
+
+        async def _async_pre_start_kernel(self, **kw):
+            kw.setdefault("stderr", open(sockets / KERNEL_LOG, "ab"))  # closed with the kernel's process
+            return await super()._async_pre_start_kernel(**kw)
 
     return LocalSocketKernelManager
 
@@ -269,7 +286,11 @@ def run_notebook(name: str, profile: str, extra: dict | None = None, root: Path 
             cwd=str(root / "notebooks"), progress_bar=False, log_output=True,
             kernel_manager_class=_kernel_manager(sockets),
         )
-    except BaseException:
+    except BaseException as error:
+        log = sockets / KERNEL_LOG
+        if getattr(error, "ename", None) != NotebookStop.__name__ and log.is_file() and log.stat().st_size:
+            tail = log.read_text(errors="replace").splitlines()[-40:]
+            print(f"[{profile}] {name}: the kernel process's own log ends:\n" + "\n".join(tail), file=sys.stderr)
         if partial.exists():
             os.replace(partial, failed)
             print(f"[{profile}] {name} failed; the partly executed notebook is {failed}", file=sys.stderr)
