@@ -178,6 +178,13 @@ def reveal(ab: np.ndarray, rng: np.random.Generator, most: int = 50, none_share:
     return hint_ab, mask
 
 
+def recorded_spread(model_path: str | Path) -> dict:
+    """The spread (space, tone) a hints colorizer's record, <model>.json beside its .keras, chose
+    on the tuning subset; {} (spread's defaults) where the file records none."""
+    record = Path(model_path).with_suffix(".json")
+    return json.loads(record.read_text()).get("spread", {}) if record.is_file() else {}
+
+
 def takes_hints(model) -> bool:
     """Whether the model's input holds the hint planes: gray, hint map and mask (4 channels)."""
     return model.input_shape[-1] == 4

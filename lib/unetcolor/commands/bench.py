@@ -440,7 +440,7 @@ def bench_hints(shape=(866, 1155), count: int = 10, repeats: int = 15, model: ke
     if model is None:
         path = packaged_model_path(shipped.HINTS.name)
         model = load_model(path)
-        spread = json.loads(path.with_suffix(".json").read_text())["spread"]
+        spread = hints.recorded_spread(path)
     rng = np.random.default_rng(0)
     photo = np.asarray(Image.fromarray(rng.integers(0, 256, (shape[0] // 8, shape[1] // 8, 3), dtype=np.uint8))
                        .resize(shape[::-1], Image.Resampling.BICUBIC))

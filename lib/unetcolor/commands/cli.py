@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import signal
 import sys
@@ -220,10 +219,10 @@ def _hinted_model(args: argparse.Namespace):
         raise _usage(f"{path}: this model cannot take colour hints (its input is {model.input_shape}, gray only); "
                      f"drop {'--model' if args.model else '--' + str(args.packaged)} to use the packaged "
                      f"{shipped.HINTS.name} colorizer, or drop the hints")
-    record = Path(path).with_suffix(".json")
-    spread = json.loads(record.read_text()).get("spread", {}) if record.is_file() else {}
+    spread = colour_hints.recorded_spread(path)
     if named and not spread:
-        print(f"colorize: {record} records no spread; using the defaults of colorizers.hints.spread", file=sys.stderr)
+        print(f"colorize: {Path(path).with_suffix('.json')} records no spread; using the defaults of "
+              "colorizers.hints.spread", file=sys.stderr)
     return model, spread
 
 

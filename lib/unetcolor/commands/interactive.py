@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
 import tempfile
 from collections.abc import Callable
@@ -67,7 +66,7 @@ def model_choices() -> dict[str, Choice]:
     choices = {}
     for model in shipped.SHIPPED:
         model_file = predict.packaged_model_path(model.name)
-        spread = json.loads(model_file.with_suffix(".json").read_text())["spread"] if model.hints else {}
+        spread = hints.recorded_spread(model_file) if model.hints else {}
         choices[model.name] = Choice(lambda model_file=model_file: predict.load_model(model_file), spread)
     try:
         paper = runs.main_run_dir("paper")

@@ -36,7 +36,7 @@ from .. import color, compiles, devices, paths, profiles
 from ..config import UNKEYED, TrainConfig, load_train_config
 from ..evaluation import metrics as image_metrics
 from ..evaluation.predict import predict_batch
-from ..files import sha256_file, write_atomic, write_json
+from ..files import remove_abandoned, sha256_file, write_atomic, write_json
 from ..photos import data
 from ..reproducibility import LOG_TAG_ENV, PROGRESS_ENV, environment_info, seed_everything
 from ..unet import half_weights, precision, runs
@@ -429,7 +429,7 @@ def resume_or_build(run_dir: Path, checkpoint: str, build, load,
     state.json records was renamed into place after the last state.json (the process was
     killed between the two): it holds the epochs of history.csv, which is written before it."""
     for path in stale_temporaries(run_dir, (checkpoint, *files)):
-        path.unlink(missing_ok=True)
+        remove_abandoned(path, min_age_seconds=0)  # a run folder has one trainer: unlocked means its writer is gone
     path, state = run_dir / checkpoint, run_dir / STATE_FILE
     if not (path.is_file() and state.is_file()):
         return build(), []
