@@ -152,28 +152,56 @@ def test_on_an_even_gray_photo_the_clicked_pixel_takes_the_hint_colour():
     assert np.linalg.norm(ab_after - blue.ab) < 5.0 < np.linalg.norm(ab_before - blue.ab)
 
 
-def test_the_hints_colorizer_is_made_from_a_base_and_measured_beside_it(tiny_processed, tmp_path):
-    """make_colorizer on a tiny base: the spread is chosen on the base's tuning photos, the curve
-    is measured on the validation photos, and with no hint it colours exactly as the base does."""
+def test_training_batches_reveal_hints_from_their_own_true_colours():
+    """With a recipe's hints settings, each batch's x gains the hint planes drawn from its own y
+    after the flip: every revealed pixel holds the mean true colour of a patch it belongs to."""
+    from unetcolor.colorizers import training
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (6, 16, 16, 1)).astype(np.float32)
+    y = rng.uniform(-0.5, 0.5, (6, 16, 16, 2)).astype(np.float32)
+    settings = {"most": 4, "none_share": 0.0, "patch": 1}
+    batch_x, batch_y = training.FlipBatches(x, y, 6, seed=3, hints=settings)[0]
+    assert batch_x.shape == (6, 16, 16, 4)
+    hinted = batch_x[..., 3] > 0
+    assert hinted.any(axis=(1, 2)).all()  # none_share 0: every photo gets a hint
+    assert np.array_equal(batch_x[..., 1:3][hinted], batch_y[hinted])  # 1-pixel patches: the pixel's own colour
+    assert not batch_x[..., 1:3][~hinted].any()
+    plain_x, plain_y = training.FlipBatches(x, y, 6, seed=3)[0]
+    assert np.array_equal(plain_x, batch_x[..., :1]) and np.array_equal(plain_y, batch_y)
+
+
+def test_the_hints_recipe_trains_from_a_base_and_is_measured_beside_it(tiny_processed, tmp_path):
+    """The hints recipe through the recipes' one training path, on a tiny base: the network takes the
+    hint planes, the spread is chosen on the tuning subset, and the hint curve is measured on the
+    validation photos beside the base it started from."""
+    import dataclasses
+
+    from unetcolor.colorizers import build, registry
     from unetcolor.photos import data
 
     keras.utils.set_random_seed(3)
-    base = build_unet(tiny.model(image_size=32, filters=(4, 8), output="ab"))
+    tiny_model = tiny.model(image_size=32, filters=(4, 8), output="ab")
     base_path = tmp_path / "base.keras"
-    base.save(base_path)
-    train_ids, val_ids = data.load_split(tiny_processed, "80_20")
-    base_path.with_suffix(".json").write_text(json.dumps({"data": {
-        "source": "tiny", "split": "80_20", "tuning": 3, "validation": len(val_ids),
-        "tuning_ids": [int(i) for i in train_ids[:3]]}, "trained_as": "tiny"}))
-    record = hints.make_colorizer(base_path, tiny_processed, tmp_path / "out", spaces=(0.1, 0.3), tones=(8.0,))
+    build_unet(tiny_model).save(base_path)
+    recipe = registry.recipe("hints")
+    config = dataclasses.replace(recipe, model=tiny_model, start_from=str(base_path), epochs=2, batch_size=4,
+                                 precision="float32", crop_share=1.0,
+                                 hints={**recipe.hints, "spaces": [0.0, 0.3], "tones": [8.0]})
+    record = build.train_colorizer(tiny_processed, tmp_path / "out", config, verbose=False)
     assert (tmp_path / "out" / "hints.keras").is_file() and (tmp_path / "out" / "hints.json").is_file()
-    assert {(row["space"], row["tone"]) for row in record["spread_choices"]} == {(0.1, 8.0), (0.3, 8.0)}
+    assert [row["epoch"] for row in record["training"]["history"]] == [1, 2]
+    assert {(row["space"], row["tone"]) for row in record["spread_choices"]} == {(0.0, 8.0), (0.3, 8.0)}
     best = max(record["spread_choices"], key=lambda row: row["psnr_mean"])
     assert record["spread"] == {"space": best["space"], "tone": best["tone"]}
+    _, val_ids = data.load_split(tiny_processed, "80_20")
     curve = {(row["hints"], row["method"]): row for row in record["hint_curve"]}
     assert {count for count, _ in curve} == set(hints.COUNTS)
     assert all(row["photos"] == len(val_ids) for row in curve.values())
-    assert curve[(0, "hints")]["psnr"] == curve[(0, "automatic")]["psnr"]
     assert curve[(0, "gray copy")]["colorfulness"] == 0.0
+    assert record["base"]["file"].endswith("base.keras")
     reloaded = keras.saving.load_model(tmp_path / "out" / "hints.keras", safe_mode=True)
-    assert hints.takes_hints(reloaded)
+    assert hints.takes_hints(reloaded) and reloaded.layers[-1].dtype_policy.name == "float32"
+    # its 0-hint score is the held-out PSNR every recipe records: the network fed empty hint planes
+    [zero] = [row for row in record["validation_metrics"] if row["metric"] == "psnr" and row["method"] == "model"]
+    assert zero["mean"] == pytest.approx(curve[(0, "hints")]["psnr"], abs=1e-6)

@@ -138,6 +138,7 @@ def train_colorizer(processed_dir: Path, out_dir: Path, config: RecipeConfig, da
     say(pd.concat([summary, color_rows]).round(3).to_string(index=False), flush=True)
 
     write_atomic(model_path, model.save)  # never a half-written model under the real name
+    measured = head.after_training(model, rgb, tuning_ids, val_ids, say)  # the head's own measures, if any
     manifest_path = processed_dir / "manifest.json"
     provenance = {
         "description": registry.head_class(config).description,
@@ -166,6 +167,7 @@ def train_colorizer(processed_dir: Path, out_dir: Path, config: RecipeConfig, da
         f"{knob}_choices": choices.to_dict("records"),
         **({"chroma_offset": list(offset)} if offset is not None else {}),
         **head.record(),
+        **measured,
         "validation_metrics": summary.to_dict("records"),
         "validation_color_metrics": color_rows.to_dict("records"),
         "input_shape": list(model.input_shape[1:]),

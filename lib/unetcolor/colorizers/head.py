@@ -51,3 +51,8 @@ class Head:
     def record(self) -> dict:
         """What the provenance must keep to rebuild the head (e.g. the bins)."""
         return {}
+
+    def after_training(self, model: keras.Model, rgb, tuning_ids, validation_ids, say=print) -> dict:
+        """Measures of the saved float32 model that its provenance keeps beyond the held-out
+        scores every head gets (rgb: the prepared photos; say: the run's log)."""
+        return {}

@@ -16,19 +16,19 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 import numpy as np
 import pandas as pd
+from keras import layers
 
-from .. import color, paths
+from .. import color, paths, shipped
 from ..evaluation import metrics, predict
-from ..files import sha256_file, write_atomic, write_json
-from ..photos import data
-from ..reproducibility import environment_info
+from ..files import sha256_file
+from .head import Head
+from .regression import compile_log_mse
 
 COUNTS = (0, 1, 2, 5, 10, 20, 50)  # hints per photo, as measured
 HEX = re.compile(r"#[0-9a-fA-F]{6}")
@@ -158,12 +158,12 @@ def spread(ab: np.ndarray, lightness: np.ndarray, hint_ab: np.ndarray, mask: np.
     return out.astype(np.float32)
 
 
-def reveal(ab: np.ndarray, rng: np.random.Generator, most: int = 50, none_share: float = 0.1,
-           patch: int = 3) -> tuple[np.ndarray, np.ndarray]:
+def reveal(ab: np.ndarray, rng: np.random.Generator, most: int, none_share: float,
+           patch: int) -> tuple[np.ndarray, np.ndarray]:
     """Training hints drawn from the true a*, b* / 128, float (N, h, w, 2): for each photo, no
-    hint with probability none_share, else a count drawn uniformly from 1..most (log-uniform
-    favours few, as a person gives), each a patch x patch square holding the square's mean
-    true colour. Returns (hint map (N, h, w, 2), mask (N, h, w, 1)), float32."""
+    hint with probability none_share, else a log-uniform count in 1..most (few are likelier, as a
+    person gives few), each a square of side 1..patch holding the square's mean true colour.
+    Returns (hint map (N, h, w, 2), mask (N, h, w, 1)), float32."""
     count, rows, columns = ab.shape[:3]
     hint_ab = np.zeros(ab.shape, dtype=np.float32)
     mask = np.zeros((count, rows, columns, 1), dtype=np.float32)
@@ -171,11 +171,21 @@ def reveal(ab: np.ndarray, rng: np.random.Generator, most: int = 50, none_share:
         if rng.random() < none_share:
             continue
         for _ in range(int(np.exp(rng.uniform(0, np.log(most + 1))))):
-            top, left = rng.integers(0, rows - patch + 1), rng.integers(0, columns - patch + 1)
-            square = (i, slice(top, top + patch), slice(left, left + patch))
+            side = int(rng.integers(1, patch + 1))
+            top, left = rng.integers(0, rows - side + 1), rng.integers(0, columns - side + 1)
+            square = (i, slice(top, top + side), slice(left, left + side))
             hint_ab[square] = ab[square].reshape(-1, 2).mean(axis=0)
             mask[square] = 1.0
     return hint_ab, mask
+
+
+REVEAL_KEYS = ("most", "none_share", "patch")  # a recipe's hints settings that reveal reads
+
+
+def revealed(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, settings: dict) -> np.ndarray:
+    """x, gray (N, h, w, 1), with the hint planes revealed from y (a*, b* / 128) joined: (N, h, w, 4)."""
+    hint_ab, mask = reveal(np.asarray(y), rng, **{key: settings[key] for key in REVEAL_KEYS})
+    return np.concatenate([np.asarray(x, dtype=np.float32), hint_ab, mask], axis=-1)
 
 
 def recorded_spread(model_path: str | Path) -> dict:
@@ -233,15 +243,20 @@ def finish(made: Predicted, space: float, tone: float) -> np.ndarray:
     return predict.transfer_chroma(made.gray, small_rgb)
 
 
-def with_hint_inputs(model: keras.Model) -> keras.Model:
+def with_hint_inputs(model: keras.Model, dtype: str | None = None) -> keras.Model:
     """model (gray (N, h, w, 1) -> a*, b* / 128) rebuilt to take gray, hint map and mask
     (N, h, w, 4): every weight kept, and the kernels of the layers that now see the hint planes
     (the first convolution, and whatever reads the input again through the last skip) get zero
-    weights for them, so with no hint it computes exactly what model computes."""
+    weights for them, so with no hint it computes exactly what model computes. dtype: the layers' dtype policy
+    (e.g. "mixed_bfloat16" to train in it); None keeps each layer's own."""
     if model.input_shape[-1] != 1 or model.output_shape[-1] != 2:
         raise ValueError(f"model {model.name!r} takes {model.input_shape} to {model.output_shape}; hint inputs are "
                          "added to an L*a*b* colorizer, gray (N, h, w, 1) to a*, b* (N, h, w, 2)")
-    wide = keras.models.clone_model(model, input_tensors=keras.Input((*model.input_shape[1:3], 4), name="gray_hints"))
+    def clone(layer):
+        return layer.__class__.from_config({**layer.get_config(), **({"dtype": dtype} if dtype else {})})
+
+    wide = keras.models.clone_model(model, input_tensors=keras.Input((*model.input_shape[1:3], 4), name="gray_hints"),
+                                    clone_function=clone)
     for old, new in zip(model.layers, wide.layers):
         weights = []
         for value, shape in zip(old.get_weights(), [w.shape for w in new.weights]):
@@ -314,39 +329,56 @@ def hint_curve(model: keras.Model, automatic: keras.Model, photos: np.ndarray, s
     return pd.DataFrame(rows)
 
 
-def make_colorizer(base_path: Path, processed_dir: Path, out_dir: Path, spaces=(0.1, 0.2, 0.3),
-                   tones=(8.0, 16.0, 32.0), git_commit: str | None = None) -> dict:
-    """The hints colorizer from a shipped L*a*b* colorizer: its network given hint inputs
-    (with_hint_inputs), the spread chosen on the base's own tuning subset (choose_spread), then
-    measured once on the validation photos (hint_curve). Writes out_dir/hints.keras and
-    out_dir/hints.json, its record; returns the record."""
-    base_path, processed_dir, out_dir = Path(base_path), Path(processed_dir), Path(out_dir)
-    base_record = json.loads(base_path.with_suffix(".json").read_text())
-    base = predict.load_model(base_path)
-    model = with_hint_inputs(base)
-    rgb, _ = data.load_arrays(processed_dir)
-    _, validation = data.load_split(processed_dir, base_record["data"]["split"])
-    tuning = np.asarray(base_record["data"]["tuning_ids"])
-    started = time.perf_counter()
-    chosen, choices = choose_spread(model, np.asarray(rgb[tuning]), spaces, tones)
-    curve = hint_curve(model, base, np.asarray(rgb[validation]), chosen)
-    target = out_dir / "hints.keras"
-    write_atomic(target, model.save)
-    record = {
-        "description": "the default colorizer's network taking gray, a hint map and its mask (the hint planes "
-                       "weighted zero: it colours as the default does), and each hint spread over the pixels of "
-                       "like lightness around it; unetcolor.colorizers.hints",
-        "base": {"file": paths.relative(base_path), "sha256": sha256_file(base_path),
-                 "trained_as": base_record.get("trained_as")},
-        "data": {**{key: base_record["data"][key] for key in ("source", "split", "tuning", "validation")},
-                 "processed_dir": paths.relative(processed_dir)},
-        "spread": chosen,
-        "spread_choices": choices.to_dict("records"),
-        "hint_curve": curve.to_dict("records"),
-        "seconds": time.perf_counter() - started,
-        "input_shape": list(model.input_shape[1:]), "output_shape": list(model.output_shape[1:]),
-        "parameters": int(model.count_params()), "model_bytes": target.stat().st_size,
-        "git_commit": git_commit, "environment": environment_info(),
-    }
-    write_json(out_dir / "hints.json", record)
-    return record
+class HintsHead(Head):
+    """A shipped L*a*b* colorizer (the recipe's ``start_from``) given hint inputs
+    (``with_hint_inputs``) and fine-tuned with per-image log-MSE on batches whose hint planes
+    reveal points of the true colour (``reveal``, the recipe's ``hints`` settings). After training,
+    the spread is chosen on the tuning subset and the hint curve measured on the validation photos
+    (``after_training``)."""
+
+    kind = "hints"
+    description = ("an L*a*b* colorizer's network taking gray, a hint map and its mask, fine-tuned with points of "
+                   "the true colour revealed, each hint then spread over the pixels of like lightness around it; "
+                   "unetcolor.colorizers.hints")
+    stage = "hints"
+
+    @property
+    def base_path(self) -> Path:
+        """start_from: a shipped colorizer's name, or a .keras file (relative to the project root)."""
+        start = self.config.start_from
+        if not start:
+            raise ValueError(f"recipe {self.config.name!r}: the hints head fine-tunes an L*a*b* colorizer; "
+                             "set start_from to a shipped one (e.g. default) or a .keras file")
+        return paths.resolve(start) if start.endswith(".keras") else shipped.WEIGHTS_DIR / f"{start}.keras"
+
+    def _network(self, dtype: str) -> keras.Model:
+        network = with_hint_inputs(predict.load_model(self.base_path), dtype=dtype)
+        if network.input_shape[1] != self.config.model.image_size:
+            raise ValueError(f"recipe {self.config.name!r}: {paths.relative(self.base_path)} takes "
+                             f"{network.input_shape[1]}x{network.input_shape[2]} images; set the recipe's "
+                             f"model.image_size to {network.input_shape[1]}")
+        return network
+
+    def build(self) -> keras.Model:
+        return self._network(keras.mixed_precision.global_policy().name)
+
+    def compile(self, model, schedule) -> None:
+        compile_log_mse(model, schedule)
+
+    def export(self, trained, value) -> keras.Model:
+        model = self._network("float32")
+        model.set_weights(trained.get_weights())
+        if value == 1:
+            return model
+        return keras.Model(model.input, layers.Rescaling(value, name="chroma_gain")(model.output), name=model.name)
+
+    def record(self) -> dict:
+        return {"base": {"file": paths.relative(self.base_path), "sha256": sha256_file(self.base_path)}}
+
+    def after_training(self, model: keras.Model, rgb, tuning_ids, validation_ids, say=print) -> dict:
+        settings = self.config.hints
+        chosen, choices = choose_spread(model, np.asarray(rgb[tuning_ids]), settings["spaces"], settings["tones"])
+        say(f"spread {chosen} chosen on the tuning subset", flush=True)
+        curve = hint_curve(model, predict.load_model(self.base_path), np.asarray(rgb[validation_ids]), chosen)
+        say(curve.round(3).to_string(index=False), flush=True)
+        return {"spread": chosen, "spread_choices": choices.to_dict("records"), "hint_curve": curve.to_dict("records")}

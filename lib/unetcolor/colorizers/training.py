@@ -34,6 +34,7 @@ from ..reproducibility import seed_everything
 from ..training import train as steps
 from ..unet import precision as precisions
 from ..unet import runs
+from . import hints as hint_planes
 from .head import Head, one_optimizer
 from .recipe import RecipeConfig, shrink_pairs
 from .regression import compile_log_mse
@@ -52,13 +53,17 @@ class FlipBatches(keras.utils.PyDataset):
     (N, H, W, 3), and share < 1 -- each image of a batch is instead remade from a random
     square crop of its full-size photo, its side drawn uniformly between share and all of
     the photo's shorter side, shrunk to x's size as ``recipe.shrink_pairs`` shrinks: crops
-    and scales from the photo's own pixels, never enlarged past them."""
+    and scales from the photo's own pixels, never enlarged past them.
+
+    With ``hints`` (a recipe's hints settings, ``hints.reveal``'s keywords), each x gains the hint
+    planes drawn from its own y, after the flip: the true colours at a few revealed points."""
 
     def __init__(self, x, y, batch_size: int, seed: int, flips: bool = True, crops: tuple | None = None,
-                 first_epoch: int = 0):
+                 first_epoch: int = 0, hints: dict | None = None):
         super().__init__()
         self.x, self.y, self.batch_size, self.seed, self.flips = x, y, batch_size, seed, flips
         self.crops = crops if crops is not None and crops[2] < 1 else None
+        self.hints = hints or None
         self.epoch = first_epoch
 
     def __len__(self):
@@ -75,6 +80,8 @@ class FlipBatches(keras.utils.PyDataset):
         if self.flips:
             x = np.where(flip[batch, None, None, None], x[:, :, ::-1], x)
             y = np.where(flip[batch, None, None, None], y[:, :, ::-1], y)
+        if self.hints:
+            x = hint_planes.revealed(x, y, np.random.default_rng([self.seed, self.epoch, index, 2]), self.hints)
         return x, y
 
     def _cropped(self, batch):
@@ -239,7 +246,8 @@ def train_stage(model, config: RecipeConfig, stage: Stage, fit_pair, tuning_pair
     model, rows = steps.resume_or_build(folder, CHECKPOINT_FILE, lambda: model, resumed, files=STAGE_FILES)
     keeper.seconds_before = sum(row["seconds"] for row in rows)
     crops = (*fit_photos, config.crop_share) if config.crop_share < 1 else None
-    batches = FlipBatches(*fit_pair, config.batch_size, stage.seed, config.flips, crops=crops, first_epoch=len(rows))
+    batches = FlipBatches(*fit_pair, config.batch_size, stage.seed, config.flips, crops=crops, first_epoch=len(rows),
+                          hints=config.hints)
 
     def save(trained):
         save_checkpoint(folder / CHECKPOINT_FILE, trained, stage.optimizers(trained), keeper, len(rows))
@@ -273,6 +281,9 @@ def fit(head: Head, fit_pair, tuning_pair, verbose: bool = True, model: keras.Mo
     config = head.config
     decision = decision or precisions.resolve(config.precision, config)
     seed_everything(config.seed)
+    if config.hints:  # the tuning loss scores the hints followed too: the same revealed points every epoch
+        tuning_pair = (hint_planes.revealed(*tuning_pair, np.random.default_rng([config.seed, 7]), config.hints),
+                       tuning_pair[1])
     histories, best = [], 0
     with contextlib.ExitStack() as stack:
         if run_dir is None:

@@ -146,9 +146,9 @@ def _load_run(folder: Path) -> keras.Model:
 
 
 def input_size(model: keras.Model) -> tuple[int, int]:
-    """(height, width) of the model's gray input."""
+    """(height, width) of the model's gray input (a hints model's gray, hint map and mask)."""
     shape = model.input_shape
-    if not (isinstance(shape, tuple) and len(shape) == 4 and shape[-1] == 1):
+    if not (isinstance(shape, tuple) and len(shape) == 4 and shape[-1] in (1, 4)):
         raise ValueError(f"model {model.name!r} does not take gray images (N, H, W, 1): input shape {shape}")
     if shape[1] is None or shape[2] is None:
         raise ValueError(f"model {model.name!r} has no fixed input size (input shape {shape})")
@@ -196,6 +196,8 @@ def predict_batch(model: keras.Model, gray: np.ndarray, batch_size: int = 16) ->
     for start in range(0, len(gray), batch_size):
         chunk = gray[start:start + batch_size]
         inputs = color.gray_to_input(chunk)
+        if model.input_shape[-1] == 4:  # a hints model given no hint: an empty hint map and mask
+            inputs = np.concatenate([inputs, np.zeros((*inputs.shape[:3], 3), dtype=inputs.dtype)], axis=-1)
         # full batches go through Keras' compiled predict step, which so sees one shape per model and
         # traces it once; a shorter remainder (or a single photo) runs eagerly: no second trace, no padding
         output = np.asarray(model.predict_on_batch(inputs) if len(chunk) == batch_size else model(inputs, training=False))
