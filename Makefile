@@ -20,7 +20,7 @@ RUN      := $(PY) -m unetcolor notebooks --profile $(PROFILE) $(if $(DATA_DIR),-
 REPRODUCE := $(PY) -m unetcolor reproduce --profile $(PROFILE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") $(if $(TRAIN),--train) $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force) $(NB_ARGS)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: ALWAYS help setup reproduce plan runs results smoke data train gpu-setup test lint test-unit test-notebooks test-rerun bench lab screenshot hints-model candidate choose-models clean clean-runs
+.PHONY: ALWAYS help setup reproduce plan runs results smoke data train gpu-setup test lint test-unit test-notebooks test-rerun bench lab screenshot candidate choose-models clean clean-runs
 
 help: ## list the targets and variables
 	@echo "usage: make TARGET [PROFILE=paper|smoke] [DATA_DIR=folder-of-photos] [TRAIN=1] [JOBS=n] [NB_ARGS='--set name=value'] [FORCE=1]"
@@ -122,23 +122,21 @@ screenshot: $(INSTALLED) ## remake docs/figures/interactive.png: the interactive
 # training time and scores: each model's provenance (lib/unetcolor/weights/*.json), speed: reports/bench/
 SHIP := --out-dir lib/unetcolor/weights --overwrite $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
 # make default-model, make vivid-model, make gan-model: one target per name of unetcolor.shipped (the
-# colorizers CLI refuses any other name for the shipped folder)
-hints-model: $(INSTALLED) ## remake the hints colorizer from the shipped default (lib/unetcolor/weights/hints.*)
-	$(PY) -m unetcolor colorizers hints --overwrite $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
-
+# colorizers CLI refuses any other name for the shipped folder); the recipes are the paper profile's
+# (profiles/paper.yaml, section colorizers), trained on its prepared data (data/processed/paper/)
 %-model: $(INSTALLED) ## retrain a shipped colorizer into lib/unetcolor/weights/ (names: lib/unetcolor/shipped.py)
 	$(PY) -m unetcolor colorizers train --recipe $* $(SHIP)
 
-candidate: $(INSTALLED) ## train a candidate colorizer RECIPE=name into models/default-model/ (list: unetcolor.colorizers.registry)
-	$(if $(RECIPE),,$(error RECIPE=name is required: a candidate of lib/unetcolor/colorizers/registry.py))
+candidate: $(INSTALLED) ## train a candidate colorizer RECIPE=name into models/paper/colorizers/ (list: profiles/paper.yaml, colorizers)
+	$(if $(RECIPE),,$(error RECIPE=name is required: a candidate of profiles/paper.yaml's colorizers section))
 	$(PY) -m unetcolor colorizers train --recipe $(RECIPE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
 
-choose-models: $(INSTALLED) ## apply the registry's rule to the candidates' records (tuning subset only)
+choose-models: $(INSTALLED) ## apply the registry's rule to the candidates' records in models/paper/colorizers/ (tuning subset only)
 	$(PY) -m unetcolor colorizers choose
 
 clean: ## remove the smoke profile's outputs but its committed notebooks, and Python caches (keeps downloads, paper)
 	rm -rf reports/smoke/figures reports/smoke/tables reports/smoke/stamps data/processed/smoke models/smoke .pytest_cache
 	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +
 
-clean-runs: ## delete PROFILE's trained runs (they are cached by config, not by code version)
-	rm -rf models/$(PROFILE)
+clean-runs: ## delete PROFILE's trained runs (they are cached by config, not by code version); keeps models/PROFILE/colorizers/
+	if [ -d models/$(PROFILE) ]; then find models/$(PROFILE) -mindepth 1 -maxdepth 1 -not -name colorizers -exec rm -rf {} +; fi

@@ -69,17 +69,24 @@ def tiny_processed(tmp_path_factory):
     return processed
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def tiny_config():
+    """A frozen TrainConfig (tests derive others with dataclasses.replace), so one serves the session."""
     # float32: the tests compare logged metrics with float32 references; `auto` is tested in test_precision
     return tiny.train(model_config=TINY_MODEL, epochs=3, batch_size=4, learning_rate=1e-3, seed=7, precision="float32")
 
 
-# `make test-unit` runs the test files on every core (pytest-xdist, a file per worker): the end-to-end files, a minute or
-# so of real training and real subprocesses, start first, so that the short ones fill the cores around them
-# instead of one long test running alone at the end (longest first)
-LONG_FIRST = ("test_reproduce.py", "test_study.py", "test_kill.py", "test_notebook_guards.py", "test_browser.py",
-              "test_colorize_folder.py")
+# `make test-unit` runs the test files on every core (pytest-xdist, a file per worker): the end-to-end files, minutes
+# of real training and real subprocesses, start first, longest first (as measured one file at a time), so that the
+# short ones fill the cores around them instead of one long file running alone at the end
+LONG_FIRST = ("test_reproduce.py", "test_notebook_guards.py", "test_train.py", "test_kill.py", "test_browser.py",
+              "test_colorizers.py", "test_study.py", "test_colorize_folder.py", "test_bench.py", "test_staleness.py")
+
+
+def pytest_configure(config):
+    """xdist hands out files by their number of tests, most first, unless told to keep this order."""
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
 
 
 def pytest_collection_modifyitems(config, items):

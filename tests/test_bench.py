@@ -1,6 +1,7 @@
 """The bench's helpers (not a benchmark): the median-of-repeats timing, the bfloat16 copy
 of a float32 model, the fit runner, and the JSON it writes -- on tiny models, in seconds."""
 
+import dataclasses
 import json
 
 import keras
@@ -66,7 +67,7 @@ def test_bfloat16_copy_computes_the_body_in_bfloat16_keeps_output_and_weights_fl
     policies = {layer.name: layer.dtype_policy.name for layer in copy.layers}
     assert policies["color"] == "float32" and policies["down1_conv"] == "mixed_bfloat16"
     # as a model built under mixed_bfloat16 would be (but for the input, which stays float32 either way)
-    with bench.computing_in("bfloat16"):
+    with bench.precision.computing("bfloat16"):
         built = build_unet(TINY)
     assert {**policies, "gray": None} == {**{layer.name: layer.dtype_policy.name for layer in built.layers},
                                           "gray": None}
@@ -107,7 +108,7 @@ def test_training_and_recipe_parts_report_both_precisions_and_the_old_keys():
         training["bfloat16"]["project_loop"]["median"] / training["bfloat16"]["bare_fit"]["median"])
     assert set(training["bfloat16_speedup"]) == {"bare_fit", "project_loop"}
 
-    recipe = colorizers.RecipeConfig(model=TINY_AB, batch_size=4, finetune_epochs=0, head="gan")
+    recipe = dataclasses.replace(colorizers.recipe("regression"), name="default", model=TINY_AB, batch_size=4, finetune_epochs=0, head="gan")
     recipes = bench.bench_recipes(names=("gan",), seconds=0.05, repeats=1, pool_batches=2,
                                   recipes={"gan": (recipe, GanHead(recipe))})
     assert recipes["gan"]["image_size"] == 16 and recipes["gan"]["batch_size"] == 4

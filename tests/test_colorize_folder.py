@@ -1,6 +1,8 @@
 """`colorize` on a big folder, with real processes, signals and files: resuming after a stop,
 no temporary file left behind, stale temporary files of a `kill -9` removed (and nothing else),
---overwrite, --shard, the log, and the threaded pipeline giving the sequential path's pixels."""
+--overwrite, --shard, the log, and the threaded pipeline giving the sequential path's pixels.
+The runs stopped by a signal are processes of their own; the same call made again after a stop runs
+in this process (cli.main, what the console script calls)."""
 
 import fcntl
 import json
@@ -53,6 +55,13 @@ def write_photos(folder: Path, count: int, shape=SHAPE) -> list[Path]:
     return paths
 
 
+@pytest.fixture(scope="module")
+def big_folder(tmp_path_factory) -> tuple[Path, list[Path]]:
+    """(folder, its photos): PHOTOS photos of SHAPE, only ever read, so the module's tests share them."""
+    folder = tmp_path_factory.mktemp("big") / "photos"
+    return folder, write_photos(folder, PHOTOS)
+
+
 def colorize_command(model_path, *arguments) -> list[str]:
     return [sys.executable, "-m", "unetcolor", "colorize", *map(str, arguments), "--model", str(model_path)]
 
@@ -83,10 +92,10 @@ def stop_mid_way(model_path, photos: Path, out: Path, signum: int) -> subprocess
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
-def test_a_stopped_folder_resumes_where_it_stopped(model_path, tmp_path):
-    inputs = write_photos(tmp_path / "photos", PHOTOS)
+def test_a_stopped_folder_resumes_where_it_stopped(model_path, big_folder, tmp_path, capsys):
+    photos, inputs = big_folder
     out = tmp_path / "out"
-    stopped = stop_mid_way(model_path, tmp_path / "photos", out, signal.SIGINT)
+    stopped = stop_mid_way(model_path, photos, out, signal.SIGINT)
     assert stopped.returncode == 130, stopped.stderr
     message = stopped.stderr.strip().splitlines()
     assert len(message) == 1 and message[0].startswith("colorize: stopped by SIGINT"), stopped.stderr
@@ -99,12 +108,11 @@ def test_a_stopped_folder_resumes_where_it_stopped(model_path, tmp_path):
     for name in done_first:
         assert images.read_photo(name).rgb.shape == (*SHAPE, 3)
 
-    again = subprocess.run(colorize_command(model_path, tmp_path / "photos", "--out", out),
-                           capture_output=True, text=True, timeout=300)
-    assert again.returncode == 0, again.stderr
+    assert cli.main([str(photos), "--out", str(out), "--model", str(model_path)]) == 0  # the same call, here
+    again = capsys.readouterr().out
     rest = PHOTOS - len(done_first)
-    assert f"colorized {rest} of {PHOTOS} photos" in again.stdout
-    assert f"{len(done_first)} already done, skipped" in again.stdout
+    assert f"colorized {rest} of {PHOTOS} photos" in again
+    assert f"{len(done_first)} already done, skipped" in again
     second = log_lines(out / predict.LOG_NAME)[len(first):]
     assert len(second) == PHOTOS and len({entry["run"] for entry in second}) == 1
     by_status = {status: {entry["output"] for entry in second if entry["status"] == status}
@@ -116,10 +124,9 @@ def test_a_stopped_folder_resumes_where_it_stopped(model_path, tmp_path):
     assert len(outputs(out)) == PHOTOS and temporaries(out) == []
 
 
-def test_sigterm_stops_cleanly_with_143(model_path, tmp_path):
-    write_photos(tmp_path / "photos", PHOTOS)
+def test_sigterm_stops_cleanly_with_143(model_path, big_folder, tmp_path):
     out = tmp_path / "out"
-    stopped = stop_mid_way(model_path, tmp_path / "photos", out, signal.SIGTERM)
+    stopped = stop_mid_way(model_path, big_folder[0], out, signal.SIGTERM)
     assert stopped.returncode == 143, stopped.stderr
     assert stopped.stderr.strip().splitlines()[-1].startswith("colorize: stopped by SIGTERM")
     assert len(stopped.stderr.strip().splitlines()) == 1
@@ -128,7 +135,7 @@ def test_sigterm_stops_cleanly_with_143(model_path, tmp_path):
     assert sorted(str(out / name) for name in outputs(out)) == sorted(entry["output"] for entry in done)
 
 
-def test_stale_temporaries_of_a_killed_run_are_removed_and_nothing_else(model_path, tmp_path):
+def test_stale_temporaries_of_a_killed_run_are_removed_and_nothing_else(model_path, tmp_path, capsys):
     photos = tmp_path / "photos"
     write_photos(photos, 2, shape=(60, 80))
     out = tmp_path / "out"
@@ -142,37 +149,38 @@ def test_stale_temporaries_of_a_killed_run_are_removed_and_nothing_else(model_pa
         out / ".notes.txt.colorize-tmp-k2x_9q0a.txt.bak",
         out / "holiday.png",
     ]
-    busy = out / ".scan_002.png.colorize-tmp-busy0000.png"  # a live writer holds it: another process's
+    busy = out / ".scan_002.png.colorize-tmp-busy0000.png"  # a live writer holds it: another run's
     long_ago = time.time() - 3600
     for path in [*stale, *look_alikes, busy]:
         path.write_bytes(b"half a PNG")
         os.utime(path, (long_ago, long_ago))
+    # as files.write_atomic holds its temporary file; flock locks belong to an open file, so colorize,
+    # opening the file again, finds this lock held even in this process
     with open(busy, "rb+") as held:
-        fcntl.flock(held, fcntl.LOCK_EX)  # as files.write_atomic holds its temporary file
-        completed = subprocess.run(colorize_command(model_path, photos, "--out", out),
-                                   capture_output=True, text=True, timeout=300)
-    assert completed.returncode == 0, completed.stderr
-    assert "removed 2 stale temporary files of a killed run" in completed.stdout
+        fcntl.flock(held, fcntl.LOCK_EX)
+        status = cli.main([str(photos), "--out", str(out), "--model", str(model_path)])
+    assert status == 0, capsys.readouterr().err
+    assert "removed 2 stale temporary files of a killed run" in capsys.readouterr().out
     assert not any(path.exists() for path in stale)
     assert all(path.read_bytes() == b"half a PNG" for path in [*look_alikes, busy])
     assert predict.is_temporary(busy.name) and not any(predict.is_temporary(path.name) for path in look_alikes)
 
 
-def test_a_run_killed_with_sigkill_leaves_nothing_that_a_rerun_does_not_clean(model_path, tmp_path):
-    write_photos(tmp_path / "photos", PHOTOS)
+def test_a_run_killed_with_sigkill_leaves_nothing_that_a_rerun_does_not_clean(model_path, big_folder, tmp_path,
+                                                                                 capsys):
+    photos = big_folder[0]
     out = tmp_path / "out"
-    killed = stop_mid_way(model_path, tmp_path / "photos", out, signal.SIGKILL)
+    killed = stop_mid_way(model_path, photos, out, signal.SIGKILL)
     assert killed.returncode == -signal.SIGKILL
     left = temporaries(out)  # a temporary file if the kill landed in a write, else none
     long_ago = time.time() - 3600
     for path in left:  # as old as a rerun minutes later would find it
         os.utime(path, (long_ago, long_ago))
-    again = subprocess.run(colorize_command(model_path, tmp_path / "photos", "--out", out),
-                           capture_output=True, text=True, timeout=300)
-    assert again.returncode == 0, again.stderr
+    assert cli.main([str(photos), "--out", str(out), "--model", str(model_path)]) == 0  # the rerun, here
+    again = capsys.readouterr().out
     assert temporaries(out) == []
     if left:
-        assert f"removed {len(left)} stale temporary file" in again.stdout
+        assert f"removed {len(left)} stale temporary file" in again
     assert len(outputs(out)) == PHOTOS
     for name in outputs(out):  # every output whole: Pillow decodes it to the last row
         assert images.read_photo(out / name).rgb.shape == (*SHAPE, 3)

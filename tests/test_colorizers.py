@@ -21,7 +21,8 @@ import tiny
 
 SHIPPED = colorizers.SHIPPED_DIR / "default.keras"
 PROVENANCE = colorizers.SHIPPED_DIR / "default.json"
-TINY_RECIPE = colorizers.RecipeConfig(
+TINY_RECIPE = dataclasses.replace(
+    colorizers.recipe("regression"), name="default",
     model=tiny.model(image_size=16, filters=(4, 8), normalization="batch", output="ab"),
     epochs=2, finetune_epochs=1, batch_size=4, seed=3, chroma_gains=(1.0, 1.5), tuning_share=0.2,
     precision="float32")  # "auto" may run the precision probe; bfloat16 has its own test
@@ -58,7 +59,7 @@ def test_shipped_model_matches_its_committed_record_which_beats_the_gray_baselin
     assert table["psnr", "model"] > table["psnr", "gray baseline"]
     assert table["ssim", "model"] >= table["ssim", "gray baseline"]
     # make default-model's recipe (knobs added since, for other heads, take their defaults)
-    assert colorizers.RecipeConfig(**record["config"]) == colorizers.RECIPES["default"]
+    assert dataclasses.replace(colorizers.recipe("default"), **record["config"]) == colorizers.recipe("default")
 
 
 def test_shipped_model_is_the_default_of_colorize(monkeypatch):
@@ -99,7 +100,7 @@ def test_shipped_vivid_model_is_the_bins_head_at_its_recorded_temperature(vivid)
     record = json.loads(VIVID.with_suffix(".json").read_text())
     model = vivid
     assert record["config"]["head"] == "bins" and record.get("shipped_as", record["config"]["name"]) == "vivid"
-    assert colorizers.RecipeConfig(**record["config"]) == colorizers.RECIPES["vivid"]  # make vivid-model
+    assert dataclasses.replace(colorizers.recipe("vivid"), **record["config"]) == colorizers.recipe("vivid")  # make vivid-model
     _assert_file_matches_its_record(VIVID, model, record)
     centers = np.array(record["bins"]["centers"])
     np.testing.assert_allclose(model.get_layer("expected_ab").get_weights()[0], centers / 128, rtol=1e-6)
@@ -137,7 +138,7 @@ def test_shipped_gan_model_is_a_generator_at_its_recorded_gain_made_by_its_recip
     assert GAN.is_file(), f"{GAN} is missing; restore it with `git checkout {GAN}`"
     record = json.loads(GAN.with_suffix(".json").read_text())
     model = predict.load_model(GAN)  # safe mode
-    assert colorizers.RecipeConfig(**record["config"]) == colorizers.RECIPES["gan"]  # make gan-model
+    assert dataclasses.replace(colorizers.recipe("gan"), **record["config"]) == colorizers.recipe("gan")  # make gan-model
     _assert_file_matches_its_record(GAN, model, record)
     assert record["chroma_gain"] in record["config"]["chroma_gains"]
     assert model.get_layer("chroma_gain").scale == pytest.approx(record["chroma_gain"])
@@ -239,14 +240,14 @@ def test_recipe_trains_in_bfloat16_records_why_and_saves_a_float32_model(tiny_pr
 
 
 def test_precision_is_an_execution_detail_of_a_recipe():
-    assert colorizers.RECIPES["default"].precision == "auto"
+    assert colorizers.recipe("default").precision == "auto"
     # a recipe trained in bfloat16 is the same recipe (the shipped provenance compares configs)
-    default = colorizers.RECIPES["default"]
+    default = colorizers.recipe("default")
     assert dataclasses.replace(default, precision="bfloat16") == default
-    record = colorizers.RECIPES["default"].to_dict()
+    record = colorizers.recipe("default").to_dict()
     assert record["precision"] == "auto"
-    assert colorizers.RecipeConfig(**{k: v for k, v in record.items() if k != "precision"}) == \
-        colorizers.RECIPES["default"]  # provenance written before the setting existed
+    assert dataclasses.replace(colorizers.recipe("default"), **{k: v for k, v in record.items() if k != "precision"}) == \
+        colorizers.recipe("default")  # provenance written before the setting existed
     with pytest.raises(ValueError, match="precision must be one of"):
         dataclasses.replace(TINY_RECIPE, precision="float16")
 
@@ -288,9 +289,9 @@ def test_recipe_config_keeps_the_heads_apart():
         dataclasses.replace(TINY_RECIPE, head="pix2pix")
     with pytest.raises(ValueError, match="finetune_epochs=0"):
         dataclasses.replace(TINY_RECIPE, head="bins", finetune_epochs=2)
-    assert colorizers.RECIPES["default"].head == "bins" and colorizers.RECIPES["default"].name == "default"
-    assert colorizers.RECIPES["default"].rebalance == 1.0 and colorizers.RECIPES["vivid"].rebalance == 0.75
-    assert colorizers.RECIPES["vivid"].choices[0] == "temperature"
+    assert colorizers.recipe("default").head == "bins" and colorizers.recipe("default").name == "default"
+    assert colorizers.recipe("default").rebalance == 1.0 and colorizers.recipe("vivid").rebalance == 0.75
+    assert colorizers.recipe("vivid").choices[0] == "temperature"
 
 
 def test_candidates_table_reads_the_chosen_tuning_row_only():
@@ -342,27 +343,27 @@ def test_ship_copies_a_candidate_under_the_shipped_name_and_says_why(tmp_path):
     candidates.mkdir()
     (candidates / "wide.keras").write_bytes(b"model bytes")
     (candidates / "wide.json").write_text(json.dumps({"config": {"name": "wide"}, "git_commit": "abc"}))
-    record = colorizers.ship(candidates / "wide", "default", shipped, "it won")
+    record = colorizers.ship(candidates / "wide", "default", shipped, "it won", "paper")
     assert (shipped / "default.keras").read_bytes() == b"model bytes"
     assert json.loads((shipped / "default.json").read_text()) == record == {
         "config": {"name": "wide"}, "git_commit": "abc", "shipped_as": "default", "trained_as": "wide",
-        "chosen_because": "it won"}
+        "chosen_because": "it won", "profile": "paper"}
     (candidates / "wide.keras").write_bytes(b"newer")
     with pytest.raises(FileExistsError):
-        colorizers.ship(candidates / "wide", "default", shipped, "again")
+        colorizers.ship(candidates / "wide", "default", shipped, "again", "paper")
     assert (shipped / "default.keras").read_bytes() == b"model bytes"
     (candidates / "wide.json").write_text(json.dumps({"config": {"name": "wider"}, "git_commit": "def0123456"}))
-    colorizers.ship(candidates / "wide", "default", shipped, "wider won", overwrite=True, retire_to=candidates)
+    colorizers.ship(candidates / "wide", "default", shipped, "wider won", "paper", overwrite=True, retire_to=candidates)
     retired = json.loads((candidates / "default_abc.json").read_text())  # named by the commit it was trained from
     assert retired["retired_by"] == "wide" and retired["chosen_because"] == "it won"
     assert (shipped / "default.keras").read_bytes() == b"newer"
     # a shipped run whose own candidate record is still there is not recorded a second time
     (candidates / "narrow.keras").write_bytes(b"narrow")
     (candidates / "narrow.json").write_text(json.dumps({"config": {"name": "narrow"}, "git_commit": "0987654321"}))
-    colorizers.ship(candidates / "narrow", "default", shipped, "narrow won", overwrite=True, retire_to=candidates)
+    colorizers.ship(candidates / "narrow", "default", shipped, "narrow won", "paper", overwrite=True, retire_to=candidates)
     assert sorted(p.name for p in candidates.glob("*.json")) == ["default_abc.json", "narrow.json", "wide.json"]
     with pytest.raises(FileNotFoundError, match="train the candidate first"):
-        colorizers.ship(candidates / "missing", "vivid", shipped, "no")
+        colorizers.ship(candidates / "missing", "vivid", shipped, "no", "paper")
 
 
 def test_training_into_the_shipped_folder_needs_a_clean_checkout(monkeypatch):
@@ -410,12 +411,10 @@ def test_recipe_refuses_to_replace_an_existing_model_unless_told(tiny_processed,
 
 
 def test_every_kind_of_head_has_its_module_and_an_unknown_kind_is_refused():
-    from unetcolor.colorizers import registry
-
     assert {kind: head.__module__.rsplit(".", 1)[1] for kind, head in colorizers.HEADS.items()} == {
-        "regression": "regression", "bins": "bins", "gan": "gan"}
-    with pytest.raises(ValueError, match="head must be one of regression, bins, gan, got 'cnn'"):
-        registry.head_class(colorizers.RecipeConfig(name="x", head="cnn", finetune_epochs=0))
+        "regression": "regression", "bins": "bins", "gan": "gan", "hints": "hints"}
+    with pytest.raises(ValueError, match="head must be one of regression, bins, gan, hints, got 'cnn'"):
+        dataclasses.replace(colorizers.recipe("regression"), name="x", head="cnn", finetune_epochs=0)
 
 
 def test_a_run_folder_of_another_recipe_or_other_photos_is_refused_not_resumed(tmp_path):

@@ -259,15 +259,6 @@ def test_an_extraction_from_another_archive_is_reported(tmp_path):
         _fetch(tmp_path / "raw", path.as_uri())
 
 
-def test_kaggle_without_credentials_says_how_to_get_them(tmp_path, monkeypatch):
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.delenv("KAGGLE_USERNAME", raising=False)
-    monkeypatch.delenv("KAGGLE_KEY", raising=False)
-    with pytest.raises(RuntimeError, match=r"no Kaggle credentials.*kaggle\.json.*KAGGLE_USERNAME"):
-        download.fetch_from_kaggle(tmp_path / "raw")
-    assert not (tmp_path / "raw").exists()
-
-
 def test_the_seasons_agree_with_the_profiles_and_the_paper():
     """The seasons a profile may choose are the dataset's; summer holds the paper's 1,540 photos
     (Section 3.3), winter does not, whatever the paper's sentence names."""

@@ -104,7 +104,7 @@ def test_the_rule_needs_more_than_the_tie_margin_and_for_vivid_no_loss_of_colour
 
 
 def test_the_committed_lever_records_describe_the_shipped_files_and_their_own_choice():
-    folder = paths.project_root() / "models" / shipped.PROFILE / "levers"
+    folder = paths.profile_paths("paper").colorizers / "levers"
     records = compare.records_in(folder)
     assert set(records) == {shipped.by_role(role).name for role in levers.ROLES}, \
         f"{folder}: rerun `python -m unetcolor colorizers levers --data-dir ...`"

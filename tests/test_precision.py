@@ -2,6 +2,7 @@
 recorded per run. The measurement itself is real; the tests that fix its outcome write the
 numbers into the cache the decision reads, as a measurement on such a machine would."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -11,7 +12,6 @@ import pytest
 
 from unetcolor.colorizers import registry
 from unetcolor.colorizers import training as colorizer_training
-from unetcolor.colorizers.recipe import RecipeConfig
 from unetcolor.training import train
 from unetcolor.unet import precision, speed
 
@@ -107,7 +107,7 @@ def test_an_exception_inside_fit_leaves_float32_active(tiny_processed, tmp_path)
     assert failing.policy == "mixed_bfloat16"
     assert keras.mixed_precision.global_policy().name == "float32"
 
-    recipe = RecipeConfig(model=tiny.model(image_size=16, filters=(4, 8), output="ab"), epochs=2, finetune_epochs=0,
+    recipe = dataclasses.replace(registry.recipe("regression"), name="default", model=tiny.model(image_size=16, filters=(4, 8), output="ab"), epochs=2, finetune_epochs=0,
                           batch_size=4, seed=3, precision="bfloat16")
     rng = np.random.default_rng(0)
     pair = (rng.random((8, 16, 16, 1), dtype=np.float32), rng.uniform(-0.3, 0.3, (8, 16, 16, 2)).astype(np.float32))

@@ -139,10 +139,13 @@ def test_a_parallel_jax_study_compiles_each_signature_once_and_the_rest_hit_the_
     """Real runs, 2 at a time, on JAX with a persistent compilation cache, in a throwaway project:
     every run finishes, each epoch line names its run, and the run that shares the base run's
     shapes (learning rate 1e-3) starts after the base run compiled, so its first epoch finds
-    its programs in the cache instead of compiling them again."""
+    its programs in the cache instead of compiling them again. The smoke study with one split
+    (`--set`): three runs, two signatures (batches of 8 and of 4), which is all this needs."""
     import json
     import subprocess
     import sys
+
+    from unetcolor.config import parse_assignments
 
     from conftest import throwaway_project
 
@@ -157,9 +160,11 @@ def test_a_parallel_jax_study_compiles_each_signature_once_and_the_rest_hit_the_
         return done.stdout + done.stderr
 
     run("unetcolor.photos.data", "--profile", "smoke", "--data-dir", str(photos))
-    log = run("unetcolor.training.study", "--profile", "smoke", "--jobs", "2", "--seeds", "1")
+    one_split = "study.splits=['80_20']"
+    log = run("unetcolor.training.study", "--profile", "smoke", "--jobs", "2", "--seeds", "1", "--set", one_split)
     plan = study.plan_for_profile("smoke", seeds=1, data_fingerprint=data.fingerprint(
-        project / "data" / "processed" / "smoke"))
+        project / "data" / "processed" / "smoke"), settings=parse_assignments([one_split]))
+    assert plan["run"].nunique() == 3
     folders = {f"{f}={v}": project / "models" / "smoke" / run for f, v, run in zip(plan["factor"], plan["value"],
                                                                                   plan["run"])}
     assert all(runs.has_records(folder) for folder in folders.values())

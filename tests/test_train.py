@@ -5,6 +5,7 @@ import dataclasses
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -21,6 +22,13 @@ from unetcolor.unet import half_weights, runs
 TESTS = os.path.dirname(os.path.abspath(__file__))
 
 
+@pytest.fixture(scope="module")
+def trained(tiny_processed, tiny_config, tmp_path_factory) -> train.RunResult:
+    """tiny_config trained once on tiny_processed, for the tests that only read the finished run
+    (or a copy of its folder)."""
+    return train.train(tiny_config, tiny_processed, tmp_path_factory.mktemp("trained") / "run", progress="epoch")
+
+
 def test_training_lowers_the_loss_and_writes_artifacts(tiny_processed, tiny_config, tmp_path):
     config = dataclasses.replace(tiny_config, epochs=4)
     result = train.train(config, tiny_processed, tmp_path / "run", progress="epoch")
@@ -33,16 +41,16 @@ def test_training_lowers_the_loss_and_writes_artifacts(tiny_processed, tiny_conf
     assert json.loads((tmp_path / "run" / "config.json").read_text())["batch_size"] == 4
 
 
-def test_finished_run_is_loaded_not_retrained(tiny_processed, tiny_config, tmp_path):
-    first = train.train(tiny_config, tiny_processed, tmp_path / "run", progress="epoch")
-    again = train.train(tiny_config, tiny_processed, tmp_path / "run", progress="epoch")
+def test_finished_run_is_loaded_not_retrained(tiny_processed, tiny_config, trained):
+    first = trained
+    again = train.train(tiny_config, tiny_processed, trained.run_dir, progress="epoch")
     assert again.metrics == first.metrics
     for a, b in zip(first.model.get_weights(), again.model.get_weights()):
         np.testing.assert_array_equal(a, b)
 
 
-def test_interrupted_run_resumes_to_the_same_weights(tiny_processed, tiny_config, tmp_path):
-    whole = train.train(tiny_config, tiny_processed, tmp_path / "whole", progress="epoch")
+def test_interrupted_run_resumes_to_the_same_weights(tiny_processed, tiny_config, trained, tmp_path):
+    whole = trained
     partial = train.train(tiny_config, tiny_processed, tmp_path / "resumed", progress="epoch", stop_after=1)
     assert partial.metrics == {} and (tmp_path / "resumed" / "checkpoint.keras").is_file()
     assert not (tmp_path / "resumed" / "model.keras").exists()
@@ -167,13 +175,13 @@ def test_a_training_step_runs_on_each_installed_backend(backend):
 
 
 def test_common_validation_scores_equal_kerass_own_validation_on_the_same_photos(tiny_processed, tiny_config,
-                                                                                 tmp_path):
+                                                                                 trained, tmp_path):
     """The fixture's splits are nested (20% inside 30%), so the photos no split trains on are the 80/20
     validation photos: an 80/20 run's common scores must equal its last-epoch validation, computed by fit()."""
     common = data.common_validation_ids(tiny_processed)
     np.testing.assert_array_equal(common, data.load_split(tiny_processed, "80_20")[1])
     assert not set(common) & set(data.load_split(tiny_processed, "70_30")[0])
-    result = train.train(tiny_config, tiny_processed, tmp_path / "run", progress="epoch")
+    result = trained
     last = result.history.iloc[-1]
     assert result.metrics["common_val_photos"] == len(common)
     assert result.metrics["common_val_loss"] == pytest.approx(last["val_loss"], rel=1e-5)
@@ -183,9 +191,9 @@ def test_common_validation_scores_equal_kerass_own_validation_on_the_same_photos
     assert other.metrics["common_val_photos"] == len(common)
 
 
-def test_float16_weights_stand_in_for_the_float32_model(tiny_processed, tiny_config, tmp_path):
+def test_float16_weights_stand_in_for_the_float32_model(tiny_processed, trained, tmp_path):
     run_dir = tmp_path / "run"
-    trained = train.train(tiny_config, tiny_processed, run_dir, progress="epoch")
+    shutil.copytree(trained.run_dir, run_dir)  # a copy: this test deletes and damages files of the run
     record = train.export_float16(run_dir, tiny_processed)
     assert record["from_sha256"] == half_weights.sha256(run_dir / "model.keras")
     assert abs(record["psnr_float16"] - record["psnr_float32"]) < 0.05  # float16 keeps ~3 significant digits
@@ -272,7 +280,7 @@ def test_an_interrupt_ends_the_epoch_with_a_checkpoint_and_training_again_resume
 
     import pandas as pd
 
-    run_dir, epochs = tmp_path / "run", 40
+    run_dir, epochs = tmp_path / "run", 12
     script = ("import sys; sys.path.insert(0, 'tests'); import tiny; from pathlib import Path\n"
               "from unetcolor.training import train\n"
               f"train.train(tiny.train(epochs={epochs}), Path({str(tiny_processed)!r}), Path({str(run_dir)!r}), "
@@ -297,13 +305,13 @@ def test_an_interrupt_ends_the_epoch_with_a_checkpoint_and_training_again_resume
 
 
 def test_a_kill_between_checkpoint_and_state_resumes_from_the_checkpoint_and_stale_temporaries_go(
-        tiny_processed, tiny_config, tmp_path):
+        tiny_processed, tiny_config, trained, tmp_path):
     """The two moments a kill -9 can leave behind, made on purpose: a checkpoint renamed into
     place whose state.json did not follow (state.json still names the epoch before), and a
     temporary file of a checkpoint being written. Resuming trusts the checkpoint for the epochs of
     history.csv (written before it), removes the temporary file and no other, and ends with the
     weights of an uninterrupted run."""
-    whole = train.train(tiny_config, tiny_processed, tmp_path / "whole", progress="quiet")
+    whole = trained
     run_dir = tmp_path / "killed"
     train.train(tiny_config, tiny_processed, run_dir, progress="quiet", stop_after=1, checkpoint_every=1)
     state_after_epoch_1 = (run_dir / "state.json").read_text()

@@ -1,8 +1,5 @@
-"""unetcolor: a reproducible replication of "Coloring of Gray Scale Image using
-U-net Architecture" (Acharya & Pokhrel) and a colorizer for your own photos.
-
-ARCHITECTURE.md, at the project root, gives the layers and one line per module.
-"""
+"""unetcolor: a reproducible replication of "Coloring of Gray Scale Image using U-net Architecture"
+(Acharya & Pokhrel) and a colorizer for your own photos."""
 
 import os as _os
 import sys as _sys
@@ -11,13 +8,8 @@ __version__ = "0.1.0"
 
 
 def _import_keras_quietly() -> None:
-    """Import Keras (and so its backend) with the process's stderr pointed at /dev/null.
-
-    TensorFlow writes C++ start-up lines while it loads (oneDNN's notice, and absl's
-    "All log messages before absl::InitializeLog() ..."); absl prints them before any log
-    level applies, so TF_CPP_MIN_LOG_LEVEL cannot hide them and they would land in every
-    executed notebook and in `make` output. Only the import itself is silenced: a failing
-    import still raises its Python error, and everything after it logs as usual."""
+    """Import Keras with the process's stderr pointed at /dev/null, hiding TensorFlow's C++
+    start-up lines that no log level reaches; a failing import still raises."""
     _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if "keras" in _sys.modules:
         return

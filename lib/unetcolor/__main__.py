@@ -1,7 +1,4 @@
-"""python -m unetcolor COMMAND [options]: every command of the project in one place.
-
-Each command is a module's ``main``; ``python -m unetcolor COMMAND --help`` gives its options.
-The Makefile's targets call the same commands."""
+"""python -m unetcolor COMMAND [options]: every command of the project, each a module's ``main``."""
 
 from __future__ import annotations
 

@@ -1,16 +1,5 @@
-"""The one definition of "gray" and the value ranges the model sees.
-
-Gray is ITU-R BT.601 luma of the 8-bit sRGB values,
-    Y = 0.299 R + 0.587 G + 0.114 B,
-rounded to 8 bits -- the same weights as Pillow's ``convert("L")`` and
-``tf.image.rgb_to_grayscale``, so a photo made gray by any common tool is what
-the model was trained on. It is applied to gamma-encoded values, as those
-tools do (the paper does not say which conversion it used).
-
-Model ranges:
-    gray input   float32 in [0, 1],  shape (N, H, W, 1)
-    RGB target   float32 in [-1, 1], shape (N, H, W, 3)   (tanh's range)
-"""
+"""The one definition of gray, ITU-R BT.601 luma of the 8-bit sRGB values rounded to 8 bits (as Pillow's
+``convert("L")``), and the model's ranges: gray input float32 in [0, 1], RGB target float32 in [-1, 1]."""
 
 from __future__ import annotations
 
@@ -57,11 +46,7 @@ def gray_baseline(gray: np.ndarray) -> np.ndarray:
 
 
 def chroma(rgb: np.ndarray) -> np.ndarray:
-    """Per-image mean chroma (C*ab in CIE L*a*b*, 0 for a neutral gray photo).
-
-    uint8 RGB (N, H, W, 3) or (H, W, 3) -> float (N,) or scalar. Used to find
-    photos that are already black-and-white.
-    """
+    """Per-image mean chroma C*ab of uint8 RGB (N, H, W, 3) or (H, W, 3); 0 for a neutral gray photo."""
     from skimage.color import rgb2lab
 
     rgb = np.asarray(rgb)

@@ -1,18 +1,5 @@
-"""Counting XLA compilations of a JAX-backend run, epoch by epoch.
-
-A JAX training run should compile its train and validation steps in the first
-epoch and never again: each later compilation costs seconds to a minute on a
-GPU (XLA autotunes every convolution). unetcolor.training.train's RunRecorder puts the number of
-compilations that happened during an epoch into that epoch's history row
-(columns ``compiles``, ``compile_seconds``, ``cache_hits``), and its log line
-names the functions that took the time, so a log shows where time went and a
-test can hold the count to what the first epoch needs. Under TensorFlow it
-records nothing.
-
-A compilation answered from JAX's persistent compilation cache
-(``JAX_COMPILATION_CACHE_DIR``, shared by parallel runs in scripts/gpu_paper_run.sh)
-still counts as one, and also as a cache hit: it takes milliseconds instead of seconds.
-"""
+"""Counting XLA compilations of a JAX-backend run, epoch by epoch, with the persistent-cache hits among
+them (nothing under TensorFlow)."""
 
 from __future__ import annotations
 
@@ -76,8 +63,8 @@ class Compilations:
         return sum(seconds for _, seconds in self.events)
 
     def describe(self, top: int = 3) -> str:
-        """'8 compilations, 21.4 s: train_step 15.2 s, test_step 5.9 s (2), ...' with the
-        `top` functions by time, and the cache hits if any."""
+        """'8 compilations, 21.4 s: train_step 15.2 s, test_step 5.9 s (2), ...': the `top`
+        functions by time, and the cache hits if any."""
         seconds, times = Counter(), Counter()
         for name, took in self.events:
             seconds[name] += took

@@ -1,8 +1,9 @@
-"""The typed configuration of a training run.
+"""The typed configuration of a training run, and of a colorizer recipe.
 
-No field has a default: the paper's values are written once, in profiles/paper.yaml,
-and a smaller run is a profile that overrides some of them (profiles/smoke.yaml);
-unetcolor.profiles builds these configs from those files.
+No field has a default: the paper's values are written once, in profiles/paper.yaml
+(the colorizers' recipes in its `colorizers` section), and a smaller run is a profile
+that overrides some of them (profiles/smoke.yaml); unetcolor.profiles builds these
+configs from those files.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import ast
 import dataclasses
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -93,8 +94,8 @@ class TrainConfig:
             raise ValueError(f"loss must be 'mse', 'mae' or 'huber', got {self.loss!r}")
         if self.last_batch not in ("fill", "partial"):
             raise ValueError(f"last_batch must be 'fill' or 'partial', got {self.last_batch!r}")
-        if self.precision not in ("auto", "float32", "bfloat16"):
-            raise ValueError(f"precision must be 'auto', 'float32' or 'bfloat16', got {self.precision!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -114,6 +115,113 @@ class TrainConfig:
 
 
 UNKEYED = ("precision",)  # execution details: they change results only by rounding
+PRECISIONS = ("auto", "float32", "bfloat16")  # a run's precision settings (unetcolor.unet.precision)
+HEAD_KINDS = ("regression", "bins", "gan", "hints")  # a recipe's heads (unetcolor.colorizers.registry.HEADS)
+# a hints recipe's settings: how training reveals points (colorizers.hints.reveal), and the spreads to choose among
+HINTS_KEYS = ("most", "none_share", "patch", "spaces", "tones")
+
+
+@dataclass(frozen=True)
+class RecipeConfig:
+    """Every knob of a colorizer recipe (unetcolor.colorizers); profiles/paper.yaml's
+    `colorizers` section writes their values.
+
+    ``name`` only names the files written (<name>.keras, <name>.json) and ``precision`` is an
+    execution detail (it changes results only by rounding, as TrainConfig.key leaves it out):
+    neither takes part in comparing two recipes.
+
+    head:             one of HEAD_KINDS: "bins" classifies a*, b* into bins; "gan" is adversarial
+    final_learning_rate_share: the cosine decay ends at this share of learning_rate
+    crop_share:       < 1: each training image is a random square crop of its full-size photo,
+                      its side between this share and all of the photo's, shrunk to the model's size
+    tuning_share:     the share of the split's training ids held out for the choices
+    finetune_epochs:  then per-image log-MSE (the mean-PSNR objective), regression head only; 0: none
+    max_train_minutes: a guard: stop (keeping the best epoch) past this, per stage
+    min_psnr_gain:    dB over the gray baseline, on the tuning subset, that a decoding must reach
+    bias_correction:  after decoding, shift a*, b* by a constant that cancels the mean colour cast
+                      measured on the tuning subset
+    bin_grid, bin_sigma, rebalance, temperatures: head "bins" only: the a*, b* grid, the soft
+                      encoding's width, the share of uniform distribution in the rebalancing, and
+                      the annealed-mean temperatures to choose from
+    adversarial_weight, discriminator_filters: head "gan" only: the adversarial term's weight
+                      against the mean absolute a*, b* error, and the patch discriminator's widths
+    start_from:       None, or the name of a shipped model (or a .keras file) whose weights the training
+                      starts from (head "hints" only)
+    hints:            settings of a recipe that takes colour hints (HINTS_KEYS; {} for the others)
+    precision:        one of PRECISIONS, for training only
+    """
+
+    name: str = field(compare=False)
+    head: str
+    model: ModelConfig
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    final_learning_rate_share: float
+    flips: bool
+    crop_share: float
+    split: str
+    tuning_share: float
+    seed: int
+    finetune_epochs: int
+    finetune_learning_rate: float
+    max_train_minutes: float
+    chroma_gains: tuple[float, ...]
+    min_psnr_gain: float
+    bias_correction: bool
+    bin_grid: float
+    bin_sigma: float
+    rebalance: float
+    temperatures: tuple[float, ...]
+    adversarial_weight: float
+    discriminator_filters: tuple[int, ...]
+    start_from: str | None
+    hints: dict
+    precision: str = field(compare=False)
+
+    def __post_init__(self):
+        if isinstance(self.model, dict):
+            object.__setattr__(self, "model", model_config_from_dict(self.model))
+        object.__setattr__(self, "chroma_gains", tuple(float(g) for g in self.chroma_gains))
+        object.__setattr__(self, "temperatures", tuple(float(t) for t in self.temperatures))
+        object.__setattr__(self, "discriminator_filters", tuple(int(f) for f in self.discriminator_filters))
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.head not in HEAD_KINDS:
+            raise ValueError(f"head must be one of {', '.join(HEAD_KINDS)}, got {self.head!r}")
+        if self.head != "regression" and self.finetune_epochs:
+            raise ValueError("the log-MSE fine-tuning is for the regression head: set finetune_epochs=0")
+        if not self.name.isidentifier():
+            raise ValueError(f"name must be a plain word (it names the files), got {self.name!r}")
+        if self.start_from is not None and not (isinstance(self.start_from, str) and (
+                self.start_from.isidentifier() or self.start_from.endswith(".keras"))):
+            raise ValueError("start_from must be null, the plain name of a shipped model or a .keras file, "
+                             f"got {self.start_from!r}")
+        if not isinstance(self.hints, dict):
+            raise ValueError(f"hints must be a mapping, got {type(self.hints).__name__}")
+        missing = [key for key in HINTS_KEYS if key not in self.hints] + ([] if self.start_from else ["start_from"])
+        if self.head == "hints" and missing:
+            raise ValueError(f"recipe {self.name!r}: the hints head needs start_from and hints settings "
+                             f"{', '.join(HINTS_KEYS)}; missing: {', '.join(missing)}")
+        if self.model.output != "ab":
+            raise ValueError("a colorizer recipe predicts a*, b*: use ModelConfig(output='ab')")
+        if not 0 < self.crop_share <= 1:
+            raise ValueError(f"crop_share must be in (0, 1], got {self.crop_share}")
+        if not 0 < self.tuning_share < 1:
+            raise ValueError(f"tuning_share must be in (0, 1), got {self.tuning_share}")
+        for knob in ("chroma_gains", "temperatures"):
+            if not getattr(self, knob) or min(getattr(self, knob)) <= 0:
+                raise ValueError(f"{knob} must be a non-empty list of positive numbers")
+
+    @property
+    def choices(self) -> tuple[str, tuple[float, ...]]:
+        """(what is chosen on the tuning subset, its candidate values)."""
+        if self.head == "bins":
+            return "temperature", self.temperatures
+        return "chroma_gain", self.chroma_gains
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
 
 
 def _strict(cls, values: dict, where: str):
@@ -121,11 +229,23 @@ def _strict(cls, values: dict, where: str):
     unknown = sorted(set(values) - names)
     if unknown:
         raise ValueError(f"{where}: unknown key(s) {unknown}; valid keys are {sorted(names)}")
+    required = {f.name for f in dataclasses.fields(cls)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+    if required - set(values):
+        raise ValueError(f"{where}: missing key(s) {sorted(required - set(values))}")
     return cls(**values)
 
 
 def model_config_from_dict(values: dict, where: str = "model config") -> ModelConfig:
     return _strict(ModelConfig, dict(values), where)
+
+
+def recipe_config_from_dict(values: dict, where: str = "recipe config") -> RecipeConfig:
+    """A RecipeConfig from its knobs (model as a mapping); unknown keys are an error naming where."""
+    values = dict(values)
+    if "model" in values:
+        values["model"] = model_config_from_dict(values["model"], f"{where} (model)")
+    return _strict(RecipeConfig, values, where)
 
 
 def train_config_from_dict(values: dict, where: str = "train config") -> TrainConfig:

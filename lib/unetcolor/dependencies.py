@@ -1,12 +1,5 @@
-"""Which of the package's modules a module or a notebook uses, read from their source.
-
-Every `import` of the package counts, at the top of a module or inside a function (a module
-loaded late still shapes the result). From these, `modules_used_by` gives the closure: the
-modules a notebook's code can reach. unetcolor.reproduction.staleness stamps a notebook with the sha256 of
-exactly these files, so editing the `colorize` command re-executes no notebook, and editing
-metrics.py re-executes the notebooks that reach it. tests/test_architecture.py reads the same
-graph to keep imports pointing one way, with no circle.
-"""
+"""Which of the package's modules a module or a notebook imports, at the top or inside a function, read from
+their source."""
 
 from __future__ import annotations
 
@@ -33,9 +26,8 @@ def module_files(root: Path) -> dict[str, Path]:
 
 
 def imported_names(source: str, module: str, is_package: bool) -> set[tuple[str, bool]]:
-    """(dotted name, at module level) of each package import in source: `from . import a`,
-    `from .a import b`, `from unetcolor.a import b`, `import unetcolor.a`. A name may be a
-    module or an attribute of one; graph() resolves which."""
+    """(dotted name, at module level) of each package import in source; a name may be a module or an
+    attribute of one (graph() resolves which)."""
     tree = ast.parse(source)
     top = {id(node) for node in tree.body}
     here = module if is_package else module.rpartition(".")[0]
@@ -58,8 +50,7 @@ def imported_names(source: str, module: str, is_package: bool) -> set[tuple[str,
 
 
 def graph(root: Path, top_level_only: bool = False) -> dict[str, set[str]]:
-    """module -> the package modules it imports (itself left out); with top_level_only, only
-    the imports at the top of each module. Read afresh each call (about 40 small files)."""
+    """module -> the package modules it imports (not itself); with top_level_only, only top-level imports."""
     files = module_files(Path(root))
     edges = {}
     for name, path in files.items():
@@ -76,8 +67,7 @@ def graph(root: Path, top_level_only: bool = False) -> dict[str, set[str]]:
 
 
 def modules_used_by(names, root: Path) -> set[str]:
-    """names with the modules they import, directly or through others, and the packages that
-    hold them (importing `unetcolor.a` runs `unetcolor/__init__.py` first)."""
+    """names with the modules they reach through imports, and the packages that hold them."""
     edges, seen = graph(root), set()
     stack = [name for name in names if name in edges]
     while stack:

@@ -1,15 +1,5 @@
-"""Writing files so that a reader finds the old content or the new, never half of either.
-
-Every file the project writes that something else reads (records, tables, figures, weights,
-caches, stamps) goes through write_atomic (tables through write_table, which rounds them first):
-the content is written to a temporary file in the same folder, given the permissions an ordinary
-new file gets (0o666 less the umask; mkstemp alone would make it private), then renamed over the
-target in one step. An error or an interrupt leaves the target as it was and removes the
-temporary file.
-
-Folders that are replaced whole (prepared data, a verified download) are staged and renamed
-by their own modules (data, download), which keep the previous folder until the new one is in place.
-"""
+"""Writing files so that a reader finds the old content or the new, never half of either: a temporary file
+in the same folder, with an ordinary new file's permissions, renamed over the target."""
 
 from __future__ import annotations
 
@@ -29,10 +19,7 @@ except ImportError:  # Windows: no advisory locks
 
 def write_atomic(path: str | os.PathLike, write: Callable[[Path], object], marker: str = "") -> None:
     """Call write(temporary path) and rename the result onto path. The temporary file,
-    ``.<name>.<marker><random><suffix>``, keeps path's suffix, for writers that choose a format
-    by it (Keras, NumPy, Pillow). While it exists it is held under an exclusive advisory lock
-    (flock), so that a cleaner can tell a temporary file being written from one that a killed
-    process left (``remove_abandoned``)."""
+    ``.<name>.<marker><random><suffix>``, keeps path's suffix and is flock-ed while it is written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{marker}",
@@ -50,8 +37,7 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], object], marke
 
 
 def _lock(handle: int) -> None:
-    """An exclusive flock on handle, released when it closes or the process dies; none where the
-    file system has no locks (then remove_abandoned cannot lock the file either, and keeps it)."""
+    """An exclusive flock on handle, where the file system has locks."""
     if fcntl is None:
         return
     try:
@@ -61,10 +47,8 @@ def _lock(handle: int) -> None:
 
 
 def remove_abandoned(path: str | os.PathLike, min_age_seconds: float = 5.0) -> bool:
-    """Remove a temporary file of write_atomic that no process is writing any more (its writer
-    was killed: its lock went with it); True if removed. A file some process holds locked, or
-    modified in the last min_age_seconds (its writer may not have locked it yet), is kept.
-    Without flock (Windows) nothing is removed."""
+    """Remove a temporary file of write_atomic whose writer is gone (no lock, older than
+    min_age_seconds); True if removed. Without flock nothing is removed."""
     if fcntl is None:
         return False
     try:
@@ -103,9 +87,7 @@ PHOTO_DIGITS = 4
 
 
 def write_table(frame, path: str | os.PathLike, digits: int = TABLE_DIGITS, index: bool = False) -> None:
-    """A pandas DataFrame as CSV, written atomically, every float column rounded to `digits`
-    significant digits (TABLE_DIGITS for numbers over many photos, PHOTO_DIGITS for one photo's);
-    integers and text as they are."""
+    """A DataFrame as CSV, written atomically, every float column rounded to `digits` significant digits."""
     rounded = frame.copy()
     for column in frame.columns[[kind.kind == "f" for kind in frame.dtypes]]:
         rounded[column] = [_significant(value, digits) for value in frame[column]]
@@ -126,8 +108,7 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 
 def _umask() -> int:
-    """The process's umask, read without changing it where Linux shows it (os.umask can only
-    be read by setting it, which would race with other threads creating files)."""
+    """The process's umask, read without setting it where Linux shows it."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("Umask:"):

@@ -1,10 +1,5 @@
-"""The notebooks manifest, notebooks/manifest.yaml: the numbered notebooks in order, and for each
-what it reads and writes. Everything that needs a list of notebooks reads it from here.
-
-Each entry (``Notebook``): its name, the profile sections it reads, the training runs it reads
-("main", "study" or none), more inputs as globs below the project root, whether it prepares the
-data, the tables it writes and how its finding is written (see the file's header).
-"""
+"""The notebooks manifest, notebooks/manifest.yaml: the numbered notebooks in order, and what each reads and
+writes (``Notebook``; the file's header says what each field means)."""
 
 from __future__ import annotations
 
@@ -42,8 +37,7 @@ def path(root: Path | None = None) -> Path:
 
 
 def load(root: Path | None = None) -> tuple[Notebook, ...]:
-    """Every notebook of the manifest, in order (ValueError naming the file and the entry when one
-    is malformed)."""
+    """Every notebook of the manifest, in order; ValueError naming the file and the entry for a malformed one."""
     where = path(root)
     if not where.is_file():
         raise FileNotFoundError(f"{where}: the notebooks manifest is missing; it lists the numbered notebooks")

@@ -4,6 +4,7 @@ Layout (relative to the project root):
     data/raw/                         downloads and copies, never modified after extraction
     data/processed/<profile>/         prepared arrays, index and split manifests
     models/<profile>/<run>/           training runs: weights, checkpoints, history, config
+    models/<profile>/colorizers/      records of the colorizer candidates (and levers/) tried on the profile's data
     reports/<profile>/notebooks/      executed notebooks
     reports/<profile>/figures/        figures (PNG)
     reports/<profile>/tables/         tables (CSV)
@@ -65,6 +66,11 @@ class ProfilePaths:
     @property
     def models(self) -> Path:
         return self.root / "models" / self.profile
+
+    @property
+    def colorizers(self) -> Path:
+        """The colorizer candidates' records (and their levers/): not a training run's folder."""
+        return self.models / "colorizers"
 
     @property
     def reports(self) -> Path:

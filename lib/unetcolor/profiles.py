@@ -4,14 +4,15 @@ The paper profile (profiles/paper.yaml) is the one place the paper's settings ar
 written: the photos' preparation, the U-Net, the main run, the study's levels and
 seeds, and what the evaluation notebooks show. Every reader takes them from here:
 the notebooks (which display them), `make train`, the study command and the plan.
-config.py's dataclasses have no defaults, so no run is configured without a profile.
-Functions of the data layer (unetcolor.photos.data) keep some of the paper's values
-as keyword defaults, for calls by hand; the pipeline passes the profile's. A model
-that is not one of the sections below takes its settings where its own module says.
+The colorizers' recipes are a section too. config.py's dataclasses have no defaults, so
+no run is configured without a profile. Functions of the data layer (unetcolor.photos.data)
+keep some of the paper's values as keyword defaults, for calls by hand; the pipeline
+passes the profile's.
 
 A smaller profile names the profile it `extends` and writes only what differs, in
 the same sections; a key the base profile does not have is an error, and so is an
-override equal to the base value (a setting written twice):
+override equal to the base value (a setting written twice). An override replaces one
+setting, section.key, whole (colorizers.candidates, say, is one setting):
 
     extends: paper
     model:
@@ -28,6 +29,10 @@ Sections, each a mapping:
                 the main run), seeds (each setting with seeds main.seed, main.seed + 1, ...)
     evaluation  what notebooks 05-07 show: examples, inference_batch_size,
                 out_of_domain_photos (0: all), out_of_domain_figure, beyond_examples
+    colorizers  the colorizer recipes (config.RecipeConfig): defaults (every knob but name),
+                recipes (the shipped ones) and candidates (those tried for them), each a
+                mapping name -> the knobs that differ from defaults, or with `base: NAME`
+                from another recipe (its `model` keys merge into that recipe's model)
 """
 
 from __future__ import annotations
@@ -40,9 +45,17 @@ from pathlib import Path
 import yaml
 
 from . import paths
-from .config import ModelConfig, TrainConfig, model_config_from_dict, train_config_from_dict
+from .config import (
+    ModelConfig,
+    RecipeConfig,
+    TrainConfig,
+    model_config_from_dict,
+    recipe_config_from_dict,
+    train_config_from_dict,
+)
 
-SECTIONS = ("data", "model", "main", "study", "evaluation")
+SECTIONS = ("data", "model", "main", "study", "evaluation", "colorizers")
+RECIPE_GROUPS = ("recipes", "candidates")  # the colorizers section's groups of recipes: shipped, tried
 STUDY_FACTORS = {"batch_sizes": "batch_size", "learning_rates": "learning_rate", "splits": "split"}
 # The downloaded dataset's seasons; their photo folders are unetcolor.photos.download.SEASON_FOLDERS
 # (a layer above, so it cannot be read here; tests/test_download.py checks that the two agree).
@@ -60,6 +73,8 @@ class Profile:
     main: TrainConfig
     study: dict
     evaluation: dict
+    colorizers: dict[str, RecipeConfig]  # by name: the shipped recipes first, then the candidates
+    shipped_recipes: tuple[str, ...]  # the names of colorizers that are shipped recipes
     files: tuple[str, ...]  # the profile files read, most general first (relative to the root)
 
     @property
@@ -148,8 +163,72 @@ def load(name: str, overrides: dict | None = None, root: Path | None = None) -> 
     for split in [*data["splits"], main.split, *study.get("splits", [])]:
         if split not in data["splits"]:
             raise ValueError(f"{where}: split {split!r} is not one that data.splits prepares ({data['splits']})")
-    return Profile(name, data, model, main, study, dict(values["evaluation"]),
+    colorizers, shipped_recipes = colorizer_recipes(values["colorizers"], where)
+    return Profile(name, data, model, main, study, dict(values["evaluation"]), colorizers, shipped_recipes,
                    tuple(paths.relative(path, root) for path in files))
+
+
+def colorizer_recipes(section: dict, where: str) -> tuple[dict[str, RecipeConfig], tuple[str, ...]]:
+    """The colorizers section's recipes, each built (and so checked) as a RecipeConfig, shipped
+    recipes first; and the shipped recipes' names."""
+    if not isinstance(section, dict) or set(section) != {"defaults", *RECIPE_GROUPS}:
+        raise ValueError(f"{where}: colorizers takes defaults, {', '.join(RECIPE_GROUPS)}; "
+                         f"got {sorted(section) if isinstance(section, dict) else section!r}")
+    knobs = [f.name for f in dataclasses.fields(RecipeConfig) if f.name != "name"]
+    defaults = _mapping(section["defaults"], f"{where}: colorizers.defaults")
+    _known_knobs(defaults, knobs, f"{where}: colorizers.defaults")
+    if sorted(defaults) != sorted(knobs):
+        raise ValueError(f"{where}: colorizers.defaults lacks {sorted(set(knobs) - set(defaults))}: "
+                         "it gives every knob")
+    entries = {}
+    for group in RECIPE_GROUPS:
+        for recipe, entry in _mapping(section[group], f"{where}: colorizers.{group}").items():
+            if recipe in entries:
+                raise ValueError(f"{where}: recipe {recipe!r} is named twice in colorizers")
+            entries[recipe] = _mapping(entry, f"{where}: recipe {recipe!r}")
+            _known_knobs(entries[recipe], [*knobs, "base"], f"{where}: recipe {recipe!r}")
+    built = {recipe: _recipe_knobs(recipe, entries, defaults, where, ()) for recipe in entries}
+    recipes = {recipe: _built(recipe, values, where) for recipe, values in built.items()}
+    return recipes, tuple(section["recipes"] or {})
+
+
+def _mapping(values, where: str) -> dict:
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise ValueError(f"{where} must be a mapping, got {type(values).__name__}")
+    return values
+
+
+def _known_knobs(values: dict, knobs: list[str], where: str) -> None:
+    unknown = sorted(set(values) - set(knobs))
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {unknown}; a recipe's keys are {sorted(knobs)}")
+
+
+def _recipe_knobs(recipe: str, entries: dict, defaults: dict, where: str, chain: tuple) -> dict:
+    """Recipe's knobs: its base's (a recipe, else the defaults) with its own written over them,
+    its `model` key by key."""
+    entry = dict(entries[recipe])
+    base = entry.pop("base", None)
+    if base is None:
+        start = copy.deepcopy(defaults)
+    elif base not in entries:
+        raise ValueError(f"{where}: recipe {recipe!r} has base {base!r}, which is no recipe of colorizers")
+    elif base in (*chain, recipe):
+        raise ValueError(f"{where}: colorizers' `base` forms a circle: {' -> '.join((*chain, recipe, base))}")
+    else:
+        start = _recipe_knobs(base, entries, defaults, where, (*chain, recipe))
+    model = _mapping(entry.pop("model", None), f"{where}: recipe {recipe!r}, model")
+    return {**start, **entry, "model": {**_mapping(start["model"], f"{where}: colorizers.defaults.model"), **model}}
+
+
+def _built(recipe: str, values: dict, where: str) -> RecipeConfig:
+    try:
+        return recipe_config_from_dict({"name": recipe, **values}, f"{where}: recipe {recipe!r}")
+    except ValueError as error:
+        message = str(error)
+        raise ValueError(message if message.startswith(where) else f"{where}: recipe {recipe!r}: {message}") from None
 
 
 def _shown(value):

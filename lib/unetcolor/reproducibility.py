@@ -12,10 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-RECORDED_PACKAGES = (
-    "keras", "tensorflow", "tensorflow-cpu", "jax", "jaxlib", "numpy", "pandas",
-    "scikit-image", "pillow", "matplotlib", "seaborn", "papermill", "nbval",
-)
+RECORDED_PACKAGES = ("keras", "tensorflow", "tensorflow-cpu", "jax", "jaxlib", "numpy", "pandas", "scikit-image",
+                     "pillow", "matplotlib", "seaborn", "papermill", "nbval")
 
 
 PROGRESS_ENV = "UNETCOLOR_PROGRESS"  # "epoch": a batch run (papermill, headless) that wants log lines, not bars
@@ -28,11 +26,7 @@ def batch_mode() -> bool:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and Keras' backend (TensorFlow or JAX) with one call.
-
-    On TensorFlow also asks for deterministic kernels, so a rerun on the same
-    machine gives the same weights.
-    """
+    """Seed Python, NumPy and Keras' backend; on TensorFlow also ask for deterministic kernels."""
     os.environ["PYTHONHASHSEED"] = str(seed)
     random.seed(seed)
     np.random.seed(seed)
@@ -99,8 +93,7 @@ def accelerator_name() -> str | None:
 
 
 def machine() -> dict:
-    """This machine as records name it: Keras backend, CPU model, usable cores, and the
-    accelerator's name (None on a CPU)."""
+    """This machine as records name it: backend, CPU model, usable cores, accelerator (None on a CPU)."""
     import keras
 
     return {"keras_backend": keras.backend.backend(), "cpu": cpu_model(), "cores": usable_cores(),
@@ -108,10 +101,8 @@ def machine() -> dict:
 
 
 def machine_key(described: dict | None = None) -> str:
-    """A filesystem-safe name for a machine, e.g. 'tensorflow-cpu-intel-xeon-processor-2cpu' or
-    'jax-nvidia-h200-amd-epyc-16cpu': two CPU models, core counts, accelerators or backends give
-    two names. `described` is a dict as machine() gives (this machine when None); a missing
-    'accelerator' means none."""
+    """A filesystem-safe name for a machine ('jax-nvidia-h200-amd-epyc-16cpu'), from `described` as
+    machine() gives it (this machine when None)."""
     described = described or machine()
     parts = [described["keras_backend"], described.get("accelerator") or "cpu", described["cpu"],
              f"{described['cores']}cpu"]
@@ -123,14 +114,8 @@ def environment_info() -> dict:
     """Package versions, Keras backend, device, Python and platform, as a flat dict."""
     import keras
 
-    info = {
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "processor": platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "keras_backend": keras.backend.backend(),
-        "device": device_description(),
-    }
+    info = {"python": sys.version.split()[0], "platform": platform.platform(), "processor": platform.machine(),
+            "cpu_count": os.cpu_count(), "keras_backend": keras.backend.backend(), "device": device_description()}
     for name in RECORDED_PACKAGES:
         try:
             info[name] = metadata.version(name)

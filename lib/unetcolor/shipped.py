@@ -2,7 +2,7 @@
 
 Read by predict (which file `colorize` loads), the colorize command (its --vivid and --gan
 options), notebook 07's tables (colorizers.compare), the bench, the recipes
-(colorizers.registry.RECIPES: one per shipped name) and the Makefile (`make <name>-model`).
+(a profile's colorizers.recipes: one per automatic model) and the Makefile (`make <name>-model`).
 """
 
 from __future__ import annotations
@@ -11,9 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-# the colorizers' prepared data (data/processed/<this>/), and the records of the candidates and
-# levers tried for the shipped files (models/<this>/)
-PROFILE = "default-model"
 
 
 @dataclass(frozen=True)
@@ -37,7 +34,7 @@ SHIPPED = (
             "follows colour hints (--hint X,Y=#RRGGBB); with none it colours as the default does", hints=True),
 )
 NAMES = tuple(model.name for model in SHIPPED)
-AUTOMATIC = tuple(model for model in SHIPPED if not model.hints)  # trained by a recipe, compared in notebook 07
+AUTOMATIC = tuple(model for model in SHIPPED if not model.hints)  # colour on their own: compared in notebook 07
 HINTS = next(model for model in SHIPPED if model.hints)
 DEFAULT = SHIPPED[0]
 

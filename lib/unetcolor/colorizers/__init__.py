@@ -11,8 +11,8 @@ Chroma varies slowly, so it is predicted at a reduced size:
 so the output keeps every pixel of the input's luminance. Training sees the same shrunk gray
 as ``predict.colorize_photo`` gives the model.
 
-A recipe (``recipe.RecipeConfig``), all seeded:
-    1. prepare the photos (data.prepare_dataset at 256, the paper's splits);
+A recipe (a ``config.RecipeConfig``, written in a profile's `colorizers` section), all seeded:
+    1. prepare the photos (data.prepare_dataset at the profile's image_size, its splits);
     2. carve a tuning subset (``tuning_share``) out of the split's *training* ids;
     3. train the head on the rest (``training``): random horizontal flips, Adam with a cosine
        learning-rate decay, keeping the epoch with the lowest tuning loss;
@@ -24,8 +24,10 @@ A recipe (``recipe.RecipeConfig``), all seeded:
 
 The heads, one module each: ``regression`` (MSE, then per-image log-MSE; a chroma gain),
 ``bins`` (Zhang et al. 2016: a*, b* bins, annealed mean; a temperature) and ``gan``
-(pix2pix-style; a chroma gain). ``registry`` names the shipped recipes, the candidates tried
-for them and the rule that chose between them; ``compare`` builds the tables notebook 07 shows.
+(pix2pix-style; a chroma gain). ``registry`` reads a profile's recipes (the shipped ones and the
+candidates tried for them) and holds the rule that chose between them; ``compare`` builds the
+tables notebook 07 shows. A profile's prepared data is what the recipes train on, and its
+candidates' records are kept in models/<profile>/colorizers/ (``paths.ProfilePaths.colorizers``).
 
 Training precision (``RecipeConfig.precision``) is resolved by ``unetcolor.unet.precision``
 and applies to training only; the saved model is float32.
@@ -38,11 +40,10 @@ from __future__ import annotations
 
 from .. import shipped
 from .build import prepare, ship, train_colorizer
-from .recipe import RecipeConfig, shrink_pairs, tuning_split
-from .registry import CANDIDATES, HEADS, RECIPES, head_for, recipe
+from .recipe import shrink_pairs, tuning_split
+from .registry import HEADS, candidates, head_for, recipe, recipes
 
 SHIPPED_DIR = shipped.WEIGHTS_DIR  # lib/unetcolor/weights: what colorize loads
-PROFILE = shipped.PROFILE  # its prepared data (data/processed/default-model/) and candidates (models/default-model/)
 
-__all__ = ["RecipeConfig", "RECIPES", "CANDIDATES", "HEADS", "recipe", "head_for", "train_colorizer", "ship",
-           "prepare", "shrink_pairs", "tuning_split", "SHIPPED_DIR", "PROFILE"]
+__all__ = ["recipes", "candidates", "HEADS", "recipe", "head_for", "train_colorizer", "ship", "prepare",
+           "shrink_pairs", "tuning_split", "SHIPPED_DIR"]

@@ -4,9 +4,11 @@
     python -m unetcolor colorizers choose            # the rule's winners, from the records
     python -m unetcolor colorizers choose --ship --overwrite   # copy them into lib/unetcolor/weights
     python -m unetcolor colorizers levers --data-dir ../shared/data/landscapes256   # variants at colorizing time
-    python -m unetcolor colorizers hints --data-dir ../shared/data/landscapes256    # the hints colorizer
+    python -m unetcolor colorizers train --recipe hints   # the hints colorizer, from the shipped default
 
-Training writes into models/default-model/ unless --out-dir says otherwise; a file there is
+A recipe is one of the --profile's (default: paper; its `colorizers` section), trained on that
+profile's prepared data (data/processed/<profile>/). Training writes into
+models/<profile>/colorizers/ unless --out-dir says otherwise; a file there is
 replaced only with --overwrite, and the shipped folder is written only from a clean checkout
 (the provenance must name the commit that holds the code that trained it). Training checkpoints
 into <out-dir>/<recipe>.run/: the same command after an interrupt or a kill resumes there."""
@@ -17,28 +19,40 @@ import argparse
 import dataclasses
 import sys
 
-from .. import paths, shipped
+from .. import paths, profiles, shipped
 from ..training.train import add_checkpoint_arguments
 from ..unet import precision as precisions
-from . import PROFILE, SHIPPED_DIR, build, compare, hints, levers, registry
+from . import SHIPPED_DIR, build, compare, levers, registry
+
+
+def _processed(args, profile: profiles.Profile):
+    """The prepared data a command reads: --processed-dir, else the profile's, prepared from
+    --data-dir when given."""
+    processed = paths.resolve(args.processed_dir) if args.processed_dir else paths.profile_paths(profile.name).processed
+    return build.prepare(args.data_dir, processed, profile)
 
 
 def _train(args) -> int:
-    config = registry.recipe(args.recipe)
+    profile = profiles.load(args.profile)
+    recipes = registry.recipes(args.profile)
+    if args.recipe not in recipes:
+        raise SystemExit(f"profile {args.profile!r} has no recipe {args.recipe!r}; its recipes: {', '.join(recipes)}")
+    config = recipes[args.recipe]
     config = config if args.epochs is None else dataclasses.replace(config, epochs=args.epochs)
     config = config if args.precision is None else dataclasses.replace(config, precision=args.precision)
-    out_dir = paths.resolve(args.out_dir) if args.out_dir else paths.profile_paths(PROFILE).models
+    candidates_dir = paths.profile_paths(profile.name).colorizers
+    out_dir = paths.resolve(args.out_dir) if args.out_dir else candidates_dir
     if out_dir.resolve() == SHIPPED_DIR.resolve() and args.recipe not in shipped.NAMES:
         raise SystemExit(f"{paths.relative(SHIPPED_DIR)} holds the shipped colorizers only ({', '.join(shipped.NAMES)}); "
-                         f"{args.recipe!r} is a candidate: train it into models/{PROFILE}/ (the default --out-dir)")
+                         f"{args.recipe!r} is a candidate: train it into {paths.relative(candidates_dir)}/ "
+                         "(the default --out-dir)")
     if out_dir.resolve() == SHIPPED_DIR.resolve():
         commit = build.git_commit(paths.project_root())
         if commit is None or commit.endswith("+dirty"):
             raise SystemExit(f"{paths.relative(SHIPPED_DIR)} takes models trained from a clean checkout only "
                              f"(this one is {commit or 'not a git checkout'}): commit or stash your changes first, "
                              "so that the provenance names the code that trained the file")
-    processed = paths.resolve(args.processed_dir) if args.processed_dir else paths.profile_paths(PROFILE).processed
-    build.prepare(args.data_dir, processed, seed=config.seed)
+    processed = _processed(args, profile)
     try:
         provenance = build.train_colorizer(processed, out_dir, config, overwrite=args.overwrite,
                                            data_source=str(paths.resolve(args.data_dir)) if args.data_dir else None,
@@ -54,7 +68,7 @@ def _train(args) -> int:
 
 
 def _choose(args) -> int:
-    candidates_dir = paths.profile_paths(PROFILE).models
+    candidates_dir = paths.profile_paths(profiles.load(args.profile).name).colorizers
     pool = compare.candidate_pool(compare.records_in(SHIPPED_DIR), compare.records_in(candidates_dir))
     table = compare.candidates_table(pool)
     print(table.round(3).to_string(index=False))
@@ -71,47 +85,39 @@ def _choose(args) -> int:
                       f"{row.train_minutes:.1f} min of training, {row.model_MB:.1f} MB")
             source = (SHIPPED_DIR / winner.removesuffix(" (shipped)") if winner.endswith(" (shipped)")
                       else candidates_dir / winner)
-            build.ship(source, shipped_as, SHIPPED_DIR, reason, overwrite=args.overwrite, retire_to=candidates_dir)
+            build.ship(source, shipped_as, SHIPPED_DIR, reason, args.profile, overwrite=args.overwrite,
+                       retire_to=candidates_dir)
             print(f"  shipped as {paths.relative(SHIPPED_DIR / shipped_as)}.keras")
     return 0
 
 
 def _levers(args) -> int:
-    processed = paths.resolve(args.processed_dir) if args.processed_dir else paths.profile_paths(PROFILE).processed
-    build.prepare(args.data_dir, processed)
-    out_dir = paths.profile_paths(PROFILE).models / "levers"
+    profile = profiles.load(args.profile)
+    processed = _processed(args, profile)
+    out_dir = paths.profile_paths(profile.name).colorizers / "levers"
     for path in levers.record_levers(processed, out_dir, SHIPPED_DIR).values():
         print(f"wrote {paths.relative(path)}")
     return 0
 
 
-def _hints(args) -> int:
-    out_dir = paths.resolve(args.out_dir) if args.out_dir else SHIPPED_DIR
-    target = out_dir / f"{shipped.HINTS.name}.keras"
-    if target.exists() and not args.overwrite:
-        raise SystemExit(f"{paths.relative(target)} exists; pass --overwrite to replace it")
-    commit = build.git_commit(paths.project_root())
-    if out_dir.resolve() == SHIPPED_DIR.resolve() and (commit is None or commit.endswith("+dirty")):
-        raise SystemExit(f"{paths.relative(SHIPPED_DIR)} takes models made from a clean checkout only "
-                         f"(this one is {commit or 'not a git checkout'}): commit or stash your changes first")
-    processed = paths.resolve(args.processed_dir) if args.processed_dir else paths.profile_paths(PROFILE).processed
-    build.prepare(args.data_dir, processed)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    record = hints.make_colorizer(SHIPPED_DIR / f"{shipped.DEFAULT.name}.keras", processed, out_dir, git_commit=commit)
-    print(f"wrote {paths.relative(target)}: spread {record['spread']} chosen on the tuning subset")
-    return 0
+def _add_profile(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", default="paper", choices=profiles.known(),
+                        help="the profile whose recipes, prepared data and records folder are used (default: paper)")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m unetcolor colorizers", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", help="train, select and evaluate one recipe")
-    train.add_argument("--recipe", choices=[*registry.RECIPES, *registry.CANDIDATES], default="default",
+    _add_profile(train)
+    train.add_argument("--recipe", default="default",
                        help="default: the accurate model colorize uses; vivid: its rebalanced, bolder sibling; "
-                       "gan: the regression U-Net trained against a patch discriminator; or a candidate")
+                       "gan: the regression U-Net trained against a patch discriminator; hints: the default taking colour hints; "
+                       "or a candidate "
+                       f"(the paper profile's: {', '.join(registry.recipes())})")
     train.add_argument("--data-dir", help="a folder of photos to prepare (cached) into --processed-dir")
-    train.add_argument("--processed-dir", help=f"prepared data (default: data/processed/{PROFILE}/)")
-    train.add_argument("--out-dir", help=f"where <recipe>.keras/.json go (default: models/{PROFILE}/; "
+    train.add_argument("--processed-dir", help="prepared data (default: data/processed/<profile>/)")
+    train.add_argument("--out-dir", help="where <recipe>.keras/.json go (default: models/<profile>/colorizers/; "
                        f"the shipped files are {paths.relative(SHIPPED_DIR)}/)")
     train.add_argument("--overwrite", action="store_true", help="replace an existing <recipe>.keras in --out-dir")
     train.add_argument("--epochs", type=int, help="override the recipe's epochs (e.g. a quick trial)")
@@ -119,21 +125,18 @@ def main(argv: list[str] | None = None) -> int:
                        help="training precision (default: the recipe's, \"auto\": bfloat16 on a GPU, and on a CPU "
                        "with bfloat16 instructions where a probe finds it faster; else float32)")
     add_checkpoint_arguments(train)
-    choose = commands.add_parser("choose", help=f"apply the registry's rule to the records in models/{PROFILE}/")
+    choose = commands.add_parser("choose", help="apply the registry's rule to the records in "
+                                 "models/<profile>/colorizers/")
+    _add_profile(choose)
     choose.add_argument("--ship", action="store_true", help="copy the winners into the shipped folder")
     choose.add_argument("--overwrite", action="store_true", help="replace the shipped files")
     lever = commands.add_parser("levers", help="score variants of the shipped models that need no training "
                                 "(flips, averages, confidence temperature) and apply the registry's rule")
+    _add_profile(lever)
     lever.add_argument("--data-dir", help="the folder of photos the shipped models were trained on")
-    lever.add_argument("--processed-dir", help=f"prepared data (default: data/processed/{PROFILE}/)")
-    hinted = commands.add_parser("hints", help="the hints colorizer from the shipped default: hint inputs added, "
-                                 "the spread chosen on the default's tuning subset, measured at 0-50 hints")
-    hinted.add_argument("--data-dir", help="the folder of photos the shipped default was trained on")
-    hinted.add_argument("--processed-dir", help=f"prepared data (default: data/processed/{PROFILE}/)")
-    hinted.add_argument("--out-dir", help=f"where hints.keras/.json go (default: {paths.relative(SHIPPED_DIR)}/)")
-    hinted.add_argument("--overwrite", action="store_true", help="replace an existing hints.keras")
+    lever.add_argument("--processed-dir", help="prepared data (default: data/processed/<profile>/)")
     args = parser.parse_args(argv)
-    return {"train": _train, "choose": _choose, "levers": _levers, "hints": _hints}[args.command](args)
+    return {"train": _train, "choose": _choose, "levers": _levers}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -36,10 +36,9 @@ import keras
 import numpy as np
 from keras import layers
 
-from ..config import ModelConfig
+from ..config import ModelConfig, RecipeConfig
 from ..unet.model import build_unet
 from .head import Head
-from .recipe import RecipeConfig
 
 AB_SCALE = 128.0  # the models' a*, b* are divided by this
 

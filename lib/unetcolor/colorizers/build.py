@@ -15,14 +15,16 @@ import numpy as np
 import pandas as pd
 
 from .. import paths
+from ..config import RecipeConfig
 from ..evaluation import metrics, predict
 from ..files import write_atomic, write_json
 from ..photos import data
+from ..profiles import Profile
 from ..reproducibility import environment_info
 from ..training.train import CHECKPOINT_SECONDS
 from ..unet import precision as precisions
 from . import decoding, registry
-from .recipe import RecipeConfig, shrink_pairs, tuning_split
+from .recipe import shrink_pairs, tuning_split
 from .training import claim, fit
 
 
@@ -37,17 +39,17 @@ def git_commit(root: Path) -> str | None:
     return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
-def prepare(data_dir: str | Path | None, processed_dir: Path, seed: int = 42) -> Path:
-    """Prepare the photos under data_dir into processed_dir at 256x256 with the
-    paper's splits (cached: nothing is redone for the same inputs). Without
+def prepare(data_dir: str | Path | None, processed_dir: Path, profile: Profile) -> Path:
+    """Prepare the photos under data_dir into processed_dir as the profile's data section says
+    (image_size, splits, split_seed; cached: nothing is redone for the same inputs). Without
     data_dir, processed_dir must already hold prepared data."""
     processed_dir = Path(processed_dir)
     if data_dir:
         folder = paths.resolve(data_dir)
         if not folder.is_dir():
             raise FileNotFoundError(f"{folder}: --data-dir is not a folder; point it at a folder of photos")
-        data.prepare_dataset([folder], processed_dir, image_size=256)
-        data.make_splits(processed_dir, seed=seed)
+        data.prepare_dataset([folder], processed_dir, image_size=profile.data["image_size"])
+        data.make_splits(processed_dir, splits=profile.split_pairs, seed=profile.data["split_seed"])
     elif not (processed_dir / "rgb.npy").is_file():
         raise FileNotFoundError(f"{processed_dir} holds no prepared data; pass --data-dir (a folder of photos)")
     return processed_dir
@@ -186,15 +188,16 @@ def _has_its_record(shipped_record: dict, folder: Path) -> bool:
     """Whether folder holds the candidate record of the run a shipped record copied (the same
     record but for what shipping added)."""
     own = folder / f"{shipped_record.get('trained_as')}.json"
-    added = ("shipped_as", "trained_as", "chosen_because")
+    added = ("shipped_as", "trained_as", "chosen_because", "profile")
     return own.is_file() and json.loads(own.read_text()) == {k: v for k, v in shipped_record.items() if k not in added}
 
 
-def ship(candidate: Path, name: str, out_dir: Path, reason: str, overwrite: bool = False,
+def ship(candidate: Path, name: str, out_dir: Path, reason: str, profile: str, overwrite: bool = False,
          retire_to: Path | None = None) -> dict:
-    """Copy a finished candidate (its .keras and .json, e.g. models/default-model/accurate128)
+    """Copy a finished candidate (its .keras and .json, e.g. models/paper/colorizers/accurate128)
     to out_dir/<name>.keras and .json, the record gaining ``shipped_as`` (name),
-    ``trained_as`` (the candidate's file stem) and ``chosen_because`` (reason). The files are
+    ``trained_as`` (the candidate's file stem), ``chosen_because`` (reason) and ``profile``
+    (the profile whose recipes and prepared data the candidate came from). The files are
     written under temporary names and renamed, so nothing is left half-written. With retire_to,
     the record of the file replaced is kept there as <name>_<its commit>.json, so the run it
     held stays among the candidates (unless its own candidate record, trained_as, is there)."""
@@ -207,7 +210,7 @@ def ship(candidate: Path, name: str, out_dir: Path, reason: str, overwrite: bool
     target = out_dir / f"{name}.keras"
     _refuse_to_replace(target, overwrite)
     record = json.loads(source_record.read_text())
-    record.update(shipped_as=name, trained_as=candidate.stem, chosen_because=reason)
+    record.update(shipped_as=name, trained_as=candidate.stem, chosen_because=reason, profile=profile)
     replaced = out_dir / f"{name}.json"
     old = json.loads(replaced.read_text()) if replaced.is_file() else None
     if retire_to is not None and old is not None and not _has_its_record(old, Path(retire_to)):

@@ -23,6 +23,17 @@ def records_in(folder: Path) -> dict[str, dict]:
     return {file.stem: json.loads(file.read_text()) for file in sorted(Path(folder).glob("*.json"))}
 
 
+def records_profile(records: dict[str, dict]) -> str:
+    """The profile the shipped models' records name (``profile``): whose recipes and prepared data
+    they came from, and so whose records folder holds the candidates tried for them."""
+    named = {record.get("profile") for record in records.values()}
+    if len(named) != 1 or None in named:
+        raise ValueError(f"the shipped records must all name one profile (their \"profile\" field); "
+                         f"they name {sorted(map(str, named))}: `python -m unetcolor colorizers choose --ship` "
+                         "writes it")
+    return named.pop()
+
+
 def candidate_pool(shipped: dict[str, dict], candidates: dict[str, dict]) -> dict[str, dict]:
     """The runs the registry's rule chooses among: the shipped ones (named "<name> (shipped)")
     and the candidates' records, a candidate that was shipped counted once."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from .recipe import RecipeConfig
+from ..config import RecipeConfig
 
 
 def one_optimizer(model: keras.Model) -> list[tuple]:

@@ -247,13 +247,17 @@ def with_hint_inputs(model: keras.Model, dtype: str | None = None) -> keras.Mode
     """model (gray (N, h, w, 1) -> a*, b* / 128) rebuilt to take gray, hint map and mask
     (N, h, w, 4): every weight kept, and the kernels of the layers that now see the hint planes
     (the first convolution, and whatever reads the input again through the last skip) get zero
-    weights for them, so with no hint it computes exactly what model computes. dtype: the layers' dtype policy
-    (e.g. "mixed_bfloat16" to train in it); None keeps each layer's own."""
+    weights for them, so with no hint it computes exactly what model computes. dtype: the dtype policy of the layers
+    up to the last convolution (e.g. "mixed_bfloat16" to train in it); the decoding after it, and
+    every layer with dtype None, keep their own."""
     if model.input_shape[-1] != 1 or model.output_shape[-1] != 2:
         raise ValueError(f"model {model.name!r} takes {model.input_shape} to {model.output_shape}; hint inputs are "
                          "added to an L*a*b* colorizer, gray (N, h, w, 1) to a*, b* (N, h, w, 2)")
+    convolutions = [i for i, layer in enumerate(model.layers) if isinstance(layer, keras.layers.Conv2D)]
+    recast = {layer.name for layer in model.layers[:convolutions[-1] + 1]} if dtype and convolutions else set()
+
     def clone(layer):
-        return layer.__class__.from_config({**layer.get_config(), **({"dtype": dtype} if dtype else {})})
+        return layer.__class__.from_config({**layer.get_config(), **({"dtype": dtype} if layer.name in recast else {})})
 
     wide = keras.models.clone_model(model, input_tensors=keras.Input((*model.input_shape[1:3], 4), name="gray_hints"),
                                     clone_function=clone)
@@ -360,7 +364,13 @@ class HintsHead(Head):
         return network
 
     def build(self) -> keras.Model:
-        return self._network(keras.mixed_precision.global_policy().name)
+        """The base's network with hint inputs, in the training precision; its batch normalization
+        frozen (inference mode), as fine-tuning a trained network keeps its statistics."""
+        network = self._network(keras.mixed_precision.global_policy().name)
+        for layer in network.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = False
+        return network
 
     def compile(self, model, schedule) -> None:
         compile_log_mse(model, schedule)

@@ -1,6 +1,7 @@
-"""The recipes: the three shipped ones (``RECIPES``), the candidates tried for them
-(``CANDIDATES``), the head of each kind (``HEADS``), and the rule that chooses a shipped
-recipe among candidates -- written down before the candidates ran.
+"""The recipes of a profile's `colorizers` section (``recipes``: the shipped ones, one per
+automatic model of unetcolor.shipped, then the candidates tried for them), the head of each
+kind (``HEADS``), and the rule that chooses a shipped recipe among candidates -- written down
+before the candidates ran.
 
 The rule, on the tuning subset only (a run's held-out numbers are computed once, after all of
 its own choices, and never used for a choice between runs); every candidate must train in at
@@ -22,20 +23,21 @@ the vivid model it must also be at least as colourful as the shipped vivid model
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pandas as pd
 
-from .. import shipped
-from ..config import ModelConfig
+from .. import profiles, shipped
+from ..config import HEAD_KINDS, RecipeConfig
 from .bins import BinsHead
 from .gan import GanHead
 from .head import Head
-from .recipe import RecipeConfig
+from .hints import HintsHead
 from .regression import RegressionHead
 
-HEADS: dict[str, type[Head]] = {head.kind: head for head in (RegressionHead, BinsHead, GanHead)}  # the kinds
+HEADS: dict[str, type[Head]] = {head.kind: head for head in (RegressionHead, BinsHead, GanHead, HintsHead)}  # the kinds
+if tuple(HEADS) != HEAD_KINDS:
+    raise ValueError(f"colorizers.registry.HEADS {tuple(HEADS)} must be config.HEAD_KINDS {HEAD_KINDS}, "
+                     "which RecipeConfig checks")
 
 BUDGET_MINUTES = 180.0
 BUDGET_MB = 20.0
@@ -48,72 +50,30 @@ def head_for(config: RecipeConfig, fit_y: np.ndarray) -> Head:
 
 
 def head_class(config: RecipeConfig) -> type[Head]:
-    if config.head not in HEADS:
-        raise ValueError(f"recipe {config.name!r}: head must be one of {', '.join(HEADS)}, got {config.head!r}")
+    """The Head class of config's kind (RecipeConfig checks that it is one of HEADS)."""
     return HEADS[config.head]
 
 
-# Recipes tried for the shipped ones; `make candidate RECIPE=NAME` trains one
-# into models/default-model/, where its provenance record is kept (its weights are not committed).
-CHROMA_128 = ModelConfig(image_size=128, filters=(32, 64, 128, 256, 256), leaky_slope=0.2, normalization="batch",
-                         final_skip=True, output="ab")
-CANDIDATES = {
-    # the first default: the regression head with log-MSE fine-tuning (RecipeConfig's own defaults)
-    "regression": RecipeConfig(name="regression"),
-    # chroma predicted at 128x128 instead of 64x64, with a fifth level for context
-    "accurate128": RecipeConfig(name="accurate128", head="bins", finetune_epochs=0, rebalance=1.0, model=CHROMA_128),
-    # the vivid recipe with its mean colour cast cancelled per temperature, and a PSNR floor of gray
-    "vivid_debiased": RecipeConfig(name="vivid_debiased", head="bins", finetune_epochs=0, rebalance=0.5,
-                                   min_psnr_gain=0.0, bias_correction=True),
-    # the regression head with its per-image log-MSE fine-tuning (the mean-PSNR objective) at 128x128
-    "regression128": RecipeConfig(name="regression128", model=CHROMA_128),
-    # vivid_debiased at 128x128
-    "vivid128_debiased": RecipeConfig(name="vivid128_debiased", head="bins", finetune_epochs=0, rebalance=0.5,
-                                      min_psnr_gain=0.0, bias_correction=True, model=CHROMA_128),
-    # training levers, each alone on the accurate default's recipe (accurate128), with its
-    # wall-time guard at the 3-hour budget: crops and scales of the photos' own pixels; twice the epochs;
-    # a wider net (about 1.6 times the parameters, within 20 MB)
-    "accurate128_crops": RecipeConfig(name="accurate128_crops", head="bins", finetune_epochs=0, rebalance=1.0,
-                                      model=CHROMA_128, crop_share=0.5, max_train_minutes=170.0),
-    "accurate128_e48": RecipeConfig(name="accurate128_e48", head="bins", finetune_epochs=0, rebalance=1.0,
-                                    model=CHROMA_128, epochs=48, max_train_minutes=170.0),
-    "accurate128_wide": RecipeConfig(name="accurate128_wide", head="bins", finetune_epochs=0, rebalance=1.0,
-                                     model=dataclasses.replace(CHROMA_128, filters=(40, 80, 160, 320, 320)),
-                                     max_train_minutes=170.0),
-    # and the vivid recipe's rebalancing lambda (the share of the uniform distribution; Zhang et al.'s 0.5)
-    # on either side: stronger rebalancing (0.25) and weaker (0.75)
-    "vivid_rebalance025": RecipeConfig(name="vivid_rebalance025", head="bins", finetune_epochs=0, rebalance=0.25,
-                                       min_psnr_gain=0.0, bias_correction=True, max_train_minutes=170.0),
-    "vivid_rebalance075": RecipeConfig(name="vivid_rebalance075", head="bins", finetune_epochs=0, rebalance=0.75,
-                                       min_psnr_gain=0.0, bias_correction=True, max_train_minutes=170.0),
-}
-
-# The shipped models, one recipe per name of unetcolor.shipped: the accurate default (what colorize uses), vivid, gan.
-# default and vivid are the candidates the rule chose (notebook 07 shows the table it read): their
-# files are those candidates' runs (``build.ship``), and `make default-model` / `make vivid-model`
-# retrain the same recipes under the shipped names.
-RECIPES = {
-    "default": dataclasses.replace(CANDIDATES["accurate128_crops"], name="default"),
-    "vivid": dataclasses.replace(CANDIDATES["vivid_rebalance075"], name="vivid"),
-    # the paper's other future-work item: the regression U-Net trained against a patch discriminator,
-    # a candidate for the vivid model; Isola et al.'s learning rate, 2e-4
-    "gan": RecipeConfig(name="gan", head="gan", finetune_epochs=0, learning_rate=2e-4, epochs=30,
-                        min_psnr_gain=0.2),
-}
+def recipes(profile: str = "paper") -> dict[str, RecipeConfig]:
+    """The profile's colorizer recipes by name (its `colorizers` section): the shipped ones
+    first, one per model of unetcolor.shipped, then the candidates."""
+    loaded = profiles.load(profile)
+    if loaded.shipped_recipes != shipped.NAMES:
+        raise ValueError(f"{loaded.files[-1]}: colorizers.recipes {loaded.shipped_recipes} must name the shipped "
+                         f"models {shipped.NAMES} (unetcolor.shipped), in that order")
+    return loaded.colorizers
 
 
-if tuple(RECIPES) != tuple(model.name for model in shipped.AUTOMATIC):
-    raise ValueError(f"colorizers.registry.RECIPES {tuple(RECIPES)} must name the shipped automatic models "
-                     f"{tuple(model.name for model in shipped.AUTOMATIC)}")
-for _config in (*RECIPES.values(), *CANDIDATES.values()):
-    head_class(_config)  # every recipe names a head of HEADS
+def candidates(profile: str = "paper") -> dict[str, RecipeConfig]:
+    """The profile's candidate recipes: those tried for the shipped ones."""
+    return {name: config for name, config in recipes(profile).items() if name not in shipped.NAMES}
 
 
-def recipe(name: str) -> RecipeConfig:
-    """A shipped recipe or a candidate, by name."""
-    known = {**RECIPES, **CANDIDATES}
+def recipe(name: str, profile: str = "paper") -> RecipeConfig:
+    """A shipped recipe or a candidate of the profile, by name."""
+    known = recipes(profile)
     if name not in known:
-        raise KeyError(f"no recipe named {name!r}; known: {', '.join(known)}")
+        raise KeyError(f"no recipe named {name!r} in profile {profile!r}; known: {', '.join(known)}")
     return known[name]
 
 
@@ -142,4 +102,4 @@ def choose_vivid(table: pd.DataFrame) -> str:
     return str(table.loc[table["tuning_psnr_gain"].idxmax(), "candidate"])
 
 
-__all__ = ["HEADS", "RECIPES", "CANDIDATES", "recipe", "head_for", "choose_accurate", "choose_vivid"]
+__all__ = ["HEADS", "recipes", "candidates", "recipe", "head_for", "choose_accurate", "choose_vivid"]

@@ -29,6 +29,7 @@ import keras
 import numpy as np
 import pandas as pd
 
+from ..config import RecipeConfig
 from ..files import write_atomic, write_json
 from ..reproducibility import seed_everything
 from ..training import train as steps
@@ -36,7 +37,7 @@ from ..unet import precision as precisions
 from ..unet import runs
 from . import hints as hint_planes
 from .head import Head, one_optimizer
-from .recipe import RecipeConfig, shrink_pairs
+from .recipe import shrink_pairs
 from .regression import compile_log_mse
 
 FINETUNE_STAGE = "log_mse"

@@ -1,42 +1,18 @@
-"""Speed benchmarks (`make bench`): numbers written to reports/bench/<machine key>.json, e.g.
-tensorflow-cpu-intel-xeon-processor-2cpu.json (reproducibility.machine_key: backend, accelerator, CPU
-model, cores).
+"""Speed benchmarks (`make bench`), written to reports/bench/<machine key>.json.
 
-    data       preparing photos (the stand-in dataset when present, else sample crops)
-    training   images/s and achieved GFLOP/s of the paper's U-Net (batch 16 at 256x256):
-               the project's loop (ColorizationBatches + fit) against a bare model.fit on
-               in-memory float arrays of the same model, in float32 and in bfloat16
-    recipes    training images/s of each shipped colorizer's recipe (default, vivid, gan:
-               their own model, loss, input size, batch size and FlipBatches loop), in
-               float32 and in bfloat16
-    colorize   one 12-megapixel photo end to end, and 256x256 images/s (paper U-Net), in
-               float32 and in bfloat16; and photos/s of the `colorize` command's work on a
-               folder of 3-megapixel photos and one of 12-megapixel photos (the packaged
-               default colorizer, PNG outputs), with the share of wall time in the model
-    shipped    the same for the packaged colorizers (default, vivid, gan), in float32 and
-               in bfloat16 (a copy of the file's model computing in bfloat16, as training
-               under mixed_bfloat16 computes), with how far the two outputs differ
+    data       preparing photos
+    training   the paper U-Net's images/s and GFLOP/s: the project's loop against a bare model.fit
+    recipes    training images/s of each shipped colorizer's recipe
+    colorize   one 12-megapixel photo end to end, 256x256 images/s, and the `colorize` command on folders
+    shipped    the same for the packaged colorizers, with how far the two precisions' outputs differ
+    hints      one update of the hints colorizer
 
-bfloat16 is Keras' mixed_bfloat16 policy (bfloat16 compute, float32 weights), as
-``unetcolor.unet.precision`` applies it. Both precisions are measured in the same process,
-their repeats interleaved (so a drifting load hits both alike). Every figure is the
-median of ``--repeats`` repeats (default 3), each at least ``--seconds`` of measured
-work (default 20) after untimed warm-up calls (tracing, compiling, calibrating the
-number of steps); ``--training-seconds`` sets it apart for the paper U-Net's training.
-Each part records how it was measured ("measured": repeats, seconds per repeat, wall
-time, the load average before and after -- the figures are only as good as the machine
-was idle). The JSON also records the CPU (model, cores, its bfloat16 flags) and what
-``precision.resolve("auto")`` decides here for the paper's main run, and why (from the
-same interleaved measurement the plan's estimates use, unetcolor.unet.speed).
-
-The top-level keys of each part that earlier versions wrote (``bare_fit_images_per_s``,
-``colorize_12mp_seconds``, ...) keep their meaning and hold the float32 figures.
-"""
+Every figure is measured in float32 and in bfloat16 (mixed_bfloat16) in one process, their repeats
+interleaved; each is the median of --repeats repeats of at least --seconds of work after warm-up."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
 import math
@@ -77,13 +53,9 @@ from ..unet.speed import cpu_flags, measure, measure_each
 
 PRECISIONS = ("float32", "bfloat16")
 CPU_FLAGS = ("amx_bf16", "amx_tile", "avx512_bf16")  # what decides whether bfloat16 can pay on a CPU
-# layers a model keeps in float32 when it is trained under mixed_bfloat16 (model.build_unet's
-# "color", colorizers.bins.logits_model's "ab_logits") and the decoding layers the recipes add after them
+# the output layers a model trained under mixed_bfloat16 keeps in float32, and the decoding layers after them
 FLOAT32_LAYERS = ("color", "ab_logits")
 FLOAT32_LAYER_TYPES = ("InputLayer", "Rescaling", "Softmax", "Dense")
-
-
-# ------------------------------------------------------------------ measuring
 
 
 def seconds_per_item(figure: dict) -> dict:
@@ -99,17 +71,9 @@ def speedup(figures: dict, key: str | None = None, lower_is_better: bool = False
     return value["float32"] / value["bfloat16"] if lower_is_better else value["bfloat16"] / value["float32"]
 
 
-@contextlib.contextmanager
-def computing_in(name: str):
-    """Keras' global policy for ``name`` ("float32" or "bfloat16") inside; the previous one after."""
-    with precision.computing(name):
-        yield
-
-
 def in_precision(model: keras.Model, name: str) -> keras.Model:
-    """``model`` (float32, e.g. a loaded colorizer) computing in ``name``: for bfloat16 a copy
-    whose layers run under mixed_bfloat16, except those a model trained under that policy
-    keeps in float32 (its output layer and any decoding after it), with the same weights."""
+    """``model`` computing in ``name``: for bfloat16 a copy under mixed_bfloat16 with the same weights,
+    but for the layers a model trained under that policy keeps in float32."""
     if name == "float32":
         return model
 
@@ -125,9 +89,8 @@ def in_precision(model: keras.Model, name: str) -> keras.Model:
 
 
 class FitRunner:
-    """A ``measure`` run for training: each call is one model.fit epoch of full batches from
-    batches(steps) (a PyDataset, or (x, y) arrays), as many steps as the remaining time
-    needs at the step time seen so far (one step for a warm-up call)."""
+    """A ``measure`` run for training: each call is one model.fit epoch of batches(steps), as many steps
+    as the remaining time needs at the step time seen so far (one for a warm-up call)."""
 
     def __init__(self, model: keras.Model, batches: Callable[[int], object], batch_size: int):
         self.model, self.batches, self.batch_size = model, batches, batch_size
@@ -152,8 +115,7 @@ class FitRunner:
 
 
 class Cycled(keras.utils.PyDataset):
-    """``steps`` batches, batch i being inner[i % len(inner)]: a fixed pool of batches
-    stretched to any number of steps without holding more in memory."""
+    """``steps`` batches, batch i being inner[i % len(inner)]."""
 
     def __init__(self, inner: keras.utils.PyDataset, steps: int):
         super().__init__(workers=getattr(inner, "workers", 1), use_multiprocessing=False)
@@ -166,9 +128,6 @@ class Cycled(keras.utils.PyDataset):
         return self.inner[index % len(self.inner)]
 
 
-# ------------------------------------------------------------------ the machine
-
-
 def cpu_record() -> dict:
     flags = cpu_flags()
     return {"model": cpu_model(), "cores": os.cpu_count(), "cores_usable": usable_cores(),
@@ -176,7 +135,7 @@ def cpu_record() -> dict:
 
 
 def precision_decision() -> dict:
-    """What "auto" resolves to here for the paper's main run, and why (unetcolor.unet.precision)."""
+    """What "auto" resolves to here for the paper's main run, and why."""
     here = precision.resolve("auto", profiles.load("paper").main)
     return {"auto": {"precision": here.precision, "reason": here.reason}}
 
@@ -188,13 +147,9 @@ def load_average() -> list[float] | None:
         return None
 
 
-# ------------------------------------------------------------------ the parts
-
-
 def bench_training(seconds: float = 20, repeats: int = 3, batch_size: int = 16, image_size: int = 256,
                    workers: int = 1, model_config: ModelConfig | None = None, pool_batches: int = 4) -> dict:
-    """Project loop vs bare fit of the paper model (or model_config), float32 and bfloat16,
-    on the same random photo-shaped data (a pool of pool_batches batches, cycled)."""
+    """Project loop vs bare fit of the paper model (or model_config) on a pool of random batches."""
     rng = np.random.default_rng(0)
     pool = pool_batches * batch_size
     rgb = rng.integers(0, 256, size=(pool, image_size, image_size, 3), dtype=np.uint8)
@@ -216,7 +171,7 @@ def bench_training(seconds: float = 20, repeats: int = 3, batch_size: int = 16, 
     runs = {}
     for name in PRECISIONS:
         for method, batches in (("bare_fit", bare), ("project_loop", project)):
-            with computing_in(name):
+            with precision.computing(name):
                 seed_everything(0)
                 runs[name, method] = FitRunner(compile_model(build_unet(model_config), config), batches, batch_size)
     measured = measure_each(runs, seconds, repeats, warmup=2)
@@ -244,9 +199,8 @@ def bench_training(seconds: float = 20, repeats: int = 3, batch_size: int = 16, 
 
 
 def recipe_head(name: str):
-    """(RecipeConfig, Head) of a shipped recipe; a bins head gets the bins its shipped file
-    recorded (weights/<name>.json), else bins from random colours."""
-    config = colorizers.RECIPES[name]
+    """(RecipeConfig, Head) of a shipped recipe; a bins head gets its shipped file's bins where recorded."""
+    config = colorizers.recipe(name)
     record_path = colorizers.SHIPPED_DIR / f"{name}.json"
     if config.head == "bins" and record_path.is_file():
         bins = json.loads(record_path.read_text())["bins"]
@@ -258,9 +212,8 @@ def recipe_head(name: str):
 
 def bench_recipes(names=tuple(model.name for model in shipped.AUTOMATIC), seconds: float = 20, repeats: int = 3,
                   pool_batches: int = 16, recipes: dict | None = None) -> dict:
-    """Training images/s of each shipped recipe's model (its head, loss, optimizer, input size,
-    batch size, flips), float32 and bfloat16; recipes: name -> (RecipeConfig, Head) to use
-    instead of the shipped ones (tests)."""
+    """Training images/s of each shipped recipe's model; recipes: name -> (RecipeConfig, Head) to use
+    instead of the shipped ones."""
     results = {}
     for name in names:
         config, head = (recipes or {}).get(name) or recipe_head(name)
@@ -276,7 +229,7 @@ def bench_recipes(names=tuple(model.name for model in shipped.AUTOMATIC), second
 
         runs = {}
         for name_ in PRECISIONS:
-            with computing_in(name_):
+            with precision.computing(name_):
                 seed_everything(config.seed)
                 model = head.build()
                 head.compile(model, schedule)
@@ -299,9 +252,8 @@ def _agreement(a: np.ndarray, b: np.ndarray) -> dict:
 
 def _photo_and_batch_figures(model, photo: np.ndarray, batch_work, batch_key: str, seconds: float,
                              repeats: int) -> tuple[dict, dict]:
-    """model computing in float32 and in bfloat16 (computing: precision -> model), and per
-    precision the seconds for one colorize_photo of photo and the items/s of batch_work(model)
-    under batch_key."""
+    """(model per precision, per precision the seconds of one colorize_photo of photo and
+    the items/s of batch_work(model) under batch_key)."""
     computing = {name: in_precision(model, name) for name in PRECISIONS}
     photo_figures = measure_each({name: lambda _, m=computing[name]: (colorize_photo(m, photo), 1)[1]
                                   for name in PRECISIONS}, seconds, repeats)
@@ -313,8 +265,7 @@ def _photo_and_batch_figures(model, photo: np.ndarray, batch_work, batch_key: st
 
 def bench_colorize(megapixels_shape=(3000, 4000), batch: int = 16, seconds: float = 20, repeats: int = 3,
                    model_config: ModelConfig | None = None) -> dict:
-    """Paper U-Net (random weights; the time does not depend on them): seconds for one 12 MP
-    photo end to end, and 256x256 images/s through predict_batch, float32 and bfloat16."""
+    """Paper U-Net (random weights): seconds for one 12 MP photo, and 256x256 images/s."""
     seed_everything(0)
     model = build_unet(model_config or profiles.load("paper").model)
     size = model.input_shape[1]
@@ -345,8 +296,7 @@ FOLDERS = {"3mp": ((1500, 2000), 12), "12mp": ((3000, 4000), 6)}
 
 
 def gradient_photos(folder: Path, count: int, shape: tuple[int, int], seed: int = 0) -> list[Path]:
-    """count JPEG photos (quality 90) of shape (height, width) in folder: smooth colour gradients,
-    a different one each, with Gaussian noise (sigma 12) as a scan's grain."""
+    """count noisy colour-gradient JPEG photos of shape (height, width) in folder."""
     rng = np.random.default_rng(seed)
     height, width = shape
     rows = np.linspace(0, 1, height, dtype=np.float32)[:, None]
@@ -365,10 +315,8 @@ def gradient_photos(folder: Path, count: int, shape: tuple[int, int], seed: int 
 
 def bench_colorize_folders(model: keras.Model | None = None, folders: dict = FOLDERS, repeats: int = 3,
                            batch_size: int = 8, workers: int | None = None) -> dict:
-    """Photos/s of the `colorize` command's work (predict.colorize_paths: read, model, write PNG)
-    on a folder of generated photos per size in folders (name -> ((height, width), photos)),
-    with the packaged default colorizer (or model), and the share of wall time the model ran.
-    Each repeat writes into an empty folder; one untimed run first traces the model."""
+    """Photos/s of predict.colorize_paths on a folder of generated photos per size in folders,
+    and the share of wall time in the model."""
     model = model or load_model(packaged_model_path(shipped.DEFAULT.name))
     workers = workers or default_workers()
     results = {}
@@ -402,10 +350,8 @@ def bench_colorize_folders(model: keras.Model | None = None, folders: dict = FOL
 
 def bench_shipped(megapixels_shape=(3000, 4000), photos: int = 32, seconds: float = 20, repeats: int = 3,
                   models: dict | None = None) -> dict:
-    """For each packaged colorizer (weights/*.keras; or models: name -> model): seconds for
-    one 12 MP photo and 256x256 photos/s through predict.colorize_photos, end to end, with
-    the file's model in float32 and a copy of it computing in bfloat16; and how far their
-    outputs on the 256x256 photos differ."""
+    """Per packaged colorizer (or models: name -> model): seconds per 12 MP photo, 256x256 photos/s,
+    and how far the precisions' outputs differ."""
     if models is None:
         models = {model.name: load_model(packaged_model_path(model.name)) for model in shipped.AUTOMATIC
                   if packaged_model_path(model.name).is_file()}
@@ -434,9 +380,7 @@ def bench_shipped(megapixels_shape=(3000, 4000), photos: int = 32, seconds: floa
 
 def bench_hints(shape=(866, 1155), count: int = 10, repeats: int = 15, model: keras.Model | None = None,
                 spread: dict | None = None) -> dict:
-    """Seconds for one update of the hints colorizer, as the interactive colorizer makes after each
-    change: a photo of shape (about 1 megapixel) with count hints, colorized end to end
-    (hints.colorize), repeats times after one untimed call; median, quartiles, min and max."""
+    """Seconds for one end-to-end update of the hints colorizer on a photo of `shape` with count hints."""
     if model is None:
         path = packaged_model_path(shipped.HINTS.name)
         model = load_model(path)
@@ -480,12 +424,8 @@ def bench_data(source: Path | None, seconds: float = 20, repeats: int = 3) -> di
             "data_prepare": figure}
 
 
-# ------------------------------------------------------------------ the report
-
-
 def output_path(out: Path) -> Path:
-    """out/<machine key>.json: one record per backend, accelerator, CPU model and core count
-    (reproducibility.machine_key), so that two machines never share one."""
+    """out/<machine key>.json: one record per machine."""
     return Path(out) / f"{machine_key()}.json"
 
 

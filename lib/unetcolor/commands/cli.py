@@ -1,19 +1,10 @@
-"""The `colorize` command: a thin layer over predict.load_model and predict.colorize_paths.
+"""The `colorize` command over predict.load_model and predict.colorize_paths.
 
-    colorize photo.png --out colorized/                              the shipped "accurate" colorizer
+    colorize photo.png --out colorized/                              the default shipped colorizer
     colorize photo.png --out colorized/ --model models/paper/<run>   the paper's U-Net (a run folder)
     colorize scans/ --out colorized/ --shard 2/3                     the second of three processes
 
-It turns SIGINT and SIGTERM into a clean stop (predict.colorize_paths finishes the photos
-being written and leaves no partial file), a one-line message, and exit status 130 or 143.
-
-By default the photos are coloured by the packaged weights/default.keras (an
-L*a*b* U-Net, the most accurate of the shipped models; --vivid and --gan pick
-the other two). The paper's U-Net (Acharya & Pokhrel) is a training run
-folder, models/paper/<run> (models/paper/main.json names the main run); on a
-fresh clone it is rebuilt from the folder's config.json and its committed
-float16 weights (see predict.load_model).
-"""
+SIGINT and SIGTERM stop it cleanly (no partial file), with one line and exit status 130 or 143."""
 
 from __future__ import annotations
 
@@ -138,10 +129,8 @@ class Interrupted(KeyboardInterrupt):
 
 @contextlib.contextmanager
 def stopping_on_signals():
-    """Inside, SIGINT and SIGTERM raise Interrupted in the main thread, once: a second signal
-    while the first unwinds is ignored, so the photos being written still finish whole.
-    The previous handlers after. Outside the main thread (signals cannot be caught there) it
-    changes nothing."""
+    """Inside, SIGINT and SIGTERM raise Interrupted in the main thread, once (a second signal is
+    ignored while the first unwinds); the previous handlers after. Outside the main thread it changes nothing."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -207,8 +196,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _hinted_model(args: argparse.Namespace):
-    """(model, spread settings) for a run with hints: the packaged hints colorizer unless a model
-    is named; SystemExit(2) with the reason for one that cannot take hints or cannot be loaded."""
+    """(model, spread settings) for a run with hints: the packaged hints colorizer unless a model is
+    named; SystemExit(2) with the reason for one that cannot take hints or cannot be loaded."""
     named = args.packaged or args.model
     path = predict.packaged_model_path(args.packaged or shipped.HINTS.name) if not args.model else args.model
     try:
@@ -232,8 +221,8 @@ def _usage(message: str) -> SystemExit:
 
 
 def _colorize_with_hints(args: argparse.Namespace, shard: predict.Shard | None) -> int:
-    """One photo with colour hints into args.out. Every hint is checked, against the photo's size
-    too, before anything is written; a bad one exits 2 naming it."""
+    """One photo with colour hints into args.out; every hint is checked before anything is
+    written, and a bad one exits 2 naming it."""
     try:
         given = [colour_hints.parse(text) for text in args.hint]
         if args.hints is not None:

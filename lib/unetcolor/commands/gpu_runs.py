@@ -1,15 +1,7 @@
-"""Where a GPU run's time went, from the records it brought back.
+"""Where a GPU run's time went, from the records it brought back (reports/bench/gpu-<card>/): the first
+epochs against the steady one, compilations after the first epoch, and a parallel study's progress.
 
-scripts/gpu_paper_run.sh and scripts/gpu_compile_check.sh train on a GPU machine and
-bring back each run's config.json, environment.json and history.csv (whose rows count the
-epoch's XLA compilations, see unetcolor.compiles) and the study's log. Kept under
-reports/bench/gpu-<card>/, they are summarized here: the first epochs against the steady
-epoch, the compilations after the first epoch (there should be none), and how far a
-parallel study got in its time budget (its `[study] ... finished N s after the study
-started` lines).
-
-    python -m unetcolor gpu-runs reports/bench/gpu-h100     # writes summary.json there
-"""
+    python -m unetcolor gpu-runs reports/bench/gpu-h100     # writes summary.json there"""
 
 from __future__ import annotations
 
@@ -29,10 +21,8 @@ _STOPPED = re.compile(r"^training finished or stopped after (\d+) s", re.M)
 
 
 def epoch_timing(history: pd.DataFrame) -> dict:
-    """From a history with `seconds`, `compiles` and `compile_seconds` columns: the first two
-    epochs' seconds, the median epoch without compilations after the first (steady), the
-    compilations (count, seconds, persistent-cache hits) in and after epoch 1, and the
-    training seconds in all."""
+    """From a history with `seconds`, `compiles` and `compile_seconds`: the first two epochs' seconds, the
+    steady epoch (median without compilations), the compilations in and after epoch 1, and the total."""
     later = history[history["epoch"] > 1]
     steady = later.loc[later["compiles"] == 0, "seconds"]
     return {
@@ -53,8 +43,7 @@ def epoch_timing(history: pd.DataFrame) -> dict:
 
 
 def run_summary(run_dir: Path) -> dict:
-    """One run folder: its name, the settings that matter for compilation, its device and
-    precision (where environment.json came back) and its epoch timing."""
+    """One run folder: its name, the settings that shape compilation, its device, precision and timing."""
     config = json.loads((run_dir / "config.json").read_text())
     environment_file = run_dir / "environment.json"
     environment = json.loads(environment_file.read_text()) if environment_file.is_file() else {}
@@ -68,8 +57,7 @@ def run_summary(run_dir: Path) -> dict:
 
 
 def study_progress(log: str) -> dict:
-    """What a parallel study's log says: each run's finish time after the study started,
-    the runs a time budget interrupted, and when training stopped (seconds after the script)."""
+    """A parallel study's log: each run's finish time, the runs a budget interrupted, when training stopped."""
     stopped = _STOPPED.search(log)
     unfinished = _UNFINISHED.search(log)
     return {
@@ -82,9 +70,8 @@ def study_progress(log: str) -> dict:
 
 
 def totals(runs: list[dict], wall_seconds: float | None) -> dict:
-    """Over runs trained together: the share of their training time spent compiling, and the
-    training images per second of all of them together over the wall time they shared (None
-    where a history lacks the `images` column or the wall time is unknown)."""
+    """Over runs trained together: the share of training time spent compiling, and images/s of all together
+    over their shared wall time (None where unknown)."""
     seconds = sum(run["train_seconds"] for run in runs)
     images = [run["images"] for run in runs]
     known = all(count is not None for count in images) and wall_seconds
@@ -93,8 +80,7 @@ def totals(runs: list[dict], wall_seconds: float | None) -> dict:
 
 
 def summarize(folder: Path) -> dict:
-    """Every run under folder/runs/ and every study log (*.log holding `[study]` lines), with
-    totals over the runs (totals(); the wall time is the study's budget as its log gives it)."""
+    """Every run under folder/runs/ and every study log (*.log with `[study]` lines), with their totals."""
     folder = Path(folder)
     runs = [run_summary(config.parent) for config in sorted(folder.glob("runs/*/config.json"))]
     studies = {log.name: study_progress(log.read_text()) for log in sorted(folder.glob("*.log"))

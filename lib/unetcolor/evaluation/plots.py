@@ -1,6 +1,4 @@
-"""Figures, drawn from artifacts (history CSVs, metric tables, arrays) only:
-re-plotting never retrains. Each function returns the matplotlib Figure;
-`save` writes it atomically as PNG."""
+"""Figures drawn from artifacts (histories, tables, arrays); each function returns the Figure."""
 
 from __future__ import annotations
 
@@ -79,8 +77,7 @@ def caption_for(name: str) -> str | None:
 
 
 def save(figure, path: Path, dpi: int = 120) -> None:
-    """Write figure to path as PNG, atomically, with its caption (``CAPTIONS``) under it.
-    Returns nothing, so that a notebook cell ending with it shows the figure, not a path."""
+    """Write figure to path as PNG, atomically, with its caption under it; returns nothing."""
     path = Path(path)
     text = caption_for(path.stem)
     if text:
@@ -89,12 +86,7 @@ def save(figure, path: Path, dpi: int = 120) -> None:
 
 
 def save_photo_figure(figure, path: Path) -> None:
-    """Save a figure that shows dataset photos, and keep it out of batch-executed notebooks.
-
-    The stand-in and Pokhara photos carry no license, so their pixels must not be
-    committed: under papermill (UNETCOLOR_PROGRESS=epoch) the figure is only written to
-    a file (git-ignored: *_photos.png), interactively it is also shown inline.
-    """
+    """Save a figure of dataset photos; under papermill only to its (git-ignored) file, else also inline."""
     save(figure, path)
     if batch_mode():
         plt.close(figure)
@@ -104,8 +96,7 @@ def save_photo_figure(figure, path: Path) -> None:
 
 def training_curves(history: pd.DataFrame, metric: str, title: str = "", baseline: float | None = None,
                     baseline_label: str = "gray copy (validation)"):
-    """Training and validation `metric` per epoch (the style of the paper's Figures 4-7), with
-    a dashed reference line where a baseline is given (e.g. the gray copy's validation PSNR)."""
+    """Training and validation `metric` per epoch, with a dashed line at `baseline` where given."""
     long = (history[["epoch", metric, f"val_{metric}"]]
             .rename(columns={metric: "training", f"val_{metric}": "validation"})
             .melt(id_vars="epoch", var_name="subset", value_name=metric))
@@ -122,8 +113,7 @@ def training_curves(history: pd.DataFrame, metric: str, title: str = "", baselin
 
 
 def caption(figure, text: str, width: int = 110):
-    """Write a caption under the figure (wrapped; kept by ``save``'s tight bounding box).
-    Captions name the paper's figure a figure stands for, and what to read off it."""
+    """Write a caption under the figure, naming the paper's figure it stands for."""
     # below everything already drawn (tick labels and axis titles may reach under the figure's own bottom)
     box = figure.get_tightbbox(figure.canvas.get_renderer())
     bottom = min(0.0, box.y0 / figure.get_figheight()) - 0.02
@@ -133,8 +123,7 @@ def caption(figure, text: str, width: int = 110):
 
 
 def _coverage(plan: pd.DataFrame | None, finished: pd.DataFrame, factor: str) -> dict[str, tuple[int, int]]:
-    """level (as text) -> (seeds finished, seeds planned) of one factor; from finished alone
-    (every level complete) when there is no plan."""
+    """level -> (seeds finished, seeds planned) of one factor."""
     done = finished[finished["factor"] == factor].groupby(finished["value"].astype(str))["seed"].nunique()
     if plan is None:
         return {level: (int(count), int(count)) for level, count in done.items()}
@@ -150,11 +139,8 @@ def _level_label(level: str, coverage: dict[str, tuple[int, int]]) -> str:
 
 
 def study_curves(histories: pd.DataFrame, factor: str, metric: str = "val_loss", plan: pd.DataFrame | None = None):
-    """Validation curves of one factor's runs, one colour per level: the mean over seeds,
-    with the range over seeds as a band where a level has several. The y axis is zoomed
-    to epochs 10 onwards, where the levels differ (epoch 1 is several times higher).
-    With the study's plan, the legend names every planned level: "no run" for a level with
-    no finished run, "k of n seeds" for one with some of its seeds missing."""
+    """Validation curves of one factor's runs, one colour per level (mean over seeds, range as a band),
+    zoomed to epochs 10 onwards; with the plan, the legend marks levels with no run or missing seeds."""
     rows = histories[histories["factor"] == factor]
     coverage = _coverage(plan, rows, factor)
     figure, axis = plt.subplots(figsize=(6.4, 4))
@@ -182,8 +168,7 @@ def study_curves(histories: pd.DataFrame, factor: str, metric: str = "val_loss",
 
 
 def _seeds_drawn(rows: pd.DataFrame) -> str:
-    """' (one seed)', ' (mean of 3 seeds, band: their range)' or, where levels differ,
-    ' (1-2 seeds per level; band: their range)': the seeds actually drawn."""
+    """The seeds drawn, for a title: ' (one seed)', ' (mean of 3 seeds, band: their range)', ..."""
     per_level = rows.groupby("value")["seed"].nunique() if "seed" in rows and len(rows) else pd.Series([1])
     low, high = int(per_level.min()), int(per_level.max())
     if high == 1:
@@ -195,10 +180,8 @@ def _seeds_drawn(rows: pd.DataFrame) -> str:
 
 def study_bars(results: pd.DataFrame, metrics=("best_val_loss", "best_val_psnr", "final_val_accuracy"),
                plan: pd.DataFrame | None = None):
-    """One panel per metric and factor: each level's mean over seeds (dot) and the range
-    over seeds (bar), on an axis zoomed to the differences. With the study's plan every
-    planned level has its place on the axis: "no run" is written where a level has no finished
-    run, and "k of n seeds" under a level with some of its seeds missing."""
+    """One panel per metric and factor: each level's mean (dot) and range over seeds (bar); with the plan,
+    levels with no run or missing seeds are marked."""
     figure, axes = plt.subplots(len(metrics), 3, figsize=(12, 3.2 * len(metrics)), squeeze=False)
     for row, metric in enumerate(metrics):
         for column, factor in enumerate(("batch_size", "learning_rate", "split")):
@@ -244,9 +227,7 @@ def image_grid(rows: list[list[np.ndarray]], column_titles: list[str], cell_titl
 
 
 def scored_rows(gray, colorized, truth, per_image: pd.DataFrame, indices) -> tuple[list, list]:
-    """(rows, cell titles) for ``image_grid``: gray input, colorization and truth of each index,
-    the colorization titled with its PSNR and the truth with the gray copy's (per_image:
-    metrics.evaluate_images' table, row i for photo i)."""
+    """(rows, cell titles) for ``image_grid``: gray, colorization with its PSNR, truth with the gray copy's."""
     rows = [[gray[i], colorized[i], truth[i]] for i in indices]
     titles = [["", f"PSNR {per_image['psnr_model'].iloc[i]:.2f} dB", f"gray copy: {per_image['psnr_gray'].iloc[i]:.2f} dB"]
               for i in indices]
@@ -254,9 +235,7 @@ def scored_rows(gray, colorized, truth, per_image: pd.DataFrame, indices) -> tup
 
 
 def psnr_per_photo(per_image: pd.DataFrame):
-    """Paper eq. 3 per photo (its Figure 9 quotes PSNR photo by photo): the U-Net's PSNR
-    against the gray copy's, one dot per photo with the diagonal (left), and the histogram of
-    the difference, U-Net minus gray copy, with its mean and zero marked (right)."""
+    """The U-Net's PSNR against the gray copy's per photo (left) and the histogram of their difference."""
     difference = per_image["psnr_model"] - per_image["psnr_gray"]
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     left.scatter(per_image["psnr_gray"], per_image["psnr_model"], s=10, alpha=0.6, color="tab:blue")
@@ -286,11 +265,8 @@ def metric_distribution(per_image: pd.DataFrame, metric: str = "psnr"):
 
 
 def recipe_curves(histories: dict[str, pd.DataFrame]):
-    """One panel per (model, training stage): training and tuning-subset loss per epoch,
-    the epoch kept marked. histories: name -> rows with epoch, loss,
-    val_loss, stage (a colorizer provenance's training history). An adversarial
-    stage, whose loss is the a*, b* MSE, gets a second panel with the discriminator's
-    loss and the generator's adversarial term."""
+    """One panel per (model, training stage): training and tuning-subset loss per epoch, the kept epoch
+    marked; an adversarial stage gets a panel of the discriminator's and generator's losses."""
     panels = [(name, stage, rows) for name, history in histories.items()
               for stage, rows in history.groupby("stage", sort=False)]
     count = len(panels) + sum(stage == "adversarial" for _, stage, _ in panels)
@@ -322,10 +298,8 @@ def recipe_curves(histories: dict[str, pd.DataFrame]):
 
 
 def tradeoff_curves(choices: pd.DataFrame):
-    """PSNR gain over the gray baseline against colorfulness (share of the originals') on
-    the tuning subset, one line per model through its knob's values, the chosen value
-    circled. choices: notebook 07's tuning-choices table (model, knob, value, psnr,
-    psnr_gray, colorfulness, colorfulness_true, chosen)."""
+    """PSNR gain over gray against colorfulness share, one line per model through its knob's values,
+    the chosen value circled."""
     figure, axis = plt.subplots(figsize=(6.4, 4.4))
     for model, rows in choices.groupby("model", sort=False):
         gain = rows["psnr"] - rows["psnr_gray"]
@@ -343,9 +317,8 @@ def tradeoff_curves(choices: pd.DataFrame):
 
 
 def hint_curve(curve: pd.DataFrame):
-    """PSNR (dB) against hints per photo for the hints colorizer, the gray copy and the automatic
-    colorizer drawn as horizontal lines. curve: rows of hints, method ("hints", "gray copy",
-    "automatic") and psnr, as notebook 08's table holds them."""
+    """PSNR against hints per photo for the hints colorizer, with the gray copy and the automatic
+    colorizer as horizontal lines."""
     hinted = curve[curve["method"] == "hints"].sort_values("hints")
     reference = curve[curve["hints"] == 0].set_index("method")["psnr"]
     figure, axis = plt.subplots(figsize=(6.4, 4.2))

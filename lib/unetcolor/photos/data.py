@@ -1,26 +1,5 @@
-"""Scanning, cleaning and preparing photos; seeded train/validation splits.
-
-The paper (Section 3.3) resizes its 1,540 photos to 256x256 and trains on their
-gray versions. Preparation here makes that step explicit and repeatable:
-
-    scan_files / scan_images   every photo under some folders, in one fixed order
-    prepare_dataset            decode, clean, crop, resize -> rgb.npy, gray.npy, index.csv
-    make_splits                seeded 70/30, 80/20, 90/10 manifests (Section 4, Table 2)
-    load_arrays, load_split    what training and evaluation read
-    common_validation_ids      the photos no split trains on (comparing splits)
-    fingerprint                the prepared data's identity (training runs are keyed by it)
-
-Prepared folder (`paths.profile_paths(profile).processed`):
-    rgb.npy        uint8 (N, S, S, 3), sRGB
-    gray.npy       uint8 (N, S, S), color.rgb_to_gray of rgb.npy (the one "gray")
-    index.csv      id, file, sha256, width, height, mode, chroma
-    report.csv     file, status (kept/excluded/skipped), reason -- one row per file seen
-    manifest.json  inputs hash and parameters; an identical rerun is skipped
-    splits/split_80_20.csv ...   id, file, subset (train/val)
-
-Command line (notebook 01's preparation without Jupyter):
-    python -m unetcolor data --profile NAME [--data-dir DIR] [--workers N]
-"""
+"""Scanning, cleaning and preparing photos into rgb.npy, gray.npy, index.csv, report.csv and
+manifest.json; seeded, nested train/validation splits (splits/split_<train>_<val>.csv); the data fingerprint."""
 
 from __future__ import annotations
 
@@ -48,18 +27,9 @@ from ..files import sha256_file, write_text
 from ..reproducibility import batch_mode, usable_cores
 from . import download, images, samples
 
-# Mean C*ab below which a photo counts as already black-and-white. One
-# just-noticeable colour difference is about 2.3 (Delta E*ab), so a photo whose
-# pixels sit on average within ~1 JND of neutral gray looks B/W; 3.0 adds a
-# margin for JPEG chroma noise. On the 1,540-photo stand-in set the 22 photos
-# under 3.0 are B/W or nearly so (a few with one selectively coloured detail),
-# while muted colour photos (blue glacier ice, misty lakes) start at about 3.0.
-# Toned prints (sepia) have a constant but large chroma and are not caught.
+# mean C*ab below which a photo counts as black-and-white: about one JND of neutral gray, plus JPEG noise
 BW_CHROMA_THRESHOLD = 3.0
-# Chroma is measured on a box-downscaled copy: skimage's rgb2lab on full
-# 256x256 images would dominate preparation time, and the mean differs by
-# under 0.1 for the low-chroma photos the threshold is about.
-CHROMA_SIZE = 64
+CHROMA_SIZE = 64  # chroma is measured on a box-downscaled copy, for speed
 DEFAULT_SPLITS = ((70, 30), (80, 20), (90, 10))
 MANIFEST_VERSION = 1
 MISSING_HINT = "run `make data` (or notebook 01) first"
@@ -68,8 +38,7 @@ PREPARED_FILES = ("rgb.npy", "gray.npy", "index.csv", "report.csv", "manifest.js
 
 @dataclass(frozen=True)
 class SourceFile:
-    """A file found by scan_files: its path and its name relative to the scanned
-    folders' common root (POSIX), which is how reports and manifests name it."""
+    """A scanned file: its path and its POSIX name relative to the scanned folders' common root."""
 
     path: Path
     file: str
@@ -80,21 +49,13 @@ class SourceFile:
 
 
 def scan_files(folders) -> list[SourceFile]:
-    """Every regular, non-hidden file under `folders` (recursive), sorted by its
-    relative POSIX path so the order is the same on every machine.
-
-    Names are relative to the folders' common root: for one folder, the folder
-    itself; for [.../trainA, .../testA], their parent ("trainA/x.jpg").
-    Hidden files and folders (name starting with ".") are ignored.
-    """
+    """Every regular, non-hidden file under `folders`, sorted by its name relative to their common root."""
     folders = [Path(folder) for folder in _as_list(folders)]
     if not folders:
         raise ValueError("no photo folders given")
     for folder in folders:
         if not folder.is_dir():
-            raise FileNotFoundError(
-                f"{folder}: photo folder not found; pass an existing folder (e.g. DATA_DIR=...)"
-            )
+            raise FileNotFoundError(f"{folder}: photo folder not found; pass an existing folder (e.g. DATA_DIR=...)")
     resolved = [folder.resolve() for folder in folders]
     root = Path(os.path.commonpath(resolved)) if len(resolved) > 1 else resolved[0]
     found: dict[str, SourceFile] = {}
@@ -111,66 +72,34 @@ def scan_files(folders) -> list[SourceFile]:
 
 
 def scan_images(folders) -> list[Path]:
-    """The files under `folders` with an image suffix (images.IMAGE_SUFFIXES, any
-    case), in scan_files' order. Whether they decode is prepare_dataset's job."""
+    """The files under `folders` with an image suffix, in scan_files' order."""
     return [source.path for source in scan_files(folders) if source.is_image_type]
 
 
-def prepare_dataset(
-    folders,
-    out_dir: str | os.PathLike,
-    image_size: int = 256,
-    max_images: int | None = None,
-    min_size: int | None = None,
-    bw_chroma_threshold: float = BW_CHROMA_THRESHOLD,
-    progress: bool | None = None,
-    workers: int | None = None,
-) -> pd.DataFrame:
-    """Clean and prepare the photos under `folders` into `out_dir`; return the report.
+def prepare_dataset(folders, out_dir: str | os.PathLike, image_size: int = 256, max_images: int | None = None,
+                    min_size: int | None = None, bw_chroma_threshold: float = BW_CHROMA_THRESHOLD,
+                    progress: bool | None = None, workers: int | None = None) -> pd.DataFrame:
+    """Clean and prepare the photos under `folders` into `out_dir`; return the report (file, status, reason).
 
-    Each file, in scan_files' order, is
-        skipped   if it is not an image type or does not decode (images.read_photo),
-        excluded  if it is a byte-identical duplicate of an earlier file, smaller
-                  than `min_size` on its shorter side (default image_size // 2:
-                  upscaling more than 2x would train on blur), or already
-                  black-and-white (mean chroma C*ab < bw_chroma_threshold),
-        kept      otherwise: EXIF orientation applied, transparency flattened on
-                  white, center-cropped to a square and resized to
-                  image_size x image_size with Pillow's LANCZOS filter.
-    With `max_images`, preparation stops at the max_images-th kept photo; the
-    files after it are reported as skipped, "not examined".
-
-    Writes rgb.npy, gray.npy, index.csv, report.csv and manifest.json (see the
-    module docstring) into a temporary sibling of out_dir and renames it into
-    place, so out_dir is never half-written. If out_dir holds a manifest for
-    the same inputs (each file's relative path and content) and parameters, nothing is
-    redone and the stored report is returned.
-
-    Returns a DataFrame with columns file, status, reason (one row per file).
-    """
+    A file is skipped (not an image, undecodable, past `max_images`), excluded (duplicate, shorter side under
+    `min_size`, default image_size // 2, or mean chroma under `bw_chroma_threshold`) or kept: EXIF-oriented,
+    flattened on white, center-cropped and LANCZOS-resized. out_dir is swapped in whole; a rerun with the same
+    inputs and parameters returns the stored report."""
     out_dir = Path(out_dir)
     folders = _as_list(folders)
     min_size = image_size // 2 if min_size is None else int(min_size)
     if image_size < 1 or (max_images is not None and max_images < 1):
         raise ValueError(f"image_size ({image_size}) and max_images ({max_images}) must be >= 1")
     sources = scan_files(folders)
-    parameters = {
-        "image_size": image_size,
-        "max_images": max_images,
-        "min_size": min_size,
-        "bw_chroma_threshold": bw_chroma_threshold,
-        "chroma_size": CHROMA_SIZE,
-        "resize_filter": "LANCZOS",
-    }
+    parameters = {"image_size": image_size, "max_images": max_images, "min_size": min_size,
+                  "bw_chroma_threshold": bw_chroma_threshold, "chroma_size": CHROMA_SIZE, "resize_filter": "LANCZOS"}
     manifest = {"version": MANIFEST_VERSION, "inputs": _inputs_hash(sources), "parameters": parameters}
     cached = _cached_report(out_dir, manifest)
     if cached is not None:
         return cached
 
-    rows, kept = _examine_all(
-        sources, image_size, min_size, bw_chroma_threshold, max_images,
-        not batch_mode() if progress is None else progress, workers
-    )
+    rows, kept = _examine_all(sources, image_size, min_size, bw_chroma_threshold, max_images,
+                              not batch_mode() if progress is None else progress, workers)
     report = pd.DataFrame([{key: row[key] for key in ("file", "status", "reason")} for row in rows])
     if not kept:
         raise ValueError(f"no usable photos under {[str(f) for f in folders]}; the report:\n{report}")
@@ -183,15 +112,10 @@ def prepare_dataset(
 
 
 def make_splits(out_dir: str | os.PathLike, splits=DEFAULT_SPLITS, seed: int = 42) -> dict[str, pd.DataFrame]:
-    """Write seeded train/validation manifests `out_dir/splits/split_<train>_<val>.csv`.
+    """Write seeded train/validation manifests `out_dir/splits/split_<train>_<val>.csv`; {"80_20": frame, ...}.
 
-    Each split draws one permutation of the ids (sorted) from
-    numpy.random.default_rng(seed); the first round(N * val / 100) ids (halves
-    round up) are validation. Every split uses the same permutation, so the 10%
-    validation set lies inside the 20% one, which lies inside the 30% one.
-    Columns: id, file, subset ("train"/"val"), rows in id order.
-    Returns {"80_20": DataFrame, ...}.
-    """
+    Every split takes the first round(N * val / 100) ids of one seeded permutation as validation, so the
+    smaller validation sets lie inside the larger ones."""
     out_dir = Path(out_dir)
     index = _read_index(out_dir)
     ids = np.sort(index["id"].to_numpy())
@@ -202,10 +126,8 @@ def make_splits(out_dir: str | os.PathLike, splits=DEFAULT_SPLITS, seed: int = 4
             raise ValueError(f"split {train_share}/{val_share}: shares must be positive and add up to 100")
         val_count = math.floor(count * val_share / 100 + 0.5)
         if val_count < 1 or val_count >= count:
-            raise ValueError(
-                f"{out_dir}: {count} photos are too few for a {train_share}/{val_share} split "
-                "(both subsets need at least one photo); prepare more photos"
-            )
+            raise ValueError(f"{out_dir}: {count} photos are too few for a {train_share}/{val_share} split "
+                             "(both subsets need at least one photo); prepare more photos")
         permutation = np.random.default_rng(seed).permutation(ids)
         val_ids = set(permutation[:val_count].tolist())
         frame = index[["id", "file"]].sort_values("id").reset_index(drop=True)
@@ -217,8 +139,7 @@ def make_splits(out_dir: str | os.PathLike, splits=DEFAULT_SPLITS, seed: int = 4
 
 
 def load_arrays(out_dir: str | os.PathLike, mmap: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """The prepared photos: (rgb uint8 (N, S, S, 3), gray uint8 (N, S, S)).
-    With mmap=True they are memory-mapped read-only rather than loaded."""
+    """The prepared (rgb, gray) uint8 arrays, memory-mapped read-only where `mmap`."""
     out_dir = Path(out_dir)
     arrays = []
     for name in ("rgb.npy", "gray.npy"):
@@ -241,12 +162,8 @@ def load_split(out_dir: str | os.PathLike, split: str) -> tuple[np.ndarray, np.n
 
 
 def fingerprint(out_dir: str | os.PathLike) -> str:
-    """The prepared data's identity, 12 hex digits: a sha256 over each kept photo's content
-    hash in id order (index.csv), the preparation parameters (manifest.json) and every split
-    manifest's train/validation assignment. Training runs are keyed by it, so a run trained on
-    other photos, another preparation or other splits is never reused. Where the photos came
-    from (a download or a folder) is not part of it: the same photos from another folder are
-    the same data."""
+    """The prepared data's identity, 12 hex digits: each kept photo's content hash in id order, the
+    preparation parameters and every split's assignment (not where the photos came from)."""
     out_dir = Path(out_dir)
     index = _read_index(out_dir)
     manifest_path = out_dir / "manifest.json"
@@ -262,17 +179,9 @@ def fingerprint(out_dir: str | os.PathLike) -> str:
 
 
 def common_validation_ids(out_dir: str | os.PathLike) -> np.ndarray:
-    """Sorted ids that are validation photos in every split manifest of out_dir.
-
-    make_splits nests the validation sets, so these are the smallest split's
-    validation photos (the 90/10 ones): outside every split's training set, the
-    one set on which models trained on different splits can be compared.
-    """
-    paths = sorted((Path(out_dir) / "splits").glob("split_*.csv"))
-    if not paths:
-        raise FileNotFoundError(f"no split manifests in {Path(out_dir) / 'splits'}; {MISSING_HINT}")
+    """Sorted ids that are validation photos in every split manifest of out_dir."""
     common = None
-    for path in paths:
+    for path in _split_manifests(out_dir):
         frame = pd.read_csv(path)
         val = set(frame.loc[frame["subset"] == "val", "id"].tolist())
         common = val if common is None else common & val
@@ -281,27 +190,16 @@ def common_validation_ids(out_dir: str | os.PathLike) -> np.ndarray:
 
 def split_counts(out_dir: str | os.PathLike) -> pd.DataFrame:
     """One row per split manifest: split ("70_30"), train, val (photo counts)."""
-    out_dir = Path(out_dir)
-    paths = sorted((out_dir / "splits").glob("split_*.csv"))
-    if not paths:
-        raise FileNotFoundError(f"no split manifests in {out_dir / 'splits'}; {MISSING_HINT}")
     rows = []
-    for path in paths:
+    for path in _split_manifests(out_dir):
         subsets = pd.read_csv(path)["subset"].value_counts()
-        rows.append({
-            "split": path.stem.removeprefix("split_"),
-            "train": int(subsets.get("train", 0)),
-            "val": int(subsets.get("val", 0)),
-        })
+        rows.append({"split": path.stem.removeprefix("split_"), "train": int(subsets.get("train", 0)),
+                     "val": int(subsets.get("val", 0))})
     return pd.DataFrame(rows, columns=["split", "train", "val"])
 
 
-# --- examining one file -------------------------------------------------------------
-
-
 def _examine(path: Path, image_size: int, min_size: int) -> dict:
-    """Decode one file and prepare it (no decisions that depend on other files).
-    Runs in a worker thread."""
+    """Decode one file and prepare it (nothing that depends on other files); runs in a worker thread."""
     try:
         data = path.read_bytes()
     except OSError as error:
@@ -341,13 +239,9 @@ def crop_and_resize(rgb: np.ndarray, image_size: int) -> np.ndarray:
 
 
 def _examine_all(sources, image_size, min_size, bw_threshold, max_images, progress, workers):
-    """Examine the image files in sorted order and decide each one's status.
+    """Examine the image files in batches and decide each one's status: (report rows, kept rows).
 
-    Work goes out in batches so that, with max_images, files after the last
-    photo needed are never decoded; they are reported as not examined whatever
-    the batch size, so the report does not depend on the number of workers.
-    Returns (report rows, kept rows), both in sorted order.
-    """
+    With max_images, files after the last photo needed are never decoded and are reported as not examined."""
     decided: dict[str, dict] = {}
     kept: list[dict] = []
     first_with_sha: dict[str, str] = {}
@@ -355,8 +249,7 @@ def _examine_all(sources, image_size, min_size, bw_threshold, max_images, progre
     examine = functools.partial(_examine, image_size=image_size, min_size=min_size)
     workers = _worker_count(workers)
     batch_size = 16 * workers
-    # Threads, not processes: Pillow decodes and resizes without holding the GIL,
-    # and threads need no pickling and are safe inside Jupyter kernels.
+    # threads: Pillow decodes without the GIL, and threads are safe inside Jupyter kernels
     with concurrent.futures.ThreadPoolExecutor(workers) as pool, tqdm(
         total=len(candidates), desc="preparing photos", unit="photo", disable=not progress,
         mininterval=15 if batch_mode() else 0.1,  # a few log lines, not hundreds, in batch runs
@@ -407,13 +300,8 @@ def _worker_count(workers: int | None) -> int:
     return min(usable_cores() or 1, 8)
 
 
-# --- writing and caching ------------------------------------------------------------
-
-
 def _inputs_hash(sources: list[SourceFile]) -> str:
-    """Hash of every scanned file's relative path and content (sha256): any added, removed,
-    renamed or rewritten file changes it, and file times play no part (a fresh clone, a copy or
-    a `touch` reuses the prepared data; 1,540 photos, 36 MB, hash in about a third of a second)."""
+    """Hash of every scanned file's relative path and content (file times play no part)."""
     digest = hashlib.sha256()
     for source in sources:
         digest.update(f"{source.file}\0{sha256_file(source.path)}\n".encode())
@@ -456,8 +344,7 @@ def _write_prepared(out_dir: Path, rgbs, index, report, manifest, image_size) ->
 
 
 def _swap_into_place(staging: Path, out_dir: Path) -> None:
-    """Replace out_dir by staging. A folder cannot be renamed over a non-empty one,
-    so the old folder is first renamed aside, and deleted once the new one is in place."""
+    """Replace out_dir by staging, the old folder renamed aside until the new one is in place."""
     if not out_dir.exists():
         os.replace(staging, out_dir)
         return
@@ -472,9 +359,15 @@ def _swap_into_place(staging: Path, out_dir: Path) -> None:
 
 
 def _unique_sibling(path: Path, tag: str) -> Path:
-    """A hidden, unused name next to path. Created with mkdir/open rather than
-    tempfile's private 0700/0600 modes, so outputs get the user's usual permissions."""
+    """A hidden, unused name next to path."""
     return path.with_name(f".{path.name}.{tag}-{os.getpid()}-{secrets.token_hex(4)}")
+
+
+def _split_manifests(out_dir: str | os.PathLike) -> list[Path]:
+    found = sorted((Path(out_dir) / "splits").glob("split_*.csv"))
+    if not found:
+        raise FileNotFoundError(f"no split manifests in {Path(out_dir) / 'splits'}; {MISSING_HINT}")
+    return found
 
 
 def _read_index(out_dir: Path) -> pd.DataFrame:
@@ -488,20 +381,10 @@ def _as_list(folders) -> list:
     return [folders] if isinstance(folders, (str, os.PathLike)) else list(folders)
 
 
-# --- command line -------------------------------------------------------------------
-
-
 def photo_source(raw_dir: Path, data_dir: str, sample_photos: int, image_size: int, seed: int,
                  season: str = "summer") -> list[Path]:
-    """The folders notebook 01 (and `make data`) prepares photos from.
-
-    data_dir, if given, always (every profile honours it); else, where the profile asks for
-    sample_photos > 0, that many crops of scikit-image's bundled photos, written once into
-    data/raw (no network); else the paper's dataset, downloaded, and of it the folders of
-    `season` (the profile's data.season; download.SEASON_FOLDERS). A data_dir or the sample
-    crops ignore the season. The season needs no place in any cache key: the two seasons are
-    different photos, so the prepared data's inputs hash and fingerprint differ by content.
-    """
+    """The folders to prepare photos from: data_dir if given; else `sample_photos` crops of
+    scikit-image's photos, written once; else the paper's dataset, downloaded, its `season` folders."""
     if data_dir:
         folder = paths.resolve(data_dir)
         if not folder.is_dir():
@@ -516,11 +399,8 @@ def photo_source(raw_dir: Path, data_dir: str, sample_photos: int, image_size: i
 
 
 def describe_source(folders: list[Path], data_dir: str = "", sample_photos: int = 0) -> dict:
-    """Where photo_source's folders came from, for the record (no absolute paths):
-    {"kind": "download", "url", "archive", "sha256"} from the verified extraction's marker,
-    with "season" when the folders are one season's (download.season_of),
-    {"kind": "folder", "folder": path relative to the project root}, or
-    {"kind": "scikit-image samples", "count"}."""
+    """Where photo_source's folders came from, for the record: its "kind" (download, folder or
+    scikit-image samples) and what names it, with no absolute paths."""
     if data_dir:
         return {"kind": "folder", "folder": paths.relative(folders[0])}
     if sample_photos:
@@ -532,8 +412,7 @@ def describe_source(folders: list[Path], data_dir: str = "", sample_photos: int 
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Notebook 01's preparation without Jupyter, with the profile's data settings."""
-    parser = argparse.ArgumentParser(prog="python -m unetcolor data", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m unetcolor data", description=__doc__)
     parser.add_argument("--profile", required=True, help="profile whose data settings to use (profiles/<name>.yaml)")
     parser.add_argument("--data-dir", help="a folder of photos, instead of downloading the paper's dataset")
     parser.add_argument("--workers", type=int, help="decoding threads (default: CPU count, at most 8)")
@@ -553,11 +432,9 @@ def main(argv: list[str] | None = None) -> int:
     make_splits(where.processed, splits=settings.split_pairs, seed=values["split_seed"])
     counts = report["status"].value_counts()
     bw = int(report["reason"].fillna("").str.startswith("black-and-white").sum())
-    print(
-        f"{paths.relative(where.processed)}: kept {counts.get('kept', 0)}, excluded "
-        f"{counts.get('excluded', 0)} ({bw} black-and-white), skipped {counts.get('skipped', 0)} "
-        f"in {time.perf_counter() - started:.1f} s; report in {paths.relative(where.tables / 'data_report.csv')}"
-    )
+    print(f"{paths.relative(where.processed)}: kept {counts.get('kept', 0)}, excluded "
+          f"{counts.get('excluded', 0)} ({bw} black-and-white), skipped {counts.get('skipped', 0)} "
+          f"in {time.perf_counter() - started:.1f} s; report in {paths.relative(where.tables / 'data_report.csv')}")
     print(split_counts(where.processed).to_string(index=False))
     return 0
 

@@ -1,24 +1,6 @@
-"""The paper's dataset (Section 3.3), fetched safely.
-
-The paper trains on Kaggle's ``balraj98/summer2winter-yosemite``, which is the
-CycleGAN ``summer2winter_yosemite`` set. The archive holds two seasons of Yosemite
-photos, each in two folders (`SEASON_FOLDERS`); a profile's `data.season` chooses
-which `photo_folders` returns. The default source is the mirror the CycleGAN
-authors' own download script uses.
-
-What `fetch_dataset` guarantees:
-    * idempotent: a finished extraction carries a marker (`.complete`, JSON
-      with the archive's sha256 and the photo counts); with it present the call
-      returns at once, without touching the network;
-    * verified: the archive is checked (optional sha256, Content-Length, every
-      member's CRC, the expected folders and photo counts) before extraction;
-      a partial or corrupt download is deleted and fetched once more;
-    * safe: members with absolute paths, drive letters, `..` components or
-      symlink entries are refused, naming the member;
-    * atomic: extraction goes to a temporary folder next to the target, which is
-      renamed into place only when complete, so a failure leaves no half-written
-      folder. The raw data is never written to again afterwards.
-"""
+"""The paper's dataset (Kaggle ``balraj98/summer2winter-yosemite``, the CycleGAN set), fetched from the
+CycleGAN authors' mirror: idempotent (a `.complete` marker), verified (sha256, length, CRCs, folders and
+counts) before extraction, safe (no absolute, `..` or symlink members) and atomic (renamed into place)."""
 
 from __future__ import annotations
 
@@ -30,8 +12,6 @@ import re
 import secrets
 import shutil
 import stat
-import subprocess
-import tempfile
 import urllib.parse
 import urllib.request
 import zipfile
@@ -47,15 +27,9 @@ from .images import IMAGE_SUFFIXES
 DEFAULT_URL = "https://efrosgans.eecs.berkeley.edu/cyclegan/datasets/summer2winter_yosemite.zip"
 DATASET_NAME = "summer2winter_yosemite"
 KAGGLE_DATASET = "balraj98/summer2winter-yosemite"
-# Each season's folders and photo counts. Section 3.3 names the winter photos but counts 1,540, the
-# summer folders' sum, so the paper profile takes summer (docs/design.md). The season names a profile
-# may choose are unetcolor.profiles.SEASONS; tests/test_download.py checks that the two agree.
-SEASON_FOLDERS = {
-    "summer": {"trainA": 1231, "testA": 309},
-    "winter": {"trainB": 962, "testB": 238},
-}
-# One archive holds both seasons: it is verified and extracted whole, so changing season never
-# downloads again.
+# each season's folders and photo counts (the season names are unetcolor.profiles.SEASONS)
+SEASON_FOLDERS = {"summer": {"trainA": 1231, "testA": 309}, "winter": {"trainB": 962, "testB": 238}}
+# one archive holds both seasons, verified and extracted whole
 EXPECTED_COUNTS = {folder: count for counts in SEASON_FOLDERS.values() for folder, count in counts.items()}
 MARKER = ".complete"
 CHUNK_BYTES = 1 << 20
@@ -65,27 +39,14 @@ class ArchiveError(ValueError):
     """A download or archive that failed verification; the message says what is wrong."""
 
 
-def fetch_dataset(
-    raw_dir: str | os.PathLike,
-    url: str = DEFAULT_URL,
-    sha256: str | None = None,
-    expected_counts: dict[str, int] | None = None,
-    progress: bool | None = None,
-    name: str = DATASET_NAME,
-) -> Path:
-    """Download, verify and extract the dataset; return the folder holding the photo folders.
+def fetch_dataset(raw_dir: str | os.PathLike, url: str = DEFAULT_URL, sha256: str | None = None,
+                  expected_counts: dict[str, int] | None = None, progress: bool | None = None,
+                  name: str = DATASET_NAME) -> Path:
+    """Download, verify and extract the dataset into raw_dir/<name>; return that folder.
 
-    raw_dir:          where the archive (`<name>.zip`) and the extraction
-                      (`raw_dir/<name>/trainA`, ...) go.
-    url:              http://, https:// or file:// URL of the zip archive.
-    sha256:           the archive's expected sha256 (hex), checked when given.
-    expected_counts:  photo folder -> number of photos it must hold
-                      (default: EXPECTED_COUNTS, both seasons' folders).
-    name:             the extracted folder's name under raw_dir.
-
-    Raises ArchiveError naming the URL when two attempts fail, and ValueError if
-    `raw_dir/<name>` exists but is not a verified extraction.
-    """
+    url: http://, https:// or file://; sha256 checked when given; expected_counts: photo folder -> count.
+    Raises ArchiveError naming the URL when two attempts fail, and ValueError where raw_dir/<name> exists
+    but is not a verified extraction."""
     raw_dir = Path(raw_dir)
     expected_counts = dict(EXPECTED_COUNTS if expected_counts is None else expected_counts)
     target = raw_dir / name
@@ -110,44 +71,29 @@ def fetch_dataset(
                 archive.unlink(missing_ok=True)
             last_error = error
     else:
-        raise ArchiveError(
-            f"could not get a valid dataset archive from {url} (tried twice): {last_error}. "
-            "Download it by hand, extract it and pass a folder holding one season's photos "
-            f"({_season_choices()}) as DATA_DIR=folder (e.g. `make data DATA_DIR=folder`)."
-        )
-    marker = {
-        "url": url,
-        "archive": archive.name,
-        "sha256": _sha256(archive),
-        "counts": expected_counts,
-    }
+        raise ArchiveError(f"could not get a valid dataset archive from {url} (tried twice): {last_error}. "
+                           "Download it by hand, extract it and pass a folder holding one season's photos "
+                           f"({_season_choices()}) as DATA_DIR=folder (e.g. `make data DATA_DIR=folder`).")
+    marker = {"url": url, "archive": archive.name, "sha256": _sha256(archive), "counts": expected_counts}
     _extract(archive, root, target, marker)
     return target
 
 
 def photo_folders(extracted: str | os.PathLike, season: str) -> list[Path]:
-    """One season's photo folders in an extraction: summer [extracted/trainA, extracted/testA],
-    winter [extracted/trainB, extracted/testB]. ValueError for another season."""
+    """One season's photo folders in an extraction (SEASON_FOLDERS); ValueError for another season."""
     extracted = Path(extracted)
     if season not in SEASON_FOLDERS:
         raise ValueError(f"unknown season {season!r}; the dataset holds {_season_choices()}")
     folders = [extracted / folder for folder in SEASON_FOLDERS[season]]
     missing = paths.missing(folders, folders=True)
     if missing:
-        raise FileNotFoundError(
-            f"{extracted}: photo folder(s) {missing} not found; run `make data` "
-            "(or download.fetch_dataset) to fetch the dataset"
-        )
+        raise FileNotFoundError(f"{extracted}: photo folder(s) {missing} not found; run `make data` "
+                                "(or download.fetch_dataset) to fetch the dataset")
     return folders
 
 
-def verify_archive(
-    archive: str | os.PathLike,
-    expected_counts: dict[str, int],
-    sha256: str | None = None,
-) -> str:
-    """Check a downloaded zip; return the member prefix ("" or "top/") that holds
-    the expected photo folders. Raises ArchiveError naming what is wrong."""
+def verify_archive(archive: str | os.PathLike, expected_counts: dict[str, int], sha256: str | None = None) -> str:
+    """Check a downloaded zip; return the member prefix ("" or "top/") holding the photo folders."""
     archive = Path(archive)
     if sha256 is not None:
         actual = _sha256(archive)
@@ -167,18 +113,13 @@ def verify_archive(
     names = [member.filename for member in members if not member.is_dir()]
     root = _photo_root(names, expected_counts)
     if root is None:
-        raise ArchiveError(
-            f"{archive}: expected photo folders {sorted(expected_counts)} side by side "
-            f"(e.g. {DATASET_NAME}/trainA/), found none of them"
-        )
+        raise ArchiveError(f"{archive}: expected photo folders {sorted(expected_counts)} side by side "
+                           f"(e.g. {DATASET_NAME}/trainA/), found none of them")
     counts = _count_photos(names, root, expected_counts)
     wrong = {folder: found for folder, found in counts.items() if found != expected_counts[folder]}
     if wrong:
-        details = ", ".join(
-            f"{root}{folder}/ has {found} photos, expected {expected_counts[folder]}"
-            + (" (missing)" if found == 0 else "")
-            for folder, found in wrong.items()
-        )
+        details = ", ".join(f"{root}{folder}/ has {found} photos, expected {expected_counts[folder]}"
+                            + (" (missing)" if found == 0 else "") for folder, found in wrong.items())
         raise ArchiveError(f"{archive}: {details}")
     return root
 
@@ -196,42 +137,8 @@ def check_member(member: zipfile.ZipInfo) -> None:
         raise ArchiveError(f"unsafe archive member {name!r}: symbolic link")
 
 
-def fetch_from_kaggle(raw_dir: str | os.PathLike, progress: bool | None = None) -> Path:
-    """The paper's own source: download `balraj98/summer2winter-yosemite` with
-    the `kaggle` command, then verify and extract it like `fetch_dataset`.
-
-    Needs the `kaggle` package and credentials (~/.kaggle/kaggle.json or
-    KAGGLE_USERNAME and KAGGLE_KEY); raises RuntimeError saying how to set them up.
-    """
-    raw_dir = Path(raw_dir)
-    credentials = Path.home() / ".kaggle" / "kaggle.json"
-    has_env = bool(os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY"))
-    if not (credentials.is_file() or has_env):
-        raise RuntimeError(
-            f"no Kaggle credentials: put your API token in {credentials} or set "
-            "KAGGLE_USERNAME and KAGGLE_KEY (https://www.kaggle.com/docs/api), "
-            "or use fetch_dataset() for the CycleGAN mirror"
-        )
-    command = shutil.which("kaggle")
-    if command is None:
-        raise RuntimeError("the `kaggle` command is not installed: run `pip install kaggle`")
-    progress = not batch_mode() if progress is None else progress
-    raw_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=raw_dir, prefix=".kaggle-") as folder:
-        subprocess.run(
-            [command, "datasets", "download", "-d", KAGGLE_DATASET, "-p", folder, "--force"]
-            + ([] if progress else ["--quiet"]),
-            check=True,
-        )
-        archives = sorted(Path(folder).glob("*.zip"))
-        if len(archives) != 1:
-            raise ArchiveError(f"kaggle download into {folder} gave {len(archives)} zip files, expected 1")
-        return fetch_dataset(raw_dir, url=archives[0].resolve().as_uri(), progress=progress)
-
-
 def season_of(folders) -> str | None:
-    """The season whose photo folders `folders` are (by their names), or None if they are not
-    exactly one season's folders."""
+    """The season whose photo folders `folders` are exactly, or None."""
     names = [Path(folder).name for folder in folders]
     return next((season for season, counts in SEASON_FOLDERS.items() if names == list(counts)), None)
 
@@ -280,8 +187,7 @@ def _sha256(path: Path) -> str:
 
 
 def _photo_root(names: list[str], expected_counts: dict[str, int]) -> str | None:
-    """The member prefix ("" or "top/") holding the most expected folders (shortest
-    on ties), or None if no expected folder appears anywhere."""
+    """The member prefix holding the most expected folders (shortest on ties), or None."""
     found: dict[str, set[str]] = {}
     for name in names:
         parts = name.split("/")
@@ -314,8 +220,7 @@ def _count_on_disk(folder: Path) -> int:
 
 
 def _is_complete(target: Path, expected_counts: dict[str, int], sha256: str | None) -> bool:
-    """True for a verified extraction; False if there is none; ValueError for anything else,
-    because a folder we did not write (or that changed) must not be silently replaced."""
+    """True for a verified extraction, False for none; ValueError for a folder we did not write."""
     if not target.exists():
         return False
     fix = f"delete {target} and rerun to download it again"
@@ -333,8 +238,7 @@ def _is_complete(target: Path, expected_counts: dict[str, int], sha256: str | No
 
 
 def _extract(archive: Path, root: str, target: Path, marker: dict) -> None:
-    """Extract the members under `root` into a temporary sibling of target, write
-    the marker last, then rename the folder into place."""
+    """Extract the members under `root` into a temporary sibling of target, marker last, then rename it."""
     # A hidden sibling made with mkdir (not tempfile's private 0700) so the
     # extracted photos get the user's usual permissions.
     staging = target.with_name(f".{target.name}.extracting-{os.getpid()}-{secrets.token_hex(4)}")

@@ -1,5 +1,4 @@
-"""Reading and writing photos: the one reader both data preparation and the
-`colorize` command use, so every mode Pillow opens is handled the same way."""
+"""Reading and writing photos: the one reader of data preparation and the `colorize` command."""
 
 from __future__ import annotations
 
@@ -21,12 +20,8 @@ _IDENTIFY_ONLY = frozenset({"MPEG"})
 
 
 def readable_suffixes() -> frozenset[str]:
-    """Every suffix (lower case, with the dot) of a format this Pillow can open
-    and decode: its registered extensions whose format is in ``Image.OPEN``,
-    less the stub plugins (HDF5, GRIB, BUFR, WMF/EMF: they decode only with an
-    external handler) and the identify-only MPEG. Not cached, so plugins
-    registered later (say, pillow-heif's) count too. This is what the `colorize`
-    command looks for in a folder; a file named explicitly is read whatever its suffix."""
+    """Every suffix (lower case, with the dot) of a format this Pillow opens and decodes itself,
+    read anew each call so that plugins registered later count."""
     readable = set()
     for suffix, format_id in Image.registered_extensions().items():  # loads every plugin first
         if format_id not in Image.OPEN or format_id in _IDENTIFY_ONLY:
@@ -70,12 +65,8 @@ def _to_8bit(image: Image.Image) -> Image.Image:
 
 
 def read_photo(path: str | os.PathLike) -> Photo:
-    """Decode any photo Pillow reads into 8-bit RGB with EXIF orientation applied.
-
-    RGBA/LA/palette-with-transparency keep their alpha; CMYK, palette, gray and
-    16-bit modes become 8-bit RGB. Raises UnreadableImageError (naming the file)
-    for empty, truncated or non-image files.
-    """
+    """Decode any photo Pillow reads into 8-bit RGB with EXIF orientation applied, alpha kept apart;
+    UnreadableImageError (naming the file) for empty, truncated or non-image files."""
     path = Path(path)
     if not path.is_file():
         raise UnreadableImageError(path, "not a file")
@@ -105,10 +96,7 @@ def read_photo(path: str | os.PathLike) -> Photo:
 
 def write_image_atomic(array: np.ndarray, path: Path, quality: int = 95, marker: str = "",
                        png_compress_level: int | None = None) -> None:
-    """Write uint8 (H, W), (H, W, 3) or (H, W, 4) to PNG/JPEG/... by suffix, atomically:
-    a temporary file in the same folder, ``.<name>.<marker><random><suffix>``, is renamed
-    into place, so a crash never leaves a half-written image under path. quality: JPEG and
-    WebP; png_compress_level: zlib's 0-9 for PNG (None: Pillow's 6), the same pixels at any level."""
+    """Write uint8 (H, W), (H, W, 3) or (H, W, 4) in the format of path's suffix, atomically."""
     path = Path(path)
     image = Image.fromarray(np.asarray(array))
     suffix = path.suffix.lower()
@@ -129,9 +117,7 @@ _TRANSPOSING = {5, 6, 7, 8}  # EXIF orientations that turn the photo a quarter
 
 
 def displayed_size(path: str | os.PathLike) -> tuple[int, int] | None:
-    """(width, height) of an image as read_photo gives it (EXIF orientation applied), from its
-    header alone; None if Pillow cannot identify it. An orientation Pillow finds only by
-    decoding (a PNG's eXIf chunk after the pixels) is not seen."""
+    """(width, height) as read_photo gives it, from the header alone; None if Pillow cannot identify it."""
     try:
         with Image.open(path) as image:
             width, height = image.size
@@ -149,9 +135,7 @@ def displayed_size(path: str | os.PathLike) -> tuple[int, int] | None:
 
 
 def whole_image_size(path: str | os.PathLike) -> tuple[int, int] | None:
-    """(width, height) of a complete image file, None if it is not one: its header must
-    identify an image, and a PNG or JPEG must end with its closing bytes (IEND, end of
-    image), which a truncated file lacks. Reads the header and the last bytes, never the pixels."""
+    """(width, height) of a complete image file (a PNG or JPEG must end with its closing bytes), else None."""
     try:
         with Image.open(path) as image:
             size, fmt = image.size, image.format
@@ -184,10 +168,7 @@ def _not_an_image(path: Path) -> Source:
 
 
 def _folder_files(folder: Path, skip: Path | None, suffixes: frozenset[str]) -> tuple[list[Path], list[Path]]:
-    """(image files, other files) below folder, each sorted; an image file is
-    one whose suffix Pillow reads (readable_suffixes). Hidden files and
-    folders (e.g. the temporary files of an interrupted write) and anything
-    under skip are left out of both."""
+    """(image files, other files) below folder, each sorted, without hidden ones or anything under skip."""
     found, others = [], []
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder)
@@ -201,8 +182,7 @@ def _folder_files(folder: Path, skip: Path | None, suffixes: frozenset[str]) -> 
 
 
 def collect(inputs: Iterable[str | os.PathLike], skip: Path | None = None) -> list[Source]:
-    """Each input (file, folder, glob) as Sources in the order given, each file once; anything
-    under skip (the output folder) is left out. expand_inputs gives the files alone."""
+    """Each input (file, folder, glob) as Sources in the order given, each file once, none under skip."""
     suffixes = readable_suffixes()
     sources = []
     for text in inputs:
@@ -249,12 +229,6 @@ def collect(inputs: Iterable[str | os.PathLike], skip: Path | None = None) -> li
 
 
 def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
-    """Files, folders (searched recursively for every suffix Pillow reads,
-    readable_suffixes, any case) and glob patterns (``**`` allowed) ->
-    the photo files, in the order given, each once. A file named explicitly is
-    kept whatever its suffix; other files found in folders are left out.
-    Inputs that do not exist, patterns that match nothing and folders without
-    images are returned as given, so whoever reads them reports them;
-    colorize_paths says why.
-    """
+    """Files, folders (recursively, every suffix Pillow reads) and glob patterns -> the photo files, each
+    once, in order. Inputs that match nothing are returned as given, for the caller to report."""
     return [source.path for source in collect(inputs) if not source.skipped]

@@ -1,21 +1,5 @@
-"""License-clear real photos for the smoke profile and the tests, with no network.
-
-scikit-image ships a few colour photographs inside its wheel (skimage/data/).
-Only those whose scikit-image docstring states a clear license are used:
-
-    astronaut.png   Eileen Collins, NASA Great Images    public domain (NASA)
-    chelsea.png     Chelsea the cat, Stefan van der Walt CC0
-    coffee.png      coffee cup, Rachel Michetti          CC0
-    rocket.jpg      DSCOVR launch on Falcon 9, SpaceX    public domain (SpaceX)
-
-Left out: motorcycle_left/right (Middlebury stereo data, no license stated),
-ihc ("no known copyright restrictions", no license), retina and
-hubble_deep_field (CC0 / public domain, but mostly black backgrounds, a poor
-stand-in for landscape photos).
-
-The files are read straight from the installed package folder, so nothing
-triggers scikit-image's pooch downloader.
-"""
+"""License-clear photos bundled with scikit-image (astronaut, chelsea, coffee, rocket: public domain or
+CC0), read from the installed package with no network, for the smoke profile and the tests."""
 
 from __future__ import annotations
 
@@ -49,26 +33,14 @@ def sample_photo_paths() -> list[Path]:
     photos = [folder / name for name in PHOTOS]
     missing = paths.missing(photos)
     if missing:
-        raise FileNotFoundError(
-            f"sample photos {missing} are missing from scikit-image's package; "
-            "reinstall it (`pip install --force-reinstall scikit-image`)"
-        )
+        raise FileNotFoundError(f"sample photos {missing} are missing from scikit-image's package; "
+                                "reinstall it (`pip install --force-reinstall scikit-image`)")
     return photos
 
 
 def photo_files(photos_dir: str | os.PathLike, max_photos: int = 0) -> list[Path]:
-    """The photo files a notebook's `photos_dir` parameter names, in a fixed order.
-
-    photos_dir: "scikit-image" (SAMPLE_PHOTOS_DIR) for the bundled photos
-    (sample_photo_paths()), or a folder, searched recursively for
-    images.IMAGE_SUFFIXES in sorted order (images.expand_inputs); a relative
-    folder is taken against the project root (paths.resolve).
-    max_photos: keep the first max_photos; 0 keeps all.
-
-    Raises FileNotFoundError for a folder that does not exist, NotADirectoryError
-    for a file, ValueError for a folder without photos or a negative
-    max_photos; each message names `photos_dir`, the resolved path and the fix.
-    """
+    """The photo files `photos_dir` names, in a fixed order: SAMPLE_PHOTOS_DIR for the bundled ones, else
+    a folder (relative to the project root), the first max_photos (0: all). Each error names the fix."""
     if max_photos < 0:
         raise ValueError(f"max_photos must be >= 0 (0 takes all), got {max_photos}")
     if os.fspath(photos_dir) == SAMPLE_PHOTOS_DIR:
@@ -88,17 +60,9 @@ def photo_files(photos_dir: str | os.PathLike, max_photos: int = 0) -> list[Path
     return files[:max_photos] if max_photos else files
 
 
-def write_sample_photos(
-    out_dir: str | os.PathLike, count: int = 36, size: int = 256, seed: int = 0
-) -> list[Path]:
-    """Write `count` square crops of the sample photos as PNG, `size` x `size` uint8 RGB.
-
-    Crop i comes from photo i mod 4; its side is a random fraction (SCALE_RANGE)
-    of the photo's shorter side, its position random, and half the crops are
-    mirrored left-right. Crops are resized with Pillow's LANCZOS filter. The same
-    seed gives the same files (`sample_000.png`, ...) on every machine; each file
-    is written atomically. Returns the paths in order.
-    """
+def write_sample_photos(out_dir: str | os.PathLike, count: int = 36, size: int = 256, seed: int = 0) -> list[Path]:
+    """Write `count` random square crops (some mirrored) of the sample photos as `size`-pixel PNGs;
+    the same seed gives the same files. Returns the paths in order."""
     if count < 1 or size < 1:
         raise ValueError(f"count ({count}) and size ({size}) must be >= 1")
     out_dir = Path(out_dir)
@@ -121,13 +85,10 @@ def _draw_crop(photo: np.ndarray, size: int, rng: np.random.Generator) -> np.nda
         top = int(rng.integers(0, height - side + 1))
         left = int(rng.integers(0, width - side + 1))
         mirror = bool(rng.integers(0, 2))
-        image = Image.fromarray(photo).resize(
-            (size, size), Image.Resampling.LANCZOS, box=(left, top, left + side, top + side)
-        )
+        image = Image.fromarray(photo).resize((size, size), Image.Resampling.LANCZOS,
+                                              box=(left, top, left + side, top + side))
         crop = np.asarray(image.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if mirror else image)
         if crop.std() >= MIN_STD and color.chroma(crop) >= MIN_CHROMA:
             return crop
-    raise ValueError(
-        f"no crop of a {width}x{height} sample photo passed the texture and colour checks "
-        f"in {MAX_DRAWS} draws; lower MIN_STD or MIN_CHROMA"
-    )
+    raise ValueError(f"no crop of a {width}x{height} sample photo passed the texture and colour checks "
+                     f"in {MAX_DRAWS} draws; lower MIN_STD or MIN_CHROMA")

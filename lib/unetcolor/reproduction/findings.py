@@ -1,13 +1,4 @@
-""""What this shows": each notebook's finding in a sentence or two, written from the tables
-that notebook itself just wrote (reports/<profile>/tables/), never typed.
-
-Every notebook ends with
-
-    findings.show("03_training", profile)
-
-which displays the Markdown of ``what_this_shows`` for it. The sentences say what the numbers
-are; for the smoke profile they say only that the code ran.
-"""
+""""What this shows": each notebook's finding in a sentence or two, written from the tables it wrote."""
 
 from __future__ import annotations
 
@@ -24,8 +15,7 @@ def _tables(profile: str) -> Path:
 
 
 def _caveat(profile: str) -> str:
-    """For the smoke profile, a sentence saying its numbers show only that the code runs (its photo
-    size and epochs read from the profile); nothing for any other profile."""
+    """For the smoke profile, a sentence saying its numbers show only that the code runs."""
     if profile != "smoke":
         return ""
     settings = profiles.load(profile)
@@ -177,9 +167,7 @@ HINT_GOALS = {10: 3.0, 50: 5.0}
 
 
 def hints(profile: str) -> str:
-    """The hints colorizer's PSNR with no hint, 10 and 50 against the automatic default and the
-    gray copy, its colorfulness and a*, b* AuC (notebook 08's table; the same for every profile:
-    it is the shipped record's)."""
+    """The hints colorizer's PSNR with 0, 10 and 50 hints against the default and the gray copy (notebook 08)."""
     curve = pd.read_csv(_tables(profile) / "08_hints.csv")
     at = curve.set_index(["method", "hints"])
     gray, automatic = at.loc[("gray copy", 0), "psnr"], at.loc[("automatic", 0), "psnr"]
@@ -205,8 +193,7 @@ WRITERS = {writer.__name__: writer for writer in (data_preparation, model, train
 
 
 def from_template(finding: dict, profile: str) -> str:
-    """A manifest finding {table, text}: text with each {column} (format spec allowed, e.g.
-    {psnr:.2f}) filled from the first row of reports/<profile>/tables/<table>."""
+    """A manifest finding {table, text}: text with each {column[:spec]} filled from the table's first row."""
     table = _tables(profile) / finding["table"]
     # records keep each column's own type: a count stays an integer beside a float column
     row = json.loads(table.read_text()) if table.suffix == ".json" else pd.read_csv(table).head(1).to_dict("records")[0]
@@ -218,8 +205,7 @@ def from_template(finding: dict, profile: str) -> str:
 
 
 def what_this_shows(notebook: str, profile: str) -> str:
-    """The finding of `notebook` as Markdown, from the profile's tables, written as its manifest
-    entry says (a writer of WRITERS by name, or a template)."""
+    """The finding of `notebook` as Markdown, as its manifest entry says (a writer or a template)."""
     finding = manifest.notebook(notebook).finding
     if isinstance(finding, dict):
         text = _caveat(profile) + from_template(finding, profile)

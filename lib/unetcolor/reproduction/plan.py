@@ -1,32 +1,7 @@
-"""Every training run a profile needs, whether it is here, and how long the rest would take.
-
-The runs: the profile's main run (profiles/<profile>.yaml, `main`), then its study (`study`:
-each level of each factor, each seed; the main run is also the study's reference level, so
-it is trained once). Each is bound to the prepared data (data.fingerprint), so photos other
-than those of a committed run make every run "missing": nothing trained on other photos is
-reused.
-
-A run is
-    finished  its records are here (metrics.json and history.csv), and for the main run its
-              weights too (model.keras or the float16 weights): notebooks 05-07 load them
-    partial   a checkpoint of some epochs is here: training resumes after them
-    missing   nothing of it is here
-
-Estimates are measured, never typed: unetcolor.unet.speed measures this machine training and
-running the run's own U-Net (cached per machine and model), in the precision the run would
-use (unetcolor.unet.precision); a run's estimate is its remaining epochs times (training photos /
-training images/s + validation photos / inference images/s), plus the first calls' tracing
-and compiling as measured, plus scoring the common validation photos once.
-
-Each time it estimates, `make reproduce` records the plan in reports/<profile>/plans/<machine>.json
-(record(); one file per machine, named by reproducibility.machine_key): the machine, the photos
-(count and data fingerprint), each run's status and estimate here, and what the whole profile
-would take from scratch on that machine. The README's times are generated from these
-records (unetcolor.reproduction.results), never typed.
-
-Which runs each notebook reads is the notebooks manifest's (unetcolor.manifest): `runs_read_by`
-gives their records to the staleness record.
-"""
+"""Every training run a profile needs (the main run, then the study), whether it is here (finished,
+partial or missing), and how long the rest would take on this machine, from unetcolor.unet.speed's
+measurement of each run's own U-Net in its precision. Plans are recorded per machine in
+reports/<profile>/plans/<machine key>.json."""
 
 from __future__ import annotations
 
@@ -73,9 +48,8 @@ class PlannedRun:
 
 
 def build(profile: str, root: Path | None = None) -> list[PlannedRun]:
-    """The profile's runs on its prepared data: the main run first, then the study's other
-    runs in the study's order (each distinct config once). Needs the prepared data
-    (notebook 01): FileNotFoundError naming `make data` otherwise."""
+    """The profile's runs on its prepared data, the main run first, each distinct config once;
+    FileNotFoundError naming `make data` without prepared data."""
     folders = paths.profile_paths(profile, root)
     settings = profiles.load(profile, root=root)
     fingerprint = data.fingerprint(folders.processed)
@@ -96,8 +70,8 @@ def build(profile: str, root: Path | None = None) -> list[PlannedRun]:
 
 
 def estimate(planned: list[PlannedRun], processed_dir: Path) -> None:
-    """Fill in each run's precision and from-scratch estimate, and each unfinished run's
-    estimate of what is left, from this machine's measurement (one per distinct model)."""
+    """Fill in each run's precision, from-scratch estimate and estimate of what is left, from this
+    machine's measurement."""
     common = len(data.common_validation_ids(processed_dir))
     for run in planned:
         decision = precision.resolve(run.config.precision, run.config)
@@ -112,10 +86,7 @@ def estimate(planned: list[PlannedRun], processed_dir: Path) -> None:
 
 
 def record(planned: list[PlannedRun], profile: str, root: Path | None = None) -> Path:
-    """Write the estimated plan to reports/<profile>/plans/<machine key>.json (atomically) and
-    return its path: one file per machine (reproducibility.machine_key: backend, accelerator,
-    CPU model, cores), the latest plan made there, with the photos it was made for (their
-    count and data fingerprint)."""
+    """Write the estimated plan to reports/<profile>/plans/<machine key>.json and return its path."""
     folders = paths.profile_paths(profile, root)
     here = {**machine(), "device": device_description()}
     target = folders.root / "reports" / profile / "plans" / f"{machine_key(here)}.json"
@@ -134,9 +105,7 @@ def record(planned: list[PlannedRun], profile: str, root: Path | None = None) ->
 
 
 def recorded(profile: str, root: Path | None = None) -> list[dict]:
-    """The plan records of reports/<profile>/plans/, each with its file ("file", relative to the
-    root) and machine key ("key"), the latest per machine: a record of a machine kept under
-    another name (an older naming) is read too, and a newer one of the same machine wins."""
+    """The latest plan record per machine in reports/<profile>/plans/, each with its "file" and "key"."""
     latest = {}
     root = paths.profile_paths(profile, root).root
     for path in sorted((root / "reports" / profile / "plans").glob("*.json")):
@@ -165,8 +134,7 @@ def table(planned: list[PlannedRun]) -> pd.DataFrame:
 
 
 def describe(planned: list[PlannedRun], profile: str) -> str:
-    """The plan as `make reproduce` prints it: every run, cached or not, each missing run's
-    estimate here, the device, and the total."""
+    """The plan as `make reproduce` prints it: every run, each missing run's estimate, the device, the total."""
     missing = [run for run in planned if run.status != "finished"]
     lines = [f"Plan for profile {profile!r}: {len(planned)} training runs, {len(planned) - len(missing)} finished, "
              f"{len(missing)} to train", table(planned).to_string(index=False)]
@@ -189,9 +157,8 @@ def duration(seconds: float) -> str:
 
 
 def runs_read_by(notebook: str, profile: str, root: Path | None = None) -> dict | None:
-    """The records of the runs a notebook reads (its manifest entry's `runs`), by content: {run folder: {file:
-    sha256}} (a missing run maps to None), for its staleness record; None for a notebook that
-    reads no run or where no data is prepared yet."""
+    """{run folder: {file: sha256} or None} of the runs a notebook reads, for its stamp; None where it
+    reads none or no data is prepared."""
     reads = manifest.notebook(notebook, root).runs
     folders = paths.profile_paths(profile, root)
     if reads is None or not (folders.processed / "manifest.json").is_file():

@@ -5,25 +5,8 @@
     python -m unetcolor reproduce --profile paper --plan                        # the plan alone
     python -m unetcolor reproduce --profile smoke --runs-only                   # data and runs, no notebook
 
-In order:
-1. notebook 01 prepares the photos (DATA_DIR, or the download; the smoke profile's bundled
-   crops only when no DATA_DIR is given) and notebook 02 shows the model: neither needs a run;
-2. the plan (unetcolor.reproduction.plan): every run the profile needs, finished or not, each missing
-   run's estimate on this machine from a measurement taken here, the device and the total;
-3. with --train: the main run first, then the notebooks that need only it (03, 05, 06, 07),
-   then the study, then notebook 04: one progress bar per run with its ETA, and a total.
-   An interrupted call resumes from each run's last checkpoint when called again;
-4. without --train, the notebooks whose runs are all here (notebook 04 needs the main run
-   and lists unfinished study runs itself); then, if any run is missing, a short message:
-   what is missing, the total estimate here and the two ways to train it, and exit code 2.
-
-With --runs-only the photos are prepared headless (unetcolor.photos.data) and every missing run is
-trained, with no notebook executed (`make runs`; `make test` uses it before nbval re-executes
-the committed notebooks against the runs).
-
-Nothing is re-executed or retrained whose inputs did not change (unetcolor.reproduction.staleness, the
-runs' cache keys), so a second identical call does nothing and says so.
-"""
+Without --train it runs the notebooks whose runs are here and, if a run is missing, says what and
+how to train it and exits with 2. Nothing whose inputs did not change is redone."""
 
 from __future__ import annotations
 
@@ -49,8 +32,7 @@ def reading(*kinds: str | None) -> list[str]:
 
 
 class ProgressBars(keras.callbacks.Callback):
-    """One bar for the run (its epochs, with tqdm's ETA) and one for all runs to train (epochs
-    weighted by each run's estimate, so its ETA is the total's)."""
+    """One bar for the run's epochs and one for all runs to train (weighted by their estimates)."""
 
     def __init__(self, run: plan.PlannedRun, total: tqdm):
         super().__init__()
@@ -81,8 +63,7 @@ def train_runs(planned: list[plan.PlannedRun], profile: str, total: tqdm) -> Non
 
 
 def train_in_parallel(planned: list[plan.PlannedRun], profile: str, jobs: int, total: tqdm) -> None:
-    """The study's runs up to `jobs` at a time, each in its own process (study.launch); the bars
-    follow each run's progress file."""
+    """The study's runs up to `jobs` at a time, each in its own process; the bars follow their progress files."""
     bars = {}
 
     def follow(job):

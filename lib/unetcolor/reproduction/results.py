@@ -2,17 +2,8 @@
 
     python -m unetcolor results --profile paper      # README.md between its markers, docs/results.md whole
 
-Everything quoted comes from reports/<profile>/tables/*.csv, models/<profile>/*/metrics.json
-(the notebooks write both), reports/<profile>/stamps/ (how long each notebook ran, where),
-reports/<profile>/plans/ (the training plans `make reproduce` estimated, per machine) and
-reports/bench/gpu-*/ (what a GPU measured).
-
-It writes only what one photo set gave: the main run, every notebook's stamp and the prepared
-photos (where there are any) must hold one data fingerprint (mixed_data). Otherwise, as after
-`make reproduce DATA_DIR=<other photos>` stopped for missing runs, it leaves both files as they
-were, says in one line what ran on which photos, and exits with code 2. Each time figure names
-the one machine it was measured on.
-"""
+Where the records hold more than one photo set (mixed_data), it writes nothing, says what ran on
+which photos, and exits with code 2."""
 
 from __future__ import annotations
 
@@ -138,8 +129,7 @@ def results_markdown(profile: str) -> str:
 
 def _paper_vs_replication(profile: str, claims: pd.DataFrame, psnr: pd.DataFrame, training: pd.Series,
                           statuses: pd.Series, splits: pd.DataFrame) -> pd.DataFrame:
-    """One row per setting or claim: what the paper states (Sections 3-4), what was run here and
-    what came out, every number of the last two columns read from the tables and the runs."""
+    """One row per setting or claim: what the paper states, what was run here and what came out."""
     tables = paths.profile_paths(profile).tables
     source = json.loads((tables / "data_source.json").read_text())
     model = pd.read_csv(tables / "model_summary.csv").iloc[0]
@@ -176,8 +166,7 @@ def _paper_vs_replication(profile: str, claims: pd.DataFrame, psnr: pd.DataFrame
 
 
 def _main_settings(profile: str, loss: bool = False) -> str:
-    """The main run's batch, learning rate, split and epochs (loss and optimizer first where asked),
-    from its config.json."""
+    """The main run's batch, learning rate, split and epochs (loss and optimizer first where asked)."""
     config = json.loads((runs.main_run_dir(profile) / "config.json").read_text())
     return ((f"{config['loss'].upper()}, Adam, " if loss else "")
             + f"batch {config['batch_size']}, learning rate {config['learning_rate']:g}, "
@@ -229,8 +218,7 @@ def _photos_of_notebook_06(profile: str) -> str:
 
 
 def _float16_sentence(profile: str) -> str:
-    """Which weights were scored: the committed float16 ones, with the effect of the rounding
-    that export_float16 measured (weights.json), where the main run has them."""
+    """Which weights were scored: the committed float16 ones, with the rounding's measured effect."""
     run_dir = runs.main_run_dir(profile)
     if not (run_dir / half_weights.RECORD_FILE).is_file():
         return ""
@@ -241,8 +229,7 @@ def _float16_sentence(profile: str) -> str:
 
 
 def _color_sentence(psnr: pd.DataFrame) -> str:
-    """Zhang et al.'s (2016) a*, b* error AuC and the mean a*, b* bias (metrics.color_summary), where
-    the summary has their rows (notebook 05 writes them; tables from before it did lack them)."""
+    """The a*b* error AuC and bias sentence, where the summary has their rows."""
     measures = psnr[psnr["metric"].isin(["ab_auc", "ab_auc_rebalanced", "a_bias", "b_bias"])]
     value = measures.set_index(["metric", "method"])["mean"]
     needed = [(metric, method) for metric in ("ab_auc", "ab_auc_rebalanced", "a_bias", "b_bias")
@@ -260,9 +247,8 @@ def _color_sentence(psnr: pd.DataFrame) -> str:
 
 
 def _gpu_lines(profile: str, folder: Path | None = None) -> list[str]:
-    """The paper profile's training time on one GPU: the published main run's history against
-    the measurements in reports/bench/gpu-h100/summary.json (unetcolor.commands.gpu_runs); none for
-    other profiles or where that file is missing."""
+    """The paper profile's main run's time on one GPU against reports/bench/gpu-h100/summary.json,
+    where that file is."""
     folder = folder or paths.project_root() / "reports" / "bench" / "gpu-h100"
     if profile != "paper" or not (folder / "summary.json").is_file():
         return []
@@ -298,8 +284,7 @@ def _gpu_lines(profile: str, folder: Path | None = None) -> list[str]:
 
 
 def _targets_sentence(targets: pd.DataFrame) -> str:
-    """How many of the accurate and vivid models' quality targets were met, and apart from them
-    how many of their budgets (size, training time; notebook 07's table, its `kind` column)."""
+    """How many of the models' quality targets and, apart, how many of their budgets were met."""
     parts = []
     for kind, label in (("quality", "quality targets"), ("budget", "budgets (file size, training time)")):
         met = targets.loc[targets["kind"] == kind, "met"]
@@ -321,8 +306,7 @@ def _levers_lines(tables: Path) -> list[str]:
 
 
 def _hints_lines(tables: Path) -> list[str]:
-    """Notebook 08's hint curve, where it is there (08_hints.csv): one row per number of hints, the
-    gray copy and the automatic default (which take no hints) beside them."""
+    """Notebook 08's hint curve (08_hints.csv), where it is there."""
     if not (tables / "08_hints.csv").is_file():
         return []
     curve = pd.read_csv(tables / "08_hints.csv")
@@ -379,8 +363,7 @@ def _missing_lines(profile: str) -> list[str]:
 
 
 def summary_markdown(profile: str) -> str:
-    """The README's first screen: the PSNR headline against the gray copy, each claim's verdict
-    with its seeds, and how long the two routes took where they were measured."""
+    """The README's first screen: the PSNR headline, each claim's verdict, and how long it takes."""
     tables = paths.profile_paths(profile).tables
     psnr = pd.read_csv(tables / "05_psnr_summary.csv").set_index(["metric", "method"])["mean"]
     claims = pd.read_csv(tables / "04_paper_claims.csv")
@@ -415,9 +398,7 @@ def summary_markdown(profile: str) -> str:
 
 
 def _time_lines(profile: str) -> list[str]:
-    """How long `make reproduce` took (the notebooks' stamps, per machine) and what training
-    the profile from scratch would take on each machine a plan was recorded on, the committed
-    runs' photos apart from any other photos."""
+    """How long `make reproduce` took and what training from scratch would take per recorded machine."""
     lines = ["**How long it takes** (from the records named):", "", *_notebook_time_lines(profile),
              *_plan_lines(profile)]
     gpu = paths.project_root() / "reports" / "bench" / "gpu-h100" / "summary.json"
@@ -430,8 +411,7 @@ def _time_lines(profile: str) -> list[str]:
 
 
 def _notebook_time_lines(profile: str) -> list[str]:
-    """The notebooks' last executions, one figure per machine they ran on: a sum over two
-    machines would time neither."""
+    """The notebooks' last executions, one figure per machine they ran on."""
     runtimes = _runtimes(profile)
     runtimes["seconds"] = pd.to_numeric(runtimes["seconds"], errors="coerce")
     timed = runtimes.dropna(subset=["seconds"])
@@ -465,9 +445,7 @@ def _machine_words(machine: dict) -> str:
 
 
 def _plan_lines(profile: str) -> list[str]:
-    """Each machine's from-scratch estimate (its plan record): first those made for the photos
-    of the committed runs (their data fingerprint), then those for any other photos, each
-    labelled with its photo count and fingerprint."""
+    """Each machine's from-scratch estimate: those for the committed runs' photos first, then others."""
     committed = _committed_data(profile)
     records = plan.recorded(profile)
     ours = [record for record in records if committed is not None and record.get("data") == committed]
@@ -493,8 +471,7 @@ def _plan_lines(profile: str) -> list[str]:
 
 
 def _committed_data(profile: str) -> str | None:
-    """The data fingerprint the profile's main run was trained on (its config.json); None where
-    no main run is recorded."""
+    """The data fingerprint of the profile's main run; None where no main run is recorded."""
     try:
         config = runs.main_run_dir(profile) / "config.json"
     except FileNotFoundError:
@@ -503,10 +480,8 @@ def _committed_data(profile: str) -> str | None:
 
 
 def mixed_data(profile: str) -> str | None:
-    """Why the findings cannot be written now, in one line, or None where they can: the main run,
-    every notebook's stamp (the data it prepared or read; a notebook executed with no photos
-    prepared holds none) and the prepared photos (where there are any) must be keyed to one data
-    fingerprint, so that no page mixes two photo sets."""
+    """Why the findings cannot be written now, in one line, or None: the main run, every notebook's stamp
+    and the prepared photos must share one data fingerprint."""
     committed = _committed_data(profile)
     if committed is None:
         return (f"no main run recorded for profile {profile!r} (models/{profile}/main.json); "

@@ -1,28 +1,12 @@
-"""Executing the numbered notebooks with papermill under a profile.
-
-A profile is `profiles/<name>.yaml`, the settings every notebook reads (unetcolor.profiles);
-papermill injects only the profile's name and what a user points at (DATA_DIR's photos,
-`--set photos_dir=...`, a model path). A `--set` name that no notebook declares is an
-error (papermill would only warn).
-
-A notebook re-executes only when what it reads changed since its last
-successful run, by content: its source, the package code, the profile's settings, its
-parameters, the photos or model files they name, the prepared data, the training runs it
-reads (see staleness.py; the record is reports/<profile>/stamps/<notebook>.json).
-Each notebook gets one line, `ran: <why>` or `current: ...`.
+"""Executing the numbered notebooks with papermill under a profile, each only when what it reads changed
+since its last successful run (staleness), with one line each: `ran: <why>` or `current: ...`.
 
     python -m unetcolor notebooks --profile smoke                 # all of them, in order
     python -m unetcolor notebooks --profile paper 03_training     # one
     python -m unetcolor notebooks --profile smoke --force         # all, stale or not
 
-`make reproduce` calls it through unetcolor.reproduction.reproduce, which first prints the training
-plan and trains what is missing where asked to.
-
-A notebook run by hand checks what it reads as `make reproduce` does: those that score a run on
-the prepared photos take it from main_run_on_prepared_photos, notebook 03 trains only when asked
-(require_trained). Where the check fails the notebook stops with a NotebookStop: a few lines that
-say which photos are prepared, which the run was trained on, and the command that fixes it.
-"""
+Papermill injects only the profile's name and what a user points at (--data-dir, --set NAME=VALUE);
+a --set name no notebook declares is an error."""
 
 from __future__ import annotations
 
@@ -49,8 +33,7 @@ from . import plan, staleness
 
 
 class NotebookStop(Exception):
-    """Stops a notebook with its message alone. IPython shows what _render_traceback_ returns in
-    place of a traceback; papermill still reports the cell as failed."""
+    """Stops a notebook with its message alone (IPython shows _render_traceback_ in place of a traceback)."""
 
     def _render_traceback_(self) -> list[str]:
         return str(self).splitlines()
@@ -68,9 +51,7 @@ def prepared_photos(profile: str, root: Path | None = None) -> str:
 
 
 def run_photos(run_dir: Path, profile: str, root: Path | None = None) -> str:
-    """The photos run_dir was trained on, in words: its data fingerprint (config.json), and where
-    they came from: the prepared photos' source when they are the same, else what notebook 01's
-    stamp, in this tree or as last committed, records for that fingerprint."""
+    """The photos run_dir was trained on, in words: its data fingerprint and, where known, their source."""
     fingerprint = runs.config(run_dir).data
     if data.fingerprint(paths.profile_paths(profile, root).processed) == fingerprint:
         return prepared_photos(profile, root)
@@ -82,10 +63,8 @@ def run_photos(run_dir: Path, profile: str, root: Path | None = None) -> str:
 
 
 def main_run_on_prepared_photos(profile: str, root: Path | None = None) -> Path:
-    """The profile's main run (models/<profile>/main.json) when it was trained on the prepared
-    photos (its config.json's `data` is data.fingerprint of data/processed/<profile>/); else
-    NotebookStop: which photos are prepared, which the run was trained on, and the commands
-    that make the two agree."""
+    """The profile's main run when it was trained on the prepared photos; else NotebookStop
+    naming both photo sets and the commands that make them agree."""
     folders = paths.profile_paths(profile, root)
     prepared = prepared_photos(profile, root)
     pointer = folders.models / runs.MAIN_POINTER
@@ -110,9 +89,8 @@ def main_run_on_prepared_photos(profile: str, root: Path | None = None) -> Path:
 
 
 def require_trained(profile: str, run_dir: Path, opted_in: bool, root: Path | None = None) -> None:
-    """Nothing when the profile's main run at run_dir is finished (with its weights) or when the
-    reader opted in to train it here; else NotebookStop with the plan's estimate for this machine
-    (unetcolor.reproduction.plan) and the commands that train it."""
+    """Nothing when the main run at run_dir is finished or the reader opted in to train it here; else
+    NotebookStop with this machine's estimate and the commands that train it."""
     status, done = runs.state(run_dir, needs_weights=True)
     if status == "finished" or opted_in:
         return
@@ -148,9 +126,8 @@ def _in_words(source: dict) -> str:
 
 
 def _prepared_from(fingerprint: str, profile: str, root: Path | None) -> dict | None:
-    """The source of the preparation whose data fingerprint is `fingerprint`, as data_source.json
-    records one (with the folder's file count where it was a folder), from notebook 01's stamp in
-    this tree or, failing that, as last committed; None where neither records it."""
+    """The data_source.json record of the preparation with data fingerprint `fingerprint`, from
+    notebook 01's stamp here or as last committed; None where neither records it."""
     root = root or paths.project_root()
     name = manifest.data_notebook(root)
     stamp_file = staleness.stamp_path(name, profile, root)
@@ -185,8 +162,7 @@ def _train_command(profile: str, root: Path | None) -> str:
 
 
 def _data_argument(source: dict) -> str:
-    """DATA_DIR for make, for photos from `source` (a data_source.json record): `make reproduce`
-    and `make data` prepare the photos again, from the download unless DATA_DIR names a folder."""
+    """DATA_DIR for make, for photos from `source` (a data_source.json record)."""
     return f' DATA_DIR="{source["folder"]}"' if source.get("kind") == "folder" else ""
 
 
@@ -195,8 +171,7 @@ def notebook_path(name: str, root: Path | None = None) -> Path:
 
 
 def notebook_parameters(name: str, root: Path | None = None) -> dict:
-    """The literals of a notebook's `parameters` cell, by name: what papermill may inject
-    (profile, data_dir, photos_dir, model paths), never a training setting."""
+    """The literals of a notebook's `parameters` cell, by name."""
     path = notebook_path(name, root)
     cells = [cell for cell in json.loads(path.read_text())["cells"]
              if "parameters" in cell.get("metadata", {}).get("tags", [])]
@@ -218,9 +193,7 @@ def declared_parameters(root: Path | None = None) -> set[str]:
 
 
 def injected_parameters(name: str, profile: str, extra: dict | None = None, root: Path | None = None) -> dict:
-    """What papermill injects into notebook `name`: `extra` (--set, --data-dir) and the
-    profile's name; only the keys the notebook declares. The settings themselves the
-    notebook reads from profiles/<profile>.yaml (unetcolor.profiles)."""
+    """What papermill injects into notebook `name`: the profile's name and those of `extra` it declares."""
     declared = notebook_parameters(name, root)
     values = {**(extra or {}), "profile": profile}
     return {key: value for key, value in values.items() if key in declared}
@@ -230,13 +203,8 @@ KERNEL_LOG = "kernel.log"
 
 
 def _kernel_manager(sockets: Path) -> type:
-    """A kernel manager whose kernel talks through Unix sockets in `sockets` (a private
-    temporary folder) instead of TCP ports on localhost: nothing else on the machine can
-    connect to it, and the kernel has no reason to warn about unencrypted TCP. It is given a minute
-    to shut down before it is interrupted. The kernel process's own stderr (not its cells', which
-    papermill relays) goes to `sockets`/kernel.log: ipykernel's teardown can print a traceback of
-    its own there when a loaded machine makes it race, which says nothing about the notebook;
-    run_notebook shows the file when a notebook fails."""
+    """A kernel manager on Unix sockets in `sockets` (a private folder) instead of TCP ports, with a
+    minute to shut down; the kernel's own stderr goes to `sockets`/kernel.log."""
 
     class LocalSocketKernelManager(AsyncKernelManager):
         @default("transport")
@@ -261,13 +229,8 @@ def _kernel_manager(sockets: Path) -> type:
 
 
 def run_notebook(name: str, profile: str, extra: dict | None = None, root: Path | None = None) -> Path:
-    """Execute one notebook into reports/<profile>/notebooks/<name>.ipynb.
-
-    The executed copy is written under a temporary name and renamed when the
-    run succeeds; a failed run is kept as <name>.failed.ipynb for inspection.
-    The paths papermill records in its metadata are made relative to the project
-    root, so an executed notebook names no folder of the machine it ran on.
-    """
+    """Execute one notebook into reports/<profile>/notebooks/<name>.ipynb, renamed into place on success
+    (a failed run is kept as <name>.failed.ipynb), with papermill's recorded paths relative to the root."""
     import papermill
 
     root = root or paths.project_root()
@@ -304,8 +267,7 @@ def run_notebook(name: str, profile: str, extra: dict | None = None, root: Path 
 
 
 def _relative_papermill_paths(executed: Path, recorded: dict[str, Path], root: Path) -> None:
-    """Set the executed notebook's papermill metadata `input_path`, `output_path` to
-    `recorded`, relative to root (papermill stores the absolute paths it was given)."""
+    """Set papermill's `input_path` and `output_path` metadata to `recorded`, relative to root."""
     import nbformat
 
     notebook = nbformat.reads(executed.read_text(encoding="utf-8"), as_version=nbformat.NO_CONVERT)
@@ -315,18 +277,14 @@ def _relative_papermill_paths(executed: Path, recorded: dict[str, Path], root: P
 
 
 def machine() -> str:
-    """What ran a notebook, in words: the CPU model and its usable cores (the notebooks' Keras
-    device is in their own environment cell)."""
+    """What ran a notebook, in words: the CPU model and its usable cores."""
     return f"{cpu_model()}, {usable_cores()} cores"
 
 
 def run(names: list[str], profile: str, extra: dict | None = None, force: bool = False,
         root: Path | None = None) -> list[staleness.Decision]:
-    """Re-execute those of `names` (run in the manifest's order) whose inputs changed since their
-    last successful run, or all of them with force; print one line per notebook.
-
-    Each decision is taken just before the notebook's turn, so one that reads what an earlier
-    one wrote (the prepared data) sees it as it is then."""
+    """Re-execute those of `names`, in the manifest's order, whose inputs changed (all with force), each decided
+    just before its turn; print one line per notebook."""
     root = root or paths.project_root()
     decisions = []
     for entry in [entry for entry in manifest.load(root) if entry.name in names]:
@@ -355,8 +313,7 @@ def run(names: list[str], profile: str, extra: dict | None = None, force: bool =
 
 
 def parse_settings(items: list[str], declared: set[str]) -> dict:
-    """`--set NAME=VALUE` items for the notebooks (config.parse_assignments); ValueError for a
-    name no notebook declares."""
+    """`--set NAME=VALUE` items for the notebooks; ValueError for a name no notebook declares."""
     settings = parse_assignments(items)
     for name in settings:
         if name not in declared:

@@ -1,53 +1,19 @@
-"""Whether a notebook must re-execute, decided by the content of what it reads; and the rule
-every cache of the project follows.
+"""Whether a notebook must re-execute, decided by the content of what it reads; and the rule every cache
+follows: a result is reused only when everything that can change it is the same, by content (never file
+times), and whatever was reused or redone is said. The caches and their keys:
 
-The rule: a cached result is reused only when everything that can change it is the same, by
-content (never by file times), and whatever was reused or redone is said. Each cache and its key:
+    notebooks        this module's stamps, reports/<profile>/stamps/<notebook>.json
+    prepared data    data.prepare_dataset: each source file's path and content, and the parameters;
+                     downstream, data.fingerprint
+    training runs    config.TrainConfig.key: every setting, the data's fingerprint and the network's
+                     (unet.model.architecture_fingerprint); not precision, device or other code
+    speed            unetcolor.unet.speed: the machine, the libraries and the model measured
 
-    notebooks        this module: the record below, in reports/<profile>/stamps/
-    prepared data    data.prepare_dataset: each source file's path and content, and the preparation
-                     parameters (manifest.json); its identity for everything downstream is
-                     data.fingerprint (the kept photos' content, parameters, split manifests)
-    training runs    config.TrainConfig.key, the run folder's name: every setting of the run and
-                     its model, the data's fingerprint, and the fingerprint of the network those
-                     settings build (unet.model.architecture_fingerprint: each layer's kind,
-                     shaping settings, output and weight shapes, and inputs). Precision and the
-                     device are left out (they move numbers by rounding only, and are recorded in
-                     environment.json), and so is the rest of the code: a refactor that builds the
-                     same network must not retrain a 16-hour study (unetcolor.unet.runs)
-    speed            unetcolor.unet.speed: the machine (CPU, cores, bfloat16 flags, device, library
-                     versions) and the model measured
-
-After a notebook succeeds the runner writes its stamp, reports/<profile>/stamps/<notebook>.json:
-a record of the run's inputs, by content, and their fingerprint (sha256 of the record). The next
-run computes the record again; the notebook re-executes when the record differs, when the
-executed notebook is missing, or when asked to (--force), and `decide` says why. File times play
-no part, so a fresh clone, a copied folder or a `touch` changes nothing (as in `dvc repro`).
-
-What a notebook's record holds:
-    notebook    sha256 of notebooks/<name>.ipynb
-    code        sha256 of each module of the package the notebook's code reaches through its
-                imports, top-level or inside functions (unetcolor.dependencies), by path within
-                the package: editing the `colorize` command re-executes no notebook, editing
-                metrics.py the notebooks that reach it
-    settings    the sections of the profile's settings it reads (profiles/<profile>.yaml, with
-                what it extends applied; its `sections` in the notebooks manifest, unetcolor.manifest)
-    parameters  what papermill injects: the profile's name, --set and --data-dir
-    folders     each *_dir / *_path parameter that names a local file or folder (DATA_DIR's
-                photos, photos_dir, model_path): file count, bytes, and one sha256 over the
-                files' names, sizes and contents
-    data        every later notebook: the prepared data that notebook 01 wrote (`prepared_data`)
-    runs        the training runs it reads (its manifest entry's `runs`), each finished
-                run's records by sha256, a missing run as null: a run trained since re-executes
-                exactly the notebooks that read it
-    records     sha256 of each file its manifest entry's `records` globs match (notebook 07: the
-                shipped colorizers and the records of the candidates and levers tried for them)
-
-The notebook that prepares the data (notebook 01, `writes_data` in the manifest) writes it, so that data is its output, not its input: its stamp also
-records the data it wrote ("outputs"), and it re-executes when that data is missing or has since
-been replaced (by `python -m unetcolor data`, say). A notebook that re-ran with unchanged
-inputs keeps its stamp, so the notebooks after it stay current.
-"""
+A stamp records a notebook's inputs; it re-executes when they differ, when its executed copy is
+missing, or with --force. The inputs: the notebook's source, the package modules it reaches
+(unetcolor.dependencies), the profile sections it reads, the injected parameters, the files and
+folders they name, the prepared data, the runs it reads and its manifest `records`. The notebook that
+writes the data also records it as its output and re-executes when that data is replaced."""
 
 from __future__ import annotations
 
@@ -75,17 +41,15 @@ def file_digests(files, within: Path | None = None) -> dict[str, str]:
 
 
 def code_digests(notebook: Path, root: Path) -> dict[str, str]:
-    """sha256 of each package module the notebook's code reaches through its imports
-    (unetcolor.dependencies), keyed by its path within the package."""
+    """sha256 of each package module the notebook's code reaches, keyed by its path within the package."""
     files = dependencies.module_files(root)
     package = dependencies.package_folder(root)
     return file_digests((files[name] for name in dependencies.notebook_modules(notebook, root)), within=package)
 
 
 def content_digest(path: Path) -> dict:
-    """A file or folder by content: {"files", "bytes", "sha256"}, the sha256 over each file's
-    name (relative, POSIX), size and contents. Hidden files are left out, as data.scan_files
-    leaves them out. Hashing is cheap next to a notebook: 1,540 photos (36 MB) take 0.3 s."""
+    """A file or folder by content: {"files", "bytes", "sha256"} over each non-hidden file's relative
+    name, size and contents."""
     if path.is_file():
         return {"files": 1, "bytes": path.stat().st_size, "sha256": sha256_file(path)}
     files = sorted(
@@ -101,9 +65,7 @@ def content_digest(path: Path) -> dict:
 
 
 def prepared_data(folder: Path) -> dict | None:
-    """The identity of a prepared-data folder, or None where it holds none: data.fingerprint,
-    over each kept photo's content hash, the preparation parameters and the split manifests
-    (not the photos' file times, which differ between two downloads of the same photos)."""
+    """The identity of a prepared-data folder (data.fingerprint), or None where it holds none."""
     if not ((folder / "manifest.json").is_file() and (folder / "index.csv").is_file()):
         return None
     return {"fingerprint": data.fingerprint(folder)}
@@ -124,10 +86,7 @@ def read_stamp(name: str, profile: str, root: Path | None = None) -> dict | None
 
 def inputs(name: str, profile: str, parameters: dict, settings: dict, runs: dict | None = None,
            root: Path | None = None) -> dict:
-    """The record of what notebook `name` reads (see the module docstring), computed now.
-
-    parameters: the values papermill injects; settings: the profile's; runs: the records of
-    the runs it reads (unetcolor.reproduction.plan.runs_read_by), or None."""
+    """The record of what notebook `name` reads, computed now."""
     root = root or paths.project_root()
     parameters = json.loads(json.dumps(parameters))  # as a stamp stores them: tuples become lists
     record = {
@@ -236,12 +195,8 @@ def changes(old: dict, new: dict) -> list[str]:
 
 def record_run(name: str, profile: str, record: dict, root: Path | None = None,
                execution: dict | None = None) -> bool:
-    """Write the stamp of a successful run of `name` with inputs `record` (computed before it ran).
-    execution: how the run went (the runner gives its wall seconds and the machine); kept in the
-    stamp as ``execution`` but, like ``recorded``, not part of what decides staleness.
-
-    Atomic (a temporary file renamed into place), and only when its inputs change: a rerun
-    with the same inputs keeps the stamp, its `recorded` time and its execution. Returns whether it wrote."""
+    """Write the stamp of a successful run of `name` with inputs `record`, atomically and only when its
+    inputs changed; `execution` (wall seconds, machine) is kept but decides nothing. Returns whether it wrote."""
     root = root or paths.project_root()
     stamp = {"version": STAMP_VERSION, "notebook": name, "profile": profile,
              "fingerprint": sha256_json(record), "inputs": record}

@@ -1,12 +1,5 @@
-"""The paper's Section 4 claims, judged from the study's run records (study.study_results).
-
-With one seed per setting, as the paper ran it, no difference can be told from
-seed-to-seed noise. With two or more, each level's mean and range over its seeds
-are compared: a claim is "confirmed" or "contradicted" only when the ranges of the
-levels compared do not overlap; otherwise the verdict says which way the mean
-points and that it is "not settled". Every number in a finding is formatted from
-the records.
-"""
+"""The paper's Section 4 claims, judged from the study's run records: "confirmed" or "contradicted" only
+where the seeds' ranges of the levels compared do not overlap, else which way the mean points."""
 
 from __future__ import annotations
 
@@ -17,9 +10,8 @@ SPREAD_COLUMNS = ("best_val_loss", "final_val_loss", "final_val_accuracy", "fina
 
 
 def summarize_seeds(results: pd.DataFrame) -> pd.DataFrame:
-    """One row per (factor, value): the number of seeds and, per metric, the mean over
-    seeds and its range (<metric>, <metric>_min, <metric>_max). A metric no run of a
-    level recorded (e.g. common_val_loss of runs whose weights were not kept) is NaN."""
+    """One row per (factor, value): the seeds and, per metric, the mean and range over them
+    (<metric>, <metric>_min, <metric>_max); NaN where no run of the level recorded it."""
     rows = []
     for (factor, value), group in results.groupby(["factor", "value"], sort=False):
         row = {"factor": factor, "value": value, "seeds": len(group)}
@@ -47,8 +39,7 @@ def _level(summary: pd.DataFrame, factor: str, value) -> pd.Series | None:
 
 
 def _settled(a: pd.Series, b: pd.Series, column: str) -> bool:
-    """A difference counts as settled when both levels have two or more seeds and their
-    ranges over the seeds do not overlap; with one seed the spread is unknown."""
+    """Settled: both levels have two or more seeds and their ranges do not overlap."""
     if min(a[f"{column}_n"], b[f"{column}_n"]) < 2:
         return False
     return a[f"{column}_max"] < b[f"{column}_min"] or b[f"{column}_max"] < a[f"{column}_min"]
@@ -60,8 +51,7 @@ def _seed_note(*levels: pd.Series, column: str) -> str:
 
 
 def _verdict(holds: bool, settled: bool, seeds: int) -> str:
-    """'confirmed' / 'contradicted' when the seeds settle it; otherwise what the means say,
-    marked as not settled (within the seeds' spread, or only one seed)."""
+    """'confirmed' / 'contradicted' where the seeds settle it, else what the means say, not settled."""
     if settled:
         return "confirmed" if holds else "contradicted"
     lean = "holds" if holds else "does not hold"
@@ -121,10 +111,7 @@ def _batch_claim(summary: pd.DataFrame) -> dict:
 
 
 def _split_claims(summary: pd.DataFrame) -> list[dict]:
-    """The paper's Section 4 on splits: 70/30 lowers validation loss and raises validation
-    accuracy; 90/10 raises training accuracy but lowers validation accuracy (each against
-    80/20). Each split validates on its own photos; where both models were scored on the
-    photos no split trains on (common_val_*), that comparison is added."""
+    """The split claims (70/30 and 90/10 against 80/20), with the common photos' comparison where scored."""
     def common(claimed, column):
         a, b = _level(summary, "split", claimed), _level(summary, "split", "80_20")
         if a is None or b is None or not (a[f"common_{column}_n"] and b[f"common_{column}_n"]):
@@ -148,15 +135,8 @@ def _split_claims(summary: pd.DataFrame) -> list[dict]:
 
 
 def check_paper_claims(results: pd.DataFrame) -> pd.DataFrame:
-    """The paper's Section 4 conclusions, each judged from this study's run records.
-
-    Batch size and learning rate are judged by the best validation loss (the paper's own
-    criterion, its loss curves); the split claims by the quantity each names. With two
-    or more seeds per level a claim is 'confirmed' or 'contradicted' only when the seeds'
-    ranges do not overlap; otherwise (or with one seed) the verdict says which way the
-    mean points and that it is not settled. Returns claim, verdict, seeds, finding;
-    every number in a finding is formatted from `results`.
-    """
+    """Each Section 4 claim judged from `results` (batch size and learning rate by the best validation
+    loss, splits by the quantity each names): claim, verdict, seeds, finding."""
     summary = summarize_seeds(results)
     rate_extra = ""
     low, high = _level(summary, "learning_rate", 1e-4), _level(summary, "learning_rate", 1e-3)

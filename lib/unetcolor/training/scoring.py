@@ -1,22 +1,5 @@
-"""What a finished run scores on photos, kept in its own records.
-
-When a run finishes, train.train colorizes its validation photos and scores them against their
-originals beside the gray copy (the gray input in three channels); the means go into the run's
-metrics.json under "scores":
-
-    "scores": {"validation": {...}, "common": {...}}
-
-"validation" is the run's own validation photos, "common" the photos that are validation photos
-in every split (data.common_validation_ids), where runs with different splits compare on equal
-terms. Each holds: photos, psnr and ssim (paper eq. 3 and SSIM on 8-bit RGB, means over the
-photos), gray_psnr and gray_ssim (the gray copy's), colorfulness and true_colorfulness. Keras'
-loss and "accuracy" are in the same file already: final_val_* for the run's own photos,
-common_val_* for the common ones.
-
-No notebook then needs a study run's weights: notebook 04 reads these numbers. A run trained
-before scores existed is scored afterwards, where its weights are here, by
-`python -m unetcolor train --rescore models/<profile>/<run>` (rescore()).
-"""
+"""What a finished run scores on its validation photos and on the common ones (validation photos in every
+split), kept in its metrics.json under "scores"."""
 
 from __future__ import annotations
 
@@ -33,9 +16,8 @@ SUBSETS = ("validation", "common")
 
 
 def photo_scores(model: keras.Model, processed_dir: Path, split: str, batch_size: int = 16) -> dict:
-    """{"validation": {...}, "common": {...}} for model on the prepared data's photos (see the
-    module docstring for the keys). The common photos are among every split's validation
-    photos, so each photo is colorized once."""
+    """{"validation": {...}, "common": {...}}: photos, psnr, ssim, gray_psnr, gray_ssim, colorfulness and
+    true_colorfulness of model on the prepared data, each photo colorized once."""
     rgb, gray = data.load_arrays(processed_dir)
     _, val_ids = data.load_split(processed_dir, split)
     truth, gray_val = np.asarray(rgb[val_ids]), np.asarray(gray[val_ids])
@@ -59,9 +41,8 @@ def flat(metrics_record: dict) -> dict:
 
 
 def rescore(run_dir: Path, processed_dir: Path, model: keras.Model, split: str, data_key: str) -> dict:
-    """Add "scores" to the metrics.json of a finished run whose model is given (loaded from its
-    folder by the caller) and return them. Refused, with a message naming the folder, when the
-    prepared data is not the data the run was trained on (data_key: its config's `data`)."""
+    """Add "scores" to a finished run's metrics.json and return them; refused, naming the folder, when the
+    prepared data is not the run's."""
     run_dir = Path(run_dir)
     here = data.fingerprint(processed_dir)
     if data_key and here != data_key:

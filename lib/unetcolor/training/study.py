@@ -1,13 +1,5 @@
-"""The one-factor-at-a-time hyperparameter study of the paper's Section 4.
-
-From the main run (the profile's `main` section) one factor is changed at a time: batch size,
-learning rate or split, over the levels of its `study` section. Runs are cached by their config's
-key, so the main run is shared with notebook 03 and an interrupted study resumes.
-One seed per setting, as the paper ran it, cannot tell a real difference from
-seed-to-seed noise; `seeds=n` repeats every setting with seeds base.seed,
-base.seed + 1, ..., and the tables and verdicts (unetcolor.training.claims) then use the
-mean and the spread.
-"""
+"""The one-factor-at-a-time hyperparameter study of the paper's Section 4 (each setting over `seeds`
+seeds), and ``launch``, the one launcher of parallel training runs."""
 
 from __future__ import annotations
 
@@ -32,12 +24,7 @@ from .train import add_checkpoint_arguments, train
 
 
 def study_configs(base: TrainConfig, batch_sizes, learning_rates, splits, seeds: int = 1) -> pd.DataFrame:
-    """One row per (factor, value, seed): the config that changes only that factor
-    (and the seed: base.seed + 0, 1, ..., seeds - 1).
-
-    The base config appears once per factor (as that factor's reference level)
-    but is trained only once per seed, since identical configs share a run folder.
-    """
+    """One row per (factor, value, seed): the config that changes only that factor (and the seed)."""
     if seeds < 1:
         raise ValueError(f"seeds must be at least 1, got {seeds}")
     rows = []
@@ -64,22 +51,15 @@ def run_study(plan: pd.DataFrame, processed_dir: Path, models_dir: Path, workers
 
 
 def compile_signature(config: TrainConfig) -> str:
-    """What fixes the programs XLA compiles for a run: the model, the batch size and last batch
-    (training shapes), the split (validation shapes) and the precision. Runs that differ only
-    in learning rate or seed share it."""
+    """What fixes the programs XLA compiles for a run: model, batch sizes, split and precision."""
     return json.dumps({"model": dataclasses.asdict(config.model), "batch_size": config.batch_size,
                        "last_batch": config.last_batch, "split": config.split, "precision": config.precision},
                       sort_keys=True, default=list)
 
 
 class Stagger:
-    """When to start the next of several runs trained at once on one machine.
-
-    A run compiles its programs in its first epoch. Compilations running side by side slow each
-    other down (on one H100, four at once took 96-123 s each against 31.5 s for one alone), so
-    at most one run is in its first epoch at a time. With JAX's persistent compilation cache
-    (`cache=True`), a run whose compile signature (compile_signature) has already finished an
-    epoch here finds its programs in the cache and may start at once."""
+    """When to start the next of several runs trained at once: at most one in its first (compiling) epoch,
+    except that with JAX's persistent cache a run whose signature has finished an epoch starts at once."""
 
     def __init__(self, cache: bool):
         self.cache = cache
@@ -108,16 +88,9 @@ def missing_runs(plan: pd.DataFrame, models_dir: Path) -> pd.DataFrame:
 
 
 def study_results(plan: pd.DataFrame, models_dir: Path, processed_dir: Path | None = None) -> pd.DataFrame:
-    """Per (factor, value, seed) of every finished run: final and best validation loss,
-    Keras accuracy, PSNR, wall time, the Keras scores on the photos no split trains on
-    (common_val_*, see train.common_validation_metrics), and where the run has them its photo
-    scores (validation_* and common_*: PSNR, SSIM and the gray copy's, unetcolor.training.scoring).
-    Unfinished runs are left out (see missing_runs).
-
-    Given processed_dir, a run without common_val_* whose own validation photos are
-    exactly the common ones (the smallest split's) takes its final validation loss and
-    accuracy as those scores; common_val_source says where each came from.
-    """
+    """Per (factor, value, seed) of every finished run: its losses, accuracies, PSNR, wall time and
+    scores on the common photos. With processed_dir, a run validated on exactly the common photos takes its
+    own validation numbers as those (common_val_source says which)."""
     common = set(data.common_validation_ids(processed_dir).tolist()) if processed_dir else None
     rows = []
     for record in plan.to_dict("records"):
@@ -149,10 +122,8 @@ def study_histories(plan: pd.DataFrame, models_dir: Path) -> pd.DataFrame:
 
 def plan_for_profile(profile: str, seeds: int | None = None, data_fingerprint: str | None = None,
                      settings: dict | None = None) -> pd.DataFrame:
-    """The study of profiles/<profile>.yaml (its `study` section, from its main run), bound to
-    the profile's prepared data (or to data_fingerprint, e.g. the one a committed run records);
-    seeds, if given, overrides the profile's; settings {"section.key": value} override others
-    for this call (the command's --set), never the file."""
+    """The profile's study, bound to its prepared data (or to data_fingerprint); seeds and settings
+    {"section.key": value} override the profile's for this call."""
     settings_of = profiles.load(profile, settings)
     fingerprint = data_fingerprint or data.fingerprint(paths.profile_paths(profile).processed)
     base = runs.keyed(settings_of.main, fingerprint)
@@ -162,9 +133,8 @@ def plan_for_profile(profile: str, seeds: int | None = None, data_fingerprint: s
 
 
 def interrupt_and_wait(processes: list) -> None:
-    """Pass an interrupt on to training processes started in sessions of their own (so a Ctrl-C
-    or a time budget's signal reaches them once, from here): each finishes its epoch, checkpoints
-    it and exits. A second interrupt while waiting is passed on too: they stop at once."""
+    """Pass an interrupt on to the training processes (each checkpoints its epoch and exits) and
+    wait; a second interrupt stops them at once."""
     for process in processes:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
@@ -181,9 +151,7 @@ def interrupt_and_wait(processes: list) -> None:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Job:
-    """One training run for launch: its name (in messages), the command that trains it, its run
-    folder (whose progress file says how far it is), its compile signature (compile_signature),
-    and what its process's environment adds."""
+    """One training run for launch: name, command, run folder, compile signature and environment additions."""
     name: str
     command: list[str]
     run_dir: Path
@@ -192,14 +160,10 @@ class Job:
 
 
 def launch(jobs: list[Job], at_once: int, quiet: bool = False, on_start=None, on_poll=None, on_end=None) -> list[Job]:
-    """Run each job's command in a process (and session) of its own, up to at_once at a time, in
-    list order as Stagger allows: one compiling at a time, and where JAX's persistent compilation
-    cache is set (JAX_COMPILATION_CACHE_DIR), runs of a signature already compiled here at once.
-    On one GPU this packs several runs and overlaps their input work. quiet: their output is
-    dropped. Hooks, each given the job: on_start; on_poll, about every half second while it runs;
-    on_end, with its exit status too. Returns the jobs that failed. An interrupt is passed on
-    (interrupt_and_wait: each run checkpoints its epoch), then raised again naming the
-    unfinished jobs."""
+    """Run each job's command in a session of its own, up to at_once at a time, as Stagger allows.
+
+    Hooks, given the job: on_start, on_poll (about every half second), on_end (with its exit status).
+    Returns the jobs that failed; an interrupt is passed on, then raised again naming the unfinished jobs."""
     import subprocess  # only the launcher starts processes
 
     environment = dict(os.environ)
@@ -238,8 +202,7 @@ def launch(jobs: list[Job], at_once: int, quiet: bool = False, on_start=None, on
 
 
 def run_in_parallel(plan: pd.DataFrame, args) -> int:
-    """Train each distinct run of the plan in its own process (launch), up to `args.jobs` at a
-    time, base run first."""
+    """Train each distinct run of the plan in its own process, up to `args.jobs` at a time."""
     # by seed, and within a seed the base run (shared by every factor, so listed most often) first
     uses = plan["run"].map(plan["run"].value_counts())
     distinct = (plan.assign(uses=uses).sort_values(["seed", "uses"], ascending=[True, False], kind="stable")

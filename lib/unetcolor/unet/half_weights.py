@@ -1,14 +1,5 @@
-"""A finished run's weights stored in float16: half the size, loaded back into float32.
-
-The paper model's float32 `model.keras` is 66 MB, too large to commit; its
-weights in float16 are 33 MB. `weights-float16.npz` holds one array per model
-weight, in `model.weights` order (keys w000, w001, ...); `weights.json` beside
-it records the file's sha256, the sha256 of the model.keras it came from, and
-how much the rounding changes the validation PSNR (measured at export).
-
-Loading rebuilds the run's U-Net from its config.json, checks the sha256, reads
-the arrays without pickle and casts them to float32.
-"""
+"""A finished run's weights in float16 (weights-float16.npz, one array per model weight in order) with
+weights.json (the file's sha256, its model.keras's, the PSNR change), loaded back into float32."""
 
 from __future__ import annotations
 
@@ -34,10 +25,8 @@ def save(model: keras.Model, path: Path) -> str:
 
 
 def load_into(model: keras.Model, path: Path, expected_sha256: str) -> keras.Model:
-    """Set model's weights (float32) from a float16 file after checking its sha256.
-
-    Raises ValueError naming the file when the hash, the count or a shape differs.
-    """
+    """Set model's weights (float32) from a float16 file after checking its sha256; ValueError names the
+    file when the hash, the count or a shape differs."""
     path = Path(path)
     actual = sha256(path)
     if actual != expected_sha256:

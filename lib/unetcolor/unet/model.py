@@ -1,25 +1,5 @@
-"""The paper's U-Net (Section 3.1), in Keras 3 only (runs on TensorFlow or JAX).
-
-Shapes for the paper profile's model (profiles/paper.yaml: filters 64-128-256-512-512-512):
-
-    input gray                        (batch, 256, 256, 1)
-    down 1  conv 3x3/2, LeakyReLU     (batch, 128, 128,  64)
-    down 2                            (batch,  64,  64, 128)
-    down 3                            (batch,  32,  32, 256)
-    down 4                            (batch,  16,  16, 512)
-    down 5                            (batch,   8,   8, 512)
-    down 6  (bottleneck)              (batch,   4,   4, 512)
-    up 1  upsample, conv 3x3, ReLU    (batch,   8,   8, 512) ++ down 5 -> 1024
-    up 2                              (batch,  16,  16, 512) ++ down 4 -> 1024
-    up 3                              (batch,  32,  32, 256) ++ down 3 ->  512
-    up 4                              (batch,  64,  64, 128) ++ down 2 ->  256
-    up 5                              (batch, 128, 128,  64) ++ down 1 ->  128
-    up 6                              (batch, 256, 256,  64) ++ input  ->   65
-    output conv 3x3, tanh             (batch, 256, 256,   3)
-
-UpSampling2D plus a convolution (the paper's Section 3.1.2) rather than a
-strided Conv2DTranspose: it is also about six times faster under XLA on GPUs.
-"""
+"""The paper's U-Net (Section 3.1) in Keras 3: six stride-2 convolutions down, six UpSampling2D and
+convolution steps up with skip connections, a tanh output."""
 
 from __future__ import annotations
 
@@ -52,10 +32,7 @@ def _up(x, skip, filters: int, config: ModelConfig, index: int):
 
 
 def build_unet(config: ModelConfig) -> keras.Model:
-    """Gray (N, S, S, 1) in [0, 1] -> colour (N, S, S, C) in [-1, 1] via tanh.
-
-    C is 3 (RGB, the paper) or 2 (a*, b* scaled by 1/128, the L*a*b* variant).
-    """
+    """Gray (N, S, S, 1) in [0, 1] -> colour (N, S, S, C) in [-1, 1]: C = 3 (RGB) or 2 (a*, b* / 128)."""
     size = config.image_size
     gray = keras.Input(shape=(size, size, 1), name="gray")
 
@@ -86,8 +63,8 @@ _ARCHITECTURE_KEYS = ("filters", "kernel_size", "strides", "padding", "dilation_
 
 
 def architecture(config: ModelConfig) -> list[dict]:
-    """What the network of ``config`` computes, layer by layer: its kind, the settings that shape
-    its computation, its output shape, its weights' shapes, and the layers it reads."""
+    """What the network of ``config`` computes, layer by layer: kind, settings, output and weight shapes,
+    inputs."""
     model = build_unet(config)
     described = []
     for layer in model.layers:
@@ -106,19 +83,13 @@ def architecture(config: ModelConfig) -> list[dict]:
 
 @functools.lru_cache(maxsize=None)
 def architecture_fingerprint(config: ModelConfig) -> str:
-    """12 hex digits of sha256 over ``architecture(config)``: part of a training run's cache key,
-    so that a change to what build_unet computes gives new run folders even where no setting
-    changed, while a refactor that builds the same network keeps them."""
+    """12 hex digits of sha256 over ``architecture(config)``, part of a run's cache key."""
     text = json.dumps(architecture(config), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def conv_flops(model: keras.Model) -> int:
-    """Multiply-adds x 2 of every Conv2D for one image in a forward pass (FLOPs).
-
-    Counts 2 * H_out * W_out * k_h * k_w * C_in * C_out per convolution; the
-    activations, upsampling and concatenations add well under 1% and are left out.
-    """
+    """FLOPs of every Conv2D for one image in a forward pass (2 * H_out * W_out * k_h * k_w * C_in * C_out)."""
     total = 0
     for layer in model.layers:
         if isinstance(layer, layers.Conv2D):
@@ -132,13 +103,6 @@ def layer_table(model: keras.Model):
     """A pandas DataFrame: layer name, type, output shape and parameter count."""
     import pandas as pd
 
-    rows = [
-        {
-            "layer": layer.name,
-            "type": type(layer).__name__,
-            "output_shape": str(tuple(layer.output.shape)),
-            "parameters": layer.count_params(),
-        }
-        for layer in model.layers
-    ]
+    rows = [{"layer": layer.name, "type": type(layer).__name__, "output_shape": str(tuple(layer.output.shape)),
+             "parameters": layer.count_params()} for layer in model.layers]
     return pd.DataFrame(rows)

@@ -24,11 +24,11 @@ from dataclasses import asdict, dataclass
 
 import keras
 
-from ..config import TrainConfig
+from ..config import PRECISIONS, TrainConfig
 from ..reproducibility import cpu_model
 from . import speed
 
-SETTINGS = ("auto", "float32", "bfloat16")
+SETTINGS = PRECISIONS  # a run's precision settings
 
 
 @dataclass(frozen=True)

@@ -1,34 +1,14 @@
-"""A training run's folder: what it holds, and what state it is in. This is the one description
-of the folder (unetcolor.training.train writes it).
+"""A training run's folder, models/<profile>/<run>/, and its state.
 
-    models/<profile>/<run>/
-        config.json        the TrainConfig, bound to the prepared data (its fingerprint)
-        environment.json   Python, libraries, device, precision and why
-        history.csv        one row per epoch: Keras' logs, seconds, images, compilations
-        progress.json      epochs done so far (rewritten every epoch, removed at the end)
-        checkpoint.keras   the model with optimizer state after the last checkpointed epoch,
-        state.json         and how many epochs that was, with the checkpoint's sha256 (written after it)
-        model.keras        the final float32 model (not committed: too large for the paper's)
-        weights-float16.npz, weights.json   the final weights in float16 (committed for a main run)
-        metrics.json       final and best numbers and the run's photo scores: written last
+    config.json, environment.json, history.csv    the settings, the machine, one row per epoch
+    progress.json                                 epochs done so far (removed at the end)
+    checkpoint.keras, state.json                  the last checkpoint and its epoch and sha256
+    model.keras, weights-float16.npz, weights.json    the final model, and its weights in float16
+    metrics.json                                  final and best numbers: written last
 
-A run is
-    finished  metrics.json and history.csv are here: its records are complete (a study run
-              needs nothing more); it is *loadable* when its weights are here too
-    partial   a checkpoint and state.json are here: training resumes after that epoch
-    missing   nothing of it is here
-
-Every file is written atomically (a temporary name renamed into place), so a process killed at
-any moment leaves a folder that resumes; resuming removes the temporaries of a write it interrupted.
-
-models/<profile>/main.json names the profile's main run, the one notebooks 03 and 05-07 read.
-
-A run's folder name ends in its cache key (config.TrainConfig.key): every setting, the prepared
-data's fingerprint and the fingerprint of the network its settings build (``keyed``). Runs
-trained before the key held the architecture are renamed by ``adopt_architecture``
-(`python -m unetcolor train --adopt-architecture`), which declares they were trained by the
-U-Net code of this checkout.
-"""
+A run is finished (metrics.json and history.csv; loadable with its weights), partial (a checkpoint
+and state.json: it resumes) or missing. models/<profile>/main.json names the profile's main run.
+The folder name ends in the run's cache key (``keyed``)."""
 
 from __future__ import annotations
 
@@ -51,17 +31,15 @@ MAIN_POINTER = "main.json"
 
 
 def keyed(config: TrainConfig, data_fingerprint: str) -> TrainConfig:
-    """config with what its cache key holds besides its settings: the prepared data's
-    fingerprint and the fingerprint of the network it builds (unet.model)."""
+    """config with the prepared data's fingerprint and the fingerprint of the network it builds."""
     return dataclasses.replace(config, data=data_fingerprint, architecture=architecture_fingerprint(config.model))
 
 
 def adopt_architecture(models_dir: Path) -> list[tuple[str, str]]:
-    """Give each run folder in models_dir whose config.json has no architecture fingerprint the
-    fingerprint of the network its settings build with this checkout's code, and the folder name
-    of that key; main.json follows. For runs trained by the same U-Net code (as `git log
-    lib/unetcolor/unet/model.py` tells): their numbers do not change. Returns (old, new) names;
-    a folder whose new name is taken is left as it is and reported with new = ""."""
+    """Give each run folder in models_dir with no architecture fingerprint the fingerprint of the
+    network this checkout builds from its settings, and that key's folder name; main.json follows.
+
+    Returns (old, new) names; new is "" where the new name is taken and the folder stays."""
     models_dir = Path(models_dir)
     moved = []
     for run_dir in sorted(path for path in models_dir.iterdir() if (path / "config.json").is_file()):
@@ -110,8 +88,8 @@ def is_loadable(run_dir: Path) -> bool:
 
 
 def state(run_dir: Path, needs_weights: bool = False) -> tuple[str, int]:
-    """("finished" | "partial" | "missing", epochs done) of a run folder. needs_weights: a run
-    counts as finished only with its weights (a main run, which notebooks load)."""
+    """("finished" | "partial" | "missing", epochs done) of a run folder; needs_weights: finished only
+    with its weights."""
     run_dir = Path(run_dir)
     if has_records(run_dir) and (has_weights(run_dir) or not needs_weights):
         return "finished", int(json.loads((run_dir / "metrics.json").read_text())["epochs"])
@@ -121,8 +99,7 @@ def state(run_dir: Path, needs_weights: bool = False) -> tuple[str, int]:
 
 
 def epochs_done(run_dir: Path) -> int:
-    """Epochs finished so far, read while the run trains: all of them once it is finished,
-    else what progress.json says (written after every epoch), else 0."""
+    """Epochs finished so far: all once finished, else progress.json's count, else 0."""
     run_dir = Path(run_dir)
     if has_records(run_dir):
         return int(json.loads((run_dir / "metrics.json").read_text())["epochs"])
@@ -133,8 +110,7 @@ def epochs_done(run_dir: Path) -> int:
 
 
 def model(run_dir: Path) -> keras.Model:
-    """A finished run's float32 model, uncompiled: model.keras (Keras' safe mode) if it is
-    here, else the run's U-Net rebuilt from config.json with its float16 weights."""
+    """A finished run's float32 model, uncompiled: model.keras if here, else rebuilt with its float16 weights."""
     run_dir = Path(run_dir)
     model_path = run_dir / MODEL_FILE
     if model_path.is_file():
@@ -150,8 +126,7 @@ def model(run_dir: Path) -> keras.Model:
 
 
 def model_file_bytes(run_dir: Path) -> int:
-    """Size in bytes of a finished run's float32 model.keras: the file if it is here, else the
-    size recorded when its float16 weights were exported."""
+    """Size of a finished run's model.keras: the file's, else the size recorded at float16 export."""
     model_path = Path(run_dir) / MODEL_FILE
     if model_path.is_file():
         return model_path.stat().st_size

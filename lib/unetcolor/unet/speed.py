@@ -1,22 +1,6 @@
-"""How fast this machine trains and runs one model: measured here, never a typed constant.
-
-One measurement serves three readers: `precision auto` (float32 or bfloat16, whichever
-trains this model faster), the plan's time estimates (unetcolor.reproduction.plan) and the bench.
-
-    measure_each    interleaved repeats of several runs (repeat 1 of each, then repeat 2,
-                    ...), so a machine whose load drifts slows all of them alike; each
-                    figure keeps every repeat's rate, so its spread is reported with it
-    model_speed     training and inference images/s of one TrainConfig's U-Net, in the
-                    precisions asked for, interleaved; cached per machine and model
-
-The model measured is the run's own U-Net (its ModelConfig, loss and learning rate). On a
-CPU the batch is at most PROBE_BATCH photos, so a measurement of the paper's model takes
-about a minute rather than ten; images/s changes little with the batch size on a CPU
-(every batch already fills the cores), and the record says which batch was measured.
-The cache ($UNETCOLOR_CACHE or ~/.cache/unetcolor, speed.json) is keyed by the machine
-(CPU model, cores, bfloat16 flags, Keras backend, its device, the library versions) and the
-model (config, batch), so another machine, library or model is measured anew.
-"""
+"""How fast this machine trains and runs one model, measured here: ``measure_each`` (interleaved repeats)
+and ``model_speed`` (a TrainConfig's U-Net per precision, on at most PROBE_BATCH photos on a CPU), cached
+per machine and model in $UNETCOLOR_CACHE or ~/.cache/unetcolor/speed.json."""
 
 from __future__ import annotations
 
@@ -49,18 +33,11 @@ POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
 
 def measure_each(runs: dict[str, Callable[[float | None], int]], seconds: float, repeats: int = 3,
                  warmup: int = 1, clock: Callable[[], float] = time.perf_counter) -> dict[str, dict]:
-    """The median rate (items per second) of ``repeats`` repeats of each run, interleaved
-    (repeat 1 of every run, then repeat 2, ...), so a machine whose load drifts affects
-    all of them alike.
+    """The median rate (items/s) of ``repeats`` interleaved repeats of each run.
 
-    run(remaining) does some work and returns how many items (images, photos) it did;
-    ``remaining`` is the measured time the repeat still needs (None for a warm-up call),
-    so a caller whose unit of work is large (a model.fit call) can size it. ``warmup``
-    untimed calls of each run come first; their seconds are kept ("warmup_seconds": the
-    first call traces and compiles). Each repeat calls its run until at least ``seconds``
-    have passed. Returns, per run, {"median", "rates", "seconds", "items", "repeats",
-    "spread", "warmup_seconds"}: per repeat its rate, measured seconds and items;
-    spread = (slowest, fastest) repeat rate."""
+    run(remaining) does some work and returns how many items it did; ``remaining`` is the measured time the
+    repeat still needs (None for a warm-up call). ``warmup`` untimed calls come first. Returns per run
+    {"median", "rates", "seconds", "items", "repeats", "spread", "warmup_seconds"}."""
     if repeats < 1 or seconds < 0:
         raise ValueError(f"repeats must be >= 1 and seconds >= 0, got {repeats} and {seconds}")
     warmups = {}
@@ -124,8 +101,7 @@ def probe_batch(config: TrainConfig) -> int:
 
 
 def machine_key() -> str:
-    """What makes two machines measure alike: CPU, cores, bfloat16 flags, backend, device,
-    library versions."""
+    """What makes two machines measure alike: CPU, cores, bfloat16 flags, backend, device, libraries."""
     info = environment_info()
     software = [f"{name}={info[name]}" for name in ("keras_backend", "keras", "tensorflow", "tensorflow-cpu", "jax")
                 if name in info]
@@ -140,8 +116,7 @@ def model_key(config: TrainConfig, batch: int) -> str:
 
 
 def _loss(config) -> str:
-    """A colorizer recipe (colorizers.recipe.RecipeConfig) has heads of its own: its U-Net is
-    measured under MSE, the same shapes and work but for the loss."""
+    """A colorizer recipe's U-Net is measured under MSE: the same shapes and work but for the loss."""
     return getattr(config, "loss", "mse")
 
 
@@ -177,9 +152,7 @@ def _runs(config: TrainConfig, batch: int, precisions) -> dict:
 
 
 def built_in(config: TrainConfig, name: str) -> keras.Model:
-    """config's U-Net computing in precision ``name``, as build_unet builds it under that global
-    policy (its output layers float32), with each layer's policy set on the layer: measuring
-    leaves the global policy alone."""
+    """config's U-Net computing in precision ``name``, the policy set on each layer (not globally)."""
     model = build_unet(config.model)
     if POLICIES[name] == "float32":
         return model
@@ -196,12 +169,8 @@ def built_in(config: TrainConfig, name: str) -> keras.Model:
 
 def model_speed(config: TrainConfig, precisions=("float32", "bfloat16"), seconds: float = PROBE_SECONDS,
                 repeats: int = PROBE_REPEATS) -> dict:
-    """Images/s of config's U-Net here, per precision: {"float32": {"train": figure,
-    "predict": figure, "batch", "device", "measured_with"}, ..., "batch", "cached" (bool: no
-    precision needed measuring)}; figures as measure_each returns them (median, spread,
-    warmup_seconds). Cached per machine, model and precision: the first call measures the
-    precisions not yet cached, interleaved (about a minute for the paper's U-Net on 2 CPU
-    cores), later calls read the cache."""
+    """Images/s of config's U-Net here per precision ({"float32": {"train", "predict", "batch", "device",
+    "measured_with"}, ..., "batch", "cached"}); precisions not yet cached are measured, interleaved."""
     batch = probe_batch(config)
     machine, model = machine_key(), model_key(config, batch)
     known = _read_cache().get(machine, {}).get(model, {})
