@@ -8,8 +8,8 @@ __version__ = "0.1.0"
 
 
 def _import_keras_quietly() -> None:
-    """Import Keras with the process's stderr pointed at /dev/null, hiding TensorFlow's C++
-    start-up lines that no log level reaches; a failing import still raises."""
+    """Import Keras with stderr pointed at /dev/null, hiding TensorFlow's C++ start-up lines that no log level
+    reaches; a failing import still raises."""
     _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if "keras" in _sys.modules:
         return

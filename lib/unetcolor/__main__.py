@@ -5,8 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-# command -> (module whose main(argv) runs it, what it does). The modules are imported only when
-# their command runs, so `python -m unetcolor colorize` does not load the study or the bench.
+# command -> (module whose main(argv) runs it, what it does), imported only when its command runs
 COMMANDS = {
     "reproduce": ("unetcolor.reproduction.reproduce", "the training plan, missing runs (--train), stale notebooks"),
     "notebooks": ("unetcolor.reproduction.runner", "execute named notebooks through papermill, if stale"),

@@ -22,9 +22,7 @@ def rgb_to_gray(rgb: np.ndarray) -> np.ndarray:
 def gray_to_input(gray: np.ndarray) -> np.ndarray:
     """uint8 gray (N, H, W) or (N, H, W, 1) -> float32 model input in [0, 1], (N, H, W, 1)."""
     gray = np.asarray(gray)
-    if gray.ndim == 3:
-        gray = gray[..., None]
-    return gray.astype(np.float32) / 255.0
+    return (gray[..., None] if gray.ndim == 3 else gray).astype(np.float32) / 255.0
 
 
 def rgb_to_target(rgb: np.ndarray) -> np.ndarray:
@@ -50,10 +48,9 @@ def chroma(rgb: np.ndarray) -> np.ndarray:
     from skimage.color import rgb2lab
 
     rgb = np.asarray(rgb)
-    single = rgb.ndim == 3
-    batch = rgb[None] if single else rgb
-    values = np.array([np.hypot(*rgb2lab(image)[..., 1:].transpose(2, 0, 1)).mean() for image in batch])
-    return float(values[0]) if single else values
+    values = np.array([np.hypot(*rgb2lab(image)[..., 1:].transpose(2, 0, 1)).mean()
+                       for image in (rgb[None] if rgb.ndim == 3 else rgb)])
+    return float(values[0]) if rgb.ndim == 3 else values
 
 
 def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:

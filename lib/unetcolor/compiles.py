@@ -8,43 +8,31 @@ from dataclasses import dataclass, field
 
 import keras
 
-_COMPILE = "/jax/core/compile/backend_compile_duration"
-_CACHE_HIT = "/jax/compilation_cache/cache_hits"
-# every compilation so far in this process, as (function name, seconds)
-_compiled: list[tuple[str, float]] = []
-_hits = [0]
-_installed = [False]
+_compiled: list[tuple[str, float]] = []  # every compilation so far in this process, as (function name, seconds)
+_counts = {"hits": 0, "installed": False}
 
 
 def _on_duration(event: str, duration: float, **kwargs) -> None:
-    if event == _COMPILE:
+    if event == "/jax/core/compile/backend_compile_duration":
         _compiled.append((str(kwargs.get("fun_name", "?")), float(duration)))
 
 
 def _on_event(event: str, **kwargs) -> None:
-    if event == _CACHE_HIT:
-        _hits[0] += 1
+    if event == "/jax/compilation_cache/cache_hits":
+        _counts["hits"] += 1
 
 
 def watching() -> bool:
     """Start counting (once per process); False where the backend is not JAX."""
     if keras.backend.backend() != "jax":
         return False
-    if not _installed[0]:
+    if not _counts["installed"]:
         import jax.monitoring
 
         jax.monitoring.register_event_duration_secs_listener(_on_duration)
         jax.monitoring.register_event_listener(_on_event)
-        _installed[0] = True
+        _counts["installed"] = True
     return True
-
-
-@dataclass(frozen=True)
-class Mark:
-    """Where the counts stood at some moment (see `mark` and `since`)."""
-
-    compiled: int = 0
-    hits: int = 0
 
 
 @dataclass
@@ -63,8 +51,8 @@ class Compilations:
         return sum(seconds for _, seconds in self.events)
 
     def describe(self, top: int = 3) -> str:
-        """'8 compilations, 21.4 s: train_step 15.2 s, test_step 5.9 s (2), ...': the `top`
-        functions by time, and the cache hits if any."""
+        """'8 compilations, 21.4 s: train_step 15.2 s, test_step 5.9 s (2), ...': the `top` functions by time,
+        and the cache hits if any."""
         seconds, times = Counter(), Counter()
         for name, took in self.events:
             seconds[name] += took
@@ -76,9 +64,10 @@ class Compilations:
         return f"{self.count} compilations, {self.seconds:.1f} s{hits}: {named}"
 
 
-def mark() -> Mark:
-    return Mark(len(_compiled), _hits[0])
+def mark() -> tuple[int, int]:
+    """Where the counts stand now, for `since`."""
+    return len(_compiled), _counts["hits"]
 
 
-def since(start: Mark) -> Compilations:
-    return Compilations(list(_compiled[start.compiled:]), _hits[0] - start.hits)
+def since(start: tuple[int, int]) -> Compilations:
+    return Compilations(list(_compiled[start[0]:]), _counts["hits"] - start[1])

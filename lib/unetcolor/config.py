@@ -1,10 +1,5 @@
-"""The typed configuration of a training run, and of a colorizer recipe.
-
-No field has a default: the paper's values are written once, in profiles/paper.yaml
-(the colorizers' recipes in its `colorizers` section), and a smaller run is a profile
-that overrides some of them (profiles/smoke.yaml); unetcolor.profiles builds these
-configs from those files.
-"""
+"""The typed configuration of a training run and of a colorizer recipe. No field has a default: a profile
+(unetcolor.profiles) gives every value."""
 
 from __future__ import annotations
 
@@ -17,38 +12,31 @@ from pathlib import Path
 
 import yaml
 
+UNKEYED = ("precision",)  # execution details: they change results only by rounding
+PRECISIONS = ("auto", "float32", "bfloat16")  # a run's precision settings (unetcolor.unet.precision)
+HEAD_KINDS = ("regression", "bins", "gan", "hints")  # a recipe's heads (unetcolor.colorizers.registry.HEADS)
+# a hints recipe's settings: how training reveals points (colorizers.hints.reveal), and the spreads to choose among
+HINTS_KEYS = ("most", "none_share", "patch", "spaces", "tones")
+
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Choices the paper leaves open (Section 3.1), each exposed as a parameter.
-
-    filters:        width of each of the six stride-2 encoder convolutions; the
-                    decoder mirrors them. 64 doubling to a cap of 512 follows the
-                    pix2pix U-Net, the common reading of "doubling the features".
-    leaky_slope:    LeakyReLU negative slope in the encoder (0.2, as pix2pix/DCGAN).
-    normalization:  "none" (the paper names none) or "batch".
-    final_skip:     the last up step concatenates the gray input itself, so the
-                    output layer sees full-resolution luminance edges.
-    output:         "rgb" (paper: tanh, 3 channels) or "ab" (Section 6: predict
-                    a*, b* from L*, 2 channels).
-    """
+    """The U-Net's shape: the choices the paper leaves open (Section 3.1)."""
 
     image_size: int
-    filters: tuple[int, ...]
-    leaky_slope: float
-    normalization: str
-    final_skip: bool
-    output: str
+    filters: tuple[int, ...]  # widths of the stride-2 encoder convolutions; the decoder mirrors them
+    leaky_slope: float  # the encoder's LeakyReLU negative slope
+    normalization: str  # "none" or "batch"
+    final_skip: bool  # the last up step concatenates the gray input itself
+    output: str  # "rgb" (tanh, 3 channels) or "ab" (a*, b* from L*, 2 channels)
 
     def __post_init__(self):
         object.__setattr__(self, "filters", tuple(int(f) for f in self.filters))
         if len(self.filters) < 1:
             raise ValueError("filters must name at least one encoder width")
         if self.image_size % (2 ** len(self.filters)):
-            raise ValueError(
-                f"image_size {self.image_size} must be divisible by 2**{len(self.filters)} "
-                f"for {len(self.filters)} stride-2 stages"
-            )
+            raise ValueError(f"image_size {self.image_size} must be divisible by 2**{len(self.filters)} "
+                             f"for {len(self.filters)} stride-2 stages")
         if self.normalization not in ("none", "batch"):
             raise ValueError(f"normalization must be 'none' or 'batch', got {self.normalization!r}")
         if self.output not in ("rgb", "ab"):
@@ -57,21 +45,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything that determines a training run's result (and so its cache key).
-
-    last_batch: "fill" tops the last, partial training batch of an epoch up with photos
-                from the start of that epoch's order, so every step has one shape and
-                XLA compiles the training step once; "partial" keeps Keras' smaller last
-                batch (what the published paper-profile runs did).
-    precision:  "auto" | "float32" | "bfloat16" (see unetcolor.unet.precision). An execution
-                detail like the device: recorded in environment.json, not in the key.
-    data:       the prepared data's fingerprint (data.fingerprint), so runs on other
-                photos, preparations or splits never share a cache key; "" = not bound.
-    architecture: the fingerprint of the network ``model`` builds (unet.model.architecture_fingerprint),
-                so a change to what the U-Net's code computes gives new runs even where no setting
-                changed, while a refactor that builds the same network keeps them; "" = not bound.
-                unet.runs.keyed binds it with the data.
-    """
+    """Everything that determines a training run's result, and so its cache key."""
 
     model: ModelConfig
     epochs: int
@@ -80,10 +54,10 @@ class TrainConfig:
     split: str
     loss: str
     seed: int
-    last_batch: str
-    precision: str
-    data: str = ""
-    architecture: str = ""
+    last_batch: str  # "fill": top the last, partial batch up from the epoch's start; "partial": keep it smaller
+    precision: str  # one of PRECISIONS: an execution detail, not in the key
+    data: str = ""  # the prepared data's fingerprint (photos.data.fingerprint); "" = not bound
+    architecture: str = ""  # the built network's fingerprint (unet.model.architecture_fingerprint); "" = not bound
 
     def __post_init__(self):
         if isinstance(self.model, dict):
@@ -103,81 +77,46 @@ class TrainConfig:
     def key(self) -> str:
         """A short stable hash of what determines the result (all but precision): the cache key."""
         values = {k: v for k, v in self.to_dict().items() if k not in UNKEYED}
-        text = json.dumps(values, sort_keys=True, default=list)
-        return hashlib.sha256(text.encode()).hexdigest()[:10]
+        return hashlib.sha256(json.dumps(values, sort_keys=True, default=list).encode()).hexdigest()[:10]
 
     def run_name(self) -> str:
         """Readable and unique: e.g. 'bs64-lr0.0001-split80_20-e100-rgb-s42-<hash>'."""
-        return (
-            f"bs{self.batch_size}-lr{self.learning_rate:g}-split{self.split}"
-            f"-e{self.epochs}-{self.model.output}-s{self.seed}-{self.key()}"
-        )
-
-
-UNKEYED = ("precision",)  # execution details: they change results only by rounding
-PRECISIONS = ("auto", "float32", "bfloat16")  # a run's precision settings (unetcolor.unet.precision)
-HEAD_KINDS = ("regression", "bins", "gan", "hints")  # a recipe's heads (unetcolor.colorizers.registry.HEADS)
-# a hints recipe's settings: how training reveals points (colorizers.hints.reveal), and the spreads to choose among
-HINTS_KEYS = ("most", "none_share", "patch", "spaces", "tones")
+        return (f"bs{self.batch_size}-lr{self.learning_rate:g}-split{self.split}"
+                f"-e{self.epochs}-{self.model.output}-s{self.seed}-{self.key()}")
 
 
 @dataclass(frozen=True)
 class RecipeConfig:
-    """Every knob of a colorizer recipe (unetcolor.colorizers); profiles/paper.yaml's
-    `colorizers` section writes their values.
-
-    ``name`` only names the files written (<name>.keras, <name>.json) and ``precision`` is an
-    execution detail (it changes results only by rounding, as TrainConfig.key leaves it out):
-    neither takes part in comparing two recipes.
-
-    head:             one of HEAD_KINDS: "bins" classifies a*, b* into bins; "gan" is adversarial
-    final_learning_rate_share: the cosine decay ends at this share of learning_rate
-    crop_share:       < 1: each training image is a random square crop of its full-size photo,
-                      its side between this share and all of the photo's, shrunk to the model's size
-    tuning_share:     the share of the split's training ids held out for the choices
-    finetune_epochs:  then per-image log-MSE (the mean-PSNR objective), regression head only; 0: none
-    max_train_minutes: a guard: stop (keeping the best epoch) past this, per stage
-    min_psnr_gain:    dB over the gray baseline, on the tuning subset, that a decoding must reach
-    bias_correction:  after decoding, shift a*, b* by a constant that cancels the mean colour cast
-                      measured on the tuning subset
-    bin_grid, bin_sigma, rebalance, temperatures: head "bins" only: the a*, b* grid, the soft
-                      encoding's width, the share of uniform distribution in the rebalancing, and
-                      the annealed-mean temperatures to choose from
-    adversarial_weight, discriminator_filters: head "gan" only: the adversarial term's weight
-                      against the mean absolute a*, b* error, and the patch discriminator's widths
-    start_from:       None, or the name of a shipped model (or a .keras file) whose weights the training
-                      starts from (head "hints" only)
-    hints:            settings of a recipe that takes colour hints (HINTS_KEYS; {} for the others)
-    precision:        one of PRECISIONS, for training only
-    """
+    """Every knob of a colorizer recipe (unetcolor.colorizers). ``name`` (it names the files) and
+    ``precision`` (an execution detail) take no part in comparing two recipes."""
 
     name: str = field(compare=False)
-    head: str
+    head: str  # one of HEAD_KINDS
     model: ModelConfig
     epochs: int
     batch_size: int
     learning_rate: float
-    final_learning_rate_share: float
+    final_learning_rate_share: float  # the cosine decay ends at this share of learning_rate
     flips: bool
-    crop_share: float
+    crop_share: float  # < 1: train on random square crops, their side from this share of the photo's to all
     split: str
-    tuning_share: float
+    tuning_share: float  # the share of the split's training ids held out for the choices
     seed: int
-    finetune_epochs: int
+    finetune_epochs: int  # then per-image log-MSE, regression head only; 0: none
     finetune_learning_rate: float
-    max_train_minutes: float
+    max_train_minutes: float  # stop (keeping the best epoch) past this, per stage
     chroma_gains: tuple[float, ...]
-    min_psnr_gain: float
-    bias_correction: bool
-    bin_grid: float
-    bin_sigma: float
-    rebalance: float
-    temperatures: tuple[float, ...]
-    adversarial_weight: float
-    discriminator_filters: tuple[int, ...]
-    start_from: str | None
-    hints: dict
-    precision: str = field(compare=False)
+    min_psnr_gain: float  # dB over the gray baseline, on the tuning subset, that a decoding must reach
+    bias_correction: bool  # cancel the mean a*, b* colour cast measured on the tuning subset
+    bin_grid: float  # head "bins": the a*, b* grid's step
+    bin_sigma: float  # head "bins": the soft encoding's width
+    rebalance: float  # head "bins": the share of uniform distribution in the rebalancing
+    temperatures: tuple[float, ...]  # head "bins": the annealed-mean temperatures to choose from
+    adversarial_weight: float  # head "gan": the adversarial term's weight against the mean absolute a*, b* error
+    discriminator_filters: tuple[int, ...]  # head "gan": the patch discriminator's widths
+    start_from: str | None  # head "hints": the shipped model (or .keras file) whose weights training starts from
+    hints: dict  # head "hints": its settings (HINTS_KEYS); {} for the others
+    precision: str = field(compare=False)  # one of PRECISIONS, for training only
 
     def __post_init__(self):
         if isinstance(self.model, dict):
@@ -216,15 +155,17 @@ class RecipeConfig:
     @property
     def choices(self) -> tuple[str, tuple[float, ...]]:
         """(what is chosen on the tuning subset, its candidate values)."""
-        if self.head == "bins":
-            return "temperature", self.temperatures
-        return "chroma_gain", self.chroma_gains
+        return ("temperature", self.temperatures) if self.head == "bins" else ("chroma_gain", self.chroma_gains)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
 
 def _strict(cls, values: dict, where: str):
+    """cls(**values), its `model` built from a mapping; unknown or missing keys are an error naming where."""
+    values = dict(values)
+    if "model" in values and cls is not ModelConfig:
+        values["model"] = model_config_from_dict(values["model"], f"{where} (model)")
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - names)
     if unknown:
@@ -237,21 +178,14 @@ def _strict(cls, values: dict, where: str):
 
 
 def model_config_from_dict(values: dict, where: str = "model config") -> ModelConfig:
-    return _strict(ModelConfig, dict(values), where)
+    return _strict(ModelConfig, values, where)
 
 
 def recipe_config_from_dict(values: dict, where: str = "recipe config") -> RecipeConfig:
-    """A RecipeConfig from its knobs (model as a mapping); unknown keys are an error naming where."""
-    values = dict(values)
-    if "model" in values:
-        values["model"] = model_config_from_dict(values["model"], f"{where} (model)")
     return _strict(RecipeConfig, values, where)
 
 
 def train_config_from_dict(values: dict, where: str = "train config") -> TrainConfig:
-    values = dict(values)
-    if "model" in values:
-        values["model"] = model_config_from_dict(values["model"], f"{where} (model)")
     return _strict(TrainConfig, values, where)
 
 
@@ -267,8 +201,7 @@ def load_train_config(path: str | Path) -> TrainConfig:
 
 
 def parse_assignments(items: list[str]) -> dict:
-    """`NAME=VALUE` items (a command's --set) as a dict: each value a Python literal, or else
-    a bare string; the reader of the names checks them."""
+    """`NAME=VALUE` items (a command's --set) as a dict, each value a Python literal or else a bare string."""
     values = {}
     for item in items:
         name, separator, value = item.partition("=")

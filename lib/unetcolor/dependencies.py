@@ -20,8 +20,7 @@ def module_files(root: Path) -> dict[str, Path]:
     files = {}
     for path in sorted(folder.rglob("*.py")):
         parts = path.relative_to(folder.parent).with_suffix("").parts
-        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-        files[name] = path
+        files[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
     return files
 
 
@@ -30,22 +29,16 @@ def imported_names(source: str, module: str, is_package: bool) -> set[tuple[str,
     attribute of one (graph() resolves which)."""
     tree = ast.parse(source)
     top = {id(node) for node in tree.body}
-    here = module if is_package else module.rpartition(".")[0]
+    here = module.split(".") if is_package else module.split(".")[:-1]
     found = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = here.split(".")[: len(here.split(".")) - (node.level - 1)]
-                target = ".".join(base + ([node.module] if node.module else []))
-            elif node.module and (node.module == PACKAGE or node.module.startswith(PACKAGE + ".")):
-                target = node.module
-            else:
-                continue
+        if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").partition(".")[0] == PACKAGE):
+            base = here[: len(here) - node.level + 1] if node.level else []
+            target = ".".join(base + ([node.module] if node.module else []))
             found |= {(f"{target}.{alias.name}", id(node) in top) for alias in node.names}
             found.add((target, id(node) in top))
         elif isinstance(node, ast.Import):
-            found |= {(alias.name, id(node) in top) for alias in node.names
-                      if alias.name == PACKAGE or alias.name.startswith(PACKAGE + ".")}
+            found |= {(alias.name, id(node) in top) for alias in node.names if alias.name.partition(".")[0] == PACKAGE}
     return found
 
 
@@ -56,34 +49,26 @@ def graph(root: Path, top_level_only: bool = False) -> dict[str, set[str]]:
     for name, path in files.items():
         targets = set()
         for dotted, at_top in imported_names(path.read_text(), name, path.name == "__init__.py"):
-            if top_level_only and not at_top:
-                continue
             while dotted not in files and "." in dotted:
                 dotted = dotted.rpartition(".")[0]
-            if dotted in files:
+            if dotted in files and (at_top or not top_level_only):
                 targets.add(dotted)
         edges[name] = targets - {name}
     return edges
 
 
-def modules_used_by(names, root: Path) -> set[str]:
-    """names with the modules they reach through imports, and the packages that hold them."""
-    edges, seen = graph(root), set()
-    stack = [name for name in names if name in edges]
-    while stack:
-        name = stack.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        stack += edges[name]
-        parts = name.split(".")
-        stack += [".".join(parts[:i]) for i in range(1, len(parts))]
-    return seen
-
-
 def notebook_modules(notebook: Path, root: Path) -> set[str]:
-    """The package modules a notebook's code cells use, with everything they import."""
+    """The package modules a notebook's code cells use, with everything they import and the packages holding
+    them."""
     cells = json.loads(Path(notebook).read_text())["cells"]
     source = "\n".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "code")
     lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
-    return modules_used_by({name for name, _ in imported_names("\n".join(lines), "__notebook__", False)}, root)
+    edges, seen = graph(root), set()
+    stack = [name for name, _ in imported_names("\n".join(lines), "__notebook__", False) if name in edges]
+    while stack:
+        name = stack.pop()
+        if name not in seen:
+            seen.add(name)
+            parts = name.split(".")
+            stack += [*edges[name], *(".".join(parts[:i]) for i in range(1, len(parts)))]
+    return seen

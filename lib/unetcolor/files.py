@@ -1,8 +1,9 @@
-"""Writing files so that a reader finds the old content or the new, never half of either: a temporary file
-in the same folder, with an ordinary new file's permissions, renamed over the target."""
+"""Atomic writes: a temporary file in the same folder, with a new file's usual permissions, renamed over the target,
+so a reader finds the old content or the new, never half of either."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -25,7 +26,9 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], object], marke
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{marker}",
                                          suffix=path.suffix or ".tmp")
     try:
-        _lock(handle)
+        if fcntl is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(handle, fcntl.LOCK_EX)
         write(Path(temporary))
         os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, path)
@@ -34,16 +37,6 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], object], marke
         raise
     finally:
         os.close(handle)
-
-
-def _lock(handle: int) -> None:
-    """An exclusive flock on handle, where the file system has locks."""
-    if fcntl is None:
-        return
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-    except OSError:
-        pass
 
 
 def remove_abandoned(path: str | os.PathLike, min_age_seconds: float = 5.0) -> bool:
@@ -76,27 +69,19 @@ def write_json(path: str | os.PathLike, values, indent: int = 2, sort_keys: bool
     write_text(path, json.dumps(values, indent=indent, sort_keys=sort_keys, default=str) + "\n")
 
 
-# Significant digits a table keeps. Scored twice on one CPU under two Keras backends (as two CPUs
-# compute float32 in different orders), the main run's 304 validation photos came out with 2,462 of
-# 60 million 8-bit colour values one level apart: one photo's numbers then moved by up to 1.2e-5 of
-# their value (4 digits: 1 of 1,824 numbers changed, 5 digits: 32), their means over the photos by
-# up to 2.6e-6 (5 digits: none of 29 changed). 4 digits still hold a photo's PSNR to 0.01 dB, 5 a
-# mean's to 0.001 dB, finer than any difference a table is read for.
+# Significant digits a table keeps: fewer than two Keras backends' float32 rounding moves (a photo's PSNR to 0.01 dB,
+# a mean's to 0.001 dB).
 TABLE_DIGITS = 5
 PHOTO_DIGITS = 4
 
 
 def write_table(frame, path: str | os.PathLike, digits: int = TABLE_DIGITS, index: bool = False) -> None:
-    """A DataFrame as CSV, written atomically, every float column rounded to `digits` significant digits."""
+    """A DataFrame as CSV, written atomically, every float column rounded to `digits` significant digits
+    (NaN and infinities as they are)."""
     rounded = frame.copy()
     for column in frame.columns[[kind.kind == "f" for kind in frame.dtypes]]:
-        rounded[column] = [_significant(value, digits) for value in frame[column]]
+        rounded[column] = [float(f"{value:.{digits}g}") for value in frame[column]]
     write_atomic(path, lambda temporary: rounded.to_csv(temporary, index=index))
-
-
-def _significant(value: float, digits: int) -> float:
-    """value rounded to `digits` significant digits (NaN and infinities as they are)."""
-    return float(f"{value:.{digits}g}")
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -109,12 +94,10 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 def _umask() -> int:
     """The process's umask, read without setting it where Linux shows it."""
-    try:
+    with contextlib.suppress(OSError, ValueError):
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("Umask:"):
                 return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
     current = os.umask(0o022)
     os.umask(current)
     return current

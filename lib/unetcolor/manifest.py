@@ -1,5 +1,4 @@
-"""The notebooks manifest, notebooks/manifest.yaml: the numbered notebooks in order, and what each reads and
-writes (``Notebook``; the file's header says what each field means)."""
+"""The notebooks manifest, notebooks/manifest.yaml: the numbered notebooks in order, what each reads and writes."""
 
 from __future__ import annotations
 
@@ -38,8 +37,7 @@ def path(root: Path | None = None) -> Path:
 
 def load(root: Path | None = None) -> tuple[Notebook, ...]:
     """Every notebook of the manifest, in order; ValueError naming the file and the entry for a malformed one."""
-    where = path(root)
-    if not where.is_file():
+    if not (where := path(root)).is_file():
         raise FileNotFoundError(f"{where}: the notebooks manifest is missing; it lists the numbered notebooks")
     entries = yaml.safe_load(where.read_text()) or []
     if not isinstance(entries, list):
@@ -57,17 +55,16 @@ def _entry(entry, where: Path) -> Notebook:
     if not isinstance(entry, dict) or "name" not in entry:
         raise ValueError(f"{where}: each entry is a mapping with a name, got {entry!r}")
     name = entry["name"]
-    unknown = sorted(set(entry) - KEYS)
-    if unknown:
+    if unknown := sorted(set(entry) - KEYS):
         raise ValueError(f"{where}: {name}: unknown key(s) {unknown}; keys are {sorted(KEYS)}")
     if entry.get("runs") not in (None, *RUN_KINDS):
         raise ValueError(f"{where}: {name}: runs must be one of {RUN_KINDS}, got {entry['runs']!r}")
     finding = entry.get("finding")
-    if isinstance(finding, dict) and (set(finding) != {"table", "text"} or finding["table"] not in entry.get("tables", ())):
+    if isinstance(finding, dict) and (set(finding) != {"table", "text"}
+                                      or finding["table"] not in entry.get("tables", ())):
         raise ValueError(f"{where}: {name}: a finding template is {{table: <one of its tables>, text: ...}}")
-    return Notebook(name=name, sections=tuple(entry.get("sections", ())), runs=entry.get("runs"),
-                    records=tuple(entry.get("records", ())), writes_data=bool(entry.get("writes_data", False)),
-                    tables=tuple(entry.get("tables", ())), finding=finding)
+    return Notebook(name, runs=entry.get("runs"), writes_data=bool(entry.get("writes_data", False)), finding=finding,
+                    **{key: tuple(entry.get(key, ())) for key in ("sections", "records", "tables")})
 
 
 def names(root: Path | None = None) -> tuple[str, ...]:

@@ -1,6 +1,4 @@
-"""One place for every path the project reads or writes.
-
-Layout (relative to the project root):
+"""One place for every path the project reads or writes, relative to the project root:
     data/raw/                         downloads and copies, never modified after extraction
     data/processed/<profile>/         prepared arrays, index and split manifests
     models/<profile>/<run>/           training runs: weights, checkpoints, history, config
@@ -8,10 +6,8 @@ Layout (relative to the project root):
     reports/<profile>/notebooks/      executed notebooks
     reports/<profile>/figures/        figures (PNG)
     reports/<profile>/tables/         tables (CSV)
-    reports/<profile>/stamps/         what each executed notebook was run from (unetcolor.reproduction.staleness)
-
-Outputs of different profiles never share a folder.
-"""
+    reports/<profile>/stamps/         what each executed notebook was run from
+Outputs of different profiles never share a folder."""
 
 from __future__ import annotations
 
@@ -23,9 +19,8 @@ ROOT_ENV = "UNETCOLOR_ROOT"
 
 
 def project_root() -> Path:
-    """The project checkout: $UNETCOLOR_ROOT, else the nearest parent of the
-    working directory holding both `pyproject.toml` and `notebooks/`, else the
-    checkout this package was installed from (editable install)."""
+    """The project checkout: $UNETCOLOR_ROOT, else the nearest parent of the working directory holding both
+    `pyproject.toml` and `notebooks/`, else the checkout this package was installed from (editable install)."""
     if os.environ.get(ROOT_ENV):
         return Path(os.environ[ROOT_ENV]).resolve()
     for candidate in [Path.cwd(), *Path.cwd().parents]:
@@ -35,15 +30,12 @@ def project_root() -> Path:
 
 
 def relative(path: str | os.PathLike, root: Path | None = None) -> str:
-    """path as a committed record names it: relative to the project root (with `..` where it lies
-    outside), never this machine's absolute path. Links are not resolved: a folder reached
-    through one keeps the name it was given."""
+    """path relative to the project root (with `..` where it lies outside), links not resolved."""
     return os.path.relpath(os.path.abspath(path), root or project_root())
 
 
 def resolve(path: str | os.PathLike, root: Path | None = None) -> Path:
-    """A user-given path: absolute as given, relative ones against the project root
-    (so notebooks behave the same whether started from notebooks/ or by papermill)."""
+    """A user-given path: absolute as given, relative ones against the project root."""
     path = Path(path).expanduser()
     return path if path.is_absolute() else (root or project_root()) / path
 
@@ -55,38 +47,14 @@ class ProfilePaths:
     profile: str
     root: Path
 
-    @property
-    def raw(self) -> Path:
-        return self.root / "data" / "raw"
-
-    @property
-    def processed(self) -> Path:
-        return self.root / "data" / "processed" / self.profile
-
-    @property
-    def models(self) -> Path:
-        return self.root / "models" / self.profile
-
-    @property
-    def colorizers(self) -> Path:
-        """The colorizer candidates' records (and their levers/): not a training run's folder."""
-        return self.models / "colorizers"
-
-    @property
-    def reports(self) -> Path:
-        return self.root / "reports" / self.profile
-
-    @property
-    def notebooks(self) -> Path:
-        return self.reports / "notebooks"
-
-    @property
-    def figures(self) -> Path:
-        return self.reports / "figures"
-
-    @property
-    def tables(self) -> Path:
-        return self.reports / "tables"
+    raw = property(lambda self: self.root / "data" / "raw")
+    processed = property(lambda self: self.root / "data" / "processed" / self.profile)
+    models = property(lambda self: self.root / "models" / self.profile)
+    colorizers = property(lambda self: self.models / "colorizers")  # candidates' records, not a training run
+    reports = property(lambda self: self.root / "reports" / self.profile)
+    notebooks = property(lambda self: self.reports / "notebooks")
+    figures = property(lambda self: self.reports / "figures")
+    tables = property(lambda self: self.reports / "tables")
 
     def run_dir(self, run_name: str) -> Path:
         return self.models / run_name
@@ -100,15 +68,12 @@ class ProfilePaths:
 
 def profile_paths(profile: str, root: Path | None = None) -> ProfilePaths:
     if not profile or not profile.replace("-", "").replace("_", "").isalnum():
-        raise ValueError(
-            f"profile {profile!r} is not a valid name: use letters, digits, '-' or '_' "
-            "(for example 'paper' or 'smoke')"
-        )
+        raise ValueError(f"profile {profile!r} is not a valid name: use letters, digits, '-' or '_' "
+                         "(for example 'paper' or 'smoke')")
     return ProfilePaths(profile=profile, root=(root or project_root()))
 
 
 def missing(candidates, folders: bool = False) -> list[str]:
-    """Those of candidates (paths) that are not existing files (folders=True: folders), as text,
-    for an error message that names every one of them."""
+    """Those of candidates (paths) that are not existing files (folders=True: folders), as text."""
     exists = Path.is_dir if folders else Path.is_file
     return [str(path) for path in map(Path, candidates) if not exists(path)]

@@ -1,38 +1,15 @@
 """What a profile trains and evaluates, read from one file: profiles/<name>.yaml.
 
-The paper profile (profiles/paper.yaml) is the one place the paper's settings are
-written: the photos' preparation, the U-Net, the main run, the study's levels and
-seeds, and what the evaluation notebooks show. Every reader takes them from here:
-the notebooks (which display them), `make train`, the study command and the plan.
-The colorizers' recipes are a section too. config.py's dataclasses have no defaults, so
-no run is configured without a profile. Functions of the data layer (unetcolor.photos.data)
-keep some of the paper's values as keyword defaults, for calls by hand; the pipeline
-passes the profile's.
-
-A smaller profile names the profile it `extends` and writes only what differs, in
-the same sections; a key the base profile does not have is an error, and so is an
-override equal to the base value (a setting written twice). An override replaces one
-setting, section.key, whole (colorizers.candidates, say, is one setting):
-
-    extends: paper
-    model:
-      filters: [8, 16, 32, 32, 32, 32]
-
-Sections, each a mapping:
-    data        image_size, splits ("70_30", ...), split_seed, sample_photos (above 0:
-                that many crops of scikit-image's bundled photos, used when no DATA_DIR
-                is given), max_images (0: all), season (one of SEASONS: which photos
-                of the downloaded dataset; a DATA_DIR or the sample crops ignore it)
+A profile that `extends` another writes only the settings that differ, each section.key replaced whole;
+a key the base lacks is an error, and so is an override equal to the base value. Sections, each a mapping:
+    data        image_size, splits ("70_30", ...), split_seed, sample_photos (above 0: that many crops of
+                scikit-image's photos when no DATA_DIR is given), max_images (0: all), season (one of SEASONS)
     model       the keys of config.ModelConfig but image_size (data's)
     main        the keys of config.TrainConfig but model and data: the main run
-    study       batch_sizes, learning_rates, splits (one factor changed at a time from
-                the main run), seeds (each setting with seeds main.seed, main.seed + 1, ...)
-    evaluation  what notebooks 05-07 show: examples, inference_batch_size,
-                out_of_domain_photos (0: all), out_of_domain_figure, beyond_examples
-    colorizers  the colorizer recipes (config.RecipeConfig): defaults (every knob but name),
-                recipes (the shipped ones) and candidates (those tried for them), each a
-                mapping name -> the knobs that differ from defaults, or with `base: NAME`
-                from another recipe (its `model` keys merge into that recipe's model)
+    study       batch_sizes, learning_rates, splits (one factor changed at a time from the main run), seeds
+    evaluation  what notebooks 05-07 show
+    colorizers  the recipes (config.RecipeConfig): defaults (every knob but name), recipes (shipped) and
+                candidates (tried), each name -> the knobs that differ from defaults, or from `base: NAME`
 """
 
 from __future__ import annotations
@@ -57,15 +34,12 @@ from .config import (
 SECTIONS = ("data", "model", "main", "study", "evaluation", "colorizers")
 RECIPE_GROUPS = ("recipes", "candidates")  # the colorizers section's groups of recipes: shipped, tried
 STUDY_FACTORS = {"batch_sizes": "batch_size", "learning_rates": "learning_rate", "splits": "split"}
-# The downloaded dataset's seasons; their photo folders are unetcolor.photos.download.SEASON_FOLDERS
-# (a layer above, so it cannot be read here; tests/test_download.py checks that the two agree).
 SEASONS = ("summer", "winter")
 
 
 @dataclass(frozen=True)
 class Profile:
-    """A profile's settings, checked. `main` is the main run's config, not yet bound to
-    prepared data (config.data is ""); the plan binds it (unetcolor.reproduction.plan)."""
+    """A profile's settings, checked; `main` is not yet bound to prepared data (config.data is "")."""
 
     name: str
     data: dict
@@ -84,18 +58,11 @@ class Profile:
 
     def table(self) -> "list[dict]":
         """Every setting as rows {section, setting, value}: what a notebook displays."""
-        rows = [{"section": "data", "setting": key, "value": value} for key, value in self.data.items()]
-        rows += [{"section": "model", "setting": f.name, "value": getattr(self.model, f.name)}
-                 for f in dataclasses.fields(self.model)]
-        rows += [{"section": "main", "setting": f.name, "value": getattr(self.main, f.name)}
-                 for f in dataclasses.fields(self.main) if f.name not in ("model", "data")]
-        rows += [{"section": section, "setting": key, "value": value}
-                 for section in ("study", "evaluation") for key, value in getattr(self, section).items()]
-        return [{**row, "value": _shown(row["value"])} for row in rows]
-
-
-def profile_file(name: str, root: Path | None = None) -> Path:
-    return (root or paths.project_root()) / "profiles" / f"{name}.yaml"
+        main = {key: value for key, value in dataclasses.asdict(self.main).items() if key not in ("model", "data")}
+        sections = {"data": self.data, "model": dataclasses.asdict(self.model), "main": main,
+                    "study": self.study, "evaluation": self.evaluation}
+        return [{"section": section, "setting": key, "value": _shown(value)}
+                for section, values in sections.items() for key, value in values.items()]
 
 
 def known(root: Path | None = None) -> list[str]:
@@ -105,7 +72,7 @@ def known(root: Path | None = None) -> list[str]:
 def raw_settings(name: str, root: Path | None = None, _seen: tuple = ()) -> tuple[dict, list[Path]]:
     """The profile's sections with `extends` applied, and the files read (base first)."""
     root = root or paths.project_root()
-    path = profile_file(name, root)
+    path = root / "profiles" / f"{name}.yaml"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such profile; known profiles: {known(root)}")
     if name in _seen:
@@ -134,8 +101,7 @@ def raw_settings(name: str, root: Path | None = None, _seen: tuple = ()) -> tupl
 
 
 def load(name: str, overrides: dict | None = None, root: Path | None = None) -> Profile:
-    """Profile `name`, checked; overrides {"section.key": value} (the study command's --set)
-    replace settings for one run of a command, never the file."""
+    """Profile `name`, checked; overrides {"section.key": value} (a command's --set) replace settings, not the file."""
     root = root or paths.project_root()
     values, files = raw_settings(name, root)
     where = str(files[-1])
@@ -169,14 +135,12 @@ def load(name: str, overrides: dict | None = None, root: Path | None = None) -> 
 
 
 def colorizer_recipes(section: dict, where: str) -> tuple[dict[str, RecipeConfig], tuple[str, ...]]:
-    """The colorizers section's recipes, each built (and so checked) as a RecipeConfig, shipped
-    recipes first; and the shipped recipes' names."""
+    """The colorizers section's recipes as checked RecipeConfigs, shipped first; and the shipped ones' names."""
     if not isinstance(section, dict) or set(section) != {"defaults", *RECIPE_GROUPS}:
         raise ValueError(f"{where}: colorizers takes defaults, {', '.join(RECIPE_GROUPS)}; "
                          f"got {sorted(section) if isinstance(section, dict) else section!r}")
     knobs = [f.name for f in dataclasses.fields(RecipeConfig) if f.name != "name"]
-    defaults = _mapping(section["defaults"], f"{where}: colorizers.defaults")
-    _known_knobs(defaults, knobs, f"{where}: colorizers.defaults")
+    defaults = _mapping(section["defaults"], f"{where}: colorizers.defaults", knobs)
     if sorted(defaults) != sorted(knobs):
         raise ValueError(f"{where}: colorizers.defaults lacks {sorted(set(knobs) - set(defaults))}: "
                          "it gives every knob")
@@ -185,30 +149,25 @@ def colorizer_recipes(section: dict, where: str) -> tuple[dict[str, RecipeConfig
         for recipe, entry in _mapping(section[group], f"{where}: colorizers.{group}").items():
             if recipe in entries:
                 raise ValueError(f"{where}: recipe {recipe!r} is named twice in colorizers")
-            entries[recipe] = _mapping(entry, f"{where}: recipe {recipe!r}")
-            _known_knobs(entries[recipe], [*knobs, "base"], f"{where}: recipe {recipe!r}")
-    built = {recipe: _recipe_knobs(recipe, entries, defaults, where, ()) for recipe in entries}
-    recipes = {recipe: _built(recipe, values, where) for recipe, values in built.items()}
+            entries[recipe] = _mapping(entry, f"{where}: recipe {recipe!r}", [*knobs, "base"])
+    recipes = {recipe: _built(recipe, _recipe_knobs(recipe, entries, defaults, where, ()), where) for recipe in entries}
     return recipes, tuple(section["recipes"] or {})
 
 
-def _mapping(values, where: str) -> dict:
+def _mapping(values, where: str, knobs: list[str] | None = None) -> dict:
+    """values as a mapping (None: empty), with no key outside knobs where they are given."""
     if values is None:
         return {}
     if not isinstance(values, dict):
         raise ValueError(f"{where} must be a mapping, got {type(values).__name__}")
+    unknown = sorted(set(values) - set(knobs)) if knobs is not None else []
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {unknown}; a recipe's keys are {sorted(knobs)}")
     return values
 
 
-def _known_knobs(values: dict, knobs: list[str], where: str) -> None:
-    unknown = sorted(set(values) - set(knobs))
-    if unknown:
-        raise ValueError(f"{where}: unknown key(s) {unknown}; a recipe's keys are {sorted(knobs)}")
-
-
 def _recipe_knobs(recipe: str, entries: dict, defaults: dict, where: str, chain: tuple) -> dict:
-    """Recipe's knobs: its base's (a recipe, else the defaults) with its own written over them,
-    its `model` key by key."""
+    """Recipe's knobs: its base's (a recipe, else the defaults) with its own over them, `model` key by key."""
     entry = dict(entries[recipe])
     base = entry.pop("base", None)
     if base is None:

@@ -10,12 +10,11 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+import keras
 import numpy as np
 
 RECORDED_PACKAGES = ("keras", "tensorflow", "tensorflow-cpu", "jax", "jaxlib", "numpy", "pandas", "scikit-image",
                      "pillow", "matplotlib", "seaborn", "papermill", "nbval")
-
-
 PROGRESS_ENV = "UNETCOLOR_PROGRESS"  # "epoch": a batch run (papermill, headless) that wants log lines, not bars
 LOG_TAG_ENV = "UNETCOLOR_LOG_TAG"  # put before each epoch line: which of several parallel runs wrote it
 
@@ -30,8 +29,6 @@ def seed_everything(seed: int) -> None:
     os.environ["PYTHONHASHSEED"] = str(seed)
     random.seed(seed)
     np.random.seed(seed)
-    import keras
-
     keras.utils.set_random_seed(seed)
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf  # the only backend-specific call: determinism is a TF switch
@@ -57,33 +54,24 @@ def usable_cores() -> int:
 
 def device_description() -> str:
     """A short description of the accelerator Keras will use, e.g. 'cpu' or 'gpu: NVIDIA H200'."""
-    import keras
-
-    backend = keras.backend.backend()
-    if backend == "jax":
+    if keras.backend.backend() == "jax":
         import jax
 
-        devices = jax.devices()
-        return ", ".join(f"{d.platform}: {getattr(d, 'device_kind', d)}" for d in devices)
-    if backend == "tensorflow":
+        return ", ".join(f"{d.platform}: {getattr(d, 'device_kind', d)}" for d in jax.devices())
+    if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
-        gpus = tf.config.list_physical_devices("GPU")
-        return ", ".join(g.name for g in gpus) if gpus else "cpu"
-    return backend
+        return ", ".join(g.name for g in tf.config.list_physical_devices("GPU")) or "cpu"
+    return keras.backend.backend()
 
 
 def accelerator_name() -> str | None:
     """The model name of the first accelerator Keras will use (e.g. 'NVIDIA H200'), None on a CPU."""
-    import keras
-
-    backend = keras.backend.backend()
-    if backend == "jax":
+    if keras.backend.backend() == "jax":
         import jax
 
-        kinds = [getattr(d, "device_kind", str(d)) for d in jax.devices() if d.platform != "cpu"]
-        return kinds[0] if kinds else None
-    if backend == "tensorflow":
+        return next((getattr(d, "device_kind", str(d)) for d in jax.devices() if d.platform != "cpu"), None)
+    if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
         gpus = tf.config.list_physical_devices("GPU")
@@ -94,15 +82,12 @@ def accelerator_name() -> str | None:
 
 def machine() -> dict:
     """This machine as records name it: backend, CPU model, usable cores, accelerator (None on a CPU)."""
-    import keras
-
     return {"keras_backend": keras.backend.backend(), "cpu": cpu_model(), "cores": usable_cores(),
             "accelerator": accelerator_name()}
 
 
 def machine_key(described: dict | None = None) -> str:
-    """A filesystem-safe name for a machine ('jax-nvidia-h200-amd-epyc-16cpu'), from `described` as
-    machine() gives it (this machine when None)."""
+    """A filesystem-safe name for a machine ('jax-nvidia-h200-amd-epyc-16cpu') as machine() describes it."""
     described = described or machine()
     parts = [described["keras_backend"], described.get("accelerator") or "cpu", described["cpu"],
              f"{described['cores']}cpu"]
@@ -112,8 +97,6 @@ def machine_key(described: dict | None = None) -> str:
 
 def environment_info() -> dict:
     """Package versions, Keras backend, device, Python and platform, as a flat dict."""
-    import keras
-
     info = {"python": sys.version.split()[0], "platform": platform.platform(), "processor": platform.machine(),
             "cpu_count": os.cpu_count(), "keras_backend": keras.backend.backend(), "device": device_description()}
     for name in RECORDED_PACKAGES:

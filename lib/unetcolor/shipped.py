@@ -1,9 +1,4 @@
-"""The colorizers shipped in lib/unetcolor/weights/, named once.
-
-Read by predict (which file `colorize` loads), the colorize command (its --vivid and --gan
-options), notebook 07's tables (colorizers.compare), the bench, the recipes
-(a profile's colorizers.recipes: one per automatic model) and the Makefile (`make <name>-model`).
-"""
+"""The colorizers shipped in lib/unetcolor/weights/, named once."""
 
 from __future__ import annotations
 

@@ -1,17 +1,8 @@
 """python -m unetcolor colorizers: train a recipe, or choose (and ship) among candidates.
 
-    python -m unetcolor colorizers train --recipe accurate128 --data-dir ../shared/data/landscapes256
-    python -m unetcolor colorizers choose            # the rule's winners, from the records
-    python -m unetcolor colorizers choose --ship --overwrite   # copy them into lib/unetcolor/weights
-    python -m unetcolor colorizers levers --data-dir ../shared/data/landscapes256   # variants at colorizing time
-    python -m unetcolor colorizers train --recipe hints   # the hints colorizer, from the shipped default
-
-A recipe is one of the --profile's (default: paper; its `colorizers` section), trained on that
-profile's prepared data (data/processed/<profile>/). Training writes into
-models/<profile>/colorizers/ unless --out-dir says otherwise; a file there is
-replaced only with --overwrite, and the shipped folder is written only from a clean checkout
-(the provenance must name the commit that holds the code that trained it). Training checkpoints
-into <out-dir>/<recipe>.run/: the same command after an interrupt or a kill resumes there."""
+A recipe is one of the --profile's, trained on its prepared data into models/<profile>/colorizers/
+(a file there is replaced only with --overwrite; the shipped folder is written only from a clean
+checkout). Training checkpoints into <out-dir>/<recipe>.run/, where the same command resumes."""
 
 from __future__ import annotations
 
@@ -26,8 +17,7 @@ from . import SHIPPED_DIR, build, compare, levers, registry
 
 
 def _processed(args, profile: profiles.Profile):
-    """The prepared data a command reads: --processed-dir, else the profile's, prepared from
-    --data-dir when given."""
+    """--processed-dir, else the profile's prepared data, prepared from --data-dir when given."""
     processed = paths.resolve(args.processed_dir) if args.processed_dir else paths.profile_paths(profile.name).processed
     return build.prepare(args.data_dir, processed, profile)
 
@@ -37,16 +27,15 @@ def _train(args) -> int:
     recipes = registry.recipes(args.profile)
     if args.recipe not in recipes:
         raise SystemExit(f"profile {args.profile!r} has no recipe {args.recipe!r}; its recipes: {', '.join(recipes)}")
-    config = recipes[args.recipe]
-    config = config if args.epochs is None else dataclasses.replace(config, epochs=args.epochs)
-    config = config if args.precision is None else dataclasses.replace(config, precision=args.precision)
+    overrides = {"epochs": args.epochs, "precision": args.precision}
+    config = dataclasses.replace(recipes[args.recipe], **{k: v for k, v in overrides.items() if v is not None})
     candidates_dir = paths.profile_paths(profile.name).colorizers
     out_dir = paths.resolve(args.out_dir) if args.out_dir else candidates_dir
-    if out_dir.resolve() == SHIPPED_DIR.resolve() and args.recipe not in shipped.NAMES:
-        raise SystemExit(f"{paths.relative(SHIPPED_DIR)} holds the shipped colorizers only ({', '.join(shipped.NAMES)}); "
-                         f"{args.recipe!r} is a candidate: train it into {paths.relative(candidates_dir)}/ "
-                         "(the default --out-dir)")
     if out_dir.resolve() == SHIPPED_DIR.resolve():
+        if args.recipe not in shipped.NAMES:
+            raise SystemExit(f"{paths.relative(SHIPPED_DIR)} holds the shipped colorizers only "
+                             f"({', '.join(shipped.NAMES)}); {args.recipe!r} is a candidate: train it into "
+                             f"{paths.relative(candidates_dir)}/ (the default --out-dir)")
         commit = build.git_commit(paths.project_root())
         if commit is None or commit.endswith("+dirty"):
             raise SystemExit(f"{paths.relative(SHIPPED_DIR)} takes models trained from a clean checkout only "
@@ -72,9 +61,9 @@ def _choose(args) -> int:
     pool = compare.candidate_pool(compare.records_in(SHIPPED_DIR), compare.records_in(candidates_dir))
     table = compare.candidates_table(pool)
     print(table.round(3).to_string(index=False))
-    rules = {"accurate": registry.choose_accurate, "vivid": registry.choose_vivid}
-    winners = {shipped.by_role(role).name: (rule(table), rule.__name__) for role, rule in rules.items()}
-    for shipped_as, (winner, rule) in winners.items():
+    rules = (("accurate", registry.choose_accurate), ("vivid", registry.choose_vivid))
+    winners = [(shipped.by_role(role).name, rule(table), rule.__name__) for role, rule in rules]
+    for shipped_as, winner, rule in winners:
         print(f"{shipped_as}: {winner} (registry.{rule})")
         if winner == f"{shipped_as} (shipped)":
             print("  the shipped file stays")
@@ -93,30 +82,29 @@ def _choose(args) -> int:
 
 def _levers(args) -> int:
     profile = profiles.load(args.profile)
-    processed = _processed(args, profile)
     out_dir = paths.profile_paths(profile.name).colorizers / "levers"
-    for path in levers.record_levers(processed, out_dir, SHIPPED_DIR).values():
+    for path in levers.record_levers(_processed(args, profile), out_dir, SHIPPED_DIR).values():
         print(f"wrote {paths.relative(path)}")
     return 0
 
 
-def _add_profile(parser: argparse.ArgumentParser) -> None:
+def _add_profile(parser: argparse.ArgumentParser, data_help: str | None = None) -> None:
     parser.add_argument("--profile", default="paper", choices=profiles.known(),
                         help="the profile whose recipes, prepared data and records folder are used (default: paper)")
+    if data_help:
+        parser.add_argument("--data-dir", help=data_help)
+        parser.add_argument("--processed-dir", help="prepared data (default: data/processed/<profile>/)")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m unetcolor colorizers", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", help="train, select and evaluate one recipe")
-    _add_profile(train)
+    _add_profile(train, "a folder of photos to prepare (cached) into --processed-dir")
     train.add_argument("--recipe", default="default",
-                       help="default: the accurate model colorize uses; vivid: its rebalanced, bolder sibling; "
-                       "gan: the regression U-Net trained against a patch discriminator; hints: the default taking colour hints; "
-                       "or a candidate "
-                       f"(the paper profile's: {', '.join(registry.recipes())})")
-    train.add_argument("--data-dir", help="a folder of photos to prepare (cached) into --processed-dir")
-    train.add_argument("--processed-dir", help="prepared data (default: data/processed/<profile>/)")
+                       help="default: the accurate model colorize uses; vivid: its rebalanced, bolder sibling; gan: "
+                       "the regression U-Net trained against a patch discriminator; hints: the default taking colour "
+                       f"hints; or a candidate (the paper profile's: {', '.join(registry.recipes())})")
     train.add_argument("--out-dir", help="where <recipe>.keras/.json go (default: models/<profile>/colorizers/; "
                        f"the shipped files are {paths.relative(SHIPPED_DIR)}/)")
     train.add_argument("--overwrite", action="store_true", help="replace an existing <recipe>.keras in --out-dir")
@@ -132,9 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     choose.add_argument("--overwrite", action="store_true", help="replace the shipped files")
     lever = commands.add_parser("levers", help="score variants of the shipped models that need no training "
                                 "(flips, averages, confidence temperature) and apply the registry's rule")
-    _add_profile(lever)
-    lever.add_argument("--data-dir", help="the folder of photos the shipped models were trained on")
-    lever.add_argument("--processed-dir", help="prepared data (default: data/processed/<profile>/)")
+    _add_profile(lever, "the folder of photos the shipped models were trained on")
     args = parser.parse_args(argv)
     return {"train": _train, "choose": _choose, "levers": _levers}[args.command](args)
 

@@ -1,34 +1,6 @@
-"""The bins head: colour as a classification over quantised a*, b*. The vivid and
-the accurate shipped models both use it, with and without rebalancing.
-
-A model trained with MSE on a*, b* predicts the mean of every colour a gray
-pixel could have, and the mean of blue and green sky, green and brown grass is
-a grayish colour. Zhang, Isola & Efros (ECCV 2016, "Colorful Image
-Colorization") instead predict a distribution over a grid of a*, b* bins and
-decode it with an "annealed mean" that leans towards the likeliest colours.
-The parts, all plain Keras and numpy:
-
-- ``bin_centers``: the cells of a ``grid``-unit a*, b* grid that the training
-  colours occupy (their centres, in a*, b* units);
-- ``rebalancing_weights``: per-bin loss weights that mix the (smoothed)
-  empirical bin frequencies with a uniform distribution (share ``rebalance``)
-  and invert them, so rare saturated colours are not drowned by common grays;
-- ``SoftBinLoss``: cross-entropy against a soft target spread over the bins
-  near the true colour (a Gaussian of width ``sigma``), weighted per pixel by
-  the rebalancing weight of its colour. Its targets are the same a*, b* / 128
-  arrays as the regression head's, so the data pipeline does not change;
-- ``ConfidenceAnnealing``: the annealed mean at a temperature of each pixel's own, low where
-  the model is sure of the colour and high where it hesitates (a lever at colorizing time);
-- ``logits_model`` / ``decoded_model``: the U-Net with a 1x1 convolution to one
-  logit per bin; and the same weights followed by the annealed mean at
-  temperature ``T`` (softmax(logits / T), then the expected bin centre), which
-  outputs a*, b* / 128 like the regression head, so ``predict`` and
-  ``colorize`` need nothing new, and the saved file loads in Keras' safe mode.
-
-``BinsHead`` (Zhang et al. 2016) puts these parts together for the recipes: it trains the
-logits model with the soft-encoded, optionally rebalanced cross-entropy and saves the decoded
-model; its decoding knob is the annealing temperature.
-"""
+"""The bins head (Zhang, Isola & Efros 2016, "Colorful Image Colorization"): a*, b* classified over the
+occupied cells of a grid, trained with a soft-encoded cross-entropy (optionally rebalanced towards rare
+colours) and decoded by the annealed mean, whose temperature is the head's decoding knob."""
 
 from __future__ import annotations
 
@@ -44,8 +16,7 @@ AB_SCALE = 128.0  # the models' a*, b* are divided by this
 
 
 def bin_centers(ab: np.ndarray, grid: float = 10.0, min_count: int = 1) -> np.ndarray:
-    """Centres (Q, 2), in a*, b* units, of the grid cells holding at least min_count
-    of the colours in ab (..., 2), also in a*, b* units; sorted by (a*, b*)."""
+    """Centres (Q, 2), sorted, of the grid cells holding at least min_count of the colours ab (..., 2)."""
     cells = np.rint(np.asarray(ab, dtype=np.float64).reshape(-1, 2) / grid).astype(np.int64)
     occupied, counts = np.unique(cells, axis=0, return_counts=True)
     occupied = occupied[counts >= min_count]
@@ -55,8 +26,7 @@ def bin_centers(ab: np.ndarray, grid: float = 10.0, min_count: int = 1) -> np.nd
 
 
 def soft_targets(ab: np.ndarray, centers: np.ndarray, sigma: float) -> np.ndarray:
-    """numpy reference of the soft encoding: (..., 2) a*, b* -> (..., Q) weights summing to 1,
-    proportional to exp(-d^2 / (2 sigma^2)) with d the distance to each bin centre."""
+    """The soft encoding: a*, b* (..., 2) -> weights (..., Q) summing to 1, ~ exp(-d^2 / (2 sigma^2))."""
     distance2 = ((np.asarray(ab, np.float64)[..., None, :] - centers) ** 2).sum(-1)
     logits = -distance2 / (2 * sigma**2)
     weights = np.exp(logits - logits.max(-1, keepdims=True))
@@ -65,9 +35,8 @@ def soft_targets(ab: np.ndarray, centers: np.ndarray, sigma: float) -> np.ndarra
 
 def rebalancing_weights(ab: np.ndarray, centers: np.ndarray, sigma: float, rebalance: float,
                         chunk: int = 65536) -> np.ndarray:
-    """Per-bin weights w (Q,): w ~ 1 / ((1 - rebalance) p + rebalance / Q), where p is the
-    bins' frequency in ab (..., 2) under the soft encoding, normalised so sum(p * w) = 1
-    (the expected weight of a training pixel is 1)."""
+    """Per-bin weights w ~ 1 / ((1 - rebalance) p + rebalance / Q), p the bins' soft-encoded frequency
+    in ab (..., 2), normalised so that sum(p * w) = 1."""
     if not 0 <= rebalance <= 1:
         raise ValueError(f"rebalance must be in [0, 1], got {rebalance}")
     flat = np.asarray(ab, np.float64).reshape(-1, 2)
@@ -80,13 +49,11 @@ def rebalancing_weights(ab: np.ndarray, centers: np.ndarray, sigma: float, rebal
 
 
 class SoftBinLoss(keras.losses.Loss):
-    """Rebalanced cross-entropy between logits (N, H, W, Q) and the soft encoding of
-    y_true = a*, b* / 128 (N, H, W, 2). Not meant to be saved with a model."""
+    """Rebalanced cross-entropy between logits (N, H, W, Q) and the soft encoding of y_true, a*, b* / 128."""
 
     def __init__(self, centers: np.ndarray, weights: np.ndarray, sigma: float, name: str = "soft_bin_loss"):
         super().__init__(name=name)
-        self.centers = np.asarray(centers, np.float32)
-        self.weights = np.asarray(weights, np.float32)
+        self.centers, self.weights = np.asarray(centers, np.float32), np.asarray(weights, np.float32)
         self.sigma = float(sigma)
 
     def call(self, y_true, y_pred):
@@ -104,16 +71,15 @@ class SoftBinLoss(keras.losses.Loss):
 
 
 def logits_model(config: ModelConfig, bins: int) -> keras.Model:
-    """The U-Net of ``config`` whose head is a 1x1 convolution to ``bins`` logits."""
+    """The U-Net of config ending in a 1x1 convolution to ``bins`` logits."""
     unet = build_unet(config)
-    features = unet.get_layer("color").input
-    logits = layers.Conv2D(bins, 1, dtype="float32", name="ab_logits")(features)
+    logits = layers.Conv2D(bins, 1, dtype="float32", name="ab_logits")(unet.get_layer("color").input)
     return keras.Model(unet.input, logits, name="unet_ab_bins_logits")
 
 
 def decoded_model(trained: keras.Model, config: ModelConfig, centers: np.ndarray, temperature: float) -> keras.Model:
-    """A fresh float32 model with ``trained``'s weights (a ``logits_model``) that outputs the
-    annealed mean a*, b* / 128 at ``temperature`` (1: the mean; towards 0: the mode)."""
+    """trained's weights (a logits_model) in a fresh float32 model outputting the annealed mean
+    a*, b* / 128 at temperature (1: the mean; towards 0: the mode)."""
     if temperature <= 0:
         raise ValueError(f"temperature must be positive, got {temperature}")
     centers = np.asarray(centers, np.float32)
@@ -129,10 +95,8 @@ def decoded_model(trained: keras.Model, config: ModelConfig, centers: np.ndarray
 
 @keras.saving.register_keras_serializable(package="unetcolor")
 class ConfidenceAnnealing(layers.Layer):
-    """logits (N, H, W, Q) -> the annealed mean a*, b* / 128 (N, H, W, 2) at a per-pixel
-    temperature T = low + (high - low) * H, where H in [0, 1] is the entropy of the pixel's
-    softmax(logits) divided by log Q: a peaked distribution (a confident pixel) is decoded near
-    its mode, a spread one (an uncertain pixel) near its mean."""
+    """logits (N, H, W, Q) -> the annealed mean a*, b* / 128 at a per-pixel temperature
+    low + (high - low) * H, H the entropy of the pixel's softmax divided by log Q."""
 
     def __init__(self, centers, low: float, high: float, **kwargs):
         super().__init__(**kwargs)
@@ -164,12 +128,10 @@ class BinsHead(Head):
 
     def __init__(self, config: RecipeConfig, centers: np.ndarray, weights: np.ndarray):
         super().__init__(config)
-        self.centers = np.asarray(centers, np.float32)  # (Q, 2) a*, b* bin centres
-        self.weights = np.asarray(weights, np.float32)  # (Q,) their rebalancing weights
+        self.centers, self.weights = np.asarray(centers, np.float32), np.asarray(weights, np.float32)
 
     @classmethod
     def for_data(cls, config, fit_y) -> "BinsHead":
-        """The occupied bins of fit_y (a*, b* / 128) and their rebalancing weights."""
         ab = np.asarray(fit_y) * AB_SCALE
         centers = bin_centers(ab, config.bin_grid)
         return cls(config, centers, rebalancing_weights(ab, centers, config.bin_sigma, config.rebalance))

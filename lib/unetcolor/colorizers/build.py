@@ -1,7 +1,5 @@
-"""Run a recipe end to end: prepare the photos, carve the tuning subset, train the head,
-choose its decoding on the tuning subset, score the saved model once on the held-out photos,
-and write <name>.keras with <name>.json, its provenance. ``ship`` copies a finished
-candidate's files under a shipped name; neither writes over an existing model unless told."""
+"""Run a recipe end to end (``train_colorizer``) and ship a finished candidate under a shipped name
+(``ship``); neither writes over an existing model unless told."""
 
 from __future__ import annotations
 
@@ -16,7 +14,7 @@ import pandas as pd
 
 from .. import paths
 from ..config import RecipeConfig
-from ..evaluation import metrics, predict
+from ..evaluation import metrics
 from ..files import write_atomic, write_json
 from ..photos import data
 from ..profiles import Profile
@@ -24,12 +22,11 @@ from ..reproducibility import environment_info
 from ..training.train import CHECKPOINT_SECONDS
 from ..unet import precision as precisions
 from . import decoding, registry
-from .recipe import shrink_pairs, tuning_split
-from .training import claim, fit
+from .training import claim, fit, shrink_pairs, tuning_split
 
 
 def git_commit(root: Path) -> str | None:
-    """HEAD of the checkout (read-only), with '+dirty' if tracked files are modified."""
+    """HEAD of the checkout, with '+dirty' if tracked files are modified (None outside git)."""
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
@@ -40,8 +37,7 @@ def git_commit(root: Path) -> str | None:
 
 
 def prepare(data_dir: str | Path | None, processed_dir: Path, profile: Profile) -> Path:
-    """Prepare the photos under data_dir into processed_dir as the profile's data section says
-    (image_size, splits, split_seed; cached: nothing is redone for the same inputs). Without
+    """Prepare (cached) the photos under data_dir into processed_dir as the profile says; without
     data_dir, processed_dir must already hold prepared data."""
     processed_dir = Path(processed_dir)
     if data_dir:
@@ -74,18 +70,12 @@ def run_folder(out_dir: Path, config: RecipeConfig) -> Path:
 
 
 def train_colorizer(processed_dir: Path, out_dir: Path, config: RecipeConfig, data_source: str | None = None,
-                    verbose: bool = True, stage1: tuple | None = None, overwrite: bool = False,
-                    checkpoint_every: int | None = None, checkpoint_seconds: float = CHECKPOINT_SECONDS) -> dict:
-    """Run the recipe on prepared data; write out_dir/<name>.keras and out_dir/<name>.json
-    (config.name); return the provenance written to the JSON. An existing <name>.keras is
-    replaced only with overwrite=True (checked before any training, so a refused run costs
-    nothing). Training checkpoints into run_folder (as unetcolor.colorizers.training keeps
-    them, every checkpoint_every epochs or checkpoint_seconds), so the same call after an
-    interrupt or a kill resumes there; the folder goes once the model is written.
-
-    stage1=(trained model, its history) takes the first training stage as done by an
-    earlier run of the same recipe (the model as ``fit`` returns it: for the bins head the
-    logits model); the rest of the recipe runs as usual."""
+                    verbose: bool = True, overwrite: bool = False, checkpoint_every: int | None = None,
+                    checkpoint_seconds: float = CHECKPOINT_SECONDS) -> dict:
+    """Prepared data -> out_dir/<name>.keras and <name>.json, its provenance, which is returned: carve the
+    tuning subset, train the head, choose its decoding on the tuning subset, then score the saved model
+    once on the held-out photos. An existing model is replaced only with overwrite (checked first).
+    Training checkpoints into run_folder, where the same call resumes; the folder goes once the model is written."""
     commit = git_commit(paths.project_root())  # the code as the run starts
     processed_dir, out_dir = Path(processed_dir), Path(out_dir)
     model_path = out_dir / f"{config.name}.keras"
@@ -97,8 +87,7 @@ def train_colorizer(processed_dir: Path, out_dir: Path, config: RecipeConfig, da
     size = config.model.image_size
     say(f"{len(fit_ids)} photos to fit, {len(tuning_ids)} to tune, {len(val_ids)} held out; "
         f"shrinking to {size}x{size}", flush=True)
-    fit_pair = shrink_pairs(gray[fit_ids], rgb[fit_ids], size)
-    tuning_pair = shrink_pairs(gray[tuning_ids], rgb[tuning_ids], size)
+    fit_pair, tuning_pair = (shrink_pairs(gray[ids], rgb[ids], size) for ids in (fit_ids, tuning_ids))
     head = registry.head_for(config, fit_pair[1])
     fit_photos = (np.asarray(gray[fit_ids]), np.asarray(rgb[fit_ids])) if config.crop_share < 1 else None
 
@@ -106,76 +95,51 @@ def train_colorizer(processed_dir: Path, out_dir: Path, config: RecipeConfig, da
     say(f"training in {decision.precision} ({decision.reason})", flush=True)
     started = time.perf_counter()
     run_dir = run_folder(out_dir, config)
-    # what the run computes: the recipe but its execution detail, and the photos
+    # what the run computes: the recipe but its execution detail, and the photos (and the key older folders hold)
     claim(run_dir, {"recipe": {k: v for k, v in config.to_dict().items() if k != "precision"},
-                    "data": data.fingerprint(processed_dir), "stage1_given": stage1 is not None})
-    checkpoints = {"run_dir": run_dir, "checkpoint_every": checkpoint_every, "checkpoint_seconds": checkpoint_seconds}
+                    "data": data.fingerprint(processed_dir), "stage1_given": False})
     resumed = any(run_dir.glob("*/history.csv"))  # epochs trained by an earlier call: their seconds are recorded
-    if stage1 is None:
-        trained, history, kept_epoch = fit(head, fit_pair, tuning_pair, verbose, decision=decision,
-                                           fit_photos=fit_photos, **checkpoints)
-    elif config.finetune_epochs:  # (model, history) of a finished first stage: only the fine-tuning runs
-        trained, history, kept_epoch = fit(head, fit_pair, tuning_pair, verbose, model=stage1[0], decision=decision,
-                                           fit_photos=fit_photos, **checkpoints)
-        history = pd.concat([stage1[1], history], ignore_index=True)
-    else:  # the whole training is done: only the choice on the tuning subset and the evaluation run
-        trained, history = stage1
-        kept = len(history) - 1 if head.keep_last else history["val_loss"].idxmin()  # as KeepBest keeps
-        kept_epoch = int(history.loc[kept, "epoch"])
-    train_seconds = (float(history["seconds"].sum()) if stage1 is not None or resumed
-                     else time.perf_counter() - started)
+    trained, history, kept_epoch = fit(head, fit_pair, tuning_pair, verbose, decision=decision, fit_photos=fit_photos,
+                                       run_dir=run_dir, checkpoint_every=checkpoint_every,
+                                       checkpoint_seconds=checkpoint_seconds)
+    train_seconds = float(history["seconds"].sum()) if resumed else time.perf_counter() - started
     knob, _ = config.choices
     rgb_tuning, gray_tuning = np.asarray(rgb[tuning_ids]), np.asarray(gray[tuning_ids])
     with precisions.computing("float32"):  # what is exported, chosen and saved is float32
         value, choices = decoding.choose_decoding(trained, head, rgb_tuning, gray_tuning)
         say(f"{knob} {value:g} chosen on the tuning subset:\n{choices.round(3).to_string(index=False)}", flush=True)
         offset = decoding.chosen_offset(config, choices, value)
-        model = decoding.decoded(trained, head, value, offset)
+        model = head.export(trained, value)
+        model = model if offset is None else decoding.with_chroma_offset(model, offset)
 
     # the held-out numbers, computed once, after every choice is made
     truth, gray_val = np.asarray(rgb[val_ids]), np.asarray(gray[val_ids])
-    colorized = np.stack(list(predict.colorize_photos(model, list(gray_val))))
+    colorized = decoding.colorize_all(model, gray_val)
     summary = metrics.summarize(metrics.evaluate_images(truth, colorized, gray_val))
     color_rows = metrics.color_summary(truth, colorized, gray_val)
     say(pd.concat([summary, color_rows]).round(3).to_string(index=False), flush=True)
 
     write_atomic(model_path, model.save)  # never a half-written model under the real name
-    measured = head.after_training(model, rgb, tuning_ids, val_ids, say)  # the head's own measures, if any
+    measured = head.after_training(model, rgb, tuning_ids, val_ids, say)
     manifest_path = processed_dir / "manifest.json"
     provenance = {
-        "description": registry.head_class(config).description,
+        "description": head.description,
         "data": {
-            "source": paths.relative(data_source or processed_dir),
-            "processed_dir": paths.relative(processed_dir),
+            "source": paths.relative(data_source or processed_dir), "processed_dir": paths.relative(processed_dir),
             "manifest": pd.read_json(manifest_path, typ="series").to_dict() if manifest_path.is_file() else None,
-            "photos": int(len(rgb)),
-            "split": config.split,
-            "fit": int(len(fit_ids)),
-            "tuning": int(len(tuning_ids)),
-            "validation": int(len(val_ids)),
-            "tuning_ids": tuning_ids.tolist(),
+            "photos": int(len(rgb)), "split": config.split, "fit": int(len(fit_ids)),
+            "tuning": int(len(tuning_ids)), "validation": int(len(val_ids)), "tuning_ids": tuning_ids.tolist(),
         },
-        "config": config.to_dict(),
-        "seed": config.seed,
-        "git_commit": commit,
+        "config": config.to_dict(), "seed": config.seed, "git_commit": commit,
         "training": {
-            "epochs_run": int(len(history)),
-            "best_epoch": int(kept_epoch),
-            "seconds_total": train_seconds,
-            "seconds_to_best_epoch": _seconds_to_kept_epoch(history, kept_epoch),
-            "history": history.to_dict("records"),
+            "epochs_run": int(len(history)), "best_epoch": int(kept_epoch), "seconds_total": train_seconds,
+            "seconds_to_best_epoch": _seconds_to_kept_epoch(history, kept_epoch), "history": history.to_dict("records"),
         },
-        knob: value,
-        f"{knob}_choices": choices.to_dict("records"),
-        **({"chroma_offset": list(offset)} if offset is not None else {}),
-        **head.record(),
-        **measured,
-        "validation_metrics": summary.to_dict("records"),
-        "validation_color_metrics": color_rows.to_dict("records"),
-        "input_shape": list(model.input_shape[1:]),
-        "output_shape": list(model.output_shape[1:]),
-        "parameters": int(model.count_params()),
-        "model_bytes": model_path.stat().st_size,
+        knob: value, f"{knob}_choices": choices.to_dict("records"),
+        **({"chroma_offset": list(offset)} if offset is not None else {}), **head.record(), **measured,
+        "validation_metrics": summary.to_dict("records"), "validation_color_metrics": color_rows.to_dict("records"),
+        "input_shape": list(model.input_shape[1:]), "output_shape": list(model.output_shape[1:]),
+        "parameters": int(model.count_params()), "model_bytes": model_path.stat().st_size,
         # the training's precision, resolved on this machine, and why (the saved model is float32)
         "environment": {**environment_info(), **precisions.as_record(decision)},
     }
@@ -185,8 +149,7 @@ def train_colorizer(processed_dir: Path, out_dir: Path, config: RecipeConfig, da
 
 
 def _has_its_record(shipped_record: dict, folder: Path) -> bool:
-    """Whether folder holds the candidate record of the run a shipped record copied (the same
-    record but for what shipping added)."""
+    """Whether folder holds the candidate record that shipped_record copied."""
     own = folder / f"{shipped_record.get('trained_as')}.json"
     added = ("shipped_as", "trained_as", "chosen_because", "profile")
     return own.is_file() and json.loads(own.read_text()) == {k: v for k, v in shipped_record.items() if k not in added}
@@ -194,13 +157,10 @@ def _has_its_record(shipped_record: dict, folder: Path) -> bool:
 
 def ship(candidate: Path, name: str, out_dir: Path, reason: str, profile: str, overwrite: bool = False,
          retire_to: Path | None = None) -> dict:
-    """Copy a finished candidate (its .keras and .json, e.g. models/paper/colorizers/accurate128)
-    to out_dir/<name>.keras and .json, the record gaining ``shipped_as`` (name),
-    ``trained_as`` (the candidate's file stem), ``chosen_because`` (reason) and ``profile``
-    (the profile whose recipes and prepared data the candidate came from). The files are
-    written under temporary names and renamed, so nothing is left half-written. With retire_to,
-    the record of the file replaced is kept there as <name>_<its commit>.json, so the run it
-    held stays among the candidates (unless its own candidate record, trained_as, is there)."""
+    """Copy a finished candidate's .keras and .json (candidate: their path without suffix) to
+    out_dir/<name>.*, the record gaining shipped_as, trained_as, chosen_because (reason) and profile.
+    With retire_to, the replaced file's record is kept there as <name>_<its commit>.json (unless its
+    own candidate record is there), so that run stays among the candidates."""
     candidate, out_dir = Path(candidate), Path(out_dir)
     source_model, source_record = candidate.with_suffix(".keras"), candidate.with_suffix(".json")
     for path in (source_model, source_record):
@@ -217,5 +177,5 @@ def ship(candidate: Path, name: str, out_dir: Path, reason: str, profile: str, o
         commit = (old.get("git_commit") or "unknown")[:8]
         write_json(Path(retire_to) / f"{name}_{commit}.json", {**old, "retired_by": candidate.stem})
     write_atomic(target, lambda temporary: shutil.copyfile(source_model, temporary))
-    write_json(out_dir / f"{name}.json", record)
+    write_json(replaced, record)
     return record

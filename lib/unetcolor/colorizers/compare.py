@@ -1,6 +1,4 @@
-"""Tables that compare colorizers, from their provenance records and from scores computed
-in notebook 07: the tuning-subset choices, the candidates, the variants on the held-out
-photos, each shipped file's recorded numbers against a re-scoring, and the targets."""
+"""The tables notebook 07 shows, from the colorizers' provenance records and its own scores."""
 
 from __future__ import annotations
 
@@ -14,8 +12,7 @@ from .. import shipped
 from ..evaluation import metrics
 from . import registry
 
-# how notebook 07 names the shipped models in its tables
-SHIPPED_NAMES = {model.role: model.title for model in shipped.AUTOMATIC}  # role -> its row in the tables
+SHIPPED_NAMES = {model.role: model.title for model in shipped.AUTOMATIC}  # role -> its row in notebook 07's tables
 
 
 def records_in(folder: Path) -> dict[str, dict]:
@@ -24,8 +21,7 @@ def records_in(folder: Path) -> dict[str, dict]:
 
 
 def records_profile(records: dict[str, dict]) -> str:
-    """The profile the shipped models' records name (``profile``): whose recipes and prepared data
-    they came from, and so whose records folder holds the candidates tried for them."""
+    """The one profile the shipped models' records name (``profile``), whose folder holds their candidates."""
     named = {record.get("profile") for record in records.values()}
     if len(named) != 1 or None in named:
         raise ValueError(f"the shipped records must all name one profile (their \"profile\" field); "
@@ -35,17 +31,16 @@ def records_profile(records: dict[str, dict]) -> str:
 
 
 def candidate_pool(shipped: dict[str, dict], candidates: dict[str, dict]) -> dict[str, dict]:
-    """The runs the registry's rule chooses among: the shipped ones (named "<name> (shipped)")
-    and the candidates' records, a candidate that was shipped counted once."""
-    pool = {f"{name} (shipped)": record for name, record in shipped.items()}
+    """The runs the registry's rule chooses among: the shipped ones ("<name> (shipped)") and the
+    candidates, a shipped candidate counted once."""
     copied = {record.get("trained_as") for record in shipped.values()}
-    return {**pool, **{name: record for name, record in candidates.items() if name not in copied}}
+    return {**{f"{name} (shipped)": record for name, record in shipped.items()},
+            **{name: record for name, record in candidates.items() if name not in copied}}
 
 
 def choices_of(record: dict) -> tuple[str, pd.DataFrame]:
-    """(knob, the tuning-subset table of its candidate values with a column "value" and a
-    column "chosen") from a provenance record. Records written before the vivid head existed
-    name the chroma gain's column "gain"."""
+    """(knob, the record's tuning-subset table of knob values, with columns "value" and "chosen");
+    older records name the chroma gain's column "gain"."""
     knob = "temperature" if "temperature" in record else "chroma_gain"
     table = pd.DataFrame(record[f"{knob}_choices"]).rename(columns={knob: "value", "gain": "value"})
     return knob, table.assign(chosen=np.isclose(table["value"], record[knob]))
@@ -53,10 +48,8 @@ def choices_of(record: dict) -> tuple[str, pd.DataFrame]:
 
 def costs_table(provenance: dict[str, dict], files: dict, models: dict, names: dict[str, str],
                 extra: dict[str, dict] | None = None) -> pd.DataFrame:
-    """Per variant (index): model_MB (file size), parameters, train_minutes (the whole
-    training, as the provenance records it) and trained_on (where: trained_on()) of each shipped
-    model (provenance, files and loaded models keyed alike, names[key] its variant name), plus
-    extra rows given as variant -> values."""
+    """Per variant (names[key]) of each shipped model (provenance, files and models keyed alike): model_MB,
+    parameters, train_minutes and trained_on; then the extra rows (variant -> values)."""
     rows = {names[key]: {"model_MB": Path(files[key]).stat().st_size / 1e6, "parameters": models[key].count_params(),
                          "train_minutes": record["training"]["seconds_total"] / 60,
                          "trained_on": trained_on(record.get("environment", {}))}
@@ -81,10 +74,8 @@ def choices_table(records: dict[str, dict]) -> pd.DataFrame:
 
 
 def candidates_table(records: dict[str, dict], shipped: set[str] = frozenset()) -> pd.DataFrame:
-    """One row per recipe run (name -> its provenance record): what it changed, its cost, and
-    what it reached *on the tuning subset* at the knob value it chose -- the numbers the
-    choice between candidates may use (registry.choose_accurate, choose_vivid). Held-out
-    numbers are deliberately left out."""
+    """One row per run (name -> record): what it changed, its cost, and its tuning-subset numbers at
+    the knob value it chose, the only ones the registry's rule may use (no held-out numbers)."""
     rows = []
     for name, record in records.items():
         config = record["config"]
@@ -95,8 +86,7 @@ def candidates_table(records: dict[str, dict], shipped: set[str] = frozenset()) 
             "rebalance": config.get("rebalance") if config.get("head") == "bins" else None,
             "chroma_size": config["model"]["image_size"], "epochs": config["epochs"],
             "finetune_epochs": config["finetune_epochs"], "bias_correction": config.get("bias_correction", False),
-            "knob": knob, "chosen": record[knob],
-            "tuning_psnr_gain": chosen["psnr"] - chosen["psnr_gray"],
+            "knob": knob, "chosen": record[knob], "tuning_psnr_gain": chosen["psnr"] - chosen["psnr_gray"],
             "tuning_colorfulness_share": chosen["colorfulness"] / chosen["colorfulness_true"],
             "train_minutes": record["training"]["seconds_total"] / 60,
             "minutes_to_best_epoch": record["training"]["seconds_to_best_epoch"] / 60,
@@ -107,10 +97,8 @@ def candidates_table(records: dict[str, dict], shipped: set[str] = frozenset()) 
 
 
 def variants_table(scores: dict[str, pd.DataFrame], ab_measures: pd.DataFrame) -> pd.DataFrame:
-    """One row per colorizer (name -> metrics.evaluate_images of its outputs on one set of
-    photos), then the gray baseline and the ground truth: mean PSNR, SSIM, colorfulness, the
-    gain over the gray copy, the share of the truth's colorfulness, and ab_measures
-    (metrics.color_measures, indexed by the same names and "gray baseline")."""
+    """One row per colorizer (name -> metrics.evaluate_images of its outputs), then the gray baseline and
+    the ground truth: mean PSNR, SSIM, colorfulness, gain over gray, colorfulness share, and ab_measures."""
     first = next(iter(scores.values()))
     rows = [{"variant": name, "psnr": s["psnr_model"].mean(), "ssim": s["ssim_model"].mean(),
              "colorfulness": s["colorfulness_model"].mean()} for name, s in scores.items()]
@@ -128,11 +116,8 @@ def variants_table(scores: dict[str, pd.DataFrame], ab_measures: pd.DataFrame) -
 
 def recorded_vs_rescored(provenance: dict[str, dict], variants: pd.DataFrame, names: dict[str, str],
                          manifest: dict, split: str, validation: int) -> pd.DataFrame:
-    """Each shipped model's held-out numbers as its record states them against the same
-    numbers re-scored here (variants, its rows named names[model]). same_photos: the record
-    was evaluated on photos prepared the same way (counts, parameters; the inputs hash is
-    left out, as it covers file times, which differ between copies of the same photos) and
-    on the same split and validation count."""
+    """Each shipped model's recorded held-out numbers against those re-scored (variants' rows names[model]);
+    same_photos: photos prepared alike (counts and parameters: the inputs hash covers file times), same split."""
     table = variants.set_index("variant")
     rows = []
     for name, record in provenance.items():
@@ -147,14 +132,12 @@ def recorded_vs_rescored(provenance: dict[str, dict], variants: pd.DataFrame, na
 
 
 def _target(model, target, measured, met, kind="quality") -> dict:
-    """kind: "quality" (what the photos show) or "budget" (file size, training time)."""
     return {"model": model, "kind": kind, "target": target, "measured": measured, "met": bool(met)}
 
 
 def targets_table(variants: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
-    """The targets of the shipped accurate and vivid models, each with what was measured on
-    the held-out photos and whether it is met. variants: ``variants_table`` joined with
-    ``costs_table``; names: "accurate", "vivid" and the other shipped models -> their variant names."""
+    """The accurate and vivid models' targets, what was measured and whether each is met. variants:
+    ``variants_table`` joined with ``costs_table``; names: each shipped model's role -> its variant name."""
     table = variants.set_index("variant")
     gray, accurate, vivid = table.loc["gray baseline"], table.loc[names["accurate"]], table.loc[names["vivid"]]
     best_other_auc = max(table.loc[name, "ab_auc"] for key, name in names.items() if key != "accurate")
@@ -186,9 +169,8 @@ def targets_table(variants: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame
 
 
 def levers_table(records: dict[str, dict]) -> pd.DataFrame:
-    """The levers at colorizing time (``colorizers.levers``) from their records: one row per
-    shipped model and variant, its tuning-subset numbers (the only ones the rule reads) beside
-    its held-out ones, and whether the rule chose it. No records: an empty table."""
+    """One row per shipped model and lever variant (their records): tuning and held-out numbers, and
+    whether the rule chose it."""
     columns = ["tuning_psnr_gain", "tuning_colorfulness_share", "validation_psnr_gain", "validation_ssim_gain",
                "validation_colorfulness_share", "validation_a_bias", "validation_b_bias"]
     if not records:
@@ -203,11 +185,8 @@ def levers_table(records: dict[str, dict]) -> pd.DataFrame:
 
 def frontier_table(levers: pd.DataFrame, records: dict[str, dict],
                    candidates: dict[str, dict] | None = None) -> pd.DataFrame:
-    """Why the vivid model's two targets (PSNR at or above the gray copy's, colorfulness at 85%
-    or more) stop short: every vivid decoding tried, on the tuning subset -- each temperature of
-    the shipped vivid model (its record) and of every other rebalanced candidate (``candidates``:
-    their records), and the levers' variants -- with its PSNR gain and colorfulness share, sorted
-    by colorfulness."""
+    """Every vivid decoding tried (each temperature of the shipped vivid model and of the other rebalanced
+    candidates, and the levers' variants) with its tuning PSNR gain and colorfulness share, by colorfulness."""
     vivid_name = shipped.by_role("vivid").name
     sources = {f"{vivid_name} (shipped)": records[vivid_name]}
     copied = records[vivid_name].get("trained_as")

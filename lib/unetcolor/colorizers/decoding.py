@@ -1,6 +1,5 @@
-"""After training, on the tuning subset only: the decoding knob (chroma gain or annealing
-temperature) and, where the recipe asks, the a*, b* offset that cancels the mean colour cast.
-``evaluate`` scores a saved model exactly as notebook 05 does."""
+"""The choices made after training on the tuning subset: the decoding knob (chroma gain or annealing
+temperature) and, where the recipe asks, the a*, b* offset that cancels the mean colour cast."""
 
 from __future__ import annotations
 
@@ -15,50 +14,38 @@ from . import bins
 from .head import Head
 
 
-def evaluate(model: keras.Model, rgb: np.ndarray, gray: np.ndarray, ssim: bool = True) -> pd.DataFrame:
-    """Colorize full-size uint8 gray (N, H, W) with predict.colorize_photos and score
-    against uint8 RGB (N, H, W, 3) as notebook 05 does (metrics.evaluate_images).
-    ssim=False skips SSIM (the slow part) for quick choices."""
-    colorized = np.stack(list(predict.colorize_photos(model, list(gray))))
-    if ssim:
-        return metrics.evaluate_images(rgb, colorized, gray)
-    baseline = color.gray_baseline(gray)
+def colorize_all(model: keras.Model, gray: np.ndarray) -> np.ndarray:
+    """uint8 RGB (N, H, W, 3): model's colouring of full-size uint8 gray (N, H, W), as predict does it."""
+    return np.stack(list(predict.colorize_photos(model, list(gray))))
+
+
+def quick_scores(rgb: np.ndarray, colorized: np.ndarray, gray: np.ndarray) -> pd.DataFrame:
+    """Per image, PSNR of colorized and of the gray copy against rgb, and the colorfulness of colorized
+    and rgb: metrics.evaluate_images without SSIM (the slow part)."""
     return pd.DataFrame({
         "psnr_model": metrics.psnr_batch(rgb, colorized),
-        "psnr_gray": metrics.psnr_batch(rgb, baseline),
+        "psnr_gray": metrics.psnr_batch(rgb, color.gray_baseline(gray)),
         "colorfulness_model": [metrics.colorfulness(image) for image in colorized],
         "colorfulness_true": [metrics.colorfulness(image) for image in rgb],
     })
 
 
 def with_chroma_offset(model: keras.Model, offset: tuple[float, float]) -> keras.Model:
-    """model followed by a constant shift of its a*, b* output by offset (a*, b* units):
-    a Rescaling layer's offset, loadable in safe mode."""
+    """model with its a*, b* output shifted by offset (a*, b* units): a Rescaling layer's offset."""
     shift = layers.Rescaling(1.0, offset=[float(o) / bins.AB_SCALE for o in offset], name="chroma_offset")
     return keras.Model(model.input, shift(model.output), name=model.name)
 
 
 def cast_correction(model: keras.Model, rgb: np.ndarray, gray: np.ndarray) -> tuple[float, float]:
-    """The a*, b* offset that cancels model's mean colour cast (metrics.ab_bias) on the
-    full-size uint8 photos (rgb, gray) -- the tuning subset."""
-    colorized = np.stack(list(predict.colorize_photos(model, list(gray))))
-    a_bias, b_bias = metrics.ab_bias(rgb, colorized)
+    """The a*, b* offset that cancels model's mean colour cast (metrics.ab_bias) on the photos (rgb, gray)."""
+    a_bias, b_bias = metrics.ab_bias(rgb, colorize_all(model, gray))
     return -a_bias, -b_bias
 
 
-def decoded(trained, head: Head, value: float, offset: tuple[float, float] | None) -> keras.Model:
-    """The saved model: head.export at the knob value, shifted by offset where there is one."""
-    model = head.export(trained, value)
-    return with_chroma_offset(model, offset) if offset is not None else model
-
-
 def choose_decoding(trained, head: Head, rgb, gray) -> tuple[float, pd.DataFrame]:
-    """On (rgb, gray) -- the tuning subset -- the candidate (chroma gain or temperature,
-    RecipeConfig.choices) whose output is the most colourful among those whose mean PSNR
-    beats the gray baseline's by config.min_psnr_gain dB; if none does, the one with the
-    best mean PSNR. With config.bias_correction each candidate is scored after the offset
-    that cancels its own mean cast on this subset (columns a_offset, b_offset).
-    Returns (value, one row per candidate)."""
+    """(the knob value chosen on the tuning photos (rgb, gray), one row per candidate value): the most
+    colourful whose mean PSNR beats the gray copy's by config.min_psnr_gain dB, else the best PSNR.
+    With config.bias_correction each is scored after cancelling its own cast (columns a_offset, b_offset)."""
     knob, candidates = head.config.choices
     rows = []
     for value in candidates:
@@ -66,7 +53,7 @@ def choose_decoding(trained, head: Head, rgb, gray) -> tuple[float, pd.DataFrame
         if head.config.bias_correction:
             offset = cast_correction(model, rgb, gray)
             model = with_chroma_offset(model, offset)
-        scores = evaluate(model, rgb, gray, ssim=False)
+        scores = quick_scores(rgb, colorize_all(model, gray), gray)
         rows.append({knob: value, "psnr": scores["psnr_model"].mean(), "psnr_gray": scores["psnr_gray"].mean(),
                      "colorfulness": scores["colorfulness_model"].mean(),
                      "colorfulness_true": scores["colorfulness_true"].mean(),
@@ -81,6 +68,5 @@ def chosen_offset(config, choices: pd.DataFrame, value: float) -> tuple[float, f
     """The offset recorded for the chosen knob value (None without bias correction)."""
     if not config.bias_correction:
         return None
-    knob, _ = config.choices
-    chosen = choices[np.isclose(choices[knob], value)].iloc[0]
+    chosen = choices[np.isclose(choices[config.choices[0]], value)].iloc[0]
     return float(chosen["a_offset"]), float(chosen["b_offset"])

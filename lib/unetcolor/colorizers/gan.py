@@ -1,26 +1,5 @@
-"""The adversarial head: the a*, b* U-Net trained pix2pix-style (the "gan" head).
-
-The paper's future work (Section 6) names a GAN. Following Isola et al. (CVPR 2017,
-"Image-to-Image Translation with Conditional Adversarial Networks"):
-
-- the generator is the regression head's U-Net (gray -> a*, b* / 128, tanh);
-- the discriminator (``patch_discriminator``) sees the gray image together with a
-  colouring, real or generated, and outputs one real/fake logit per overlapping
-  patch, so it judges local colour texture, not the global layout;
-- the generator minimises ``reconstruction + adversarial_weight * adversarial``:
-  the mean absolute a*, b* error plus the cross-entropy of the discriminator calling
-  its colouring real. Isola et al. weigh L1 by 100 against 1, which is
-  ``adversarial_weight = 0.01`` here; both networks use Adam with beta_1 = 0.5.
-
-``ConditionalGAN`` wraps the two so the recipe's ``model.fit`` loop, callbacks and
-epoch selection work unchanged: its ``loss`` (train) and ``val_loss`` (the tuning
-subset) are the generator's a*, b* mean squared error, the quantity the other heads
-select their epoch by. Its training step uses ``tf.GradientTape``, so it needs the
-TensorFlow backend, the one the project installs. Only the generator is saved.
-
-``GanHead`` is the recipes' head: it keeps its last epoch, as Isola et al. do (its tuning MSE
-rises by design as its colours leave the safe mean), and its knob is a chroma gain.
-"""
+"""The adversarial head (Isola et al. 2017, pix2pix): the regression U-Net trained against a patch
+discriminator; it keeps its last epoch, and its knob is a chroma gain."""
 
 from __future__ import annotations
 
@@ -36,11 +15,9 @@ ADAM_BETA_1 = 0.5  # Isola et al.'s setting for both networks
 
 
 def patch_discriminator(size: int, filters: tuple[int, ...] = (32, 64, 128), leaky_slope: float = 0.2) -> keras.Model:
-    """(gray (N, S, S, 1), a*, b* / 128 (N, S, S, 2)) -> real/fake logits (N, S/2^k, S/2^k, 1),
-    k = len(filters): 4x4 stride-2 convolutions with LeakyReLU, then a 3x3 convolution to
-    one logit per patch. No normalisation layer, so real and fake batches are judged alike."""
-    gray = keras.Input(shape=(size, size, 1), name="gray")
-    ab = keras.Input(shape=(size, size, 2), name="ab")
+    """(gray (N, S, S, 1), a*, b* / 128) -> one real/fake logit per patch: 4x4 stride-2 convolutions
+    with LeakyReLU, then a 3x3 convolution; no normalisation, so real and fake batches are judged alike."""
+    gray, ab = keras.Input(shape=(size, size, 1), name="gray"), keras.Input(shape=(size, size, 2), name="ab")
     x = layers.Concatenate(name="pair")([gray, ab])
     for index, width in enumerate(filters, start=1):
         x = layers.Conv2D(width, 4, strides=2, padding="same", name=f"d{index}_conv")(x)
@@ -49,14 +26,8 @@ def patch_discriminator(size: int, filters: tuple[int, ...] = (32, 64, 128), lea
     return keras.Model([gray, ab], logits, name="patch_discriminator")
 
 
-def _require_tensorflow():
-    if keras.backend.backend() != "tensorflow":
-        raise RuntimeError(f"the adversarial head trains with tf.GradientTape; KERAS_BACKEND is "
-                           f"{keras.backend.backend()!r}: set KERAS_BACKEND=tensorflow")
-
-
 class ConditionalGAN(keras.Model):
-    """Generator and discriminator trained together by ``fit``; calling it runs the generator."""
+    """Generator and discriminator trained together by ``fit`` (TensorFlow backend); calling it runs the generator."""
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, adversarial_weight: float = 0.01,
                  **kwargs):
@@ -65,7 +36,6 @@ class ConditionalGAN(keras.Model):
             raise ValueError(f"adversarial_weight must be >= 0, got {adversarial_weight}")
         self.generator, self.discriminator = generator, discriminator
         self.adversarial_weight = float(adversarial_weight)
-        # epoch means, reset by fit/evaluate; "loss" is the a*, b* MSE in both train and test steps
         self.trackers = {name: keras.metrics.Mean(name=name)
                          for name in ("loss", "reconstruction", "adversarial", "discriminator")}
 
@@ -77,26 +47,23 @@ class ConditionalGAN(keras.Model):
         return self.generator(inputs, training=training)
 
     def compile(self, generator_optimizer, discriminator_optimizer, **kwargs):
-        _require_tensorflow()
+        if keras.backend.backend() != "tensorflow":
+            raise RuntimeError(f"the adversarial head trains with tf.GradientTape; KERAS_BACKEND is "
+                               f"{keras.backend.backend()!r}: set KERAS_BACKEND=tensorflow")
         super().compile(**kwargs)
         self.generator_optimizer, self.discriminator_optimizer = generator_optimizer, discriminator_optimizer
 
     def losses_of(self, ab, fake, real_logits, fake_logits) -> dict:
-        """Every term, from the batch and the discriminator's logits (kept separate from the
-        gradient step so it can be checked against a direct computation)."""
+        """Every loss term, from the batch and the discriminator's logits."""
         ops = keras.ops
-        bce = keras.losses.binary_crossentropy
-        real_term = ops.mean(bce(ops.ones_like(real_logits), real_logits, from_logits=True))
-        fake_term = ops.mean(bce(ops.zeros_like(fake_logits), fake_logits, from_logits=True))
-        fooled = ops.mean(bce(ops.ones_like(fake_logits), fake_logits, from_logits=True))
-        reconstruction = ops.mean(ops.abs(ab - fake))
-        return {
-            "generator": reconstruction + self.adversarial_weight * fooled,
-            "discriminator": 0.5 * (real_term + fake_term),
-            "adversarial": fooled,
-            "reconstruction": reconstruction,
-            "loss": ops.mean(ops.square(ab - fake)),
-        }
+
+        def bce(target, logits):
+            return ops.mean(keras.losses.binary_crossentropy(target(logits), logits, from_logits=True))
+
+        fooled, reconstruction = bce(ops.ones_like, fake_logits), ops.mean(ops.abs(ab - fake))
+        return {"generator": reconstruction + self.adversarial_weight * fooled,
+                "discriminator": 0.5 * (bce(ops.ones_like, real_logits) + bce(ops.zeros_like, fake_logits)),
+                "adversarial": fooled, "reconstruction": reconstruction, "loss": ops.mean(ops.square(ab - fake))}
 
     def train_step(self, data):
         import tensorflow as tf
@@ -125,7 +92,7 @@ class ConditionalGAN(keras.Model):
 
 def conditional_gan(config: ModelConfig, adversarial_weight: float = 0.01,
                     discriminator_filters: tuple[int, ...] = (32, 64, 128)) -> ConditionalGAN:
-    """The regression U-Net of ``config`` (output "ab") with a patch discriminator of its size."""
+    """The regression U-Net of config (output "ab") with a patch discriminator of its size."""
     if config.output != "ab":
         raise ValueError("the adversarial head colours in a*, b*: use ModelConfig(output='ab')")
     return ConditionalGAN(build_unet(config), patch_discriminator(config.image_size, discriminator_filters,
@@ -141,8 +108,7 @@ class GanHead(Head):
     keep_last = True
 
     def build(self) -> keras.Model:
-        return conditional_gan(self.config.model, self.config.adversarial_weight,
-                                           self.config.discriminator_filters)
+        return conditional_gan(self.config.model, self.config.adversarial_weight, self.config.discriminator_filters)
 
     def compile(self, model, schedule) -> None:
         model.compile(keras.optimizers.Adam(schedule(), beta_1=ADAM_BETA_1),

@@ -1,6 +1,4 @@
-"""What a colorizer head is: the model trained, how it is compiled, and the float32 model
-saved from its weights at the decoding knob chosen on the tuning subset. One module per
-head implements it: ``regression``, ``bins``, ``gan``."""
+"""The interface every colorizer head implements (``regression``, ``bins``, ``gan``, ``hints``)."""
 
 from __future__ import annotations
 
@@ -16,12 +14,10 @@ def one_optimizer(model: keras.Model) -> list[tuple]:
 
 
 class Head:
-    """The base of the heads. ``stage`` names the first training stage in the history;
-    ``keep_last``: keep the last epoch rather than the one with the lowest tuning loss."""
+    """A head: ``kind`` (RecipeConfig.head), a provenance ``description``, the name of its first training
+    ``stage``, and ``keep_last``: keep the last epoch rather than the one with the lowest tuning loss."""
 
-    kind = ""  # RecipeConfig.head names it; registry.HEADS maps each kind to its class
-    description = ""  # one line for the provenance record
-    stage = ""
+    kind = description = stage = ""
     keep_last = False
 
     def __init__(self, config: RecipeConfig):
@@ -44,15 +40,13 @@ class Head:
         return one_optimizer(model)
 
     def export(self, trained: keras.Model, value: float) -> keras.Model:
-        """A fresh float32 model with trained's weights that outputs a*, b* / 128, decoded at
-        the knob value (``RecipeConfig.choices``)."""
+        """A fresh float32 model with trained's weights that outputs a*, b* / 128, decoded at the knob value."""
         raise NotImplementedError
 
     def record(self) -> dict:
-        """What the provenance must keep to rebuild the head (e.g. the bins)."""
+        """What the provenance must keep to rebuild the head."""
         return {}
 
     def after_training(self, model: keras.Model, rgb, tuning_ids, validation_ids, say=print) -> dict:
-        """Measures of the saved float32 model that its provenance keeps beyond the held-out
-        scores every head gets (rgb: the prepared photos; say: the run's log)."""
+        """The head's own measures of the saved model, kept in its provenance."""
         return {}

@@ -1,16 +1,6 @@
-"""Colour hints: a person's "this point is this colour", as the colorizers take it.
-
-A hint is a pixel of the input photo (x, y from its top-left corner) and an sRGB colour; only
-the colour's a*, b* count, its lightness is the photo's own. At the model's size the hints are
-two planes (Zhang et al. 2017, "Real-Time User-Guided Image Colorization"):
-
-    hint map  float32 (h, w, 2): a*, b* / 128 where a hint lies, 0 elsewhere
-    mask      float32 (h, w, 1): 1 where a hint lies, 0 elsewhere
-
-``spread`` lays the hints over the model's colours around each one, weighted by distance and by
-how alike the lightness is, so a click colours the region it belongs to and stops at edges.
-``reveal`` draws training hints from the true a*, b*: a number per photo, some photos none.
-"""
+"""Colour hints: a person's "this pixel (x, y from the top left) is this colour", of which only a*, b*
+count. At the model's size they are a hint map (h, w, 2) of a*, b* / 128 and a mask (h, w, 1)
+(Zhang et al. 2017); ``spread`` lays them over the model's colours, ``reveal`` draws training hints."""
 
 from __future__ import annotations
 
@@ -33,6 +23,7 @@ from .regression import compile_log_mse
 COUNTS = (0, 1, 2, 5, 10, 20, 50)  # hints per photo, as measured
 HEX = re.compile(r"#[0-9a-fA-F]{6}")
 SPEC = re.compile(r"\s*(-?\d+)\s*,\s*(-?\d+)\s*=\s*(\S+)\s*")
+FILE_FORM = '{"x": ..., "y": ..., "color": "#RRGGBB"}'
 
 
 @dataclass(frozen=True)
@@ -53,12 +44,11 @@ class Hint:
 
     @property
     def rgb(self) -> np.ndarray:
-        """uint8 (3,)."""
         return np.array([int(self.color[i:i + 2], 16) for i in (1, 3, 5)], dtype=np.uint8)
 
     @property
     def ab(self) -> np.ndarray:
-        """float32 (2,): the colour's a*, b* (CIE L*a*b*, D65)."""
+        """float32 (2,): the colour's a*, b* (D65)."""
         return color.rgb_to_lab(self.rgb[None, None])[0, 0, 1:]
 
 
@@ -71,17 +61,14 @@ def parse(text: str) -> Hint:
 
 
 def read(path: str | Path) -> list[Hint]:
-    """A JSON file holding a list of {"x": ..., "y": ..., "color": "#RRGGBB"} (ValueError naming
-    the file and the entry at fault; FileNotFoundError for a missing file)."""
+    """The hints of a JSON file holding a list of FILE_FORM (errors name the file and the entry at fault)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such hints file; give a JSON list of "
-                                '{"x": ..., "y": ..., "color": "#RRGGBB"}')
+        raise FileNotFoundError(f"{path}: no such hints file; give a JSON list of {FILE_FORM}")
     try:
         entries = json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"{path}: not JSON ({error}); give a list of "
-                         '{"x": ..., "y": ..., "color": "#RRGGBB"}') from None
+        raise ValueError(f"{path}: not JSON ({error}); give a list of {FILE_FORM}") from None
     if not isinstance(entries, list):
         raise ValueError(f"{path}: expected a JSON list of hints, got {type(entries).__name__}")
     hints = []
@@ -107,21 +94,15 @@ def check_inside(hints: list[Hint], width: int, height: int, where: str = "the p
 
 
 def to_model(hints: list[Hint], photo_size: tuple[int, int], model_size: tuple[int, int]) -> np.ndarray:
-    """Each hint's pixel at the model's size: int (K, 2) rows (row, column). photo_size and
-    model_size are (height, width); a pixel maps to the model pixel its centre falls in."""
-    (height, width), (rows, columns) = photo_size, model_size
-    if not hints:
-        return np.zeros((0, 2), dtype=int)
-    points = np.array([(hint.y, hint.x) for hint in hints], dtype=np.float64)
-    scale = np.array([rows / height, columns / width])
-    return np.clip(np.floor((points + 0.5) * scale), 0, [rows - 1, columns - 1]).astype(int)
+    """int (K, 2): each hint's (row, column) at model_size, the model pixel its centre falls in (sizes: (h, w))."""
+    points = np.array([(hint.y, hint.x) for hint in hints], dtype=np.float64).reshape(-1, 2)
+    scale = np.divide(model_size, photo_size)
+    return np.clip(np.floor((points + 0.5) * scale), 0, np.subtract(model_size, 1)).astype(int)
 
 
-def planes(hints: list[Hint], photo_size: tuple[int, int], model_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """(hint map float32 (h, w, 2) in a*, b* / 128, mask float32 (h, w, 1)); a later hint on the
-    same model pixel replaces an earlier one."""
-    ab = np.zeros((*model_size, 2), dtype=np.float32)
-    mask = np.zeros((*model_size, 1), dtype=np.float32)
+def planes(hints: list[Hint], photo_size: tuple[int, int], model_size: tuple[int, int]) -> tuple[np.ndarray, ...]:
+    """(hint map, mask) at model_size; a later hint on the same model pixel replaces an earlier one."""
+    ab, mask = np.zeros((*model_size, 2), dtype=np.float32), np.zeros((*model_size, 1), dtype=np.float32)
     for (row, column), hint in zip(to_model(hints, photo_size, model_size), hints):
         ab[row, column] = hint.ab / 128.0
         mask[row, column] = 1.0
@@ -130,12 +111,10 @@ def planes(hints: list[Hint], photo_size: tuple[int, int], model_size: tuple[int
 
 def spread(ab: np.ndarray, lightness: np.ndarray, hint_ab: np.ndarray, mask: np.ndarray,
            space: float = 0.08, tone: float = 8.0) -> np.ndarray:
-    """The model's a*, b* / 128, float32 (h, w, 2), with each hint laid over the pixels around it.
-
-    lightness: float (h, w), L* of the gray the model saw. A hint at p weighs on pixel q by
-    w = exp(-|p - q|² / (2 (space·side)²) - (L*(p) - L*(q))² / (2 tone²)), side being the shorter
-    side in pixels. q takes (1 - W)·model + W·(the hints' colours averaged by w), W the largest w
-    at q; a hinted pixel takes its hint's colour. space <= 0 changes only the hinted pixels."""
+    """The model's a*, b* / 128 (h, w, 2) with each hint laid over the pixels around it: a hint at p weighs
+    on q by w = exp(-|p - q|² / (2 (space·side)²) - (L*(p) - L*(q))² / (2 tone²)) (side: the shorter side,
+    L*: lightness), and q takes (1 - W)·model + W·(the hints' colours averaged by w), W the largest w at q.
+    A hinted pixel takes its hint's colour; space <= 0 changes only those."""
     hinted = mask[..., 0] > 0
     out = np.array(ab, dtype=np.float32, copy=True)
     points = np.argwhere(hinted)
@@ -143,8 +122,7 @@ def spread(ab: np.ndarray, lightness: np.ndarray, hint_ab: np.ndarray, mask: np.
         rows, columns = np.mgrid[0:ab.shape[0], 0:ab.shape[1]]
         width = space * min(ab.shape[:2])
         lightness = np.asarray(lightness, dtype=np.float32)
-        total = np.zeros(ab.shape[:2], dtype=np.float32)
-        strongest = np.zeros(ab.shape[:2], dtype=np.float32)
+        total, strongest = np.zeros((2, *ab.shape[:2]), dtype=np.float32)
         weighted = np.zeros(ab.shape, dtype=np.float32)
         for row, column in points:
             weight = np.exp(-((rows - row) ** 2 + (columns - column) ** 2) / (2 * width ** 2)
@@ -160,13 +138,10 @@ def spread(ab: np.ndarray, lightness: np.ndarray, hint_ab: np.ndarray, mask: np.
 
 def reveal(ab: np.ndarray, rng: np.random.Generator, most: int, none_share: float,
            patch: int) -> tuple[np.ndarray, np.ndarray]:
-    """Training hints drawn from the true a*, b* / 128, float (N, h, w, 2): for each photo, no
-    hint with probability none_share, else a log-uniform count in 1..most (few are likelier, as a
-    person gives few), each a square of side 1..patch holding the square's mean true colour.
-    Returns (hint map (N, h, w, 2), mask (N, h, w, 1)), float32."""
+    """(hint map, mask) drawn from the true a*, b* / 128 (N, h, w, 2): per photo no hint with probability
+    none_share, else a log-uniform count in 1..most of squares of side 1..patch holding their mean colour."""
     count, rows, columns = ab.shape[:3]
-    hint_ab = np.zeros(ab.shape, dtype=np.float32)
-    mask = np.zeros((count, rows, columns, 1), dtype=np.float32)
+    hint_ab, mask = np.zeros(ab.shape, dtype=np.float32), np.zeros((count, rows, columns, 1), dtype=np.float32)
     for i in range(count):
         if rng.random() < none_share:
             continue
@@ -179,18 +154,14 @@ def reveal(ab: np.ndarray, rng: np.random.Generator, most: int, none_share: floa
     return hint_ab, mask
 
 
-REVEAL_KEYS = ("most", "none_share", "patch")  # a recipe's hints settings that reveal reads
-
-
 def revealed(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, settings: dict) -> np.ndarray:
     """x, gray (N, h, w, 1), with the hint planes revealed from y (a*, b* / 128) joined: (N, h, w, 4)."""
-    hint_ab, mask = reveal(np.asarray(y), rng, **{key: settings[key] for key in REVEAL_KEYS})
+    hint_ab, mask = reveal(np.asarray(y), rng, **{key: settings[key] for key in ("most", "none_share", "patch")})
     return np.concatenate([np.asarray(x, dtype=np.float32), hint_ab, mask], axis=-1)
 
 
 def recorded_spread(model_path: str | Path) -> dict:
-    """The spread (space, tone) a hints colorizer's record, <model>.json beside its .keras, chose
-    on the tuning subset; {} (spread's defaults) where the file records none."""
+    """The spread (space, tone) recorded in <model>.json beside a hints colorizer; {} where none is."""
     record = Path(model_path).with_suffix(".json")
     return json.loads(record.read_text()).get("spread", {}) if record.is_file() else {}
 
@@ -201,17 +172,14 @@ def takes_hints(model) -> bool:
 
 
 def colorize(model, photo: np.ndarray, hints: list[Hint], space: float = 0.08, tone: float = 8.0) -> np.ndarray:
-    """uint8 RGB (H, W, 3) or gray (H, W) of any size, and hints in its pixels -> uint8 RGB
-    (H, W, 3): the model's colours (fed the hint planes where it takes them), the hints spread
-    over them at the model's size (``spread``), laid over the photo's full-resolution lightness
-    as predict.colorize_photo lays them."""
+    """uint8 RGB (H, W, 3) or gray (H, W) and hints in its pixels -> uint8 RGB (H, W, 3): the model's colours
+    (given the hint planes where it takes them) with the hints spread over them, at full resolution."""
     return finish(predicted(model, photo, hints), space, tone)
 
 
 @dataclass
 class Predicted:
-    """What the model made of one photo and its hints, before the spread: the photo's gray
-    (H, W), L* of its shrunk copy (h, w), the model's a*, b* / 128 (h, w, 2) and the hint planes."""
+    """One photo's gray (H, W), L* of its shrunk copy, the model's a*, b* / 128 and the hint planes."""
 
     gray: np.ndarray
     lightness: np.ndarray
@@ -221,7 +189,7 @@ class Predicted:
 
 
 def predicted(model, photo: np.ndarray, hints: list[Hint]) -> Predicted:
-    """The model run once on a photo and its hints (see colorize); ValueError for a hint outside it."""
+    """The model run once on a photo and its hints, before the spread; ValueError for a hint outside it."""
     gray = predict._gray_of(photo)
     check_inside(hints, gray.shape[1], gray.shape[0])
     size = tuple(model.input_shape[1:3])
@@ -244,12 +212,9 @@ def finish(made: Predicted, space: float, tone: float) -> np.ndarray:
 
 
 def with_hint_inputs(model: keras.Model, dtype: str | None = None) -> keras.Model:
-    """model (gray (N, h, w, 1) -> a*, b* / 128) rebuilt to take gray, hint map and mask
-    (N, h, w, 4): every weight kept, and the kernels of the layers that now see the hint planes
-    (the first convolution, and whatever reads the input again through the last skip) get zero
-    weights for them, so with no hint it computes exactly what model computes. dtype: the dtype policy of the layers
-    up to the last convolution (e.g. "mixed_bfloat16" to train in it); the decoding after it, and
-    every layer with dtype None, keep their own."""
+    """model (gray -> a*, b* / 128) rebuilt to take gray, hint map and mask (N, h, w, 4), the hint planes
+    getting zero weights, so that with no hint it computes what model computes. dtype: the dtype policy
+    of the layers up to the last convolution (None: every layer keeps its own)."""
     if model.input_shape[-1] != 1 or model.output_shape[-1] != 2:
         raise ValueError(f"model {model.name!r} takes {model.input_shape} to {model.output_shape}; hint inputs are "
                          "added to an L*a*b* colorizer, gray (N, h, w, 1) to a*, b* (N, h, w, 2)")
@@ -262,13 +227,11 @@ def with_hint_inputs(model: keras.Model, dtype: str | None = None) -> keras.Mode
     wide = keras.models.clone_model(model, input_tensors=keras.Input((*model.input_shape[1:3], 4), name="gray_hints"),
                                     clone_function=clone)
     for old, new in zip(model.layers, wide.layers):
-        weights = []
-        for value, shape in zip(old.get_weights(), [w.shape for w in new.weights]):
-            if value.shape != tuple(shape):  # a kernel whose input depth grew by the 3 hint planes, added last
-                grown = np.zeros(shape, dtype=value.dtype)
-                grown[..., :value.shape[-2], :] = value
-                value = grown
-            weights.append(value)
+        weights = old.get_weights()
+        for i, (value, variable) in enumerate(zip(weights, new.weights)):
+            if value.shape != tuple(variable.shape):  # a kernel that now sees the 3 hint planes too: zeros for them
+                grown = variable.shape[-2] - value.shape[-2]
+                weights[i] = np.pad(value, [(0, 0)] * (value.ndim - 2) + [(0, grown), (0, 0)])
         new.set_weights(weights)
     return wide
 
@@ -280,19 +243,16 @@ def random_hints(photo: np.ndarray, count: int, rng: np.random.Generator) -> lis
 
 
 def hint_sets(photos: np.ndarray, counts=COUNTS, seed: int = 0) -> dict[int, list[list[Hint]]]:
-    """For each count, one list of random_hints per photo, drawn from (seed, count): the same
-    hints whichever model is measured."""
+    """count -> one list of random_hints per photo, drawn from (seed, count, photo)."""
     return {count: [random_hints(photo, count, np.random.default_rng([seed, count, i]))
                     for i, photo in enumerate(photos)] for count in counts}
 
 
 def choose_spread(model: keras.Model, photos: np.ndarray, spaces, tones, counts=(1, 5, 10, 50),
                   seed: int = 1) -> tuple[dict, pd.DataFrame]:
-    """The spread (space, tone) with the best mean PSNR over photos (uint8 (N, h, w, 3), the
-    tuning subset) and the counts given, each count's hints drawn as hint_sets draws them.
-    Returns ({"space", "tone"}, the table of every pair tried: mean PSNR per count and overall)."""
-    made = {count: [predicted(model, photo, given) for photo, given in zip(photos, sets)]
-            for count, sets in hint_sets(photos, counts, seed).items()}  # the model runs once per photo and count
+    """({"space", "tone"} with the best mean PSNR over photos and counts, the table of every pair tried)."""
+    made = {count: [predicted(model, photo, given) for photo, given in zip(photos, sets)]  # the model runs once
+            for count, sets in hint_sets(photos, counts, seed).items()}
     rows = []
     for space in spaces:
         for tone in tones:
@@ -309,9 +269,8 @@ def choose_spread(model: keras.Model, photos: np.ndarray, spaces, tones, counts=
 
 def hint_curve(model: keras.Model, automatic: keras.Model, photos: np.ndarray, spread_settings: dict,
                counts=COUNTS, seed: int = 0) -> pd.DataFrame:
-    """PSNR, SSIM, colorfulness (mean over photos) and raw a*, b* AuC (pooled) of model given 0,
-    1, 2, ... hints per photo at random pixels holding their true colour, beside the gray copy and
-    the automatic colorizer (which takes no hints): one row per (count, method)."""
+    """Mean PSNR, SSIM, colorfulness and pooled a*, b* AuC of model given each count of random true-colour
+    hints per photo, beside the gray copy and the automatic colorizer: one row per (count, method)."""
     photos = np.asarray(photos)
     gray = color.rgb_to_gray(photos)
 
@@ -322,7 +281,7 @@ def hint_curve(model: keras.Model, automatic: keras.Model, photos: np.ndarray, s
                 "colorfulness_true": table["colorfulness_true"].mean(),
                 "ab_auc": metrics.ab_error_auc(photos, rgb), "photos": len(photos)}
 
-    # neither reference takes hints: scored once, repeated at every count
+    # neither reference takes hints: scored once
     references = {"gray copy": scores(color.gray_baseline(gray)),
                   "automatic": scores(np.stack([colorize(automatic, photo, []) for photo in photos]))}
     rows = []
@@ -334,11 +293,8 @@ def hint_curve(model: keras.Model, automatic: keras.Model, photos: np.ndarray, s
 
 
 class HintsHead(Head):
-    """A shipped L*a*b* colorizer (the recipe's ``start_from``) given hint inputs
-    (``with_hint_inputs``) and fine-tuned with per-image log-MSE on batches whose hint planes
-    reveal points of the true colour (``reveal``, the recipe's ``hints`` settings). After training,
-    the spread is chosen on the tuning subset and the hint curve measured on the validation photos
-    (``after_training``)."""
+    """The recipe's ``start_from`` colorizer given hint inputs, fine-tuned with per-image log-MSE on batches
+    revealing points of the true colour; after training, the spread is chosen and the hint curve measured."""
 
     kind = "hints"
     description = ("an L*a*b* colorizer's network taking gray, a hint map and its mask, fine-tuned with points of "
@@ -364,8 +320,7 @@ class HintsHead(Head):
         return network
 
     def build(self) -> keras.Model:
-        """The base's network with hint inputs, in the training precision; its batch normalization
-        frozen (inference mode), as fine-tuning a trained network keeps its statistics."""
+        """The base's network with hint inputs, in the training precision, its batch normalization frozen."""
         network = self._network(keras.mixed_precision.global_policy().name)
         for layer in network.layers:
             if isinstance(layer, keras.layers.BatchNormalization):

@@ -1,18 +1,5 @@
-"""Levers at colorizing time: variants of a shipped model that need no training,
-scored on the model's own tuning subset, chosen by the registry's rule, and only then scored
-once on the held-out photos.
-
-- ``mirrored``: test-time flips, the average of the prediction on the photo and the mirrored
-  prediction on its mirror image;
-- ``averaged``: an average of models, each run at its own input size;
-- ``confidence_annealed``: a bins model decoded with a temperature that depends on each
-  pixel's confidence (``bins.ConfidenceAnnealing``).
-
-Every variant is a Keras model built from standard layers (and that one registered layer), so
-a chosen one saves and loads in safe mode like the shipped files. For a model whose recipe
-cancels its colour cast (``bias_correction``), each variant's cast is cancelled again on the
-tuning subset, as the recipe does for each of its own decodings.
-"""
+"""Levers at colorizing time: variants of a shipped model that need no training (flips, averages,
+confidence-dependent annealing), chosen by the registry's rule on its tuning subset, then scored once."""
 
 from __future__ import annotations
 
@@ -38,8 +25,7 @@ ANNEALING = "annealing"  # the layer of a bins model whose input is its logits (
 
 
 def _mirror(width: int, channels: int, name: str):
-    """A layer stack that reverses an (N, H, W, C) tensor along W: a fixed anti-identity
-    matrix applied by a Dense layer between two Permutes (exact: each output is one input)."""
+    """Layers reversing an (N, H, W, C) tensor along W: a fixed anti-identity Dense between two Permutes."""
     to_rows = layers.Permute((1, 3, 2), name=f"{name}_to_rows")
     reverse = layers.Dense(width, use_bias=False, trainable=False, name=f"{name}_reverse")
     back = layers.Permute((1, 3, 2), name=f"{name}_back")
@@ -62,8 +48,8 @@ def mirrored(model: keras.Model) -> keras.Model:
 
 
 def averaged(models: list[keras.Model], name: str = "average") -> keras.Model:
-    """The mean of models' a*, b*, at the largest of their input sizes; a smaller model gets the
-    input shrunk to its own size (bilinear, antialiased) and its output enlarged back."""
+    """The mean of models' a*, b* at the largest of their input sizes, a smaller model's input shrunk to
+    its size (bilinear, antialiased) and its output enlarged back."""
     height, width = max(predict.input_size(model) for model in models)
     gray = keras.Input((height, width, 1), name="gray")
     outputs = []
@@ -80,8 +66,8 @@ def averaged(models: list[keras.Model], name: str = "average") -> keras.Model:
 
 
 def confidence_annealed(model: keras.Model, low: float, high: float) -> keras.Model:
-    """A bins model (``bins.decoded_model``, with or without a chroma offset) decoded at a
-    temperature from low (a confident pixel) to high (an uncertain one), its offset dropped."""
+    """A bins model (``bins.decoded_model``, any chroma offset dropped) decoded at a temperature from
+    low (a confident pixel) to high (an uncertain one)."""
     try:
         logits = model.get_layer(ANNEALING).input
         centers = model.get_layer("expected_ab").get_weights()[0] * bins.AB_SCALE
@@ -92,36 +78,33 @@ def confidence_annealed(model: keras.Model, low: float, high: float) -> keras.Mo
 
 
 def variants(role: str, shipped: dict[str, keras.Model]) -> dict[str, keras.Model]:
-    """The variants tried for a shipped model (role "accurate" or "vivid"), by name; the first
-    is the model as shipped. ``shipped``: the shipped models by role (``unetcolor.shipped``)."""
+    """The variants tried for the shipped model of role ("accurate" or "vivid"), the model as shipped first;
+    shipped: the shipped models by role."""
     model = shipped[role]
+    if role not in ROLES:
+        raise ValueError(f"levers are tried for the accurate and vivid models, not {role!r}")
+
+    def annealed(*lows: float) -> dict:
+        return {f"confidence temperature {low:g} to 1": confidence_annealed(model, low, 1.0) for low in lows}
+
+    as_shipped = {"as shipped": model, "flips": mirrored(model)}
     if role == "accurate":
         with_gan = averaged([model, shipped["gan"]], name="average_with_gan")
-        return {"as shipped": model, "flips": mirrored(model),
-                "confidence temperature 0.5 to 1": confidence_annealed(model, 0.5, 1.0),
-                "confidence temperature 0.38 to 1": confidence_annealed(model, 0.38, 1.0),
-                "average with the adversarial model": with_gan,
+        return {**as_shipped, **annealed(0.5, 0.38), "average with the adversarial model": with_gan,
                 "average with the adversarial model, flips": mirrored(with_gan)}
-    if role == "vivid":
-        return {"as shipped": model, "flips": mirrored(model),
-                "confidence temperature 0.2 to 1": confidence_annealed(model, 0.2, 1.0),
-                "confidence temperature 0.38 to 1": confidence_annealed(model, 0.38, 1.0),
-                "confidence temperature 0.5 to 1": confidence_annealed(model, 0.5, 1.0),
-                "average with the accurate model": averaged([model, shipped["accurate"]], name="average_with_accurate")}
-    raise ValueError(f"levers are tried for the accurate and vivid models, not {role!r}")
+    return {**as_shipped, **annealed(0.2, 0.38, 0.5),
+            "average with the accurate model": averaged([model, shipped["accurate"]], name="average_with_accurate")}
 
 
 def _scores(model: keras.Model, rgb: np.ndarray, gray: np.ndarray, ssim: bool) -> dict:
-    colorized = np.stack(list(predict.colorize_photos(model, list(gray))))
+    colorized = decoding.colorize_all(model, gray)
     a_bias, b_bias = metrics.ab_bias(rgb, colorized)
-    gain = metrics.psnr_batch(rgb, colorized).mean() - metrics.psnr_batch(rgb, color.gray_baseline(gray)).mean()
-    row = {"psnr_gain": gain,
-           "colorfulness_share": (np.mean([metrics.colorfulness(image) for image in colorized])
-                                  / np.mean([metrics.colorfulness(image) for image in rgb])),
+    scores = (metrics.evaluate_images if ssim else decoding.quick_scores)(rgb, colorized, gray)
+    row = {"psnr_gain": scores["psnr_model"].mean() - scores["psnr_gray"].mean(),
+           "colorfulness_share": scores["colorfulness_model"].mean() / scores["colorfulness_true"].mean(),
            "a_bias": a_bias, "b_bias": b_bias}
     if ssim:
-        per_image = metrics.evaluate_images(rgb, colorized, gray)
-        row["ssim_gain"] = per_image["ssim_model"].mean() - per_image["ssim_gray"].mean()
+        row["ssim_gain"] = scores["ssim_model"].mean() - scores["ssim_gray"].mean()
     return row
 
 
@@ -136,9 +119,9 @@ def choose(role: str, tuning: pd.DataFrame) -> str:
 
 def try_levers(role: str, shipped: dict[str, keras.Model], cancel_cast: bool, tuning_photos: tuple,
                validation_photos: tuple, log=print) -> tuple[pd.DataFrame, str]:
-    """Score every variant for role on the tuning photos (rgb, gray), choose by the rule, then
-    score every variant once on the validation photos. cancel_cast: re-cancel each variant's
-    mean cast on the tuning subset first. Returns (one row per variant and subset, the choice)."""
+    """(one row per variant and subset, the choice): every variant of role scored on the tuning photos
+    (rgb, gray) (its cast cancelled there first, with cancel_cast), chosen by the rule, then scored once
+    on the validation photos."""
     rows, models = [], {}
     for name, model in variants(role, shipped).items():
         if cancel_cast and name != "as shipped":
@@ -154,13 +137,8 @@ def try_levers(role: str, shipped: dict[str, keras.Model], cancel_cast: bool, tu
     return pd.DataFrame(rows).assign(model=role, chosen=lambda t: t["variant"] == chosen), chosen
 
 
-def _photos(rgb, gray, ids) -> tuple[np.ndarray, np.ndarray]:
-    return np.asarray(rgb[ids]), np.asarray(gray[ids])
-
-
 def check_same_photos(record: dict, rgb_val: np.ndarray, gray_val: np.ndarray, name: str) -> None:
-    """Refuse prepared data other than the photos the shipped model was scored on: the gray
-    copy's mean PSNR on the held-out photos must equal its record's (to 1e-6 dB)."""
+    """Refuse other photos than those the shipped model was scored on (by the gray copy's held-out PSNR)."""
     recorded = next(row["mean"] for row in record["validation_metrics"]
                     if row["metric"] == "psnr" and row["method"] == "gray baseline")
     measured = float(metrics.psnr_batch(rgb_val, color.gray_baseline(gray_val)).mean())
@@ -171,9 +149,8 @@ def check_same_photos(record: dict, rgb_val: np.ndarray, gray_val: np.ndarray, n
 
 
 def record_levers(processed_dir: Path, out_dir: Path, weights_dir: Path, log=print) -> dict[str, Path]:
-    """try_levers for each of ROLES on the shipped models in weights_dir, on the prepared photos
-    they were trained on; writes out_dir/<role>.json (the table, the choice, the rule's inputs)
-    and returns those paths."""
+    """try_levers for each of ROLES on the shipped models in weights_dir and the photos they were trained
+    on; writes out_dir/<model>.json (the table, the choice, the rule's inputs) and returns the paths."""
     records = {model.role: json.loads((weights_dir / f"{model.name}.json").read_text())
                for model in shipped_models.AUTOMATIC}
     models = {model.role: predict.load_model(weights_dir / f"{model.name}.keras") for model in shipped_models.AUTOMATIC}
@@ -182,7 +159,7 @@ def record_levers(processed_dir: Path, out_dir: Path, weights_dir: Path, log=pri
     for role in ROLES:
         record, name = records[role], shipped_models.by_role(role).name
         train_ids, val_ids = data.load_split(processed_dir, record["data"]["split"])
-        validation = _photos(rgb, gray, val_ids)
+        validation = np.asarray(rgb[val_ids]), np.asarray(gray[val_ids])
         check_same_photos(record, *validation, name)
         tuning_ids = np.asarray(record["data"]["tuning_ids"])
         if not np.isin(tuning_ids, train_ids).all():
@@ -190,7 +167,7 @@ def record_levers(processed_dir: Path, out_dir: Path, weights_dir: Path, log=pri
                              f"{record['data']['split']} in {processed_dir}")
         started = time.perf_counter()
         table, chosen = try_levers(role, models, bool(record["config"].get("bias_correction")),
-                                   _photos(rgb, gray, tuning_ids), validation, log=log)
+                                   (np.asarray(rgb[tuning_ids]), np.asarray(gray[tuning_ids])), validation, log=log)
         written[role] = out_dir / f"{name}.json"
         write_json(written[role], {
             "model": name, "role": role, "chosen": chosen, "rule": "colorizers.registry (levers at colorizing time)",

@@ -1,25 +1,5 @@
-"""The recipes of a profile's `colorizers` section (``recipes``: the shipped ones, one per
-automatic model of unetcolor.shipped, then the candidates tried for them), the head of each
-kind (``HEADS``), and the rule that chooses a shipped recipe among candidates -- written down
-before the candidates ran.
-
-The rule, on the tuning subset only (a run's held-out numbers are computed once, after all of
-its own choices, and never used for a choice between runs); every candidate must train in at
-most ``BUDGET_MINUTES`` on 2 CPU cores and be at most ``BUDGET_MB``:
-
-- accurate (the default): the highest tuning PSNR gain over the gray copy; a candidate within
-  ``ACCURATE_TIE_DB`` of it that is more colourful on the tuning subset wins instead;
-- vivid: among rebalanced candidates (bins head, rebalance < 1), the most colourful on the
-  tuning subset whose tuning PSNR is at least the gray copy's; if none is, the best tuning PSNR.
-
-Each recipe's wall-time guard, ``max_train_minutes``, is the training budget it was given.
-
-Levers at colorizing time (``colorizers.levers``: test-time flips, averages of models, the
-annealing temperature made to depend on each pixel's confidence) are variants of the shipped
-models scored on each one's own tuning subset. A variant takes a shipped model's place only if,
-on that subset, it beats the shipped model's PSNR gain by more than ``ACCURATE_TIE_DB``; for
-the vivid model it must also be at least as colourful as the shipped vivid model there.
-"""
+"""A profile's colorizer recipes, the head class of each kind (``HEADS``), and the rule, written down
+before the candidates ran, that chooses the shipped ones on the tuning subset within the budgets."""
 
 from __future__ import annotations
 
@@ -34,7 +14,7 @@ from .head import Head
 from .hints import HintsHead
 from .regression import RegressionHead
 
-HEADS: dict[str, type[Head]] = {head.kind: head for head in (RegressionHead, BinsHead, GanHead, HintsHead)}  # the kinds
+HEADS: dict[str, type[Head]] = {head.kind: head for head in (RegressionHead, BinsHead, GanHead, HintsHead)}
 if tuple(HEADS) != HEAD_KINDS:
     raise ValueError(f"colorizers.registry.HEADS {tuple(HEADS)} must be config.HEAD_KINDS {HEAD_KINDS}, "
                      "which RecipeConfig checks")
@@ -46,17 +26,11 @@ ACCURATE_TIE_DB = 0.05
 
 def head_for(config: RecipeConfig, fit_y: np.ndarray) -> Head:
     """config's head, set up for training on fit_y (a*, b* / 128 of the fit photos)."""
-    return head_class(config).for_data(config, fit_y)
-
-
-def head_class(config: RecipeConfig) -> type[Head]:
-    """The Head class of config's kind (RecipeConfig checks that it is one of HEADS)."""
-    return HEADS[config.head]
+    return HEADS[config.head].for_data(config, fit_y)
 
 
 def recipes(profile: str = "paper") -> dict[str, RecipeConfig]:
-    """The profile's colorizer recipes by name (its `colorizers` section): the shipped ones
-    first, one per model of unetcolor.shipped, then the candidates."""
+    """The profile's colorizer recipes by name: the shipped ones first, then the candidates."""
     loaded = profiles.load(profile)
     if loaded.shipped_recipes != shipped.NAMES:
         raise ValueError(f"{loaded.files[-1]}: colorizers.recipes {loaded.shipped_recipes} must name the shipped "
@@ -65,7 +39,7 @@ def recipes(profile: str = "paper") -> dict[str, RecipeConfig]:
 
 
 def candidates(profile: str = "paper") -> dict[str, RecipeConfig]:
-    """The profile's candidate recipes: those tried for the shipped ones."""
+    """The profile's candidate recipes (those tried for the shipped ones)."""
     return {name: config for name, config in recipes(profile).items() if name not in shipped.NAMES}
 
 
@@ -82,7 +56,8 @@ def _within_budget(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def choose_accurate(table: pd.DataFrame) -> str:
-    """The rule above, on a ``compare.candidates_table``: the accurate model's candidate."""
+    """The accurate model's candidate (a ``compare.candidates_table``'s): the highest tuning PSNR gain, unless
+    one within ACCURATE_TIE_DB of it is more colourful; levers must beat the shipped model by more than that."""
     table = _within_budget(table)
     if table.empty:
         raise ValueError("no candidate within the training-time and size budget")
@@ -91,15 +66,12 @@ def choose_accurate(table: pd.DataFrame) -> str:
 
 
 def choose_vivid(table: pd.DataFrame) -> str:
-    """The rule above, on a ``compare.candidates_table``: the vivid model's candidate."""
+    """The vivid model's candidate: the most colourful rebalanced bins run whose tuning PSNR is at least the
+    gray copy's, else the best tuning PSNR; a lever must also be as colourful as the shipped model."""
     table = _within_budget(table)
     table = table[(table["head"] == "bins") & (table["rebalance"] < 1)]
     if table.empty:
         raise ValueError("no rebalanced candidate within the training-time and size budget")
     floor = table[table["tuning_psnr_gain"] >= 0]
-    if len(floor):
-        return str(floor.loc[floor["tuning_colorfulness_share"].idxmax(), "candidate"])
-    return str(table.loc[table["tuning_psnr_gain"].idxmax(), "candidate"])
-
-
-__all__ = ["HEADS", "recipes", "candidates", "recipe", "head_for", "choose_accurate", "choose_vivid"]
+    best = floor["tuning_colorfulness_share"].idxmax() if len(floor) else table["tuning_psnr_gain"].idxmax()
+    return str(table.loc[best, "candidate"])

@@ -1,7 +1,5 @@
-"""The regression head: the U-Net's a*, b* trained with MSE, then fine-tuned with the mean
-over images of log(per-image MSE), which is what mean PSNR rewards (plain MSE is dominated by
-the colourful photos and paints the near-gray ones, snow, fog, dusk, whose PSNR then drops
-most). Its decoding knob is a chroma gain."""
+"""The regression head: the U-Net's a*, b* trained with MSE (then, in the shared fine-tuning stage,
+per-image log-MSE, which mean PSNR rewards); its decoding knob is a chroma gain."""
 
 from __future__ import annotations
 
@@ -14,8 +12,7 @@ from .head import Head
 
 
 def per_image_log_mse(y_true, y_pred):
-    """mean over images of ln(MSE_i + 1e-5): minimising it maximises the mean
-    per-image PSNR (up to the eps), where plain MSE maximises PSNR of the mean error."""
+    """Mean over images of ln(MSE_i + 1e-5): minimising it maximises the mean per-image PSNR."""
     error = keras.ops.mean(keras.ops.square(y_true - y_pred), axis=(1, 2, 3))
     return keras.ops.mean(keras.ops.log(error + 1e-5))
 
@@ -25,12 +22,10 @@ def compile_log_mse(model: keras.Model, schedule) -> None:
 
 
 def with_chroma_gain(trained: keras.Model, config: ModelConfig, gain: float) -> keras.Model:
-    """The trained U-Net's weights in a fresh uncompiled float32 model whose a*, b* are
-    multiplied by gain (a Rescaling layer, loadable in safe mode)."""
+    """trained's weights in a fresh float32 U-Net whose a*, b* are multiplied by gain (a Rescaling layer)."""
     model = build_unet(config)
     model.set_weights(trained.get_weights())
-    scaled = layers.Rescaling(gain, name="chroma_gain")(model.output)
-    return keras.Model(model.input, scaled, name="unet_ab_default")
+    return keras.Model(model.input, layers.Rescaling(gain, name="chroma_gain")(model.output), name="unet_ab_default")
 
 
 class RegressionHead(Head):

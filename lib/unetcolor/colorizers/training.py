@@ -1,18 +1,6 @@
-"""The training loop every head shares: seeded, flipped batches from memory, Adam with a
-cosine learning-rate decay, the epoch with the lowest tuning loss kept (or the last one, for
-the adversarial head), a wall-time guard, and the precision of ``unetcolor.unet.precision``.
-
-Each stage trains through the steps of ``unetcolor.training.train`` (``resume_or_build``,
-``fit_epochs`` and its RunRecorder): history, checkpoints, interrupts that end the epoch.
-A stage's folder, ``<run folder>/<stage>/``, holds
-
-    history.csv, state.json, progress.json   as a run of the paper's U-Net has them
-    checkpoint.npz   every weight of the model, of its optimizers and of the best epoch so
-                     far, with the epochs done: one file, so a process killed while writing
-                     it leaves the previous checkpoint whole
-    kept.npz         the stage's result (the kept epoch's weights), once it has finished
-
-so a recipe started again resumes in the stage and after the epoch it had checkpointed."""
+"""The training every head shares: the tuning subset, the (gray, a*, b*) pairs at the model's size,
+seeded and flipped batches, Adam with a cosine decay, the kept epoch and a wall-time guard. Each stage
+checkpoints in <run folder>/<stage>/, so that a recipe started again resumes after its last checkpoint."""
 
 from __future__ import annotations
 
@@ -21,15 +9,17 @@ import json
 import math
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections import namedtuple
 from pathlib import Path
 
 import keras
 import numpy as np
 import pandas as pd
+from PIL import Image
 
+from .. import color
 from ..config import RecipeConfig
+from ..evaluation import predict
 from ..files import write_atomic, write_json
 from ..reproducibility import seed_everything
 from ..training import train as steps
@@ -37,7 +27,6 @@ from ..unet import precision as precisions
 from ..unet import runs
 from . import hints as hint_planes
 from .head import Head, one_optimizer
-from .recipe import shrink_pairs
 from .regression import compile_log_mse
 
 FINETUNE_STAGE = "log_mse"
@@ -45,27 +34,36 @@ CHECKPOINT_FILE, KEPT_FILE = "checkpoint.npz", "kept.npz"
 STAGE_FILES = (KEPT_FILE, steps.HISTORY_FILE, steps.STATE_FILE, runs.PROGRESS_FILE)
 
 
+def tuning_split(train_ids: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(fit_ids, tuning_ids), both sorted: a seeded share of train_ids held out for choices."""
+    train_ids = np.sort(np.asarray(train_ids))
+    count = max(1, int(round(len(train_ids) * share)))
+    if count >= len(train_ids):
+        raise ValueError(f"{len(train_ids)} training photos are too few to hold out {count} for tuning")
+    tuning = np.random.default_rng([seed, 6]).permutation(train_ids)[:count]
+    return np.setdiff1d(train_ids, tuning), np.sort(tuning)
+
+
+def shrink_pairs(gray: np.ndarray, rgb: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Full-size uint8 gray (N, H, W) and RGB (N, H, W, 3) -> (x float32 (N, size, size, 1), the gray shrunk
+    as predict shrinks it; y float32 (N, size, size, 2), a*, b* / 128 of the LANCZOS-shrunk RGB)."""
+    small_gray = np.stack([predict._shrink(np.asarray(g), (size, size)) for g in gray])
+    small_rgb = np.stack([np.asarray(Image.fromarray(np.asarray(p)).resize((size, size), predict.SHRINK_FILTER))
+                          for p in rgb])
+    return color.gray_to_input(small_gray), color.rgb_to_lab(small_rgb)[..., 1:] / 128.0
+
+
 class FlipBatches(keras.utils.PyDataset):
-    """Batches of in-memory (x, y), reshuffled each epoch and each image flipped
-    left-right with probability 1/2; both drawn from (seed, epoch), so a rerun
-    sees exactly the same batches, and so does a run resumed at first_epoch.
-
-    With ``crops=(gray, rgb, share)`` -- the same photos at full size, uint8 (N, H, W) and
-    (N, H, W, 3), and share < 1 -- each image of a batch is instead remade from a random
-    square crop of its full-size photo, its side drawn uniformly between share and all of
-    the photo's shorter side, shrunk to x's size as ``recipe.shrink_pairs`` shrinks: crops
-    and scales from the photo's own pixels, never enlarged past them.
-
-    With ``hints`` (a recipe's hints settings, ``hints.reveal``'s keywords), each x gains the hint
-    planes drawn from its own y, after the flip: the true colours at a few revealed points."""
+    """Batches of (x, y) reshuffled and flipped at random each epoch, from (seed, epoch). crops=(gray, rgb,
+    share < 1): each image remade from a random square crop of the full-size photo (side share..1 of the
+    shorter one); hints (a recipe's hints settings): x gains the hint planes revealed from y."""
 
     def __init__(self, x, y, batch_size: int, seed: int, flips: bool = True, crops: tuple | None = None,
                  first_epoch: int = 0, hints: dict | None = None):
         super().__init__()
         self.x, self.y, self.batch_size, self.seed, self.flips = x, y, batch_size, seed, flips
         self.crops = crops if crops is not None and crops[2] < 1 else None
-        self.hints = hints or None
-        self.epoch = first_epoch
+        self.hints, self.epoch = hints or None, first_epoch
 
     def __len__(self):
         return math.ceil(len(self.x) / self.batch_size)
@@ -74,10 +72,7 @@ class FlipBatches(keras.utils.PyDataset):
         rng = np.random.default_rng([self.seed, self.epoch])
         order, flip = rng.permutation(len(self.x)), rng.random(len(self.x)) < 0.5
         batch = order[index * self.batch_size:(index + 1) * self.batch_size]
-        if self.crops is None:
-            x, y = self.x[batch], self.y[batch]
-        else:
-            x, y = self._cropped(batch)
+        x, y = (self.x[batch], self.y[batch]) if self.crops is None else self._cropped(batch)
         if self.flips:
             x = np.where(flip[batch, None, None, None], x[:, :, ::-1], x)
             y = np.where(flip[batch, None, None, None], y[:, :, ::-1], y)
@@ -88,14 +83,12 @@ class FlipBatches(keras.utils.PyDataset):
     def _cropped(self, batch):
         gray, rgb, share = self.crops
         rng = np.random.default_rng([self.seed, self.epoch, 1])  # the same crops for every batch order
-        full = min(gray.shape[1:3])
-        sides = np.rint(full * rng.uniform(share, 1.0, len(self.x))).astype(int)
+        sides = np.rint(min(gray.shape[1:3]) * rng.uniform(share, 1.0, len(self.x))).astype(int)
         corners = rng.random((len(self.x), 2))
         grays, rgbs = [], []
         for i in batch:
             side = sides[i]
-            top = int(corners[i, 0] * (gray.shape[1] - side + 1))
-            left = int(corners[i, 1] * (gray.shape[2] - side + 1))
+            top, left = (int(corner * (length - side + 1)) for corner, length in zip(corners[i], gray.shape[1:3]))
             grays.append(np.asarray(gray[i, top:top + side, left:left + side]))
             rgbs.append(np.asarray(rgb[i, top:top + side, left:left + side]))
         return shrink_pairs(grays, rgbs, self.x.shape[1])
@@ -105,10 +98,7 @@ class FlipBatches(keras.utils.PyDataset):
 
 
 class KeepBest(keras.callbacks.Callback):
-    """Remember the weights of the epoch with the lowest val_loss (the tuning
-    subset's) and put them back at the end (``keep``); stop early once max_seconds of
-    training have passed, counting seconds_before (a resumed stage's earlier epochs).
-    keep_last: keep the last epoch's weights instead."""
+    """Put back the weights of the epoch with the lowest val_loss (or the last) at the end; stop after max_seconds."""
 
     def __init__(self, max_seconds: float, log=print, keep_last: bool = False, seconds_before: float = 0.0):
         super().__init__()
@@ -139,17 +129,16 @@ class KeepBest(keras.callbacks.Callback):
             model.set_weights(self.best_weights)
 
 
-# ------------------------------------------------------------------ checkpoints
+def _arrays(prefix: str, values) -> dict:
+    return {f"{prefix}_{i}": np.asarray(v) for i, v in enumerate(values)}
 
 
 def save_checkpoint(path: Path, model: keras.Model, optimizers: list[tuple], keeper: KeepBest,
                     epochs_done: int) -> None:
-    """Every weight of model, of each optimizer (its moments and step count) and of keeper's best
-    epoch, with epochs_done, into the one npz file path (written whole or not at all)."""
-    arrays = {f"model_{i}": np.asarray(v) for i, v in enumerate(model.weights)}
+    """Every weight of model, of each optimizer and of keeper's best epoch, with epochs_done, into one npz file."""
+    arrays = {**_arrays("model", model.weights), **_arrays("best_weights", keeper.best_weights or [])}
     for j, (optimizer, _) in enumerate(optimizers):
-        arrays.update({f"optimizer{j}_{i}": np.asarray(v) for i, v in enumerate(optimizer.variables)})
-    arrays.update({f"best_weights_{i}": w for i, w in enumerate(keeper.best_weights or [])})
+        arrays.update(_arrays(f"optimizer{j}", optimizer.variables))
     write_atomic(path, lambda temporary: np.savez(temporary, epochs_done=epochs_done, best_epoch=keeper.best_epoch,
                                                   best_loss=keeper.best_loss, **arrays))
 
@@ -164,8 +153,7 @@ def _assign(path: Path, saved, prefix: str, variables) -> None:
 
 
 def load_checkpoint(path: Path, model: keras.Model, optimizers: list[tuple], keeper: KeepBest) -> int:
-    """Put a save_checkpoint file back into the compiled model, its optimizers and keeper;
-    returns the epochs it holds."""
+    """Put a save_checkpoint file back into the compiled model, its optimizers and keeper; returns its epochs."""
     with np.load(path) as saved:
         for j, (optimizer, variables) in enumerate(optimizers):
             optimizer.build(variables)
@@ -178,8 +166,7 @@ def load_checkpoint(path: Path, model: keras.Model, optimizers: list[tuple], kee
 
 
 def claim(run_dir: Path, identity: dict) -> None:
-    """Make run_dir the run folder of identity (what the recipe computes: its settings and its
-    data); a folder that holds another recipe's run is refused, naming the fix."""
+    """Make run_dir the run folder of identity (what the run computes); one holding another run is refused."""
     run_dir.mkdir(parents=True, exist_ok=True)
     record = run_dir / "config.json"
     identity = json.loads(json.dumps(identity, default=list))
@@ -189,39 +176,26 @@ def claim(run_dir: Path, identity: dict) -> None:
     write_json(record, identity)
 
 
-# ------------------------------------------------------------------------ stages
+# a training stage: its name (in the history, and its folder), epochs, peak learning rate, compile(model, schedule),
+# the seed of its batches, keep_last, and optimizers(model), whose state a checkpoint keeps
+Stage = namedtuple("Stage", "name epochs learning_rate compile seed keep_last optimizers")
 
 
-@dataclass(frozen=True)
-class Stage:
-    """One training stage: its name (in the history, and its folder), epochs, peak learning rate,
-    compile(model, schedule), the seed of its batches, whether it keeps its last epoch rather
-    than its best, and optimizers(model), whose state a checkpoint keeps."""
-    name: str
-    epochs: int
-    learning_rate: float
-    compile: Callable
-    seed: int
-    keep_last: bool
-    optimizers: Callable
-
-
-def stages(head: Head, first_done: bool = False) -> list[Stage]:
-    """The head's own stage (unless first_done), then the log-MSE fine-tuning if the recipe has it."""
+def stages(head: Head) -> list[Stage]:
+    """The head's own stage, then the log-MSE fine-tuning if the recipe has it."""
     config = head.config
     first = Stage(head.stage, config.epochs, config.learning_rate, head.compile, config.seed, head.keep_last,
                   head.optimizers)
     tuning = Stage(FINETUNE_STAGE, config.finetune_epochs, config.finetune_learning_rate, compile_log_mse,
                    config.seed + 1, False, one_optimizer)
-    return ([] if first_done else [first]) + ([tuning] if config.finetune_epochs else [])
+    return [first, tuning] if config.finetune_epochs else [first]
 
 
 def train_stage(model, config: RecipeConfig, stage: Stage, fit_pair, tuning_pair, folder: Path, verbose: bool = True,
                 fit_photos=None, checkpoint_every: int | None = None,
                 checkpoint_seconds: float = steps.CHECKPOINT_SECONDS, callbacks: list | None = None):
-    """Train model through stage in folder (this module's docstring), resuming what is there.
-    fit_photos: the fit photos at full size (gray, rgb), for config.crop_share < 1. Returns
-    (history DataFrame, kept epoch); model ends at the kept epoch."""
+    """Train model through stage in folder, resuming what is there; fit_photos: the fit photos at full size
+    (gray, rgb), for config.crop_share < 1. Returns (history, kept epoch); model ends at the kept epoch."""
     if config.crop_share < 1 and fit_photos is None:
         raise ValueError("crop_share < 1 crops the full-size photos: pass fit_photos=(gray, rgb)")
     folder.mkdir(parents=True, exist_ok=True)
@@ -259,26 +233,18 @@ def train_stage(model, config: RecipeConfig, stage: Stage, fit_pair, tuning_pair
                      callbacks=[keeper, *(callbacks or [])], save=save)
     keeper.keep(model)  # also where the checkpoint held the last epoch and fit had nothing left to run
     write_atomic(folder / steps.HISTORY_FILE, lambda t: pd.DataFrame(rows).to_csv(t, index=False))
-    write_atomic(kept, lambda temporary: np.savez(temporary, kept_epoch=keeper.best_epoch,
-                                                  **{f"model_{i}": np.asarray(v) for i, v in enumerate(model.weights)}))
+    write_atomic(kept, lambda t: np.savez(t, kept_epoch=keeper.best_epoch, **_arrays("model", model.weights)))
     (folder / CHECKPOINT_FILE).unlink(missing_ok=True)
     return pd.DataFrame(rows).assign(stage=stage.name), keeper.best_epoch
 
 
-def fit(head: Head, fit_pair, tuning_pair, verbose: bool = True, model: keras.Model | None = None,
-        decision: precisions.Decision | None = None, fit_photos=None, run_dir: Path | None = None,
-        checkpoint_every: int | None = None, checkpoint_seconds: float = steps.CHECKPOINT_SECONDS,
-        callbacks: list | None = None):
-    """Train head's model from config.seed on fit_pair = (x, y), selecting by tuning_pair: the
-    head's loss for config.epochs, then per-image log-MSE for config.finetune_epochs. With model
-    given, stage 1 is taken as done (its weights) and only the fine-tuning runs.
-    fit_photos: the fit photos at full size (gray, rgb), which config.crop_share < 1 crops.
-    run_dir: the run folder whose stage folders hold the checkpoints, where a run started again
-    resumes (default: a temporary folder, gone on return). Checkpoints follow checkpoint_every
-    and checkpoint_seconds as in unetcolor.training.train; callbacks: more Keras callbacks.
-    Training runs in ``decision``'s precision (default: config.precision resolved); the global
-    Keras policy is the caller's again on return, however fit ends.
-    Returns (model with the kept epochs' weights, history DataFrame, kept epoch of the last stage)."""
+def fit(head: Head, fit_pair, tuning_pair, verbose: bool = True, decision: precisions.Decision | None = None,
+        fit_photos=None, run_dir: Path | None = None, checkpoint_every: int | None = None,
+        checkpoint_seconds: float = steps.CHECKPOINT_SECONDS, callbacks: list | None = None):
+    """Train head's model through its stages on fit_pair = (x, y), selecting by tuning_pair, in decision's
+    precision (default: config.precision resolved; the caller's policy is restored). run_dir: where the
+    stages checkpoint and a run started again resumes (default: a temporary folder).
+    Returns (model with the kept epochs' weights, history, kept epoch of the last stage)."""
     config = head.config
     decision = decision or precisions.resolve(config.precision, config)
     seed_everything(config.seed)
@@ -290,10 +256,8 @@ def fit(head: Head, fit_pair, tuning_pair, verbose: bool = True, model: keras.Mo
         if run_dir is None:
             run_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="unetcolor-recipe-")))
         stack.enter_context(precisions.computing(decision))
-        first_done = model is not None
-        if model is None:
-            model = head.build()
-        for stage in stages(head, first_done):
+        model = head.build()
+        for stage in stages(head):
             history, best = train_stage(model, config, stage, fit_pair, tuning_pair, Path(run_dir) / stage.name,
                                         verbose, fit_photos, checkpoint_every, checkpoint_seconds, callbacks)
             histories.append(history)

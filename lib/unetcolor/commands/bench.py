@@ -34,28 +34,22 @@ from ..colorizers import hints
 from ..colorizers.bins import BinsHead
 from ..colorizers.training import FlipBatches
 from ..config import ModelConfig
-from ..evaluation.predict import (
-    DONE,
-    colorize_paths,
-    colorize_photo,
-    colorize_photos,
-    default_workers,
-    load_model,
-    packaged_model_path,
-    predict_batch,
-)
+from ..evaluation import predict
 from ..photos import data, samples
 from ..reproducibility import cpu_model, environment_info, machine_key, seed_everything, usable_cores
 from ..training.train import ColorizationBatches, compile_model
 from ..unet import precision
 from ..unet.model import build_unet, conv_flops
-from ..unet.speed import cpu_flags, measure, measure_each
+from ..unet.speed import cpu_flags, measure, measure_each, with_policy
 
 PRECISIONS = ("float32", "bfloat16")
 CPU_FLAGS = ("amx_bf16", "amx_tile", "avx512_bf16")  # what decides whether bfloat16 can pay on a CPU
 # the output layers a model trained under mixed_bfloat16 keeps in float32, and the decoding layers after them
 FLOAT32_LAYERS = ("color", "ab_logits")
 FLOAT32_LAYER_TYPES = ("InputLayer", "Rescaling", "Softmax", "Dense")
+PARTS = ("data", "training", "recipes", "colorize", "shipped", "hints")
+# the folders bench_colorize_folders times: name -> ((height, width), photos)
+FOLDERS = {"3mp": ((1500, 2000), 12), "12mp": ((3000, 4000), 6)}
 
 
 def seconds_per_item(figure: dict) -> dict:
@@ -76,14 +70,8 @@ def in_precision(model: keras.Model, name: str) -> keras.Model:
     but for the layers a model trained under that policy keeps in float32."""
     if name == "float32":
         return model
-
-    def clone(layer):
-        config = layer.get_config()
-        if layer.name not in FLOAT32_LAYERS and type(layer).__name__ not in FLOAT32_LAYER_TYPES:
-            config["dtype"] = precision.policy(name)
-        return type(layer).from_config(config)
-
-    copy = keras.models.clone_model(model, clone_function=clone)
+    copy = with_policy(model, precision.policy(name), lambda layer: layer.name in FLOAT32_LAYERS
+                       or type(layer).__name__ in FLOAT32_LAYER_TYPES)
     copy.set_weights(model.get_weights())
     return copy
 
@@ -98,16 +86,14 @@ class FitRunner:
         self.calls: list[tuple[int, float]] = []  # (steps, seconds) of each call
 
     def __call__(self, remaining: float | None) -> int:
-        if remaining is None or self.step_seconds is None:
-            steps = 1
-        else:
-            steps = max(1, math.ceil(remaining * 1.02 / self.step_seconds))
-        data = self.batches(steps)
+        steps = 1 if remaining is None or self.step_seconds is None else max(
+            1, math.ceil(remaining * 1.02 / self.step_seconds))
+        batches = self.batches(steps)
         started = time.perf_counter()
-        if isinstance(data, tuple):
-            self.model.fit(*data, batch_size=self.batch_size, epochs=1, shuffle=False, verbose=0)
+        if isinstance(batches, tuple):
+            self.model.fit(*batches, batch_size=self.batch_size, epochs=1, shuffle=False, verbose=0)
         else:
-            self.model.fit(data, epochs=1, shuffle=False, verbose=0)
+            self.model.fit(batches, epochs=1, shuffle=False, verbose=0)
         seconds = time.perf_counter() - started
         self.calls.append((steps, seconds))
         self.step_seconds = seconds / steps
@@ -128,18 +114,6 @@ class Cycled(keras.utils.PyDataset):
         return self.inner[index % len(self.inner)]
 
 
-def cpu_record() -> dict:
-    flags = cpu_flags()
-    return {"model": cpu_model(), "cores": os.cpu_count(), "cores_usable": usable_cores(),
-            "flags": {flag: flag in flags for flag in CPU_FLAGS}}
-
-
-def precision_decision() -> dict:
-    """What "auto" resolves to here for the paper's main run, and why."""
-    here = precision.resolve("auto", profiles.load("paper").main)
-    return {"auto": {"precision": here.precision, "reason": here.reason}}
-
-
 def load_average() -> list[float] | None:
     try:
         return [round(value, 2) for value in os.getloadavg()]
@@ -150,9 +124,8 @@ def load_average() -> list[float] | None:
 def bench_training(seconds: float = 20, repeats: int = 3, batch_size: int = 16, image_size: int = 256,
                    workers: int = 1, model_config: ModelConfig | None = None, pool_batches: int = 4) -> dict:
     """Project loop vs bare fit of the paper model (or model_config) on a pool of random batches."""
-    rng = np.random.default_rng(0)
     pool = pool_batches * batch_size
-    rgb = rng.integers(0, 256, size=(pool, image_size, image_size, 3), dtype=np.uint8)
+    rgb = np.random.default_rng(0).integers(0, 256, size=(pool, image_size, image_size, 3), dtype=np.uint8)
     gray = color.rgb_to_gray(rgb)
     x, y = color.gray_to_input(gray), color.rgb_to_target(rgb)
     paper = profiles.load("paper").main
@@ -163,39 +136,31 @@ def bench_training(seconds: float = 20, repeats: int = 3, batch_size: int = 16, 
         take = np.arange(steps * batch_size) % pool
         return x[take], y[take]
 
-    def project(steps):
-        return ColorizationBatches(gray, rgb, np.arange(steps * batch_size) % pool, batch_size, shuffle=False,
-                                   workers=workers)
-
-    flops = conv_flops(build_unet(model_config))
+    methods = {"bare_fit": bare, "project_loop": lambda steps: ColorizationBatches(
+        gray, rgb, np.arange(steps * batch_size) % pool, batch_size, shuffle=False, workers=workers)}
+    gflop = 3 * conv_flops(build_unet(model_config)) / 1e9  # forward and backward, per image
     runs = {}
     for name in PRECISIONS:
-        for method, batches in (("bare_fit", bare), ("project_loop", project)):
+        for method, batches in methods.items():
             with precision.computing(name):
                 seed_everything(0)
                 runs[name, method] = FitRunner(compile_model(build_unet(model_config), config), batches, batch_size)
     measured = measure_each(runs, seconds, repeats, warmup=2)
     results = {}
     for name in PRECISIONS:
-        figures = {method: measured[name, method] for method in ("bare_fit", "project_loop")}
+        figures = results[name] = {method: measured[name, method] for method in methods}
         for method, figure in figures.items():
             print(f"training {name} {method}: {figure['median']:.3f} images/s", flush=True)
         figures["project_to_bare_ratio"] = figures["project_loop"]["median"] / figures["bare_fit"]["median"]
-        figures["project_loop_gflop_per_s"] = figures["project_loop"]["median"] * 3 * flops / 1e9
-        results[name] = figures
+        figures["project_loop_gflop_per_s"] = figures["project_loop"]["median"] * gflop
     float32 = results["float32"]
-    return {
-        # the keys earlier versions wrote, float32
+    return {  # the keys earlier versions wrote, float32
         "bare_fit_images_per_s": float32["bare_fit"]["median"],
-        "project_loop_images_per_s": float32["project_loop"]["median"],
-        "training_gflop_per_image": 3 * flops / 1e9,
+        "project_loop_images_per_s": float32["project_loop"]["median"], "training_gflop_per_image": gflop,
         "project_loop_gflop_per_s": float32["project_loop_gflop_per_s"],
-        "project_to_bare_ratio": float32["project_to_bare_ratio"],
-        "batch_size": batch_size, "image_size": image_size,
+        "project_to_bare_ratio": float32["project_to_bare_ratio"], "batch_size": batch_size, "image_size": image_size,
         "steps": int(statistics.median(float32["project_loop"]["items"]) // batch_size),  # per repeat
-        **results,
-        "bfloat16_speedup": {method: speedup(results, method) for method in ("bare_fit", "project_loop")},
-    }
+        **results, "bfloat16_speedup": {method: speedup(results, method) for method in methods}}
 
 
 def recipe_head(name: str):
@@ -222,17 +187,13 @@ def bench_recipes(names=tuple(model.name for model in shipped.AUTOMATIC), second
         x = rng.random((pool_batches * batch_size, size, size, 1), dtype=np.float32)
         y = np.tanh(rng.standard_normal((pool_batches * batch_size, size, size, 2))).astype(np.float32) * 0.5
         pool = FlipBatches(x, y, batch_size, config.seed, config.flips)
-
-        def schedule(config=config):
-            return keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=100_000,
-                                                          alpha=config.final_learning_rate_share)
-
         runs = {}
         for name_ in PRECISIONS:
             with precision.computing(name_):
                 seed_everything(config.seed)
                 model = head.build()
-                head.compile(model, schedule)
+                head.compile(model, lambda config=config: keras.optimizers.schedules.CosineDecay(
+                    config.learning_rate, decay_steps=100_000, alpha=config.final_learning_rate_share))
                 runs[name_] = FitRunner(model, lambda steps, pool=pool: Cycled(pool, steps), batch_size)
         figures = measure_each(runs, seconds, repeats, warmup=2)
         for name_ in PRECISIONS:
@@ -242,25 +203,31 @@ def bench_recipes(names=tuple(model.name for model in shipped.AUTOMATIC), second
     return results
 
 
-def _agreement(a: np.ndarray, b: np.ndarray) -> dict:
-    """How far two uint8 images are apart: mean and largest absolute difference, PSNR (dB)."""
-    difference = np.abs(a.astype(np.int16) - b.astype(np.int16))
-    mse = float(np.mean(difference.astype(np.float64) ** 2))
-    return {"mean_abs_difference": float(difference.mean()), "max_abs_difference": int(difference.max()),
-            "psnr_db": float("inf") if mse == 0 else 10 * math.log10(255**2 / mse)}
-
-
-def _photo_and_batch_figures(model, photo: np.ndarray, batch_work, batch_key: str, seconds: float,
-                             repeats: int) -> tuple[dict, dict]:
-    """(model per precision, per precision the seconds of one colorize_photo of photo and
-    the items/s of batch_work(model) under batch_key)."""
+def _photo_and_batch_figures(model, photo: np.ndarray, batch_work, batch_key: str, output, seconds: float,
+                             repeats: int, label: str, rate: str) -> dict:
+    """Per precision the seconds of one colorize_photo of photo and the items/s of batch_work(model) under
+    batch_key (printed after label, the latter in the format rate); their float32 medians, the bfloat16
+    speed-ups and how far output(model) of the two precisions differ."""
     computing = {name: in_precision(model, name) for name in PRECISIONS}
-    photo_figures = measure_each({name: lambda _, m=computing[name]: (colorize_photo(m, photo), 1)[1]
-                                  for name in PRECISIONS}, seconds, repeats)
-    batch_figures = measure_each({name: lambda _, m=computing[name]: batch_work(m) for name in PRECISIONS},
+    photo_figures = measure_each({name: lambda _, m=m: (predict.colorize_photo(m, photo), 1)[1]
+                                  for name, m in computing.items()}, seconds, repeats)
+    batch_figures = measure_each({name: lambda _, m=m: batch_work(m) for name, m in computing.items()},
                                  seconds, repeats)
-    return computing, {name: {"colorize_12mp_seconds": seconds_per_item(photo_figures[name]),
-                              batch_key: batch_figures[name]} for name in PRECISIONS}
+    figures = {name: {"colorize_12mp_seconds": seconds_per_item(photo_figures[name]), batch_key: batch_figures[name]}
+               for name in PRECISIONS}
+    for name in PRECISIONS:
+        print(f"{label} {name}: {figures[name]['colorize_12mp_seconds']['median']:.3f} s per 12 MP photo, "
+              + rate.format(figures[name][batch_key]["median"]), flush=True)
+    a, b = (output(computing[name]).astype(np.int16) for name in PRECISIONS)
+    difference = np.abs(a - b)
+    mse = float(np.mean(difference.astype(np.float64) ** 2))
+    return {"colorize_12mp_seconds": figures["float32"]["colorize_12mp_seconds"]["median"],
+            batch_key: figures["float32"][batch_key]["median"], **figures,
+            "bfloat16_speedup": {"colorize_12mp": speedup(figures, "colorize_12mp_seconds", lower_is_better=True),
+                                 batch_key.rsplit("_", 3)[0]: speedup(figures, batch_key)},
+            "bfloat16_vs_float32_output": {
+                "mean_abs_difference": float(difference.mean()), "max_abs_difference": int(difference.max()),
+                "psnr_db": float("inf") if mse == 0 else 10 * math.log10(255**2 / mse)}}
 
 
 def bench_colorize(megapixels_shape=(3000, 4000), batch: int = 16, seconds: float = 20, repeats: int = 3,
@@ -272,27 +239,10 @@ def bench_colorize(megapixels_shape=(3000, 4000), batch: int = 16, seconds: floa
     rng = np.random.default_rng(0)
     photo = rng.integers(0, 256, size=(*megapixels_shape, 3), dtype=np.uint8)
     gray = rng.integers(0, 256, size=(batch, size, size), dtype=np.uint8)
-    computing, results = _photo_and_batch_figures(
-        model, photo, lambda m: len(predict_batch(m, gray, batch_size=batch)), "inference_256_images_per_s",
-        seconds, repeats)
-    outputs = {name: colorize_photo(computing[name], photo) for name in PRECISIONS}
-    for name in PRECISIONS:
-        print(f"colorize {name}: {results[name]['colorize_12mp_seconds']['median']:.3f} s per 12 MP photo, "
-              f"{results[name]['inference_256_images_per_s']['median']:.2f} images/s at {size}x{size}", flush=True)
-    return {
-        "colorize_12mp_seconds": results["float32"]["colorize_12mp_seconds"]["median"],
-        "photo_shape": list(megapixels_shape),
-        "inference_256_images_per_s": results["float32"]["inference_256_images_per_s"]["median"],
-        "batch_size": batch,
-        **results,
-        "bfloat16_speedup": {"colorize_12mp": speedup(results, "colorize_12mp_seconds", lower_is_better=True),
-                             "inference_256": speedup(results, "inference_256_images_per_s")},
-        "bfloat16_vs_float32_output": _agreement(outputs["float32"], outputs["bfloat16"]),
-    }
-
-
-# the folders colorize_folders times: name -> ((height, width), photos)
-FOLDERS = {"3mp": ((1500, 2000), 12), "12mp": ((3000, 4000), 6)}
+    return {"photo_shape": list(megapixels_shape), "batch_size": batch, **_photo_and_batch_figures(
+        model, photo, lambda m: len(predict.predict_batch(m, gray, batch_size=batch)), "inference_256_images_per_s",
+        lambda m: predict.colorize_photo(m, photo), seconds, repeats, "colorize",
+        f"{{:.2f}} images/s at {size}x{size}")}
 
 
 def gradient_photos(folder: Path, count: int, shape: tuple[int, int], seed: int = 0) -> list[Path]:
@@ -302,46 +252,46 @@ def gradient_photos(folder: Path, count: int, shape: tuple[int, int], seed: int 
     rows = np.linspace(0, 1, height, dtype=np.float32)[:, None]
     columns = np.linspace(0, 1, width, dtype=np.float32)[None, :]
     folder.mkdir(parents=True, exist_ok=True)
-    paths = []
+    written = []
     for index in range(count):
         phases = rng.uniform(0, 2 * np.pi, 3)
         planes = [128 + 100 * np.sin(columns * (2 + channel) + rows * (1 + index % 3) + phases[channel])
                   for channel in range(3)]
         photo = np.stack(planes, axis=-1) + rng.normal(0, 12, (height, width, 3)).astype(np.float32)
-        paths.append(folder / f"photo_{index:03d}.jpg")
-        Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8)).save(paths[-1], quality=90)
-    return paths
+        written.append(folder / f"photo_{index:03d}.jpg")
+        Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8)).save(written[-1], quality=90)
+    return written
 
 
 def bench_colorize_folders(model: keras.Model | None = None, folders: dict = FOLDERS, repeats: int = 3,
                            batch_size: int = 8, workers: int | None = None) -> dict:
     """Photos/s of predict.colorize_paths on a folder of generated photos per size in folders,
     and the share of wall time in the model."""
-    model = model or load_model(packaged_model_path(shipped.DEFAULT.name))
-    workers = workers or default_workers()
+    model = model or predict.load_model(predict.packaged_model_path(shipped.DEFAULT.name))
+    workers = workers or predict.default_workers()
     results = {}
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
-        for name, (shape, count) in folders.items():
-            gradient_photos(scratch / name, count, shape, seed=len(results))
-        colorize_paths(model, [scratch / next(iter(folders))], scratch / "warm-up", progress=False,
+        for seed, (name, (shape, count)) in enumerate(folders.items()):
+            gradient_photos(scratch / name, count, shape, seed=seed)
+        predict.colorize_paths(model, [scratch / next(iter(folders))], scratch / "warm-up", progress=False,
                        batch_size=batch_size, workers=workers)
         for name, (shape, count) in folders.items():
-            runs = []
+            timed = []
             for repeat in range(repeats):
                 out = scratch / f"out-{name}-{repeat}"
-                run = colorize_paths(model, [scratch / name], out, progress=False, batch_size=batch_size,
+                run = predict.colorize_paths(model, [scratch / name], out, progress=False, batch_size=batch_size,
                                      workers=workers)
-                if run.count(DONE) != count:
-                    raise RuntimeError(f"colorize did {run.count(DONE)} of {count} photos: "
+                if run.count(predict.DONE) != count:
+                    raise RuntimeError(f"colorize did {run.count(predict.DONE)} of {count} photos: "
                                        + "; ".join(str(r.error) for r in run.results if r.error))
-                runs.append(run)
+                timed.append(run)
                 shutil.rmtree(out)
-            rates = [count / run.wall_seconds for run in runs]
-            shares = [run.model_seconds / run.wall_seconds for run in runs]
+            rates = [count / run.wall_seconds for run in timed]
+            shares = [run.model_seconds / run.wall_seconds for run in timed]
             results[name] = {"photo_shape": list(shape), "photos": count, "photos_per_s": statistics.median(rates),
                              "model_share_of_wall_time": statistics.median(shares), "rates": rates,
-                             "model_shares": shares, "wall_seconds": [run.wall_seconds for run in runs]}
+                             "model_shares": shares, "wall_seconds": [run.wall_seconds for run in timed]}
             print(f"colorize folder {name}: {results[name]['photos_per_s']:.3f} photos/s, "
                   f"{100 * results[name]['model_share_of_wall_time']:.0f}% of the time in the model", flush=True)
     return {"model": shipped.DEFAULT.name, "batch_size": batch_size, "workers": workers, "output": "png",
@@ -353,38 +303,23 @@ def bench_shipped(megapixels_shape=(3000, 4000), photos: int = 32, seconds: floa
     """Per packaged colorizer (or models: name -> model): seconds per 12 MP photo, 256x256 photos/s,
     and how far the precisions' outputs differ."""
     if models is None:
-        models = {model.name: load_model(packaged_model_path(model.name)) for model in shipped.AUTOMATIC
-                  if packaged_model_path(model.name).is_file()}
+        models = {model.name: predict.load_model(predict.packaged_model_path(model.name)) for model in shipped.AUTOMATIC
+                  if predict.packaged_model_path(model.name).is_file()}
     rng = np.random.default_rng(0)
     photo = rng.integers(0, 256, size=megapixels_shape, dtype=np.uint8)
     small = list(rng.integers(0, 256, size=(photos, 256, 256), dtype=np.uint8))
-    results = {}
-    for name, model in models.items():
-        computing, figures = _photo_and_batch_figures(
-            model, photo, lambda m: len(list(colorize_photos(m, small))), "colorize_256_photos_per_s", seconds, repeats)
-        outputs = {name_: np.stack(list(colorize_photos(computing[name_], small))) for name_ in PRECISIONS}
-        for name_ in PRECISIONS:
-            print(f"shipped {name} {name_}: {figures[name_]['colorize_12mp_seconds']['median']:.3f} s per 12 MP "
-                  f"photo, {figures[name_]['colorize_256_photos_per_s']['median']:.1f} photos/s at 256x256", flush=True)
-        results[name] = {
-            "colorize_12mp_seconds": figures["float32"]["colorize_12mp_seconds"]["median"],
-            "colorize_256_photos_per_s": figures["float32"]["colorize_256_photos_per_s"]["median"],
-            **figures,
-            "bfloat16_speedup": {
-                "colorize_12mp": speedup(figures, "colorize_12mp_seconds", lower_is_better=True),
-                "colorize_256": speedup(figures, "colorize_256_photos_per_s")},
-            "bfloat16_vs_float32_output": _agreement(outputs["float32"], outputs["bfloat16"]),
-        }
-    return results
+    return {name: _photo_and_batch_figures(
+        model, photo, lambda m: len(list(predict.colorize_photos(m, small))), "colorize_256_photos_per_s",
+        lambda m: np.stack(list(predict.colorize_photos(m, small))), seconds, repeats,
+        f"shipped {name}", "{:.1f} photos/s at 256x256") for name, model in models.items()}
 
 
 def bench_hints(shape=(866, 1155), count: int = 10, repeats: int = 15, model: keras.Model | None = None,
                 spread: dict | None = None) -> dict:
     """Seconds for one end-to-end update of the hints colorizer on a photo of `shape` with count hints."""
     if model is None:
-        path = packaged_model_path(shipped.HINTS.name)
-        model = load_model(path)
-        spread = hints.recorded_spread(path)
+        path = predict.packaged_model_path(shipped.HINTS.name)
+        model, spread = predict.load_model(path), hints.recorded_spread(path)
     rng = np.random.default_rng(0)
     photo = np.asarray(Image.fromarray(rng.integers(0, 256, (shape[0] // 8, shape[1] // 8, 3), dtype=np.uint8))
                        .resize(shape[::-1], Image.Resampling.BICUBIC))
@@ -413,14 +348,13 @@ def bench_data(source: Path | None, seconds: float = 20, repeats: int = 3) -> di
         reports = []
 
         def prepare(_):
-            target = Path(tempfile.mkdtemp(dir=scratch))
-            reports.append(data.prepare_dataset([source], target / "prepared", progress=False))
+            reports.append(data.prepare_dataset([source], Path(tempfile.mkdtemp(dir=scratch)) / "prepared",
+                                                progress=False))
             return 1
 
         figure = seconds_per_item(measure(prepare, seconds, repeats, warmup=0))
-    report = reports[-1]
-    return {"data_source": paths.relative(source), "data_files": int(len(report)),
-            "data_kept": int((report["status"] == "kept").sum()), "data_prepare_seconds": figure["median"],
+    return {"data_source": paths.relative(source), "data_files": int(len(reports[-1])),
+            "data_kept": int((reports[-1]["status"] == "kept").sum()), "data_prepare_seconds": figure["median"],
             "data_prepare": figure}
 
 
@@ -440,13 +374,15 @@ def main(argv=None) -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per repeat, at least")
     parser.add_argument("--training-seconds", type=float,
                         help="measured seconds per repeat of the paper U-Net's training figures (default: --seconds)")
-    parser.add_argument("--only", choices=("data", "training", "recipes", "colorize", "shipped", "hints"), action="append",
-                        help="run only these parts (repeatable)")
+    parser.add_argument("--only", choices=PARTS, action="append", help="run only these parts (repeatable)")
     args = parser.parse_args(argv)
-    parts = args.only or ["data", "training", "recipes", "colorize", "shipped", "hints"]
     seconds, repeats = args.seconds, args.repeats
-    results = {"machine": platform.node(), "environment": environment_info(), "cpu": cpu_record(),
-               "precision": precision_decision(),
+    flags = cpu_flags()
+    here = precision.resolve("auto", profiles.load("paper").main)  # what "auto" resolves to for the main run
+    results = {"machine": platform.node(), "environment": environment_info(),
+               "cpu": {"model": cpu_model(), "cores": os.cpu_count(), "cores_usable": usable_cores(),
+                       "flags": {flag: flag in flags for flag in CPU_FLAGS}},
+               "precision": {"auto": {"precision": here.precision, "reason": here.reason}},
                "method": {"statistic": "per figure, the median of its repeats, each at least the seconds of "
                                        "measured work its part's 'measured' names, after untimed warm-up calls; "
                                        "the repeats of the figures compared (float32, bfloat16; bare fit, "
@@ -460,13 +396,13 @@ def main(argv=None) -> int:
         "colorize": lambda: {**bench_colorize(seconds=seconds, repeats=repeats),
                              "folders": bench_colorize_folders(repeats=repeats)},
         "shipped": lambda: bench_shipped(seconds=seconds, repeats=repeats),
-        "hints": lambda: bench_hints(),
+        "hints": bench_hints,
     }
-    for part, run in benches.items():
-        if part not in parts:
+    for part in PARTS:
+        if part not in (args.only or PARTS):
             continue
         before, part_started = load_average(), time.perf_counter()
-        results[part] = run()
+        results[part] = benches[part]()
         # how it was measured, per part (a later --only run may refresh some parts only)
         per_repeat = (args.training_seconds or seconds) if part == "training" else seconds
         results[part]["measured"] = {

@@ -1,10 +1,5 @@
-"""The `colorize` command over predict.load_model and predict.colorize_paths.
-
-    colorize photo.png --out colorized/                              the default shipped colorizer
-    colorize photo.png --out colorized/ --model models/paper/<run>   the paper's U-Net (a run folder)
-    colorize scans/ --out colorized/ --shard 2/3                     the second of three processes
-
-SIGINT and SIGTERM stop it cleanly (no partial file), with one line and exit status 130 or 143."""
+"""The `colorize` command over predict.load_model and predict.colorize_paths. SIGINT and SIGTERM
+stop it cleanly (no partial file), with one line and exit status 130 or 143."""
 
 from __future__ import annotations
 
@@ -42,19 +37,16 @@ big folders:
   colorize scans/ --out colorized/ --overwrite      redo every photo
   colorize scans/ --out shared/out/ --shard 1/3     on machine 1 of 3; 2/3 and 3/3 elsewhere, same command
 
-Each output is named after its input (<name>.png by default) and has the
-input's size: the model colours a shrunk copy and the colours are laid over
-the full-resolution original luminance. Inputs are never overwritten.
-A folder is searched for every image format Pillow reads; other files in it
-are listed as skipped (not an image) and left alone.
-Outputs are written under a temporary name and renamed when whole, so a stop
-(Ctrl-C, SIGTERM) leaves only finished photos; a later run removes the
-temporary files a killed run left (.<name>.colorize-tmp-*). Every run appends
-one line per input to DIR/colorize-log.jsonl (input, output, status, seconds,
-error; with --shard K/N, colorize-log-shard-K-of-N.jsonl).
-Exit status: 0 if every photo was colorized or already done (skipped files do
-not count), 1 if any failed or none was found, 2 for usage errors or a model
-that cannot be loaded, 130 after Ctrl-C (SIGINT), 143 after SIGTERM.
+Each output is named after its input (<name>.png by default) and has the input's size: the model colours
+a shrunk copy and the colours are laid over the full-resolution original luminance. Inputs are never
+overwritten. A folder is searched for every image format Pillow reads; its other files are listed as
+skipped (not an image) and left alone. Outputs are written under a temporary name and renamed when whole,
+so a stop (Ctrl-C, SIGTERM) leaves only finished photos; a later run removes the temporary files a killed
+run left (.<name>.colorize-tmp-*). Every run appends one line per input to DIR/colorize-log.jsonl (input,
+output, status, seconds, error; with --shard K/N, colorize-log-shard-K-of-N.jsonl).
+Exit status: 0 if every photo was colorized or already done (skipped files do not count), 1 if any failed
+or none was found, 2 for usage errors or a model that cannot be loaded, 130 after Ctrl-C (SIGINT), 143
+after SIGTERM.
 """
 
 NO_MODEL = """\
@@ -71,18 +63,14 @@ FORMATS = {"png": ".png", "jpg": ".jpg", "keep": None}
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="colorize",
+        prog="colorize", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Colorize black-and-white photos at each photo's own size, by default with the\n"
         "shipped L*a*b* colorizer (weights/default.keras, the most accurate);\n"
-        "--model models/paper/<run> uses the paper's U-Net (Acharya & Pokhrel).",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("inputs", nargs="+", metavar="INPUT",
-                        help="image files, folders (searched recursively) or glob patterns")
-    parser.add_argument("--out", "-o", type=Path, default=Path("colorized"), metavar="DIR",
-                        help="folder for the colorized photos, created if missing (default: ./colorized; "
-                        "an input is never overwritten)")
+        "--model models/paper/<run> uses the paper's U-Net (Acharya & Pokhrel).")
+    add = parser.add_argument
+    add("inputs", nargs="+", metavar="INPUT", help="image files, folders (searched recursively) or glob patterns")
+    add("--out", "-o", type=Path, default=Path("colorized"), metavar="DIR", help="folder for the colorized "
+        "photos, created if missing (default: ./colorized; an input is never overwritten)")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--model", "-m", type=Path, metavar="PATH",
                        help="a .keras model, or a training run folder such as models/paper/<run> "
@@ -93,29 +81,23 @@ def build_parser() -> argparse.ArgumentParser:
         if model.option:
             which.add_argument(model.option, action="store_const", dest="packaged", const=model.name,
                                help=f"use the packaged weights/{model.name}.keras: {model.summary}")
-    parser.add_argument("--format", "-f", choices=list(FORMATS), default="png",
-                        help="output format: png (default; keeps transparency), jpg, "
-                        "or keep each input's own")
-    parser.add_argument("--batch-size", "-b", type=int, default=8, metavar="N",
-                        help="photos run through the model together (default 8; "
-                        "more is faster on a GPU and uses more memory)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="redo photos whose output is already there (default: skip them, so a "
-                        "stopped run resumes)")
-    parser.add_argument("--shard", metavar="K/N",
-                        help="colorize only part K of N of the inputs (1 <= K <= N), so that N processes or "
-                        "machines given the same command share one folder without overlap")
-    parser.add_argument("--workers", "-j", type=int, metavar="N",
-                        help="threads decoding photos ahead of the model, and as many encoding after it "
-                        f"(default: one per core, at most 4; here {predict.default_workers()})")
-    parser.add_argument("--hint", action="append", default=[], metavar="X,Y=#RRGGBB",
-                        help="a colour hint: the pixel x, y of the photo (from its top-left corner) has this sRGB "
-                        "colour's a*, b* (repeatable; one input photo only)")
-    parser.add_argument("--hints", type=Path, metavar="FILE.json",
-                        help='colour hints from a JSON list of {"x": ..., "y": ..., "color": "#RRGGBB"}')
-    parser.add_argument("--quiet", "-q", action="store_true",
-                        help="no progress bar, no summary and no list of skipped files; "
-                        "failures are still printed")
+    add("--format", "-f", choices=list(FORMATS), default="png",
+        help="output format: png (default; keeps transparency), jpg, or keep each input's own")
+    add("--batch-size", "-b", type=int, default=8, metavar="N",
+        help="photos run through the model together (default 8; more is faster on a GPU and uses more memory)")
+    add("--overwrite", action="store_true",
+        help="redo photos whose output is already there (default: skip them, so a stopped run resumes)")
+    add("--shard", metavar="K/N", help="colorize only part K of N of the inputs (1 <= K <= N), so that N processes "
+        "or machines given the same command share one folder without overlap")
+    add("--workers", "-j", type=int, metavar="N", help="threads decoding photos ahead of the model, and as many "
+        f"encoding after it (default: one per core, at most 4; here {predict.default_workers()})")
+    add("--hint", action="append", default=[], metavar="X,Y=#RRGGBB",
+        help="a colour hint: the pixel x, y of the photo (from its top-left corner) has this sRGB "
+        "colour's a*, b* (repeatable; one input photo only)")
+    add("--hints", type=Path, metavar="FILE.json", help='colour hints from a JSON list of {"x": ..., "y": ..., '
+        '"color": "#RRGGBB"}')
+    add("--quiet", "-q", action="store_true",
+        help="no progress bar, no summary and no list of skipped files; failures are still printed")
     return parser
 
 
@@ -130,7 +112,7 @@ class Interrupted(KeyboardInterrupt):
 @contextlib.contextmanager
 def stopping_on_signals():
     """Inside, SIGINT and SIGTERM raise Interrupted in the main thread, once (a second signal is
-    ignored while the first unwinds); the previous handlers after. Outside the main thread it changes nothing."""
+    ignored while the first unwinds). Outside the main thread it changes nothing."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -149,27 +131,18 @@ def stopping_on_signals():
             signal.signal(number, handler_before)
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
-
-
 def summary(run: predict.Run, out: Path, shard: predict.Shard | None) -> str:
     """The one-line summary of a run."""
     photos = [result for result in run.results if not result.skipped]
-    done, existing = run.count(predict.DONE), run.count(predict.EXISTING)
-    failed, other = run.count(predict.FAILED), run.count(predict.NOT_AN_IMAGE)
-    parts = [f"colorized {done} of {len(photos)} photos into {out}"]
-    if shard is not None:
-        parts.append(f"shard {shard} of {run.photos_found} photos in all")
-    if existing:
-        parts.append(f"{existing} already done, skipped (--overwrite redoes them)")
-    if failed:
-        parts.append(f"{failed} failed")
-    if other:
-        parts.append(f"{other} other {'file' if other == 1 else 'files'} skipped")
-    if run.stale_removed:
-        parts.append(f"removed {_plural(len(run.stale_removed), 'stale temporary file')} of a killed run")
-    return "; ".join(parts)
+    existing, failed, other = (run.count(status) for status in (predict.EXISTING, predict.FAILED, predict.NOT_AN_IMAGE))
+    stale = len(run.stale_removed)
+    parts = [f"colorized {run.count(predict.DONE)} of {len(photos)} photos into {out}",
+             shard is not None and f"shard {shard} of {run.photos_found} photos in all",
+             existing and f"{existing} already done, skipped (--overwrite redoes them)",
+             failed and f"{failed} failed",
+             other and f"{other} other {'file' if other == 1 else 'files'} skipped",
+             stale and f"removed {stale} stale temporary {'file' if stale == 1 else 'files'} of a killed run"]
+    return "; ".join(part for part in parts if part)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -185,39 +158,30 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(error))
     if args.hint or args.hints is not None:
         return _colorize_with_hints(args, shard)
-    log = args.out / predict.log_name(shard)
     try:
         with stopping_on_signals():
             return _colorize(args, shard)
     except Interrupted as stop:
         print(f"colorize: stopped by {stop}; the finished photos are kept and no partial file is left "
-              f"(log: {log}); run the same command again to do the rest", file=sys.stderr)
+              f"(log: {args.out / predict.log_name(shard)}); run the same command again to do the rest",
+              file=sys.stderr)
         return 128 + stop.signum
 
 
 def _hinted_model(args: argparse.Namespace):
     """(model, spread settings) for a run with hints: the packaged hints colorizer unless a model is
-    named; SystemExit(2) with the reason for one that cannot take hints or cannot be loaded."""
-    named = args.packaged or args.model
+    named; ValueError (or FileNotFoundError) for one that cannot take hints or cannot be loaded."""
     path = predict.packaged_model_path(args.packaged or shipped.HINTS.name) if not args.model else args.model
-    try:
-        model = predict.load_model(path)
-    except (FileNotFoundError, ValueError) as error:
-        raise _usage(str(error)) from None
+    model = predict.load_model(path)
     if not colour_hints.takes_hints(model):
-        raise _usage(f"{path}: this model cannot take colour hints (its input is {model.input_shape}, gray only); "
-                     f"drop {'--model' if args.model else '--' + str(args.packaged)} to use the packaged "
-                     f"{shipped.HINTS.name} colorizer, or drop the hints")
+        raise ValueError(f"{path}: this model cannot take colour hints (its input is {model.input_shape}, gray only); "
+                         f"drop {'--model' if args.model else '--' + str(args.packaged)} to use the packaged "
+                         f"{shipped.HINTS.name} colorizer, or drop the hints")
     spread = colour_hints.recorded_spread(path)
-    if named and not spread:
+    if (args.packaged or args.model) and not spread:
         print(f"colorize: {Path(path).with_suffix('.json')} records no spread; using the defaults of "
               "colorizers.hints.spread", file=sys.stderr)
     return model, spread
-
-
-def _usage(message: str) -> SystemExit:
-    print(f"colorize: {message}", file=sys.stderr)
-    return SystemExit(2)
 
 
 def _colorize_with_hints(args: argparse.Namespace, shard: predict.Shard | None) -> int:
@@ -243,13 +207,10 @@ def _colorize_with_hints(args: argparse.Namespace, shard: predict.Shard | None) 
             raise ValueError(f"{target}: refusing to write over the input photo; choose another --out")
         if target.exists() and not args.overwrite:
             raise ValueError(f"{target} exists; pass --overwrite to replace it")
+        model, spread = _hinted_model(args)
     except (ValueError, FileNotFoundError) as error:
         print(f"colorize: {error}", file=sys.stderr)
         return 2
-    try:
-        model, spread = _hinted_model(args)
-    except SystemExit as stop:
-        return int(stop.code)
     colorized = colour_hints.colorize(model, photo.rgb, given, **spread)
     args.out.mkdir(parents=True, exist_ok=True)
     with stopping_on_signals():
@@ -271,7 +232,6 @@ def _colorize(args: argparse.Namespace, shard: predict.Shard | None) -> int:
         where = f" (from ${predict.MODEL_ENV})" if args.model is None and os.environ.get(predict.MODEL_ENV) else ""
         print(f"colorize: {error}{where}", file=sys.stderr)
         return 2
-
     try:
         run = predict.colorize_paths(model, args.inputs, args.out, suffix=FORMATS[args.format],
                                      progress=not args.quiet, batch_size=args.batch_size,
@@ -287,8 +247,7 @@ def _colorize(args: argparse.Namespace, shard: predict.Shard | None) -> int:
             if result.skipped:
                 print(f"{result.path}: skipped, {result.error}", file=sys.stderr)
         print(summary(run, args.out, shard))
-    failed = run.count(predict.FAILED)
-    return 1 if failed or not run.photos_found else 0
+    return 1 if run.count(predict.FAILED) or not run.photos_found else 0
 
 
 if __name__ == "__main__":

@@ -25,21 +25,17 @@ def epoch_timing(history: pd.DataFrame) -> dict:
     steady epoch (median without compilations), the compilations in and after epoch 1, and the total."""
     later = history[history["epoch"] > 1]
     steady = later.loc[later["compiles"] == 0, "seconds"]
-    return {
-        "epochs": int(len(history)),
-        "first_epoch_seconds": float(history["seconds"].iloc[0]),
-        "second_epoch_seconds": float(history["seconds"].iloc[1]) if len(history) > 1 else None,
-        "steady_epoch_seconds": float(steady.median()) if len(steady) else None,
-        "first_epoch_compiles": int(history["compiles"].iloc[0]),
-        "first_epoch_compile_seconds": float(history["compile_seconds"].iloc[0]),
-        "first_epoch_cache_hits": int(history["cache_hits"].iloc[0]) if "cache_hits" in history else None,
-        "later_compiles": int(later["compiles"].sum()),
-        "later_compile_seconds": float(later["compile_seconds"].sum()),
-        "compile_seconds": float(history["compile_seconds"].sum()),
-        "train_seconds": float(history["seconds"].sum()),
-        # training images over all epochs (histories written before the `images` column: None)
-        "images": int(history["images"].sum()) if "images" in history else None,
-    }
+    seconds, compile_seconds = history["seconds"], history["compile_seconds"]
+    return {"epochs": int(len(history)), "first_epoch_seconds": float(seconds.iloc[0]),
+            "second_epoch_seconds": float(seconds.iloc[1]) if len(history) > 1 else None,
+            "steady_epoch_seconds": float(steady.median()) if len(steady) else None,
+            "first_epoch_compiles": int(history["compiles"].iloc[0]),
+            "first_epoch_compile_seconds": float(compile_seconds.iloc[0]),
+            "first_epoch_cache_hits": int(history["cache_hits"].iloc[0]) if "cache_hits" in history else None,
+            "later_compiles": int(later["compiles"].sum()), "later_compile_seconds": float(later["compile_seconds"].sum()),
+            "compile_seconds": float(compile_seconds.sum()), "train_seconds": float(seconds.sum()),
+            # training images over all epochs (histories written before the `images` column: None)
+            "images": int(history["images"].sum()) if "images" in history else None}
 
 
 def run_summary(run_dir: Path) -> dict:
@@ -47,26 +43,20 @@ def run_summary(run_dir: Path) -> dict:
     config = json.loads((run_dir / "config.json").read_text())
     environment_file = run_dir / "environment.json"
     environment = json.loads(environment_file.read_text()) if environment_file.is_file() else {}
-    return {
-        "run": run_dir.name,
-        **{key: config[key] for key in ("batch_size", "learning_rate", "split", "epochs", "last_batch")},
-        "device": environment.get("device"),
-        "precision": environment.get("precision"),
-        **epoch_timing(pd.read_csv(run_dir / "history.csv")),
-    }
+    return {"run": run_dir.name,
+            **{key: config[key] for key in ("batch_size", "learning_rate", "split", "epochs", "last_batch")},
+            "device": environment.get("device"), "precision": environment.get("precision"),
+            **epoch_timing(pd.read_csv(run_dir / "history.csv"))}
 
 
 def study_progress(log: str) -> dict:
     """A parallel study's log: each run's finish time, the runs a budget interrupted, when training stopped."""
-    stopped = _STOPPED.search(log)
-    unfinished = _UNFINISHED.search(log)
-    return {
-        "finished": [{"level": level, "seed": int(seed), "status": status, "seconds": int(seconds)}
-                     for level, seed, status, seconds in _FINISHED.findall(log)],
-        "unfinished": [{"level": level, "seed": int(seed)}
-                       for level, seed in (ast.literal_eval(unfinished.group(1)) if unfinished else [])],
-        "stopped_after_seconds": int(stopped.group(1)) if stopped else None,
-    }
+    stopped, unfinished = _STOPPED.search(log), _UNFINISHED.search(log)
+    return {"finished": [{"level": level, "seed": int(seed), "status": status, "seconds": int(seconds)}
+                         for level, seed, status, seconds in _FINISHED.findall(log)],
+            "unfinished": [{"level": level, "seed": int(seed)}
+                           for level, seed in (ast.literal_eval(unfinished.group(1)) if unfinished else [])],
+            "stopped_after_seconds": int(stopped.group(1)) if stopped else None}
 
 
 def totals(runs: list[dict], wall_seconds: float | None) -> dict:
@@ -89,19 +79,14 @@ def summarize(folder: Path) -> dict:
     return {"runs": runs, "studies": studies, "totals": totals(runs, max(walls) if walls else None)}
 
 
-def write_summary(folder: Path) -> Path:
-    out = Path(folder) / SUMMARY_FILE
-    out.write_text(json.dumps(summarize(folder), indent=2) + "\n")
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m unetcolor gpu-runs", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folders", nargs="+", type=Path, help="folders holding runs/ and study logs")
     args = parser.parse_args(argv)
     for folder in args.folders:
-        print(write_summary(folder))
+        (folder / SUMMARY_FILE).write_text(json.dumps(summarize(folder), indent=2) + "\n")
+        print(folder / SUMMARY_FILE)
     return 0
 
 

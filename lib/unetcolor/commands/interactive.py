@@ -2,24 +2,9 @@
 
     Colorizer().widget        # display it in JupyterLab
 
-A person uploads a photo (or picks a bundled sample), picks a model, clicks on the photo to
-place a hint, chooses its colour (the picker starts at the colour the model gives there), moves
-or removes hints, and saves the result. The result is recomputed after every change, at the
-photo's full resolution (hints.colorize); the previews are at most PREVIEW_SIDE pixels on their longer
-side, and a click is mapped back to the pixel of the photo it falls on.
-
-Why ipyevents: it turns a click on a plain ``ipywidgets.Image`` into a Python event that carries
-the position in the image's own pixels (``dataX``, ``dataY``), so the photo stays an ordinary
-Image widget and the project writes and ships no JavaScript. anywidget would need the click
-handling written in JavaScript by us; ipycanvas draws on a canvas widget of its own, a second
-way of showing a photo for what is one click position. ipyevents does one job, is maintained
-(releases for JupyterLab 4) and needs nothing of the Image widget.
-
-Hints go only to a model that takes them (hints.takes_hints), as the colorize command gives them
-only to such a model: spreading clicks over any model's colours would work here but not on the
-command line, and a person would learn two rules. A model without hint inputs shows its own
-colours (predict.colorize_photo); the hints placed are kept, unused, and the status line says
-they need the hints model.
+The result is recomputed at the photo's full resolution after every change; clicks on the preview
+(ipyevents, no JavaScript of our own) map back to the photo's pixels. Hints go only to a model that
+takes them, as on the command line; another model shows its own colours and keeps the hints unused.
 """
 
 from __future__ import annotations
@@ -52,34 +37,30 @@ MARKER_RADIUS = 6  # preview pixels
 
 @dataclass
 class Choice:
-    """A model the person may pick: how to load it (called once, on first pick), the spread its
-    hints get (hints.spread's space and tone) and a note shown when it is picked."""
-
+    """A model the person may pick: its loader (called on first pick), its hints' spread settings
+    and a note shown when it is picked."""
     load: Callable[[], keras.Model]
     spread: dict
     note: str = ""
 
 
 def model_choices() -> dict[str, Choice]:
-    """The shipped colorizers (the hints one with the spread its record chose) and, where
-    models/paper/main.json names it, the paper's U-Net, by the names the model menu shows."""
+    """The shipped colorizers and, where models/paper/main.json names it, the paper's U-Net, by menu name."""
     choices = {}
     for model in shipped.SHIPPED:
         model_file = predict.packaged_model_path(model.name)
         spread = hints.recorded_spread(model_file) if model.hints else {}
         choices[model.name] = Choice(lambda model_file=model_file: predict.load_model(model_file), spread)
-    try:
-        paper = runs.main_run_dir("paper")
-    except FileNotFoundError:
-        paper = None
-    if paper is not None and runs.has_weights(paper):
-        choices["paper U-Net"] = Choice(lambda: predict.load_model(paper), {}, "the paper's RGB U-Net (notebook 03)")
+    with contextlib.suppress(FileNotFoundError):
+        if runs.has_weights(paper := runs.main_run_dir("paper")):
+            choices["paper U-Net"] = Choice(lambda: predict.load_model(paper), {},
+                                            "the paper's RGB U-Net (notebook 03)")
     return choices
 
 
 def to_photo_pixel(x: float, y: float, preview_size: tuple[int, int], photo_size: tuple[int, int]) -> tuple[int, int]:
-    """A position in the preview's pixels (as ipyevents' dataX, dataY give it) -> the photo's pixel
-    (x, y) under it. Sizes are (width, height); the result is clipped into the photo."""
+    """A position in the preview's pixels (ipyevents' dataX, dataY) -> the photo's pixel (x, y) under it,
+    clipped into the photo. Sizes are (width, height)."""
     (preview_width, preview_height), (width, height) = preview_size, photo_size
     column = int((min(max(x, 0), preview_width - 1) + 0.5) * width / preview_width)
     row = int((min(max(y, 0), preview_height - 1) + 0.5) * height / preview_height)
@@ -113,11 +94,9 @@ def _encoded(rgb: np.ndarray) -> bytes:
 
 
 class Colorizer:
-    """The widget (``self.widget``) and its state: the photo (uint8 RGB (H, W, 3)), its hints
-    (hints.Hint in the photo's pixels), the one selected, and the result (uint8 RGB (H, W, 3)).
-
-    models: name -> Choice (model_choices() by default); model: the one picked first (hints
-    where offered); out_dir: where Save writes (<project root>/colorized/ by default)."""
+    """The widget (``self.widget``) and its state: the photo and the result (uint8 RGB (H, W, 3)), the
+    hints (in the photo's pixels) and the one selected. models: name -> Choice (model_choices() by
+    default); model: the one picked first; out_dir: where Save writes."""
 
     def __init__(self, models: dict[str, Choice] | None = None, model: str | None = None,
                  photo: str | os.PathLike | None = None, out_dir: str | os.PathLike | None = None):
@@ -128,7 +107,7 @@ class Colorizer:
         self.selected: int | None = None
         self.photo = self.result = None
         self.photo_name = ""
-        self._quiet = False  # set while the code itself changes a control: its observer does nothing
+        self._quiet = False  # set while the code itself changes a control (_silently)
 
         self.samples = {path.name: path for path in samples.sample_photo_paths()}
         self.upload = widgets.FileUpload(accept="image/*", multiple=False, description="upload a photo",
@@ -136,10 +115,8 @@ class Colorizer:
         self.sample = widgets.Dropdown(options=[("—", None), *((name, name) for name in self.samples)],
                                        description="or a sample")
         self.model = widgets.Dropdown(options=list(self.choices), description="model")
-        self.photo_view = widgets.Image(format=PREVIEW_FORMAT)
-        self.result_view = widgets.Image(format=PREVIEW_FORMAT)
-        self.photo_view.add_class("unetcolor-photo")
-        self.result_view.add_class("unetcolor-result")
+        self.photo_view = widgets.Image(format=PREVIEW_FORMAT).add_class("unetcolor-photo")
+        self.result_view = widgets.Image(format=PREVIEW_FORMAT).add_class("unetcolor-result")
         self.clicks = Event(source=self.photo_view, watched_events=["click"])
         self.hint_list = widgets.Select(options=[], rows=6, description="hints")
         self.picker = widgets.ColorPicker(value="#808080", description="colour", concise=False)
@@ -150,11 +127,11 @@ class Colorizer:
         self.status = widgets.HTML()
 
         self.upload.observe(self._on_upload, "value")
-        self.sample.observe(self._on_sample, "value")
-        self.model.observe(self._on_model, "value")
+        self._observe(self.sample, "value", lambda name: self.load_path(self.samples[name]))
+        self._observe(self.model, "value", self._on_model)
+        self._observe(self.hint_list, "index", self._on_select)
+        self._observe(self.picker, "value", self.set_colour)
         self.clicks.on_dom_event(self.on_click)
-        self.hint_list.observe(self._on_select, "index")
-        self.picker.observe(self._on_colour, "value")
         self.remove.on_click(lambda _: self.remove_hint())
         self.clear.on_click(lambda _: self.clear_hints())
         self.save.on_click(lambda _: self.save_result())
@@ -173,12 +150,6 @@ class Colorizer:
             first = shipped.HINTS.name if shipped.HINTS.name in self.choices else next(iter(self.choices))
             self.model.value = model or first
         self.load_path(photo or self.samples[samples.PHOTOS[0]])
-
-    # ---------------------------------------------------------------- state
-
-    @property
-    def takes_hints(self) -> bool:
-        return hints.takes_hints(self.current_model())
 
     def current_model(self) -> keras.Model:
         name = self.model.value
@@ -257,8 +228,7 @@ class Colorizer:
         except (FileNotFoundError, ValueError) as error:
             self.say(f"model {self.model.value!r} cannot be loaded: {error}", error=True)
             return
-        taking = hints.takes_hints(model)
-        choice = self.choices[self.model.value]
+        taking, choice = hints.takes_hints(model), self.choices[self.model.value]
         if taking:
             self.result = hints.colorize(model, self.photo, self.hints, **choice.spread)
         else:
@@ -266,13 +236,9 @@ class Colorizer:
         self._draw()
         for control in (self.hint_list, self.picker, self.move, self.remove, self.clear):
             control.disabled = not taking
-        notes = [message] if message else []
-        if choice.note:
-            notes.append(choice.note)
-        if not taking:
-            notes.append(f"model {self.model.value!r} takes no hints: pick {shipped.HINTS.name!r} to steer the colours"
-                         + ("; the hints placed are kept" if self.hints else ""))
-        self.say("; ".join(notes))
+        refusal = not taking and (f"model {self.model.value!r} takes no hints: pick {shipped.HINTS.name!r} to steer "
+                                  "the colours" + ("; the hints placed are kept" if self.hints else ""))
+        self.say("; ".join(note for note in (message, choice.note, refusal) if note))
 
     def _draw(self) -> None:
         height, width = self.photo.shape[:2]
@@ -311,13 +277,11 @@ class Colorizer:
         text = message.replace("&", "&amp;").replace("<", "&lt;")
         self.status.value = f'<span style="color: {"#b00020" if error else "inherit"}">{text}</span>'
 
-    # ------------------------------------------------------------ handlers
-
     def on_click(self, event: dict) -> None:
         """ipyevents' click on the photo preview: dataX, dataY in the preview's pixels."""
         if self.photo is None or "dataX" not in event:
             return
-        if not self.takes_hints:
+        if not hints.takes_hints(self.current_model()):
             self.say(f"model {self.model.value!r} takes no hints: pick {shipped.HINTS.name!r} to place them")
             return
         height, width = self.photo.shape[:2]
@@ -336,23 +300,17 @@ class Colorizer:
             self.upload.value = ()  # so that the same file may be uploaded again
         self.load_bytes(upload["content"], upload["name"])
 
-    def _on_sample(self, change) -> None:
-        if not self._quiet and change["new"] is not None:
-            self.load_path(self.samples[change["new"]])
+    def _observe(self, control, trait: str, action: Callable) -> None:
+        """action(new value) when control's trait changes, except to None or while _silently."""
+        control.observe(lambda change: None if self._quiet or change["new"] is None else action(change["new"]), trait)
 
-    def _on_model(self, change) -> None:
-        if not self._quiet and self.photo is not None:
-            self.update(f"model {change['new']}")
+    def _on_model(self, name: str) -> None:
+        if self.photo is not None:
+            self.update(f"model {name}")
 
-    def _on_select(self, change) -> None:
-        if self._quiet or change["new"] is None:
-            return
-        self.selected = change["new"]
+    def _on_select(self, index: int) -> None:
+        self.selected = index
         self._draw()
-
-    def _on_colour(self, change) -> None:
-        if not self._quiet:
-            self.set_colour(change["new"])
 
     @contextlib.contextmanager
     def _silently(self):

@@ -14,13 +14,16 @@ from .. import color
 from ..photos import images
 
 
-def _check_pair(reference: np.ndarray, test: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
+def _check_pair(reference: np.ndarray, test: np.ndarray, what: str, batch: bool = False
+                ) -> tuple[np.ndarray, np.ndarray]:
     reference, test = np.asarray(reference), np.asarray(test)
     if reference.dtype != np.uint8 or test.dtype != np.uint8:
         raise ValueError(f"{what} expects uint8 images, got {reference.dtype} and {test.dtype}; "
                          "convert model outputs in [-1, 1] with color.output_to_rgb first")
     if reference.shape != test.shape:
         raise ValueError(f"{what}: image shapes differ, {reference.shape} vs {test.shape}")
+    if batch and (reference.ndim != 4 or reference.shape[-1] != 3):
+        raise ValueError(f"{what} expects a batch of RGB images (N, H, W, 3), got shape {reference.shape}")
     return reference, test
 
 
@@ -29,9 +32,7 @@ def psnr(reference: np.ndarray, test: np.ndarray, peak: float = 255.0) -> float:
     reference, test = _check_pair(reference, test, "psnr")
     difference = reference.astype(np.int32) - test.astype(np.int32)  # exact: integer arithmetic
     mse = np.sum(difference * difference, dtype=np.int64) / reference.size
-    if mse == 0:
-        return float("inf")
-    return float(10.0 * np.log10(peak**2 / mse))
+    return float("inf") if mse == 0 else float(10.0 * np.log10(peak**2 / mse))
 
 
 def psnr_batch(reference: np.ndarray, test: np.ndarray, peak: float = 255.0) -> np.ndarray:
@@ -43,9 +44,8 @@ def psnr_batch(reference: np.ndarray, test: np.ndarray, peak: float = 255.0) -> 
 
 
 def ssim(reference: np.ndarray, test: np.ndarray, **options) -> float:
-    """Structural similarity of two uint8 RGB images (scikit-image, data_range 255, channels averaged).
-
-    ``options`` go to scikit-image's ``structural_similarity``. Images must be at least 7x7."""
+    """Structural similarity of two uint8 RGB images of at least 7x7 (scikit-image's
+    ``structural_similarity``, given ``options``; channels averaged)."""
     from skimage.metrics import structural_similarity
 
     reference, test = _check_pair(reference, test, "ssim")
@@ -60,8 +60,7 @@ def colorfulness(rgb: np.ndarray) -> float:
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[-1] != 3:
         raise ValueError(f"colorfulness expects uint8 RGB (H, W, 3), got {rgb.dtype} {rgb.shape}")
     red, green, blue = (rgb[..., channel].astype(np.float32) for channel in range(3))
-    rg = red - green
-    yb = 0.5 * (red + green) - blue
+    rg, yb = red - green, 0.5 * (red + green) - blue
     # float64 accumulators: float32 sums over megapixels lose digits
     std_root = np.sqrt(rg.var(dtype=np.float64) + yb.var(dtype=np.float64))
     mean_root = np.sqrt(rg.mean(dtype=np.float64) ** 2 + yb.mean(dtype=np.float64) ** 2)
@@ -69,8 +68,8 @@ def colorfulness(rgb: np.ndarray) -> float:
 
 
 def keras_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """What Keras' ``metrics=["accuracy"]`` reports here: ``CategoricalAccuracy``, the share of
-    pixels whose largest channel (argmax over the last axis) matches. Ties go to the first channel."""
+    """What Keras' ``metrics=["accuracy"]`` reports here (``CategoricalAccuracy``): the share of pixels
+    whose largest channel matches, ties going to the first channel."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if y_true.shape != y_pred.shape or y_true.ndim < 2 or y_true.shape[-1] < 2:
         raise ValueError(f"keras_accuracy expects y_true and y_pred of the same shape (..., C) with C >= 2, "
@@ -78,20 +77,22 @@ def keras_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(np.mean(np.argmax(y_true, axis=-1) == np.argmax(y_pred, axis=-1)))
 
 
+def _scores(truth: np.ndarray, prediction: np.ndarray, gray_rgb: np.ndarray) -> dict[str, float]:
+    return {"psnr_model": psnr(truth, prediction), "psnr_gray": psnr(truth, gray_rgb),
+            "ssim_model": ssim(truth, prediction), "ssim_gray": ssim(truth, gray_rgb),
+            "colorfulness_model": colorfulness(prediction), "colorfulness_gray": colorfulness(gray_rgb),
+            "colorfulness_true": colorfulness(truth)}
+
+
 def evaluate_images(true_rgb: np.ndarray, pred_rgb: np.ndarray, gray: np.ndarray,
                     names: Sequence[str] | None = None) -> pd.DataFrame:
-    """One row per image: the model against the gray baseline (``color.gray_baseline(gray)``).
-
-    Columns: psnr, ssim and colorfulness of the model and the gray copy, and colorfulness_true."""
+    """One row per image of psnr, ssim and colorfulness of the model and of the gray baseline
+    (``color.gray_baseline(gray)``), and colorfulness_true."""
     true_rgb, pred_rgb = _check_pair(true_rgb, pred_rgb, "evaluate_images")
     baseline = color.gray_baseline(gray)
     if baseline.shape != true_rgb.shape:
         raise ValueError(f"evaluate_images: gray {np.shape(gray)} does not match images {true_rgb.shape}")
-    rows = [{"psnr_model": psnr(truth, prediction), "psnr_gray": psnr(truth, gray_rgb),
-             "ssim_model": ssim(truth, prediction), "ssim_gray": ssim(truth, gray_rgb),
-             "colorfulness_model": colorfulness(prediction), "colorfulness_gray": colorfulness(gray_rgb),
-             "colorfulness_true": colorfulness(truth)}
-            for truth, prediction, gray_rgb in zip(true_rgb, pred_rgb, baseline)]
+    rows = [_scores(*triple) for triple in zip(true_rgb, pred_rgb, baseline)]
     index = pd.Index(list(names) if names is not None else range(len(rows)), name="image")
     if len(index) != len(rows):
         raise ValueError(f"evaluate_images: {len(index)} names for {len(rows)} images")
@@ -122,9 +123,8 @@ PHOTO_COLUMNS = ("file", "height", "width", "psnr_model", "psnr_gray", "ssim_mod
 
 def evaluate_photos(colorize: Callable[[np.ndarray], np.ndarray], files: Iterable[str | os.PathLike],
                     n_keep: int = 0) -> tuple[pd.DataFrame, list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
-    """Score ``colorize`` (uint8 RGB -> uint8 RGB, using only the gray) on photo files at native size.
-
-    Returns the PHOTO_COLUMNS table, one row per file, and the first n_keep (gray, colorized, original)."""
+    """Score ``colorize`` (uint8 RGB -> uint8 RGB) on photo files at native size: the PHOTO_COLUMNS table,
+    one row per file, and the first n_keep (gray, colorized, original)."""
     if n_keep < 0:
         raise ValueError(f"n_keep must be >= 0, got {n_keep}")
     rows, kept = [], []
@@ -132,13 +132,8 @@ def evaluate_photos(colorize: Callable[[np.ndarray], np.ndarray], files: Iterabl
         original = images.read_photo(path).rgb
         gray = color.rgb_to_gray(original)
         colorized = colorize(original)
-        baseline = color.gray_baseline(gray)
-        rows.append({
-            "file": path.name, "height": original.shape[0], "width": original.shape[1],
-            "psnr_model": psnr(original, colorized), "psnr_gray": psnr(original, baseline),
-            "ssim_model": ssim(original, colorized), "ssim_gray": ssim(original, baseline),
-            "colorfulness_model": colorfulness(colorized), "colorfulness_true": colorfulness(original),
-        })
+        rows.append({"file": path.name, "height": original.shape[0], "width": original.shape[1],
+                     **_scores(original, colorized, color.gray_baseline(gray))})
         if len(kept) < n_keep:
             kept.append((gray, colorized, original))
     return pd.DataFrame(rows, columns=list(PHOTO_COLUMNS)), kept
@@ -159,7 +154,7 @@ def side_by_side(colorizers: dict[str, Callable[[np.ndarray], np.ndarray]],
 
 # a*b* error (Zhang, Isola & Efros, ECCV 2016): AuC, raw and class-rebalanced, and the colour cast
 AB_THRESHOLDS = tuple(range(151))  # Zhang et al.: thresholds 0 to 150 a*, b* units, integer steps
-AB_GRID = 10.0  # their a*, b* bin size, the same grid as colorizers.bins.bin_centers (cells centred on multiples)
+AB_GRID = 10.0  # their a*, b* bin size (cells centred on multiples)
 AB_RANGE = 150.0  # |a*|, |b*| the bin grid covers; 8-bit sRGB stays within about 128
 COLOR_MEASURES = ("ab_auc", "ab_auc_rebalanced", "a_bias", "b_bias")
 
@@ -189,8 +184,7 @@ class _ABErrorCounts:
             raise ValueError(f"a*, b* arrays differ in size: {truth_ab.shape} vs {pred_ab.shape}")
         difference = pred_ab - truth_ab
         distance = np.hypot(difference[:, 0], difference[:, 1])
-        # pixel within thresholds[j] (distance <= t) exactly for j >= k
-        k = np.searchsorted(self.thresholds, distance, side="left")
+        k = np.searchsorted(self.thresholds, distance, side="left")  # within thresholds[j] exactly for j >= k
         cells = np.clip(np.rint(truth_ab / self.grid), -self.half, self.half).astype(np.int64) + self.half
         flat = (cells[:, 0] * self.side + cells[:, 1]) * self.counts.shape[1] + k
         self.counts += np.bincount(flat, minlength=self.counts.size).reshape(self.counts.shape)
@@ -201,9 +195,9 @@ class _ABErrorCounts:
         if self.pixels == 0:
             raise ValueError("no pixels to score")
         within = np.cumsum(self.counts, axis=1)[:, :-1]  # (cells, T): pixels within each threshold
-        per_cell = self.counts.sum(axis=1)
         if not rebalance:
             return within.sum(axis=0) / self.pixels
+        per_cell = self.counts.sum(axis=1)
         occupied = per_cell > 0
         # each pixel weighs 1 / (its cell's count x occupied cells): every occupied cell counts the same
         return (within[occupied] / per_cell[occupied, None]).mean(axis=0)
@@ -217,64 +211,60 @@ class _ABErrorCounts:
 
 def ab_error_curve(truth_ab: np.ndarray, pred_ab: np.ndarray, thresholds: Iterable[float] = AB_THRESHOLDS,
                    rebalance: bool = False, grid: float = AB_GRID) -> np.ndarray:
-    """Share of pixels whose a*b* error is <= each threshold, on a*b* arrays (..., 2).
-
-    With ``rebalance``, the mean over occupied ``grid`` cells of the truth of each cell's own curve."""
+    """Share of pixels whose a*b* error is <= each threshold, on a*b* arrays (..., 2); with ``rebalance``,
+    the mean over occupied ``grid`` cells of the truth of each cell's own curve."""
     counts = _ABErrorCounts(thresholds, grid)
     counts.add(truth_ab, pred_ab)
     return counts.curve(rebalance)
 
 
-def _check_rgb_batch(truth_rgb: np.ndarray, pred_rgb: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
-    truth_rgb, pred_rgb = _check_pair(truth_rgb, pred_rgb, what)
-    if truth_rgb.ndim != 4 or truth_rgb.shape[-1] != 3:
-        raise ValueError(f"{what} expects a batch of RGB images (N, H, W, 3), got shape {truth_rgb.shape}")
-    return truth_rgb, pred_rgb
-
-
-def _ab_counts(truth_rgb: np.ndarray, predictions: dict, thresholds, grid: float,
-               chunk: int) -> dict[str, _ABErrorCounts]:
-    """One pass over the batch, ``chunk`` images at a time; the truth is converted once."""
+def _ab_chunks(truth_rgb: np.ndarray, predictions: dict[str, np.ndarray], what: str, chunk: int):
+    """Checks uint8 RGB batches (``what`` formatted with each prediction's name), then yields
+    (truth a*b*, {name: prediction a*b*}) of each ``chunk`` images; the truth is converted once."""
+    arrays = {name: _check_pair(truth_rgb, pred_rgb, what.format(name=name), batch=True)[1]
+              for name, pred_rgb in predictions.items()}
     if chunk < 1:
         raise ValueError(f"chunk must be >= 1, got {chunk}")
+    truth_rgb = np.asarray(truth_rgb)
+    return ((color.rgb_to_lab(truth_rgb[start:start + chunk])[..., 1:],
+             {name: color.rgb_to_lab(pred[start:start + chunk])[..., 1:] for name, pred in arrays.items()})
+            for start in range(0, len(truth_rgb), chunk))
+
+
+def _ab_counts(truth_rgb: np.ndarray, predictions: dict, what: str, thresholds=AB_THRESHOLDS, grid: float = AB_GRID,
+               chunk: int = 16) -> dict[str, _ABErrorCounts]:
+    chunks = _ab_chunks(truth_rgb, predictions, what, chunk)
     counts = {name: _ABErrorCounts(thresholds, grid) for name in predictions}
-    for start in range(0, len(truth_rgb), chunk):
-        truth_ab = color.rgb_to_lab(truth_rgb[start:start + chunk])[..., 1:]
-        for name, pred_rgb in predictions.items():
-            counts[name].add(truth_ab, color.rgb_to_lab(pred_rgb[start:start + chunk])[..., 1:])
+    for truth_ab, pred_ab in chunks:
+        for name, ab in pred_ab.items():
+            counts[name].add(truth_ab, ab)
     return counts
 
 
 def ab_error_auc(truth_rgb: np.ndarray, pred_rgb: np.ndarray, thresholds: Iterable[float] = AB_THRESHOLDS,
                  rebalance: bool = False, grid: float = AB_GRID, chunk: int = 16) -> float:
     """Zhang et al.'s (2016) AuC of uint8 sRGB batches: the mean over thresholds of ``ab_error_curve``."""
-    truth_rgb, pred_rgb = _check_rgb_batch(truth_rgb, pred_rgb, "ab_error_auc")
-    counts = _ab_counts(truth_rgb, {"pred": pred_rgb}, thresholds, grid, chunk)["pred"]
+    counts = _ab_counts(truth_rgb, {"pred": pred_rgb}, "ab_error_auc", thresholds, grid, chunk)["pred"]
     return float(counts.curve(rebalance).mean())
 
 
 def ab_bias(truth_rgb: np.ndarray, pred_rgb: np.ndarray, chunk: int = 16) -> tuple[float, float]:
     """The colour cast: the mean of a*_pred - a*_true and of b*_pred - b*_true over all pixels."""
-    truth_rgb, pred_rgb = _check_rgb_batch(truth_rgb, pred_rgb, "ab_bias")
-    return _ab_counts(truth_rgb, {"pred": pred_rgb}, AB_THRESHOLDS, AB_GRID, chunk)["pred"].bias()
+    return _ab_counts(truth_rgb, {"pred": pred_rgb}, "ab_bias", chunk=chunk)["pred"].bias()
 
 
 def color_measures(truth_rgb: np.ndarray, predictions: dict[str, np.ndarray],
                    thresholds: Iterable[float] = AB_THRESHOLDS, grid: float = AB_GRID,
                    chunk: int = 16) -> pd.DataFrame:
     """COLOR_MEASURES of each prediction of one uint8 set, indexed by ``method``."""
-    arrays = {name: _check_rgb_batch(truth_rgb, pred_rgb, f"color_measures ({name})")[1]
-              for name, pred_rgb in predictions.items()}
-    truth_rgb = np.asarray(truth_rgb)
-    counts = _ab_counts(truth_rgb, arrays, thresholds, grid, chunk)
+    counts = _ab_counts(truth_rgb, predictions, "color_measures ({name})", thresholds, grid, chunk)
     rows = [dict(zip(COLOR_MEASURES, (c.curve(False).mean(), c.curve(True).mean(), *c.bias())))
             for c in counts.values()]
     return pd.DataFrame(rows, index=pd.Index(list(counts), name="method"), columns=list(COLOR_MEASURES))
 
 
 def color_summary(true_rgb: np.ndarray, pred_rgb: np.ndarray, gray: np.ndarray) -> pd.DataFrame:
-    """``color_measures`` of the model and of the gray baseline, in ``summarize``'s shape (std and
-    median NaN)."""
+    """``color_measures`` of the model and of the gray baseline, in ``summarize``'s shape (std and median NaN)."""
     measures = color_measures(true_rgb, {METHODS["model"]: pred_rgb, METHODS["gray"]: color.gray_baseline(gray)})
     return pd.DataFrame([{"metric": metric, "method": method, "mean": float(measures.loc[method, metric]),
                           "std": np.nan, "median": np.nan, "n": len(true_rgb)}
@@ -295,36 +285,29 @@ HUE_CLASSES = (  # name, [start, end) in degrees; the first wraps through 0
 def hue_class(ab: np.ndarray) -> np.ndarray:
     """Index into HUE_CLASSES of each a*b* pair (..., 2); -1 below HUE_MIN_CHROMA."""
     ab = np.asarray(ab, dtype=np.float64)
-    chroma = np.hypot(ab[..., 0], ab[..., 1])
     angle = np.degrees(np.arctan2(ab[..., 1], ab[..., 0])) % 360.0
     classes = np.full(angle.shape, -1, dtype=np.int8)
     for index, (_, start, end) in enumerate(HUE_CLASSES):
         inside = (angle >= start) & (angle < end) if start < end else (angle >= start) | (angle < end)
         classes[inside] = index
-    classes[chroma < HUE_MIN_CHROMA] = -1
+    classes[np.hypot(ab[..., 0], ab[..., 1]) < HUE_MIN_CHROMA] = -1
     return classes
 
 
 def hue_agreement(truth_rgb: np.ndarray, predictions: dict[str, np.ndarray], chunk: int = 16) -> pd.DataFrame:
     """Per hue class of the originals: its share of pixels and, per prediction, the share predicted in
     the same class; a last row, "any hue", pools the classes."""
-    arrays = {name: _check_rgb_batch(truth_rgb, pred_rgb, f"hue_agreement ({name})")[1]
-              for name, pred_rgb in predictions.items()}
-    truth_rgb = np.asarray(truth_rgb)
     classes = len(HUE_CLASSES)
     totals = np.zeros(classes, dtype=np.int64)
-    right = {name: np.zeros(classes, dtype=np.int64) for name in arrays}
+    right = {name: np.zeros(classes, dtype=np.int64) for name in predictions}
     pixels = 0
-    for start in range(0, len(truth_rgb), chunk):
-        truth = hue_class(color.rgb_to_lab(truth_rgb[start:start + chunk])[..., 1:])
+    for truth_ab, pred_ab in _ab_chunks(truth_rgb, predictions, "hue_agreement ({name})", chunk):
+        truth = hue_class(truth_ab)
         pixels += truth.size
         totals += np.bincount(truth[truth >= 0], minlength=classes)
-        for name, pred_rgb in arrays.items():
-            predicted = hue_class(color.rgb_to_lab(pred_rgb[start:start + chunk])[..., 1:])
-            hits = truth[(truth >= 0) & (predicted == truth)]
-            right[name] += np.bincount(hits, minlength=classes)
+        for name, ab in pred_ab.items():
+            right[name] += np.bincount(truth[(truth >= 0) & (hue_class(ab) == truth)], minlength=classes)
     with np.errstate(invalid="ignore", divide="ignore"):
-        rows = {name: np.append(right[name] / totals, right[name].sum() / totals.sum()) for name in arrays}
-    table = pd.DataFrame({"hue": [name for name, _, _ in HUE_CLASSES] + ["any hue"],
-                          "pixels": np.append(totals, totals.sum()) / max(pixels, 1), **rows})
-    return table
+        rows = {name: np.append(hits / totals, hits.sum() / totals.sum()) for name, hits in right.items()}
+    return pd.DataFrame({"hue": [name for name, _, _ in HUE_CLASSES] + ["any hue"],
+                         "pixels": np.append(totals, totals.sum()) / max(pixels, 1), **rows})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -19,8 +20,7 @@ sns.set_theme(style="whitegrid", context="notebook")
 METRIC_LABELS = {"loss": "MSE loss", "accuracy": 'Keras "accuracy"', "psnr": "PSNR (dB)"}
 
 
-# Each figure's caption, by file-name pattern: which of the paper's figures it stands for
-# (Figures 3-9), or that it goes beyond the paper, and what to read off it. ``save`` draws it.
+# Each figure's caption, by file-name pattern: the paper's figure it stands for and what to read off it
 CAPTIONS = (
     ("01_samples_photos", "The data (Section 3.3): colour photos and the gray images the model receives. "
                           "The paper shows no counterpart among Figures 3-9."),
@@ -71,16 +71,13 @@ CAPTIONS = (
 
 def caption_for(name: str) -> str | None:
     """The caption of the figure file named name (a stem, e.g. "04_split_val_loss"), if any."""
-    from fnmatch import fnmatchcase
-
     return next((text for pattern, text in CAPTIONS if fnmatchcase(name, pattern)), None)
 
 
 def save(figure, path: Path, dpi: int = 120) -> None:
     """Write figure to path as PNG, atomically, with its caption under it; returns nothing."""
     path = Path(path)
-    text = caption_for(path.stem)
-    if text:
+    if text := caption_for(path.stem):
         caption(figure, text)
     write_atomic(path, lambda temporary: figure.savefig(temporary, dpi=dpi, bbox_inches="tight"))
 
@@ -106,15 +103,12 @@ def training_curves(history: pd.DataFrame, metric: str, title: str = "", baselin
     if baseline is not None:
         axis.axhline(baseline, color="0.3", linestyle="--", label=f"{baseline_label}: {baseline:.2f}")
         axis.legend()
-    axis.set_ylabel(METRIC_LABELS.get(metric, metric))
-    axis.set_xlabel("epoch")
-    axis.set_title(title)
+    axis.set(ylabel=METRIC_LABELS.get(metric, metric), xlabel="epoch", title=title)
     return figure
 
 
 def caption(figure, text: str, width: int = 110):
-    """Write a caption under the figure, naming the paper's figure it stands for."""
-    # below everything already drawn (tick labels and axis titles may reach under the figure's own bottom)
+    """Write a caption under everything drawn on the figure (tick labels may reach below its bottom)."""
     box = figure.get_tightbbox(figure.canvas.get_renderer())
     bottom = min(0.0, box.y0 / figure.get_figheight()) - 0.02
     figure.text(0.0, bottom, "\n".join(textwrap.wrap(text, width)), ha="left", va="top", fontsize=9, color="0.25",
@@ -153,8 +147,7 @@ def study_curves(histories: pd.DataFrame, factor: str, metric: str = "val_loss",
         axis.set_ylim(late.min() - margin, late.max() + margin)
     name = METRIC_LABELS.get(metric.removeprefix("val_"), metric)
     subset = "validation" if metric.startswith("val_") else "training"
-    axis.set_ylabel(f"{name} on {subset} photos")
-    axis.set_xlabel("epoch")
+    axis.set(ylabel=f"{name} on {subset} photos", xlabel="epoch")
     axis.set_title(f"{subset.capitalize()} {name.split(' (')[0]} by {factor.replace('_', ' ')}"
                    + _seeds_drawn(rows))
     handles, labels = axis.get_legend_handles_labels()
@@ -248,8 +241,8 @@ def psnr_per_photo(per_image: pd.DataFrame):
     sns.histplot(difference, bins=30, color="tab:blue", ax=right)
     right.axvline(0, color="0.4", linestyle="--", linewidth=1)
     right.axvline(difference.mean(), color="tab:red", linewidth=1.5)
-    right.set_xlabel("PSNR of the U-Net minus the gray copy's (dB)")
-    right.set_title(f"mean difference {difference.mean():+.2f} dB (red)")
+    right.set(xlabel="PSNR of the U-Net minus the gray copy's (dB)",
+              title=f"mean difference {difference.mean():+.2f} dB (red)")
     figure.tight_layout()
     return figure
 
@@ -264,6 +257,15 @@ def metric_distribution(per_image: pd.DataFrame, metric: str = "psnr"):
     return figure
 
 
+def _epoch_lines(axis, rows: pd.DataFrame, lines: dict[str, str], title: str, ylabel: str):
+    """One line per column of rows (column -> label) against the epoch; returns axis."""
+    for column, label in lines.items():
+        axis.plot(rows["epoch"], rows[column], marker=".", label=label)
+    axis.set_title(title, fontsize=10)
+    axis.set(xlabel="epoch", ylabel=ylabel)
+    return axis
+
+
 def recipe_curves(histories: dict[str, pd.DataFrame]):
     """One panel per (model, training stage): training and tuning-subset loss per epoch, the kept epoch
     marked; an adversarial stage gets a panel of the discriminator's and generator's losses."""
@@ -273,25 +275,19 @@ def recipe_curves(histories: dict[str, pd.DataFrame]):
     figure, axes = plt.subplots(1, count, figsize=(4.2 * count, 3.6), squeeze=False)
     axes = iter(axes[0])
     for name, stage, rows in panels:
-        axis = next(axes)
-        axis.plot(rows["epoch"], rows["loss"], marker=".", label="training")
-        axis.plot(rows["epoch"], rows["val_loss"], marker=".", label="tuning subset")
+        adversarial = stage == "adversarial"
+        axis = _epoch_lines(next(axes), rows, {"loss": "training", "val_loss": "tuning subset"},
+                            f"{name}: {stage.replace('_', ' ')}", "a*, b* MSE" if adversarial else "loss")
         # the epoch the recipe kept: the lowest tuning loss, or the last for the adversarial stage
-        best = rows.iloc[-1] if stage == "adversarial" else rows.loc[rows["val_loss"].idxmin()]
+        best = rows.iloc[-1] if adversarial else rows.loc[rows["val_loss"].idxmin()]
         axis.scatter([best["epoch"]], [best["val_loss"]], s=90, facecolors="none", edgecolors="black",
                      label=f"kept (epoch {int(best['epoch'])})")
-        axis.set_title(f"{name}: {stage.replace('_', ' ')}", fontsize=10)
-        axis.set_xlabel("epoch")
-        axis.set_ylabel("a*, b* MSE" if stage == "adversarial" else "loss")
         axis.legend(fontsize=8)
-        if stage == "adversarial":
-            axis = next(axes)
-            axis.plot(rows["epoch"], rows["discriminator"], marker=".", label="discriminator (real vs fake)")
-            axis.plot(rows["epoch"], rows["adversarial"], marker=".", label="generator (fooling it)")
+        if adversarial:
+            axis = _epoch_lines(next(axes), rows, {"discriminator": "discriminator (real vs fake)",
+                                                   "adversarial": "generator (fooling it)"},
+                                f"{name}: the adversarial game", "binary cross-entropy")
             axis.axhline(np.log(2), color="gray", linestyle=":", label="ln 2: a coin toss")
-            axis.set_title(f"{name}: the adversarial game", fontsize=10)
-            axis.set_xlabel("epoch")
-            axis.set_ylabel("binary cross-entropy")
             axis.legend(fontsize=8)
     figure.tight_layout()
     return figure
@@ -308,8 +304,7 @@ def tradeoff_curves(choices: pd.DataFrame):
         chosen = rows["chosen"].to_numpy(bool)
         axis.scatter(share[chosen], gain[chosen], s=110, facecolors="none", edgecolors=line.get_color())
     axis.axhline(0, color="gray", linestyle=":", label="gray baseline")
-    axis.set_xlabel("colorfulness, share of the originals'")
-    axis.set_ylabel("PSNR gain over the gray baseline (dB)")
+    axis.set(xlabel="colorfulness, share of the originals'", ylabel="PSNR gain over the gray baseline (dB)")
     axis.set_title("Tuning subset: colour bought with PSNR (chosen values circled)", fontsize=10)
     axis.legend(fontsize=8)
     figure.tight_layout()
@@ -329,8 +324,7 @@ def hint_curve(curve: pd.DataFrame):
     axis.set_xscale("symlog", linthresh=1)  # 0, 1, 2, 5, ... 50 hints spread evenly, 0 included
     axis.set_xticks(hinted["hints"].tolist(), [str(count) for count in hinted["hints"]])
     axis.set_xlim(-0.2, hinted["hints"].max() * 1.15)
-    axis.set_xlabel("hints per photo (random pixels, true colour)")
-    axis.set_ylabel("PSNR (dB)")
+    axis.set(xlabel="hints per photo (random pixels, true colour)", ylabel="PSNR (dB)")
     gain = hinted.set_index("hints")["psnr"] - reference["gray copy"]
     most = int(hinted["hints"].max())
     axis.set_title(f"With hints: {gain.get(10, float('nan')):+.2f} dB over the gray copy at 10 per photo, "

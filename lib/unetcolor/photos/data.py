@@ -14,8 +14,8 @@ import secrets
 import shutil
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -36,8 +36,7 @@ MISSING_HINT = "run `make data` (or notebook 01) first"
 PREPARED_FILES = ("rgb.npy", "gray.npy", "index.csv", "report.csv", "manifest.json")
 
 
-@dataclass(frozen=True)
-class SourceFile:
+class SourceFile(NamedTuple):
     """A scanned file: its path and its POSIX name relative to the scanned folders' common root."""
 
     path: Path
@@ -57,17 +56,15 @@ def scan_files(folders) -> list[SourceFile]:
         if not folder.is_dir():
             raise FileNotFoundError(f"{folder}: photo folder not found; pass an existing folder (e.g. DATA_DIR=...)")
     resolved = [folder.resolve() for folder in folders]
-    root = Path(os.path.commonpath(resolved)) if len(resolved) > 1 else resolved[0]
+    root = Path(os.path.commonpath(resolved))
     found: dict[str, SourceFile] = {}
     for folder in resolved:
         for directory, subfolders, filenames in os.walk(folder):
             subfolders[:] = [name for name in subfolders if not name.startswith(".")]
-            for filename in filenames:
-                path = Path(directory) / filename
-                if filename.startswith(".") or not path.is_file():
-                    continue
-                relative = path.relative_to(root).as_posix()
-                found.setdefault(relative, SourceFile(path, relative))  # nested folders: once
+            for path in (Path(directory) / name for name in filenames if not name.startswith(".")):
+                if path.is_file():
+                    relative = path.relative_to(root).as_posix()
+                    found.setdefault(relative, SourceFile(path, relative))  # nested folders: once
     return [found[name] for name in sorted(found)]
 
 
@@ -79,12 +76,9 @@ def scan_images(folders) -> list[Path]:
 def prepare_dataset(folders, out_dir: str | os.PathLike, image_size: int = 256, max_images: int | None = None,
                     min_size: int | None = None, bw_chroma_threshold: float = BW_CHROMA_THRESHOLD,
                     progress: bool | None = None, workers: int | None = None) -> pd.DataFrame:
-    """Clean and prepare the photos under `folders` into `out_dir`; return the report (file, status, reason).
-
-    A file is skipped (not an image, undecodable, past `max_images`), excluded (duplicate, shorter side under
-    `min_size`, default image_size // 2, or mean chroma under `bw_chroma_threshold`) or kept: EXIF-oriented,
-    flattened on white, center-cropped and LANCZOS-resized. out_dir is swapped in whole; a rerun with the same
-    inputs and parameters returns the stored report."""
+    """Clean and prepare the photos under `folders` into `out_dir`, swapped in whole; return the report (file,
+    status, reason). A file is skipped (not an image, undecodable, past max_images), excluded (a duplicate, too
+    small or black-and-white) or kept; a rerun with the same inputs and parameters returns the stored report."""
     out_dir = Path(out_dir)
     folders = _as_list(folders)
     min_size = image_size // 2 if min_size is None else int(min_size)
@@ -93,7 +87,10 @@ def prepare_dataset(folders, out_dir: str | os.PathLike, image_size: int = 256, 
     sources = scan_files(folders)
     parameters = {"image_size": image_size, "max_images": max_images, "min_size": min_size,
                   "bw_chroma_threshold": bw_chroma_threshold, "chroma_size": CHROMA_SIZE, "resize_filter": "LANCZOS"}
-    manifest = {"version": MANIFEST_VERSION, "inputs": _inputs_hash(sources), "parameters": parameters}
+    inputs = hashlib.sha256()  # every scanned file's relative path and content (file times play no part)
+    for source in sources:
+        inputs.update(f"{source.file}\0{sha256_file(source.path)}\n".encode())
+    manifest = {"version": MANIFEST_VERSION, "inputs": inputs.hexdigest(), "parameters": parameters}
     cached = _cached_report(out_dir, manifest)
     if cached is not None:
         return cached
@@ -113,13 +110,12 @@ def prepare_dataset(folders, out_dir: str | os.PathLike, image_size: int = 256, 
 
 def make_splits(out_dir: str | os.PathLike, splits=DEFAULT_SPLITS, seed: int = 42) -> dict[str, pd.DataFrame]:
     """Write seeded train/validation manifests `out_dir/splits/split_<train>_<val>.csv`; {"80_20": frame, ...}.
-
-    Every split takes the first round(N * val / 100) ids of one seeded permutation as validation, so the
-    smaller validation sets lie inside the larger ones."""
+    Each split's validation ids start one seeded permutation, so the smaller sets lie inside the larger ones."""
     out_dir = Path(out_dir)
-    index = _read_index(out_dir)
-    ids = np.sort(index["id"].to_numpy())
-    count = len(ids)
+    index = pd.read_csv(_prepared(out_dir, "index.csv"), keep_default_na=False)
+    frame = index[["id", "file"]].sort_values("id").reset_index(drop=True)
+    permutation = np.random.default_rng(seed).permutation(np.sort(index["id"].to_numpy()))
+    count = len(permutation)
     result = {}
     for train_share, val_share in splits:
         if train_share <= 0 or val_share <= 0 or train_share + val_share != 100:
@@ -128,26 +124,18 @@ def make_splits(out_dir: str | os.PathLike, splits=DEFAULT_SPLITS, seed: int = 4
         if val_count < 1 or val_count >= count:
             raise ValueError(f"{out_dir}: {count} photos are too few for a {train_share}/{val_share} split "
                              "(both subsets need at least one photo); prepare more photos")
-        permutation = np.random.default_rng(seed).permutation(ids)
         val_ids = set(permutation[:val_count].tolist())
-        frame = index[["id", "file"]].sort_values("id").reset_index(drop=True)
-        frame["subset"] = ["val" if i in val_ids else "train" for i in frame["id"]]
         name = f"{train_share}_{val_share}"
-        write_text(out_dir / "splits" / f"split_{name}.csv", frame.to_csv(index=False))
-        result[name] = frame
+        result[name] = frame.assign(subset=["val" if i in val_ids else "train" for i in frame["id"]])
+        write_text(out_dir / "splits" / f"split_{name}.csv", result[name].to_csv(index=False))
     return result
 
 
 def load_arrays(out_dir: str | os.PathLike, mmap: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """The prepared (rgb, gray) uint8 arrays, memory-mapped read-only where `mmap`."""
     out_dir = Path(out_dir)
-    arrays = []
-    for name in ("rgb.npy", "gray.npy"):
-        path = out_dir / name
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} not found: {out_dir} holds no prepared data; {MISSING_HINT}")
-        arrays.append(np.load(path, mmap_mode="r" if mmap else None))
-    return arrays[0], arrays[1]
+    rgb, gray = (np.load(_prepared(out_dir, name), mmap_mode="r" if mmap else None) for name in ("rgb.npy", "gray.npy"))
+    return rgb, gray
 
 
 def load_split(out_dir: str | os.PathLike, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -156,8 +144,7 @@ def load_split(out_dir: str | os.PathLike, split: str) -> tuple[np.ndarray, np.n
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: {out_dir} has no split {split!r}; {MISSING_HINT}")
     frame = pd.read_csv(path)
-    train = np.sort(frame.loc[frame["subset"] == "train", "id"].to_numpy(dtype=np.int64))
-    val = np.sort(frame.loc[frame["subset"] == "val", "id"].to_numpy(dtype=np.int64))
+    train, val = (np.sort(frame.loc[frame["subset"] == s, "id"].to_numpy(dtype=np.int64)) for s in ("train", "val"))
     return train, val
 
 
@@ -165,13 +152,11 @@ def fingerprint(out_dir: str | os.PathLike) -> str:
     """The prepared data's identity, 12 hex digits: each kept photo's content hash in id order, the
     preparation parameters and every split's assignment (not where the photos came from)."""
     out_dir = Path(out_dir)
-    index = _read_index(out_dir)
-    manifest_path = out_dir / "manifest.json"
-    if not manifest_path.is_file():
-        raise FileNotFoundError(f"{manifest_path} not found: {out_dir} holds no prepared data; {MISSING_HINT}")
+    index = pd.read_csv(_prepared(out_dir, "index.csv"), keep_default_na=False)
+    manifest = json.loads(_prepared(out_dir, "manifest.json").read_text())
     digest = hashlib.sha256()
     digest.update("\n".join(f"{i} {sha}" for i, sha in zip(index["id"], index["sha256"])).encode())
-    digest.update(json.dumps(json.loads(manifest_path.read_text())["parameters"], sort_keys=True).encode())
+    digest.update(json.dumps(manifest["parameters"], sort_keys=True).encode())
     for path in sorted((out_dir / "splits").glob("split_*.csv")):
         frame = pd.read_csv(path)
         digest.update(f"{path.name}:{''.join('v' if s == 'val' else 't' for s in frame['subset'])}".encode())
@@ -180,11 +165,8 @@ def fingerprint(out_dir: str | os.PathLike) -> str:
 
 def common_validation_ids(out_dir: str | os.PathLike) -> np.ndarray:
     """Sorted ids that are validation photos in every split manifest of out_dir."""
-    common = None
-    for path in _split_manifests(out_dir):
-        frame = pd.read_csv(path)
-        val = set(frame.loc[frame["subset"] == "val", "id"].tolist())
-        common = val if common is None else common & val
+    frames = [pd.read_csv(path) for path in _split_manifests(out_dir)]
+    common = set.intersection(*(set(frame.loc[frame["subset"] == "val", "id"].tolist()) for frame in frames))
     return np.array(sorted(common), dtype=np.int64)
 
 
@@ -199,7 +181,7 @@ def split_counts(out_dir: str | os.PathLike) -> pd.DataFrame:
 
 
 def _examine(path: Path, image_size: int, min_size: int) -> dict:
-    """Decode one file and prepare it (nothing that depends on other files); runs in a worker thread."""
+    """Decode and prepare one file (nothing that depends on other files), in a worker thread."""
     try:
         data = path.read_bytes()
     except OSError as error:
@@ -214,18 +196,13 @@ def _examine(path: Path, image_size: int, min_size: int) -> dict:
     if min(width, height) < min_size:
         reason = f"too small to crop ({width}x{height} px; shorter side under {min_size} px)"
         return {**result, "status": "excluded", "reason": reason}
-    rgb = _flatten_on_white(photo.rgb, photo.alpha)
+    rgb = photo.rgb
+    if photo.alpha is not None and photo.alpha.min() < 255:  # composite over white, as a viewer shows it
+        weight = photo.alpha[..., None].astype(np.float32) / 255.0
+        rgb = np.rint(rgb * weight + 255.0 * (1.0 - weight)).astype(np.uint8)
     square = crop_and_resize(rgb, image_size)
     small = np.asarray(Image.fromarray(square).resize((CHROMA_SIZE, CHROMA_SIZE), Image.Resampling.BOX))
     return {**result, "rgb": square, "chroma": round(float(color.chroma(small)), 3)}
-
-
-def _flatten_on_white(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
-    """Composite over white, as a viewer shows a transparent photo; opaque ones are unchanged."""
-    if alpha is None or alpha.min() == 255:
-        return rgb
-    weight = alpha[..., None].astype(np.float32) / 255.0
-    return np.rint(rgb * weight + 255.0 * (1.0 - weight)).astype(np.uint8)
 
 
 def crop_and_resize(rgb: np.ndarray, image_size: int) -> np.ndarray:
@@ -234,8 +211,7 @@ def crop_and_resize(rgb: np.ndarray, image_size: int) -> np.ndarray:
     side = min(height, width)
     left, top = (width - side) // 2, (height - side) // 2
     box = (left, top, left + side, top + side)
-    resized = Image.fromarray(rgb).resize((image_size, image_size), Image.Resampling.LANCZOS, box=box)
-    return np.asarray(resized)
+    return np.asarray(Image.fromarray(rgb).resize((image_size, image_size), Image.Resampling.LANCZOS, box=box))
 
 
 def _examine_all(sources, image_size, min_size, bw_threshold, max_images, progress, workers):
@@ -247,35 +223,29 @@ def _examine_all(sources, image_size, min_size, bw_threshold, max_images, progre
     first_with_sha: dict[str, str] = {}
     candidates = [source for source in sources if source.is_image_type]
     examine = functools.partial(_examine, image_size=image_size, min_size=min_size)
-    workers = _worker_count(workers)
-    batch_size = 16 * workers
+    workers = max(1, int(workers)) if workers is not None else min(usable_cores() or 1, 8)
+    limit = math.inf if max_images is None else max_images
     # threads: Pillow decodes without the GIL, and threads are safe inside Jupyter kernels
     with concurrent.futures.ThreadPoolExecutor(workers) as pool, tqdm(
         total=len(candidates), desc="preparing photos", unit="photo", disable=not progress,
         mininterval=15 if batch_mode() else 0.1,  # a few log lines, not hundreds, in batch runs
     ) as bar:
-        for start in range(0, len(candidates), batch_size):
-            batch = candidates[start : start + batch_size]
+        for start in range(0, len(candidates), 16 * workers):
+            if len(kept) >= limit:
+                break
+            batch = candidates[start : start + 16 * workers]
             for source, result in zip(batch, pool.map(examine, [source.path for source in batch])):
                 bar.update(1)
-                if max_images is not None and len(kept) >= max_images:
+                if len(kept) >= limit:
                     break
-                row = {"file": source.file, **result}
+                row = decided[source.file] = {"file": source.file, **result}
                 _decide(row, first_with_sha, bw_threshold)
-                decided[source.file] = row
                 if row["status"] == "kept":
                     kept.append(row)
-            if max_images is not None and len(kept) >= max_images:
-                break
     rows = []
     for source in sources:
-        if not source.is_image_type:
-            rows.append({"file": source.file, "status": "skipped", "reason": "not an image file type"})
-        elif source.file in decided:
-            rows.append(decided[source.file])
-        else:
-            reason = f"not examined (max_images={max_images} reached)"
-            rows.append({"file": source.file, "status": "skipped", "reason": reason})
+        reason = f"not examined (max_images={max_images} reached)" if source.is_image_type else "not an image file type"
+        rows.append(decided.get(source.file, {"file": source.file, "status": "skipped", "reason": reason}))
     return rows, kept
 
 
@@ -294,34 +264,19 @@ def _decide(row: dict, first_with_sha: dict, bw_threshold: float) -> None:
         row.update(status="kept", reason="")
 
 
-def _worker_count(workers: int | None) -> int:
-    if workers is not None:
-        return max(1, int(workers))
-    return min(usable_cores() or 1, 8)
-
-
-def _inputs_hash(sources: list[SourceFile]) -> str:
-    """Hash of every scanned file's relative path and content (file times play no part)."""
-    digest = hashlib.sha256()
-    for source in sources:
-        digest.update(f"{source.file}\0{sha256_file(source.path)}\n".encode())
-    return digest.hexdigest()
-
-
 def _cached_report(out_dir: Path, manifest: dict) -> pd.DataFrame | None:
     try:
         stored = json.loads((out_dir / "manifest.json").read_text())
     except (OSError, ValueError):
         return None
     same = all(stored.get(key) == manifest[key] for key in ("version", "inputs", "parameters"))
-    files_there = all((out_dir / name).is_file() for name in PREPARED_FILES)
-    if not (same and files_there):
+    if not (same and all((out_dir / name).is_file() for name in PREPARED_FILES)):
         return None
     return pd.read_csv(out_dir / "report.csv", keep_default_na=False)
 
 
 def _write_prepared(out_dir: Path, rgbs, index, report, manifest, image_size) -> None:
-    """Fill a temporary sibling of out_dir, then swap it into place."""
+    """Fill a hidden sibling of out_dir and swap it in, the old folder renamed aside until the new one is in."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = _unique_sibling(out_dir, "writing")
     staging.mkdir()
@@ -338,28 +293,22 @@ def _write_prepared(out_dir: Path, rgbs, index, report, manifest, image_size) ->
         index.to_csv(staging / "index.csv", index=False)
         report.to_csv(staging / "report.csv", index=False)
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        _swap_into_place(staging, out_dir)
+        if not out_dir.exists():
+            os.replace(staging, out_dir)
+            return
+        retired = _unique_sibling(out_dir, "old")
+        os.replace(out_dir, retired)
+        try:
+            os.replace(staging, out_dir)
+        except OSError:
+            os.replace(retired, out_dir)  # put the previous data back
+            raise
+        shutil.rmtree(retired, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _swap_into_place(staging: Path, out_dir: Path) -> None:
-    """Replace out_dir by staging, the old folder renamed aside until the new one is in place."""
-    if not out_dir.exists():
-        os.replace(staging, out_dir)
-        return
-    retired = _unique_sibling(out_dir, "old")
-    os.replace(out_dir, retired)
-    try:
-        os.replace(staging, out_dir)
-    except OSError:
-        os.replace(retired, out_dir)  # put the previous data back
-        raise
-    shutil.rmtree(retired, ignore_errors=True)
-
-
 def _unique_sibling(path: Path, tag: str) -> Path:
-    """A hidden, unused name next to path."""
     return path.with_name(f".{path.name}.{tag}-{os.getpid()}-{secrets.token_hex(4)}")
 
 
@@ -370,11 +319,12 @@ def _split_manifests(out_dir: str | os.PathLike) -> list[Path]:
     return found
 
 
-def _read_index(out_dir: Path) -> pd.DataFrame:
-    path = out_dir / "index.csv"
+def _prepared(out_dir: Path, name: str) -> Path:
+    """out_dir/name, or FileNotFoundError saying how to prepare it."""
+    path = out_dir / name
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: {out_dir} holds no prepared data; {MISSING_HINT}")
-    return pd.read_csv(path, keep_default_na=False)
+    return path
 
 
 def _as_list(folders) -> list:
@@ -399,8 +349,7 @@ def photo_source(raw_dir: Path, data_dir: str, sample_photos: int, image_size: i
 
 
 def describe_source(folders: list[Path], data_dir: str = "", sample_photos: int = 0) -> dict:
-    """Where photo_source's folders came from, for the record: its "kind" (download, folder or
-    scikit-image samples) and what names it, with no absolute paths."""
+    """Where photo_source's folders came from, for the record (no absolute paths)."""
     if data_dir:
         return {"kind": "folder", "folder": paths.relative(folders[0])}
     if sample_photos:

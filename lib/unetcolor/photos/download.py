@@ -4,7 +4,6 @@ counts) before extraction, safe (no absolute, `..` or symlink members) and atomi
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import json
 import os
@@ -21,6 +20,7 @@ from pathlib import Path, PurePosixPath
 from tqdm import tqdm  # plain text bars: the same in terminals, notebooks and papermill logs
 
 from .. import paths
+from ..files import sha256_file
 from ..reproducibility import batch_mode
 from .images import IMAGE_SUFFIXES
 
@@ -42,21 +42,19 @@ class ArchiveError(ValueError):
 def fetch_dataset(raw_dir: str | os.PathLike, url: str = DEFAULT_URL, sha256: str | None = None,
                   expected_counts: dict[str, int] | None = None, progress: bool | None = None,
                   name: str = DATASET_NAME) -> Path:
-    """Download, verify and extract the dataset into raw_dir/<name>; return that folder.
-
-    url: http://, https:// or file://; sha256 checked when given; expected_counts: photo folder -> count.
-    Raises ArchiveError naming the URL when two attempts fail, and ValueError where raw_dir/<name> exists
-    but is not a verified extraction."""
+    """Download (http://, https:// or file://), verify and extract the dataset into raw_dir/<name>; return that
+    folder. ArchiveError naming the URL when two attempts fail; ValueError where raw_dir/<name> is unverified."""
     raw_dir = Path(raw_dir)
     expected_counts = dict(EXPECTED_COUNTS if expected_counts is None else expected_counts)
     target = raw_dir / name
     if _is_complete(target, expected_counts, sha256):
         return target
     raw_dir.mkdir(parents=True, exist_ok=True)
-    archive = raw_dir / _archive_name(url, name)
+    parsed = urllib.parse.urlparse(url)
+    filename = PurePosixPath(parsed.path).name
+    archive = raw_dir / (filename if filename.endswith(".zip") else f"{name}.zip")
     # A file:// URL may name the archive's own place in raw_dir: never delete the user's file.
-    local = _local_path(url)
-    own_file = local is not None and local.resolve() == archive.resolve()
+    own_file = parsed.scheme == "file" and Path(urllib.request.url2pathname(parsed.path)).resolve() == archive.resolve()
 
     last_error: Exception | None = None
     for _attempt in range(2):  # one retry: a dropped connection is common, a second one is not
@@ -74,7 +72,7 @@ def fetch_dataset(raw_dir: str | os.PathLike, url: str = DEFAULT_URL, sha256: st
         raise ArchiveError(f"could not get a valid dataset archive from {url} (tried twice): {last_error}. "
                            "Download it by hand, extract it and pass a folder holding one season's photos "
                            f"({_season_choices()}) as DATA_DIR=folder (e.g. `make data DATA_DIR=folder`).")
-    marker = {"url": url, "archive": archive.name, "sha256": _sha256(archive), "counts": expected_counts}
+    marker = {"url": url, "archive": archive.name, "sha256": sha256_file(archive), "counts": expected_counts}
     _extract(archive, root, target, marker)
     return target
 
@@ -96,7 +94,7 @@ def verify_archive(archive: str | os.PathLike, expected_counts: dict[str, int], 
     """Check a downloaded zip; return the member prefix ("" or "top/") holding the photo folders."""
     archive = Path(archive)
     if sha256 is not None:
-        actual = _sha256(archive)
+        actual = sha256_file(archive)
         if actual.lower() != sha256.lower():
             raise ArchiveError(f"{archive}: sha256 is {actual}, expected {sha256}")
     try:
@@ -127,13 +125,11 @@ def verify_archive(archive: str | os.PathLike, expected_counts: dict[str, int], 
 def check_member(member: zipfile.ZipInfo) -> None:
     """Refuse a zip member that could write outside the extraction folder."""
     name = member.filename
-    parts = PurePosixPath(name.replace("\\", "/")).parts
     if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
         raise ArchiveError(f"unsafe archive member {name!r}: absolute path")
-    if ".." in parts:
+    if ".." in PurePosixPath(name.replace("\\", "/")).parts:
         raise ArchiveError(f"unsafe archive member {name!r}: '..' path component")
-    # Unix tools store the file type in the high 16 bits of external_attr.
-    if stat.S_ISLNK(member.external_attr >> 16):
+    if stat.S_ISLNK(member.external_attr >> 16):  # Unix tools store the file type in the high 16 bits
         raise ArchiveError(f"unsafe archive member {name!r}: symbolic link")
 
 
@@ -147,16 +143,6 @@ def _season_choices() -> str:
     return ", ".join(f"{season}: {' and '.join(counts)}" for season, counts in SEASON_FOLDERS.items())
 
 
-def _archive_name(url: str, name: str) -> str:
-    filename = PurePosixPath(urllib.parse.urlparse(url).path).name
-    return filename if filename.endswith(".zip") else f"{name}.zip"
-
-
-def _local_path(url: str) -> Path | None:
-    parsed = urllib.parse.urlparse(url)
-    return Path(urllib.request.url2pathname(parsed.path)) if parsed.scheme == "file" else None
-
-
 def _download(url: str, archive: Path, progress: bool) -> None:
     """Stream url to `<archive>.part`, check its length, then rename it into place."""
     partial = archive.with_name(archive.name + ".part")
@@ -165,8 +151,7 @@ def _download(url: str, archive: Path, progress: bool) -> None:
             length = response.headers.get("Content-Length")
             expected = int(length) if length and length.isdigit() else None
             written = 0
-            bar = tqdm(total=expected, unit="B", unit_scale=True, desc=archive.name, disable=not progress)
-            with bar:
+            with tqdm(total=expected, unit="B", unit_scale=True, desc=archive.name, disable=not progress) as bar:
                 while chunk := response.read(CHUNK_BYTES):
                     file.write(chunk)
                     written += len(chunk)
@@ -178,14 +163,6 @@ def _download(url: str, archive: Path, progress: bool) -> None:
         partial.unlink(missing_ok=True)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        while chunk := file.read(CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _photo_root(names: list[str], expected_counts: dict[str, int]) -> str | None:
     """The member prefix holding the most expected folders (shortest on ties), or None."""
     found: dict[str, set[str]] = {}
@@ -194,18 +171,15 @@ def _photo_root(names: list[str], expected_counts: dict[str, int]) -> str | None
         for depth, part in enumerate(parts[:-1]):
             if part in expected_counts:
                 found.setdefault("".join(p + "/" for p in parts[:depth]), set()).add(part)
-    if not found:
-        return None
-    return min(found, key=lambda prefix: (-len(found[prefix]), len(prefix), prefix))
+    return min(found, key=lambda prefix: (-len(found[prefix]), len(prefix), prefix)) if found else None
 
 
 def _count_photos(names: list[str], root: str, folders) -> dict[str, int]:
-    counts = {folder: 0 for folder in folders}
+    counts = dict.fromkeys(folders, 0)
     for name in names:
         for folder in folders:
-            rest = name[len(root) + len(folder) + 1 :]
-            if name.startswith(f"{root}{folder}/") and "/" not in rest and _is_photo_name(rest):
-                counts[folder] += 1
+            rest = name.removeprefix(f"{root}{folder}/")
+            counts[folder] += rest != name and "/" not in rest and _is_photo_name(rest)
     return counts
 
 
@@ -214,9 +188,7 @@ def _is_photo_name(filename: str) -> bool:
 
 
 def _count_on_disk(folder: Path) -> int:
-    if not folder.is_dir():
-        return 0
-    return sum(1 for path in folder.iterdir() if path.is_file() and _is_photo_name(path.name))
+    return sum(path.is_file() and _is_photo_name(path.name) for path in folder.iterdir()) if folder.is_dir() else 0
 
 
 def _is_complete(target: Path, expected_counts: dict[str, int], sha256: str | None) -> bool:
@@ -239,8 +211,7 @@ def _is_complete(target: Path, expected_counts: dict[str, int], sha256: str | No
 
 def _extract(archive: Path, root: str, target: Path, marker: dict) -> None:
     """Extract the members under `root` into a temporary sibling of target, marker last, then rename it."""
-    # A hidden sibling made with mkdir (not tempfile's private 0700) so the
-    # extracted photos get the user's usual permissions.
+    # made with mkdir (not tempfile's private 0700): the photos get the user's usual permissions
     staging = target.with_name(f".{target.name}.extracting-{os.getpid()}-{secrets.token_hex(4)}")
     staging.mkdir()
     try:

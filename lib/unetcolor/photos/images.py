@@ -24,12 +24,10 @@ def readable_suffixes() -> frozenset[str]:
     read anew each call so that plugins registered later count."""
     readable = set()
     for suffix, format_id in Image.registered_extensions().items():  # loads every plugin first
-        if format_id not in Image.OPEN or format_id in _IDENTIFY_ONLY:
-            continue
-        factory = Image.OPEN[format_id][0]
-        if isinstance(factory, type) and issubclass(factory, ImageFile.StubImageFile):
-            continue
-        readable.add(suffix.lower())
+        factory = Image.OPEN.get(format_id, (None,))[0]
+        stub = isinstance(factory, type) and issubclass(factory, ImageFile.StubImageFile)
+        if factory is not None and format_id not in _IDENTIFY_ONLY and not stub:
+            readable.add(suffix.lower())
     return frozenset(readable)
 
 
@@ -121,14 +119,10 @@ def displayed_size(path: str | os.PathLike) -> tuple[int, int] | None:
     try:
         with Image.open(path) as image:
             width, height = image.size
-            if image.format == "TIFF":
-                orientation = image.tag_v2.get(274, 1)
-            elif image.info.get("exif"):
-                exif = Image.Exif()
-                exif.load(image.info["exif"])
-                orientation = exif.get(274, 1)
-            else:
-                orientation = 1
+            exif = Image.Exif()
+            if image.format != "TIFF":
+                exif.load(image.info.get("exif") or b"")
+            orientation = image.tag_v2.get(274, 1) if image.format == "TIFF" else exif.get(274, 1)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         return None
     return (height, width) if orientation in _TRANSPOSING else (width, height)
@@ -150,9 +144,6 @@ def whole_image_size(path: str | os.PathLike) -> tuple[int, int] | None:
     return size
 
 
-# ------------------------------------------------------ what a list of inputs names
-
-
 @dataclass
 class Source:
     """One input of a colorize call: a file to read, or why it is not read."""
@@ -163,65 +154,51 @@ class Source:
     skipped: bool = False
 
 
-def _not_an_image(path: Path) -> Source:
-    return Source(path, None, f"not an image ({path.suffix or 'no suffix'})", skipped=True)
-
-
-def _folder_files(folder: Path, skip: Path | None, suffixes: frozenset[str]) -> tuple[list[Path], list[Path]]:
-    """(image files, other files) below folder, each sorted, without hidden ones or anything under skip."""
-    found, others = [], []
+def _below(folder: Path, skip: Path | None) -> list[Path]:
+    """The paths below folder, sorted, without hidden ones or anything under skip."""
+    found = []
     for path in sorted(folder.rglob("*")):
-        relative = path.relative_to(folder)
-        if any(part.startswith(".") for part in relative.parts):
-            continue
-        if skip is not None and path.resolve().is_relative_to(skip):
-            continue
-        if path.is_file():
-            (found if path.suffix.lower() in suffixes else others).append(path)
-    return found, others
+        hidden = any(part.startswith(".") for part in path.relative_to(folder).parts)
+        if not hidden and not (skip is not None and path.resolve().is_relative_to(skip)):
+            found.append(path)
+    return found
 
 
 def collect(inputs: Iterable[str | os.PathLike], skip: Path | None = None) -> list[Source]:
     """Each input (file, folder, glob) as Sources in the order given, each file once, none under skip."""
     suffixes = readable_suffixes()
     sources = []
-    for text in inputs:
-        text = os.fspath(text)
+    for text in map(os.fspath, inputs):
         path = Path(text).expanduser()
+        if path.is_dir() and skip is not None and path.resolve().is_relative_to(skip):
+            sources.append(Source(path, None, "is the output folder or inside it; name its files to colorize them"))
+            continue
         if path.is_dir():
-            if skip is not None and path.resolve().is_relative_to(skip):
-                problem = "is the output folder or inside it; name its files to colorize them"
-                sources.append(Source(path, None, problem))
-                continue
-            files, others = _folder_files(path, skip, suffixes)
-            sources += [Source(file, file.relative_to(path)) for file in files]
-            sources += [_not_an_image(other) for other in others]
-            if not files:
-                sources.append(Source(path, None, "folder holds no images (no file with a suffix Pillow reads)"))
+            root, found, empty = path, _below(path, skip), "folder holds no images (no file with a suffix Pillow reads)"
         elif path.exists():
             sources.append(Source(path, Path(path.name)))
+            continue
         elif any(character in text for character in "*?["):
             matches = [Path(match) for match in sorted(glob.glob(os.path.expanduser(text), recursive=True))]
-            files = [match for match in matches if match.is_file() and match.suffix.lower() in suffixes]
-            others = [match for match in matches if match.is_file() and match.suffix.lower() not in suffixes]
-            for folder in (match for match in matches if match.is_dir()):
-                found, other = _folder_files(folder, skip, suffixes)
-                files, others = files + found, others + other
-            sources += [Source(file, Path(file.name)) for file in files]
-            sources += [_not_an_image(other) for other in others]
-            if not files:
-                sources.append(Source(path, None, "pattern matched no image files"))
+            root, found = None, [match for match in matches if match.is_file()]
+            found += [below for match in matches if match.is_dir() for below in _below(match, skip)]
+            empty = "pattern matched no image files"
         else:
             sources.append(Source(path, None, "no such file or folder"))
+            continue
+        files = [file for file in found if file.is_file() and file.suffix.lower() in suffixes]
+        sources += [Source(file, file.relative_to(root) if root else Path(file.name)) for file in files]
+        sources += [Source(other, None, f"not an image ({other.suffix or 'no suffix'})", skipped=True)
+                    for other in found if other.is_file() and other.suffix.lower() not in suffixes]
+        if not files:
+            sources.append(Source(path, None, empty))
     # the same file named twice (say, by a folder and by a pattern) is done once, and a
     # file named explicitly is read (and its failure reported) rather than skipped
     read = {source.path.resolve() for source in sources if source.problem is None}
     seen, unique = set(), []
     for source in sources:
         key = source.path.resolve()
-        if source.skipped and key in read:
-            continue
-        if (source.problem is None or source.skipped) and key in seen:
+        if (source.skipped and key in read) or ((source.problem is None or source.skipped) and key in seen):
             continue
         seen.add(key)
         unique.append(source)

@@ -12,17 +12,13 @@ from PIL import Image
 from .. import color, paths
 from . import images
 
-# photo_files(SAMPLE_PHOTOS_DIR) gives the bundled photos instead of a folder's.
-SAMPLE_PHOTOS_DIR = "scikit-image"
+SAMPLE_PHOTOS_DIR = "scikit-image"  # photo_files(SAMPLE_PHOTOS_DIR): the bundled photos instead of a folder's
 PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg")
-# A crop is redrawn if it is nearly flat or nearly colourless (a patch of sky or
-# smoke): the smoke profile should train on colourful, textured photos, well
-# clear of data.BW_CHROMA_THRESHOLD (3.0).
+# a crop is redrawn if it is nearly flat or nearly colourless (a patch of sky or smoke)
 MIN_STD = 20.0
 MIN_CHROMA = 8.0
 MAX_DRAWS = 100
-# Crop side as a fraction of the photo's shorter side: from a detail to the whole.
-SCALE_RANGE = (0.3, 1.0)
+SCALE_RANGE = (0.3, 1.0)  # crop side as a fraction of the photo's shorter side: from a detail to the whole
 
 
 def sample_photo_paths() -> list[Path]:
@@ -39,8 +35,8 @@ def sample_photo_paths() -> list[Path]:
 
 
 def photo_files(photos_dir: str | os.PathLike, max_photos: int = 0) -> list[Path]:
-    """The photo files `photos_dir` names, in a fixed order: SAMPLE_PHOTOS_DIR for the bundled ones, else
-    a folder (relative to the project root), the first max_photos (0: all). Each error names the fix."""
+    """The first max_photos (0: all) photo files of SAMPLE_PHOTOS_DIR (the bundled ones) or of a folder
+    (relative to the project root), in a fixed order. Each error names the fix."""
     if max_photos < 0:
         raise ValueError(f"max_photos must be >= 0 (0 takes all), got {max_photos}")
     if os.fspath(photos_dir) == SAMPLE_PHOTOS_DIR:
@@ -68,12 +64,9 @@ def write_sample_photos(out_dir: str | os.PathLike, count: int = 36, size: int =
     out_dir = Path(out_dir)
     photos = [images.read_photo(path).rgb for path in sample_photo_paths()]
     rng = np.random.default_rng(seed)
-    written = []
-    for i in range(count):
-        crop = _draw_crop(photos[i % len(photos)], size, rng)
-        path = out_dir / f"sample_{i:03d}.png"
-        images.write_image_atomic(crop, path)
-        written.append(path)
+    written = [out_dir / f"sample_{i:03d}.png" for i in range(count)]
+    for i, path in enumerate(written):
+        images.write_image_atomic(_draw_crop(photos[i % len(photos)], size, rng), path)
     return written
 
 
@@ -82,12 +75,10 @@ def _draw_crop(photo: np.ndarray, size: int, rng: np.random.Generator) -> np.nda
     height, width = photo.shape[:2]
     for _ in range(MAX_DRAWS):
         side = int(rng.uniform(*SCALE_RANGE) * min(height, width))
-        top = int(rng.integers(0, height - side + 1))
-        left = int(rng.integers(0, width - side + 1))
-        mirror = bool(rng.integers(0, 2))
+        top, left = int(rng.integers(0, height - side + 1)), int(rng.integers(0, width - side + 1))
         image = Image.fromarray(photo).resize((size, size), Image.Resampling.LANCZOS,
                                               box=(left, top, left + side, top + side))
-        crop = np.asarray(image.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if mirror else image)
+        crop = np.asarray(image.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if rng.integers(0, 2) else image)
         if crop.std() >= MIN_STD and color.chroma(crop) >= MIN_CHROMA:
             return crop
     raise ValueError(f"no crop of a {width}x{height} sample photo passed the texture and colour checks "

@@ -14,6 +14,15 @@ def _tables(profile: str) -> Path:
     return paths.profile_paths(profile).tables
 
 
+def _read(profile: str, name: str, **options) -> pd.DataFrame:
+    return pd.read_csv(_tables(profile) / name, **options)
+
+
+def _md(name: str) -> str:
+    """name with the stars of L*a*b* escaped, not emphasis."""
+    return name.replace("*", "\\*")
+
+
 def _caveat(profile: str) -> str:
     """For the smoke profile, a sentence saying its numbers show only that the code runs."""
     if profile != "smoke":
@@ -25,10 +34,8 @@ def _caveat(profile: str) -> str:
 
 
 def data_preparation(profile: str) -> str:
-    tables = _tables(profile)
-    report = pd.read_csv(tables / "data_report.csv")
-    counts = pd.read_csv(tables / "split_counts.csv")
-    source = json.loads((tables / "data_source.json").read_text())
+    report, counts = _read(profile, "data_report.csv"), _read(profile, "split_counts.csv")
+    source = json.loads((_tables(profile) / "data_source.json").read_text())
     status = report["status"].value_counts()
     black_and_white = int(report["reason"].fillna("").str.startswith("black-and-white").sum())
     where = {"download": "the paper's download", "folder": f"the folder `{source.get('folder', '')}`",
@@ -41,8 +48,7 @@ def data_preparation(profile: str) -> str:
 
 
 def model(profile: str) -> str:
-    summary = pd.read_csv(_tables(profile) / "model_summary.csv").iloc[0]
-    layers = pd.read_csv(_tables(profile) / "model_layers.csv")
+    summary, layers = _read(profile, "model_summary.csv").iloc[0], _read(profile, "model_layers.csv")
     image = profiles.load(profile).model.image_size
     return (f"The U-Net has {int(summary['parameters']):,} parameters in {len(layers)} layers "
             f"({summary['weights MB (float32)']:.1f} MB in float32) and costs "
@@ -52,11 +58,10 @@ def model(profile: str) -> str:
 
 
 def training(profile: str) -> str:
-    run = pd.read_csv(_tables(profile) / "03_training_summary.csv").iloc[0]
-    seed = profiles.load(profile).main.seed
+    run = _read(profile, "03_training_summary.csv").iloc[0]
     gap = run["final_accuracy"] - run["final_val_accuracy"]
     return (_caveat(profile)
-            + f"After {int(run['epochs'])} epochs (seed {seed}), the training loss is {run['final_loss']:.4f} and "
+            + f"After {int(run['epochs'])} epochs (seed {profiles.load(profile).main.seed}), the training loss is {run['final_loss']:.4f} and "
               f"the validation loss {run['final_val_loss']:.4f} (best {run['best_val_loss']:.4f} at epoch "
               f"{int(run['best_epoch'])}). Keras \"accuracy\" reaches {run['final_accuracy']:.3f} on the training "
               f"photos and {run['final_val_accuracy']:.3f} on the validation photos, a gap of {gap:.3f}; the "
@@ -64,9 +69,7 @@ def training(profile: str) -> str:
 
 
 def hyperparameter_study(profile: str) -> str:
-    tables = _tables(profile)
-    claims = pd.read_csv(tables / "04_paper_claims.csv")
-    results = pd.read_csv(tables / "04_study_results.csv")
+    claims, results = _read(profile, "04_paper_claims.csv"), _read(profile, "04_study_results.csv")
     verdicts = "; ".join(f"*{row.claim}*: {row.verdict.split(':')[0]} ({row.seeds} seed"
                          f"{'s' if row.seeds != 1 else ''})" for row in claims.itertuples())
     return (_caveat(profile)
@@ -75,9 +78,8 @@ def hyperparameter_study(profile: str) -> str:
 
 
 def psnr_evaluation(profile: str) -> str:
-    tables = _tables(profile)
-    summary = pd.read_csv(tables / "05_psnr_summary.csv").set_index(["metric", "method"])["mean"]
-    per_image = pd.read_csv(tables / "05_psnr_per_image.csv")
+    summary = _read(profile, "05_psnr_summary.csv").set_index(["metric", "method"])["mean"]
+    per_image = _read(profile, "05_psnr_per_image.csv")
     gain = summary["psnr", "model"] - summary["psnr", "gray baseline"]
     better = int((per_image["psnr_model"] > per_image["psnr_gray"]).sum())
     return (_caveat(profile)
@@ -92,9 +94,8 @@ def psnr_evaluation(profile: str) -> str:
 
 
 def pokhara_test_images(profile: str) -> str:
-    tables = _tables(profile)
-    summary = pd.read_csv(tables / "06_pokhara_summary.csv", index_col=0)["mean"]
-    photos = pd.read_csv(tables / "06_pokhara_metrics.csv")
+    summary = _read(profile, "06_pokhara_summary.csv", index_col=0)["mean"]
+    photos = _read(profile, "06_pokhara_metrics.csv")
     better = int((photos["psnr_model"] > photos["psnr_gray"]).sum())
     return (_caveat(profile)
             + f"On {len(photos)} photos from outside the training set, at their own resolution, the U-Net's mean "
@@ -106,17 +107,15 @@ def pokhara_test_images(profile: str) -> str:
 
 def beyond_the_paper(profile: str) -> str:
     tables = _tables(profile)
-    variants = pd.read_csv(tables / "07_variants.csv").set_index("variant")
+    models = pd.read_csv(tables / "07_variants.csv").set_index("variant").drop(
+        index=["gray baseline", "ground truth"], errors="ignore")
     targets = pd.read_csv(tables / "07_targets.csv")
-    models = variants.drop(index=["gray baseline", "ground truth"], errors="ignore")
-    best = models["psnr"].idxmax()
-    colourful = models["colorfulness_share"].idxmax()
-    quality = targets[targets["kind"] == "quality"]
-    budget = targets[targets["kind"] == "budget"]
+    best, colourful = models["psnr"].idxmax(), models["colorfulness_share"].idxmax()
+    quality, budget = targets[targets["kind"] == "quality"], targets[targets["kind"] == "budget"]
     return (_caveat(profile)
-            + f"Highest PSNR: {best.replace('*', chr(92) + '*')}, {models.loc[best, 'psnr']:.2f} dB "
+            + f"Highest PSNR: {_md(best)}, {models.loc[best, 'psnr']:.2f} dB "
               f"({models.loc[best, 'psnr_gain_over_gray']:+.2f} dB over the gray copy). Most colourful: "
-              f"{colourful.replace('*', chr(92) + '*')}, {models.loc[colourful, 'colorfulness_share']:.0%} of the "
+              f"{_md(colourful)}, {models.loc[colourful, 'colorfulness_share']:.0%} of the "
               f"originals' colorfulness. The shipped models meet {int(quality['met'].sum())} of {len(quality)} quality "
               f"targets and {int(budget['met'].sum())} of {len(budget)} budgets (file size, training time)."
             + _hue_sentence(tables) + _levers_sentence(tables))
@@ -158,7 +157,7 @@ def _hue_sentence(tables: Path) -> str:
         return ""
     pooled = pd.read_csv(tables / "07_hue.csv").set_index("hue").loc["any hue"]
     models = [name for name in pooled.index if name not in ("pixels", "gray baseline")]
-    shares = ", ".join(f"{name.replace('*', chr(92) + '*')} {pooled[name]:.0%}" for name in models)
+    shares = ", ".join(f"{_md(name)} {pooled[name]:.0%}" for name in models)
     return f" Coloured pixels given their original's broad hue: {shares}."
 
 
@@ -168,8 +167,7 @@ HINT_GOALS = {10: 3.0, 50: 5.0}
 
 def hints(profile: str) -> str:
     """The hints colorizer's PSNR with 0, 10 and 50 hints against the default and the gray copy (notebook 08)."""
-    curve = pd.read_csv(_tables(profile) / "08_hints.csv")
-    at = curve.set_index(["method", "hints"])
+    at = _read(profile, "08_hints.csv").set_index(["method", "hints"])
     gray, automatic = at.loc[("gray copy", 0), "psnr"], at.loc[("automatic", 0), "psnr"]
     hinted = at.loc["hints"]
     most = int(hinted.index.max())

@@ -1,7 +1,5 @@
-"""Every training run a profile needs (the main run, then the study), whether it is here (finished,
-partial or missing), and how long the rest would take on this machine, from unetcolor.unet.speed's
-measurement of each run's own U-Net in its precision. Plans are recorded per machine in
-reports/<profile>/plans/<machine key>.json."""
+"""Every training run a profile needs (the main run, then the study), whether it is here (finished, partial or
+missing), and how long the rest would take on this machine; recorded per machine in reports/<profile>/plans/."""
 
 from __future__ import annotations
 
@@ -64,14 +62,13 @@ def build(profile: str, root: Path | None = None) -> list[PlannedRun]:
     counts = data.split_counts(folders.processed).set_index("split")
     for run in planned:
         run.status, run.epochs_done = runs.state(run.run_dir, needs_weights=run.role == "main")
-        run.train_photos, run.val_photos = (int(counts.loc[run.config.split, "train"]),
-                                            int(counts.loc[run.config.split, "val"]))
+        run.train_photos, run.val_photos = map(int, counts.loc[run.config.split, ["train", "val"]])
     return planned
 
 
 def estimate(planned: list[PlannedRun], processed_dir: Path) -> None:
-    """Fill in each run's precision, from-scratch estimate and estimate of what is left, from this
-    machine's measurement."""
+    """Fill in each run's precision, from-scratch estimate and estimate of what is left, from this machine's
+    measurement of the run's own U-Net in its precision."""
     common = len(data.common_validation_ids(processed_dir))
     for run in planned:
         decision = precision.resolve(run.config.precision, run.config)
@@ -90,7 +87,6 @@ def record(planned: list[PlannedRun], profile: str, root: Path | None = None) ->
     folders = paths.profile_paths(profile, root)
     here = {**machine(), "device": device_description()}
     target = folders.root / "reports" / profile / "plans" / f"{machine_key(here)}.json"
-    target.parent.mkdir(parents=True, exist_ok=True)
     kept = data.split_counts(folders.processed)
     write_json(target, {
         "profile": profile, "machine": here, "date": time.strftime("%Y-%m-%d"),
@@ -110,10 +106,8 @@ def recorded(profile: str, root: Path | None = None) -> list[dict]:
     root = paths.profile_paths(profile, root).root
     for path in sorted((root / "reports" / profile / "plans").glob("*.json")):
         record = json.loads(path.read_text())
-        key = machine_key(record["machine"])
-        record.update(file=paths.relative(path, root), key=key)
-        # ties go to the file named by its key
-        rank = (record.get("date", ""), path.stem == key)
+        record.update(file=paths.relative(path, root), key=(key := machine_key(record["machine"])))
+        rank = (record.get("date", ""), path.stem == key)  # ties go to the file named by its key
         if key not in latest or rank > latest[key][0]:
             latest[key] = (rank, record)
     return [record for _, record in sorted(latest.values(), key=lambda item: item[1]["key"])]
@@ -160,13 +154,8 @@ def runs_read_by(notebook: str, profile: str, root: Path | None = None) -> dict 
     """{run folder: {file: sha256} or None} of the runs a notebook reads, for its stamp; None where it
     reads none or no data is prepared."""
     reads = manifest.notebook(notebook, root).runs
-    folders = paths.profile_paths(profile, root)
-    if reads is None or not (folders.processed / "manifest.json").is_file():
+    if reads is None or not (paths.profile_paths(profile, root).processed / "manifest.json").is_file():
         return None
-    planned = build(profile, root)
-    return {run.name: (_record_digests(run.run_dir) if run.status == "finished" else None)
-            for run in planned if reads == "study" or run.role == "main"}
-
-
-def _record_digests(run_dir: Path) -> dict:
-    return {name: sha256_file(run_dir / name) for name in RECORD_FILES if (run_dir / name).is_file()}
+    return {run.name: ({name: sha256_file(run.run_dir / name) for name in RECORD_FILES
+                        if (run.run_dir / name).is_file()} if run.status == "finished" else None)
+            for run in build(profile, root) if reads == "study" or run.role == "main"}

@@ -75,15 +75,13 @@ def train_in_parallel(planned: list[plan.PlannedRun], profile: str, jobs: int, t
         follow(job)
         bars[job].bar.close()
 
-    launched = []
+    by_job = {}
     for run in planned:
-        factor, value = run.level.split("=", 1)
-        command = [sys.executable, "-m", "unetcolor", "study", "--profile", profile, "--only", f"{factor}={value}",
+        command = [sys.executable, "-m", "unetcolor", "study", "--profile", profile, "--only", run.level,
                    "--seed", str(run.seed)]
-        launched.append(study.Job(run.level, command, run.run_dir, study.compile_signature(run.config),
-                                  {PROGRESS_ENV: "quiet"}))
-    by_job = dict(zip(launched, planned))
-    failed = study.launch(launched, jobs, quiet=True, on_start=lambda job: bars.update({job: ProgressBars(
+        by_job[study.Job(run.level, command, run.run_dir, study.compile_signature(run.config),
+                         {PROGRESS_ENV: "quiet"})] = run
+    failed = study.launch(list(by_job), jobs, quiet=True, on_start=lambda job: bars.update({job: ProgressBars(
         by_job[job], total)}), on_poll=follow, on_end=ended)
     if failed:
         raise RuntimeError(f"study runs failed: {[job.name for job in failed]}; their logs are above, "
@@ -94,14 +92,13 @@ def missing_message(missing: list[plan.PlannedRun], profile: str, data_dir: str)
     """What is missing, the total estimate here, and the two ways to train it."""
     total = sum(run.estimate_seconds or 0 for run in missing)
     data = f' DATA_DIR="{data_dir}"' if data_dir else ""
-    profile_arg = "" if profile == "paper" else f" PROFILE={profile}"
     names = ", ".join(f"{run.level} seed {run.seed}" for run in missing[:6]) + (" ..." if len(missing) > 6 else "")
     return "\n".join([
         f"Not reproduced yet: {len(missing)} training run(s) of profile {profile!r} are missing on these photos "
         f"({names}); about {plan.duration(total)} of training on this machine.",
         ("Notebook 04 left them out of its tables and says so. " if all(run.role == "study" for run in missing) else
          "Notebooks that need the main run were not executed. ") + "To train them, choose one:",
-        f"  make reproduce{profile_arg}{data} TRAIN=1     train here (progress bars; an interrupted call resumes)",
+        f"  make reproduce{runner._profile_argument(profile)}{data} TRAIN=1     train here (progress bars; an interrupted call resumes)",
         "  on a GPU machine: `make gpu-setup`, then the same command there (docs/gpu.md); "
         "or scripts/gpu_paper_run.sh there and scripts/unpack_runs.sh here",
     ])
@@ -121,11 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="a notebook parameter, e.g. photos_dir=../shared/data/pokhara")
     args = parser.parse_args(argv)
-    extra = {"data_dir": args.data_dir} if args.data_dir else {}
-    try:
-        extra.update(runner.parse_settings(args.set, runner.declared_parameters()))
-    except ValueError as error:
-        parser.error(str(error))
+    extra = runner.extra_parameters(parser, args)
 
     def notebooks(names):
         runner.run(list(names), args.profile, extra, force=args.force)

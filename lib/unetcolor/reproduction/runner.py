@@ -1,12 +1,11 @@
 """Executing the numbered notebooks with papermill under a profile, each only when what it reads changed
-since its last successful run (staleness), with one line each: `ran: <why>` or `current: ...`.
+(staleness), with one line each: `ran: <why>` or `current: ...`.
 
     python -m unetcolor notebooks --profile smoke                 # all of them, in order
     python -m unetcolor notebooks --profile paper 03_training     # one
     python -m unetcolor notebooks --profile smoke --force         # all, stale or not
 
-Papermill injects only the profile's name and what a user points at (--data-dir, --set NAME=VALUE);
-a --set name no notebook declares is an error."""
+Papermill injects only the profile's name and what a user points at (--data-dir, --set NAME=VALUE)."""
 
 from __future__ import annotations
 
@@ -22,7 +21,6 @@ import time
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import default
 
 from .. import manifest, paths, profiles
 from ..config import parse_assignments
@@ -63,8 +61,7 @@ def run_photos(run_dir: Path, profile: str, root: Path | None = None) -> str:
 
 
 def main_run_on_prepared_photos(profile: str, root: Path | None = None) -> Path:
-    """The profile's main run when it was trained on the prepared photos; else NotebookStop
-    naming both photo sets and the commands that make them agree."""
+    """The profile's main run if trained on the prepared photos; else NotebookStop naming both and the fixes."""
     folders = paths.profile_paths(profile, root)
     prepared = prepared_photos(profile, root)
     pointer = folders.models / runs.MAIN_POINTER
@@ -75,8 +72,8 @@ def main_run_on_prepared_photos(profile: str, root: Path | None = None) -> Path:
     if runs.config(run_dir).data == data.fingerprint(folders.processed):
         return run_dir
     origin = _prepared_from(runs.config(run_dir).data, profile, root)
-    back = (f"`make data{_profile_argument(profile)}{_data_argument(origin)}`" if origin else
-            f"`make data{_profile_argument(profile)} DATA_DIR=<the folder it was trained on>`")
+    back = f"`make data{_profile_argument(profile)}" + (_data_argument(origin) if origin else
+                                                         " DATA_DIR=<the folder it was trained on>") + "`"
     raise NotebookStop("\n".join([
         f"The main run of profile {profile!r} was trained on other photos than those prepared now; "
         "scoring it on these would mix two datasets, so this notebook stops here and writes no table.",
@@ -89,16 +86,15 @@ def main_run_on_prepared_photos(profile: str, root: Path | None = None) -> Path:
 
 
 def require_trained(profile: str, run_dir: Path, opted_in: bool, root: Path | None = None) -> None:
-    """Nothing when the main run at run_dir is finished or the reader opted in to train it here; else
-    NotebookStop with this machine's estimate and the commands that train it."""
+    """NotebookStop with this machine's estimate and the commands that train it, unless the main run at run_dir
+    is finished or the reader opted in to train it here."""
     status, done = runs.state(run_dir, needs_weights=True)
     if status == "finished" or opted_in:
         return
-    folders = paths.profile_paths(profile, root)
     main = next((run for run in plan.build(profile, root) if run.run_dir == Path(run_dir)), None)
     if main is None:
         raise ValueError(f"{run_dir}: not a run of profile {profile!r}'s plan")
-    plan.estimate([main], folders.processed)
+    plan.estimate([main], paths.profile_paths(profile, root).processed)
     progress = f"; {done} of {main.config.epochs} epochs are done, training resumes there" if status == "partial" else ""
     raise NotebookStop("\n".join([
         f"The main run of profile {profile!r} is not trained on the photos prepared ({prepared_photos(profile, root)}) "
@@ -111,7 +107,7 @@ def require_trained(profile: str, run_dir: Path, opted_in: bool, root: Path | No
 
 
 def _prepared_source(profile: str, root: Path | None) -> dict:
-    """data_source.json of the prepared photos (written with them by notebook 01 and `make data`); {} if absent."""
+    """data_source.json of the prepared photos; {} if absent."""
     try:
         return json.loads((paths.profile_paths(profile, root).tables / "data_source.json").read_text())
     except (OSError, ValueError):
@@ -126,23 +122,22 @@ def _in_words(source: dict) -> str:
 
 
 def _prepared_from(fingerprint: str, profile: str, root: Path | None) -> dict | None:
-    """The data_source.json record of the preparation with data fingerprint `fingerprint`, from
-    notebook 01's stamp here or as last committed; None where neither records it."""
+    """The data_source.json record of the preparation of data `fingerprint`, from the data notebook's stamp here
+    or as last committed; None where neither records it."""
     root = root or paths.project_root()
     name = manifest.data_notebook(root)
-    stamp_file = staleness.stamp_path(name, profile, root)
     stamps = [staleness.read_stamp(name, profile, root)]
+    stamp_file = Path(paths.relative(staleness.stamp_path(name, profile, root), root)).as_posix()
     try:
-        committed = subprocess.run(["git", "show", f"HEAD:{Path(paths.relative(stamp_file, root)).as_posix()}"],
-                                   cwd=root, capture_output=True, text=True, timeout=30)
+        committed = subprocess.run(["git", "show", f"HEAD:{stamp_file}"], cwd=root, capture_output=True, text=True,
+                                   timeout=30)
         stamps.append(json.loads(committed.stdout) if committed.returncode == 0 else None)
     except (OSError, ValueError, subprocess.TimeoutExpired):
         pass  # no git, or no committed stamp: this tree's stamp is all there is
     for stamp in stamps:
         if isinstance(stamp, dict) and (stamp.get("outputs") or {}).get("fingerprint") == fingerprint:
             inputs = stamp.get("inputs", {})
-            folder = inputs.get("parameters", {}).get("data_dir", "")
-            if folder:
+            if folder := inputs.get("parameters", {}).get("data_dir", ""):
                 return {"kind": "folder", "folder": folder,
                         "files": inputs.get("folders", {}).get("data_dir", {}).get("files")}
             settings = inputs.get("settings", {}).get("data", {})
@@ -177,9 +172,8 @@ def notebook_parameters(name: str, root: Path | None = None) -> dict:
              if "parameters" in cell.get("metadata", {}).get("tags", [])]
     if len(cells) != 1:
         raise ValueError(f"{path}: expected exactly one cell tagged 'parameters', found {len(cells)}")
-    source = "".join(cells[0]["source"])
     values = {}
-    for statement in ast.parse(source).body:
+    for statement in ast.parse("".join(cells[0]["source"])).body:
         if not (isinstance(statement, ast.Assign) and len(statement.targets) == 1
                 and isinstance(statement.targets[0], ast.Name)):
             raise ValueError(f"{path}: the parameters cell may hold only `name = literal` lines")
@@ -195,8 +189,7 @@ def declared_parameters(root: Path | None = None) -> set[str]:
 def injected_parameters(name: str, profile: str, extra: dict | None = None, root: Path | None = None) -> dict:
     """What papermill injects into notebook `name`: the profile's name and those of `extra` it declares."""
     declared = notebook_parameters(name, root)
-    values = {**(extra or {}), "profile": profile}
-    return {key: value for key, value in values.items() if key in declared}
+    return {key: value for key, value in {**(extra or {}), "profile": profile}.items() if key in declared}
 
 
 KERNEL_LOG = "kernel.log"
@@ -207,19 +200,10 @@ def _kernel_manager(sockets: Path) -> type:
     minute to shut down; the kernel's own stderr goes to `sockets`/kernel.log."""
 
     class LocalSocketKernelManager(AsyncKernelManager):
-        @default("transport")
-        def _default_transport(self):
-            return "ipc"
-
-        @default("ip")
-        def _default_ip(self):
-            return str(sockets / "kernel")
-
-        @default("shutdown_wait_time")
-        def _default_shutdown_wait_time(self):
-            # a kernel that has run TensorFlow on a loaded machine can take longer than jupyter_client's
-            # 5 s to exit; past it the kernel is interrupted and prints a traceback of its own teardown
-            return 60.0
+        def __init__(self, **kw):
+            # a kernel that has run TensorFlow on a loaded machine can take longer than jupyter_client's 5 s to
+            # exit; past it the kernel is interrupted and prints a traceback of its own teardown
+            super().__init__(**{"transport": "ipc", "ip": str(sockets / "kernel"), "shutdown_wait_time": 60.0, **kw})
 
         async def _async_pre_start_kernel(self, **kw):
             kw.setdefault("stderr", open(sockets / KERNEL_LOG, "ab"))  # closed with the kernel's process
@@ -260,20 +244,15 @@ def run_notebook(name: str, profile: str, extra: dict | None = None, root: Path 
         raise
     finally:
         shutil.rmtree(sockets, ignore_errors=True)
-    _relative_papermill_paths(partial, {"input_path": notebook_path(name, root), "output_path": output}, root)
+    import nbformat  # papermill's recorded paths, relative to the root, written as papermill writes them
+
+    notebook = nbformat.reads(partial.read_text(encoding="utf-8"), as_version=nbformat.NO_CONVERT)
+    for key, path in {"input_path": notebook_path(name, root), "output_path": output}.items():
+        notebook.metadata.setdefault("papermill", {})[key] = Path(paths.relative(path, root)).as_posix()
+    partial.write_text(nbformat.writes(notebook), encoding="utf-8")
     failed.unlink(missing_ok=True)
     os.replace(partial, output)
     return output
-
-
-def _relative_papermill_paths(executed: Path, recorded: dict[str, Path], root: Path) -> None:
-    """Set papermill's `input_path` and `output_path` metadata to `recorded`, relative to root."""
-    import nbformat
-
-    notebook = nbformat.reads(executed.read_text(encoding="utf-8"), as_version=nbformat.NO_CONVERT)
-    for key, path in recorded.items():
-        notebook.metadata.setdefault("papermill", {})[key] = Path(paths.relative(path, root)).as_posix()
-    executed.write_text(nbformat.writes(notebook), encoding="utf-8")  # as papermill writes it
 
 
 def machine() -> str:
@@ -283,27 +262,25 @@ def machine() -> str:
 
 def run(names: list[str], profile: str, extra: dict | None = None, force: bool = False,
         root: Path | None = None) -> list[staleness.Decision]:
-    """Re-execute those of `names`, in the manifest's order, whose inputs changed (all with force), each decided
+    """Re-execute those of `names` whose inputs changed (all with force), in the manifest's order, each decided
     just before its turn; print one line per notebook."""
     root = root or paths.project_root()
     decisions = []
     for entry in [entry for entry in manifest.load(root) if entry.name in names]:
         name = entry.name
-        sections = profiles.raw_settings(profile, root)[0]
-        read = {section: values for section, values in sections.items() if section in entry.sections}
+        read = {section: values for section, values in profiles.raw_settings(profile, root)[0].items()
+                if section in entry.sections}
         record = staleness.inputs(name, profile, injected_parameters(name, profile, extra, root), read,
                                   plan.runs_read_by(name, profile, root), root)
         decision = staleness.decide(name, profile, record, root, force=force)
         decisions.append(decision)
-        if not decision.stale:
-            print(f"[{profile}] {name} {decision.describe()}", flush=True)
-            continue
-        print(f"[{profile}] {name}: re-executing, because {'; '.join(decision.reasons)}", flush=True)
-        started = time.monotonic()
-        run_notebook(name, profile, extra, root)
-        decision.seconds = time.monotonic() - started
-        staleness.record_run(name, profile, record, root, execution={"seconds": round(decision.seconds, 1),
-                                                                     "machine": machine()})
+        if decision.stale:
+            print(f"[{profile}] {name}: re-executing, because {'; '.join(decision.reasons)}", flush=True)
+            started = time.monotonic()
+            run_notebook(name, profile, extra, root)
+            decision.seconds = time.monotonic() - started
+            staleness.record_run(name, profile, record, root, execution={"seconds": round(decision.seconds, 1),
+                                                                         "machine": machine()})
         print(f"[{profile}] {name} {decision.describe()}", flush=True)
     if len(decisions) > 1 and any(decision.stale for decision in decisions):
         print(f"[{profile}] summary:")
@@ -322,6 +299,16 @@ def parse_settings(items: list[str], declared: set[str]) -> dict:
     return settings
 
 
+def extra_parameters(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict:
+    """The notebook parameters of --data-dir (resolved by notebook 01 against the project root) and --set;
+    a parser error for a --set name no notebook declares."""
+    extra = {"data_dir": args.data_dir} if args.data_dir else {}
+    try:
+        return {**extra, **parse_settings(args.set, declared_parameters())}
+    except ValueError as error:
+        parser.error(str(error))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m unetcolor notebooks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -335,14 +322,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     known = manifest.names()
     args.notebooks = args.notebooks or list(known)
-    unknown = sorted(set(args.notebooks) - set(known))
-    if unknown:
+    if unknown := sorted(set(args.notebooks) - set(known)):
         parser.error(f"unknown notebook(s) {unknown}; choose from {list(known)} ({manifest.FILE})")
-    extra = {"data_dir": args.data_dir} if args.data_dir else {}  # notebook 01 resolves it against the project root
-    try:
-        extra.update(parse_settings(args.set, declared_parameters()))
-    except ValueError as error:
-        parser.error(str(error))
+    extra = extra_parameters(parser, args)
     from papermill.exceptions import PapermillExecutionError
 
     try:

@@ -9,11 +9,8 @@ times), and whatever was reused or redone is said. The caches and their keys:
                      (unet.model.architecture_fingerprint); not precision, device or other code
     speed            unetcolor.unet.speed: the machine, the libraries and the model measured
 
-A stamp records a notebook's inputs; it re-executes when they differ, when its executed copy is
-missing, or with --force. The inputs: the notebook's source, the package modules it reaches
-(unetcolor.dependencies), the profile sections it reads, the injected parameters, the files and
-folders they name, the prepared data, the runs it reads and its manifest `records`. The notebook that
-writes the data also records it as its output and re-executes when that data is replaced."""
+A notebook re-executes when its inputs (`inputs`) differ from its stamp's, when its executed copy is
+missing, or with --force; the one that writes the data also when that data is replaced."""
 
 from __future__ import annotations
 
@@ -28,6 +25,8 @@ from ..files import sha256_file, write_json
 from ..photos import data
 
 STAMP_VERSION = 1
+_ABSENT = object()
+_KNOWN = {"notebook", "code", "settings", "parameters", "folders", "data", "runs", "records"}
 
 
 def sha256_json(value) -> str:
@@ -43,8 +42,8 @@ def file_digests(files, within: Path | None = None) -> dict[str, str]:
 def code_digests(notebook: Path, root: Path) -> dict[str, str]:
     """sha256 of each package module the notebook's code reaches, keyed by its path within the package."""
     files = dependencies.module_files(root)
-    package = dependencies.package_folder(root)
-    return file_digests((files[name] for name in dependencies.notebook_modules(notebook, root)), within=package)
+    return file_digests((files[name] for name in dependencies.notebook_modules(notebook, root)),
+                        within=dependencies.package_folder(root))
 
 
 def content_digest(path: Path) -> dict:
@@ -52,14 +51,11 @@ def content_digest(path: Path) -> dict:
     name, size and contents."""
     if path.is_file():
         return {"files": 1, "bytes": path.stat().st_size, "sha256": sha256_file(path)}
-    files = sorted(
-        (file.relative_to(path).as_posix(), file) for file in path.rglob("*")
-        if file.is_file() and not any(part.startswith(".") for part in file.relative_to(path).parts)
-    )
+    files = sorted((file.relative_to(path).as_posix(), file) for file in path.rglob("*")
+                   if file.is_file() and not any(part.startswith(".") for part in file.relative_to(path).parts))
     digest, total = hashlib.sha256(), 0
     for name, file in files:
-        size = file.stat().st_size
-        total += size
+        total += (size := file.stat().st_size)
         digest.update(f"{name}\0{size}\0{sha256_file(file)}\n".encode())
     return {"files": len(files), "bytes": total, "sha256": digest.hexdigest()}
 
@@ -89,18 +85,13 @@ def inputs(name: str, profile: str, parameters: dict, settings: dict, runs: dict
     """The record of what notebook `name` reads, computed now."""
     root = root or paths.project_root()
     parameters = json.loads(json.dumps(parameters))  # as a stamp stores them: tuples become lists
-    record = {
-        "notebook": sha256_file(root / "notebooks" / f"{name}.ipynb"),
-        "code": code_digests(root / "notebooks" / f"{name}.ipynb", root),
-        "settings": json.loads(json.dumps(settings)),
-        "parameters": parameters,
-    }
-    folders = {}
-    for key, value in sorted(parameters.items()):
-        if key.endswith(("_dir", "_path")) and isinstance(value, str) and value:
-            path = paths.resolve(value, root)
-            if path.exists():  # otherwise the value stands for itself (photos_dir="scikit-image")
-                folders[key] = content_digest(path)
+    notebook = root / "notebooks" / f"{name}.ipynb"
+    record = {"notebook": sha256_file(notebook), "code": code_digests(notebook, root),
+              "settings": json.loads(json.dumps(settings)), "parameters": parameters}
+    # a value naming no file or folder stands for itself (photos_dir="scikit-image")
+    folders = {key: content_digest(path) for key, value in sorted(parameters.items())
+               if key.endswith(("_dir", "_path")) and isinstance(value, str) and value
+               and (path := paths.resolve(value, root)).exists()}
     if folders:
         record["folders"] = folders
     entry = manifest.notebook(name, root)
@@ -136,17 +127,17 @@ class Decision:
 
 def decide(name: str, profile: str, record: dict, root: Path | None = None, force: bool = False) -> Decision:
     """Compare `record` (from `inputs`) with the notebook's stamp and its outputs."""
-    root = root or paths.project_root()
     stamp = read_stamp(name, profile, root)
     decision = Decision(name, ["forced (--force)"] if force else [], stamp and stamp.get("recorded"))
     if stamp is None:
         decision.reasons.append("no previous run")
         return decision
     decision.reasons += changes(stamp.get("inputs", {}), record)
-    if not (paths.profile_paths(profile, root).notebooks / f"{name}.ipynb").is_file():
+    folders = paths.profile_paths(profile, root)
+    if not (folders.notebooks / f"{name}.ipynb").is_file():
         decision.reasons.append("executed notebook missing")
     if manifest.notebook(name, root).writes_data:
-        written = prepared_data(paths.profile_paths(profile, root).processed)
+        written = prepared_data(folders.processed)
         if written is None:
             decision.reasons.append("prepared data missing")
         elif written != stamp.get("outputs"):
@@ -156,55 +147,46 @@ def decide(name: str, profile: str, record: dict, root: Path | None = None, forc
 
 def changes(old: dict, new: dict) -> list[str]:
     """Why the record `new` differs from the stamped record `old`, one phrase per kind of input."""
+    def changed(key: str) -> list[str]:
+        return _changed_keys(old.get(key), new.get(key))
+
     reasons = []
     if old.get("notebook") != new.get("notebook"):
         reasons.append("notebook source changed")
     if old.get("code") != new.get("code"):
-        reasons.append("package code changed: " + _names(_changed_keys(old.get("code"), new.get("code"))))
-    settings = _changed_keys(_flat(old.get("settings")), _flat(new.get("settings")))
-    if settings:
+        reasons.append("package code changed: " + _names(changed("code")))
+    if settings := _changed_keys(_flat(old.get("settings")), _flat(new.get("settings"))):
         reasons.append("profile settings changed: " + _names(settings))
-    parameters = _changed_keys(old.get("parameters"), new.get("parameters"))
-    if parameters:
+    if parameters := changed("parameters"):
         before, after = old.get("parameters") or {}, new.get("parameters") or {}
         reasons.append("parameters changed: " + ", ".join(
             f"{key} {_show(before, key)} -> {_show(after, key)}" for key in parameters))
-    for key in _changed_keys(old.get("folders"), new.get("folders")):
-        if key not in parameters:  # a parameter naming another folder is reason enough
-            reasons.append(f"files under {key} changed")
+    # a parameter naming another folder is reason enough
+    reasons += [f"files under {key} changed" for key in changed("folders") if key not in parameters]
     if old.get("data") != new.get("data"):
         reasons.append("prepared data missing" if new.get("data") is None else "prepared data changed")
-    runs = _changed_keys(old.get("runs"), new.get("runs"))
-    if runs:
+    if runs := changed("runs"):
         before, after = old.get("runs") or {}, new.get("runs") or {}
-        trained = [run for run in runs if after.get(run)]
-        planned = [run for run in runs if run not in before and after.get(run, 0) is None]
-        gone = [run for run in runs if before.get(run) and not after.get(run)]
-        reasons += ([f"training runs changed: {_names(trained)}"] if trained else []) + (
-            [f"training runs planned, not trained yet: {_names(planned)}"] if planned else []) + (
-            [f"training runs gone: {_names(gone)}"] if gone else [])
-        others = [run for run in runs if run not in trained + planned + gone]
-        reasons += [f"training runs no longer planned: {_names(others)}"] if others else []
+        groups = {"changed": [run for run in runs if after.get(run)],
+                  "planned, not trained yet": [run for run in runs if run not in before and after.get(run, 0) is None],
+                  "gone": [run for run in runs if before.get(run) and not after.get(run)]}
+        groups["no longer planned"] = [run for run in runs if not any(run in group for group in groups.values())]
+        reasons += [f"training runs {what}: {_names(group)}" for what, group in groups.items() if group]
     if old.get("records") != new.get("records"):
-        changed = _changed_keys(old.get("records"), new.get("records"))
-        reasons.append("records it reads changed: " + _names(changed))
-    known = {"notebook", "code", "settings", "parameters", "folders", "data", "runs", "records"}
-    reasons += [f"{key} changed" for key in _changed_keys(old, new) if key not in known]
-    return reasons
+        reasons.append("records it reads changed: " + _names(changed("records")))
+    return reasons + [f"{key} changed" for key in _changed_keys(old, new) if key not in _KNOWN]
 
 
 def record_run(name: str, profile: str, record: dict, root: Path | None = None,
                execution: dict | None = None) -> bool:
     """Write the stamp of a successful run of `name` with inputs `record`, atomically and only when its
     inputs changed; `execution` (wall seconds, machine) is kept but decides nothing. Returns whether it wrote."""
-    root = root or paths.project_root()
     stamp = {"version": STAMP_VERSION, "notebook": name, "profile": profile,
              "fingerprint": sha256_json(record), "inputs": record}
     if manifest.notebook(name, root).writes_data:
         stamp["outputs"] = prepared_data(paths.profile_paths(profile, root).processed)
-    previous = read_stamp(name, profile, root)
-    if previous is not None and {key: value for key, value in previous.items()
-                                 if key not in ("recorded", "execution")} == stamp:
+    previous = read_stamp(name, profile, root) or {}
+    if {key: value for key, value in previous.items() if key not in ("recorded", "execution")} == stamp:
         return False
     stamp["recorded"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     if execution is not None:
@@ -231,6 +213,3 @@ def _names(names: list[str], shown: int = 4) -> str:
 def _show(values: dict, key: str) -> str:
     text = repr(values[key]) if key in values else "(default)"
     return text if len(text) <= 40 else text[:37] + "..."
-
-
-_ABSENT = object()

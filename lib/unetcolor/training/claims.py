@@ -1,4 +1,4 @@
-"""The paper's Section 4 claims, judged from the study's run records: "confirmed" or "contradicted" only
+"""The paper's Section 4 claims judged from the study's run records: "confirmed" or "contradicted" only
 where the seeds' ranges of the levels compared do not overlap, else which way the mean points."""
 
 from __future__ import annotations
@@ -11,16 +11,14 @@ SPREAD_COLUMNS = ("best_val_loss", "final_val_loss", "final_val_accuracy", "fina
 
 def summarize_seeds(results: pd.DataFrame) -> pd.DataFrame:
     """One row per (factor, value): the seeds and, per metric, the mean and range over them
-    (<metric>, <metric>_min, <metric>_max); NaN where no run of the level recorded it."""
+    (<metric>, <metric>_min, <metric>_max, <metric>_n); NaN where no run of the level recorded it."""
     rows = []
     for (factor, value), group in results.groupby(["factor", "value"], sort=False):
         row = {"factor": factor, "value": value, "seeds": len(group)}
         for column in SPREAD_COLUMNS:
             values = group[column].dropna() if column in group else pd.Series(dtype=float)
-            row[column] = values.mean() if len(values) else float("nan")
-            row[f"{column}_min"] = values.min() if len(values) else float("nan")
-            row[f"{column}_max"] = values.max() if len(values) else float("nan")
-            row[f"{column}_n"] = len(values)
+            row.update({column: values.mean(), f"{column}_min": values.min(), f"{column}_max": values.max(),
+                        f"{column}_n": len(values)})
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -39,19 +37,13 @@ def _level(summary: pd.DataFrame, factor: str, value) -> pd.Series | None:
 
 
 def _settled(a: pd.Series, b: pd.Series, column: str) -> bool:
-    """Settled: both levels have two or more seeds and their ranges do not overlap."""
+    """Both levels have two or more seeds and their ranges do not overlap."""
     if min(a[f"{column}_n"], b[f"{column}_n"]) < 2:
         return False
     return a[f"{column}_max"] < b[f"{column}_min"] or b[f"{column}_max"] < a[f"{column}_min"]
 
 
-def _seed_note(*levels: pd.Series, column: str) -> str:
-    counts = sorted({int(level[f"{column}_n"]) for level in levels})
-    return "one seed each" if counts == [1] else f"{'-'.join(map(str, counts))} seeds per level"
-
-
 def _verdict(holds: bool, settled: bool, seeds: int) -> str:
-    """'confirmed' / 'contradicted' where the seeds settle it, else what the means say, not settled."""
     if settled:
         return "confirmed" if holds else "contradicted"
     lean = "holds" if holds else "does not hold"
@@ -65,6 +57,12 @@ def _describe(level: pd.Series, column: str, digits: int) -> str:
     return f"{level[column]:.{digits}f}"
 
 
+def _name(factor: str, value) -> str:
+    if factor == "split":
+        return str(value).replace("_", "/")
+    return {"batch_size": "batch {:g}", "learning_rate": "learning rate {:g}"}[factor].format(float(value))
+
+
 def _pair_claim(claim: str, summary: pd.DataFrame, factor: str, claimed, other, column: str,
                 lower_is_better: bool, label: str, digits: int = 5, extra: str = "") -> dict:
     """The claim "level `claimed` of factor beats level `other` on column"."""
@@ -74,44 +72,39 @@ def _pair_claim(claim: str, summary: pd.DataFrame, factor: str, claimed, other, 
         return {"claim": claim, "verdict": "not measured", "seeds": 0,
                 "finding": f"no finished run for {factor.replace('_', ' ')} {', '.join(missing)}"}
     difference = a[column] - b[column]
-    holds = difference < 0 if lower_is_better else difference > 0
     seeds = int(min(a[f"{column}_n"], b[f"{column}_n"]))
     settled = _settled(a, b, column)
-    finding = (f"{label} {_describe(a, column, digits)} at {_name(factor, claimed)} vs {_describe(b, column, digits)} at "
-               f"{_name(factor, other)}: a difference of {difference:+.{digits}f} "
-               f"({'ranges do not overlap' if settled else _seed_note(a, b, column=column)})" + extra)
+    counts = sorted({int(a[f"{column}_n"]), int(b[f"{column}_n"])})
+    note = ("ranges do not overlap" if settled else
+            "one seed each" if counts == [1] else f"{'-'.join(map(str, counts))} seeds per level")
+    finding = (f"{label} {_describe(a, column, digits)} at {_name(factor, claimed)} vs "
+               f"{_describe(b, column, digits)} at {_name(factor, other)}: a difference of {difference:+.{digits}f} "
+               f"({note})" + extra)
+    holds = difference < 0 if lower_is_better else difference > 0
     return {"claim": claim, "verdict": _verdict(holds, settled, seeds), "seeds": seeds, "finding": finding}
 
 
-def _name(factor: str, value) -> str:
-    if factor == "split":
-        return str(value).replace("_", "/")
-    return {"batch_size": "batch {:g}", "learning_rate": "learning rate {:g}"}[factor].format(float(value))
-
-
 def _batch_claim(summary: pd.DataFrame) -> dict:
-    claim = "batch size 64 works best (of 20-100)"
-    levels = summary[summary["factor"] == "batch_size"]
-    if _level(summary, "batch_size", 64) is None or len(levels) < 2:
+    claim, column = "batch size 64 works best (of 20-100)", "best_val_loss"
+    levels, base = summary[summary["factor"] == "batch_size"], _level(summary, "batch_size", 64)
+    if base is None or len(levels) < 2:
         return {"claim": claim, "verdict": "not measured", "seeds": 0,
                 "finding": "batch 64 or every other batch size has no finished run"}
-    column = "best_val_loss"
     best = levels.loc[levels[column].idxmin()]
-    base = _level(summary, "batch_size", 64)
-    others = [level for _, level in levels.iterrows() if _key(level["value"]) != 64]
     holds = _key(best["value"]) == 64
-    settled = (all(_settled(base, level, column) for level in others) if holds else _settled(best, base, column))
+    others = [level for _, level in levels.iterrows() if _key(level["value"]) != 64]
+    settled = all(_settled(base, level, column) for level in others) if holds else _settled(best, base, column)
     listing = "; ".join(f"{_name('batch_size', level['value'])}: {_describe(level, column, 5)}"
                         for _, level in levels.sort_values("value", key=lambda v: v.astype(float)).iterrows())
-    finding = (f"mean best validation loss {listing}; lowest at {_name('batch_size', best['value'])}, "
-               f"{base[column] - best[column]:.5f} below batch 64" if not holds else
-               f"mean best validation loss {listing}; batch 64 lowest")
+    finding = f"mean best validation loss {listing}; " + (
+        "batch 64 lowest" if holds else
+        f"lowest at {_name('batch_size', best['value'])}, {base[column] - best[column]:.5f} below batch 64")
     seeds = int(levels[f"{column}_n"].min())
     return {"claim": claim, "verdict": _verdict(holds, settled, seeds), "seeds": seeds, "finding": finding}
 
 
 def _split_claims(summary: pd.DataFrame) -> list[dict]:
-    """The split claims (70/30 and 90/10 against 80/20), with the common photos' comparison where scored."""
+    """70/30 and 90/10 against 80/20, with the common photos' comparison where scored."""
     def common(claimed, column):
         a, b = _level(summary, "split", claimed), _level(summary, "split", "80_20")
         if a is None or b is None or not (a[f"common_{column}_n"] and b[f"common_{column}_n"]):
@@ -120,17 +113,18 @@ def _split_claims(summary: pd.DataFrame) -> list[dict]:
         return (f"; on the photos no split trains on: {_describe(a, f'common_{column}', 4)} vs "
                 f"{_describe(b, f'common_{column}', 4)}")
 
+    def claim(text, claimed, column, lower_is_better, label, digits=4, extra=""):
+        return _pair_claim(f"a {text} (vs 80/20)", summary, "split", claimed, "80_20", column, lower_is_better,
+                           label, digits, extra)
+
     return [
-        _pair_claim("a 70/30 split lowers the validation loss (vs 80/20)", summary, "split", "70_30", "80_20",
-                    "best_val_loss", True, "best validation loss", extra=common("70_30", "val_loss")),
-        _pair_claim("a 70/30 split raises the validation accuracy (vs 80/20)", summary, "split", "70_30", "80_20",
-                    "final_val_accuracy", False, "final validation accuracy", 4,
-                    extra=common("70_30", "val_accuracy")),
-        _pair_claim("a 90/10 split raises the training accuracy (vs 80/20)", summary, "split", "90_10", "80_20",
-                    "final_accuracy", False, "final training accuracy", 4),
-        _pair_claim("a 90/10 split lowers the validation accuracy (vs 80/20)", summary, "split", "90_10", "80_20",
-                    "final_val_accuracy", True, "final validation accuracy", 4,
-                    extra=common("90_10", "val_accuracy")),
+        claim("70/30 split lowers the validation loss", "70_30", "best_val_loss", True, "best validation loss", 5,
+              common("70_30", "val_loss")),
+        claim("70/30 split raises the validation accuracy", "70_30", "final_val_accuracy", False,
+              "final validation accuracy", extra=common("70_30", "val_accuracy")),
+        claim("90/10 split raises the training accuracy", "90_10", "final_accuracy", False, "final training accuracy"),
+        claim("90/10 split lowers the validation accuracy", "90_10", "final_val_accuracy", True,
+              "final validation accuracy", extra=common("90_10", "val_accuracy")),
     ]
 
 
@@ -138,11 +132,9 @@ def check_paper_claims(results: pd.DataFrame) -> pd.DataFrame:
     """Each Section 4 claim judged from `results` (batch size and learning rate by the best validation
     loss, splits by the quantity each names): claim, verdict, seeds, finding."""
     summary = summarize_seeds(results)
-    rate_extra = ""
     low, high = _level(summary, "learning_rate", 1e-4), _level(summary, "learning_rate", 1e-3)
-    if low is not None and high is not None:
-        rate_extra = (f"; final validation loss {_describe(low, 'final_val_loss', 5)} vs "
-                      f"{_describe(high, 'final_val_loss', 5)}")
+    rate_extra = "" if low is None or high is None else (
+        f"; final validation loss {_describe(low, 'final_val_loss', 5)} vs {_describe(high, 'final_val_loss', 5)}")
     claims = [_batch_claim(summary),
               _pair_claim("learning rate 1e-4 is better than 1e-3", summary, "learning_rate", 1e-4, 1e-3,
                           "best_val_loss", True, "best validation loss", extra=rate_extra)]

@@ -13,25 +13,22 @@ from ..evaluation import metrics, predict
 from ..photos import data
 
 SUBSETS = ("validation", "common")
+# score name -> column of metrics.evaluate_images
+COLUMNS = {"psnr": "psnr_model", "ssim": "ssim_model", "gray_psnr": "psnr_gray", "gray_ssim": "ssim_gray",
+           "colorfulness": "colorfulness_model", "true_colorfulness": "colorfulness_true"}
 
 
 def photo_scores(model: keras.Model, processed_dir: Path, split: str, batch_size: int = 16) -> dict:
-    """{"validation": {...}, "common": {...}}: photos, psnr, ssim, gray_psnr, gray_ssim, colorfulness and
-    true_colorfulness of model on the prepared data, each photo colorized once."""
+    """{"validation": {...}, "common": {...}}: photos and the COLUMNS scores of model on the prepared data,
+    each photo colorized once."""
     rgb, gray = data.load_arrays(processed_dir)
     _, val_ids = data.load_split(processed_dir, split)
     truth, gray_val = np.asarray(rgb[val_ids]), np.asarray(gray[val_ids])
     per_image = metrics.evaluate_images(truth, predict.predict_batch(model, gray_val, batch_size=batch_size), gray_val)
     common = np.isin(val_ids, data.common_validation_ids(processed_dir))
-    return {"validation": _means(per_image), "common": _means(per_image[common])}
-
-
-def _means(per_image) -> dict:
-    return {"photos": int(len(per_image)),
-            **{name: float(per_image[column].mean()) for name, column in (
-                ("psnr", "psnr_model"), ("ssim", "ssim_model"), ("gray_psnr", "psnr_gray"),
-                ("gray_ssim", "ssim_gray"), ("colorfulness", "colorfulness_model"),
-                ("true_colorfulness", "colorfulness_true"))}}
+    return {subset: {"photos": int(len(images)), **{name: float(images[column].mean())
+                                                     for name, column in COLUMNS.items()}}
+            for subset, images in (("validation", per_image), ("common", per_image[common]))}
 
 
 def flat(metrics_record: dict) -> dict:
@@ -43,12 +40,11 @@ def flat(metrics_record: dict) -> dict:
 def rescore(run_dir: Path, processed_dir: Path, model: keras.Model, split: str, data_key: str) -> dict:
     """Add "scores" to a finished run's metrics.json and return them; refused, naming the folder, when the
     prepared data is not the run's."""
-    run_dir = Path(run_dir)
     here = data.fingerprint(processed_dir)
     if data_key and here != data_key:
         raise ValueError(f"{run_dir}: trained on data {data_key}, but {processed_dir} holds data {here}; "
                          "prepare the run's photos (notebook 01 with its DATA_DIR) before scoring it")
-    path = run_dir / "metrics.json"
+    path = Path(run_dir) / "metrics.json"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: the run is not finished; train it first")
     record = json.loads(path.read_text())

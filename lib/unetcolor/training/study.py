@@ -1,5 +1,5 @@
-"""The one-factor-at-a-time hyperparameter study of the paper's Section 4 (each setting over `seeds`
-seeds), and ``launch``, the one launcher of parallel training runs."""
+"""The paper's Section 4 one-factor-at-a-time hyperparameter study (each setting over `seeds` seeds),
+and ``launch``, the one launcher of parallel training runs."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from ..photos import data
 from ..reproducibility import LOG_TAG_ENV, PROGRESS_ENV
 from ..unet import runs
 from . import scoring
-from .train import add_checkpoint_arguments, train
+from .train import CHECKPOINT_SECONDS, add_checkpoint_arguments, train
 
 
 def study_configs(base: TrainConfig, batch_sizes, learning_rates, splits, seeds: int = 1) -> pd.DataFrame:
@@ -37,19 +37,6 @@ def study_configs(base: TrainConfig, batch_sizes, learning_rates, splits, seeds:
     return pd.DataFrame(rows)
 
 
-def run_study(plan: pd.DataFrame, processed_dir: Path, models_dir: Path, workers: int = 1,
-              checkpoint_every: int | None = None, checkpoint_seconds: float | None = None) -> None:
-    """Train every run of the plan that is not finished yet (each distinct config once)."""
-    for run, config in dict(zip(plan["run"], plan["config"])).items():
-        run_dir = Path(models_dir) / run
-        if runs.has_records(run_dir):
-            print(f"[study] {run}: finished", flush=True)
-            continue
-        print(f"[study] {run}: training", flush=True)
-        train(config, processed_dir, run_dir, workers=workers, checkpoint_every=checkpoint_every,
-              **({"checkpoint_seconds": checkpoint_seconds} if checkpoint_seconds else {}))
-
-
 def compile_signature(config: TrainConfig) -> str:
     """What fixes the programs XLA compiles for a run: model, batch sizes, split and precision."""
     return json.dumps({"model": dataclasses.asdict(config.model), "batch_size": config.batch_size,
@@ -59,7 +46,7 @@ def compile_signature(config: TrainConfig) -> str:
 
 class Stagger:
     """When to start the next of several runs trained at once: at most one in its first (compiling) epoch,
-    except that with JAX's persistent cache a run whose signature has finished an epoch starts at once."""
+    but with JAX's persistent cache a run whose signature has finished an epoch starts at once."""
 
     def __init__(self, cache: bool):
         self.cache = cache
@@ -83,20 +70,22 @@ class Stagger:
 
 def missing_runs(plan: pd.DataFrame, models_dir: Path) -> pd.DataFrame:
     """The plan's rows whose run has not finished (no metrics.json yet)."""
-    finished = [runs.has_records(Path(models_dir) / run) for run in plan["run"]]
-    return plan[[not done for done in finished]]
+    return plan[[not runs.has_records(Path(models_dir) / run) for run in plan["run"]]]
+
+
+def _finished(plan: pd.DataFrame, models_dir: Path):
+    """(plan record, run folder) of each finished run of the plan."""
+    for record in plan.to_dict("records"):
+        if runs.has_records(Path(models_dir) / record["run"]):
+            yield record, Path(models_dir) / record["run"]
 
 
 def study_results(plan: pd.DataFrame, models_dir: Path, processed_dir: Path | None = None) -> pd.DataFrame:
-    """Per (factor, value, seed) of every finished run: its losses, accuracies, PSNR, wall time and
-    scores on the common photos. With processed_dir, a run validated on exactly the common photos takes its
-    own validation numbers as those (common_val_source says which)."""
+    """Per (factor, value, seed) of every finished run: its metrics and scores. With processed_dir, a run
+    validated on exactly the common photos takes its own validation numbers as theirs (common_val_source)."""
     common = set(data.common_validation_ids(processed_dir).tolist()) if processed_dir else None
     rows = []
-    for record in plan.to_dict("records"):
-        run_dir = Path(models_dir) / record["run"]
-        if not runs.has_records(run_dir):
-            continue
+    for record, run_dir in _finished(plan, models_dir):
         metrics = json.loads((run_dir / "metrics.json").read_text())
         if "common_val_loss" in metrics:
             metrics["common_val_source"] = "scored after training"
@@ -110,43 +99,28 @@ def study_results(plan: pd.DataFrame, models_dir: Path, processed_dir: Path | No
 
 
 def study_histories(plan: pd.DataFrame, models_dir: Path) -> pd.DataFrame:
-    """All runs' per-epoch histories in one long table, labelled by factor and value."""
-    frames = []
-    for record in plan.to_dict("records"):
-        if not runs.has_records(Path(models_dir) / record["run"]):
-            continue
-        history = pd.read_csv(Path(models_dir) / record["run"] / "history.csv")
-        frames.append(history.assign(factor=record["factor"], value=str(record["value"]), seed=record["seed"]))
-    return pd.concat(frames, ignore_index=True)
+    """All finished runs' per-epoch histories in one long table, labelled by factor, value and seed."""
+    return pd.concat([pd.read_csv(run_dir / "history.csv").assign(
+        factor=record["factor"], value=str(record["value"]), seed=record["seed"])
+        for record, run_dir in _finished(plan, models_dir)], ignore_index=True)
 
 
 def plan_for_profile(profile: str, seeds: int | None = None, data_fingerprint: str | None = None,
                      settings: dict | None = None) -> pd.DataFrame:
-    """The profile's study, bound to its prepared data (or to data_fingerprint); seeds and settings
-    {"section.key": value} override the profile's for this call."""
+    """The profile's study keyed to its prepared data (or data_fingerprint); seeds and settings
+    {"section.key": value} override the profile's."""
     settings_of = profiles.load(profile, settings)
     fingerprint = data_fingerprint or data.fingerprint(paths.profile_paths(profile).processed)
-    base = runs.keyed(settings_of.main, fingerprint)
     study = settings_of.study
-    return study_configs(base, batch_sizes=study["batch_sizes"], learning_rates=study["learning_rates"],
-                         splits=study["splits"], seeds=seeds or study["seeds"])
+    return study_configs(runs.keyed(settings_of.main, fingerprint), batch_sizes=study["batch_sizes"],
+                         learning_rates=study["learning_rates"], splits=study["splits"],
+                         seeds=seeds or study["seeds"])
 
 
-def interrupt_and_wait(processes: list) -> None:
-    """Pass an interrupt on to the training processes (each checkpoints its epoch and exits) and
-    wait; a second interrupt stops them at once."""
+def _interrupt(processes: list) -> None:
     for process in processes:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
-    try:
-        for process in processes:
-            process.wait()
-    except KeyboardInterrupt:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
-        for process in processes:
-            process.wait()
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -160,10 +134,9 @@ class Job:
 
 
 def launch(jobs: list[Job], at_once: int, quiet: bool = False, on_start=None, on_poll=None, on_end=None) -> list[Job]:
-    """Run each job's command in a session of its own, up to at_once at a time, as Stagger allows.
-
-    Hooks, given the job: on_start, on_poll (about every half second), on_end (with its exit status).
-    Returns the jobs that failed; an interrupt is passed on, then raised again naming the unfinished jobs."""
+    """Run each job's command in a session of its own, up to at_once at a time, as Stagger allows, calling
+    on_start(job), on_poll(job) (about every half second) and on_end(job, exit status). Returns the jobs that
+    failed; an interrupt is passed on, then raised again naming the unfinished jobs."""
     import subprocess  # only the launcher starts processes
 
     environment = dict(os.environ)
@@ -195,31 +168,37 @@ def launch(jobs: list[Job], at_once: int, quiet: bool = False, on_start=None, on
                     if on_end:
                         on_end(job, process.returncode)
     except KeyboardInterrupt:
-        # stopped (Ctrl-C or a time budget): each run finishes its epoch and checkpoints it
-        interrupt_and_wait([process for _, process in running])
+        # each run finishes its epoch and checkpoints it; a second interrupt stops them at once
+        processes = [process for _, process in running]
+        _interrupt(processes)
+        try:
+            for process in processes:
+                process.wait()
+        except KeyboardInterrupt:
+            _interrupt(processes)
+            for process in processes:
+                process.wait()
         raise KeyboardInterrupt(", ".join(job.name for job in [job for job, _ in running] + pending)) from None
     return failed
 
 
 def run_in_parallel(plan: pd.DataFrame, args) -> int:
-    """Train each distinct run of the plan in its own process, up to `args.jobs` at a time."""
+    """Train each distinct unfinished run of the plan in its own process, up to `args.jobs` at a time."""
     # by seed, and within a seed the base run (shared by every factor, so listed most often) first
     uses = plan["run"].map(plan["run"].value_counts())
     distinct = (plan.assign(uses=uses).sort_values(["seed", "uses"], ascending=[True, False], kind="stable")
                 .drop_duplicates("run"))
     models = paths.profile_paths(args.profile).models
-    distinct = distinct[[not runs.has_records(models / run) for run in distinct["run"]]]
     jobs = []
-    for factor, value, seed, run, config in zip(distinct["factor"], distinct["value"], distinct["seed"],
-                                                distinct["run"], distinct["config"]):
-        command = [sys.executable, "-m", "unetcolor", "study", "--profile", args.profile, "--only", f"{factor}={value}",
-                   "--seeds", str(args.seeds), "--seed", str(seed),
+    for row in missing_runs(distinct, models).itertuples():
+        command = [sys.executable, "-m", "unetcolor", "study", "--profile", args.profile, "--only",
+                   f"{row.factor}={row.value}", "--seeds", str(args.seeds), "--seed", str(row.seed),
                    "--workers", str(args.workers), "--checkpoint-minutes", str(args.checkpoint_minutes)]
         command += [f"--set={item}" for item in args.set]
         command += ["--checkpoint-every", str(args.checkpoint_every)] if args.checkpoint_every else []
-        name = f"{factor}={value} seed {seed}"
+        name = f"{row.factor}={row.value} seed {row.seed}"
         # the epoch lines of parallel runs interleave in one log: each says whose it is
-        jobs.append(Job(name, command, models / run, compile_signature(config), {LOG_TAG_ENV: f"[{name}] "}))
+        jobs.append(Job(name, command, models / row.run, compile_signature(row.config), {LOG_TAG_ENV: f"[{name}] "}))
     started = time.monotonic()
 
     def ended(job, status):
@@ -234,15 +213,14 @@ def run_in_parallel(plan: pd.DataFrame, args) -> int:
     if failed:
         print(f"[study] failed: {[job.name for job in failed]}", file=sys.stderr)
         return 1
-    print(study_results(plan, paths.profile_paths(args.profile).models).drop(columns=["run"]).to_string())
+    print(study_results(plan, models).drop(columns=["run"]).to_string())
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m unetcolor study",
-        description="Train the profile's hyperparameter study headless (no Jupyter); finished runs are skipped.",
-    )
+        description="Train the profile's hyperparameter study headless (no Jupyter); finished runs are skipped.")
     parser.add_argument("--profile", default="paper")
     parser.add_argument("--only", nargs="*", default=None,
                         help="factor levels to run, as factor=value (e.g. batch_size=64); default: all")
@@ -258,8 +236,7 @@ def main(argv: list[str] | None = None) -> int:
                              "--set main.last_batch=fill; the runs then have other configs than the profile's")
     args = parser.parse_args(argv)
     try:
-        settings = parse_assignments(args.set)
-        plan = plan_for_profile(args.profile, args.seeds, settings=settings)
+        plan = plan_for_profile(args.profile, args.seeds, settings=parse_assignments(args.set))
     except ValueError as error:
         parser.error(str(error))
     os.environ.setdefault(PROGRESS_ENV, "epoch")
@@ -277,8 +254,14 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--only {args.only} matches no factor level of the plan")
     folders = paths.profile_paths(args.profile).make()
     try:
-        run_study(plan, folders.processed, folders.models, workers=args.workers,
-                  checkpoint_every=args.checkpoint_every, checkpoint_seconds=60 * args.checkpoint_minutes)
+        # each distinct config once; finished runs are skipped
+        for run, config in dict(zip(plan["run"], plan["config"])).items():
+            finished = runs.has_records(folders.models / run)
+            print(f"[study] {run}: {'finished' if finished else 'training'}", flush=True)
+            if not finished:
+                train(config, folders.processed, folders.models / run, workers=args.workers,
+                      checkpoint_every=args.checkpoint_every,
+                      checkpoint_seconds=60 * args.checkpoint_minutes or CHECKPOINT_SECONDS)
     except KeyboardInterrupt as stop:
         print(f"{os.environ.get(LOG_TAG_ENV, '')}[study] interrupted{': ' + str(stop) if str(stop) else ''}",
               file=sys.stderr, flush=True)

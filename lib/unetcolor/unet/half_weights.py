@@ -18,17 +18,15 @@ RECORD_FILE = "weights.json"
 
 def save(model: keras.Model, path: Path) -> str:
     """Write model's weights as float16 to path (atomically); returns the file's sha256."""
-    path = Path(path)
     arrays = {f"w{i:03d}": np.asarray(w, dtype=np.float16) for i, w in enumerate(model.get_weights())}
-    write_atomic(path, lambda temporary: np.savez_compressed(temporary, **arrays))
-    return sha256(path)
+    write_atomic(Path(path), lambda temporary: np.savez_compressed(temporary, **arrays))
+    return sha256(Path(path))
 
 
 def load_into(model: keras.Model, path: Path, expected_sha256: str) -> keras.Model:
     """Set model's weights (float32) from a float16 file after checking its sha256; ValueError names the
     file when the hash, the count or a shape differs."""
-    path = Path(path)
-    actual = sha256(path)
+    actual = sha256(Path(path))
     if actual != expected_sha256:
         raise ValueError(f"{path}: sha256 {actual} differs from the recorded {expected_sha256}; "
                          "the file is damaged or not this run's (restore it with `git checkout`)")

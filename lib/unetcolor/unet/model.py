@@ -33,41 +33,36 @@ def _up(x, skip, filters: int, config: ModelConfig, index: int):
 
 def build_unet(config: ModelConfig) -> keras.Model:
     """Gray (N, S, S, 1) in [0, 1] -> colour (N, S, S, C) in [-1, 1]: C = 3 (RGB) or 2 (a*, b* / 128)."""
-    size = config.image_size
-    gray = keras.Input(shape=(size, size, 1), name="gray")
-
+    gray = keras.Input(shape=(config.image_size, config.image_size, 1), name="gray")
     skips = []
     x = gray
     for index, filters in enumerate(config.filters, start=1):
         x = _down(x, filters, config, index)
         skips.append(x)
-
-    # Each up step restores the width of the encoder stage it is joined with;
-    # the last one joins the input (or nothing, if final_skip is off).
+    # each up step restores the width of the encoder stage it is joined with; the last joins the input
     decoder_filters = list(reversed(config.filters[:-1])) + [config.filters[0]]
     decoder_skips = list(reversed(skips[:-1])) + [gray if config.final_skip else None]
     for index, (filters, skip) in enumerate(zip(decoder_filters, decoder_skips), start=1):
         x = _up(x, skip, filters, config, index)
-
     channels = 3 if config.output == "rgb" else 2
     # float32 output even under mixed precision, so the loss is computed in float32
     color = layers.Conv2D(channels, 3, padding="same", activation="tanh", dtype="float32", name="color")(x)
     return keras.Model(gray, color, name=f"unet_{config.output}")
 
 
-# the settings of a layer that shape what it computes; what Keras adds to a layer's config from
-# one version to the next (dtype policies, initializers, constraints) stays out of the fingerprint
+# the layer settings that shape what it computes; what Keras adds from one version to the next (dtype
+# policies, initializers, constraints) stays out of the fingerprint
 _ARCHITECTURE_KEYS = ("filters", "kernel_size", "strides", "padding", "dilation_rate", "activation", "use_bias",
                       "negative_slope", "size", "interpolation", "axis", "momentum", "epsilon", "center", "scale",
                       "units", "rate")
 
 
-def architecture(config: ModelConfig) -> list[dict]:
-    """What the network of ``config`` computes, layer by layer: kind, settings, output and weight shapes,
-    inputs."""
-    model = build_unet(config)
+@functools.lru_cache(maxsize=None)
+def architecture_fingerprint(config: ModelConfig) -> str:
+    """12 hex digits of sha256 over what config's network computes, layer by layer (kind, settings, output and
+    weight shapes, inputs): part of a run's cache key."""
     described = []
-    for layer in model.layers:
+    for layer in build_unet(config).layers:
         settings = layer.get_config()
         inbound = [getattr(tensor, "_keras_history", None) for tensor in keras.tree.flatten(layer.input)]
         described.append({
@@ -78,14 +73,7 @@ def architecture(config: ModelConfig) -> list[dict]:
             "reads": [history.operation.name for history in inbound if history is not None
                       and history.operation is not layer],
         })
-    return described
-
-
-@functools.lru_cache(maxsize=None)
-def architecture_fingerprint(config: ModelConfig) -> str:
-    """12 hex digits of sha256 over ``architecture(config)``, part of a run's cache key."""
-    text = json.dumps(architecture(config), sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
+    return hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
 def conv_flops(model: keras.Model) -> int:
@@ -103,6 +91,6 @@ def layer_table(model: keras.Model):
     """A pandas DataFrame: layer name, type, output shape and parameter count."""
     import pandas as pd
 
-    rows = [{"layer": layer.name, "type": type(layer).__name__, "output_shape": str(tuple(layer.output.shape)),
-             "parameters": layer.count_params()} for layer in model.layers]
-    return pd.DataFrame(rows)
+    return pd.DataFrame([{"layer": layer.name, "type": type(layer).__name__,
+                          "output_shape": str(tuple(layer.output.shape)), "parameters": layer.count_params()}
+                         for layer in model.layers])

@@ -1,20 +1,6 @@
-"""float32 or bfloat16: chosen by measuring the model being trained, not by guessing.
-
-A run's `precision` setting is "auto", "float32" or "bfloat16" (Keras' mixed_bfloat16
-policy: bfloat16 compute, float32 weights and loss). "auto" resolves to
-
-    float32   on a CPU without bfloat16 instructions (flags amx_bf16 / avx512_bf16),
-              where bfloat16 is only emulated;
-    bfloat16  elsewhere (a GPU, a CPU with those flags) when a measurement of the run's
-              own U-Net (unetcolor.unet.speed.model_speed: both precisions, repeats
-              interleaved, cached per machine and model) finds bfloat16 faster in every
-              repeat: its slowest repeat beats float32's fastest. Otherwise float32, since
-              a speed-up inside the machine's noise does not pay for the rounding.
-
-Precision is an execution detail like the device: it changes results only by rounding,
-so it is recorded in each run's environment.json (with the measurement), not in the run's
-cache key.
-"""
+"""float32 or bfloat16 (Keras' mixed_bfloat16 policy): a run's `precision` setting, "auto" resolved by
+measuring the run's own U-Net (unetcolor.unet.speed). Precision changes results only by rounding, so it is
+recorded in each run's environment.json, not in the run's cache key."""
 
 from __future__ import annotations
 
@@ -43,7 +29,8 @@ def policy(precision: str) -> str:
 
 
 def resolve(setting: str, config: TrainConfig) -> Decision:
-    """The precision config's run uses on this machine, and why."""
+    """The precision config's run uses on this machine, and why: for "auto", float32 on a CPU without
+    bfloat16 instructions, else bfloat16 only where its slowest measured repeat beats float32's fastest."""
     if setting not in SETTINGS:
         raise ValueError(f"precision must be one of {SETTINGS}, got {setting!r}")
     if setting != "auto":
@@ -65,12 +52,10 @@ def resolve(setting: str, config: TrainConfig) -> Decision:
 
 @contextlib.contextmanager
 def computing(decision: Decision | str) -> Iterator[None]:
-    """Keras' global dtype policy for decision (a Decision, or "float32" / "bfloat16") inside the
-    block, and the policy that was active before it after the block, however it is left
-    (exceptions and interrupts included). Layers keep the policy they were built under."""
-    wanted = policy(decision.precision if isinstance(decision, Decision) else decision)
+    """Keras' global dtype policy for decision (a Decision, or "float32" / "bfloat16") inside the block,
+    the one before it after the block, however it is left."""
     previous = keras.mixed_precision.global_policy().name
-    keras.mixed_precision.set_global_policy(wanted)
+    keras.mixed_precision.set_global_policy(policy(decision.precision if isinstance(decision, Decision) else decision))
     try:
         yield
     finally:

@@ -1,4 +1,4 @@
-"""A training run's folder, models/<profile>/<run>/, and its state.
+"""A training run's folder, models/<profile>/<run>/, named after the run's cache key (``keyed``):
 
     config.json, environment.json, history.csv    the settings, the machine, one row per epoch
     progress.json                                 epochs done so far (removed at the end)
@@ -6,9 +6,8 @@
     model.keras, weights-float16.npz, weights.json    the final model, and its weights in float16
     metrics.json                                  final and best numbers: written last
 
-A run is finished (metrics.json and history.csv; loadable with its weights), partial (a checkpoint
-and state.json: it resumes) or missing. models/<profile>/main.json names the profile's main run.
-The folder name ends in the run's cache key (``keyed``)."""
+A run is finished (metrics.json and history.csv), partial (a checkpoint and state.json: it resumes) or
+missing. models/<profile>/main.json names the profile's main run."""
 
 from __future__ import annotations
 
@@ -36,16 +35,12 @@ def keyed(config: TrainConfig, data_fingerprint: str) -> TrainConfig:
 
 
 def adopt_architecture(models_dir: Path) -> list[tuple[str, str]]:
-    """Give each run folder in models_dir with no architecture fingerprint the fingerprint of the
-    network this checkout builds from its settings, and that key's folder name; main.json follows.
-
-    Returns (old, new) names; new is "" where the new name is taken and the folder stays."""
+    """Give each run folder without an architecture fingerprint this checkout's, and that key's folder name
+    (main.json follows). Returns (old, new) names; new is "" where the new name is taken and the folder stays."""
     models_dir = Path(models_dir)
     moved = []
-    for run_dir in sorted(path for path in models_dir.iterdir() if (path / "config.json").is_file()):
+    for run_dir in without_architecture(models_dir):
         old = config(run_dir)
-        if old.architecture:
-            continue
         new = dataclasses.replace(old, architecture=architecture_fingerprint(old.model))
         target = models_dir / new.run_name()
         if target.exists():
@@ -88,8 +83,7 @@ def is_loadable(run_dir: Path) -> bool:
 
 
 def state(run_dir: Path, needs_weights: bool = False) -> tuple[str, int]:
-    """("finished" | "partial" | "missing", epochs done) of a run folder; needs_weights: finished only
-    with its weights."""
+    """("finished" | "partial" | "missing", epochs done); needs_weights: finished only with its weights."""
     run_dir = Path(run_dir)
     if has_records(run_dir) and (has_weights(run_dir) or not needs_weights):
         return "finished", int(json.loads((run_dir / "metrics.json").read_text())["epochs"])
@@ -100,37 +94,33 @@ def state(run_dir: Path, needs_weights: bool = False) -> tuple[str, int]:
 
 def epochs_done(run_dir: Path) -> int:
     """Epochs finished so far: all once finished, else progress.json's count, else 0."""
-    run_dir = Path(run_dir)
     if has_records(run_dir):
-        return int(json.loads((run_dir / "metrics.json").read_text())["epochs"])
+        return state(run_dir)[1]
     try:
-        return int(json.loads((run_dir / PROGRESS_FILE).read_text())["epochs_done"])
+        return int(json.loads((Path(run_dir) / PROGRESS_FILE).read_text())["epochs_done"])
     except (OSError, ValueError, KeyError):
         return 0
 
 
 def model(run_dir: Path) -> keras.Model:
     """A finished run's float32 model, uncompiled: model.keras if here, else rebuilt with its float16 weights."""
-    run_dir = Path(run_dir)
-    model_path = run_dir / MODEL_FILE
+    model_path = Path(run_dir) / MODEL_FILE
     if model_path.is_file():
         return keras.saving.load_model(model_path, safe_mode=True, compile=False)
-    if (run_dir / half_weights.RECORD_FILE).is_file():
+    if (Path(run_dir) / half_weights.RECORD_FILE).is_file():
         record = half_weights.read_record(run_dir)
         with precision.computing("float32"):
-            return half_weights.load_into(build_unet(config(run_dir).model), run_dir / record["file"], record["sha256"])
-    raise FileNotFoundError(
-        f"{model_path}: no finished run here (neither {MODEL_FILE} nor {half_weights.WEIGHTS_FILE}); "
-        "`make reproduce TRAIN=1` trains it (or `make train` for the main run)"
-    )
+            return half_weights.load_into(build_unet(config(run_dir).model), Path(run_dir) / record["file"],
+                                          record["sha256"])
+    raise FileNotFoundError(f"{model_path}: no finished run here (neither {MODEL_FILE} nor "
+                            f"{half_weights.WEIGHTS_FILE}); `make reproduce TRAIN=1` trains it "
+                            "(or `make train` for the main run)")
 
 
 def model_file_bytes(run_dir: Path) -> int:
     """Size of a finished run's model.keras: the file's, else the size recorded at float16 export."""
     model_path = Path(run_dir) / MODEL_FILE
-    if model_path.is_file():
-        return model_path.stat().st_size
-    return int(half_weights.read_record(run_dir)["from_bytes"])
+    return model_path.stat().st_size if model_path.is_file() else int(half_weights.read_record(run_dir)["from_bytes"])
 
 
 def mark_main(profile: str, run_dir: Path) -> None:

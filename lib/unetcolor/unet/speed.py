@@ -1,6 +1,6 @@
-"""How fast this machine trains and runs one model, measured here: ``measure_each`` (interleaved repeats)
-and ``model_speed`` (a TrainConfig's U-Net per precision, on at most PROBE_BATCH photos on a CPU), cached
-per machine and model in $UNETCOLOR_CACHE or ~/.cache/unetcolor/speed.json."""
+"""How fast this machine trains and runs one model: ``measure_each`` (interleaved repeats) and
+``model_speed`` (a TrainConfig's U-Net per precision), cached per machine and model in
+$UNETCOLOR_CACHE or ~/.cache/unetcolor/speed.json."""
 
 from __future__ import annotations
 
@@ -33,11 +33,9 @@ POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
 
 def measure_each(runs: dict[str, Callable[[float | None], int]], seconds: float, repeats: int = 3,
                  warmup: int = 1, clock: Callable[[], float] = time.perf_counter) -> dict[str, dict]:
-    """The median rate (items/s) of ``repeats`` interleaved repeats of each run.
-
-    run(remaining) does some work and returns how many items it did; ``remaining`` is the measured time the
-    repeat still needs (None for a warm-up call). ``warmup`` untimed calls come first. Returns per run
-    {"median", "rates", "seconds", "items", "repeats", "spread", "warmup_seconds"}."""
+    """Per run {"median", "rates", "seconds", "items", "repeats", "spread", "warmup_seconds"} of ``repeats``
+    interleaved repeats after ``warmup`` untimed calls; run(remaining) does some work and returns how many
+    items it did, remaining being the measured time the repeat still needs (None for a warm-up call)."""
     if repeats < 1 or seconds < 0:
         raise ValueError(f"repeats must be >= 1 and seconds >= 0, got {repeats} and {seconds}")
     warmups = {}
@@ -110,14 +108,10 @@ def machine_key() -> str:
 
 
 def model_key(config: TrainConfig, batch: int) -> str:
-    model = json.dumps({"model": dataclasses.asdict(config.model), "loss": _loss(config), "batch": batch},
-                       sort_keys=True, default=list)
+    # a colorizer recipe's U-Net (no loss setting) is measured under MSE: the same work but for the loss
+    model = json.dumps({"model": dataclasses.asdict(config.model), "loss": getattr(config, "loss", "mse"),
+                        "batch": batch}, sort_keys=True, default=list)
     return hashlib.sha256(model.encode()).hexdigest()[:12]
-
-
-def _loss(config) -> str:
-    """A colorizer recipe's U-Net is measured under MSE: the same shapes and work but for the loss."""
-    return getattr(config, "loss", "mse")
 
 
 def _cache_path() -> Path:
@@ -132,23 +126,16 @@ def _read_cache() -> dict:
     return cached if cached.get("version") == CACHE_VERSION else {}
 
 
-def _write_cache(cached: dict) -> None:
-    write_json(_cache_path(), {**cached, "version": CACHE_VERSION}, indent=1, sort_keys=True)
+def with_policy(model: keras.Model, policy: str, keep=lambda layer: False) -> keras.Model:
+    """A clone of model (fresh weights) whose layers compute under dtype policy ``policy``, but those ``keep``
+    says stay as they are; the global policy is left alone."""
+    def clone(layer):
+        settings = layer.get_config()
+        if not keep(layer):
+            settings["dtype"] = policy
+        return type(layer).from_config(settings)
 
-
-def _runs(config: TrainConfig, batch: int, precisions) -> dict:
-    """Training and inference runs of config's U-Net per precision, on random photo-shaped data."""
-    rng = np.random.default_rng(0)
-    size, channels = config.model.image_size, 3 if config.model.output == "rgb" else 2
-    x = rng.random((batch, size, size, 1), dtype=np.float32)
-    y = np.tanh(rng.standard_normal((batch, size, size, channels))).astype(np.float32)
-    runs = {}
-    for name in precisions:
-        model = built_in(config, name)
-        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=_loss(config))
-        runs[f"train {name}"] = lambda remaining, model=model: model.train_on_batch(x, y) is None or batch
-        runs[f"predict {name}"] = lambda remaining, model=model: model.predict_on_batch(x) is None or batch
-    return runs
+    return keras.models.clone_model(model, clone_function=clone)
 
 
 def built_in(config: TrainConfig, name: str) -> keras.Model:
@@ -157,34 +144,37 @@ def built_in(config: TrainConfig, name: str) -> keras.Model:
     if POLICIES[name] == "float32":
         return model
     outputs = {history.operation.name for history in (t._keras_history for t in model.outputs)}
-
-    def clone(layer):
-        settings = layer.get_config()
-        if layer.name not in outputs:
-            settings["dtype"] = POLICIES[name]
-        return type(layer).from_config(settings)
-
-    return keras.models.clone_model(model, clone_function=clone)
+    return with_policy(model, POLICIES[name], lambda layer: layer.name in outputs)
 
 
 def model_speed(config: TrainConfig, precisions=("float32", "bfloat16"), seconds: float = PROBE_SECONDS,
                 repeats: int = PROBE_REPEATS) -> dict:
     """Images/s of config's U-Net here per precision ({"float32": {"train", "predict", "batch", "device",
-    "measured_with"}, ..., "batch", "cached"}); precisions not yet cached are measured, interleaved."""
+    "measured_with", "measured_seconds"}, ..., "batch", "cached"}); uncached precisions are measured, interleaved."""
     batch = probe_batch(config)
     machine, model = machine_key(), model_key(config, batch)
     known = _read_cache().get(machine, {}).get(model, {})
     wanted = [name for name in precisions if name not in known]
     if wanted:
+        rng = np.random.default_rng(0)  # random photo-shaped data
+        size, channels = config.model.image_size, 3 if config.model.output == "rgb" else 2
+        x = rng.random((batch, size, size, 1), dtype=np.float32)
+        y = np.tanh(rng.standard_normal((batch, size, size, channels))).astype(np.float32)
+        runs = {}
+        for name in wanted:
+            unet = built_in(config, name)
+            unet.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=getattr(config, "loss", "mse"))
+            runs[f"train {name}"] = lambda remaining, unet=unet: unet.train_on_batch(x, y) is None or batch
+            runs[f"predict {name}"] = lambda remaining, unet=unet: unet.predict_on_batch(x) is None or batch
         started = time.perf_counter()
-        measured = measure_each(_runs(config, batch, wanted), seconds, repeats)
+        measured = measure_each(runs, seconds, repeats)
         taken = round(time.perf_counter() - started, 1)
         new = {name: {"train": measured[f"train {name}"], "predict": measured[f"predict {name}"], "batch": batch,
                       "device": device_description(), "measured_with": sorted(wanted), "measured_seconds": taken}
                for name in wanted}
         cached = _read_cache()  # another process may have written meanwhile
         cached.setdefault(machine, {}).setdefault(model, {}).update(new)
-        _write_cache(cached)
+        write_json(_cache_path(), {**cached, "version": CACHE_VERSION}, indent=1, sort_keys=True)
         known = {**known, **new}
     return {**{name: known[name] for name in precisions}, "batch": batch, "cached": not wanted}
 
