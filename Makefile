@@ -80,23 +80,21 @@ lint: $(INSTALLED) ## ruff on the package and the tests (rules: pyproject.toml)
 test-unit: $(INSTALLED)
 	$(PY) -m pytest -q -n $(or $(TEST_WORKERS),auto) --dist loadfile tests
 
-# nbval re-executes the committed smoke notebooks (known-good outputs) and compares the cells marked
-# `# NBVAL_CHECK_OUTPUT`, after masking what may differ between machines (tests/nbval_sanitize.cfg).
-# `make test` trains the smoke runs headless first (`make runs`, no notebook written), then runs nbval before
-# `make smoke`, so it compares with the committed copies, not with fresh ones.
+# nbval re-executes the committed smoke notebooks (known-good outputs), a notebook per core, and compares the cells
+# marked `# NBVAL_CHECK_OUTPUT`, after masking what may differ between machines (tests/nbval_sanitize.cfg).
+# `make test` trains the smoke runs headless first (`make runs`, no notebook written), so it compares with the
+# committed copies, not with fresh ones.
 test-notebooks: $(INSTALLED)
-	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
-		reports/smoke/notebooks/0*.ipynb
+	$(PY) -m pytest -q -p no:cacheprovider -n $(or $(TEST_WORKERS),auto) --dist loadfile --nbval-lax --nbval-current-env \
+		--nbval-sanitize-with tests/nbval_sanitize.cfg reports/smoke/notebooks/0*.ipynb
 
-# On a fresh clone `make smoke` re-executes every notebook through papermill (the smoke profile's stamps are not
-# committed); on a checkout that ran it before, only what changed since.
-test: ## lint, unit tests; nbval against the committed smoke notebooks; the smoke profile through papermill, twice
+# The whole pipeline through papermill, twice (every notebook executed, then none), is tests/test_reproduce.py, on
+# photos of a throwaway project; `make smoke test-rerun` does the same on this checkout's smoke profile.
+test: ## lint, unit tests (the smoke pipeline through papermill, twice, included); nbval against the committed smoke notebooks
 	$(MAKE) lint
 	$(MAKE) test-unit
 	$(MAKE) runs PROFILE=smoke DATA_DIR=
 	$(MAKE) test-notebooks
-	$(MAKE) smoke
-	$(MAKE) test-rerun
 
 # right after `make smoke`, a second run must find every notebook current and re-execute none
 test-rerun: $(INSTALLED)
