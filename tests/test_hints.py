@@ -205,3 +205,18 @@ def test_the_hints_recipe_trains_from_a_base_and_is_measured_beside_it(tiny_proc
     # its 0-hint score is the held-out PSNR every recipe records: the network fed empty hint planes
     [zero] = [row for row in record["validation_metrics"] if row["metric"] == "psnr" and row["method"] == "model"]
     assert zero["mean"] == pytest.approx(curve[(0, "hints")]["psnr"], abs=1e-6)
+
+
+def test_the_shipped_hints_colorizer_was_made_by_its_recipe_from_a_clean_checkout():
+    from unetcolor import shipped
+    from unetcolor.colorizers import registry
+    from unetcolor.evaluation import predict
+
+    model_path = shipped.WEIGHTS_DIR / f"{shipped.HINTS.name}.keras"
+    record = json.loads(model_path.with_suffix(".json").read_text())
+    assert record["config"] == json.loads(json.dumps(registry.recipe(shipped.HINTS.name).to_dict()))  # make hints-model
+    assert not record["git_commit"].endswith("+dirty")
+    assert hints.takes_hints(predict.load_model(model_path))  # safe mode
+    assert record["spread"] == hints.recorded_spread(model_path)
+    assert {(row["hints"], row["method"]) for row in record["hint_curve"]} == {
+        (count, method) for count in hints.COUNTS for method in ("hints", "gray copy", "automatic")}
