@@ -20,7 +20,7 @@ RUN      := $(PY) -m unetcolor notebooks --profile $(PROFILE) $(if $(DATA_DIR),-
 REPRODUCE := $(PY) -m unetcolor reproduce --profile $(PROFILE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") $(if $(TRAIN),--train) $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force) $(NB_ARGS)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: ALWAYS help setup reproduce plan runs results smoke data train gpu-setup test lint test-unit test-notebooks test-rerun bench lab screenshot candidate choose-models clean clean-runs
+.PHONY: ALWAYS help setup reproduce plan runs results smoke data train gpu-setup test lint test-unit test-notebooks test-rerun bench lab screenshot candidates choose-models clean clean-runs
 
 help: ## list the targets and variables
 	@echo "usage: make TARGET [PROFILE=paper|smoke] [DATA_DIR=folder-of-photos] [TRAIN=1] [JOBS=n] [NB_ARGS='--set name=value'] [FORCE=1]"
@@ -125,9 +125,9 @@ SHIP := --out-dir lib/unetcolor/weights --overwrite $(if $(DATA_DIR),--data-dir 
 %-model: $(INSTALLED) ## retrain a shipped colorizer into lib/unetcolor/weights/ (names: lib/unetcolor/shipped.py)
 	$(PY) -m unetcolor colorizers train --recipe $* $(SHIP)
 
-candidate: $(INSTALLED) ## train a candidate colorizer RECIPE=name into models/paper/colorizers/ (list: profiles/paper.yaml, colorizers)
-	$(if $(RECIPE),,$(error RECIPE=name is required: a candidate of profiles/paper.yaml's colorizers section))
-	$(PY) -m unetcolor colorizers train --recipe $(RECIPE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
+# the one launcher of parallel runs (unetcolor.training.study.launch) trains them, JOBS at once
+candidates: $(INSTALLED) ## train the candidate colorizers without a record in models/paper/colorizers/ (RECIPES="a b": those, retrained; JOBS=n at once)
+	$(PY) -m unetcolor colorizers candidates --jobs $(or $(JOBS),1) $(if $(RECIPES),--only $(RECIPES)) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
 
 choose-models: $(INSTALLED) ## apply the registry's rule to the candidates' records in models/paper/colorizers/ (tuning subset only)
 	$(PY) -m unetcolor colorizers choose

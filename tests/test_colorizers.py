@@ -4,20 +4,25 @@ end to end at toy scale without touching anything outside tmp_path."""
 
 import dataclasses
 import json
+import subprocess
+import sys
 
 import keras
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
-from unetcolor import color, colorizers
+from unetcolor import color, colorizers, profiles
 from unetcolor import shipped as shipped_models
 from unetcolor.colorizers import __main__ as colorizers_cli
 from unetcolor.colorizers import build, compare, decoding, registry, regression, training
+from unetcolor.config import recipe_config_from_dict
 from unetcolor.evaluation import predict
 from unetcolor.photos import samples
 
 import tiny
+from conftest import throwaway_project
 
 SHIPPED = colorizers.SHIPPED_DIR / "default.keras"
 PROVENANCE = colorizers.SHIPPED_DIR / "default.json"
@@ -465,3 +470,39 @@ def test_every_head_resumes_from_its_checkpoint_to_the_weights_of_an_uninterrupt
     np.testing.assert_allclose(history["val_loss"], whole_history["val_loss"], rtol=1e-6)
     for a, b in zip(whole.get_weights(), resumed.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_candidates_train_in_parallel_through_the_launcher_and_a_second_call_skips_them(tmp_path):
+    """`colorizers candidates --jobs 2` in a throwaway project whose profile has two tiny candidates: each
+    trains in a process of its own, its log lines tagged with its name, into the profile's colorizers folder,
+    with the record of its own recipe; the same call again trains nothing."""
+    project, photos, environment = throwaway_project(tmp_path, "photos", ".png", seed=11, count=20)
+    settings, _ = profiles.raw_settings("smoke", project)
+    section = settings["colorizers"]
+    section["defaults"].update(model={**section["defaults"]["model"], "image_size": 16, "filters": [4, 8]},
+                               epochs=2, finetune_epochs=0, batch_size=4, chroma_gains=[1.0], tuning_share=0.2,
+                               precision="float32")
+    section["recipes"].update(default={}, vivid={"head": "bins"})
+    section["candidates"] = {"small_regression": {"finetune_epochs": 1},
+                             "small_bins": {"head": "bins", "temperatures": [1.0]}}
+    (project / "profiles" / "tiny.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
+    recipes = profiles.load("tiny", root=project).colorizers
+
+    def candidates():
+        return subprocess.run([sys.executable, "-m", "unetcolor", "colorizers", "candidates", "--profile", "tiny",
+                               "--jobs", "2", "--data-dir", str(photos)], env=environment, cwd=project,
+                              capture_output=True, text=True, timeout=600)
+
+    first = candidates()
+    assert first.returncode == 0, first.stdout + first.stderr
+    folder = project / "models" / "tiny" / "colorizers"
+    for name in ("small_regression", "small_bins"):
+        record = json.loads((folder / f"{name}.json").read_text())
+        assert recipe_config_from_dict(record["config"]) == recipes[name]
+        assert (folder / f"{name}.keras").is_file() and not (folder / f"{name}.run").exists()
+        assert f"[candidates] {name}: training" in first.stdout
+        assert f"[candidates] {name}: finished" in first.stdout
+        assert f"[{name}] epoch 1:" in first.stdout  # its own process's lines, tagged
+    again = candidates()
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "training" not in again.stdout and again.stdout.count("finished (") == 2

@@ -4,7 +4,7 @@ them (nothing under TensorFlow)."""
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import keras
 
@@ -24,42 +24,33 @@ def _on_event(event: str, **kwargs) -> None:
 
 def watching() -> bool:
     """Start counting (once per process); False where the backend is not JAX."""
-    if keras.backend.backend() != "jax":
-        return False
-    if not _counts["installed"]:
+    if keras.backend.backend() == "jax" and not _counts["installed"]:
         import jax.monitoring
 
         jax.monitoring.register_event_duration_secs_listener(_on_duration)
         jax.monitoring.register_event_listener(_on_event)
         _counts["installed"] = True
-    return True
+    return keras.backend.backend() == "jax"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Compilations:
-    """The compilations between a mark and now."""
+    """The compilations between a mark and now: how many, their seconds, the cache hits among them, and
+    each as (function name, seconds)."""
 
-    events: list[tuple[str, float]] = field(default_factory=list)
-    cache_hits: int = 0
-
-    @property
-    def count(self) -> int:
-        return len(self.events)
-
-    @property
-    def seconds(self) -> float:
-        return sum(seconds for _, seconds in self.events)
+    count: int
+    seconds: float
+    cache_hits: int
+    events: list[tuple[str, float]]
 
     def describe(self, top: int = 3) -> str:
         """'8 compilations, 21.4 s: train_step 15.2 s, test_step 5.9 s (2), ...': the `top` functions by time,
         and the cache hits if any."""
-        seconds, times = Counter(), Counter()
+        seconds, times = Counter(), Counter(name for name, _ in self.events)
         for name, took in self.events:
             seconds[name] += took
-            times[name] += 1
         named = ", ".join(f"{name.removeprefix('jit(').removesuffix(')')} {took:.1f} s"
-                          + (f" ({times[name]})" if times[name] > 1 else "")
-                          for name, took in seconds.most_common(top))
+                          + (f" ({times[name]})" if times[name] > 1 else "") for name, took in seconds.most_common(top))
         hits = f", {self.cache_hits} from the cache" if self.cache_hits else ""
         return f"{self.count} compilations, {self.seconds:.1f} s{hits}: {named}"
 
@@ -70,4 +61,5 @@ def mark() -> tuple[int, int]:
 
 
 def since(start: tuple[int, int]) -> Compilations:
-    return Compilations(list(_compiled[start[0]:]), _counts["hits"] - start[1])
+    events = _compiled[start[0]:]
+    return Compilations(len(events), sum(seconds for _, seconds in events), _counts["hits"] - start[1], events)

@@ -19,8 +19,25 @@ HEAD_KINDS = ("regression", "bins", "gan", "hints")  # a recipe's heads (unetcol
 HINTS_KEYS = ("most", "none_share", "patch", "spaces", "tones")
 
 
+class _Config:
+    """What the configs share: checks of fixed choices, and to_dict."""
+
+    def _settle(self, choices: dict, **tuples) -> None:
+        """Build `model` from a mapping, make each of `tuples` a tuple of its type, and check `choices`."""
+        if isinstance(getattr(self, "model", None), dict):
+            object.__setattr__(self, "model", from_dict(ModelConfig, self.model, "model config"))
+        for name, kind in tuples.items():
+            object.__setattr__(self, name, tuple(kind(item) for item in getattr(self, name)))
+        for name, options in choices.items():
+            if getattr(self, name) not in options:
+                raise ValueError(f"{name} must be one of {', '.join(options)}, got {getattr(self, name)!r}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(_Config):
     """The U-Net's shape: the choices the paper leaves open (Section 3.1)."""
 
     image_size: int
@@ -31,20 +48,16 @@ class ModelConfig:
     output: str  # "rgb" (tanh, 3 channels) or "ab" (a*, b* from L*, 2 channels)
 
     def __post_init__(self):
-        object.__setattr__(self, "filters", tuple(int(f) for f in self.filters))
+        self._settle({"normalization": ("none", "batch"), "output": ("rgb", "ab")}, filters=int)
         if len(self.filters) < 1:
             raise ValueError("filters must name at least one encoder width")
         if self.image_size % (2 ** len(self.filters)):
             raise ValueError(f"image_size {self.image_size} must be divisible by 2**{len(self.filters)} "
                              f"for {len(self.filters)} stride-2 stages")
-        if self.normalization not in ("none", "batch"):
-            raise ValueError(f"normalization must be 'none' or 'batch', got {self.normalization!r}")
-        if self.output not in ("rgb", "ab"):
-            raise ValueError(f"output must be 'rgb' or 'ab', got {self.output!r}")
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(_Config):
     """Everything that determines a training run's result, and so its cache key."""
 
     model: ModelConfig
@@ -60,19 +73,9 @@ class TrainConfig:
     architecture: str = ""  # the built network's fingerprint (unet.model.architecture_fingerprint); "" = not bound
 
     def __post_init__(self):
-        if isinstance(self.model, dict):
-            object.__setattr__(self, "model", model_config_from_dict(self.model))
+        self._settle({"loss": ("mse", "mae", "huber"), "last_batch": ("fill", "partial"), "precision": PRECISIONS})
         if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0:
             raise ValueError("epochs and batch_size must be >= 1 and learning_rate > 0")
-        if self.loss not in ("mse", "mae", "huber"):
-            raise ValueError(f"loss must be 'mse', 'mae' or 'huber', got {self.loss!r}")
-        if self.last_batch not in ("fill", "partial"):
-            raise ValueError(f"last_batch must be 'fill' or 'partial', got {self.last_batch!r}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
     def key(self) -> str:
         """A short stable hash of what determines the result (all but precision): the cache key."""
@@ -86,7 +89,7 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
-class RecipeConfig:
+class RecipeConfig(_Config):
     """Every knob of a colorizer recipe (unetcolor.colorizers). ``name`` (it names the files) and
     ``precision`` (an execution detail) take no part in comparing two recipes."""
 
@@ -119,15 +122,8 @@ class RecipeConfig:
     precision: str = field(compare=False)  # one of PRECISIONS, for training only
 
     def __post_init__(self):
-        if isinstance(self.model, dict):
-            object.__setattr__(self, "model", model_config_from_dict(self.model))
-        object.__setattr__(self, "chroma_gains", tuple(float(g) for g in self.chroma_gains))
-        object.__setattr__(self, "temperatures", tuple(float(t) for t in self.temperatures))
-        object.__setattr__(self, "discriminator_filters", tuple(int(f) for f in self.discriminator_filters))
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        if self.head not in HEAD_KINDS:
-            raise ValueError(f"head must be one of {', '.join(HEAD_KINDS)}, got {self.head!r}")
+        self._settle({"precision": PRECISIONS, "head": HEAD_KINDS}, chroma_gains=float, temperatures=float,
+                     discriminator_filters=int)
         if self.head != "regression" and self.finetune_epochs:
             raise ValueError("the log-MSE fine-tuning is for the regression head: set finetune_epochs=0")
         if not self.name.isidentifier():
@@ -157,36 +153,26 @@ class RecipeConfig:
         """(what is chosen on the tuning subset, its candidate values)."""
         return ("temperature", self.temperatures) if self.head == "bins" else ("chroma_gain", self.chroma_gains)
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
-
-def _strict(cls, values: dict, where: str):
+def from_dict(cls, values: dict, where: str):
     """cls(**values), its `model` built from a mapping; unknown or missing keys are an error naming where."""
     values = dict(values)
     if "model" in values and cls is not ModelConfig:
-        values["model"] = model_config_from_dict(values["model"], f"{where} (model)")
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise ValueError(f"{where}: unknown key(s) {unknown}; valid keys are {sorted(names)}")
-    required = {f.name for f in dataclasses.fields(cls)
-                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
-    if required - set(values):
-        raise ValueError(f"{where}: missing key(s) {sorted(required - set(values))}")
+        values["model"] = from_dict(ModelConfig, values["model"], f"{where} (model)")
+    fields = dataclasses.fields(cls)
+    if unknown := sorted(set(values) - {f.name for f in fields}):
+        raise ValueError(f"{where}: unknown key(s) {unknown}; valid keys are {sorted(f.name for f in fields)}")
+    if missing := sorted(f.name for f in fields if f.default is dataclasses.MISSING and f.name not in values):
+        raise ValueError(f"{where}: missing key(s) {missing}")
     return cls(**values)
 
 
-def model_config_from_dict(values: dict, where: str = "model config") -> ModelConfig:
-    return _strict(ModelConfig, values, where)
-
-
 def recipe_config_from_dict(values: dict, where: str = "recipe config") -> RecipeConfig:
-    return _strict(RecipeConfig, values, where)
+    return from_dict(RecipeConfig, values, where)
 
 
 def train_config_from_dict(values: dict, where: str = "train config") -> TrainConfig:
-    return _strict(TrainConfig, values, where)
+    return from_dict(TrainConfig, values, where)
 
 
 def load_train_config(path: str | Path) -> TrainConfig:

@@ -17,11 +17,8 @@ def package_folder(root: Path) -> Path:
 def module_files(root: Path) -> dict[str, Path]:
     """Every module of the package by dotted name (a package by its __init__.py)."""
     folder = package_folder(root)
-    files = {}
-    for path in sorted(folder.rglob("*.py")):
-        parts = path.relative_to(folder.parent).with_suffix("").parts
-        files[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
-    return files
+    return {".".join(path.relative_to(folder.parent).with_suffix("").parts).removesuffix(".__init__"): path
+            for path in sorted(folder.rglob("*.py"))}
 
 
 def imported_names(source: str, module: str, is_package: bool) -> set[tuple[str, bool]]:
@@ -35,8 +32,7 @@ def imported_names(source: str, module: str, is_package: bool) -> set[tuple[str,
         if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").partition(".")[0] == PACKAGE):
             base = here[: len(here) - node.level + 1] if node.level else []
             target = ".".join(base + ([node.module] if node.module else []))
-            found |= {(f"{target}.{alias.name}", id(node) in top) for alias in node.names}
-            found.add((target, id(node) in top))
+            found |= {(f"{target}.{alias.name}", id(node) in top) for alias in node.names} | {(target, id(node) in top)}
         elif isinstance(node, ast.Import):
             found |= {(alias.name, id(node) in top) for alias in node.names if alias.name.partition(".")[0] == PACKAGE}
     return found

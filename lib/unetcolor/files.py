@@ -1,5 +1,5 @@
-"""Atomic writes: a temporary file in the same folder, with a new file's usual permissions, renamed over the target,
-so a reader finds the old content or the new, never half of either."""
+"""Atomic writes: a temporary file (or folder) beside the target, with a new file's usual permissions, renamed over
+the target, so a reader finds the old content or the new, never half of either."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
+import secrets
+import shutil
 import time
 from pathlib import Path
 from typing import Callable
@@ -23,20 +24,48 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], object], marke
     ``.<name>.<marker><random><suffix>``, keeps path's suffix and is flock-ed while it is written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{marker}",
-                                         suffix=path.suffix or ".tmp")
+    temporary = path.with_name(f".{path.name}.{marker}{secrets.token_hex(4)}{path.suffix or '.tmp'}")
+    handle = os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+    mode = os.fstat(handle).st_mode & 0o777  # a new file's, the umask applied
     try:
         if fcntl is not None:
             with contextlib.suppress(OSError):
                 fcntl.flock(handle, fcntl.LOCK_EX)
-        write(Path(temporary))
-        os.chmod(temporary, 0o666 & ~_umask())
+        write(temporary)
+        os.chmod(temporary, mode)  # should write() have made the file anew
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
     finally:
         os.close(handle)
+
+
+@contextlib.contextmanager
+def staged_folder(target: Path, tag: str):
+    """A new hidden sibling of target (made with mkdir, not tempfile's private 0700) to fill, swapped in whole
+    when the block ends; an old target is renamed aside until the new one is in. Removed if the block fails."""
+    staging = _sibling(target, tag)
+    staging.mkdir()
+    try:
+        yield staging
+        if not target.exists():
+            os.replace(staging, target)
+            return
+        retired = _sibling(target, "old")
+        os.replace(target, retired)
+        try:
+            os.replace(staging, target)
+        except OSError:
+            os.replace(retired, target)  # put the previous one back
+            raise
+        shutil.rmtree(retired, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _sibling(path: Path, tag: str) -> Path:
+    return path.with_name(f".{path.name}.{tag}-{os.getpid()}-{secrets.token_hex(4)}")
 
 
 def remove_abandoned(path: str | os.PathLike, min_age_seconds: float = 5.0) -> bool:
@@ -90,14 +119,3 @@ def sha256_file(path: str | os.PathLike) -> str:
         for block in iter(lambda: file.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _umask() -> int:
-    """The process's umask, read without setting it where Linux shows it."""
-    with contextlib.suppress(OSError, ValueError):
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    current = os.umask(0o022)
-    os.umask(current)
-    return current

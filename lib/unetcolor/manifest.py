@@ -43,8 +43,7 @@ def load(root: Path | None = None) -> tuple[Notebook, ...]:
     if not isinstance(entries, list):
         raise ValueError(f"{where}: expected a list of notebooks, one mapping each")
     notebooks = tuple(_entry(entry, where) for entry in entries)
-    names = [notebook.name for notebook in notebooks]
-    if len(set(names)) != len(names) or names != sorted(names):
+    if len(set(names := [notebook.name for notebook in notebooks])) != len(names) or names != sorted(names):
         raise ValueError(f"{where}: notebook names must be unique and in running order: {names}")
     if sum(notebook.writes_data for notebook in notebooks) != 1 or not notebooks[0].writes_data:
         raise ValueError(f"{where}: exactly one notebook, the first, prepares the data (writes_data: true)")
@@ -54,17 +53,15 @@ def load(root: Path | None = None) -> tuple[Notebook, ...]:
 def _entry(entry, where: Path) -> Notebook:
     if not isinstance(entry, dict) or "name" not in entry:
         raise ValueError(f"{where}: each entry is a mapping with a name, got {entry!r}")
-    name = entry["name"]
     if unknown := sorted(set(entry) - KEYS):
-        raise ValueError(f"{where}: {name}: unknown key(s) {unknown}; keys are {sorted(KEYS)}")
+        raise ValueError(f"{where}: {entry['name']}: unknown key(s) {unknown}; keys are {sorted(KEYS)}")
     if entry.get("runs") not in (None, *RUN_KINDS):
-        raise ValueError(f"{where}: {name}: runs must be one of {RUN_KINDS}, got {entry['runs']!r}")
-    finding = entry.get("finding")
-    if isinstance(finding, dict) and (set(finding) != {"table", "text"}
-                                      or finding["table"] not in entry.get("tables", ())):
-        raise ValueError(f"{where}: {name}: a finding template is {{table: <one of its tables>, text: ...}}")
-    return Notebook(name, runs=entry.get("runs"), writes_data=bool(entry.get("writes_data", False)), finding=finding,
-                    **{key: tuple(entry.get(key, ())) for key in ("sections", "records", "tables")})
+        raise ValueError(f"{where}: {entry['name']}: runs must be one of {RUN_KINDS}, got {entry['runs']!r}")
+    if isinstance(finding := entry.get("finding"), dict) and (set(finding) != {"table", "text"}
+                                                              or finding["table"] not in entry.get("tables", ())):
+        raise ValueError(f"{where}: {entry['name']}: a finding template is {{table: <one of its tables>, text: ...}}")
+    return Notebook(entry["name"], runs=entry.get("runs"), writes_data=bool(entry.get("writes_data", False)),
+                    finding=finding, **{key: tuple(entry.get(key, ())) for key in ("sections", "records", "tables")})
 
 
 def names(root: Path | None = None) -> tuple[str, ...]:
@@ -72,9 +69,8 @@ def names(root: Path | None = None) -> tuple[str, ...]:
 
 
 def notebook(name: str, root: Path | None = None) -> Notebook:
-    for entry in load(root):
-        if entry.name == name:
-            return entry
+    if found := [entry for entry in load(root) if entry.name == name]:
+        return found[0]
     raise ValueError(f"{path(root)}: no notebook named {name!r}; the notebooks are {', '.join(names(root))}")
 
 

@@ -1,13 +1,5 @@
-"""One place for every path the project reads or writes, relative to the project root:
-    data/raw/                         downloads and copies, never modified after extraction
-    data/processed/<profile>/         prepared arrays, index and split manifests
-    models/<profile>/<run>/           training runs: weights, checkpoints, history, config
-    models/<profile>/colorizers/      records of the colorizer candidates (and levers/) tried on the profile's data
-    reports/<profile>/notebooks/      executed notebooks
-    reports/<profile>/figures/        figures (PNG)
-    reports/<profile>/tables/         tables (CSV)
-    reports/<profile>/stamps/         what each executed notebook was run from
-Outputs of different profiles never share a folder."""
+"""One place for every path the project reads or writes, relative to the project root; outputs of different
+profiles never share a folder."""
 
 from __future__ import annotations
 
@@ -47,11 +39,11 @@ class ProfilePaths:
     profile: str
     root: Path
 
-    raw = property(lambda self: self.root / "data" / "raw")
-    processed = property(lambda self: self.root / "data" / "processed" / self.profile)
-    models = property(lambda self: self.root / "models" / self.profile)
+    raw = property(lambda self: self.root / "data" / "raw")  # downloads, never modified after extraction
+    processed = property(lambda self: self.root / "data" / "processed" / self.profile)  # arrays, index, splits
+    models = property(lambda self: self.root / "models" / self.profile)  # a training run in each <run>/
     colorizers = property(lambda self: self.models / "colorizers")  # candidates' records, not a training run
-    reports = property(lambda self: self.root / "reports" / self.profile)
+    reports = property(lambda self: self.root / "reports" / self.profile)  # also stamps/: what each notebook ran from
     notebooks = property(lambda self: self.reports / "notebooks")
     figures = property(lambda self: self.reports / "figures")
     tables = property(lambda self: self.reports / "tables")

@@ -1,16 +1,5 @@
-"""What a profile trains and evaluates, read from one file: profiles/<name>.yaml.
-
-A profile that `extends` another writes only the settings that differ, each section.key replaced whole;
-a key the base lacks is an error, and so is an override equal to the base value. Sections, each a mapping:
-    data        image_size, splits ("70_30", ...), split_seed, sample_photos (above 0: that many crops of
-                scikit-image's photos when no DATA_DIR is given), max_images (0: all), season (one of SEASONS)
-    model       the keys of config.ModelConfig but image_size (data's)
-    main        the keys of config.TrainConfig but model and data: the main run
-    study       batch_sizes, learning_rates, splits (one factor changed at a time from the main run), seeds
-    evaluation  what notebooks 05-07 show
-    colorizers  the recipes (config.RecipeConfig): defaults (every knob but name), recipes (shipped) and
-                candidates (tried), each name -> the knobs that differ from defaults, or from `base: NAME`
-"""
+"""What a profile trains and evaluates, read and checked from profiles/<name>.yaml: a profile that `extends`
+another, and a recipe, write only what differs from their base (a section.key, a knob)."""
 
 from __future__ import annotations
 
@@ -22,14 +11,7 @@ from pathlib import Path
 import yaml
 
 from . import paths
-from .config import (
-    ModelConfig,
-    RecipeConfig,
-    TrainConfig,
-    model_config_from_dict,
-    recipe_config_from_dict,
-    train_config_from_dict,
-)
+from .config import ModelConfig, RecipeConfig, TrainConfig, from_dict
 
 SECTIONS = ("data", "model", "main", "study", "evaluation", "colorizers")
 RECIPE_GROUPS = ("recipes", "candidates")  # the colorizers section's groups of recipes: shipped, tried
@@ -57,11 +39,12 @@ class Profile:
         return [tuple(int(part) for part in name.split("_")) for name in self.data["splits"]]
 
     def table(self) -> "list[dict]":
-        """Every setting as rows {section, setting, value}: what a notebook displays."""
+        """Every setting as rows {section, setting, value}, lists as text (a column keeps one type)."""
         main = {key: value for key, value in dataclasses.asdict(self.main).items() if key not in ("model", "data")}
         sections = {"data": self.data, "model": dataclasses.asdict(self.model), "main": main,
                     "study": self.study, "evaluation": self.evaluation}
-        return [{"section": section, "setting": key, "value": _shown(value)}
+        return [{"section": section, "setting": key,
+                 "value": ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else value}
                 for section, values in sections.items() for key, value in values.items()]
 
 
@@ -81,8 +64,7 @@ def raw_settings(name: str, root: Path | None = None, _seen: tuple = ()) -> tupl
     if not isinstance(values, dict):
         raise ValueError(f"{path}: a profile is a mapping of sections ({', '.join(SECTIONS)})")
     base_name = values.pop("extends", None)
-    unknown = sorted(set(values) - set(SECTIONS))
-    if unknown:
+    if unknown := sorted(set(values) - set(SECTIONS)):
         raise ValueError(f"{path}: unknown section(s) {unknown}; sections are {list(SECTIONS)} and `extends`")
     if base_name is None:
         return values, [path]
@@ -110,22 +92,19 @@ def load(name: str, overrides: dict | None = None, root: Path | None = None) -> 
         if key not in values.get(section, {}):
             raise ValueError(f"--set {dotted}: profile {name!r} has no setting {dotted}")
         values[section][key] = value
-    missing = [section for section in SECTIONS if section not in values]
-    if missing:
+    if missing := [section for section in SECTIONS if section not in values]:
         raise ValueError(f"{where}: missing section(s) {missing}")
     data = dict(values["data"])
     if data.get("season") not in SEASONS:
         given = repr(data["season"]) if "season" in data else "missing"
         raise ValueError(f"{where}: data.season is {given}; it must be one of {list(SEASONS)}, "
                          "the seasons of the downloaded dataset")
-    model = model_config_from_dict({**values["model"], "image_size": data["image_size"]}, f"{where} (model)")
-    main = train_config_from_dict({**values["main"], "model": dataclasses.asdict(model)}, f"{where} (main)")
+    model = from_dict(ModelConfig, {**values["model"], "image_size": data["image_size"]}, f"{where} (model)")
+    main = from_dict(TrainConfig, {**values["main"], "model": dataclasses.asdict(model)}, f"{where} (main)")
     study = dict(values["study"])
-    unknown = sorted(set(study) - {*STUDY_FACTORS, "seeds"})
-    if unknown or "seeds" not in study:
-        raise ValueError(f"{where}: study takes {sorted({*STUDY_FACTORS, 'seeds'})}; got {sorted(study)}")
-    if int(study["seeds"]) < 1:
-        raise ValueError(f"{where}: study.seeds must be at least 1")
+    if set(study) - {*STUDY_FACTORS, "seeds"} or int(study.get("seeds", 0)) < 1:
+        raise ValueError(f"{where}: study takes {sorted({*STUDY_FACTORS, 'seeds'})} (seeds at least 1); "
+                         f"got {study}")
     for split in [*data["splits"], main.split, *study.get("splits", [])]:
         if split not in data["splits"]:
             raise ValueError(f"{where}: split {split!r} is not one that data.splits prepares ({data['splits']})")
@@ -150,7 +129,15 @@ def colorizer_recipes(section: dict, where: str) -> tuple[dict[str, RecipeConfig
             if recipe in entries:
                 raise ValueError(f"{where}: recipe {recipe!r} is named twice in colorizers")
             entries[recipe] = _mapping(entry, f"{where}: recipe {recipe!r}", [*knobs, "base"])
-    recipes = {recipe: _built(recipe, _recipe_knobs(recipe, entries, defaults, where, ()), where) for recipe in entries}
+    recipes = {}
+    for recipe in entries:
+        try:
+            values = {"name": recipe, **_recipe_knobs(recipe, entries, defaults, where, ())}
+            recipes[recipe] = from_dict(RecipeConfig, values, f"{where}: recipe {recipe!r}")
+        except ValueError as error:
+            message = str(error)  # RecipeConfig's own checks do not name the file
+            prefix = "" if message.startswith(where) else f"{where}: recipe {recipe!r}: "
+            raise ValueError(prefix + message) from None
     return recipes, tuple(section["recipes"] or {})
 
 
@@ -160,8 +147,7 @@ def _mapping(values, where: str, knobs: list[str] | None = None) -> dict:
         return {}
     if not isinstance(values, dict):
         raise ValueError(f"{where} must be a mapping, got {type(values).__name__}")
-    unknown = sorted(set(values) - set(knobs)) if knobs is not None else []
-    if unknown:
+    if knobs is not None and (unknown := sorted(set(values) - set(knobs))):
         raise ValueError(f"{where}: unknown key(s) {unknown}; a recipe's keys are {sorted(knobs)}")
     return values
 
@@ -180,16 +166,3 @@ def _recipe_knobs(recipe: str, entries: dict, defaults: dict, where: str, chain:
         start = _recipe_knobs(base, entries, defaults, where, (*chain, recipe))
     model = _mapping(entry.pop("model", None), f"{where}: recipe {recipe!r}, model")
     return {**start, **entry, "model": {**_mapping(start["model"], f"{where}: colorizers.defaults.model"), **model}}
-
-
-def _built(recipe: str, values: dict, where: str) -> RecipeConfig:
-    try:
-        return recipe_config_from_dict({"name": recipe, **values}, f"{where}: recipe {recipe!r}")
-    except ValueError as error:
-        message = str(error)
-        raise ValueError(message if message.startswith(where) else f"{where}: recipe {recipe!r}: {message}") from None
-
-
-def _shown(value):
-    """A setting as a table shows it: lists and tuples as text, so a column keeps one type."""
-    return ", ".join(str(item) for item in value) if isinstance(value, (list, tuple)) else value

@@ -16,7 +16,13 @@ import numpy as np
 RECORDED_PACKAGES = ("keras", "tensorflow", "tensorflow-cpu", "jax", "jaxlib", "numpy", "pandas", "scikit-image",
                      "pillow", "matplotlib", "seaborn", "papermill", "nbval")
 PROGRESS_ENV = "UNETCOLOR_PROGRESS"  # "epoch": a batch run (papermill, headless) that wants log lines, not bars
-LOG_TAG_ENV = "UNETCOLOR_LOG_TAG"  # put before each epoch line: which of several parallel runs wrote it
+LOG_TAG_ENV = "UNETCOLOR_LOG_TAG"  # put before each log line: which of several parallel runs wrote it
+
+
+def log(*parts, **options) -> None:
+    """print, every line led by $UNETCOLOR_LOG_TAG when it is set."""
+    text, tag = " ".join(map(str, parts)), os.environ.get(LOG_TAG_ENV, "")
+    print("\n".join(tag + line for line in text.splitlines()) if tag else text, **options)
 
 
 def batch_mode() -> bool:

@@ -1,4 +1,5 @@
-"""python -m unetcolor colorizers: train a recipe, or choose (and ship) among candidates.
+"""python -m unetcolor colorizers: train a recipe, train the missing candidates in parallel, or choose
+(and ship) among candidates.
 
 A recipe is one of the --profile's, trained on its prepared data into models/<profile>/colorizers/
 (a file there is replaced only with --overwrite; the shipped folder is written only from a clean
@@ -8,9 +9,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
+import time
 
 from .. import paths, profiles, shipped
+from ..reproducibility import LOG_TAG_ENV, log
+from ..training import study
 from ..training.train import add_checkpoint_arguments
 from ..unet import precision as precisions
 from . import SHIPPED_DIR, build, compare, levers, registry
@@ -50,9 +55,62 @@ def _train(args) -> int:
     except KeyboardInterrupt as stop:
         print(f"unetcolor colorizers train: interrupted{': ' + str(stop) if str(stop) else ''}", file=sys.stderr)
         return 130
-    print(f"wrote {paths.relative(out_dir / config.name)}.keras ({provenance['model_bytes'] / 1e6:.1f} MB) "
+    log(f"wrote {paths.relative(out_dir / config.name)}.keras ({provenance['model_bytes'] / 1e6:.1f} MB) "
           f"and {config.name}.json; kept epoch {provenance['training']['best_epoch']}, "
           f"{provenance['training']['seconds_total'] / 60:.1f} min of training")
+    return 0
+
+
+def _training_options(args) -> list[str]:
+    """The options of `train` that a launched candidate run is given, as this call got them."""
+    options = ["--checkpoint-minutes", str(args.checkpoint_minutes)]
+    options += ["--checkpoint-every", str(args.checkpoint_every)] if args.checkpoint_every else []
+    return options + [item for key in ("epochs", "precision") if getattr(args, key) is not None
+                      for item in (f"--{key}", str(getattr(args, key)))]
+
+
+def _candidates(args) -> int:
+    """Each candidate without a record in models/<profile>/colorizers/ (with --only, each named one without its
+    model there) trained in a process of its own by the one launcher of parallel runs, --jobs at once."""
+    profile = profiles.load(args.profile)
+    candidates = {name: recipe for name, recipe in registry.recipes(args.profile).items() if name not in shipped.NAMES}
+    unknown = sorted(set(args.only or ()) - set(candidates))
+    if unknown:
+        raise SystemExit(f"profile {args.profile!r} has no candidate {', '.join(map(repr, unknown))}; "
+                         f"its candidates: {', '.join(candidates)}")
+    out_dir = paths.profile_paths(profile.name).colorizers
+    processed = _processed(args, profile)  # prepared once, before any run starts
+    jobs = []
+    for name in args.only or candidates:
+        config, record = candidates[name], out_dir / f"{name}.json"
+        # a record without its model was trained before (records are committed, models are not): named, it retrains
+        if record.is_file() and (not args.only or record.with_suffix(".keras").is_file()):
+            print(f"[candidates] {name}: finished ({paths.relative(record)}), skipped", flush=True)
+            continue
+        command = [sys.executable, "-m", "unetcolor", "colorizers", "train", "--profile", args.profile,
+                   "--recipe", name, "--processed-dir", str(processed), *_training_options(args)]
+        # the programs XLA compiles: the network, the batch size and the precision
+        signature = json.dumps({"head": config.head, "model": dataclasses.asdict(config.model),
+                                "batch_size": config.batch_size, "precision": args.precision or config.precision},
+                               sort_keys=True)
+        jobs.append(study.Job(name, command, build.run_folder(out_dir, config) / registry.HEADS[config.head].stage,
+                              signature, {LOG_TAG_ENV: f"[{name}] "}))
+    started = time.monotonic()
+
+    def ended(job, status):
+        print(f"[candidates] {job.name}: {'failed' if status else 'finished'} "
+              f"{(time.monotonic() - started) / 60:.1f} min after the first started", flush=True)
+
+    try:
+        failed = study.launch(jobs, args.jobs, on_start=lambda job: print(f"[candidates] {job.name}: training",
+                                                                           flush=True), on_end=ended)
+    except KeyboardInterrupt as stop:
+        print(f"[candidates] interrupted; unfinished: {stop} (the same command resumes them)", file=sys.stderr)
+        return 130
+    if failed:
+        print(f"[candidates] failed: {', '.join(job.name for job in failed)}; their logs are above, and the same "
+              "command resumes them", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -113,6 +171,16 @@ def main(argv: list[str] | None = None) -> int:
                        help="training precision (default: the recipe's, \"auto\": bfloat16 on a GPU, and on a CPU "
                        "with bfloat16 instructions where a probe finds it faster; else float32)")
     add_checkpoint_arguments(train)
+    several = commands.add_parser("candidates", help="train each candidate that has no record in "
+                                  "models/<profile>/colorizers/ yet, each in its own process, --jobs at once")
+    _add_profile(several, "a folder of photos to prepare (cached) into --processed-dir")
+    several.add_argument("--only", nargs="+", metavar="NAME",
+                         help="these candidates, retrained where only their record is there (default: every "
+                         "candidate without a record)")
+    several.add_argument("--jobs", type=int, default=1, help="runs trained at once (default: 1)")
+    several.add_argument("--epochs", type=int, help="override every recipe's epochs (e.g. a quick trial)")
+    several.add_argument("--precision", choices=precisions.SETTINGS, help="override every recipe's precision")
+    add_checkpoint_arguments(several)
     choose = commands.add_parser("choose", help="apply the registry's rule to the records in "
                                  "models/<profile>/colorizers/")
     _add_profile(choose)
@@ -122,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
                                 "(flips, averages, confidence temperature) and apply the registry's rule")
     _add_profile(lever, "the folder of photos the shipped models were trained on")
     args = parser.parse_args(argv)
-    return {"train": _train, "choose": _choose, "levers": _levers}[args.command](args)
+    return {"train": _train, "candidates": _candidates, "choose": _choose, "levers": _levers}[args.command](args)
 
 
 if __name__ == "__main__":

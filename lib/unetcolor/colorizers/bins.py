@@ -1,6 +1,5 @@
-"""The bins head (Zhang, Isola & Efros 2016, "Colorful Image Colorization"): a*, b* classified over the
-occupied cells of a grid, trained with a soft-encoded cross-entropy (optionally rebalanced towards rare
-colours) and decoded by the annealed mean, whose temperature is the head's decoding knob."""
+"""The bins head (Zhang, Isola & Efros 2016): a*, b* classified over the occupied cells of a grid, trained with a
+soft-encoded cross-entropy (optionally rebalanced towards rare colours), decoded by the annealed mean."""
 
 from __future__ import annotations
 
@@ -78,18 +77,17 @@ def logits_model(config: ModelConfig, bins: int) -> keras.Model:
 
 
 def decoded_model(trained: keras.Model, config: ModelConfig, centers: np.ndarray, temperature: float) -> keras.Model:
-    """trained's weights (a logits_model) in a fresh float32 model outputting the annealed mean
-    a*, b* / 128 at temperature (1: the mean; towards 0: the mode)."""
+    """trained's weights (a logits_model) in a fresh float32 model outputting the annealed mean a*, b* / 128 at
+    temperature (1: the mean; towards 0: the mode)."""
     if temperature <= 0:
         raise ValueError(f"temperature must be positive, got {temperature}")
-    centers = np.asarray(centers, np.float32)
     model = logits_model(config, len(centers))
     model.set_weights(trained.get_weights())
     x = layers.Rescaling(1.0 / temperature, name="annealing")(model.output)
     x = layers.Softmax(axis=-1, name="bin_probabilities")(x)
     expectation = layers.Dense(2, use_bias=False, trainable=False, name="expected_ab")
     ab = expectation(x)
-    expectation.set_weights([centers / AB_SCALE])
+    expectation.set_weights([np.asarray(centers, np.float32) / AB_SCALE])
     return keras.Model(model.input, ab, name="unet_ab_bins")
 
 

@@ -18,7 +18,7 @@ from ..evaluation import metrics
 from ..files import write_atomic, write_json
 from ..photos import data
 from ..profiles import Profile
-from ..reproducibility import environment_info
+from ..reproducibility import environment_info, log
 from ..training.train import CHECKPOINT_SECONDS
 from ..unet import precision as precisions
 from . import decoding, registry
@@ -80,7 +80,7 @@ def train_colorizer(processed_dir: Path, out_dir: Path, config: RecipeConfig, da
     processed_dir, out_dir = Path(processed_dir), Path(out_dir)
     model_path = out_dir / f"{config.name}.keras"
     _refuse_to_replace(model_path, overwrite)
-    say = print if verbose else (lambda *a, **k: None)
+    say = log if verbose else (lambda *a, **k: None)
     rgb, gray = data.load_arrays(processed_dir)
     train_ids, val_ids = data.load_split(processed_dir, config.split)
     fit_ids, tuning_ids = tuning_split(train_ids, config.tuning_share, config.seed)

@@ -24,9 +24,8 @@ def records_profile(records: dict[str, dict]) -> str:
     """The one profile the shipped models' records name (``profile``), whose folder holds their candidates."""
     named = {record.get("profile") for record in records.values()}
     if len(named) != 1 or None in named:
-        raise ValueError(f"the shipped records must all name one profile (their \"profile\" field); "
-                         f"they name {sorted(map(str, named))}: `python -m unetcolor colorizers choose --ship` "
-                         "writes it")
+        raise ValueError(f"the shipped records must all name one profile (their \"profile\" field); they name "
+                         f"{sorted(map(str, named))}: `python -m unetcolor colorizers choose --ship` writes it")
     return named.pop()
 
 
@@ -65,12 +64,10 @@ def trained_on(environment: dict) -> str:
 
 def choices_table(records: dict[str, dict]) -> pd.DataFrame:
     """Every record's tuning-subset choices, one row per (model, knob value)."""
-    frames = []
-    for name, record in records.items():
-        knob, table = choices_of(record)
-        frames.append(table.assign(model=name, knob=knob))
+    tables = {name: choices_of(record) for name, record in records.items()}
     columns = ["model", "knob", "value", "psnr", "psnr_gray", "colorfulness", "colorfulness_true", "chosen"]
-    return pd.concat(frames, ignore_index=True)[columns]
+    return pd.concat([table.assign(model=name, knob=knob) for name, (knob, table) in tables.items()],
+                     ignore_index=True)[columns]
 
 
 def candidates_table(records: dict[str, dict], shipped: set[str] = frozenset()) -> pd.DataFrame:
@@ -100,16 +97,14 @@ def variants_table(scores: dict[str, pd.DataFrame], ab_measures: pd.DataFrame) -
     """One row per colorizer (name -> metrics.evaluate_images of its outputs), then the gray baseline and
     the ground truth: mean PSNR, SSIM, colorfulness, gain over gray, colorfulness share, and ab_measures."""
     first = next(iter(scores.values()))
-    rows = [{"variant": name, "psnr": s["psnr_model"].mean(), "ssim": s["ssim_model"].mean(),
-             "colorfulness": s["colorfulness_model"].mean()} for name, s in scores.items()]
-    rows.append({"variant": "gray baseline", "psnr": first["psnr_gray"].mean(), "ssim": first["ssim_gray"].mean(),
-                 "colorfulness": 0.0})
-    rows.append({"variant": "ground truth", "psnr": np.inf, "ssim": 1.0,
-                 "colorfulness": first["colorfulness_true"].mean()})
-    table = pd.DataFrame(rows)
-    table["psnr_gain_over_gray"] = table["psnr"] - first["psnr_gray"].mean()
-    table["colorfulness_share"] = table["colorfulness"] / first["colorfulness_true"].mean()
-    table = table.join(ab_measures, on="variant")
+    gray_psnr, true_colorfulness = first["psnr_gray"].mean(), first["colorfulness_true"].mean()
+    rows = [(name, s["psnr_model"].mean(), s["ssim_model"].mean(), s["colorfulness_model"].mean())
+            for name, s in scores.items()]
+    rows += [("gray baseline", gray_psnr, first["ssim_gray"].mean(), 0.0),
+             ("ground truth", np.inf, 1.0, true_colorfulness)]
+    table = pd.DataFrame(rows, columns=["variant", "psnr", "ssim", "colorfulness"])
+    table = table.assign(psnr_gain_over_gray=table["psnr"] - gray_psnr,
+                         colorfulness_share=table["colorfulness"] / true_colorfulness).join(ab_measures, on="variant")
     table.loc[table["variant"] == "ground truth", list(metrics.COLOR_MEASURES)] = [1.0, 1.0, 0.0, 0.0]
     return table
 
@@ -123,16 +118,11 @@ def recorded_vs_rescored(provenance: dict[str, dict], variants: pd.DataFrame, na
     for name, record in provenance.items():
         same = (all(record["data"]["manifest"][key] == manifest[key] for key in ("counts", "parameters"))
                 and record["data"]["split"] == split and record["data"]["validation"] == validation)
-        for row in record["validation_metrics"]:
-            if row["method"] == "model":
-                rows.append({"model": name, "metric": row["metric"], "recorded": row["mean"],
-                             "rescored": table.loc[names[name], row["metric"]], "same_photos": same})
+        rows += [{"model": name, "metric": row["metric"], "recorded": row["mean"],
+                  "rescored": table.loc[names[name], row["metric"]], "same_photos": same}
+                 for row in record["validation_metrics"] if row["method"] == "model"]
     result = pd.DataFrame(rows)
     return result.assign(agrees=np.isclose(result["recorded"], result["rescored"], atol=1e-4))
-
-
-def _target(model, target, measured, met, kind="quality") -> dict:
-    return {"model": model, "kind": kind, "target": target, "measured": measured, "met": bool(met)}
 
 
 def targets_table(variants: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
@@ -141,31 +131,28 @@ def targets_table(variants: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame
     table = variants.set_index("variant")
     gray, accurate, vivid = table.loc["gray baseline"], table.loc[names["accurate"]], table.loc[names["vivid"]]
     best_other_auc = max(table.loc[name, "ab_auc"] for key, name in names.items() if key != "accurate")
-    rows = [
-        _target("accurate", "PSNR >= gray baseline + 1.0 dB", f"{accurate.psnr_gain_over_gray:+.2f} dB",
-                accurate.psnr_gain_over_gray >= 1.0),
-        _target("accurate", "SSIM >= gray baseline", f"{accurate.ssim:.3f} vs {gray.ssim:.3f}",
-                accurate.ssim >= gray.ssim),
-        _target("accurate", "colorfulness >= 2/3 of the originals", f"{accurate.colorfulness_share:.0%}",
-                accurate.colorfulness_share >= 2 / 3),
-        _target("accurate", "raw a*b* AuC above every other shipped model's",
-                f"{accurate.ab_auc:.3f} vs {best_other_auc:.3f}", accurate.ab_auc > best_other_auc),
-        _target("vivid", "rebalanced a*b* AuC above the accurate model's",
-                f"{vivid.ab_auc_rebalanced:.3f} vs {accurate.ab_auc_rebalanced:.3f}",
-                vivid.ab_auc_rebalanced > accurate.ab_auc_rebalanced),
-        _target("vivid", "colorfulness >= 85% of the originals", f"{vivid.colorfulness_share:.0%}",
-                vivid.colorfulness_share >= 0.85),
-        _target("vivid", "PSNR >= gray baseline", f"{vivid.psnr_gain_over_gray:+.2f} dB",
-                vivid.psnr_gain_over_gray >= 0),
-        _target("vivid", "mean a* and mean b* bias each within +-2", f"{vivid.a_bias:+.2f}, {vivid.b_bias:+.2f}",
-                max(abs(vivid.a_bias), abs(vivid.b_bias)) <= 2),
-    ]
+    rows = [(model, "quality", target, measured, met) for model, target, measured, met in [
+        ("accurate", "PSNR >= gray baseline + 1.0 dB", f"{accurate.psnr_gain_over_gray:+.2f} dB",
+         accurate.psnr_gain_over_gray >= 1.0),
+        ("accurate", "SSIM >= gray baseline", f"{accurate.ssim:.3f} vs {gray.ssim:.3f}", accurate.ssim >= gray.ssim),
+        ("accurate", "colorfulness >= 2/3 of the originals", f"{accurate.colorfulness_share:.0%}",
+         accurate.colorfulness_share >= 2 / 3),
+        ("accurate", "raw a*b* AuC above every other shipped model's", f"{accurate.ab_auc:.3f} vs {best_other_auc:.3f}",
+         accurate.ab_auc > best_other_auc),
+        ("vivid", "rebalanced a*b* AuC above the accurate model's",
+         f"{vivid.ab_auc_rebalanced:.3f} vs {accurate.ab_auc_rebalanced:.3f}",
+         vivid.ab_auc_rebalanced > accurate.ab_auc_rebalanced),
+        ("vivid", "colorfulness >= 85% of the originals", f"{vivid.colorfulness_share:.0%}",
+         vivid.colorfulness_share >= 0.85),
+        ("vivid", "PSNR >= gray baseline", f"{vivid.psnr_gain_over_gray:+.2f} dB", vivid.psnr_gain_over_gray >= 0),
+        ("vivid", "mean a* and mean b* bias each within +-2", f"{vivid.a_bias:+.2f}, {vivid.b_bias:+.2f}",
+         max(abs(vivid.a_bias), abs(vivid.b_bias)) <= 2),
+    ]]
     for model, row in (("accurate", accurate), ("vivid", vivid)):
-        rows.append(_target(model, "weights <= 20 MB", f"{row.model_MB:.1f} MB", row.model_MB <= 20, "budget"))
-        rows.append(_target(model, f"trains in <= {registry.BUDGET_MINUTES:g} min on 2 CPU cores",
-                            f"{row.train_minutes:.0f} min ({row.trained_on})",
-                            row.train_minutes <= registry.BUDGET_MINUTES, "budget"))
-    return pd.DataFrame(rows)
+        rows += [(model, "budget", "weights <= 20 MB", f"{row.model_MB:.1f} MB", row.model_MB <= 20),
+                 (model, "budget", f"trains in <= {registry.BUDGET_MINUTES:g} min on 2 CPU cores",
+                  f"{row.train_minutes:.0f} min ({row.trained_on})", row.train_minutes <= registry.BUDGET_MINUTES)]
+    return pd.DataFrame(rows, columns=["model", "kind", "target", "measured", "met"]).astype({"met": bool})
 
 
 def levers_table(records: dict[str, dict]) -> pd.DataFrame:

@@ -20,8 +20,8 @@ def colorize_all(model: keras.Model, gray: np.ndarray) -> np.ndarray:
 
 
 def quick_scores(rgb: np.ndarray, colorized: np.ndarray, gray: np.ndarray) -> pd.DataFrame:
-    """Per image, PSNR of colorized and of the gray copy against rgb, and the colorfulness of colorized
-    and rgb: metrics.evaluate_images without SSIM (the slow part)."""
+    """metrics.evaluate_images without SSIM (the slow part): per image, PSNR of colorized and of the gray copy
+    against rgb, and the colorfulness of colorized and rgb."""
     return pd.DataFrame({
         "psnr_model": metrics.psnr_batch(rgb, colorized),
         "psnr_gray": metrics.psnr_batch(rgb, color.gray_baseline(gray)),
@@ -49,15 +49,14 @@ def choose_decoding(trained, head: Head, rgb, gray) -> tuple[float, pd.DataFrame
     knob, candidates = head.config.choices
     rows = []
     for value in candidates:
-        model, offset = head.export(trained, value), None
+        model, offset = head.export(trained, value), {}
         if head.config.bias_correction:
-            offset = cast_correction(model, rgb, gray)
-            model = with_chroma_offset(model, offset)
+            offset = dict(zip(("a_offset", "b_offset"), cast_correction(model, rgb, gray)))
+            model = with_chroma_offset(model, tuple(offset.values()))
         scores = quick_scores(rgb, colorize_all(model, gray), gray)
         rows.append({knob: value, "psnr": scores["psnr_model"].mean(), "psnr_gray": scores["psnr_gray"].mean(),
                      "colorfulness": scores["colorfulness_model"].mean(),
-                     "colorfulness_true": scores["colorfulness_true"].mean(),
-                     **({"a_offset": offset[0], "b_offset": offset[1]} if offset is not None else {})})
+                     "colorfulness_true": scores["colorfulness_true"].mean(), **offset})
     table = pd.DataFrame(rows)
     enough = table[table["psnr"] >= table["psnr_gray"] + head.config.min_psnr_gain]
     best = enough.loc[enough["colorfulness"].idxmax()] if len(enough) else table.loc[table["psnr"].idxmax()]

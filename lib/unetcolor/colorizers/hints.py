@@ -1,9 +1,9 @@
-"""Colour hints: a person's "this pixel (x, y from the top left) is this colour", of which only a*, b*
-count. At the model's size they are a hint map (h, w, 2) of a*, b* / 128 and a mask (h, w, 1)
-(Zhang et al. 2017); ``spread`` lays them over the model's colours, ``reveal`` draws training hints."""
+"""Colour hints: a person's "this pixel (x, y from the top left) is this colour", of which only a*, b* count.
+At the model's size they are a hint map (h, w, 2) of a*, b* / 128 and a mask (h, w, 1) (Zhang et al. 2017)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from dataclasses import dataclass
@@ -43,13 +43,10 @@ class Hint:
         return f"{self.x},{self.y}={self.color}"
 
     @property
-    def rgb(self) -> np.ndarray:
-        return np.array([int(self.color[i:i + 2], 16) for i in (1, 3, 5)], dtype=np.uint8)
-
-    @property
     def ab(self) -> np.ndarray:
         """float32 (2,): the colour's a*, b* (D65)."""
-        return color.rgb_to_lab(self.rgb[None, None])[0, 0, 1:]
+        rgb = np.array([[[int(self.color[i:i + 2], 16) for i in (1, 3, 5)]]], dtype=np.uint8)
+        return color.rgb_to_lab(rgb)[0, 0, 1:]
 
 
 def parse(text: str) -> Hint:
@@ -73,13 +70,12 @@ def read(path: str | Path) -> list[Hint]:
         raise ValueError(f"{path}: expected a JSON list of hints, got {type(entries).__name__}")
     hints = []
     for number, entry in enumerate(entries, 1):
-        if (not isinstance(entry, dict) or set(entry) != {"x", "y", "color"}
-                or not all(isinstance(entry[k], int) and not isinstance(entry[k], bool) for k in ("x", "y"))
-                or not isinstance(entry["color"], str)):
+        if (not isinstance(entry, dict) or set(entry) != {"x", "y", "color"} or not isinstance(entry["color"], str)
+                or not all(type(entry[key]) is int for key in ("x", "y"))):  # a JSON true is no coordinate
             raise ValueError(f"{path}: hint {number} is {entry!r}; each is "
                              '{"x": <integer>, "y": <integer>, "color": "#RRGGBB"}')
         try:
-            hints.append(Hint(entry["x"], entry["y"], entry["color"]))
+            hints.append(Hint(**entry))
         except ValueError as error:
             raise ValueError(f"{path}: hint {number}: {error}") from None
     return hints
@@ -174,22 +170,12 @@ def takes_hints(model) -> bool:
 def colorize(model, photo: np.ndarray, hints: list[Hint], space: float = 0.08, tone: float = 8.0) -> np.ndarray:
     """uint8 RGB (H, W, 3) or gray (H, W) and hints in its pixels -> uint8 RGB (H, W, 3): the model's colours
     (given the hint planes where it takes them) with the hints spread over them, at full resolution."""
-    return finish(predicted(model, photo, hints), space, tone)
+    return finish(*predicted(model, photo, hints), space, tone)
 
 
-@dataclass
-class Predicted:
-    """One photo's gray (H, W), L* of its shrunk copy, the model's a*, b* / 128 and the hint planes."""
-
-    gray: np.ndarray
-    lightness: np.ndarray
-    ab: np.ndarray
-    hint_ab: np.ndarray
-    mask: np.ndarray
-
-
-def predicted(model, photo: np.ndarray, hints: list[Hint]) -> Predicted:
-    """The model run once on a photo and its hints, before the spread; ValueError for a hint outside it."""
+def predicted(model, photo: np.ndarray, hints: list[Hint]) -> tuple[np.ndarray, ...]:
+    """The model run once on a photo and its hints, before the spread: its gray (H, W), L* of its shrunk copy,
+    the model's a*, b* / 128 and the hint planes; ValueError for a hint outside the photo."""
     gray = predict._gray_of(photo)
     check_inside(hints, gray.shape[1], gray.shape[0])
     size = tuple(model.input_shape[1:3])
@@ -201,14 +187,13 @@ def predicted(model, photo: np.ndarray, hints: list[Hint]) -> Predicted:
     output = np.asarray(model(x, training=False))[0]
     if output.shape[-1] == 3:  # the paper's RGB U-Net: its colour as a*, b*
         output = color.rgb_to_lab(color.output_to_rgb(output))[..., 1:] / 128.0
-    return Predicted(gray, predict._lightness_of_gray(small), output, hint_ab, mask)
+    return gray, predict._lightness_of_gray(small), output, hint_ab, mask
 
 
-def finish(made: Predicted, space: float, tone: float) -> np.ndarray:
-    """The hints spread over the model's colours, laid over the full-resolution gray: uint8 RGB (H, W, 3)."""
-    ab = spread(made.ab, made.lightness, made.hint_ab, made.mask, space, tone)
-    small_rgb = color.lab_to_rgb(np.concatenate([made.lightness[..., None], ab * 128.0], axis=-1))
-    return predict.transfer_chroma(made.gray, small_rgb)
+def finish(gray, lightness, ab, hint_ab, mask, space: float, tone: float) -> np.ndarray:
+    """predicted's hints spread over the model's colours, laid over the full-resolution gray: uint8 RGB (H, W, 3)."""
+    ab = spread(ab, lightness, hint_ab, mask, space, tone)
+    return predict.transfer_chroma(gray, color.lab_to_rgb(np.concatenate([lightness[..., None], ab * 128.0], axis=-1)))
 
 
 def with_hint_inputs(model: keras.Model, dtype: str | None = None) -> keras.Model:
@@ -254,14 +239,10 @@ def choose_spread(model: keras.Model, photos: np.ndarray, spaces, tones, counts=
     made = {count: [predicted(model, photo, given) for photo, given in zip(photos, sets)]  # the model runs once
             for count, sets in hint_sets(photos, counts, seed).items()}
     rows = []
-    for space in spaces:
-        for tone in tones:
-            row = {"space": float(space), "tone": float(tone)}
-            for count in counts:
-                row[f"psnr_{count}"] = float(np.mean([metrics.psnr(photo, finish(one, space, tone))
-                                                      for photo, one in zip(photos, made[count])]))
-            row["psnr_mean"] = float(np.mean([row[f"psnr_{count}"] for count in counts]))
-            rows.append(row)
+    for space, tone in itertools.product(spaces, tones):
+        psnr = {f"psnr_{count}": float(np.mean([metrics.psnr(photo, finish(*one, space, tone))
+                                                for photo, one in zip(photos, made[count])])) for count in counts}
+        rows.append({"space": float(space), "tone": float(tone), **psnr, "psnr_mean": float(np.mean([*psnr.values()]))})
     table = pd.DataFrame(rows)
     best = table.loc[table["psnr_mean"].idxmax()]
     return {"space": float(best["space"]), "tone": float(best["tone"])}, table
@@ -305,10 +286,7 @@ class HintsHead(Head):
     @property
     def base_path(self) -> Path:
         """start_from: a shipped colorizer's name, or a .keras file (relative to the project root)."""
-        start = self.config.start_from
-        if not start:
-            raise ValueError(f"recipe {self.config.name!r}: the hints head fine-tunes an L*a*b* colorizer; "
-                             "set start_from to a shipped one (e.g. default) or a .keras file")
+        start = self.config.start_from  # RecipeConfig requires it of a hints recipe
         return paths.resolve(start) if start.endswith(".keras") else shipped.WEIGHTS_DIR / f"{start}.keras"
 
     def _network(self, dtype: str) -> keras.Model:

@@ -24,26 +24,20 @@ ROLES = ("accurate", "vivid")  # the shipped models whose open targets the lever
 ANNEALING = "annealing"  # the layer of a bins model whose input is its logits (bins.decoded_model)
 
 
-def _mirror(width: int, channels: int, name: str):
-    """Layers reversing an (N, H, W, C) tensor along W: a fixed anti-identity Dense between two Permutes."""
-    to_rows = layers.Permute((1, 3, 2), name=f"{name}_to_rows")
+def _mirror(tensor, name: str):
+    """tensor (N, H, W, C) reversed along W: a fixed anti-identity Dense between two Permutes."""
+    width = tensor.shape[2]
     reverse = layers.Dense(width, use_bias=False, trainable=False, name=f"{name}_reverse")
-    back = layers.Permute((1, 3, 2), name=f"{name}_back")
-
-    def apply(tensor):
-        out = back(reverse(to_rows(tensor)))
-        reverse.set_weights([np.eye(width, dtype=np.float32)[::-1]])
-        return out
-
-    return apply
+    rows = layers.Permute((1, 3, 2), name=f"{name}_to_rows")(tensor)
+    out = layers.Permute((1, 3, 2), name=f"{name}_back")(reverse(rows))
+    reverse.set_weights([np.eye(width, dtype=np.float32)[::-1]])
+    return out
 
 
 def mirrored(model: keras.Model) -> keras.Model:
     """model's a*, b* averaged with the mirror image of its a*, b* for the mirrored input."""
-    height, width = predict.input_size(model)
-    gray = keras.Input((height, width, 1), name="gray")
-    flipped = model(_mirror(width, 1, "mirror_in")(gray))
-    back = _mirror(width, model.output_shape[-1], "mirror_out")(flipped)
+    gray = keras.Input((*predict.input_size(model), 1), name="gray")
+    back = _mirror(model(_mirror(gray, "mirror_in")), "mirror_out")
     return keras.Model(gray, layers.Average(name="with_mirror")([model(gray), back]), name=f"{model.name}_flips")
 
 
@@ -58,10 +52,10 @@ def averaged(models: list[keras.Model], name: str = "average") -> keras.Model:
         model = keras.Model(model.input, model.output, name=f"member_{index}")  # two files may share a name
         if size == (height, width):
             outputs.append(model(gray))
-            continue
-        small = layers.Resizing(*size, interpolation="bilinear", antialias=True, name=f"to_model_{index}")(gray)
-        enlarge = layers.Resizing(height, width, interpolation="bilinear", name=f"from_model_{index}")
-        outputs.append(enlarge(model(small)))
+        else:
+            small = layers.Resizing(*size, interpolation="bilinear", antialias=True, name=f"to_model_{index}")(gray)
+            enlarge = layers.Resizing(height, width, interpolation="bilinear", name=f"from_model_{index}")
+            outputs.append(enlarge(model(small)))
     return keras.Model(gray, layers.Average(name=name)(outputs), name=name)
 
 
@@ -78,8 +72,7 @@ def confidence_annealed(model: keras.Model, low: float, high: float) -> keras.Mo
 
 
 def variants(role: str, shipped: dict[str, keras.Model]) -> dict[str, keras.Model]:
-    """The variants tried for the shipped model of role ("accurate" or "vivid"), the model as shipped first;
-    shipped: the shipped models by role."""
+    """The variants tried for shipped[role] ("accurate" or "vivid"; shipped: models by role), as shipped first."""
     model = shipped[role]
     if role not in ROLES:
         raise ValueError(f"levers are tried for the accurate and vivid models, not {role!r}")
@@ -119,9 +112,8 @@ def choose(role: str, tuning: pd.DataFrame) -> str:
 
 def try_levers(role: str, shipped: dict[str, keras.Model], cancel_cast: bool, tuning_photos: tuple,
                validation_photos: tuple, log=print) -> tuple[pd.DataFrame, str]:
-    """(one row per variant and subset, the choice): every variant of role scored on the tuning photos
-    (rgb, gray) (its cast cancelled there first, with cancel_cast), chosen by the rule, then scored once
-    on the validation photos."""
+    """(one row per variant and subset, the choice): every variant of role scored on the tuning photos (rgb, gray),
+    its cast cancelled there first with cancel_cast, chosen by the rule, then scored once on the validation photos."""
     rows, models = [], {}
     for name, model in variants(role, shipped).items():
         if cancel_cast and name != "as shipped":
@@ -151,13 +143,13 @@ def check_same_photos(record: dict, rgb_val: np.ndarray, gray_val: np.ndarray, n
 def record_levers(processed_dir: Path, out_dir: Path, weights_dir: Path, log=print) -> dict[str, Path]:
     """try_levers for each of ROLES on the shipped models in weights_dir and the photos they were trained
     on; writes out_dir/<model>.json (the table, the choice, the rule's inputs) and returns the paths."""
-    records = {model.role: json.loads((weights_dir / f"{model.name}.json").read_text())
-               for model in shipped_models.AUTOMATIC}
-    models = {model.role: predict.load_model(weights_dir / f"{model.name}.keras") for model in shipped_models.AUTOMATIC}
+    names = {model.role: model.name for model in shipped_models.AUTOMATIC}
+    models = {role: predict.load_model(weights_dir / f"{name}.keras") for role, name in names.items()}
     rgb, gray = data.load_arrays(processed_dir)
     written = {}
     for role in ROLES:
-        record, name = records[role], shipped_models.by_role(role).name
+        name = names[role]
+        record = json.loads((weights_dir / f"{name}.json").read_text())
         train_ids, val_ids = data.load_split(processed_dir, record["data"]["split"])
         validation = np.asarray(rgb[val_ids]), np.asarray(gray[val_ids])
         check_same_photos(record, *validation, name)

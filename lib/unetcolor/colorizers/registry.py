@@ -38,11 +38,6 @@ def recipes(profile: str = "paper") -> dict[str, RecipeConfig]:
     return loaded.colorizers
 
 
-def candidates(profile: str = "paper") -> dict[str, RecipeConfig]:
-    """The profile's candidate recipes (those tried for the shipped ones)."""
-    return {name: config for name, config in recipes(profile).items() if name not in shipped.NAMES}
-
-
 def recipe(name: str, profile: str = "paper") -> RecipeConfig:
     """A shipped recipe or a candidate of the profile, by name."""
     known = recipes(profile)
@@ -51,16 +46,17 @@ def recipe(name: str, profile: str = "paper") -> RecipeConfig:
     return known[name]
 
 
-def _within_budget(table: pd.DataFrame) -> pd.DataFrame:
-    return table[(table["train_minutes"] <= BUDGET_MINUTES) & (table["model_MB"] <= BUDGET_MB)]
+def _within_budget(table: pd.DataFrame, what: str = "candidate") -> pd.DataFrame:
+    table = table[(table["train_minutes"] <= BUDGET_MINUTES) & (table["model_MB"] <= BUDGET_MB)]
+    if table.empty:
+        raise ValueError(f"no {what} within the training-time and size budget")
+    return table
 
 
 def choose_accurate(table: pd.DataFrame) -> str:
     """The accurate model's candidate (a ``compare.candidates_table``'s): the highest tuning PSNR gain, unless
     one within ACCURATE_TIE_DB of it is more colourful; levers must beat the shipped model by more than that."""
     table = _within_budget(table)
-    if table.empty:
-        raise ValueError("no candidate within the training-time and size budget")
     close = table[table["tuning_psnr_gain"] >= table["tuning_psnr_gain"].max() - ACCURATE_TIE_DB]
     return str(close.loc[close["tuning_colorfulness_share"].idxmax(), "candidate"])
 
@@ -68,10 +64,7 @@ def choose_accurate(table: pd.DataFrame) -> str:
 def choose_vivid(table: pd.DataFrame) -> str:
     """The vivid model's candidate: the most colourful rebalanced bins run whose tuning PSNR is at least the
     gray copy's, else the best tuning PSNR; a lever must also be as colourful as the shipped model."""
-    table = _within_budget(table)
-    table = table[(table["head"] == "bins") & (table["rebalance"] < 1)]
-    if table.empty:
-        raise ValueError("no rebalanced candidate within the training-time and size budget")
+    table = _within_budget(table[(table["head"] == "bins") & (table["rebalance"] < 1)], "rebalanced candidate")
     floor = table[table["tuning_psnr_gain"] >= 0]
     best = floor["tuning_colorfulness_share"].idxmax() if len(floor) else table["tuning_psnr_gain"].idxmax()
     return str(table.loc[best, "candidate"])

@@ -1,10 +1,10 @@
-"""The training every head shares: the tuning subset, the (gray, a*, b*) pairs at the model's size,
-seeded and flipped batches, Adam with a cosine decay, the kept epoch and a wall-time guard. Each stage
-checkpoints in <run folder>/<stage>/, so that a recipe started again resumes after its last checkpoint."""
+"""The training every head shares: tuning subset, (gray, a*, b*) pairs, seeded flipped batches, a cosine decay,
+the kept epoch, a wall-time guard; each stage checkpoints in <run folder>/<stage>/, where a rerun resumes."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import tempfile
@@ -21,7 +21,7 @@ from .. import color
 from ..config import RecipeConfig
 from ..evaluation import predict
 from ..files import write_atomic, write_json
-from ..reproducibility import seed_everything
+from ..reproducibility import log, seed_everything
 from ..training import train as steps
 from ..unet import precision as precisions
 from ..unet import runs
@@ -45,8 +45,8 @@ def tuning_split(train_ids: np.ndarray, share: float, seed: int) -> tuple[np.nda
 
 
 def shrink_pairs(gray: np.ndarray, rgb: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Full-size uint8 gray (N, H, W) and RGB (N, H, W, 3) -> (x float32 (N, size, size, 1), the gray shrunk
-    as predict shrinks it; y float32 (N, size, size, 2), a*, b* / 128 of the LANCZOS-shrunk RGB)."""
+    """Full-size uint8 gray (N, H, W) and RGB (N, H, W, 3) -> (x (N, size, size, 1), gray shrunk as predict does;
+    y (N, size, size, 2), a*, b* / 128 of the LANCZOS-shrunk RGB), float32."""
     small_gray = np.stack([predict._shrink(np.asarray(g), (size, size)) for g in gray])
     small_rgb = np.stack([np.asarray(Image.fromarray(np.asarray(p)).resize((size, size), predict.SHRINK_FILTER))
                           for p in rgb])
@@ -54,9 +54,8 @@ def shrink_pairs(gray: np.ndarray, rgb: np.ndarray, size: int) -> tuple[np.ndarr
 
 
 class FlipBatches(keras.utils.PyDataset):
-    """Batches of (x, y) reshuffled and flipped at random each epoch, from (seed, epoch). crops=(gray, rgb,
-    share < 1): each image remade from a random square crop of the full-size photo (side share..1 of the
-    shorter one); hints (a recipe's hints settings): x gains the hint planes revealed from y."""
+    """Batches of (x, y) shuffled and flipped by (seed, epoch). crops=(gray, rgb, share < 1): each image remade from
+    a random square crop of its full-size photo (side share..1 of the shorter); hints: x gains hint planes from y."""
 
     def __init__(self, x, y, batch_size: int, seed: int, flips: bool = True, crops: tuple | None = None,
                  first_epoch: int = 0, hints: dict | None = None):
@@ -74,8 +73,7 @@ class FlipBatches(keras.utils.PyDataset):
         batch = order[index * self.batch_size:(index + 1) * self.batch_size]
         x, y = (self.x[batch], self.y[batch]) if self.crops is None else self._cropped(batch)
         if self.flips:
-            x = np.where(flip[batch, None, None, None], x[:, :, ::-1], x)
-            y = np.where(flip[batch, None, None, None], y[:, :, ::-1], y)
+            x, y = (np.where(flip[batch, None, None, None], array[:, :, ::-1], array) for array in (x, y))
         if self.hints:
             x = hint_planes.revealed(x, y, np.random.default_rng([self.seed, self.epoch, index, 2]), self.hints)
         return x, y
@@ -84,21 +82,17 @@ class FlipBatches(keras.utils.PyDataset):
         gray, rgb, share = self.crops
         rng = np.random.default_rng([self.seed, self.epoch, 1])  # the same crops for every batch order
         sides = np.rint(min(gray.shape[1:3]) * rng.uniform(share, 1.0, len(self.x))).astype(int)
-        corners = rng.random((len(self.x), 2))
-        grays, rgbs = [], []
-        for i in batch:
-            side = sides[i]
-            top, left = (int(corner * (length - side + 1)) for corner, length in zip(corners[i], gray.shape[1:3]))
-            grays.append(np.asarray(gray[i, top:top + side, left:left + side]))
-            rgbs.append(np.asarray(rgb[i, top:top + side, left:left + side]))
-        return shrink_pairs(grays, rgbs, self.x.shape[1])
+        tops, lefts = (rng.random((len(self.x), 2)) * (np.array(gray.shape[1:3]) - sides[:, None] + 1)).astype(int).T
+        cuts = [(i, slice(tops[i], tops[i] + sides[i]), slice(lefts[i], lefts[i] + sides[i])) for i in batch]
+        return shrink_pairs([np.asarray(gray[cut]) for cut in cuts], [np.asarray(rgb[cut]) for cut in cuts],
+                            self.x.shape[1])
 
     def on_epoch_end(self):
         self.epoch += 1
 
 
 class KeepBest(keras.callbacks.Callback):
-    """Put back the weights of the epoch with the lowest val_loss (or the last) at the end; stop after max_seconds."""
+    """At the end, the weights of the epoch with the lowest val_loss (or the last); stops after max_seconds."""
 
     def __init__(self, max_seconds: float, log=print, keep_last: bool = False, seconds_before: float = 0.0):
         super().__init__()
@@ -199,19 +193,15 @@ def train_stage(model, config: RecipeConfig, stage: Stage, fit_pair, tuning_pair
     if config.crop_share < 1 and fit_photos is None:
         raise ValueError("crop_share < 1 crops the full-size photos: pass fit_photos=(gray, rgb)")
     folder.mkdir(parents=True, exist_ok=True)
-    steps_per_epoch = math.ceil(len(fit_pair[0]) / config.batch_size)
-
-    def schedule():
-        return keras.optimizers.schedules.CosineDecay(
-            stage.learning_rate, decay_steps=stage.epochs * steps_per_epoch, alpha=config.final_learning_rate_share)
-
-    stage.compile(model, schedule)
+    decay_steps = stage.epochs * math.ceil(len(fit_pair[0]) / config.batch_size)
+    stage.compile(model, functools.partial(keras.optimizers.schedules.CosineDecay, stage.learning_rate,
+                                           decay_steps=decay_steps, alpha=config.final_learning_rate_share))
     kept = folder / KEPT_FILE
     if kept.is_file():  # finished earlier: its kept weights
         with np.load(kept) as saved:
             _assign(kept, saved, "model", model.weights)
             return pd.read_csv(folder / steps.HISTORY_FILE).assign(stage=stage.name), int(saved["kept_epoch"])
-    keeper = KeepBest(config.max_train_minutes * 60, log=print if verbose else (lambda *a, **k: None),
+    keeper = KeepBest(config.max_train_minutes * 60, log=log if verbose else (lambda *a, **k: None),
                       keep_last=stage.keep_last)
 
     def resumed(path):
@@ -241,9 +231,8 @@ def train_stage(model, config: RecipeConfig, stage: Stage, fit_pair, tuning_pair
 def fit(head: Head, fit_pair, tuning_pair, verbose: bool = True, decision: precisions.Decision | None = None,
         fit_photos=None, run_dir: Path | None = None, checkpoint_every: int | None = None,
         checkpoint_seconds: float = steps.CHECKPOINT_SECONDS, callbacks: list | None = None):
-    """Train head's model through its stages on fit_pair = (x, y), selecting by tuning_pair, in decision's
-    precision (default: config.precision resolved; the caller's policy is restored). run_dir: where the
-    stages checkpoint and a run started again resumes (default: a temporary folder).
+    """Train head's model through its stages on fit_pair = (x, y), selecting by tuning_pair, in decision's precision
+    (default: config.precision), checkpointing in run_dir (default: a temporary folder), where a rerun resumes.
     Returns (model with the kept epochs' weights, history, kept epoch of the last stage)."""
     config = head.config
     decision = decision or precisions.resolve(config.precision, config)

@@ -40,7 +40,7 @@ from ..reproducibility import cpu_model, environment_info, machine_key, seed_eve
 from ..training.train import ColorizationBatches, compile_model
 from ..unet import precision
 from ..unet.model import build_unet, conv_flops
-from ..unet.speed import cpu_flags, measure, measure_each, with_policy
+from ..unet.speed import POLICIES, cpu_flags, measure, measure_each, with_policy
 
 PRECISIONS = ("float32", "bfloat16")
 CPU_FLAGS = ("amx_bf16", "amx_tile", "avx512_bf16")  # what decides whether bfloat16 can pay on a CPU
@@ -60,9 +60,8 @@ def seconds_per_item(figure: dict) -> dict:
 
 def speedup(figures: dict, key: str | None = None, lower_is_better: bool = False) -> float:
     """bfloat16 over float32 of a {precision: figure} (or {precision: {key: figure}}) pair."""
-    value = {name: figures[name] if key is None else figures[name][key] for name in PRECISIONS}
-    value = {name: figure["median"] if isinstance(figure, dict) else figure for name, figure in value.items()}
-    return value["float32"] / value["bfloat16"] if lower_is_better else value["bfloat16"] / value["float32"]
+    f32, bf16 = ((figures[name] if key is None else figures[name][key])["median"] for name in PRECISIONS)
+    return f32 / bf16 if lower_is_better else bf16 / f32
 
 
 def in_precision(model: keras.Model, name: str) -> keras.Model:
@@ -70,7 +69,7 @@ def in_precision(model: keras.Model, name: str) -> keras.Model:
     but for the layers a model trained under that policy keeps in float32."""
     if name == "float32":
         return model
-    copy = with_policy(model, precision.policy(name), lambda layer: layer.name in FLOAT32_LAYERS
+    copy = with_policy(model, POLICIES[name], lambda layer: layer.name in FLOAT32_LAYERS
                        or type(layer).__name__ in FLOAT32_LAYER_TYPES)
     copy.set_weights(model.get_weights())
     return copy
@@ -145,19 +144,17 @@ def bench_training(seconds: float = 20, repeats: int = 3, batch_size: int = 16, 
             with precision.computing(name):
                 seed_everything(0)
                 runs[name, method] = FitRunner(compile_model(build_unet(model_config), config), batches, batch_size)
-    measured = measure_each(runs, seconds, repeats, warmup=2)
     results = {}
-    for name in PRECISIONS:
-        figures = results[name] = {method: measured[name, method] for method in methods}
-        for method, figure in figures.items():
-            print(f"training {name} {method}: {figure['median']:.3f} images/s", flush=True)
-        figures["project_to_bare_ratio"] = figures["project_loop"]["median"] / figures["bare_fit"]["median"]
-        figures["project_loop_gflop_per_s"] = figures["project_loop"]["median"] * gflop
+    for (name, method), figure in measure_each(runs, seconds, repeats, warmup=2).items():
+        print(f"training {name} {method}: {figure['median']:.3f} images/s", flush=True)
+        results.setdefault(name, {})[method] = figure
+    for figures in results.values():
+        loop, bare_fit = figures["project_loop"]["median"], figures["bare_fit"]["median"]
+        figures.update(project_to_bare_ratio=loop / bare_fit, project_loop_gflop_per_s=loop * gflop)
     float32 = results["float32"]
     return {  # the keys earlier versions wrote, float32
-        "bare_fit_images_per_s": float32["bare_fit"]["median"],
-        "project_loop_images_per_s": float32["project_loop"]["median"], "training_gflop_per_image": gflop,
-        "project_loop_gflop_per_s": float32["project_loop_gflop_per_s"],
+        **{f"{method}_images_per_s": float32[method]["median"] for method in methods},
+        "training_gflop_per_image": gflop, "project_loop_gflop_per_s": float32["project_loop_gflop_per_s"],
         "project_to_bare_ratio": float32["project_to_bare_ratio"], "batch_size": batch_size, "image_size": image_size,
         "steps": int(statistics.median(float32["project_loop"]["items"]) // batch_size),  # per repeat
         **results, "bfloat16_speedup": {method: speedup(results, method) for method in methods}}
@@ -196,8 +193,8 @@ def bench_recipes(names=tuple(model.name for model in shipped.AUTOMATIC), second
                     config.learning_rate, decay_steps=100_000, alpha=config.final_learning_rate_share))
                 runs[name_] = FitRunner(model, lambda steps, pool=pool: Cycled(pool, steps), batch_size)
         figures = measure_each(runs, seconds, repeats, warmup=2)
-        for name_ in PRECISIONS:
-            print(f"recipe {name} {name_}: {figures[name_]['median']:.1f} images/s", flush=True)
+        for name_, figure in figures.items():
+            print(f"recipe {name} {name_}: {figure['median']:.1f} images/s", flush=True)
         results[name] = {"head": config.head, "image_size": size, "batch_size": batch_size, **figures,
                          "bfloat16_speedup": speedup(figures)}
     return results
@@ -205,19 +202,17 @@ def bench_recipes(names=tuple(model.name for model in shipped.AUTOMATIC), second
 
 def _photo_and_batch_figures(model, photo: np.ndarray, batch_work, batch_key: str, output, seconds: float,
                              repeats: int, label: str, rate: str) -> dict:
-    """Per precision the seconds of one colorize_photo of photo and the items/s of batch_work(model) under
-    batch_key (printed after label, the latter in the format rate); their float32 medians, the bfloat16
-    speed-ups and how far output(model) of the two precisions differ."""
+    """Per precision the seconds of one colorize_photo of photo and the items/s of batch_work(model) (printed after
+    label, in the format rate); their float32 medians, bfloat16 speed-ups and how far output(model) differs."""
     computing = {name: in_precision(model, name) for name in PRECISIONS}
-    photo_figures = measure_each({name: lambda _, m=m: (predict.colorize_photo(m, photo), 1)[1]
-                                  for name, m in computing.items()}, seconds, repeats)
-    batch_figures = measure_each({name: lambda _, m=m: batch_work(m) for name, m in computing.items()},
-                                 seconds, repeats)
-    figures = {name: {"colorize_12mp_seconds": seconds_per_item(photo_figures[name]), batch_key: batch_figures[name]}
+    photos = measure_each({name: lambda _, m=m: (predict.colorize_photo(m, photo), 1)[1]
+                           for name, m in computing.items()}, seconds, repeats)
+    batches = measure_each({name: lambda _, m=m: batch_work(m) for name, m in computing.items()}, seconds, repeats)
+    figures = {name: {"colorize_12mp_seconds": seconds_per_item(photos[name]), batch_key: batches[name]}
                for name in PRECISIONS}
-    for name in PRECISIONS:
-        print(f"{label} {name}: {figures[name]['colorize_12mp_seconds']['median']:.3f} s per 12 MP photo, "
-              + rate.format(figures[name][batch_key]["median"]), flush=True)
+    for name, figure in figures.items():
+        print(f"{label} {name}: {figure['colorize_12mp_seconds']['median']:.3f} s per 12 MP photo, "
+              + rate.format(figure[batch_key]["median"]), flush=True)
     a, b = (output(computing[name]).astype(np.int16) for name in PRECISIONS)
     difference = np.abs(a - b)
     mse = float(np.mean(difference.astype(np.float64) ** 2))
@@ -230,11 +225,10 @@ def _photo_and_batch_figures(model, photo: np.ndarray, batch_work, batch_key: st
                 "psnr_db": float("inf") if mse == 0 else 10 * math.log10(255**2 / mse)}}
 
 
-def bench_colorize(megapixels_shape=(3000, 4000), batch: int = 16, seconds: float = 20, repeats: int = 3,
-                   model_config: ModelConfig | None = None) -> dict:
+def bench_colorize(megapixels_shape=(3000, 4000), batch: int = 16, seconds: float = 20, repeats: int = 3) -> dict:
     """Paper U-Net (random weights): seconds for one 12 MP photo, and 256x256 images/s."""
     seed_everything(0)
-    model = build_unet(model_config or profiles.load("paper").model)
+    model = build_unet(profiles.load("paper").model)
     size = model.input_shape[1]
     rng = np.random.default_rng(0)
     photo = rng.integers(0, 256, size=(*megapixels_shape, 3), dtype=np.uint8)
@@ -248,18 +242,16 @@ def bench_colorize(megapixels_shape=(3000, 4000), batch: int = 16, seconds: floa
 def gradient_photos(folder: Path, count: int, shape: tuple[int, int], seed: int = 0) -> list[Path]:
     """count noisy colour-gradient JPEG photos of shape (height, width) in folder."""
     rng = np.random.default_rng(seed)
-    height, width = shape
-    rows = np.linspace(0, 1, height, dtype=np.float32)[:, None]
-    columns = np.linspace(0, 1, width, dtype=np.float32)[None, :]
+    rows = np.linspace(0, 1, shape[0], dtype=np.float32)[:, None, None]
+    columns = np.linspace(0, 1, shape[1], dtype=np.float32)[None, :, None]
     folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for index in range(count):
+    frequencies = np.arange(2, 5, dtype=np.float32)  # per channel, across the photo
+    written = [folder / f"photo_{index:03d}.jpg" for index in range(count)]
+    for index, path in enumerate(written):
         phases = rng.uniform(0, 2 * np.pi, 3)
-        planes = [128 + 100 * np.sin(columns * (2 + channel) + rows * (1 + index % 3) + phases[channel])
-                  for channel in range(3)]
-        photo = np.stack(planes, axis=-1) + rng.normal(0, 12, (height, width, 3)).astype(np.float32)
-        written.append(folder / f"photo_{index:03d}.jpg")
-        Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8)).save(written[-1], quality=90)
+        photo = 128 + 100 * np.sin(columns * frequencies + rows * (1 + index % 3) + phases)
+        photo += rng.normal(0, 12, (*shape, 3)).astype(np.float32)
+        Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8)).save(path, quality=90)
     return written
 
 
@@ -269,29 +261,28 @@ def bench_colorize_folders(model: keras.Model | None = None, folders: dict = FOL
     and the share of wall time in the model."""
     model = model or predict.load_model(predict.packaged_model_path(shipped.DEFAULT.name))
     workers = workers or predict.default_workers()
+    options = {"progress": False, "batch_size": batch_size, "workers": workers}
     results = {}
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         for seed, (name, (shape, count)) in enumerate(folders.items()):
             gradient_photos(scratch / name, count, shape, seed=seed)
-        predict.colorize_paths(model, [scratch / next(iter(folders))], scratch / "warm-up", progress=False,
-                       batch_size=batch_size, workers=workers)
+        predict.colorize_paths(model, [scratch / next(iter(folders))], scratch / "warm-up", **options)
         for name, (shape, count) in folders.items():
-            timed = []
+            walls, shares = [], []
             for repeat in range(repeats):
                 out = scratch / f"out-{name}-{repeat}"
-                run = predict.colorize_paths(model, [scratch / name], out, progress=False, batch_size=batch_size,
-                                     workers=workers)
+                run = predict.colorize_paths(model, [scratch / name], out, **options)
                 if run.count(predict.DONE) != count:
                     raise RuntimeError(f"colorize did {run.count(predict.DONE)} of {count} photos: "
                                        + "; ".join(str(r.error) for r in run.results if r.error))
-                timed.append(run)
+                walls.append(run.wall_seconds)
+                shares.append(run.model_seconds / run.wall_seconds)
                 shutil.rmtree(out)
-            rates = [count / run.wall_seconds for run in timed]
-            shares = [run.model_seconds / run.wall_seconds for run in timed]
+            rates = [count / wall for wall in walls]
             results[name] = {"photo_shape": list(shape), "photos": count, "photos_per_s": statistics.median(rates),
                              "model_share_of_wall_time": statistics.median(shares), "rates": rates,
-                             "model_shares": shares, "wall_seconds": [run.wall_seconds for run in timed]}
+                             "model_shares": shares, "wall_seconds": walls}
             print(f"colorize folder {name}: {results[name]['photos_per_s']:.3f} photos/s, "
                   f"{100 * results[name]['model_share_of_wall_time']:.0f}% of the time in the model", flush=True)
     return {"model": shipped.DEFAULT.name, "batch_size": batch_size, "workers": workers, "output": "png",
@@ -314,26 +305,25 @@ def bench_shipped(megapixels_shape=(3000, 4000), photos: int = 32, seconds: floa
         f"shipped {name}", "{:.1f} photos/s at 256x256") for name, model in models.items()}
 
 
-def bench_hints(shape=(866, 1155), count: int = 10, repeats: int = 15, model: keras.Model | None = None,
-                spread: dict | None = None) -> dict:
-    """Seconds for one end-to-end update of the hints colorizer on a photo of `shape` with count hints."""
-    if model is None:
-        path = predict.packaged_model_path(shipped.HINTS.name)
-        model, spread = predict.load_model(path), hints.recorded_spread(path)
+def bench_hints(shape=(866, 1155), count: int = 10, repeats: int = 15) -> dict:
+    """Seconds for one end-to-end update of the shipped hints colorizer on a photo of `shape` with count hints."""
+    path = predict.packaged_model_path(shipped.HINTS.name)
+    model, spread = predict.load_model(path), hints.recorded_spread(path)
     rng = np.random.default_rng(0)
     photo = np.asarray(Image.fromarray(rng.integers(0, 256, (shape[0] // 8, shape[1] // 8, 3), dtype=np.uint8))
                        .resize(shape[::-1], Image.Resampling.BICUBIC))
     given = hints.random_hints(photo, count, rng)
-    hints.colorize(model, photo, given, **(spread or {}))
+    hints.colorize(model, photo, given, **spread)  # a warm-up
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
-        hints.colorize(model, photo, given, **(spread or {}))
+        hints.colorize(model, photo, given, **spread)
         times.append(time.perf_counter() - started)
     quartiles = statistics.quantiles(times, n=4)
-    print(f"hints: one update of a {shape[0] * shape[1] / 1e6:.1f} MP photo with {count} hints: "
+    megapixels = shape[0] * shape[1] / 1e6
+    print(f"hints: one update of a {megapixels:.1f} MP photo with {count} hints: "
           f"{statistics.median(times):.3f} s (median of {repeats})", flush=True)
-    return {"megapixels": shape[0] * shape[1] / 1e6, "hints": count, "repeats": repeats,
+    return {"megapixels": megapixels, "hints": count, "repeats": repeats,
             "update_seconds": {"median": statistics.median(times), "q1": quartiles[0], "q3": quartiles[2],
                                "min": min(times), "max": max(times)}}
 
@@ -358,11 +348,6 @@ def bench_data(source: Path | None, seconds: float = 20, repeats: int = 3) -> di
             "data_prepare": figure}
 
 
-def output_path(out: Path) -> Path:
-    """out/<machine key>.json: one record per machine."""
-    return Path(out) / f"{machine_key()}.json"
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m unetcolor bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -376,42 +361,37 @@ def main(argv=None) -> int:
                         help="measured seconds per repeat of the paper U-Net's training figures (default: --seconds)")
     parser.add_argument("--only", choices=PARTS, action="append", help="run only these parts (repeatable)")
     args = parser.parse_args(argv)
-    seconds, repeats = args.seconds, args.repeats
-    flags = cpu_flags()
-    here = precision.resolve("auto", profiles.load("paper").main)  # what "auto" resolves to for the main run
+    seconds, repeats, training_seconds = args.seconds, args.repeats, args.training_seconds or args.seconds
+    flags, here = cpu_flags(), precision.resolve("auto", profiles.load("paper").main)  # "auto" for the main run
     results = {"machine": platform.node(), "environment": environment_info(),
                "cpu": {"model": cpu_model(), "cores": os.cpu_count(), "cores_usable": usable_cores(),
                        "flags": {flag: flag in flags for flag in CPU_FLAGS}},
-               "precision": {"auto": {"precision": here.precision, "reason": here.reason}},
-               "method": {"statistic": "per figure, the median of its repeats, each at least the seconds of "
-                                       "measured work its part's 'measured' names, after untimed warm-up calls; "
-                                       "the repeats of the figures compared (float32, bfloat16; bare fit, "
-                                       "project loop) interleaved",
+               "precision": {"auto": dataclasses.asdict(here)},
+               "method": {"statistic": "per figure, the median of its repeats, each at least the seconds of measured "
+                                       "work its part's 'measured' names, after untimed warm-up calls; the repeats of "
+                                       "the figures compared (float32, bfloat16; bare fit, project loop) interleaved",
                           "bfloat16": "Keras' mixed_bfloat16 policy, measured in the same process as float32"}}
     print(json.dumps({key: results[key] for key in ("cpu", "precision")}, indent=1), flush=True)
     benches = {
         "data": lambda: bench_data(paths.resolve(args.data_dir), seconds, repeats),
-        "training": lambda: bench_training(args.training_seconds or seconds, repeats, batch_size=args.batch_size),
+        "training": lambda: bench_training(training_seconds, repeats, batch_size=args.batch_size),
         "recipes": lambda: bench_recipes(seconds=seconds, repeats=repeats),
         "colorize": lambda: {**bench_colorize(seconds=seconds, repeats=repeats),
                              "folders": bench_colorize_folders(repeats=repeats)},
         "shipped": lambda: bench_shipped(seconds=seconds, repeats=repeats),
         "hints": bench_hints,
     }
-    for part in PARTS:
-        if part not in (args.only or PARTS):
-            continue
+    for part in [part for part in PARTS if part in (args.only or PARTS)]:
         before, part_started = load_average(), time.perf_counter()
         results[part] = benches[part]()
         # how it was measured, per part (a later --only run may refresh some parts only)
-        per_repeat = (args.training_seconds or seconds) if part == "training" else seconds
         results[part]["measured"] = {
-            "repeats": repeats, "seconds_per_repeat": per_repeat,
+            "repeats": repeats, "seconds_per_repeat": training_seconds if part == "training" else seconds,
             "wall_seconds": time.perf_counter() - part_started, "load_average_before": before,
             "load_average_after": load_average()}
         if part == "data":
             print(json.dumps({k: v for k, v in results["data"].items() if k != "data_prepare"}), flush=True)
-    target = output_path(paths.resolve(args.out))
+    target = paths.resolve(args.out) / f"{machine_key()}.json"  # one record per machine
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.is_file() and args.only:  # --only refreshes some parts and keeps the others
         results = {**json.loads(target.read_text()), **results}

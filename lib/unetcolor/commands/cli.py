@@ -21,41 +21,26 @@ examples:
   colorize old_photo.jpg --out colorized/
   colorize scans/ --out colorized/                  every image below scans/, subfolders kept
   colorize "album/*.png" --format keep --out out/   quote patterns so colorize expands them
-  colorize photo.jpg --out out/ --vivid                the bolder packaged model
-  colorize photo.jpg --out out/ --gan                  the adversarially trained packaged model
-  colorize photo.jpg --out out/ --model models/paper/<run>   the paper's U-Net (a training run folder;
-                                                             models/paper/main.json names the main run)
-
-colour hints (one photo; the packaged hints colorizer unless --model names another that takes hints):
-  colorize photo.jpg --hint 10,20=#3366cc --hint 300,40=#88aa44 --out out/
-                                                    pixel x=10, y=20 from the top-left corner is this blue
-  colorize photo.jpg --hints hints.json --out out/  [{"x": 10, "y": 20, "color": "#3366cc"}, ...]
-  A hint's lightness is ignored: the photo keeps its own, and the hint gives its a*, b*.
-
-big folders:
-  colorize scans/ --out colorized/                  run it again after a stop: photos already done are skipped
-  colorize scans/ --out colorized/ --overwrite      redo every photo
+  colorize photo.jpg --out out/ --vivid             a packaged model (--vivid bolder, --gan adversarial)
+  colorize photo.jpg --out out/ --model models/paper/<run>   the paper's U-Net (models/paper/main.json: main run)
+  colorize photo.jpg --hint 10,20=#3366cc --out out/   pixel x=10, y=20 (from the top-left) takes this a*, b*
+  colorize photo.jpg --hints hints.json --out out/     [{"x": 10, "y": 20, "color": "#3366cc"}, ...]
+  colorize scans/ --out colorized/ --overwrite      redo every photo (by default a rerun skips those done)
   colorize scans/ --out shared/out/ --shard 1/3     on machine 1 of 3; 2/3 and 3/3 elsewhere, same command
 
-Each output is named after its input (<name>.png by default) and has the input's size: the model colours
-a shrunk copy and the colours are laid over the full-resolution original luminance. Inputs are never
-overwritten. A folder is searched for every image format Pillow reads; its other files are listed as
-skipped (not an image) and left alone. Outputs are written under a temporary name and renamed when whole,
-so a stop (Ctrl-C, SIGTERM) leaves only finished photos; a later run removes the temporary files a killed
-run left (.<name>.colorize-tmp-*). Every run appends one line per input to DIR/colorize-log.jsonl (input,
-output, status, seconds, error; with --shard K/N, colorize-log-shard-K-of-N.jsonl).
-Exit status: 0 if every photo was colorized or already done (skipped files do not count), 1 if any failed
-or none was found, 2 for usage errors or a model that cannot be loaded, 130 after Ctrl-C (SIGINT), 143
-after SIGTERM.
+Each output is named after its input (<name>.png by default) and has its size: the model colours a shrunk copy,
+laid over the full-resolution luminance. Inputs are never overwritten; a folder's other files are listed as
+skipped. Outputs are renamed into place when whole, so a stop (Ctrl-C, SIGTERM) leaves only finished photos, and a
+rerun removes a killed run's temporary files (.<name>.colorize-tmp-*). Each run appends one line per input to
+DIR/colorize-log.jsonl (colorize-log-shard-K-of-N.jsonl with --shard K/N). Exit status: 0 if every photo was
+colorized or already done, 1 if any failed or none was found, 2 for usage errors or a model that cannot be
+loaded, 130 after SIGINT, 143 after SIGTERM.
 """
 
 NO_MODEL = """\
-colorize: no trained model found.
-  Pass one with --model PATH (a .keras file, or a training run folder such as
-  models/paper/<run>, the paper's U-Net), or set UNETCOLOR_MODEL=PATH, or make one
-  in the project checkout:
-    make train       trains the paper's model (about 19 hours on a CPU, minutes on a GPU)
-    make smoke       trains a toy model in minutes (models/smoke/...; it barely colours)
+colorize: no trained model found. Pass one with --model PATH (a .keras file, or a training run folder such as
+models/paper/<run>), or set UNETCOLOR_MODEL=PATH, or make one in the project checkout: `make train` trains the
+paper's model (about 19 hours on a CPU, minutes on a GPU), `make smoke` a toy one in minutes (it barely colours).
 """
 
 FORMATS = {"png": ".png", "jpg": ".jpg", "keep": None}
@@ -64,19 +49,16 @@ FORMATS = {"png": ".png", "jpg": ".jpg", "keep": None}
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="colorize", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Colorize black-and-white photos at each photo's own size, by default with the\n"
-        "shipped L*a*b* colorizer (weights/default.keras, the most accurate);\n"
-        "--model models/paper/<run> uses the paper's U-Net (Acharya & Pokhrel).")
+        description="Colorize black-and-white photos at their own size, by default with the shipped L*a*b* colorizer\n"
+        "(weights/default.keras); --model models/paper/<run> uses the paper's U-Net (Acharya & Pokhrel).")
     add = parser.add_argument
     add("inputs", nargs="+", metavar="INPUT", help="image files, folders (searched recursively) or glob patterns")
-    add("--out", "-o", type=Path, default=Path("colorized"), metavar="DIR", help="folder for the colorized "
-        "photos, created if missing (default: ./colorized; an input is never overwritten)")
+    add("--out", "-o", type=Path, default=Path("colorized"), metavar="DIR",
+        help="folder for the colorized photos, created if missing (default: ./colorized)")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--model", "-m", type=Path, metavar="PATH",
-                       help="a .keras model, or a training run folder such as models/paper/<run> "
-                       "(the paper's U-Net: its model.keras, else its committed float16 weights) "
-                       "(default: $UNETCOLOR_MODEL, else the packaged L*a*b* weights/default.keras, "
-                       "the most accurate)")
+                       help="a .keras model, or a training run folder such as models/paper/<run> (the paper's "
+                       "U-Net) (default: $UNETCOLOR_MODEL, else the packaged weights/default.keras)")
     for model in shipped.SHIPPED:
         if model.option:
             which.add_argument(model.option, action="store_const", dest="packaged", const=model.name,
@@ -85,19 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="output format: png (default; keeps transparency), jpg, or keep each input's own")
     add("--batch-size", "-b", type=int, default=8, metavar="N",
         help="photos run through the model together (default 8; more is faster on a GPU and uses more memory)")
-    add("--overwrite", action="store_true",
-        help="redo photos whose output is already there (default: skip them, so a stopped run resumes)")
-    add("--shard", metavar="K/N", help="colorize only part K of N of the inputs (1 <= K <= N), so that N processes "
+    add("--overwrite", action="store_true", help="redo photos whose output is already there (default: skip them)")
+    add("--shard", metavar="K/N", help="colorize only part K of N of the inputs, so that N processes "
         "or machines given the same command share one folder without overlap")
     add("--workers", "-j", type=int, metavar="N", help="threads decoding photos ahead of the model, and as many "
         f"encoding after it (default: one per core, at most 4; here {predict.default_workers()})")
     add("--hint", action="append", default=[], metavar="X,Y=#RRGGBB",
-        help="a colour hint: the pixel x, y of the photo (from its top-left corner) has this sRGB "
-        "colour's a*, b* (repeatable; one input photo only)")
+        help="a colour hint: pixel x, y of the photo has this colour's a*, b* (repeatable; one input photo only; "
+        "by default the packaged hints colorizer)")
     add("--hints", type=Path, metavar="FILE.json", help='colour hints from a JSON list of {"x": ..., "y": ..., '
         '"color": "#RRGGBB"}')
-    add("--quiet", "-q", action="store_true",
-        help="no progress bar, no summary and no list of skipped files; failures are still printed")
+    add("--quiet", "-q", action="store_true", help="no progress bar, summary or list of skipped files; "
+        "failures are still printed")
     return parser
 
 
@@ -111,15 +92,14 @@ class Interrupted(KeyboardInterrupt):
 
 @contextlib.contextmanager
 def stopping_on_signals():
-    """Inside, SIGINT and SIGTERM raise Interrupted in the main thread, once (a second signal is
-    ignored while the first unwinds). Outside the main thread it changes nothing."""
+    """Inside, SIGINT and SIGTERM raise Interrupted in the main thread, once; outside it, nothing changes."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     received: list[int] = []
 
     def handler(signum, frame):
-        if not received:
+        if not received:  # a second signal is ignored while the first unwinds
             received.append(signum)
             raise Interrupted(signum)
 
@@ -133,10 +113,10 @@ def stopping_on_signals():
 
 def summary(run: predict.Run, out: Path, shard: predict.Shard | None) -> str:
     """The one-line summary of a run."""
-    photos = [result for result in run.results if not result.skipped]
+    photos = sum(not result.skipped for result in run.results)
     existing, failed, other = (run.count(status) for status in (predict.EXISTING, predict.FAILED, predict.NOT_AN_IMAGE))
     stale = len(run.stale_removed)
-    parts = [f"colorized {run.count(predict.DONE)} of {len(photos)} photos into {out}",
+    parts = [f"colorized {run.count(predict.DONE)} of {photos} photos into {out}",
              shard is not None and f"shard {shard} of {run.photos_found} photos in all",
              existing and f"{existing} already done, skipped (--overwrite redoes them)",
              failed and f"{failed} failed",
@@ -168,25 +148,9 @@ def main(argv: list[str] | None = None) -> int:
         return 128 + stop.signum
 
 
-def _hinted_model(args: argparse.Namespace):
-    """(model, spread settings) for a run with hints: the packaged hints colorizer unless a model is
-    named; ValueError (or FileNotFoundError) for one that cannot take hints or cannot be loaded."""
-    path = predict.packaged_model_path(args.packaged or shipped.HINTS.name) if not args.model else args.model
-    model = predict.load_model(path)
-    if not colour_hints.takes_hints(model):
-        raise ValueError(f"{path}: this model cannot take colour hints (its input is {model.input_shape}, gray only); "
-                         f"drop {'--model' if args.model else '--' + str(args.packaged)} to use the packaged "
-                         f"{shipped.HINTS.name} colorizer, or drop the hints")
-    spread = colour_hints.recorded_spread(path)
-    if (args.packaged or args.model) and not spread:
-        print(f"colorize: {Path(path).with_suffix('.json')} records no spread; using the defaults of "
-              "colorizers.hints.spread", file=sys.stderr)
-    return model, spread
-
-
 def _colorize_with_hints(args: argparse.Namespace, shard: predict.Shard | None) -> int:
-    """One photo with colour hints into args.out; every hint is checked before anything is
-    written, and a bad one exits 2 naming it."""
+    """One photo with colour hints into args.out, every hint checked before anything is written
+    (a bad one exits 2 naming it); the packaged hints colorizer unless a model is named."""
     try:
         given = [colour_hints.parse(text) for text in args.hint]
         if args.hints is not None:
@@ -197,17 +161,23 @@ def _colorize_with_hints(args: argparse.Namespace, shard: predict.Shard | None) 
             raise ValueError(f"hints are given for one photo, but the inputs are {' '.join(args.inputs)!r}: "
                              "name one image file")
         source = Path(args.inputs[0])
-        try:
-            photo = images.read_photo(source)  # its size as shown: EXIF orientation applied
-        except images.UnreadableImageError as error:
-            raise ValueError(str(error)) from None
+        photo = images.read_photo(source)  # as shown (EXIF orientation applied); UnreadableImageError is a ValueError
         colour_hints.check_inside(given, photo.rgb.shape[1], photo.rgb.shape[0], where=str(source))
         target = args.out / source.with_suffix(FORMATS[args.format] or source.suffix).name
         if predict._same_file(source, target):
             raise ValueError(f"{target}: refusing to write over the input photo; choose another --out")
         if target.exists() and not args.overwrite:
             raise ValueError(f"{target} exists; pass --overwrite to replace it")
-        model, spread = _hinted_model(args)
+        path = args.model or predict.packaged_model_path(args.packaged or shipped.HINTS.name)
+        model = predict.load_model(path)
+        if not colour_hints.takes_hints(model):
+            raise ValueError(f"{path}: this model cannot take colour hints (its input is {model.input_shape}, "
+                             f"gray only); drop {'--model' if args.model else '--' + str(args.packaged)} to use "
+                             f"the packaged {shipped.HINTS.name} colorizer, or drop the hints")
+        spread = colour_hints.recorded_spread(path)
+        if (args.packaged or args.model) and not spread:
+            print(f"colorize: {Path(path).with_suffix('.json')} records no spread; using the defaults of "
+                  "colorizers.hints.spread", file=sys.stderr)
     except (ValueError, FileNotFoundError) as error:
         print(f"colorize: {error}", file=sys.stderr)
         return 2
@@ -221,8 +191,8 @@ def _colorize_with_hints(args: argparse.Namespace, shard: predict.Shard | None) 
 
 
 def _colorize(args: argparse.Namespace, shard: predict.Shard | None) -> int:
-    packaged = args.packaged
-    model_path = predict.packaged_model_path(packaged) if packaged else args.model or predict.default_model_path()
+    model_path = (predict.packaged_model_path(args.packaged) if args.packaged
+                  else args.model or predict.default_model_path())
     if model_path is None:
         print(NO_MODEL, end="", file=sys.stderr)
         return 2

@@ -21,21 +21,20 @@ _STOPPED = re.compile(r"^training finished or stopped after (\d+) s", re.M)
 
 
 def epoch_timing(history: pd.DataFrame) -> dict:
-    """From a history with `seconds`, `compiles` and `compile_seconds`: the first two epochs' seconds, the
-    steady epoch (median without compilations), the compilations in and after epoch 1, and the total."""
-    later = history[history["epoch"] > 1]
-    steady = later.loc[later["compiles"] == 0, "seconds"]
-    seconds, compile_seconds = history["seconds"], history["compile_seconds"]
-    return {"epochs": int(len(history)), "first_epoch_seconds": float(seconds.iloc[0]),
-            "second_epoch_seconds": float(seconds.iloc[1]) if len(history) > 1 else None,
+    """The first two epochs' seconds, the steady epoch (median without compilations), the compilations in
+    and after epoch 1, and the totals of a history."""
+    first, later = history.iloc[0], history[history["epoch"] > 1]
+    steady, total, after = later.loc[later["compiles"] == 0, "seconds"], history.sum(), later.sum()
+    return {"epochs": len(history), "first_epoch_seconds": float(first["seconds"]),
+            "second_epoch_seconds": float(history["seconds"].iloc[1]) if len(history) > 1 else None,
             "steady_epoch_seconds": float(steady.median()) if len(steady) else None,
-            "first_epoch_compiles": int(history["compiles"].iloc[0]),
-            "first_epoch_compile_seconds": float(compile_seconds.iloc[0]),
-            "first_epoch_cache_hits": int(history["cache_hits"].iloc[0]) if "cache_hits" in history else None,
-            "later_compiles": int(later["compiles"].sum()), "later_compile_seconds": float(later["compile_seconds"].sum()),
-            "compile_seconds": float(compile_seconds.sum()), "train_seconds": float(seconds.sum()),
+            "first_epoch_compiles": int(first["compiles"]),
+            "first_epoch_compile_seconds": float(first["compile_seconds"]),
+            "first_epoch_cache_hits": int(first["cache_hits"]) if "cache_hits" in history else None,
+            "later_compiles": int(after["compiles"]), "later_compile_seconds": float(after["compile_seconds"]),
+            "compile_seconds": float(total["compile_seconds"]), "train_seconds": float(total["seconds"]),
             # training images over all epochs (histories written before the `images` column: None)
-            "images": int(history["images"].sum()) if "images" in history else None}
+            "images": int(total["images"]) if "images" in history else None}
 
 
 def run_summary(run_dir: Path) -> dict:
@@ -65,7 +64,8 @@ def totals(runs: list[dict], wall_seconds: float | None) -> dict:
     seconds = sum(run["train_seconds"] for run in runs)
     images = [run["images"] for run in runs]
     known = all(count is not None for count in images) and wall_seconds
-    return {"runs": len(runs), "compile_share": sum(run["compile_seconds"] for run in runs) / seconds if seconds else None,
+    share = sum(run["compile_seconds"] for run in runs) / seconds if seconds else None
+    return {"runs": len(runs), "compile_share": share,
             "images_per_second": sum(images) / wall_seconds if known else None, "wall_seconds": wall_seconds}
 
 

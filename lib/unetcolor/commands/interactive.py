@@ -1,15 +1,12 @@
-"""The interactive colorizer of notebook 08: a photo, a model, and colour hints placed by clicking.
-
-    Colorizer().widget        # display it in JupyterLab
-
-The result is recomputed at the photo's full resolution after every change; clicks on the preview
-(ipyevents, no JavaScript of our own) map back to the photo's pixels. Hints go only to a model that
-takes them, as on the command line; another model shows its own colours and keeps the hints unused.
-"""
+"""The interactive colorizer of notebook 08 (``Colorizer().widget``): a photo, a model, and colour hints placed by
+clicking. The result is recomputed at the photo's full resolution after every change; clicks on the preview
+(ipyevents, no JavaScript of our own) map back to the photo's pixels. Hints go only to a model that takes them,
+as on the command line; another model shows its own colours and keeps the hints unused."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import os
 import tempfile
@@ -19,7 +16,6 @@ from pathlib import Path
 
 import ipywidgets as widgets
 import keras
-import numpy as np
 from ipyevents import Event
 from PIL import Image, ImageColor, ImageDraw
 
@@ -61,10 +57,8 @@ def model_choices() -> dict[str, Choice]:
 def to_photo_pixel(x: float, y: float, preview_size: tuple[int, int], photo_size: tuple[int, int]) -> tuple[int, int]:
     """A position in the preview's pixels (ipyevents' dataX, dataY) -> the photo's pixel (x, y) under it,
     clipped into the photo. Sizes are (width, height)."""
-    (preview_width, preview_height), (width, height) = preview_size, photo_size
-    column = int((min(max(x, 0), preview_width - 1) + 0.5) * width / preview_width)
-    row = int((min(max(y, 0), preview_height - 1) + 0.5) * height / preview_height)
-    return min(column, width - 1), min(row, height - 1)
+    return tuple(min(int((min(max(value, 0), preview - 1) + 0.5) * side / preview), side - 1)
+                 for value, preview, side in zip((x, y), preview_size, photo_size))
 
 
 def preview_size(width: int, height: int, largest: int = PREVIEW_SIDE) -> tuple[int, int]:
@@ -73,9 +67,9 @@ def preview_size(width: int, height: int, largest: int = PREVIEW_SIDE) -> tuple[
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def as_hex(value: str) -> str:
-    """A CSS colour as the colour picker may hold it ('blue', '#36c', '#3366cc') -> '#rrggbb'."""
-    red, green, blue = ImageColor.getrgb(value)[:3]
+def as_hex(value) -> str:
+    """A CSS colour as the colour picker may hold it ('blue', '#36c', '#3366cc'), or an RGB triple -> '#rrggbb'."""
+    red, green, blue = (ImageColor.getrgb(value) if isinstance(value, str) else value)[:3]
     return f"#{red:02x}{green:02x}{blue:02x}"
 
 
@@ -87,16 +81,16 @@ def free_name(folder: Path, stem: str, suffix: str = ".png") -> Path:
     return target
 
 
-def _encoded(rgb: np.ndarray) -> bytes:
+def _encoded(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format=PREVIEW_FORMAT, quality=92)
+    image.save(buffer, format=PREVIEW_FORMAT, quality=92)
     return buffer.getvalue()
 
 
 class Colorizer:
-    """The widget (``self.widget``) and its state: the photo and the result (uint8 RGB (H, W, 3)), the
-    hints (in the photo's pixels) and the one selected. models: name -> Choice (model_choices() by
-    default); model: the one picked first; out_dir: where Save writes."""
+    """The widget (``self.widget``) and its state: the photo and the result (uint8 RGB (H, W, 3)), the hints (in
+    the photo's pixels) and the one selected. models: name -> Choice (model_choices() by default); model: the one
+    picked first; out_dir: where Save writes."""
 
     def __init__(self, models: dict[str, Choice] | None = None, model: str | None = None,
                  photo: str | os.PathLike | None = None, out_dir: str | os.PathLike | None = None):
@@ -120,7 +114,8 @@ class Colorizer:
         self.clicks = Event(source=self.photo_view, watched_events=["click"])
         self.hint_list = widgets.Select(options=[], rows=6, description="hints")
         self.picker = widgets.ColorPicker(value="#808080", description="colour", concise=False)
-        self.move = widgets.ToggleButton(value=False, description="move", tooltip="then click where the selected hint goes")
+        self.move = widgets.ToggleButton(value=False, description="move",
+                                         tooltip="then click where the selected hint goes")
         self.remove = widgets.Button(description="remove", tooltip="remove the selected hint")
         self.clear = widgets.Button(description="remove all")
         self.save = widgets.Button(description="save the result", button_style="success")
@@ -136,16 +131,16 @@ class Colorizer:
         self.clear.on_click(lambda _: self.clear_hints())
         self.save.on_click(lambda _: self.save_result())
 
-        column = widgets.Layout(margin="0 12px 0 0")
+        photo_column = widgets.VBox([widgets.HTML("<b>photo</b>: click to place a hint"), self.photo_view],
+                                    layout=widgets.Layout(margin="0 12px 0 0"))
+        hint_controls = widgets.VBox([self.picker, widgets.HBox([self.move, self.remove, self.clear])])
         self.widget = widgets.VBox([
             widgets.HBox([self.upload, self.sample, self.model]),
-            widgets.HBox([widgets.VBox([widgets.HTML("<b>photo</b>: click to place a hint"), self.photo_view], layout=column),
-                          widgets.VBox([widgets.HTML("<b>result</b>"), self.result_view])],
+            widgets.HBox([photo_column, widgets.VBox([widgets.HTML("<b>result</b>"), self.result_view])],
                          layout=widgets.Layout(flex_flow="row wrap")),
-            widgets.HBox([self.hint_list, widgets.VBox([self.picker, widgets.HBox([self.move, self.remove, self.clear])])]),
+            widgets.HBox([self.hint_list, hint_controls]),
             widgets.HBox([self.save, self.status]),
-        ])
-        self.widget.add_class("unetcolor-colorizer")
+        ]).add_class("unetcolor-colorizer")
         with self._silently():
             first = shipped.HINTS.name if shipped.HINTS.name in self.choices else next(iter(self.choices))
             self.model.value = model or first
@@ -157,39 +152,26 @@ class Colorizer:
             self.loaded[name] = self.choices[name].load()
         return self.loaded[name]
 
-    def load_photo(self, rgb: np.ndarray, name: str) -> None:
-        """A new photo (uint8 RGB (H, W, 3)): its hints cleared, its result computed."""
-        self.photo, self.photo_name = np.asarray(rgb), name
-        self.hints, self.selected = [], None
-        self.update(f"{name}: {rgb.shape[1]}×{rgb.shape[0]} pixels")
-
-    def load_path(self, path: str | os.PathLike) -> None:
+    def load_path(self, path: str | os.PathLike, upload: str | None = None) -> None:
+        """A new photo from a file, or an uploaded one's copy (upload: its name), its hints cleared and its result
+        computed; a message, no traceback, if it is no image."""
         path = Path(path)
         try:
             photo = images.read_photo(path)
         except images.UnreadableImageError as error:
-            self.say(f"{error}; choose a photo (PNG, JPEG, ...)", error=True)
+            self.say(f"{upload}: {error.reason}; upload a photo (PNG, JPEG, ...)" if upload
+                     else f"{error}; choose a photo (PNG, JPEG, ...)", error=True)
             return
-        self.load_photo(photo.rgb, path.name)
+        self.photo, self.photo_name = photo.rgb, Path(upload or path).name
+        self.hints, self.selected = [], None
+        self.update(f"{self.photo_name}: {self.photo.shape[1]}×{self.photo.shape[0]} pixels")
 
     def load_bytes(self, content: bytes, name: str) -> None:
-        """An uploaded file's bytes, read as images.read_photo reads a file (a message, no traceback, if it is no image)."""
+        """An uploaded file's bytes, read as images.read_photo reads a file."""
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / (Path(name).name or "upload")
             path.write_bytes(bytes(content))
-            try:
-                photo = images.read_photo(path)
-            except images.UnreadableImageError as error:
-                self.say(f"{name}: {error.reason}; upload a photo (PNG, JPEG, ...)", error=True)
-                return
-        self.load_photo(photo.rgb, Path(name).name)
-
-    def add_hint(self, x: int, y: int, colour: str | None = None) -> None:
-        """A hint at the photo's pixel (x, y), of `colour` or, by default, the result's colour there; selected."""
-        colour = as_hex(colour) if colour else "#%02x%02x%02x" % tuple(int(v) for v in self.result[y, x])
-        self.hints.append(hints.Hint(int(x), int(y), colour))
-        self.selected = len(self.hints) - 1
-        self.update(f"hint {self.hints[-1].describe()} placed")
+            self.load_path(path, upload=name)
 
     def set_colour(self, colour: str) -> None:
         if self.selected is None:
@@ -200,14 +182,8 @@ class Colorizer:
         except ValueError:
             self.say(f"{colour!r} is not a colour; pick one, or type #RRGGBB", error=True)
             return
-        old = self.hints[self.selected]
-        self.hints[self.selected] = hints.Hint(old.x, old.y, colour)
+        self.hints[self.selected] = dataclasses.replace(self.hints[self.selected], color=colour)
         self.update(f"hint {self.hints[self.selected].describe()}")
-
-    def move_hint(self, x: int, y: int) -> None:
-        old = self.hints[self.selected]
-        self.hints[self.selected] = hints.Hint(int(x), int(y), old.color)
-        self.update(f"hint moved from {old.x},{old.y} to {x},{y}")
 
     def remove_hint(self) -> None:
         if self.selected is None:
@@ -229,10 +205,8 @@ class Colorizer:
             self.say(f"model {self.model.value!r} cannot be loaded: {error}", error=True)
             return
         taking, choice = hints.takes_hints(model), self.choices[self.model.value]
-        if taking:
-            self.result = hints.colorize(model, self.photo, self.hints, **choice.spread)
-        else:
-            self.result = predict.colorize_photo(model, self.photo)
+        self.result = (hints.colorize(model, self.photo, self.hints, **choice.spread) if taking
+                       else predict.colorize_photo(model, self.photo))
         self._draw()
         for control in (self.hint_list, self.picker, self.move, self.remove, self.clear):
             control.disabled = not taking
@@ -248,11 +222,12 @@ class Colorizer:
         draw = ImageDraw.Draw(canvas)
         for number, hint in enumerate(self.hints):
             cx, cy = (hint.x + 0.5) * size[0] / width, (hint.y + 0.5) * size[1] / height
-            radius = MARKER_RADIUS + (2 if number == self.selected else 0)
+            chosen = number == self.selected
+            radius = MARKER_RADIUS + (2 if chosen else 0)
             draw.ellipse([cx - radius, cy - radius, cx + radius, cy + radius], fill=hint.color,
-                         outline="#ffcc00" if number == self.selected else "white", width=3 if number == self.selected else 2)
-        self.photo_view.value = _encoded(np.asarray(canvas))
-        self.result_view.value = _encoded(np.asarray(Image.fromarray(self.result).resize(size, Image.Resampling.LANCZOS)))
+                         outline="#ffcc00" if chosen else "white", width=3 if chosen else 2)
+        self.photo_view.value = _encoded(canvas)
+        self.result_view.value = _encoded(Image.fromarray(self.result).resize(size, Image.Resampling.LANCZOS))
         with self._silently():
             self.hint_list.options = [f"{number + 1}: {hint.describe()}" for number, hint in enumerate(self.hints)]
             self.hint_list.index = self.selected
@@ -263,8 +238,7 @@ class Colorizer:
     def save_result(self) -> Path | None:
         """The full-resolution result as <out_dir>/<photo>-<model>.png, atomically, under a name no file
         has (never over the input nor over an earlier result); returns the path."""
-        stem = f"{Path(self.photo_name).stem}-{self.model.value.replace(' ', '-')}"
-        target = free_name(self.out_dir, stem)
+        target = free_name(self.out_dir, f"{Path(self.photo_name).stem}-{self.model.value.replace(' ', '-')}")
         try:
             images.write_image_atomic(self.result, target)
         except OSError as error:
@@ -278,7 +252,8 @@ class Colorizer:
         self.status.value = f'<span style="color: {"#b00020" if error else "inherit"}">{text}</span>'
 
     def on_click(self, event: dict) -> None:
-        """ipyevents' click on the photo preview: dataX, dataY in the preview's pixels."""
+        """ipyevents' click on the photo preview (dataX, dataY in the preview's pixels): the selected hint moved
+        there in move mode, else a new hint, selected, of the result's colour there."""
         if self.photo is None or "dataX" not in event:
             return
         if not hints.takes_hints(self.current_model()):
@@ -287,9 +262,13 @@ class Colorizer:
         height, width = self.photo.shape[:2]
         x, y = to_photo_pixel(event["dataX"], event["dataY"], preview_size(width, height), (width, height))
         if self.move.value and self.selected is not None:
-            self.move_hint(x, y)
+            old = self.hints[self.selected]
+            self.hints[self.selected] = dataclasses.replace(old, x=x, y=y)
+            self.update(f"hint moved from {old.x},{old.y} to {x},{y}")
         else:
-            self.add_hint(x, y)
+            self.hints.append(hints.Hint(x, y, as_hex(tuple(self.result[y, x]))))
+            self.selected = len(self.hints) - 1
+            self.update(f"hint {self.hints[-1].describe()} placed")
 
     def _on_upload(self, change) -> None:
         if self._quiet or not change["new"]:

@@ -44,8 +44,7 @@ def psnr_batch(reference: np.ndarray, test: np.ndarray, peak: float = 255.0) -> 
 
 
 def ssim(reference: np.ndarray, test: np.ndarray, **options) -> float:
-    """Structural similarity of two uint8 RGB images of at least 7x7 (scikit-image's
-    ``structural_similarity``, given ``options``; channels averaged)."""
+    """Structural similarity of two uint8 RGB images of at least 7x7 (scikit-image's, given options)."""
     from skimage.metrics import structural_similarity
 
     reference, test = _check_pair(reference, test, "ssim")
@@ -68,8 +67,7 @@ def colorfulness(rgb: np.ndarray) -> float:
 
 
 def keras_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """What Keras' ``metrics=["accuracy"]`` reports here (``CategoricalAccuracy``): the share of pixels
-    whose largest channel matches, ties going to the first channel."""
+    """What Keras' ``metrics=["accuracy"]`` reports here: the share of pixels whose largest channel matches."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if y_true.shape != y_pred.shape or y_true.ndim < 2 or y_true.shape[-1] < 2:
         raise ValueError(f"keras_accuracy expects y_true and y_pred of the same shape (..., C) with C >= 2, "
@@ -86,17 +84,15 @@ def _scores(truth: np.ndarray, prediction: np.ndarray, gray_rgb: np.ndarray) -> 
 
 def evaluate_images(true_rgb: np.ndarray, pred_rgb: np.ndarray, gray: np.ndarray,
                     names: Sequence[str] | None = None) -> pd.DataFrame:
-    """One row per image of psnr, ssim and colorfulness of the model and of the gray baseline
-    (``color.gray_baseline(gray)``), and colorfulness_true."""
+    """One row per image: psnr, ssim and colorfulness of the model and of the gray baseline, colorfulness_true."""
     true_rgb, pred_rgb = _check_pair(true_rgb, pred_rgb, "evaluate_images")
     baseline = color.gray_baseline(gray)
     if baseline.shape != true_rgb.shape:
         raise ValueError(f"evaluate_images: gray {np.shape(gray)} does not match images {true_rgb.shape}")
-    rows = [_scores(*triple) for triple in zip(true_rgb, pred_rgb, baseline)]
-    index = pd.Index(list(names) if names is not None else range(len(rows)), name="image")
-    if len(index) != len(rows):
-        raise ValueError(f"evaluate_images: {len(index)} names for {len(rows)} images")
-    return pd.DataFrame(rows, index=index)
+    index = pd.Index(list(names) if names is not None else range(len(true_rgb)), name="image")
+    if len(index) != len(true_rgb):
+        raise ValueError(f"evaluate_images: {len(index)} names for {len(true_rgb)} images")
+    return pd.DataFrame([_scores(*triple) for triple in zip(true_rgb, pred_rgb, baseline)], index=index)
 
 
 METHODS = {"model": "model", "gray": "gray baseline", "true": "ground truth"}
@@ -111,9 +107,8 @@ def summarize(per_image: pd.DataFrame) -> pd.DataFrame:
             raise ValueError(f"summarize: column {column!r} is not <metric>_<model|gray|true>")
         values = per_image[column].astype(float)
         with np.errstate(invalid="ignore"):  # inf - inf in the std of an infinite PSNR
-            spread = values.std(ddof=1)
-        rows.append({"metric": metric, "method": METHODS[method], "mean": values.mean(), "std": spread,
-                     "median": values.median(), "n": int(values.count())})
+            rows.append({"metric": metric, "method": METHODS[method], "mean": values.mean(),
+                         "std": values.std(ddof=1), "median": values.median(), "n": int(values.count())})
     return pd.DataFrame(rows)
 
 
@@ -123,8 +118,8 @@ PHOTO_COLUMNS = ("file", "height", "width", "psnr_model", "psnr_gray", "ssim_mod
 
 def evaluate_photos(colorize: Callable[[np.ndarray], np.ndarray], files: Iterable[str | os.PathLike],
                     n_keep: int = 0) -> tuple[pd.DataFrame, list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
-    """Score ``colorize`` (uint8 RGB -> uint8 RGB) on photo files at native size: the PHOTO_COLUMNS table,
-    one row per file, and the first n_keep (gray, colorized, original)."""
+    """Score ``colorize`` (uint8 RGB -> uint8 RGB) on photo files at native size: the PHOTO_COLUMNS table, one
+    row per file, and the first n_keep (gray, colorized, original)."""
     if n_keep < 0:
         raise ValueError(f"n_keep must be >= 0, got {n_keep}")
     rows, kept = [], []
@@ -162,16 +157,13 @@ COLOR_MEASURES = ("ab_auc", "ab_auc_rebalanced", "a_bias", "b_bias")
 class _ABErrorCounts:
     """Per a*b* grid cell of the truth, how many pixels' error first falls within each threshold."""
 
-    def __init__(self, thresholds, grid: float):
+    def __init__(self, thresholds):
         self.thresholds = np.asarray(list(thresholds), dtype=np.float64)
         if (self.thresholds.ndim != 1 or len(self.thresholds) == 0 or not np.all(np.isfinite(self.thresholds))
                 or np.any(np.diff(self.thresholds) <= 0)):
             raise ValueError("thresholds must be a non-empty increasing sequence of finite numbers, "
                              f"got {thresholds!r}")
-        if not grid > 0:
-            raise ValueError(f"grid must be > 0, got {grid}")
-        self.grid = float(grid)
-        self.half = int(np.ceil(AB_RANGE / self.grid))  # cells -half..half along a* and b*
+        self.half = int(np.ceil(AB_RANGE / AB_GRID))  # cells -half..half along a* and b*
         self.side = 2 * self.half + 1
         self.counts = np.zeros((self.side * self.side, len(self.thresholds) + 1), dtype=np.int64)
         self.delta = np.zeros(2, dtype=np.float64)  # summed pred - truth, (a*, b*)
@@ -185,7 +177,7 @@ class _ABErrorCounts:
         difference = pred_ab - truth_ab
         distance = np.hypot(difference[:, 0], difference[:, 1])
         k = np.searchsorted(self.thresholds, distance, side="left")  # within thresholds[j] exactly for j >= k
-        cells = np.clip(np.rint(truth_ab / self.grid), -self.half, self.half).astype(np.int64) + self.half
+        cells = np.clip(np.rint(truth_ab / AB_GRID), -self.half, self.half).astype(np.int64) + self.half
         flat = (cells[:, 0] * self.side + cells[:, 1]) * self.counts.shape[1] + k
         self.counts += np.bincount(flat, minlength=self.counts.size).reshape(self.counts.shape)
         self.delta += difference.sum(axis=0)
@@ -210,10 +202,10 @@ class _ABErrorCounts:
 
 
 def ab_error_curve(truth_ab: np.ndarray, pred_ab: np.ndarray, thresholds: Iterable[float] = AB_THRESHOLDS,
-                   rebalance: bool = False, grid: float = AB_GRID) -> np.ndarray:
+                   rebalance: bool = False) -> np.ndarray:
     """Share of pixels whose a*b* error is <= each threshold, on a*b* arrays (..., 2); with ``rebalance``,
-    the mean over occupied ``grid`` cells of the truth of each cell's own curve."""
-    counts = _ABErrorCounts(thresholds, grid)
+    the mean over the occupied AB_GRID cells of the truth of each cell's own curve."""
+    counts = _ABErrorCounts(thresholds)
     counts.add(truth_ab, pred_ab)
     return counts.curve(rebalance)
 
@@ -231,10 +223,10 @@ def _ab_chunks(truth_rgb: np.ndarray, predictions: dict[str, np.ndarray], what: 
             for start in range(0, len(truth_rgb), chunk))
 
 
-def _ab_counts(truth_rgb: np.ndarray, predictions: dict, what: str, thresholds=AB_THRESHOLDS, grid: float = AB_GRID,
+def _ab_counts(truth_rgb: np.ndarray, predictions: dict, what: str, thresholds=AB_THRESHOLDS,
                chunk: int = 16) -> dict[str, _ABErrorCounts]:
     chunks = _ab_chunks(truth_rgb, predictions, what, chunk)
-    counts = {name: _ABErrorCounts(thresholds, grid) for name in predictions}
+    counts = {name: _ABErrorCounts(thresholds) for name in predictions}
     for truth_ab, pred_ab in chunks:
         for name, ab in pred_ab.items():
             counts[name].add(truth_ab, ab)
@@ -242,9 +234,9 @@ def _ab_counts(truth_rgb: np.ndarray, predictions: dict, what: str, thresholds=A
 
 
 def ab_error_auc(truth_rgb: np.ndarray, pred_rgb: np.ndarray, thresholds: Iterable[float] = AB_THRESHOLDS,
-                 rebalance: bool = False, grid: float = AB_GRID, chunk: int = 16) -> float:
+                 rebalance: bool = False, chunk: int = 16) -> float:
     """Zhang et al.'s (2016) AuC of uint8 sRGB batches: the mean over thresholds of ``ab_error_curve``."""
-    counts = _ab_counts(truth_rgb, {"pred": pred_rgb}, "ab_error_auc", thresholds, grid, chunk)["pred"]
+    counts = _ab_counts(truth_rgb, {"pred": pred_rgb}, "ab_error_auc", thresholds, chunk)["pred"]
     return float(counts.curve(rebalance).mean())
 
 
@@ -253,11 +245,9 @@ def ab_bias(truth_rgb: np.ndarray, pred_rgb: np.ndarray, chunk: int = 16) -> tup
     return _ab_counts(truth_rgb, {"pred": pred_rgb}, "ab_bias", chunk=chunk)["pred"].bias()
 
 
-def color_measures(truth_rgb: np.ndarray, predictions: dict[str, np.ndarray],
-                   thresholds: Iterable[float] = AB_THRESHOLDS, grid: float = AB_GRID,
-                   chunk: int = 16) -> pd.DataFrame:
+def color_measures(truth_rgb: np.ndarray, predictions: dict[str, np.ndarray]) -> pd.DataFrame:
     """COLOR_MEASURES of each prediction of one uint8 set, indexed by ``method``."""
-    counts = _ab_counts(truth_rgb, predictions, "color_measures ({name})", thresholds, grid, chunk)
+    counts = _ab_counts(truth_rgb, predictions, "color_measures ({name})")
     rows = [dict(zip(COLOR_MEASURES, (c.curve(False).mean(), c.curve(True).mean(), *c.bias())))
             for c in counts.values()]
     return pd.DataFrame(rows, index=pd.Index(list(counts), name="method"), columns=list(COLOR_MEASURES))

@@ -1,9 +1,5 @@
-"""Colorizing photos of any size (paper Figure 8), for notebook 06 and the `colorize` command.
-
-The model colours the photo's gray shrunk to its input square; only the prediction's colour
-differences R - Y and B - Y are upscaled and added to the full-resolution gray Y, so the photo's
-luminance keeps every detail and its BT.601 luma is the input's gray (up to rounding and clipping).
-"""
+"""Colorizing photos of any size (paper Figure 8), for notebook 06 and the `colorize` command: the model colours
+the gray shrunk to its input square, and only its R - Y and B - Y are upscaled onto the full-resolution gray Y."""
 
 from __future__ import annotations
 
@@ -64,48 +60,35 @@ def load_model(path: str | os.PathLike) -> keras.Model:
     """A colorizer, uncompiled, from a ``.keras`` file (safe mode), a training run folder or its float16
     weights file; FileNotFoundError or ValueError naming the path and what to pass instead."""
     path = Path(path).expanduser()
+    if path.suffix == ".npz" and path.is_file():  # float16 weights: loaded through their run folder
+        try:
+            recorded = half_weights.read_record(path.parent).get("file")
+        except (FileNotFoundError, ValueError, AttributeError):
+            recorded = None
+        if recorded != path.name:
+            raise ValueError(
+                f"{path}: float16 weights load only through their run folder, whose {half_weights.RECORD_FILE} "
+                f"names this file and whose config.json rebuilds the U-Net; {path.parent / half_weights.RECORD_FILE} "
+                f"is missing, unreadable or names another file; pass {RUN_HINT}")
+        path = path.parent
     if path.is_dir():
-        return _load_run(path)
+        if not runs.has_weights(path):
+            raise FileNotFoundError(f"{path}: no model in this folder (neither model.keras nor "
+                                    f"{half_weights.WEIGHTS_FILE} with {half_weights.RECORD_FILE}); pass {RUN_HINT}")
+        try:
+            return runs.model(path)
+        except _LOAD_ERRORS as error:
+            raise ValueError(f"{path}: the training run's model could not be loaded ({error})") from None
     if not path.is_file():
         if runs.has_weights(path.parent):
             raise FileNotFoundError(f"{path}: no such file; its folder is a training run: "
                                     f"pass the folder {path.parent} instead")
         raise FileNotFoundError(f"{path}: no such model file or folder; pass {RUN_HINT}, "
                                 "or train one with `make train` (it writes models/<profile>/<run>/model.keras)")
-    if path.suffix == ".npz":
-        return _load_run_weights(path)
     try:
         return keras.saving.load_model(path, safe_mode=True, compile=False)
     except _LOAD_ERRORS as error:
         raise ValueError(f"{path}: not a loadable Keras model ({error}); pass {RUN_HINT}") from None
-
-
-def _load_run_weights(path: Path) -> keras.Model:
-    """A run's float16 weights file: loaded through its folder, whose weights.json must name it."""
-    folder = path.parent
-    try:
-        recorded = half_weights.read_record(folder).get("file")
-    except (FileNotFoundError, ValueError, AttributeError):
-        recorded = None
-    if recorded != path.name:
-        raise ValueError(
-            f"{path}: float16 weights load only through their run folder, whose {half_weights.RECORD_FILE} "
-            f"names this file and whose config.json rebuilds the U-Net; {folder / half_weights.RECORD_FILE} "
-            f"is missing, unreadable or names another file; pass {RUN_HINT}"
-        )
-    return _load_run(folder)
-
-
-def _load_run(folder: Path) -> keras.Model:
-    if not runs.has_weights(folder):
-        raise FileNotFoundError(
-            f"{folder}: no model in this folder (neither model.keras nor {half_weights.WEIGHTS_FILE} "
-            f"with {half_weights.RECORD_FILE}); pass {RUN_HINT}"
-        )
-    try:
-        return runs.model(folder)
-    except _LOAD_ERRORS as error:
-        raise ValueError(f"{folder}: the training run's model could not be loaded ({error})") from None
 
 
 def input_size(model: keras.Model) -> tuple[int, int]:
@@ -129,51 +112,44 @@ def _lightness_of_gray(gray: np.ndarray) -> np.ndarray:
 
 
 def predict_batch(model: keras.Model, gray: np.ndarray, batch_size: int = 16) -> np.ndarray:
-    """uint8 gray (N, S, S) at the model's input size -> uint8 RGB (N, S, S, 3), from an RGB or an
-    a*b* model, `batch_size` images at a time."""
+    """uint8 gray (N, S, S) at the model's input size -> uint8 RGB (N, S, S, 3), `batch_size` images at a time."""
     gray = np.asarray(gray)
     if gray.dtype != np.uint8 or gray.ndim != 3:
         raise ValueError(f"predict_batch expects uint8 gray (N, H, W), got {gray.dtype} {gray.shape}")
     if tuple(gray.shape[1:]) != input_size(model):
-        raise ValueError(
-            f"gray images are {gray.shape[1:]} but the model takes {input_size(model)}; "
-            "resize them first, or use colorize_photo for photos of any size"
-        )
+        raise ValueError(f"gray images are {gray.shape[1:]} but the model takes {input_size(model)}; "
+                         "resize them first, or use colorize_photo for photos of any size")
     channels = model.output_shape[-1]
     if channels not in (2, 3):
         raise ValueError(f"model {model.name!r} outputs {channels} channels; expected 3 (RGB) or 2 (a*, b*)")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-
     rgb = np.empty((*gray.shape, 3), dtype=np.uint8)
     for start in range(0, len(gray), batch_size):
         chunk = gray[start:start + batch_size]
         inputs = color.gray_to_input(chunk)
         if model.input_shape[-1] == 4:  # a hints model given no hint: an empty hint map and mask
             inputs = np.concatenate([inputs, np.zeros((*inputs.shape[:3], 3), dtype=inputs.dtype)], axis=-1)
-        output = np.asarray(model.predict_on_batch(inputs) if len(chunk) == batch_size else model(inputs, training=False))
-        if channels == 3:
-            rgb[start:start + len(chunk)] = color.output_to_rgb(output)
-        else:
-            lab = np.concatenate([_lightness_of_gray(chunk)[..., None], output * 128.0], axis=-1)
-            rgb[start:start + len(chunk)] = color.lab_to_rgb(lab)
+        # a short last batch runs eagerly: the compiled step keeps one batch shape
+        eager = len(chunk) < batch_size
+        output = np.asarray(model(inputs, training=False) if eager else model.predict_on_batch(inputs))
+        if channels == 2:  # a*, b* / 128 beside the gray's own L*
+            output = np.concatenate([_lightness_of_gray(chunk)[..., None], output * 128.0], axis=-1)
+        rgb[start:start + len(chunk)] = color.output_to_rgb(output) if channels == 3 else color.lab_to_rgb(output)
     return rgb
 
 
 def _gray_of(photo: np.ndarray) -> np.ndarray:
     photo = np.asarray(photo)
     if photo.dtype != np.uint8 or not (photo.ndim == 2 or (photo.ndim == 3 and photo.shape[-1] == 3)):
-        raise ValueError(
-            f"expected a uint8 photo (H, W, 3) or (H, W), got {photo.dtype} {photo.shape}; "
-            "read files with images.read_photo, which gives 8-bit RGB"
-        )
+        raise ValueError(f"expected a uint8 photo (H, W, 3) or (H, W), got {photo.dtype} {photo.shape}; "
+                         "read files with images.read_photo, which gives 8-bit RGB")
     return photo if photo.ndim == 2 else color.rgb_to_gray(photo)
 
 
 def _shrink(gray: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """uint8 gray (H, W) -> uint8 (size) by LANCZOS, aspect ratio not kept."""
-    height, width = size
-    return np.asarray(Image.fromarray(gray).resize((width, height), SHRINK_FILTER))
+    return np.asarray(Image.fromarray(gray).resize((size[1], size[0]), SHRINK_FILTER))
 
 
 def transfer_chroma(gray: np.ndarray, small_rgb: np.ndarray) -> np.ndarray:
@@ -192,26 +168,21 @@ def transfer_chroma(gray: np.ndarray, small_rgb: np.ndarray) -> np.ndarray:
     rgb = np.empty((height, width, 3), dtype=np.uint8)
     for top in range(0, height, BAND_ROWS):
         rows = slice(top, top + BAND_ROWS)
-        luma = gray[rows].astype(np.float32)
-        red, blue = red_diff[rows], blue_diff[rows]
+        luma, red, blue = gray[rows].astype(np.float32), red_diff[rows], blue_diff[rows]
         green = (KR * red + KB * blue) * np.float32(-1.0 / KG)  # KR dR + KG dG + KB dB = 0
         for channel, difference in enumerate((red, green, blue)):
-            value = luma + difference
-            np.rint(value, out=value)
-            np.clip(value, 0, 255, out=value)
-            rgb[rows, :, channel] = value
+            value = np.rint(luma + difference)
+            rgb[rows, :, channel] = np.clip(value, 0, 255, out=value)
     return rgb
 
 
 def colorize_photos(model: keras.Model, photos: Sequence[np.ndarray], batch_size: int = 16) -> Iterator[np.ndarray]:
     """Colorize uint8 RGB (H, W, 3) or gray (H, W) photos of any sizes at their native size, in batches."""
     grays = [_gray_of(photo) for photo in photos]
-    if not grays:
-        return
-    size = input_size(model)
-    predicted = predict_batch(model, np.stack([_shrink(gray, size) for gray in grays]), batch_size)
-    for gray, small_rgb in zip(grays, predicted):
-        yield transfer_chroma(gray, small_rgb)
+    if grays:
+        size = input_size(model)
+        predicted = predict_batch(model, np.stack([_shrink(gray, size) for gray in grays]), batch_size)
+        yield from map(transfer_chroma, grays, predicted)
 
 
 def colorize_photo(model: keras.Model, photo: np.ndarray) -> np.ndarray:
@@ -219,8 +190,8 @@ def colorize_photo(model: keras.Model, photo: np.ndarray) -> np.ndarray:
     return next(colorize_photos(model, [photo]))
 
 
-# colorize's temporary files, `.<output name>.colorize-tmp-<8 random characters><suffix>` (tempfile's names):
-# distinctive, so that removing stale ones never touches anything else
+# colorize's temporary files, `.<output name>.colorize-tmp-<8 random characters><suffix>`: distinctive, so that
+# removing stale ones never touches anything else
 TEMPORARY_MARKER = "colorize-tmp-"
 _TEMPORARY = re.compile(r"\.(?P<name>.+)\." + re.escape(TEMPORARY_MARKER) + r"[a-z0-9_]{8}(?P<suffix>\.[^.]+)")
 PNG_COMPRESS_LEVEL = 1  # about level 6's size on photos, in a third of the time
@@ -232,41 +203,38 @@ def is_temporary(name: str) -> bool:
     return match is not None and match["name"].endswith(match["suffix"])
 
 
-def remove_stale_temporaries(out_dir: str | os.PathLike) -> list[Path]:
-    """Remove, and return, the temporary files below out_dir whose writer is gone (files.remove_abandoned)."""
-    out_dir = Path(out_dir)
-    if not out_dir.is_dir():
-        return []
-    return sorted(path for path in out_dir.rglob(".*")
-                  if is_temporary(path.name) and path.is_file() and not path.is_symlink()
-                  and files.remove_abandoned(path))
-
-
 def _same_file(a: Path, b: Path) -> bool:
-    if a.resolve() == b.resolve():
-        return True
     try:
-        return os.path.samefile(a, b)  # hard links, or differently spelled paths
+        return a.resolve() == b.resolve() or os.path.samefile(a, b)  # hard links, or differently spelled paths
     except OSError:  # one of them does not exist yet
         return False
 
 
+def _refuse_the_input(in_path: Path, out_path: Path) -> None:
+    if _same_file(in_path, out_path):
+        raise ValueError(f"{out_path}: refusing to write over the input photo; choose another output folder or name")
+
+
 def _write(rgb: np.ndarray, alpha: np.ndarray | None, out_path: Path, in_path: Path) -> None:
     """Write the colorized photo, alpha re-attached (dropped by JPEG), never over the input."""
-    if _same_file(in_path, out_path):
-        raise ValueError(f"{out_path}: refusing to write over the input photo; choose another output folder")
+    _refuse_the_input(in_path, out_path)
     array = rgb if alpha is None else np.concatenate([rgb, alpha[..., None]], axis=-1)
     images.write_image_atomic(array, out_path, marker=TEMPORARY_MARKER, png_compress_level=PNG_COMPRESS_LEVEL)
 
 
 def colorize_file(model: keras.Model, in_path: str | os.PathLike, out_path: str | os.PathLike) -> Path:
     """Colorize a photo file at its native size into out_path (alpha kept where it can be); returns out_path."""
-    in_path, out_path = Path(in_path), Path(out_path)
-    if _same_file(in_path, out_path):
-        raise ValueError(f"{out_path}: refusing to write over the input photo; choose another output path")
+    _refuse_the_input(Path(in_path), Path(out_path))  # before the work, not after it
     photo = images.read_photo(in_path)
-    _write(colorize_photo(model, photo.rgb), photo.alpha, out_path, in_path)
-    return out_path
+    _write(colorize_photo(model, photo.rgb), photo.alpha, Path(out_path), Path(in_path))
+    return Path(out_path)
+
+
+def remove_stale_temporaries(out_dir: str | os.PathLike) -> list[Path]:
+    """Remove, and return, the temporary files below out_dir whose writer is gone (files.remove_abandoned)."""
+    return sorted(path for path in Path(out_dir).rglob(".*")
+                  if is_temporary(path.name) and path.is_file() and not path.is_symlink()
+                  and files.remove_abandoned(path))
 
 
 DONE, EXISTING, FAILED, NOT_AN_IMAGE = "done", "skipped-existing", "failed", "not-an-image"
@@ -354,22 +322,23 @@ def _output_names(sources: list[images.Source], out_dir: Path, suffix: str | Non
     return names
 
 
-def existing_output(in_path: Path, out_path: Path) -> str | None:
-    """None if out_path is missing or not a whole image, "complete" if it is an image of the input's
-    displayed size, else why it is left alone."""
+def existing_output(in_path: Path, out_path: Path) -> tuple[str, str | None] | None:
+    """None if out_path is missing or not a whole image, else its (status, error): EXISTING for an image
+    of the input's displayed size, else FAILED, saying why it is left alone."""
     written = images.whole_image_size(out_path) if out_path.exists() else None
     if written is None:
         return None
     if written == images.displayed_size(in_path):
-        return "complete"
+        return EXISTING, None
     try:
         rgb = images.read_photo(in_path).rgb
     except images.UnreadableImageError:
         return None  # the read that follows reports why
     if written == (rgb.shape[1], rgb.shape[0]):
-        return "complete"
-    return (f"{out_path} exists and is a {written[0]}x{written[1]} image, not this {rgb.shape[1]}x{rgb.shape[0]} "
-            "photo's output: left as it is; pass --overwrite to replace it, or choose another --out")
+        return EXISTING, None
+    height, width = rgb.shape[:2]
+    return FAILED, (f"{out_path} exists and is a {written[0]}x{written[1]} image, not this {width}x{height} "
+                    "photo's output: left as it is; pass --overwrite to replace it, or choose another --out")
 
 
 @dataclass
@@ -389,11 +358,10 @@ def default_workers() -> int:
 def colorize_paths(model: keras.Model, inputs: Iterable[str | os.PathLike], out_dir: str | os.PathLike,
                    suffix: str | None = ".png", progress: bool = True, batch_size: int = 8, overwrite: bool = False,
                    shard: Shard | None = None, workers: int | None = None) -> Run:
-    """Colorize every photo named by inputs (images.collect) into out_dir as ``<stem><suffix>`` (None:
-    the input's suffix), resuming where complete outputs exist unless overwrite, logging each Result.
-
-    Reader threads decode ahead of the model and writer threads write behind it; an exception here
-    (KeyboardInterrupt) lets running reads and writes finish, so every output is whole or absent."""
+    """Colorize every photo named by inputs (images.collect) into out_dir as ``<stem><suffix>`` (None: the
+    input's suffix), resuming where complete outputs exist unless overwrite, logging each Result. Threads
+    read ahead of the model and write behind it; on an exception (KeyboardInterrupt) running reads and
+    writes finish, so every output is whole or absent."""
     started = time.perf_counter()
     out_dir = Path(out_dir).expanduser()
     if suffix is not None and Image.registered_extensions().get(suffix.lower()) is None:
@@ -404,10 +372,10 @@ def colorize_paths(model: keras.Model, inputs: Iterable[str | os.PathLike], out_
     size = input_size(model)
     sources = images.collect(inputs, skip=out_dir.resolve())
     targets = _output_names(sources, out_dir, suffix)
-    found = sum(source.problem is None for source in sources)
     mine = [index for index, source in enumerate(sources)
             if shard is None or shard.takes(source.relative or Path(source.path.name))]
-    run = Run([], remove_stale_temporaries(out_dir), found, out_dir / log_name(shard))
+    run = Run([], remove_stale_temporaries(out_dir), sum(source.problem is None for source in sources),
+              out_dir / log_name(shard))
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         log = open(run.log, "a", encoding="utf-8")
@@ -430,8 +398,7 @@ def colorize_paths(model: keras.Model, inputs: Iterable[str | os.PathLike], out_
         bar.update()
 
     for index in mine:
-        source = sources[index]
-        if source.problem is not None:
+        if (source := sources[index]).problem is not None:
             record(index, Result(source.path, None, NOT_AN_IMAGE if source.skipped else FAILED, source.problem))
     pending = iter(index for index in mine if sources[index].problem is None)
     readers = ThreadPoolExecutor(workers, thread_name_prefix="colorize-read")
@@ -442,8 +409,7 @@ def colorize_paths(model: keras.Model, inputs: Iterable[str | os.PathLike], out_
     def read(index: int) -> Result | _Loaded:  # in a reader thread: a Result if the model is not needed
         began, path, target = time.perf_counter(), sources[index].path, targets[index]
         if not overwrite and (existing := existing_output(path, target)) is not None:
-            status, error = (EXISTING, None) if existing == "complete" else (FAILED, existing)
-            return Result(path, target, status, error, time.perf_counter() - began)
+            return Result(path, target, *existing, time.perf_counter() - began)
         try:
             photo = images.read_photo(path)
         except images.UnreadableImageError as error:
@@ -464,29 +430,25 @@ def colorize_paths(model: keras.Model, inputs: Iterable[str | os.PathLike], out_
             status, error = FAILED, str(failure)
         record(index, Result(path, target, status, error, loaded.seconds + model_seconds + time.perf_counter() - began))
 
-    def run_model(batch: list[tuple[int, _Loaded]]) -> None:
-        model_started = time.perf_counter()
-        predicted = predict_batch(model, np.stack([loaded.small for _, loaded in batch]), batch_size)
-        seconds = time.perf_counter() - model_started
-        run.model_seconds += seconds
-        for (index, loaded), small_rgb in zip(batch, predicted):
-            while len(writing) > workers:
-                writing.popleft().result()  # bounds the photos waiting; raises a writer's unexpected error
-            writing.append(writers.submit(write, index, loaded, small_rgb, seconds / len(batch)))
-
     try:
         read_ahead()
         batch: list[tuple[int, _Loaded]] = []
         while reading:
             index, future = reading.popleft()
             read_ahead()
-            item = future.result()
-            if isinstance(item, Result):
+            if isinstance(item := future.result(), Result):
                 record(index, item)
             else:
                 batch.append((index, item))
             if batch and (len(batch) == batch_size or not reading):
-                run_model(batch)
+                model_started = time.perf_counter()
+                predicted = predict_batch(model, np.stack([loaded.small for _, loaded in batch]), batch_size)
+                seconds = time.perf_counter() - model_started
+                run.model_seconds += seconds
+                for (position, loaded), small_rgb in zip(batch, predicted):
+                    while len(writing) > workers:
+                        writing.popleft().result()  # bounds the photos waiting; raises a writer's unexpected error
+                    writing.append(writers.submit(write, position, loaded, small_rgb, seconds / len(batch)))
                 batch = []
         for future in writing:
             future.result()

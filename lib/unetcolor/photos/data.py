@@ -1,5 +1,5 @@
-"""Scanning, cleaning and preparing photos into rgb.npy, gray.npy, index.csv, report.csv and
-manifest.json; seeded, nested train/validation splits (splits/split_<train>_<val>.csv); the data fingerprint."""
+"""Preparing photos into rgb.npy, gray.npy, index.csv, report.csv and manifest.json; seeded, nested
+train/validation splits (splits/split_<train>_<val>.csv); the data fingerprint."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ import hashlib
 import json
 import math
 import os
-import secrets
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -23,7 +21,7 @@ from PIL import Image
 from tqdm import tqdm  # plain text bars: the same in terminals, notebooks and papermill logs
 
 from .. import color, paths, profiles
-from ..files import sha256_file, write_text
+from ..files import sha256_file, staged_folder, write_json, write_text
 from ..reproducibility import batch_mode, usable_cores
 from . import download, images, samples
 
@@ -57,15 +55,10 @@ def scan_files(folders) -> list[SourceFile]:
             raise FileNotFoundError(f"{folder}: photo folder not found; pass an existing folder (e.g. DATA_DIR=...)")
     resolved = [folder.resolve() for folder in folders]
     root = Path(os.path.commonpath(resolved))
-    found: dict[str, SourceFile] = {}
-    for folder in resolved:
-        for directory, subfolders, filenames in os.walk(folder):
-            subfolders[:] = [name for name in subfolders if not name.startswith(".")]
-            for path in (Path(directory) / name for name in filenames if not name.startswith(".")):
-                if path.is_file():
-                    relative = path.relative_to(root).as_posix()
-                    found.setdefault(relative, SourceFile(path, relative))  # nested folders: once
-    return [found[name] for name in sorted(found)]
+    found: dict[str, Path] = {}
+    for path in (path for folder in resolved for path in images.below(folder) if path.is_file()):
+        found.setdefault(path.relative_to(root).as_posix(), path)  # nested folders: once
+    return [SourceFile(path, name) for name, path in sorted(found.items())]
 
 
 def scan_images(folders) -> list[Path]:
@@ -76,9 +69,8 @@ def scan_images(folders) -> list[Path]:
 def prepare_dataset(folders, out_dir: str | os.PathLike, image_size: int = 256, max_images: int | None = None,
                     min_size: int | None = None, bw_chroma_threshold: float = BW_CHROMA_THRESHOLD,
                     progress: bool | None = None, workers: int | None = None) -> pd.DataFrame:
-    """Clean and prepare the photos under `folders` into `out_dir`, swapped in whole; return the report (file,
-    status, reason). A file is skipped (not an image, undecodable, past max_images), excluded (a duplicate, too
-    small or black-and-white) or kept; a rerun with the same inputs and parameters returns the stored report."""
+    """Prepare the photos under `folders` into `out_dir`, swapped in whole, and return the report (file, status:
+    skipped, excluded or kept, reason); a rerun with the same inputs and parameters returns the stored report."""
     out_dir = Path(out_dir)
     folders = _as_list(folders)
     min_size = image_size // 2 if min_size is None else int(min_size)
@@ -87,21 +79,22 @@ def prepare_dataset(folders, out_dir: str | os.PathLike, image_size: int = 256, 
     sources = scan_files(folders)
     parameters = {"image_size": image_size, "max_images": max_images, "min_size": min_size,
                   "bw_chroma_threshold": bw_chroma_threshold, "chroma_size": CHROMA_SIZE, "resize_filter": "LANCZOS"}
-    inputs = hashlib.sha256()  # every scanned file's relative path and content (file times play no part)
-    for source in sources:
-        inputs.update(f"{source.file}\0{sha256_file(source.path)}\n".encode())
+    # every scanned file's relative path and content (file times play no part)
+    inputs = hashlib.sha256("".join(f"{source.file}\0{sha256_file(source.path)}\n" for source in sources).encode())
     manifest = {"version": MANIFEST_VERSION, "inputs": inputs.hexdigest(), "parameters": parameters}
-    cached = _cached_report(out_dir, manifest)
-    if cached is not None:
-        return cached
-
+    try:
+        stored = json.loads((out_dir / "manifest.json").read_text())
+    except (OSError, ValueError):
+        stored = {}
+    if all(stored.get(key) == manifest[key] for key in ("version", "inputs", "parameters")) and all(
+            (out_dir / name).is_file() for name in PREPARED_FILES):
+        return pd.read_csv(out_dir / "report.csv", keep_default_na=False)
     rows, kept = _examine_all(sources, image_size, min_size, bw_chroma_threshold, max_images,
                               not batch_mode() if progress is None else progress, workers)
-    report = pd.DataFrame([{key: row[key] for key in ("file", "status", "reason")} for row in rows])
+    report = pd.DataFrame(rows, columns=["file", "status", "reason"])
     if not kept:
         raise ValueError(f"no usable photos under {[str(f) for f in folders]}; the report:\n{report}")
-    index_columns = ("file", "sha256", "width", "height", "mode", "chroma")
-    index = pd.DataFrame([{key: row[key] for key in index_columns} for row in kept])
+    index = pd.DataFrame(kept, columns=["file", "sha256", "width", "height", "mode", "chroma"])
     index.insert(0, "id", np.arange(len(index), dtype=int))
     manifest["counts"] = {status: int(n) for status, n in report["status"].value_counts().items()}
     _write_prepared(out_dir, [row["rgb"] for row in kept], index, report, manifest, image_size)
@@ -133,19 +126,14 @@ def make_splits(out_dir: str | os.PathLike, splits=DEFAULT_SPLITS, seed: int = 4
 
 def load_arrays(out_dir: str | os.PathLike, mmap: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """The prepared (rgb, gray) uint8 arrays, memory-mapped read-only where `mmap`."""
-    out_dir = Path(out_dir)
-    rgb, gray = (np.load(_prepared(out_dir, name), mmap_mode="r" if mmap else None) for name in ("rgb.npy", "gray.npy"))
-    return rgb, gray
+    mode = "r" if mmap else None
+    return tuple(np.load(_prepared(Path(out_dir), name), mmap_mode=mode) for name in ("rgb.npy", "gray.npy"))
 
 
 def load_split(out_dir: str | os.PathLike, split: str) -> tuple[np.ndarray, np.ndarray]:
     """(train_ids, val_ids): sorted int arrays indexing load_arrays' first axis."""
-    path = Path(out_dir) / "splits" / f"split_{split}.csv"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: {out_dir} has no split {split!r}; {MISSING_HINT}")
-    frame = pd.read_csv(path)
-    train, val = (np.sort(frame.loc[frame["subset"] == s, "id"].to_numpy(dtype=np.int64)) for s in ("train", "val"))
-    return train, val
+    frame = pd.read_csv(_prepared(Path(out_dir), f"splits/split_{split}.csv", f"has no split {split!r}"))
+    return tuple(np.sort(frame.loc[frame["subset"] == s, "id"].to_numpy(dtype=np.int64)) for s in ("train", "val"))
 
 
 def fingerprint(out_dir: str | os.PathLike) -> str:
@@ -165,18 +153,13 @@ def fingerprint(out_dir: str | os.PathLike) -> str:
 
 def common_validation_ids(out_dir: str | os.PathLike) -> np.ndarray:
     """Sorted ids that are validation photos in every split manifest of out_dir."""
-    frames = [pd.read_csv(path) for path in _split_manifests(out_dir)]
-    common = set.intersection(*(set(frame.loc[frame["subset"] == "val", "id"].tolist()) for frame in frames))
-    return np.array(sorted(common), dtype=np.int64)
+    val_ids = [set(load_split(out_dir, split)[1]) for split in _splits(out_dir)]
+    return np.array(sorted(set.intersection(*val_ids)), dtype=np.int64)
 
 
 def split_counts(out_dir: str | os.PathLike) -> pd.DataFrame:
     """One row per split manifest: split ("70_30"), train, val (photo counts)."""
-    rows = []
-    for path in _split_manifests(out_dir):
-        subsets = pd.read_csv(path)["subset"].value_counts()
-        rows.append({"split": path.stem.removeprefix("split_"), "train": int(subsets.get("train", 0)),
-                     "val": int(subsets.get("val", 0))})
+    rows = [(split, *map(len, load_split(out_dir, split))) for split in _splits(out_dir)]
     return pd.DataFrame(rows, columns=["split", "train", "val"])
 
 
@@ -215,115 +198,74 @@ def crop_and_resize(rgb: np.ndarray, image_size: int) -> np.ndarray:
 
 
 def _examine_all(sources, image_size, min_size, bw_threshold, max_images, progress, workers):
-    """Examine the image files in batches and decide each one's status: (report rows, kept rows).
-
-    With max_images, files after the last photo needed are never decoded and are reported as not examined."""
-    decided: dict[str, dict] = {}
+    """Examine the image files in batches and decide each one's status: (report rows, kept rows). Precedence:
+    unreadable, duplicate, too small, black-and-white; past max_images nothing is decoded."""
+    unexamined = f"not examined (max_images={max_images} reached)"
+    decided = {source.file: {"file": source.file, "status": "skipped",  # replaced for each file examined
+                             "reason": unexamined if source.is_image_type else "not an image file type"}
+               for source in sources}
     kept: list[dict] = []
     first_with_sha: dict[str, str] = {}
     candidates = [source for source in sources if source.is_image_type]
     examine = functools.partial(_examine, image_size=image_size, min_size=min_size)
     workers = max(1, int(workers)) if workers is not None else min(usable_cores() or 1, 8)
-    limit = math.inf if max_images is None else max_images
+    limit = max_images or math.inf
     # threads: Pillow decodes without the GIL, and threads are safe inside Jupyter kernels
-    with concurrent.futures.ThreadPoolExecutor(workers) as pool, tqdm(
-        total=len(candidates), desc="preparing photos", unit="photo", disable=not progress,
-        mininterval=15 if batch_mode() else 0.1,  # a few log lines, not hundreds, in batch runs
-    ) as bar:
-        for start in range(0, len(candidates), 16 * workers):
-            if len(kept) >= limit:
-                break
-            batch = candidates[start : start + 16 * workers]
-            for source, result in zip(batch, pool.map(examine, [source.path for source in batch])):
-                bar.update(1)
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool, tqdm(  # in batch runs a few log lines, not hundreds
+            total=len(candidates), desc="preparing photos", unit="photo", disable=not progress,
+            mininterval=15 if batch_mode() else 0.1) as bar:
+        step = 16 * workers  # a batch is submitted once the one before is used up: none decoded past max_images
+        results = (result for start in range(0, len(candidates), step)
+                   for result in pool.map(examine, [source.path for source in candidates[start : start + step]]))
+        for source, result in zip(candidates, results):
+            bar.update(1)
+            row = decided[source.file] = {"file": source.file, **result}
+            if row["status"] == "skipped":
+                continue
+            original = first_with_sha.setdefault(row["sha256"], row["file"])
+            if original != row["file"]:
+                row.update(status="excluded", reason=f"duplicate of {original}")
+            elif row["status"] == "ok" and row["chroma"] < bw_threshold:  # not "ok": too small, set by _examine
+                row.update(status="excluded", reason=f"black-and-white photo (mean chroma {row['chroma']:.1f})")
+            elif row["status"] == "ok":
+                row.update(status="kept", reason="")
+                kept.append(row)
                 if len(kept) >= limit:
                     break
-                row = decided[source.file] = {"file": source.file, **result}
-                _decide(row, first_with_sha, bw_threshold)
-                if row["status"] == "kept":
-                    kept.append(row)
-    rows = []
-    for source in sources:
-        reason = f"not examined (max_images={max_images} reached)" if source.is_image_type else "not an image file type"
-        rows.append(decided.get(source.file, {"file": source.file, "status": "skipped", "reason": reason}))
-    return rows, kept
-
-
-def _decide(row: dict, first_with_sha: dict, bw_threshold: float) -> None:
-    """Set row's final status in place. Precedence: unreadable, duplicate, too small, B/W."""
-    if row["status"] == "skipped":
-        return
-    original = first_with_sha.setdefault(row["sha256"], row["file"])
-    if original != row["file"]:
-        row.update(status="excluded", reason=f"duplicate of {original}")
-    elif row["status"] == "excluded":
-        pass  # too small, decided by the worker
-    elif row["chroma"] < bw_threshold:
-        row.update(status="excluded", reason=f"black-and-white photo (mean chroma {row['chroma']:.1f})")
-    else:
-        row.update(status="kept", reason="")
-
-
-def _cached_report(out_dir: Path, manifest: dict) -> pd.DataFrame | None:
-    try:
-        stored = json.loads((out_dir / "manifest.json").read_text())
-    except (OSError, ValueError):
-        return None
-    same = all(stored.get(key) == manifest[key] for key in ("version", "inputs", "parameters"))
-    if not (same and all((out_dir / name).is_file() for name in PREPARED_FILES)):
-        return None
-    return pd.read_csv(out_dir / "report.csv", keep_default_na=False)
+    return list(decided.values()), kept
 
 
 def _write_prepared(out_dir: Path, rgbs, index, report, manifest, image_size) -> None:
-    """Fill a hidden sibling of out_dir and swap it in, the old folder renamed aside until the new one is in."""
+    """Fill a hidden sibling of out_dir and swap it in whole."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = _unique_sibling(out_dir, "writing")
-    staging.mkdir()
-    try:
+    with staged_folder(out_dir, "writing") as staging:
         shape = (len(rgbs), image_size, image_size)
         rgb_file = np.lib.format.open_memmap(staging / "rgb.npy", "w+", np.uint8, shape + (3,))
         gray_file = np.lib.format.open_memmap(staging / "gray.npy", "w+", np.uint8, shape)
         for i, rgb in enumerate(rgbs):
             rgb_file[i] = rgb
             gray_file[i] = color.rgb_to_gray(rgb)
-        rgb_file.flush()
-        gray_file.flush()
-        del rgb_file, gray_file  # close the memory maps before renaming
+        for array in (rgb_file, gray_file):
+            array.flush()
+        del rgb_file, gray_file, array  # close the memory maps before renaming
         index.to_csv(staging / "index.csv", index=False)
         report.to_csv(staging / "report.csv", index=False)
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        if not out_dir.exists():
-            os.replace(staging, out_dir)
-            return
-        retired = _unique_sibling(out_dir, "old")
-        os.replace(out_dir, retired)
-        try:
-            os.replace(staging, out_dir)
-        except OSError:
-            os.replace(retired, out_dir)  # put the previous data back
-            raise
-        shutil.rmtree(retired, ignore_errors=True)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
-def _unique_sibling(path: Path, tag: str) -> Path:
-    return path.with_name(f".{path.name}.{tag}-{os.getpid()}-{secrets.token_hex(4)}")
-
-
-def _split_manifests(out_dir: str | os.PathLike) -> list[Path]:
+def _splits(out_dir: str | os.PathLike) -> list[str]:
+    """The names ("70_30", ...) of out_dir's split manifests, sorted; FileNotFoundError if none."""
     found = sorted((Path(out_dir) / "splits").glob("split_*.csv"))
     if not found:
         raise FileNotFoundError(f"no split manifests in {Path(out_dir) / 'splits'}; {MISSING_HINT}")
-    return found
+    return [path.stem.removeprefix("split_") for path in found]
 
 
-def _prepared(out_dir: Path, name: str) -> Path:
+def _prepared(out_dir: Path, name: str, lack: str = "holds no prepared data") -> Path:
     """out_dir/name, or FileNotFoundError saying how to prepare it."""
     path = out_dir / name
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: {out_dir} holds no prepared data; {MISSING_HINT}")
+        raise FileNotFoundError(f"{path} not found: {out_dir} {lack}; {MISSING_HINT}")
     return path
 
 
@@ -363,21 +305,19 @@ def describe_source(folders: list[Path], data_dir: str = "", sample_photos: int 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m unetcolor data", description=__doc__)
     parser.add_argument("--profile", required=True, help="profile whose data settings to use (profiles/<name>.yaml)")
-    parser.add_argument("--data-dir", help="a folder of photos, instead of downloading the paper's dataset")
+    parser.add_argument("--data-dir", default="", help="a folder of photos, instead of downloading the paper's dataset")
     parser.add_argument("--workers", type=int, help="decoding threads (default: CPU count, at most 8)")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
     settings = profiles.load(args.profile)
-    values = settings.data
-    where = paths.profile_paths(args.profile).make()
-    folders = photo_source(where.raw, args.data_dir or "", values["sample_photos"], values["image_size"],
+    values, where = settings.data, paths.profile_paths(args.profile).make()
+    folders = photo_source(where.raw, args.data_dir, values["sample_photos"], values["image_size"],
                            values["split_seed"], values["season"])
     report = prepare_dataset(folders, where.processed, image_size=values["image_size"],
                              max_images=values["max_images"] or None, workers=args.workers)
     write_text(where.tables / "data_report.csv", report.to_csv(index=False))
-    source = describe_source(folders, args.data_dir or "", values["sample_photos"])
-    write_text(where.tables / "data_source.json", json.dumps(source, indent=2) + "\n")
+    write_json(where.tables / "data_source.json", describe_source(folders, args.data_dir, values["sample_photos"]))
     make_splits(where.processed, splits=settings.split_pairs, seed=values["split_seed"])
     counts = report["status"].value_counts()
     bw = int(report["reason"].fillna("").str.startswith("black-and-white").sum())

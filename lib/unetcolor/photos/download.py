@@ -1,6 +1,5 @@
-"""The paper's dataset (Kaggle ``balraj98/summer2winter-yosemite``, the CycleGAN set), fetched from the
-CycleGAN authors' mirror: idempotent (a `.complete` marker), verified (sha256, length, CRCs, folders and
-counts) before extraction, safe (no absolute, `..` or symlink members) and atomic (renamed into place)."""
+"""The paper's dataset (Kaggle ``balraj98/summer2winter-yosemite``), fetched from the CycleGAN authors' mirror:
+idempotent, verified before extraction, safe (no absolute, `..` or symlink members) and atomic."""
 
 from __future__ import annotations
 
@@ -8,19 +7,19 @@ import http.client
 import json
 import os
 import re
-import secrets
 import shutil
 import stat
 import urllib.parse
 import urllib.request
 import zipfile
 import zlib
+from collections import Counter
 from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm  # plain text bars: the same in terminals, notebooks and papermill logs
 
 from .. import paths
-from ..files import sha256_file
+from ..files import sha256_file, staged_folder
 from ..reproducibility import batch_mode
 from .images import IMAGE_SUFFIXES
 
@@ -40,19 +39,18 @@ class ArchiveError(ValueError):
 
 
 def fetch_dataset(raw_dir: str | os.PathLike, url: str = DEFAULT_URL, sha256: str | None = None,
-                  expected_counts: dict[str, int] | None = None, progress: bool | None = None,
-                  name: str = DATASET_NAME) -> Path:
-    """Download (http://, https:// or file://), verify and extract the dataset into raw_dir/<name>; return that
-    folder. ArchiveError naming the URL when two attempts fail; ValueError where raw_dir/<name> is unverified."""
+                  expected_counts: dict[str, int] | None = None, progress: bool | None = None) -> Path:
+    """Download (http://, https:// or file://), verify and extract the dataset into raw_dir/DATASET_NAME; return
+    that folder. ArchiveError naming the URL when two attempts fail; ValueError where that folder is unverified."""
     raw_dir = Path(raw_dir)
     expected_counts = dict(EXPECTED_COUNTS if expected_counts is None else expected_counts)
-    target = raw_dir / name
+    target = raw_dir / DATASET_NAME
     if _is_complete(target, expected_counts, sha256):
         return target
     raw_dir.mkdir(parents=True, exist_ok=True)
     parsed = urllib.parse.urlparse(url)
     filename = PurePosixPath(parsed.path).name
-    archive = raw_dir / (filename if filename.endswith(".zip") else f"{name}.zip")
+    archive = raw_dir / (filename if filename.endswith(".zip") else f"{DATASET_NAME}.zip")
     # A file:// URL may name the archive's own place in raw_dir: never delete the user's file.
     own_file = parsed.scheme == "file" and Path(urllib.request.url2pathname(parsed.path)).resolve() == archive.resolve()
 
@@ -72,8 +70,8 @@ def fetch_dataset(raw_dir: str | os.PathLike, url: str = DEFAULT_URL, sha256: st
         raise ArchiveError(f"could not get a valid dataset archive from {url} (tried twice): {last_error}. "
                            "Download it by hand, extract it and pass a folder holding one season's photos "
                            f"({_season_choices()}) as DATA_DIR=folder (e.g. `make data DATA_DIR=folder`).")
-    marker = {"url": url, "archive": archive.name, "sha256": sha256_file(archive), "counts": expected_counts}
-    _extract(archive, root, target, marker)
+    _extract(archive, root, target, {"url": url, "archive": archive.name, "sha256": sha256_file(archive),
+                                     "counts": expected_counts})
     return target
 
 
@@ -83,8 +81,7 @@ def photo_folders(extracted: str | os.PathLike, season: str) -> list[Path]:
     if season not in SEASON_FOLDERS:
         raise ValueError(f"unknown season {season!r}; the dataset holds {_season_choices()}")
     folders = [extracted / folder for folder in SEASON_FOLDERS[season]]
-    missing = paths.missing(folders, folders=True)
-    if missing:
+    if missing := paths.missing(folders, folders=True):
         raise FileNotFoundError(f"{extracted}: photo folder(s) {missing} not found; run `make data` "
                                 "(or download.fetch_dataset) to fetch the dataset")
     return folders
@@ -93,10 +90,8 @@ def photo_folders(extracted: str | os.PathLike, season: str) -> list[Path]:
 def verify_archive(archive: str | os.PathLike, expected_counts: dict[str, int], sha256: str | None = None) -> str:
     """Check a downloaded zip; return the member prefix ("" or "top/") holding the photo folders."""
     archive = Path(archive)
-    if sha256 is not None:
-        actual = sha256_file(archive)
-        if actual.lower() != sha256.lower():
-            raise ArchiveError(f"{archive}: sha256 is {actual}, expected {sha256}")
+    if sha256 is not None and (actual := sha256_file(archive)).lower() != sha256.lower():
+        raise ArchiveError(f"{archive}: sha256 is {actual}, expected {sha256}")
     try:
         with zipfile.ZipFile(archive) as zip_file:
             members = zip_file.infolist()
@@ -109,13 +104,11 @@ def verify_archive(archive: str | os.PathLike, expected_counts: dict[str, int], 
     if bad is not None:
         raise ArchiveError(f"{archive}: member {bad!r} fails its CRC check (corrupt download)")
     names = [member.filename for member in members if not member.is_dir()]
-    root = _photo_root(names, expected_counts)
-    if root is None:
+    if (root := _photo_root(names, expected_counts)) is None:
         raise ArchiveError(f"{archive}: expected photo folders {sorted(expected_counts)} side by side "
                            f"(e.g. {DATASET_NAME}/trainA/), found none of them")
     counts = _count_photos(names, root, expected_counts)
-    wrong = {folder: found for folder, found in counts.items() if found != expected_counts[folder]}
-    if wrong:
+    if wrong := {folder: found for folder, found in counts.items() if found != expected_counts[folder]}:
         details = ", ".join(f"{root}{folder}/ has {found} photos, expected {expected_counts[folder]}"
                             + (" (missing)" if found == 0 else "") for folder, found in wrong.items())
         raise ArchiveError(f"{archive}: {details}")
@@ -150,13 +143,11 @@ def _download(url: str, archive: Path, progress: bool) -> None:
         with urllib.request.urlopen(url, timeout=60) as response, open(partial, "wb") as file:
             length = response.headers.get("Content-Length")
             expected = int(length) if length and length.isdigit() else None
-            written = 0
             with tqdm(total=expected, unit="B", unit_scale=True, desc=archive.name, disable=not progress) as bar:
                 while chunk := response.read(CHUNK_BYTES):
                     file.write(chunk)
-                    written += len(chunk)
                     bar.update(len(chunk))
-        if expected is not None and written != expected:
+        if expected is not None and (written := partial.stat().st_size) != expected:
             raise ArchiveError(f"{url}: received {written} of {expected} bytes (connection dropped)")
         os.replace(partial, archive)
     finally:
@@ -175,20 +166,19 @@ def _photo_root(names: list[str], expected_counts: dict[str, int]) -> str | None
 
 
 def _count_photos(names: list[str], root: str, folders) -> dict[str, int]:
-    counts = dict.fromkeys(folders, 0)
-    for name in names:
-        for folder in folders:
-            rest = name.removeprefix(f"{root}{folder}/")
-            counts[folder] += rest != name and "/" not in rest and _is_photo_name(rest)
-    return counts
+    """How many photos each of `folders` (below root) holds directly, given the files' names."""
+    found = Counter(str(PurePosixPath(name[len(root) :]).parent) for name in names
+                    if name.startswith(root) and _is_photo_name(PurePosixPath(name).name))
+    return {folder: found[folder] for folder in folders}
 
 
 def _is_photo_name(filename: str) -> bool:
     return not filename.startswith(".") and Path(filename).suffix.lower() in IMAGE_SUFFIXES
 
 
-def _count_on_disk(folder: Path) -> int:
-    return sum(path.is_file() and _is_photo_name(path.name) for path in folder.iterdir()) if folder.is_dir() else 0
+def _counts_on_disk(target: Path, folders) -> dict[str, int]:
+    return {folder: sum(path.is_file() and _is_photo_name(path.name) for path in (target / folder).iterdir())
+            if (target / folder).is_dir() else 0 for folder in folders}
 
 
 def _is_complete(target: Path, expected_counts: dict[str, int], sha256: str | None) -> bool:
@@ -200,36 +190,26 @@ def _is_complete(target: Path, expected_counts: dict[str, int], sha256: str | No
         marker = json.loads((target / MARKER).read_text())
     except (OSError, ValueError):
         raise ValueError(f"{target} exists but is not a verified extraction (no {MARKER}); {fix}") from None
-    recorded = marker.get("sha256", "")
-    if sha256 is not None and recorded.lower() != sha256.lower():
+    if sha256 is not None and (recorded := marker.get("sha256", "")).lower() != sha256.lower():
         raise ValueError(f"{target} comes from an archive with sha256 {recorded}, not {sha256}; {fix}")
-    on_disk = {folder: _count_on_disk(target / folder) for folder in expected_counts}
-    if on_disk != expected_counts:
+    if (on_disk := _counts_on_disk(target, expected_counts)) != expected_counts:
         raise ValueError(f"{target}: photo counts {on_disk} are not the expected {expected_counts}; {fix}")
     return True
 
 
 def _extract(archive: Path, root: str, target: Path, marker: dict) -> None:
     """Extract the members under `root` into a temporary sibling of target, marker last, then rename it."""
-    # made with mkdir (not tempfile's private 0700): the photos get the user's usual permissions
-    staging = target.with_name(f".{target.name}.extracting-{os.getpid()}-{secrets.token_hex(4)}")
-    staging.mkdir()
-    try:
-        with zipfile.ZipFile(archive) as zip_file:
-            for member in zip_file.infolist():
-                check_member(member)  # again: the file on disk is what we extract
-                if member.is_dir() or not member.filename.startswith(root):
-                    continue
-                destination = staging.joinpath(*member.filename[len(root) :].split("/"))
-                if not destination.resolve().is_relative_to(staging.resolve()):
-                    raise ArchiveError(f"unsafe archive member {member.filename!r}: leaves the target folder")
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                with zip_file.open(member) as source, open(destination, "wb") as file:
-                    shutil.copyfileobj(source, file, CHUNK_BYTES)
-        counts = {folder: _count_on_disk(staging / folder) for folder in marker["counts"]}
-        if counts != marker["counts"]:
+    with staged_folder(target, "extracting") as staging, zipfile.ZipFile(archive) as zip_file:
+        for member in zip_file.infolist():
+            check_member(member)  # again: the file on disk is what we extract
+            if member.is_dir() or not member.filename.startswith(root):
+                continue
+            destination = staging.joinpath(*member.filename[len(root) :].split("/"))
+            if not destination.resolve().is_relative_to(staging.resolve()):
+                raise ArchiveError(f"unsafe archive member {member.filename!r}: leaves the target folder")
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            with zip_file.open(member) as source, open(destination, "wb") as file:
+                shutil.copyfileobj(source, file, CHUNK_BYTES)
+        if (counts := _counts_on_disk(staging, marker["counts"])) != marker["counts"]:
             raise ArchiveError(f"{archive}: extracted photo counts {counts} differ from {marker['counts']}")
         (staging / MARKER).write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n")
-        os.replace(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)

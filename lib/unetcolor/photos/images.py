@@ -25,8 +25,8 @@ def readable_suffixes() -> frozenset[str]:
     readable = set()
     for suffix, format_id in Image.registered_extensions().items():  # loads every plugin first
         factory = Image.OPEN.get(format_id, (None,))[0]
-        stub = isinstance(factory, type) and issubclass(factory, ImageFile.StubImageFile)
-        if factory is not None and format_id not in _IDENTIFY_ONLY and not stub:
+        if factory is not None and format_id not in _IDENTIFY_ONLY and not (
+                isinstance(factory, type) and issubclass(factory, ImageFile.StubImageFile)):
             readable.add(suffix.lower())
     return frozenset(readable)
 
@@ -35,8 +35,7 @@ class UnreadableImageError(ValueError):
     """A file that is not a usable image; the message names the file and the reason."""
 
     def __init__(self, path: Path | str, reason: str):
-        self.path = Path(path)
-        self.reason = reason
+        self.path, self.reason = Path(path), reason
         super().__init__(f"{path}: {reason}")
 
 
@@ -51,15 +50,13 @@ class Photo:
 
 def _to_8bit(image: Image.Image) -> Image.Image:
     """16-bit and 32-bit integer/float gray modes -> 8-bit 'L' (scaled, not clipped)."""
-    array = np.asarray(image)
-    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N") or (image.mode == "I" and array.max(initial=0) > 255):
-        peak = 65535.0
-    elif image.mode == "F":
-        peak = 1.0 if array.max(initial=0) <= 1.0 else 255.0
-    else:
-        peak = 255.0
-    scaled = np.clip(np.rint(array.astype(np.float64) * (255.0 / peak)), 0, 255).astype(np.uint8)
-    return Image.fromarray(scaled, mode="L")
+    array = np.asarray(image).astype(np.float64)
+    top = array.max(initial=0)
+    if image.mode == "F":
+        peak = 1.0 if top <= 1.0 else 255.0
+    else:  # the "I;16" modes, and "I" past 8 bits
+        peak = 255.0 if image.mode == "I" and top <= 255 else 65535.0
+    return Image.fromarray(np.clip(np.rint(array * (255.0 / peak)), 0, 255).astype(np.uint8), mode="L")
 
 
 def read_photo(path: str | os.PathLike) -> Photo:
@@ -75,11 +72,9 @@ def read_photo(path: str | os.PathLike) -> Photo:
             image.load()
             image = ImageOps.exif_transpose(image)
             mode = image.mode
-            alpha = None
             if mode == "P" and "transparency" in image.info:
                 image = image.convert("RGBA")
-            if image.mode in ("RGBA", "LA", "PA"):
-                alpha = np.asarray(image.getchannel("A")).copy()
+            alpha = np.asarray(image.getchannel("A")).copy() if image.mode in ("RGBA", "LA", "PA") else None
             if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
                 image = _to_8bit(image)
             rgb = np.asarray(image.convert("RGB")).copy()
@@ -96,13 +91,11 @@ def write_image_atomic(array: np.ndarray, path: Path, quality: int = 95, marker:
                        png_compress_level: int | None = None) -> None:
     """Write uint8 (H, W), (H, W, 3) or (H, W, 4) in the format of path's suffix, atomically."""
     path = Path(path)
-    image = Image.fromarray(np.asarray(array))
-    suffix = path.suffix.lower()
-    if suffix in (".jpg", ".jpeg") and image.mode == "RGBA":
-        image = image.convert("RGB")  # JPEG has no alpha channel
-    fmt = Image.registered_extensions().get(suffix)
+    fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
-        raise ValueError(f"{path}: unknown image extension {suffix!r}; use .png or .jpg")
+        raise ValueError(f"{path}: unknown image extension {path.suffix.lower()!r}; use .png or .jpg")
+    image = Image.fromarray(np.asarray(array))
+    image = image.convert("RGB") if fmt == "JPEG" and image.mode == "RGBA" else image  # JPEG has no alpha channel
     options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
     if fmt == "PNG" and png_compress_level is not None:
         options["compress_level"] = png_compress_level
@@ -154,14 +147,11 @@ class Source:
     skipped: bool = False
 
 
-def _below(folder: Path, skip: Path | None) -> list[Path]:
+def below(folder: Path, skip: Path | None = None) -> list[Path]:
     """The paths below folder, sorted, without hidden ones or anything under skip."""
-    found = []
-    for path in sorted(folder.rglob("*")):
-        hidden = any(part.startswith(".") for part in path.relative_to(folder).parts)
-        if not hidden and not (skip is not None and path.resolve().is_relative_to(skip)):
-            found.append(path)
-    return found
+    return [path for path in sorted(folder.rglob("*"))
+            if not any(part.startswith(".") for part in path.relative_to(folder).parts)
+            and not (skip is not None and path.resolve().is_relative_to(skip))]
 
 
 def collect(inputs: Iterable[str | os.PathLike], skip: Path | None = None) -> list[Source]:
@@ -174,14 +164,14 @@ def collect(inputs: Iterable[str | os.PathLike], skip: Path | None = None) -> li
             sources.append(Source(path, None, "is the output folder or inside it; name its files to colorize them"))
             continue
         if path.is_dir():
-            root, found, empty = path, _below(path, skip), "folder holds no images (no file with a suffix Pillow reads)"
+            root, found, empty = path, below(path, skip), "folder holds no images (no file with a suffix Pillow reads)"
         elif path.exists():
             sources.append(Source(path, Path(path.name)))
             continue
         elif any(character in text for character in "*?["):
             matches = [Path(match) for match in sorted(glob.glob(os.path.expanduser(text), recursive=True))]
             root, found = None, [match for match in matches if match.is_file()]
-            found += [below for match in matches if match.is_dir() for below in _below(match, skip)]
+            found += [path for match in matches if match.is_dir() for path in below(match, skip)]
             empty = "pattern matched no image files"
         else:
             sources.append(Source(path, None, "no such file or folder"))

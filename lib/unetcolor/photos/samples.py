@@ -24,11 +24,8 @@ SCALE_RANGE = (0.3, 1.0)  # crop side as a fraction of the photo's shorter side:
 def sample_photo_paths() -> list[Path]:
     """The bundled full-size colour photos (PHOTOS), e.g. to colorize at native size."""
     import skimage.data  # located, never called: its loaders may download
-
-    folder = Path(skimage.data.__file__).parent
-    photos = [folder / name for name in PHOTOS]
-    missing = paths.missing(photos)
-    if missing:
+    photos = [Path(skimage.data.__file__).parent / name for name in PHOTOS]
+    if missing := paths.missing(photos):
         raise FileNotFoundError(f"sample photos {missing} are missing from scikit-image's package; "
                                 "reinstall it (`pip install --force-reinstall scikit-image`)")
     return photos
@@ -61,10 +58,9 @@ def write_sample_photos(out_dir: str | os.PathLike, count: int = 36, size: int =
     the same seed gives the same files. Returns the paths in order."""
     if count < 1 or size < 1:
         raise ValueError(f"count ({count}) and size ({size}) must be >= 1")
-    out_dir = Path(out_dir)
     photos = [images.read_photo(path).rgb for path in sample_photo_paths()]
     rng = np.random.default_rng(seed)
-    written = [out_dir / f"sample_{i:03d}.png" for i in range(count)]
+    written = [Path(out_dir) / f"sample_{i:03d}.png" for i in range(count)]
     for i, path in enumerate(written):
         images.write_image_atomic(_draw_crop(photos[i % len(photos)], size, rng), path)
     return written

@@ -46,8 +46,7 @@ class PlannedRun:
 
 
 def build(profile: str, root: Path | None = None) -> list[PlannedRun]:
-    """The profile's runs on its prepared data, the main run first, each distinct config once;
-    FileNotFoundError naming `make data` without prepared data."""
+    """The profile's runs on its prepared data, the main run first, each distinct config once."""
     folders = paths.profile_paths(profile, root)
     settings = profiles.load(profile, root=root)
     fingerprint = data.fingerprint(folders.processed)
@@ -55,10 +54,8 @@ def build(profile: str, root: Path | None = None) -> list[PlannedRun]:
     planned = [PlannedRun("main", "main run", main.seed, main, folders.run_dir(main.run_name()))]
     base = settings.study
     table = study.study_configs(main, base["batch_sizes"], base["learning_rates"], base["splits"], base["seeds"])
-    for row in table.drop_duplicates("run").itertuples():
-        if row.run != planned[0].name:
-            planned.append(PlannedRun("study", f"{row.factor}={row.value}", row.seed, row.config,
-                                      folders.run_dir(row.run)))
+    planned += [PlannedRun("study", f"{row.factor}={row.value}", row.seed, row.config, folders.run_dir(row.run))
+                for row in table.drop_duplicates("run").itertuples() if row.run != planned[0].name]
     counts = data.split_counts(folders.processed).set_index("split")
     for run in planned:
         run.status, run.epochs_done = runs.state(run.run_dir, needs_weights=run.role == "main")
@@ -67,8 +64,7 @@ def build(profile: str, root: Path | None = None) -> list[PlannedRun]:
 
 
 def estimate(planned: list[PlannedRun], processed_dir: Path) -> None:
-    """Fill in each run's precision, from-scratch estimate and estimate of what is left, from this machine's
-    measurement of the run's own U-Net in its precision."""
+    """Fill in each run's precision and estimates (from scratch, and what is left) from this machine's speed."""
     common = len(data.common_validation_ids(processed_dir))
     for run in planned:
         decision = precision.resolve(run.config.precision, run.config)
@@ -117,21 +113,16 @@ def _round(seconds: float | None) -> float | None:
     return None if seconds is None else round(float(seconds), 1)
 
 
-def table(planned: list[PlannedRun]) -> pd.DataFrame:
-    return pd.DataFrame([{
-        "run": run.level if run.role == "main" else f"study {run.level}",
-        "seed": run.seed, "epochs": run.config.epochs,
-        "status": run.status if run.status != "partial" else f"partial ({run.epochs_done} epochs done)",
-        "estimate here": "" if run.estimate_seconds is None else duration(run.estimate_seconds),
-        "precision": run.precision, "folder": run.name,
-    } for run in planned])
-
-
 def describe(planned: list[PlannedRun], profile: str) -> str:
     """The plan as `make reproduce` prints it: every run, each missing run's estimate, the device, the total."""
     missing = [run for run in planned if run.status != "finished"]
+    table = pd.DataFrame([{
+        "run": run.level if run.role == "main" else f"study {run.level}", "seed": run.seed, "epochs": run.config.epochs,
+        "status": run.status if run.status != "partial" else f"partial ({run.epochs_done} epochs done)",
+        "estimate here": "" if run.estimate_seconds is None else duration(run.estimate_seconds),
+        "precision": run.precision, "folder": run.name} for run in planned])
     lines = [f"Plan for profile {profile!r}: {len(planned)} training runs, {len(planned) - len(missing)} finished, "
-             f"{len(missing)} to train", table(planned).to_string(index=False)]
+             f"{len(missing)} to train", table.to_string(index=False)]
     if missing:
         total = sum(run.estimate_seconds or 0 for run in missing)
         lines.append(f"Device here: {device_description()} ({cpu_model()}, {usable_cores()} cores); "
@@ -141,18 +132,14 @@ def describe(planned: list[PlannedRun], profile: str) -> str:
 
 def duration(seconds: float) -> str:
     """'45 s', '12 min', '3.4 h', '2.1 days'."""
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 90 * 60:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 48 * 3600:
-        return f"{seconds / 3600:.1f} h"
+    for limit, scale, text in ((90, 1, "{:.0f} s"), (90 * 60, 60, "{:.0f} min"), (48 * 3600, 3600, "{:.1f} h")):
+        if seconds < limit:
+            return text.format(seconds / scale)
     return f"{seconds / 86400:.1f} days"
 
 
 def runs_read_by(notebook: str, profile: str, root: Path | None = None) -> dict | None:
-    """{run folder: {file: sha256} or None} of the runs a notebook reads, for its stamp; None where it
-    reads none or no data is prepared."""
+    """{run folder: {file: sha256} or None} of the runs a notebook reads, for its stamp; None without any or data."""
     reads = manifest.notebook(notebook, root).runs
     if reads is None or not (paths.profile_paths(profile, root).processed / "manifest.json").is_file():
         return None

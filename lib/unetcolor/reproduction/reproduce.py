@@ -23,13 +23,6 @@ from ..training import study, train
 from ..unet import runs
 from . import plan, runner
 
-EXIT_RUNS_MISSING = 2
-
-
-def reading(*kinds: str | None) -> list[str]:
-    """The manifest's notebooks that read runs of these kinds ("main", "study"; None: no run)."""
-    return [entry.name for entry in manifest.load() if entry.runs in kinds]
-
 
 class ProgressBars(keras.callbacks.Callback):
     """One bar for the run's epochs and one for all runs to train (weighted by their estimates)."""
@@ -43,8 +36,7 @@ class ProgressBars(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.bar.update(1)
-        loss = (logs or {}).get("val_loss")
-        if loss is not None:
+        if (loss := (logs or {}).get("val_loss")) is not None:
             self.bar.set_postfix(val_loss=f"{loss:.4f}")
         self.total.update(self.per_epoch)
 
@@ -52,38 +44,30 @@ class ProgressBars(keras.callbacks.Callback):
         self.bar.close()
 
 
-def train_runs(planned: list[plan.PlannedRun], profile: str, total: tqdm) -> None:
-    """Train (or resume) each run in turn in this process, with its progress bar."""
-    folders = paths.profile_paths(profile)
-    for run in planned:
-        bars = ProgressBars(run, total)
-        train.train(run.config, folders.processed, run.run_dir, progress="quiet", callbacks=[bars])
-        bars.bar.close()
-        run.status, run.epochs_done = runs.state(run.run_dir, needs_weights=run.role == "main")
-
-
-def train_in_parallel(planned: list[plan.PlannedRun], profile: str, jobs: int, total: tqdm) -> None:
-    """The study's runs up to `jobs` at a time, each in its own process; the bars follow their progress files."""
+def train_runs(planned: list[plan.PlannedRun], profile: str, total: tqdm, jobs: int = 1) -> None:
+    """Train (or resume) each run with its progress bar: in turn in this process, or with jobs > 1 (study runs)
+    up to `jobs` at a time, each in its own process, the bars following their progress files."""
+    if jobs <= 1:
+        for run in planned:
+            bars = ProgressBars(run, total)
+            train.train(run.config, paths.profile_paths(profile).processed, run.run_dir, progress="quiet",
+                        callbacks=[bars])
+            bars.bar.close()
+            run.status, run.epochs_done = runs.state(run.run_dir, needs_weights=run.role == "main")
+        return
+    by_job = {study.Job(run.level, [sys.executable, "-m", "unetcolor", "study", "--profile", profile, "--only",
+                                    run.level, "--seed", str(run.seed)], run.run_dir,
+                        study.compile_signature(run.config), {PROGRESS_ENV: "quiet"}): run for run in planned}
     bars = {}
 
-    def follow(job):
-        done = runs.epochs_done(job.run_dir)
-        while bars[job].bar.n < done:
+    def follow(job, *ended):  # on_end passes the job's exit status as well
+        for _ in range(runs.epochs_done(job.run_dir) - bars[job].bar.n):
             bars[job].on_epoch_end(bars[job].bar.n)
+        if ended:
+            bars[job].bar.close()
 
-    def ended(job, status):
-        follow(job)
-        bars[job].bar.close()
-
-    by_job = {}
-    for run in planned:
-        command = [sys.executable, "-m", "unetcolor", "study", "--profile", profile, "--only", run.level,
-                   "--seed", str(run.seed)]
-        by_job[study.Job(run.level, command, run.run_dir, study.compile_signature(run.config),
-                         {PROGRESS_ENV: "quiet"})] = run
-    failed = study.launch(list(by_job), jobs, quiet=True, on_start=lambda job: bars.update({job: ProgressBars(
-        by_job[job], total)}), on_poll=follow, on_end=ended)
-    if failed:
+    if failed := study.launch(list(by_job), jobs, quiet=True, on_poll=follow, on_end=follow,
+                              on_start=lambda job: bars.update({job: ProgressBars(by_job[job], total)})):
         raise RuntimeError(f"study runs failed: {[job.name for job in failed]}; their logs are above, "
                            "rerun to resume them")
 
@@ -98,7 +82,8 @@ def missing_message(missing: list[plan.PlannedRun], profile: str, data_dir: str)
         f"({names}); about {plan.duration(total)} of training on this machine.",
         ("Notebook 04 left them out of its tables and says so. " if all(run.role == "study" for run in missing) else
          "Notebooks that need the main run were not executed. ") + "To train them, choose one:",
-        f"  make reproduce{runner._profile_argument(profile)}{data} TRAIN=1     train here (progress bars; an interrupted call resumes)",
+        f"  make reproduce{runner._profile_argument(profile)}{data} TRAIN=1     train here (progress bars; an "
+        "interrupted call resumes)",
         "  on a GPU machine: `make gpu-setup`, then the same command there (docs/gpu.md); "
         "or scripts/gpu_paper_run.sh there and scripts/unpack_runs.sh here",
     ])
@@ -107,37 +92,33 @@ def missing_message(missing: list[plan.PlannedRun], profile: str, data_dir: str)
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m unetcolor reproduce", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profile", default="paper")
-    parser.add_argument("--data-dir", default="", help="a folder of photos instead of the download")
     parser.add_argument("--train", action="store_true", help="train the missing runs here, then run the notebooks")
     parser.add_argument("--plan", action="store_true", help="prepare the data if needed, print the plan, stop")
     parser.add_argument("--runs-only", action="store_true",
                         help="prepare the data headless and train every missing run; execute no notebook")
     parser.add_argument("--jobs", type=int, default=1, help="study runs trained at once (each its own process)")
-    parser.add_argument("--force", action="store_true", help="re-execute every notebook, stale or not")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="a notebook parameter, e.g. photos_dir=../shared/data/pokhara")
-    args = parser.parse_args(argv)
-    extra = runner.extra_parameters(parser, args)
+    args, extra = runner.parse_arguments(parser, argv)
 
-    def notebooks(names):
-        runner.run(list(names), args.profile, extra, force=args.force)
+    def notebooks(*kinds):  # those that read runs of these kinds ("main", "study"; None: no run)
+        if not args.runs_only:
+            runner.run([entry.name for entry in manifest.load() if entry.runs in kinds], args.profile, extra,
+                       force=args.force)
 
     if args.runs_only:
         data.main(["--profile", args.profile] + (["--data-dir", args.data_dir] if args.data_dir else []))
         args.train = True
+    elif args.plan:
+        runner.run([manifest.data_notebook()], args.profile, extra, force=args.force)
     else:
-        notebooks([manifest.data_notebook()] if args.plan else reading(None))
+        notebooks(None)
     folders = paths.profile_paths(args.profile)
     planned = plan.build(args.profile)
-    unkeyed = runs.without_architecture(folders.models)
-    if unkeyed:
+    if unkeyed := runs.without_architecture(folders.models):
         print(f"[{args.profile}] {len(unkeyed)} run folder(s) in {paths.relative(folders.models)} were trained before "
               "run keys held the U-Net's architecture, so the plan does not count them: if they were trained by this "
               f"checkout's U-Net code, `python -m unetcolor train --adopt-architecture --profile {args.profile}` "
               "renames them", flush=True)
-    missing = [run for run in planned if run.status != "finished"]
-    if missing:
+    if missing := [run for run in planned if run.status != "finished"]:
         print(f"[{args.profile}] measuring how fast this machine trains the model (cached per machine) ...", flush=True)
         plan.estimate(planned, folders.processed)
         print(f"[{args.profile}] plan recorded in {paths.relative(plan.record(planned, args.profile))}", flush=True)
@@ -152,32 +133,24 @@ def main(argv: list[str] | None = None) -> int:
             if main_run.status != "finished":
                 train_runs([main_run], args.profile, total)
             runs.mark_main(args.profile, main_run.run_dir)
-            if not args.runs_only:
-                notebooks(reading("main"))
-            rest = [run for run in missing if run.role == "study"]
-            if args.jobs > 1:
-                train_in_parallel(rest, args.profile, args.jobs, total)
-            else:
-                train_runs(rest, args.profile, total)
+            notebooks("main")
+            train_runs([run for run in missing if run.role == "study"], args.profile, total, args.jobs)
         except KeyboardInterrupt:
             total.close()
             print(f"\n[{args.profile}] interrupted: every run keeps its last checkpoint; the same command resumes.",
                   file=sys.stderr)
             return 130
         total.close()
-        if not args.runs_only:
-            notebooks(reading("main", "study"))
-        return 0
-    if args.runs_only:
-        runs.mark_main(args.profile, main_run.run_dir)
-        print(f"[{args.profile}] every run is finished: nothing to train", flush=True)
+        notebooks("main", "study")
         return 0
     if main_run.status == "finished":
         runs.mark_main(args.profile, main_run.run_dir)
-        notebooks(reading("main", "study"))
-    if missing:
+        notebooks("main", "study")
+    if args.runs_only:
+        print(f"[{args.profile}] every run is finished: nothing to train", flush=True)
+    elif missing:
         print(missing_message(missing, args.profile, args.data_dir), file=sys.stderr, flush=True)
-        return EXIT_RUNS_MISSING
+        return 2
     return 0
 
 

@@ -29,6 +29,8 @@ from ..reproducibility import PROGRESS_ENV, cpu_model, usable_cores
 from ..unet import runs
 from . import plan, staleness
 
+KERNEL_LOG = "kernel.log"
+
 
 class NotebookStop(Exception):
     """Stops a notebook with its message alone (IPython shows _render_traceback_ in place of a traceback)."""
@@ -53,8 +55,7 @@ def run_photos(run_dir: Path, profile: str, root: Path | None = None) -> str:
     fingerprint = runs.config(run_dir).data
     if data.fingerprint(paths.profile_paths(profile, root).processed) == fingerprint:
         return prepared_photos(profile, root)
-    source = _prepared_from(fingerprint, profile, root)
-    if source is None:
+    if (source := _prepared_from(fingerprint, profile, root)) is None:
         return f"photos of data fingerprint {fingerprint}, from a source this checkout does not record"
     files = f", {source['files']:,} files" if source.get("files") else ""
     return f"photos from {_in_words(source)} (data fingerprint {fingerprint}{files})"
@@ -66,28 +67,27 @@ def main_run_on_prepared_photos(profile: str, root: Path | None = None) -> Path:
     prepared = prepared_photos(profile, root)
     pointer = folders.models / runs.MAIN_POINTER
     if not pointer.is_file():
-        raise NotebookStop(f"No main run is recorded for profile {profile!r} ({paths.relative(pointer, folders.root)}); "
-                           f"the photos prepared are {prepared}.\nTo train it on them: {_train_command(profile, root)}")
+        raise NotebookStop(f"No main run is recorded for profile {profile!r} "
+                           f"({paths.relative(pointer, folders.root)}); the photos prepared are {prepared}.\n"
+                           f"To train it on them: {_train_command(profile, root)}")
     run_dir = pointer.parent / json.loads(pointer.read_text())["run"]
-    if runs.config(run_dir).data == data.fingerprint(folders.processed):
+    if (trained := runs.config(run_dir).data) == data.fingerprint(folders.processed):
         return run_dir
-    origin = _prepared_from(runs.config(run_dir).data, profile, root)
-    back = f"`make data{_profile_argument(profile)}" + (_data_argument(origin) if origin else
-                                                         " DATA_DIR=<the folder it was trained on>") + "`"
+    origin = _prepared_from(trained, profile, root)
+    folder = _data_argument(origin) if origin else " DATA_DIR=<the folder it was trained on>"
     raise NotebookStop("\n".join([
         f"The main run of profile {profile!r} was trained on other photos than those prepared now; "
         "scoring it on these would mix two datasets, so this notebook stops here and writes no table.",
         f"  prepared now:       {prepared}",
         f"  the run trained on: {run_photos(run_dir, profile, root)} ({run_dir.name})",
         "To make them agree, choose one:",
-        f"  {back}   prepare the run's photos again",
+        f"  `make data{_profile_argument(profile)}{folder}`   prepare the run's photos again",
         f"  {_train_command(profile, root)}   train the runs on the photos prepared now",
     ]))
 
 
 def require_trained(profile: str, run_dir: Path, opted_in: bool, root: Path | None = None) -> None:
-    """NotebookStop with this machine's estimate and the commands that train it, unless the main run at run_dir
-    is finished or the reader opted in to train it here."""
+    """NotebookStop with this machine's estimate and how to train, unless the run is finished or opted_in."""
     status, done = runs.state(run_dir, needs_weights=True)
     if status == "finished" or opted_in:
         return
@@ -95,7 +95,8 @@ def require_trained(profile: str, run_dir: Path, opted_in: bool, root: Path | No
     if main is None:
         raise ValueError(f"{run_dir}: not a run of profile {profile!r}'s plan")
     plan.estimate([main], paths.profile_paths(profile, root).processed)
-    progress = f"; {done} of {main.config.epochs} epochs are done, training resumes there" if status == "partial" else ""
+    progress = (f"; {done} of {main.config.epochs} epochs are done, training resumes there" if status == "partial"
+                else "")
     raise NotebookStop("\n".join([
         f"The main run of profile {profile!r} is not trained on the photos prepared ({prepared_photos(profile, root)}) "
         f"yet{progress}: about {plan.duration(main.estimate_seconds)} of training on this machine "
@@ -122,8 +123,7 @@ def _in_words(source: dict) -> str:
 
 
 def _prepared_from(fingerprint: str, profile: str, root: Path | None) -> dict | None:
-    """The data_source.json record of the preparation of data `fingerprint`, from the data notebook's stamp here
-    or as last committed; None where neither records it."""
+    """The data_source.json record of data `fingerprint`, from the data notebook's stamp here or committed, or None."""
     root = root or paths.project_root()
     name = manifest.data_notebook(root)
     stamps = [staleness.read_stamp(name, profile, root)]
@@ -134,17 +134,16 @@ def _prepared_from(fingerprint: str, profile: str, root: Path | None) -> dict | 
         stamps.append(json.loads(committed.stdout) if committed.returncode == 0 else None)
     except (OSError, ValueError, subprocess.TimeoutExpired):
         pass  # no git, or no committed stamp: this tree's stamp is all there is
-    for stamp in stamps:
-        if isinstance(stamp, dict) and (stamp.get("outputs") or {}).get("fingerprint") == fingerprint:
-            inputs = stamp.get("inputs", {})
-            if folder := inputs.get("parameters", {}).get("data_dir", ""):
-                return {"kind": "folder", "folder": folder,
-                        "files": inputs.get("folders", {}).get("data_dir", {}).get("files")}
-            settings = inputs.get("settings", {}).get("data", {})
-            if settings.get("sample_photos"):
-                return {"kind": "scikit-image samples"}
-            return {"kind": "download", **({"season": settings["season"]} if settings.get("season") else {})}
-    return None
+    inputs = next((stamp.get("inputs", {}) for stamp in stamps if isinstance(stamp, dict)
+                   and (stamp.get("outputs") or {}).get("fingerprint") == fingerprint), None)
+    if inputs is None:
+        return None
+    if folder := inputs.get("parameters", {}).get("data_dir", ""):
+        return {"kind": "folder", "folder": folder, "files": inputs.get("folders", {}).get("data_dir", {}).get("files")}
+    settings = inputs.get("settings", {}).get("data", {})
+    if settings.get("sample_photos"):
+        return {"kind": "scikit-image samples"}
+    return {"kind": "download", "season": settings.get("season")}
 
 
 def _profile_argument(profile: str) -> str:
@@ -172,18 +171,11 @@ def notebook_parameters(name: str, root: Path | None = None) -> dict:
              if "parameters" in cell.get("metadata", {}).get("tags", [])]
     if len(cells) != 1:
         raise ValueError(f"{path}: expected exactly one cell tagged 'parameters', found {len(cells)}")
-    values = {}
-    for statement in ast.parse("".join(cells[0]["source"])).body:
-        if not (isinstance(statement, ast.Assign) and len(statement.targets) == 1
-                and isinstance(statement.targets[0], ast.Name)):
-            raise ValueError(f"{path}: the parameters cell may hold only `name = literal` lines")
-        values[statement.targets[0].id] = ast.literal_eval(statement.value)
-    return values
-
-
-def declared_parameters(root: Path | None = None) -> set[str]:
-    """Every parameter name some notebook declares."""
-    return set().union(*(notebook_parameters(name, root) for name in manifest.names(root)))
+    lines = ast.parse("".join(cells[0]["source"])).body
+    if not all(isinstance(line, ast.Assign) and len(line.targets) == 1 and isinstance(line.targets[0], ast.Name)
+               for line in lines):
+        raise ValueError(f"{path}: the parameters cell may hold only `name = literal` lines")
+    return {line.targets[0].id: ast.literal_eval(line.value) for line in lines}
 
 
 def injected_parameters(name: str, profile: str, extra: dict | None = None, root: Path | None = None) -> dict:
@@ -192,12 +184,8 @@ def injected_parameters(name: str, profile: str, extra: dict | None = None, root
     return {key: value for key, value in {**(extra or {}), "profile": profile}.items() if key in declared}
 
 
-KERNEL_LOG = "kernel.log"
-
-
 def _kernel_manager(sockets: Path) -> type:
-    """A kernel manager on Unix sockets in `sockets` (a private folder) instead of TCP ports, with a
-    minute to shut down; the kernel's own stderr goes to `sockets`/kernel.log."""
+    """A kernel manager on Unix sockets in `sockets` (a private folder), its stderr in `sockets`/kernel.log."""
 
     class LocalSocketKernelManager(AsyncKernelManager):
         def __init__(self, **kw):
@@ -213,26 +201,23 @@ def _kernel_manager(sockets: Path) -> type:
 
 
 def run_notebook(name: str, profile: str, extra: dict | None = None, root: Path | None = None) -> Path:
-    """Execute one notebook into reports/<profile>/notebooks/<name>.ipynb, renamed into place on success
-    (a failed run is kept as <name>.failed.ipynb), with papermill's recorded paths relative to the root."""
+    """Execute one notebook into reports/<profile>/notebooks/<name>.ipynb (a failed one: <name>.failed.ipynb)."""
+    import nbformat
     import papermill
 
     root = root or paths.project_root()
     folders = paths.profile_paths(profile, root).make()
     parameters = injected_parameters(name, profile, extra, root)
-    output = folders.notebooks / f"{name}.ipynb"
-    partial = folders.notebooks / f".{name}.running.ipynb"
+    output, partial = folders.notebooks / f"{name}.ipynb", folders.notebooks / f".{name}.running.ipynb"
     failed = folders.notebooks / f"{name}.failed.ipynb"
     os.environ[PROGRESS_ENV] = "epoch"  # one log line per epoch, inherited by the kernel
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     print(f"[{profile}] {name}: {parameters}", flush=True)
     sockets = Path(tempfile.mkdtemp(prefix="unetcolor-kernel-"))
     try:
-        papermill.execute_notebook(
-            str(notebook_path(name, root)), str(partial), parameters=parameters,
-            cwd=str(root / "notebooks"), progress_bar=False, log_output=True,
-            kernel_manager_class=_kernel_manager(sockets),
-        )
+        papermill.execute_notebook(str(notebook_path(name, root)), str(partial), parameters=parameters,
+                                   cwd=str(root / "notebooks"), progress_bar=False, log_output=True,
+                                   kernel_manager_class=_kernel_manager(sockets))
     except BaseException as error:
         log = sockets / KERNEL_LOG
         if getattr(error, "ename", None) != NotebookStop.__name__ and log.is_file() and log.stat().st_size:
@@ -244,8 +229,7 @@ def run_notebook(name: str, profile: str, extra: dict | None = None, root: Path 
         raise
     finally:
         shutil.rmtree(sockets, ignore_errors=True)
-    import nbformat  # papermill's recorded paths, relative to the root, written as papermill writes them
-
+    # papermill's recorded paths, relative to the root, written as papermill writes them
     notebook = nbformat.reads(partial.read_text(encoding="utf-8"), as_version=nbformat.NO_CONVERT)
     for key, path in {"input_path": notebook_path(name, root), "output_path": output}.items():
         notebook.metadata.setdefault("papermill", {})[key] = Path(paths.relative(path, root)).as_posix()
@@ -262,8 +246,7 @@ def machine() -> str:
 
 def run(names: list[str], profile: str, extra: dict | None = None, force: bool = False,
         root: Path | None = None) -> list[staleness.Decision]:
-    """Re-execute those of `names` whose inputs changed (all with force), in the manifest's order, each decided
-    just before its turn; print one line per notebook."""
+    """Re-execute those of `names` whose inputs changed (all with force) in the manifest's order, saying why."""
     root = root or paths.project_root()
     decisions = []
     for entry in [entry for entry in manifest.load(root) if entry.name in names]:
@@ -272,8 +255,7 @@ def run(names: list[str], profile: str, extra: dict | None = None, force: bool =
                 if section in entry.sections}
         record = staleness.inputs(name, profile, injected_parameters(name, profile, extra, root), read,
                                   plan.runs_read_by(name, profile, root), root)
-        decision = staleness.decide(name, profile, record, root, force=force)
-        decisions.append(decision)
+        decisions.append(decision := staleness.decide(name, profile, record, root, force=force))
         if decision.stale:
             print(f"[{profile}] {name}: re-executing, because {'; '.join(decision.reasons)}", flush=True)
             started = time.monotonic()
@@ -283,36 +265,14 @@ def run(names: list[str], profile: str, extra: dict | None = None, force: bool =
                                                                          "machine": machine()})
         print(f"[{profile}] {name} {decision.describe()}", flush=True)
     if len(decisions) > 1 and any(decision.stale for decision in decisions):
-        print(f"[{profile}] summary:")
-        for decision in decisions:
-            print(f"  {decision.name:<24} {decision.describe()}")
+        print(f"[{profile}] summary:\n" + "\n".join(f"  {decision.name:<24} {decision.describe()}"
+                                                   for decision in decisions))
     return decisions
 
 
-def parse_settings(items: list[str], declared: set[str]) -> dict:
-    """`--set NAME=VALUE` items for the notebooks; ValueError for a name no notebook declares."""
-    settings = parse_assignments(items)
-    for name in settings:
-        if name not in declared:
-            raise ValueError(f"--set {name}: no notebook declares a parameter {name!r} (declared: {sorted(declared)}); "
-                             "the paper's settings are in profiles/<profile>.yaml")
-    return settings
-
-
-def extra_parameters(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict:
-    """The notebook parameters of --data-dir (resolved by notebook 01 against the project root) and --set;
-    a parser error for a --set name no notebook declares."""
-    extra = {"data_dir": args.data_dir} if args.data_dir else {}
-    try:
-        return {**extra, **parse_settings(args.set, declared_parameters())}
-    except ValueError as error:
-        parser.error(str(error))
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m unetcolor notebooks", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("notebooks", nargs="*", help="notebook names (default: all, in the manifest's order)")
+def parse_arguments(parser: argparse.ArgumentParser, argv: list[str] | None) -> tuple[argparse.Namespace, dict]:
+    """argv parsed with the options of the commands that run notebooks added, and the notebook parameters of
+    --data-dir (resolved by notebook 01 against the project root) and --set, each declared by some notebook."""
     parser.add_argument("--profile", default="paper")
     parser.add_argument("--data-dir", default="", help="a folder of photos instead of the download (notebook 01)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
@@ -320,15 +280,29 @@ def main(argv: list[str] | None = None) -> int:
                              "--set photos_dir=../shared/data/pokhara")
     parser.add_argument("--force", action="store_true", help="re-execute the notebooks even where nothing changed")
     args = parser.parse_args(argv)
+    try:
+        declared = set().union(*(notebook_parameters(name) for name in manifest.names()))
+        settings = parse_assignments(args.set)
+        if undeclared := [name for name in settings if name not in declared]:
+            raise ValueError(f"--set {undeclared[0]}: no notebook declares a parameter {undeclared[0]!r} "
+                             f"(declared: {sorted(declared)}); the paper's settings are in profiles/<profile>.yaml")
+    except ValueError as error:
+        parser.error(str(error))
+    return args, {**({"data_dir": args.data_dir} if args.data_dir else {}), **settings}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m unetcolor notebooks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("notebooks", nargs="*", help="notebook names (default: all, in the manifest's order)")
+    args, extra = parse_arguments(parser, argv)
     known = manifest.names()
-    args.notebooks = args.notebooks or list(known)
     if unknown := sorted(set(args.notebooks) - set(known)):
         parser.error(f"unknown notebook(s) {unknown}; choose from {list(known)} ({manifest.FILE})")
-    extra = extra_parameters(parser, args)
     from papermill.exceptions import PapermillExecutionError
 
     try:
-        run(args.notebooks, args.profile, extra, force=args.force)
+        run(args.notebooks or list(known), args.profile, extra, force=args.force)
     except PapermillExecutionError as error:
         if error.ename != NotebookStop.__name__:
             raise

@@ -29,35 +29,21 @@ _ABSENT = object()
 _KNOWN = {"notebook", "code", "settings", "parameters", "folders", "data", "runs", "records"}
 
 
-def sha256_json(value) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
 def file_digests(files, within: Path | None = None) -> dict[str, str]:
     """sha256 of each file, keyed by its name, or by its POSIX path relative to `within`."""
     return {(path.relative_to(within).as_posix() if within else path.name): sha256_file(path)
             for path in sorted(files)}
 
 
-def code_digests(notebook: Path, root: Path) -> dict[str, str]:
-    """sha256 of each package module the notebook's code reaches, keyed by its path within the package."""
-    files = dependencies.module_files(root)
-    return file_digests((files[name] for name in dependencies.notebook_modules(notebook, root)),
-                        within=dependencies.package_folder(root))
-
-
 def content_digest(path: Path) -> dict:
-    """A file or folder by content: {"files", "bytes", "sha256"} over each non-hidden file's relative
-    name, size and contents."""
+    """A file or folder by content: {"files", "bytes", "sha256"} over each non-hidden file's name, size and bytes."""
     if path.is_file():
         return {"files": 1, "bytes": path.stat().st_size, "sha256": sha256_file(path)}
     files = sorted((file.relative_to(path).as_posix(), file) for file in path.rglob("*")
                    if file.is_file() and not any(part.startswith(".") for part in file.relative_to(path).parts))
-    digest, total = hashlib.sha256(), 0
-    for name, file in files:
-        total += (size := file.stat().st_size)
-        digest.update(f"{name}\0{size}\0{sha256_file(file)}\n".encode())
-    return {"files": len(files), "bytes": total, "sha256": digest.hexdigest()}
+    sizes = [file.stat().st_size for _, file in files]
+    lines = "".join(f"{name}\0{size}\0{sha256_file(file)}\n" for (name, file), size in zip(files, sizes))
+    return {"files": len(files), "bytes": sum(sizes), "sha256": hashlib.sha256(lines.encode()).hexdigest()}
 
 
 def prepared_data(folder: Path) -> dict | None:
@@ -85,14 +71,15 @@ def inputs(name: str, profile: str, parameters: dict, settings: dict, runs: dict
     """The record of what notebook `name` reads, computed now."""
     root = root or paths.project_root()
     parameters = json.loads(json.dumps(parameters))  # as a stamp stores them: tuples become lists
-    notebook = root / "notebooks" / f"{name}.ipynb"
-    record = {"notebook": sha256_file(notebook), "code": code_digests(notebook, root),
-              "settings": json.loads(json.dumps(settings)), "parameters": parameters}
+    notebook, modules = root / "notebooks" / f"{name}.ipynb", dependencies.module_files(root)
+    code = file_digests((modules[module] for module in dependencies.notebook_modules(notebook, root)),
+                        within=dependencies.package_folder(root))
+    record = {"notebook": sha256_file(notebook), "code": code, "settings": json.loads(json.dumps(settings)),
+              "parameters": parameters}
     # a value naming no file or folder stands for itself (photos_dir="scikit-image")
-    folders = {key: content_digest(path) for key, value in sorted(parameters.items())
-               if key.endswith(("_dir", "_path")) and isinstance(value, str) and value
-               and (path := paths.resolve(value, root)).exists()}
-    if folders:
+    if folders := {key: content_digest(path) for key, value in sorted(parameters.items())
+                   if key.endswith(("_dir", "_path")) and isinstance(value, str) and value
+                   and (path := paths.resolve(value, root)).exists()}:
         record["folders"] = folders
     entry = manifest.notebook(name, root)
     if not entry.writes_data:
@@ -120,29 +107,25 @@ class Decision:
     def describe(self) -> str:
         """`ran: <why>` for a stale notebook (once it ran), `current: ...` otherwise."""
         if self.reasons:
-            took = f" ({self.seconds:.0f} s)" if self.seconds is not None else ""
-            return "ran: " + "; ".join(self.reasons) + took
+            return "ran: " + "; ".join(self.reasons) + (f" ({self.seconds:.0f} s)" if self.seconds is not None else "")
         return f"current: inputs unchanged since {self.since}"
 
 
 def decide(name: str, profile: str, record: dict, root: Path | None = None, force: bool = False) -> Decision:
     """Compare `record` (from `inputs`) with the notebook's stamp and its outputs."""
-    stamp = read_stamp(name, profile, root)
-    decision = Decision(name, ["forced (--force)"] if force else [], stamp and stamp.get("recorded"))
-    if stamp is None:
-        decision.reasons.append("no previous run")
-        return decision
-    decision.reasons += changes(stamp.get("inputs", {}), record)
+    reasons = ["forced (--force)"] if force else []
+    if (stamp := read_stamp(name, profile, root)) is None:
+        return Decision(name, reasons + ["no previous run"])
+    reasons += changes(stamp.get("inputs", {}), record)
     folders = paths.profile_paths(profile, root)
     if not (folders.notebooks / f"{name}.ipynb").is_file():
-        decision.reasons.append("executed notebook missing")
+        reasons.append("executed notebook missing")
     if manifest.notebook(name, root).writes_data:
-        written = prepared_data(folders.processed)
-        if written is None:
-            decision.reasons.append("prepared data missing")
+        if (written := prepared_data(folders.processed)) is None:
+            reasons.append("prepared data missing")
         elif written != stamp.get("outputs"):
-            decision.reasons.append("prepared data replaced since this notebook wrote it")
-    return decision
+            reasons.append("prepared data replaced since this notebook wrote it")
+    return Decision(name, reasons, stamp.get("recorded"))
 
 
 def changes(old: dict, new: dict) -> list[str]:
@@ -150,28 +133,26 @@ def changes(old: dict, new: dict) -> list[str]:
     def changed(key: str) -> list[str]:
         return _changed_keys(old.get(key), new.get(key))
 
-    reasons = []
-    if old.get("notebook") != new.get("notebook"):
-        reasons.append("notebook source changed")
+    reasons = ["notebook source changed"] if old.get("notebook") != new.get("notebook") else []
     if old.get("code") != new.get("code"):
         reasons.append("package code changed: " + _names(changed("code")))
     if settings := _changed_keys(_flat(old.get("settings")), _flat(new.get("settings"))):
         reasons.append("profile settings changed: " + _names(settings))
+    before, after = old.get("parameters") or {}, new.get("parameters") or {}
     if parameters := changed("parameters"):
-        before, after = old.get("parameters") or {}, new.get("parameters") or {}
         reasons.append("parameters changed: " + ", ".join(
             f"{key} {_show(before, key)} -> {_show(after, key)}" for key in parameters))
     # a parameter naming another folder is reason enough
     reasons += [f"files under {key} changed" for key in changed("folders") if key not in parameters]
     if old.get("data") != new.get("data"):
         reasons.append("prepared data missing" if new.get("data") is None else "prepared data changed")
-    if runs := changed("runs"):
-        before, after = old.get("runs") or {}, new.get("runs") or {}
-        groups = {"changed": [run for run in runs if after.get(run)],
-                  "planned, not trained yet": [run for run in runs if run not in before and after.get(run, 0) is None],
-                  "gone": [run for run in runs if before.get(run) and not after.get(run)]}
-        groups["no longer planned"] = [run for run in runs if not any(run in group for group in groups.values())]
-        reasons += [f"training runs {what}: {_names(group)}" for what, group in groups.items() if group]
+    before, after = old.get("runs") or {}, new.get("runs") or {}
+    runs = changed("runs")
+    groups = {"changed": [run for run in runs if after.get(run)],
+              "planned, not trained yet": [run for run in runs if run not in before and after.get(run, 0) is None],
+              "gone": [run for run in runs if before.get(run) and not after.get(run)]}
+    groups["no longer planned"] = [run for run in runs if not any(run in group for group in groups.values())]
+    reasons += [f"training runs {what}: {_names(group)}" for what, group in groups.items() if group]
     if old.get("records") != new.get("records"):
         reasons.append("records it reads changed: " + _names(changed("records")))
     return reasons + [f"{key} changed" for key in _changed_keys(old, new) if key not in _KNOWN]
@@ -181,17 +162,16 @@ def record_run(name: str, profile: str, record: dict, root: Path | None = None,
                execution: dict | None = None) -> bool:
     """Write the stamp of a successful run of `name` with inputs `record`, atomically and only when its
     inputs changed; `execution` (wall seconds, machine) is kept but decides nothing. Returns whether it wrote."""
-    stamp = {"version": STAMP_VERSION, "notebook": name, "profile": profile,
-             "fingerprint": sha256_json(record), "inputs": record}
+    digest = hashlib.sha256(json.dumps(record, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    stamp = {"version": STAMP_VERSION, "notebook": name, "profile": profile, "fingerprint": digest, "inputs": record}
     if manifest.notebook(name, root).writes_data:
         stamp["outputs"] = prepared_data(paths.profile_paths(profile, root).processed)
     previous = read_stamp(name, profile, root) or {}
     if {key: value for key, value in previous.items() if key not in ("recorded", "execution")} == stamp:
         return False
     stamp["recorded"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    if execution is not None:
-        stamp["execution"] = execution
-    write_json(stamp_path(name, profile, root), stamp, indent=1, sort_keys=True)
+    write_json(stamp_path(name, profile, root), {**stamp, **({} if execution is None else {"execution": execution})},
+               indent=1, sort_keys=True)
     return True
 
 

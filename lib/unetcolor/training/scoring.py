@@ -19,8 +19,7 @@ COLUMNS = {"psnr": "psnr_model", "ssim": "ssim_model", "gray_psnr": "psnr_gray",
 
 
 def photo_scores(model: keras.Model, processed_dir: Path, split: str, batch_size: int = 16) -> dict:
-    """{"validation": {...}, "common": {...}}: photos and the COLUMNS scores of model on the prepared data,
-    each photo colorized once."""
+    """{"validation": {...}, "common": {...}}: the photo count and COLUMNS scores of model on the prepared data."""
     rgb, gray = data.load_arrays(processed_dir)
     _, val_ids = data.load_split(processed_dir, split)
     truth, gray_val = np.asarray(rgb[val_ids]), np.asarray(gray[val_ids])
@@ -38,8 +37,7 @@ def flat(metrics_record: dict) -> dict:
 
 
 def rescore(run_dir: Path, processed_dir: Path, model: keras.Model, split: str, data_key: str) -> dict:
-    """Add "scores" to a finished run's metrics.json and return them; refused, naming the folder, when the
-    prepared data is not the run's."""
+    """A finished run's metrics.json with fresh "scores"; refused where the prepared data is not the run's."""
     here = data.fingerprint(processed_dir)
     if data_key and here != data_key:
         raise ValueError(f"{run_dir}: trained on data {data_key}, but {processed_dir} holds data {here}; "

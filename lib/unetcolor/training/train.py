@@ -1,8 +1,5 @@
-"""Training the U-Net (paper Sections 3.2, 3.4, 4): MSE, Adam, model.fit, in one run folder
-(unetcolor.unet.runs) that a later call resumes from its checkpoint or loads when finished.
-
-train is bind_run, resume_or_build, fit_epochs (with its RunRecorder) and finish; the colorizer heads
-train through the middle two. Headless: ``python -m unetcolor train --profile paper``."""
+"""Training the U-Net (paper Sections 3.2, 3.4, 4): MSE, Adam, model.fit, in one run folder (unetcolor.unet.runs)
+that a later call resumes or loads. Headless: ``python -m unetcolor train --profile paper``."""
 
 from __future__ import annotations
 
@@ -15,7 +12,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from collections import namedtuple
 from pathlib import Path
 
 import keras
@@ -28,7 +25,7 @@ from ..evaluation import metrics as image_metrics
 from ..evaluation.predict import predict_batch
 from ..files import remove_abandoned, sha256_file, write_atomic, write_json
 from ..photos import data
-from ..reproducibility import LOG_TAG_ENV, PROGRESS_ENV, environment_info, seed_everything
+from ..reproducibility import PROGRESS_ENV, environment_info, log, seed_everything
 from ..unet import half_weights, precision, runs
 from ..unet.model import build_unet
 from . import scoring
@@ -41,8 +38,8 @@ RUN_FILES = (CHECKPOINT_FILE, STATE_FILE, HISTORY_FILE, runs.PROGRESS_FILE, "con
 
 
 class ColorizationBatches(keras.utils.PyDataset):
-    """Batches of (gray in [0, 1], RGB in [-1, 1] or a*, b* / 128) from the prepared arrays, epoch e in an order
-    seeded by (seed, e) alone (as an uninterrupted run would see it); fill_last tops up a partial last batch."""
+    """Batches of (gray in [0, 1], RGB in [-1, 1] or a*, b* / 128), epoch e in an order seeded by (seed, e) alone
+    (as an uninterrupted run sees it); fill_last tops up a partial last batch."""
 
     def __init__(self, gray, rgb, ids, batch_size, seed=0, shuffle=True, output="rgb",
                  first_epoch=0, workers=1, fill_last=False):
@@ -55,10 +52,7 @@ class ColorizationBatches(keras.utils.PyDataset):
 
     def order(self, epoch: int) -> np.ndarray:
         order = np.random.default_rng([self.seed, epoch]).permutation(self.ids) if self.shuffle else self.ids
-        short = -len(order) % self.batch_size
-        if self.fill_last and short:
-            order = np.concatenate([order, np.resize(order, short)])
-        return order
+        return np.concatenate([order, np.resize(order, -len(order) % self.batch_size)]) if self.fill_last else order
 
     def __getitem__(self, index):
         # sorted reads from a memory map are faster; the order within a batch is irrelevant
@@ -84,8 +78,7 @@ def validation_batch_size(count: int, config: TrainConfig, replicas: int = 1) ->
 
 
 def even_batch_size(count: int, batch_size: int) -> int:
-    """The largest divisor of count not above batch_size if it is at least half of it (one batch shape for
-    XLA), else batch_size."""
+    """The largest divisor of count up to batch_size if at least half of it (one batch shape for XLA), else batch_size."""
     divisor = max(d for d in range(1, min(count, batch_size) + 1) if count % d == 0) if count else batch_size
     return divisor if 2 * divisor >= batch_size else batch_size
 
@@ -124,25 +117,21 @@ def compile_model(model: keras.Model, config: TrainConfig) -> keras.Model:
 
 
 class RunRecorder(keras.callbacks.Callback):
-    """After every epoch: the history row (with the epoch's XLA compilations under JAX) and progress.json;
-    when a checkpoint is due, history, checkpoint (save(model), default the model with its optimizer state
-    into checkpoint.keras) and state.json, in that order; with log_lines, one line per epoch."""
+    """After every epoch: its history row (with its XLA compilations under JAX) and progress.json; when a
+    checkpoint is due, history.csv, the checkpoint (save(model), default checkpoint.keras) and state.json."""
 
     def __init__(self, run_dir: Path, rows: list[dict], epochs: int, log_lines: bool,
                  checkpoint_every: int | None = None, final_epoch: int | None = None,
-                 checkpoint_seconds: float = CHECKPOINT_SECONDS, images_per_epoch: int | None = None,
-                 save=None):
+                 checkpoint_seconds: float = CHECKPOINT_SECONDS, images_per_epoch: int | None = None, save=None):
         super().__init__()
-        self.run_dir, self.rows, self.epochs, self.log_lines = run_dir, rows, epochs, log_lines
+        self.run_dir, self.rows, self.epochs, self.log_lines, self.save = run_dir, rows, epochs, log_lines, save
         self.checkpoint_every, self.final_epoch = checkpoint_every, final_epoch or epochs
-        self.checkpoint_seconds, self.images_per_epoch, self.save = checkpoint_seconds, images_per_epoch, save
-        self.last_saved = time.perf_counter()
-        self.stop_requested = False
+        self.checkpoint_seconds, self.images_per_epoch = checkpoint_seconds, images_per_epoch
+        self.last_saved, self.stop_requested = time.perf_counter(), False
 
     @contextlib.contextmanager
     def interrupts_end_the_epoch(self):
-        """In the main thread: a first SIGINT lets the epoch finish and be checkpointed, then stops; a second
-        one stops at once."""
+        """In the main thread, a first SIGINT ends the epoch with a checkpoint and stops; a second stops at once."""
         if threading.current_thread() is not threading.main_thread():
             yield
             return
@@ -151,8 +140,8 @@ class RunRecorder(keras.callbacks.Callback):
             if self.stop_requested:
                 raise KeyboardInterrupt
             self.stop_requested = True
-            print(f"{os.environ.get(LOG_TAG_ENV, '')}interrupted: stopping after this epoch, with a checkpoint "
-                  "(interrupt again to stop at once)", file=sys.stderr, flush=True)
+            log("interrupted: stopping after this epoch, with a checkpoint (interrupt again to stop at once)",
+                file=sys.stderr, flush=True)
 
         previous = signal.signal(signal.SIGINT, on_interrupt)
         try:
@@ -162,11 +151,9 @@ class RunRecorder(keras.callbacks.Callback):
 
     def _checkpoint_due(self, epoch: int) -> bool:
         """At the last epoch; else every checkpoint_every epochs, else checkpoint_seconds after the last one."""
-        if epoch + 1 == self.final_epoch:
-            return True
         if self.checkpoint_every:
-            return (epoch + 1) % self.checkpoint_every == 0
-        return time.perf_counter() - self.last_saved >= self.checkpoint_seconds
+            return epoch + 1 == self.final_epoch or (epoch + 1) % self.checkpoint_every == 0
+        return epoch + 1 == self.final_epoch or time.perf_counter() - self.last_saved >= self.checkpoint_seconds
 
     def on_epoch_begin(self, epoch, logs=None):
         self.started = time.perf_counter()
@@ -177,9 +164,9 @@ class RunRecorder(keras.callbacks.Callback):
                "seconds": time.perf_counter() - self.started}
         if self.images_per_epoch:
             row["images"] = self.images_per_epoch
-        progress = {"epochs_done": epoch + 1, "epochs": self.epochs,
-                    "seconds": sum(r["seconds"] for r in self.rows) + row["seconds"]}
-        write_json(self.run_dir / runs.PROGRESS_FILE, progress)  # read by a parent process showing progress bars
+        # progress.json is read by a parent process showing progress bars
+        write_json(self.run_dir / runs.PROGRESS_FILE, {"epochs_done": epoch + 1, "epochs": self.epochs,
+                                                       "seconds": sum(r["seconds"] for r in self.rows) + row["seconds"]})
         compiled = compiles.since(self.compiled) if compiles.watching() else None
         if compiled is not None:
             row.update(compiles=compiled.count, compile_seconds=compiled.seconds, cache_hits=compiled.cache_hits)
@@ -200,41 +187,19 @@ class RunRecorder(keras.callbacks.Callback):
                                 if k not in ("epoch", "seconds", "compiles", "compile_seconds", "cache_hits"))
             if compiled is not None and compiled.count:
                 numbers += f"  [{compiled.describe()}]"
-            tag = os.environ.get(LOG_TAG_ENV, "")
-            print(f"{tag}epoch {epoch + 1}/{self.epochs}  {numbers}  {row['seconds']:.1f} s", flush=True)
+            log(f"epoch {epoch + 1}/{self.epochs}  {numbers}  {row['seconds']:.1f} s", flush=True)
 
 
-@dataclass
-class RunResult:
-    run_dir: Path
-    model: keras.Model
-    history: pd.DataFrame
-    metrics: dict
-
-
-def progress_mode() -> str:
-    """'epoch' (a line per epoch) or 'quiet' as PROGRESS_ENV says, else 'bar' (Keras' progress bar)."""
-    return os.environ.get(PROGRESS_ENV) if os.environ.get(PROGRESS_ENV) in ("epoch", "quiet") else "bar"
-
-
-def summarize_history(history: pd.DataFrame) -> dict:
-    last, best = history.iloc[-1], history.loc[history["val_loss"].idxmin()]
-    return {"epochs": int(last["epoch"]), "final_loss": float(last["loss"]), "final_val_loss": float(last["val_loss"]),
-            "best_val_loss": float(best["val_loss"]), "best_epoch": int(best["epoch"]),
-            "final_accuracy": float(last["accuracy"]), "final_val_accuracy": float(last["val_accuracy"]),
-            "final_val_psnr": float(last["val_psnr"]), "best_val_psnr": float(history["val_psnr"].max()),
-            "train_seconds": float(history["seconds"].sum())}
+RunResult = namedtuple("RunResult", "run_dir model history metrics")  # what train returns
 
 
 def export_float16(run_dir: Path, processed_dir: Path, batch_size: int = 16) -> dict:
-    """Store a finished run's model.keras as float16 weights and record in weights.json both files' sha256
-    and the mean validation PSNR of each form. Returns the record."""
-    run_dir, weights = Path(run_dir), Path(run_dir) / half_weights.WEIGHTS_FILE
-    source = run_dir / "model.keras"
+    """Store model.keras as float16 weights; weights.json (returned) records each form's sha256 and validation PSNR."""
+    run_dir = Path(run_dir)
+    source, weights = run_dir / runs.MODEL_FILE, run_dir / half_weights.WEIGHTS_FILE
     if not source.is_file():
         raise FileNotFoundError(f"{source}: export needs the run's float32 model.keras")
-    config = runs.config(run_dir)
-    full = keras.saving.load_model(source, safe_mode=True, compile=False)
+    config, full = runs.config(run_dir), runs.model(run_dir)
     digest = half_weights.save(full, weights)
     with precision.computing("float32"):
         half = half_weights.load_into(build_unet(config.model), weights, digest)
@@ -243,13 +208,11 @@ def export_float16(run_dir: Path, processed_dir: Path, batch_size: int = 16) -> 
     truth, gray_val = np.asarray(rgb[val_ids]), np.asarray(gray[val_ids])
     full_psnr, half_psnr = (image_metrics.psnr_batch(truth, predict_batch(model, gray_val, batch_size=batch_size))
                             for model in (full, half))
-    record = {
-        "file": half_weights.WEIGHTS_FILE, "sha256": digest, "bytes": weights.stat().st_size,
-        "from_file": "model.keras", "from_sha256": half_weights.sha256(source), "from_bytes": source.stat().st_size,
-        "validation_photos": int(len(val_ids)), "split": config.split,
-        "psnr_float32": float(full_psnr.mean()), "psnr_float16": float(half_psnr.mean()),
-        "psnr_largest_difference": float(np.abs(half_psnr - full_psnr).max()),
-    }
+    record = {"file": half_weights.WEIGHTS_FILE, "sha256": digest, "bytes": weights.stat().st_size,
+              "from_file": "model.keras", "from_sha256": half_weights.sha256(source), "from_bytes": source.stat().st_size,
+              "validation_photos": int(len(val_ids)), "split": config.split,
+              "psnr_float32": float(full_psnr.mean()), "psnr_float16": float(half_psnr.mean()),
+              "psnr_largest_difference": float(np.abs(half_psnr - full_psnr).max())}
     write_json(run_dir / half_weights.RECORD_FILE, record)
     return record
 
@@ -273,9 +236,8 @@ def train(config: TrainConfig, processed_dir: Path, run_dir: Path, workers: int 
         model, rows = resume_or_build(run_dir, CHECKPOINT_FILE, lambda: _built(config),
                                       lambda path: keras.saving.load_model(path, safe_mode=True))
         batches, validation, images = paper_batches(config, processed_dir, len(rows), workers)
-        fit_epochs(model, batches, validation, run_dir, rows, config.epochs, last_epoch, progress=progress,
-                   checkpoint_every=checkpoint_every, checkpoint_seconds=checkpoint_seconds,
-                   images_per_epoch=images, callbacks=callbacks or [])
+        fit_epochs(model, batches, validation, run_dir, rows, config.epochs, last_epoch, progress, checkpoint_every,
+                   checkpoint_seconds, images, callbacks)
     history = pd.DataFrame(rows)
     if last_epoch < config.epochs:
         return RunResult(run_dir, model, history, {})
@@ -283,16 +245,16 @@ def train(config: TrainConfig, processed_dir: Path, run_dir: Path, workers: int 
 
 
 def bind_run(config: TrainConfig, processed_dir: Path, run_dir: Path) -> TrainConfig:
-    """config bound to the data (bind_data) and written to run_dir/config.json; a folder that holds a run
-    of another config is refused."""
+    """config bound to the data (bind_data), into run_dir/config.json; a folder with another config's run is refused."""
     config = bind_data(config, processed_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    saved_config = run_dir / "config.json"
-    if saved_config.is_file() and _keyed(json.loads(saved_config.read_text())) != _keyed(
-            json.loads(json.dumps(config.to_dict(), default=list))):
-        raise ValueError(f"{saved_config}: this folder holds a run of another config; "
-                         "use a new run folder or delete this one")
-    write_json(saved_config, config.to_dict())
+    saved = run_dir / "config.json"
+    if saved.is_file():
+        old, new = ({k: v for k, v in values.items() if k not in UNKEYED}
+                    for values in (json.loads(saved.read_text()), json.loads(json.dumps(config.to_dict(), default=list))))
+        if old != new:
+            raise ValueError(f"{saved}: this folder holds a run of another config; use a new run folder or delete this one")
+    write_json(saved, config.to_dict())
     return config
 
 
@@ -319,9 +281,8 @@ def paper_batches(config: TrainConfig, processed_dir: Path, first_epoch: int, wo
 
 def resume_or_build(run_dir: Path, checkpoint: str, build, load,
                     files: tuple[str, ...] = RUN_FILES) -> tuple[keras.Model, list[dict]]:
-    """(model, history rows) to go on training from: load(run_dir/checkpoint) and its epochs' rows where a
-    checkpoint and state.json are here, else (build(), []), after removing the temporaries killed writes of
-    them or of ``files`` left. A checkpoint whose sha256 state.json does not record holds history.csv's epochs."""
+    """(model, history rows) to go on from: load(run_dir/checkpoint) and its epochs' rows where a checkpoint and
+    state.json are here, else (build(), []), after removing what killed writes of them or of ``files`` left."""
     for name in (checkpoint, *files):
         for path in sorted(Path(run_dir).glob(f".{name}.*")):  # write_atomic's `.<name>.<random><suffix>`
             if path.name.endswith(Path(name).suffix or ".tmp") and path.is_file():
@@ -329,11 +290,9 @@ def resume_or_build(run_dir: Path, checkpoint: str, build, load,
     path, state = run_dir / checkpoint, run_dir / STATE_FILE
     if not (path.is_file() and state.is_file()):
         return build(), []
-    saved = json.loads(state.read_text())
-    rows = pd.read_csv(run_dir / HISTORY_FILE).to_dict("records")
-    done = saved["epochs_done"]
-    if saved.get("checkpoint_sha256") not in (None, sha256_file(path)):
-        done = len(rows)
+    saved, rows = json.loads(state.read_text()), pd.read_csv(run_dir / HISTORY_FILE).to_dict("records")
+    # a checkpoint whose sha256 state.json does not record is newer: it holds history.csv's epochs
+    done = len(rows) if saved.get("checkpoint_sha256") not in (None, sha256_file(path)) else saved["epochs_done"]
     print(f"resuming {run_dir.name} after epoch {done}", flush=True)
     return load(path), rows[:done]
 
@@ -343,18 +302,17 @@ def fit_epochs(model: keras.Model, batches, validation, run_dir: Path, rows: lis
                checkpoint_seconds: float = CHECKPOINT_SECONDS, images_per_epoch: int | None = None,
                callbacks: list | None = None, save=None) -> RunRecorder:
     """model.fit from epoch len(rows) + 1 to last_epoch (default: epochs) of a run of ``epochs``, with a
-    RunRecorder after ``callbacks``; raises KeyboardInterrupt, checkpointed, when an interrupt stopped it early."""
-    last_epoch = last_epoch or epochs
-    progress = progress or progress_mode()
+    RunRecorder after ``callbacks``; progress "epoch", "quiet" or "bar" (default: PROGRESS_ENV, else "bar").
+    Raises KeyboardInterrupt, checkpointed, when an interrupt stopped it early."""
+    last_epoch, progress = last_epoch or epochs, progress or os.environ.get(PROGRESS_ENV) or "bar"
     compiles.watching()
-    recorder = RunRecorder(run_dir, rows, epochs, log_lines=progress == "epoch", checkpoint_every=checkpoint_every,
-                           final_epoch=last_epoch, checkpoint_seconds=checkpoint_seconds,
-                           images_per_epoch=images_per_epoch, save=save)
+    recorder = RunRecorder(run_dir, rows, epochs, progress == "epoch", checkpoint_every, last_epoch,
+                           checkpoint_seconds, images_per_epoch, save)
     if len(rows) < last_epoch:
         with recorder.interrupts_end_the_epoch():
             model.fit(batches, validation_data=validation, epochs=last_epoch, initial_epoch=len(rows),
                       shuffle=False,  # the batches shuffle by (seed, epoch); Keras' own is unseeded
-                      callbacks=[*(callbacks or []), recorder], verbose=1 if progress == "bar" else 0)
+                      callbacks=[*(callbacks or []), recorder], verbose=int(progress not in ("epoch", "quiet")))
     if recorder.stop_requested and len(rows) < epochs:
         raise KeyboardInterrupt(f"{run_dir}: stopped after epoch {len(rows)} of {epochs}, checkpointed; "
                                 "training it again resumes there")
@@ -364,7 +322,12 @@ def fit_epochs(model: keras.Model, batches, validation, run_dir: Path, rows: lis
 def finish(config: TrainConfig, processed_dir: Path, run_dir: Path, model: keras.Model,
            history: pd.DataFrame) -> RunResult:
     """Score the trained model and write model.keras and metrics.json; the checkpoint goes."""
-    metrics = summarize_history(history)
+    last, best = history.iloc[-1], history.loc[history["val_loss"].idxmin()]
+    metrics = {"epochs": int(last["epoch"]), "final_loss": float(last["loss"]), "final_val_loss": float(last["val_loss"]),
+               "best_val_loss": float(best["val_loss"]), "best_epoch": int(best["epoch"]),
+               "final_accuracy": float(last["accuracy"]), "final_val_accuracy": float(last["val_accuracy"]),
+               "final_val_psnr": float(last["val_psnr"]), "best_val_psnr": float(history["val_psnr"].max()),
+               "train_seconds": float(history["seconds"].sum())}
     with precision.computing("float32"):  # the shipped model: float32, no optimizer state
         final = build_unet(config.model)
     final.set_weights(model.get_weights())
@@ -382,13 +345,8 @@ def finish(config: TrainConfig, processed_dir: Path, run_dir: Path, model: keras
     return RunResult(run_dir, model, history, metrics)
 
 
-def _keyed(values: dict) -> dict:
-    return {k: v for k, v in values.items() if k not in UNKEYED}
-
-
 def bind_data(config: TrainConfig, processed_dir: Path) -> TrainConfig:
-    """config keyed to the prepared data in processed_dir and to the network it builds (runs.keyed); a config
-    keyed to other data or another network is refused."""
+    """config keyed to processed_dir's data and to the network it builds; one keyed to others is refused."""
     actual = data.fingerprint(processed_dir)
     if config.data and config.data != actual:
         raise ValueError(f"{processed_dir}: the prepared data's fingerprint is {actual}, but the config is keyed "
@@ -398,12 +356,6 @@ def bind_data(config: TrainConfig, processed_dir: Path) -> TrainConfig:
         raise ValueError(f"the config is keyed to a U-Net of architecture {config.architecture}, but this code builds "
                          f"{bound.architecture} from its settings: its run was trained by other U-Net code")
     return bound
-
-
-def run_folder(config: TrainConfig, profile: str) -> Path:
-    """models/<profile>/<run name>, the config bound to the profile's prepared data."""
-    folders = paths.profile_paths(profile)
-    return folders.run_dir(bind_data(config, folders.processed).run_name())
 
 
 def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
@@ -433,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     folders = paths.profile_paths(args.profile)
     if args.adopt_architecture:
-        moved = runs.adopt_architecture(folders.models) if folders.models.is_dir() else []
+        moved = runs.adopt_architecture(folders.models)
         for old, new in moved:
             print(f"{old} -> {new}" if new else f"{old}: left as it is (its new name is taken)")
         print(f"{sum(bool(new) for _, new in moved)} run(s) renamed in {paths.relative(folders.models)}")
@@ -444,8 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.rescore:
         try:
             config = runs.config(args.rescore)
-            record = scoring.rescore(args.rescore, folders.processed, runs.model(args.rescore), config.split,
-                                     config.data)
+            record = scoring.rescore(args.rescore, folders.processed, runs.model(args.rescore), config.split, config.data)
         except (FileNotFoundError, ValueError) as error:
             print(f"unetcolor.training.train: {error}", file=sys.stderr)
             return 2
@@ -455,7 +406,8 @@ def main(argv: list[str] | None = None) -> int:
     config = load_train_config(args.config) if args.config else profiles.load(args.profile).main
     os.environ.setdefault(PROGRESS_ENV, "epoch")
     try:
-        result = train(config, folders.processed, run_folder(config, args.profile), workers=args.workers,
+        run_dir = folders.run_dir(bind_data(config, folders.processed).run_name())
+        result = train(config, folders.processed, run_dir, workers=args.workers,
                        checkpoint_every=args.checkpoint_every, checkpoint_seconds=60 * args.checkpoint_minutes)
     except KeyboardInterrupt as stop:
         print(f"unetcolor.training.train: interrupted{': ' + str(stop) if str(stop) else ''}", file=sys.stderr)

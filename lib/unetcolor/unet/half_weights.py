@@ -24,8 +24,7 @@ def save(model: keras.Model, path: Path) -> str:
 
 
 def load_into(model: keras.Model, path: Path, expected_sha256: str) -> keras.Model:
-    """Set model's weights (float32) from a float16 file after checking its sha256; ValueError names the
-    file when the hash, the count or a shape differs."""
+    """Set model's weights (float32) from a float16 file; ValueError where its sha256, count or a shape differs."""
     actual = sha256(Path(path))
     if actual != expected_sha256:
         raise ValueError(f"{path}: sha256 {actual} differs from the recorded {expected_sha256}; "

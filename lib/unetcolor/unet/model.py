@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 
 import keras
 from keras import layers
@@ -59,8 +60,8 @@ _ARCHITECTURE_KEYS = ("filters", "kernel_size", "strides", "padding", "dilation_
 
 @functools.lru_cache(maxsize=None)
 def architecture_fingerprint(config: ModelConfig) -> str:
-    """12 hex digits of sha256 over what config's network computes, layer by layer (kind, settings, output and
-    weight shapes, inputs): part of a run's cache key."""
+    """12 hex digits of sha256 over each layer's kind, settings, output and weight shapes and inputs: part of a
+    run's cache key."""
     described = []
     for layer in build_unet(config).layers:
         settings = layer.get_config()
@@ -78,13 +79,8 @@ def architecture_fingerprint(config: ModelConfig) -> str:
 
 def conv_flops(model: keras.Model) -> int:
     """FLOPs of every Conv2D for one image in a forward pass (2 * H_out * W_out * k_h * k_w * C_in * C_out)."""
-    total = 0
-    for layer in model.layers:
-        if isinstance(layer, layers.Conv2D):
-            _, height, width, out_channels = layer.output.shape
-            kernel_h, kernel_w, in_channels, _ = layer.kernel.shape
-            total += 2 * height * width * kernel_h * kernel_w * in_channels * out_channels
-    return int(total)
+    return int(sum(2 * math.prod(layer.output.shape[1:3]) * math.prod(layer.kernel.shape)
+                   for layer in model.layers if isinstance(layer, layers.Conv2D)))
 
 
 def layer_table(model: keras.Model):

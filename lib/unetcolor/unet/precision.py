@@ -1,31 +1,24 @@
 """float32 or bfloat16 (Keras' mixed_bfloat16 policy): a run's `precision` setting, "auto" resolved by
-measuring the run's own U-Net (unetcolor.unet.speed). Precision changes results only by rounding, so it is
-recorded in each run's environment.json, not in the run's cache key."""
+measuring the run's own U-Net; recorded in environment.json, not in the cache key (it only changes rounding)."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import keras
 
-from ..config import PRECISIONS, TrainConfig
+from ..config import PRECISIONS as SETTINGS  # a run's precision settings
+from ..config import TrainConfig
 from ..reproducibility import cpu_model
 from . import speed
-
-SETTINGS = PRECISIONS  # a run's precision settings
 
 
 @dataclass(frozen=True)
 class Decision:
     precision: str  # "float32" or "bfloat16"
     reason: str
-
-
-def policy(precision: str) -> str:
-    """The Keras dtype policy of a resolved precision."""
-    return speed.POLICIES[precision]
 
 
 def resolve(setting: str, config: TrainConfig) -> Decision:
@@ -35,8 +28,7 @@ def resolve(setting: str, config: TrainConfig) -> Decision:
         raise ValueError(f"precision must be one of {SETTINGS}, got {setting!r}")
     if setting != "auto":
         return Decision(setting, f"asked for {setting}")
-    flags = speed.cpu_flags() & set(speed.BF16_FLAGS)
-    gpu = speed.on_gpu()
+    flags, gpu = speed.cpu_flags() & set(speed.BF16_FLAGS), speed.on_gpu()
     if not gpu and not flags:
         return Decision("float32", f"auto: this CPU ({cpu_model()}) has no bfloat16 instructions "
                                    f"({' or '.join(speed.BF16_FLAGS)}), so bfloat16 would only be emulated")
@@ -53,9 +45,10 @@ def resolve(setting: str, config: TrainConfig) -> Decision:
 @contextlib.contextmanager
 def computing(decision: Decision | str) -> Iterator[None]:
     """Keras' global dtype policy for decision (a Decision, or "float32" / "bfloat16") inside the block,
-    the one before it after the block, however it is left."""
+    restored however the block is left."""
     previous = keras.mixed_precision.global_policy().name
-    keras.mixed_precision.set_global_policy(policy(decision.precision if isinstance(decision, Decision) else decision))
+    keras.mixed_precision.set_global_policy(
+        speed.POLICIES[decision.precision if isinstance(decision, Decision) else decision])
     try:
         yield
     finally:
@@ -63,4 +56,4 @@ def computing(decision: Decision | str) -> Iterator[None]:
 
 
 def as_record(decision: Decision) -> dict:
-    return {f"precision{'' if k == 'precision' else '_' + k}": v for k, v in asdict(decision).items()}
+    return {"precision": decision.precision, "precision_reason": decision.reason}

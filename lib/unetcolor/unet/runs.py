@@ -1,13 +1,7 @@
-"""A training run's folder, models/<profile>/<run>/, named after the run's cache key (``keyed``):
-
-    config.json, environment.json, history.csv    the settings, the machine, one row per epoch
-    progress.json                                 epochs done so far (removed at the end)
-    checkpoint.keras, state.json                  the last checkpoint and its epoch and sha256
-    model.keras, weights-float16.npz, weights.json    the final model, and its weights in float16
-    metrics.json                                  final and best numbers: written last
-
-A run is finished (metrics.json and history.csv), partial (a checkpoint and state.json: it resumes) or
-missing. models/<profile>/main.json names the profile's main run."""
+"""A training run's folder, models/<profile>/<run>/, named after its cache key (``keyed``): config.json,
+environment.json, history.csv (a row per epoch), progress.json (while training), checkpoint.keras and state.json
+(the last checkpoint), model.keras or weights-float16.npz and weights.json, and metrics.json (written last).
+A run is finished (metrics.json and history.csv), partial (a checkpoint and state.json) or missing."""
 
 from __future__ import annotations
 
@@ -37,23 +31,19 @@ def keyed(config: TrainConfig, data_fingerprint: str) -> TrainConfig:
 def adopt_architecture(models_dir: Path) -> list[tuple[str, str]]:
     """Give each run folder without an architecture fingerprint this checkout's, and that key's folder name
     (main.json follows). Returns (old, new) names; new is "" where the new name is taken and the folder stays."""
-    models_dir = Path(models_dir)
-    moved = []
+    models_dir, moved = Path(models_dir), {}
     for run_dir in without_architecture(models_dir):
         old = config(run_dir)
-        new = dataclasses.replace(old, architecture=architecture_fingerprint(old.model))
-        target = models_dir / new.run_name()
-        if target.exists():
-            moved.append((run_dir.name, ""))
-            continue
-        write_json(run_dir / "config.json", new.to_dict())
-        os.replace(run_dir, target)
-        moved.append((run_dir.name, target.name))
+        new = keyed(old, old.data)
+        moved[run_dir.name] = "" if (models_dir / new.run_name()).exists() else new.run_name()
+        if moved[run_dir.name]:
+            write_json(run_dir / "config.json", new.to_dict())
+            os.replace(run_dir, models_dir / new.run_name())
     pointer = models_dir / MAIN_POINTER
-    main = json.loads(pointer.read_text())["run"] if pointer.is_file() else None
-    if dict(moved).get(main):
-        write_json(pointer, {"run": dict(moved)[main]})
-    return moved
+    main = moved.get(json.loads(pointer.read_text())["run"]) if pointer.is_file() else ""
+    if main:
+        write_json(pointer, {"run": main})
+    return list(moved.items())
 
 
 def without_architecture(models_dir: Path) -> list[Path]:

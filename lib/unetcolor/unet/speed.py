@@ -47,12 +47,10 @@ def measure_each(runs: dict[str, Callable[[float | None], int]], seconds: float,
     figures = {name: {"rates": [], "seconds": [], "items": []} for name in runs}
     for _ in range(repeats):
         for name, run in runs.items():
-            items, started = 0, clock()
-            while True:
-                elapsed = clock() - started
-                if items and elapsed >= seconds:
-                    break
+            items, started, elapsed = 0, clock(), 0.0
+            while not items or elapsed < seconds:
                 items += run(max(seconds - elapsed, 0.0))
+                elapsed = clock() - started
             figures[name]["rates"].append(items / elapsed)
             figures[name]["seconds"].append(elapsed)
             figures[name]["items"].append(items)
@@ -71,22 +69,19 @@ def measure(run: Callable[[float | None], int], seconds: float, repeats: int = 3
 def cpu_flags() -> set[str]:
     """The CPU's feature flags (Linux /proc/cpuinfo); empty where they cannot be read."""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return set(line.split(":", 1)[1].split())
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
     except OSError:
-        pass
-    return set()
+        return set()
+    return next((set(line.split(":", 1)[1].split()) for line in lines if line.startswith("flags")), set())
 
 
 def on_gpu() -> bool:
     """True when Keras' backend computes on a GPU."""
-    backend = keras.backend.backend()
-    if backend == "jax":
+    if keras.backend.backend() == "jax":
         import jax  # loaded only under the JAX backend
 
         return jax.devices()[0].platform == "gpu"
-    if backend == "tensorflow":
+    if keras.backend.backend() == "tensorflow":
         import tensorflow as tf  # loaded only under the TensorFlow backend
 
         return bool(tf.config.list_physical_devices("GPU"))
@@ -103,8 +98,8 @@ def machine_key() -> str:
     info = environment_info()
     software = [f"{name}={info[name]}" for name in ("keras_backend", "keras", "tensorflow", "tensorflow-cpu", "jax")
                 if name in info]
-    flags = sorted(cpu_flags() & set(BF16_FLAGS))
-    return "|".join([cpu_model(), str(os.cpu_count()), ",".join(flags), device_description(), *software])
+    flags = ",".join(sorted(cpu_flags() & set(BF16_FLAGS)))
+    return "|".join([cpu_model(), str(os.cpu_count()), flags, device_description(), *software])
 
 
 def model_key(config: TrainConfig, batch: int) -> str:
@@ -143,7 +138,7 @@ def built_in(config: TrainConfig, name: str) -> keras.Model:
     model = build_unet(config.model)
     if POLICIES[name] == "float32":
         return model
-    outputs = {history.operation.name for history in (t._keras_history for t in model.outputs)}
+    outputs = {tensor._keras_history.operation.name for tensor in model.outputs}
     return with_policy(model, POLICIES[name], lambda layer: layer.name in outputs)
 
 
@@ -164,12 +159,12 @@ def model_speed(config: TrainConfig, precisions=("float32", "bfloat16"), seconds
         for name in wanted:
             unet = built_in(config, name)
             unet.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=getattr(config, "loss", "mse"))
-            runs[f"train {name}"] = lambda remaining, unet=unet: unet.train_on_batch(x, y) is None or batch
-            runs[f"predict {name}"] = lambda remaining, unet=unet: unet.predict_on_batch(x) is None or batch
+            runs["train", name] = lambda remaining, unet=unet: unet.train_on_batch(x, y) is None or batch
+            runs["predict", name] = lambda remaining, unet=unet: unet.predict_on_batch(x) is None or batch
         started = time.perf_counter()
         measured = measure_each(runs, seconds, repeats)
         taken = round(time.perf_counter() - started, 1)
-        new = {name: {"train": measured[f"train {name}"], "predict": measured[f"predict {name}"], "batch": batch,
+        new = {name: {"train": measured["train", name], "predict": measured["predict", name], "batch": batch,
                       "device": device_description(), "measured_with": sorted(wanted), "measured_seconds": taken}
                for name in wanted}
         cached = _read_cache()  # another process may have written meanwhile
