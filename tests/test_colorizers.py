@@ -2,10 +2,13 @@
 real photos, its provenance agrees with itself, and the recipe's code path runs
 end to end at toy scale without touching anything outside tmp_path."""
 
+import contextlib
 import dataclasses
 import json
+import signal
 import subprocess
 import sys
+import time
 
 import keras
 import numpy as np
@@ -472,37 +475,54 @@ def test_every_head_resumes_from_its_checkpoint_to_the_weights_of_an_uninterrupt
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
-def test_candidates_train_in_parallel_through_the_launcher_and_a_second_call_skips_them(tmp_path):
-    """`colorizers candidates --jobs 2` in a throwaway project whose profile has two tiny candidates: each
-    trains in a process of its own, its log lines tagged with its name, into the profile's colorizers folder,
-    with the record of its own recipe; the same call again trains nothing."""
+def test_candidates_train_in_parallel_through_the_launcher_resume_after_ctrl_c_and_are_then_skipped(tmp_path):
+    """`colorizers candidates --jobs 2` in a throwaway project whose profile has two tiny candidates, each
+    trained in a process of its own, its log lines tagged with its name. Ctrl-C (SIGINT to the launcher
+    only) is passed on: both runs end their epoch with a checkpoint and the call exits 130 naming them.
+    The same call resumes each and writes its record, of its own recipe; once more, it trains nothing."""
     project, photos, environment = throwaway_project(tmp_path, "photos", ".png", seed=11, count=20)
     settings, _ = profiles.raw_settings("smoke", project)
     section = settings["colorizers"]
     section["defaults"].update(model={**section["defaults"]["model"], "image_size": 16, "filters": [4, 8]},
-                               epochs=2, finetune_epochs=0, batch_size=4, chroma_gains=[1.0], tuning_share=0.2,
+                               epochs=100, finetune_epochs=0, batch_size=4, chroma_gains=[1.0], tuning_share=0.2,
                                precision="float32")
     section["recipes"].update(default={}, vivid={"head": "bins"})
-    section["candidates"] = {"small_regression": {"finetune_epochs": 1},
-                             "small_bins": {"head": "bins", "temperatures": [1.0]}}
+    names = ("small_regression", "small_bins")
+    section["candidates"] = {names[0]: {"finetune_epochs": 1}, names[1]: {"head": "bins", "temperatures": [1.0]}}
     (project / "profiles" / "tiny.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
     recipes = profiles.load("tiny", root=project).colorizers
-
-    def candidates():
-        return subprocess.run([sys.executable, "-m", "unetcolor", "colorizers", "candidates", "--profile", "tiny",
-                               "--jobs", "2", "--data-dir", str(photos)], env=environment, cwd=project,
-                              capture_output=True, text=True, timeout=600)
-
-    first = candidates()
-    assert first.returncode == 0, first.stdout + first.stderr
     folder = project / "models" / "tiny" / "colorizers"
-    for name in ("small_regression", "small_bins"):
+    command = [sys.executable, "-m", "unetcolor", "colorizers", "candidates", "--profile", "tiny", "--jobs", "2",
+               "--data-dir", str(photos)]
+
+    def epochs_done(name):
+        stage = "mse" if name == names[0] else "bins_cross_entropy"
+        with contextlib.suppress(OSError, ValueError):
+            return json.loads((folder / f"{name}.run" / stage / "progress.json").read_text())["epochs_done"]
+        return 0
+
+    launcher = subprocess.Popen(command, env=environment, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+    deadline = time.monotonic() + 300
+    while not all(epochs_done(name) >= 2 for name in names) and launcher.poll() is None:
+        assert time.monotonic() < deadline, "the candidates did not both start training"
+        time.sleep(0.2)
+    launcher.send_signal(signal.SIGINT)
+    stdout, stderr = launcher.communicate(timeout=300)
+    assert launcher.returncode == 130, stdout + stderr
+    assert f"[candidates] interrupted; unfinished: {names[0]}, {names[1]}" in stderr, stderr
+    for name in names:
+        assert f"[{name}] interrupted: stopping after this epoch" in stderr
+        assert 2 <= epochs_done(name) < 100 and not (folder / f"{name}.json").exists()
+
+    resumed = subprocess.run(command, env=environment, cwd=project, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    for name in names:
         record = json.loads((folder / f"{name}.json").read_text())
         assert recipe_config_from_dict(record["config"]) == recipes[name]
         assert (folder / f"{name}.keras").is_file() and not (folder / f"{name}.run").exists()
-        assert f"[candidates] {name}: training" in first.stdout
-        assert f"[candidates] {name}: finished" in first.stdout
-        assert f"[{name}] epoch 1:" in first.stdout  # its own process's lines, tagged
-    again = candidates()
+        assert f"[candidates] {name}: training" in resumed.stdout and f"[candidates] {name}: finished" in resumed.stdout
+        assert f"[{name}] resuming" in resumed.stdout and f"[{name}] epoch 100:" in resumed.stdout
+    again = subprocess.run(command, env=environment, cwd=project, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "training" not in again.stdout and again.stdout.count("finished (") == 2

@@ -243,7 +243,8 @@ def _gpu_lines(profile: str) -> list[str]:
     minutes = planned * fill["epochs"] * fill["steady_epoch_seconds"] / 60
     return [
         f"**Training time on one GPU** (`reports/bench/gpu-h100/`: {fill['device'].removeprefix('gpu: ')}, Keras on "
-        f"JAX, {fill['precision']}). The published main run took {published.sum():.0f} s for its 100 epochs: "
+        f"JAX, {fill['precision']}). The published main run took {published.sum():.0f} s for its {len(published)} "
+        "epochs: "
         f"{published.iloc[0]:.1f} s and {published.iloc[1]:.1f} s for the first two, then about "
         f"{published.iloc[2:].median():.2f} s each. Its partial last batch made XLA compile the training step a "
         f"second time in epoch 2 ({check['later_compile_seconds']:.1f} s in a 3-epoch check of the same config). "
@@ -349,7 +350,7 @@ def _time_lines(profile: str) -> list[str]:
     if _gpu_summary(profile):
         published = pd.read_csv(runs.main_run_dir(profile) / "history.csv")["seconds"]
         device = _json(runs.main_run_dir(profile) / "environment.json").get("device", "a GPU")
-        lines.append(f"- On one GPU ({device.removeprefix('gpu: ')}) the main run's 100 epochs took "
+        lines.append(f"- On one GPU ({device.removeprefix('gpu: ')}) the main run's {len(published)} epochs took "
                      f"{published.sum():.0f} s (its `history.csv`; more in docs/results.md).")
     return lines + [""]
 

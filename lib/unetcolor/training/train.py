@@ -78,7 +78,8 @@ def validation_batch_size(count: int, config: TrainConfig, replicas: int = 1) ->
 
 
 def even_batch_size(count: int, batch_size: int) -> int:
-    """The largest divisor of count up to batch_size if at least half of it (one batch shape for XLA), else batch_size."""
+    """The largest divisor of count up to batch_size if at least half of it (one batch shape for XLA), else
+    batch_size."""
     divisor = max(d for d in range(1, min(count, batch_size) + 1) if count % d == 0) if count else batch_size
     return divisor if 2 * divisor >= batch_size else batch_size
 
@@ -165,8 +166,9 @@ class RunRecorder(keras.callbacks.Callback):
         if self.images_per_epoch:
             row["images"] = self.images_per_epoch
         # progress.json is read by a parent process showing progress bars
-        write_json(self.run_dir / runs.PROGRESS_FILE, {"epochs_done": epoch + 1, "epochs": self.epochs,
-                                                       "seconds": sum(r["seconds"] for r in self.rows) + row["seconds"]})
+        seconds = sum(r["seconds"] for r in self.rows) + row["seconds"]
+        progress = {"epochs_done": epoch + 1, "epochs": self.epochs, "seconds": seconds}
+        write_json(self.run_dir / runs.PROGRESS_FILE, progress)
         compiled = compiles.since(self.compiled) if compiles.watching() else None
         if compiled is not None:
             row.update(compiles=compiled.count, compile_seconds=compiled.seconds, cache_hits=compiled.cache_hits)
@@ -209,7 +211,8 @@ def export_float16(run_dir: Path, processed_dir: Path, batch_size: int = 16) -> 
     full_psnr, half_psnr = (image_metrics.psnr_batch(truth, predict_batch(model, gray_val, batch_size=batch_size))
                             for model in (full, half))
     record = {"file": half_weights.WEIGHTS_FILE, "sha256": digest, "bytes": weights.stat().st_size,
-              "from_file": "model.keras", "from_sha256": half_weights.sha256(source), "from_bytes": source.stat().st_size,
+              "from_file": "model.keras", "from_sha256": half_weights.sha256(source),
+              "from_bytes": source.stat().st_size,
               "validation_photos": int(len(val_ids)), "split": config.split,
               "psnr_float32": float(full_psnr.mean()), "psnr_float16": float(half_psnr.mean()),
               "psnr_largest_difference": float(np.abs(half_psnr - full_psnr).max())}
@@ -250,10 +253,12 @@ def bind_run(config: TrainConfig, processed_dir: Path, run_dir: Path) -> TrainCo
     run_dir.mkdir(parents=True, exist_ok=True)
     saved = run_dir / "config.json"
     if saved.is_file():
+        given = json.loads(json.dumps(config.to_dict(), default=list))
         old, new = ({k: v for k, v in values.items() if k not in UNKEYED}
-                    for values in (json.loads(saved.read_text()), json.loads(json.dumps(config.to_dict(), default=list))))
+                    for values in (json.loads(saved.read_text()), given))
         if old != new:
-            raise ValueError(f"{saved}: this folder holds a run of another config; use a new run folder or delete this one")
+            raise ValueError(f"{saved}: this folder holds a run of another config; use a new run folder or delete "
+                             "this one")
     write_json(saved, config.to_dict())
     return config
 
@@ -293,7 +298,7 @@ def resume_or_build(run_dir: Path, checkpoint: str, build, load,
     saved, rows = json.loads(state.read_text()), pd.read_csv(run_dir / HISTORY_FILE).to_dict("records")
     # a checkpoint whose sha256 state.json does not record is newer: it holds history.csv's epochs
     done = len(rows) if saved.get("checkpoint_sha256") not in (None, sha256_file(path)) else saved["epochs_done"]
-    print(f"resuming {run_dir.name} after epoch {done}", flush=True)
+    log(f"resuming {run_dir.name} after epoch {done}", flush=True)
     return load(path), rows[:done]
 
 
@@ -323,7 +328,8 @@ def finish(config: TrainConfig, processed_dir: Path, run_dir: Path, model: keras
            history: pd.DataFrame) -> RunResult:
     """Score the trained model and write model.keras and metrics.json; the checkpoint goes."""
     last, best = history.iloc[-1], history.loc[history["val_loss"].idxmin()]
-    metrics = {"epochs": int(last["epoch"]), "final_loss": float(last["loss"]), "final_val_loss": float(last["val_loss"]),
+    metrics = {"epochs": int(last["epoch"]), "final_loss": float(last["loss"]),
+               "final_val_loss": float(last["val_loss"]),
                "best_val_loss": float(best["val_loss"]), "best_epoch": int(best["epoch"]),
                "final_accuracy": float(last["accuracy"]), "final_val_accuracy": float(last["val_accuracy"]),
                "final_val_psnr": float(last["val_psnr"]), "best_val_psnr": float(history["val_psnr"].max()),
@@ -396,7 +402,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.rescore:
         try:
             config = runs.config(args.rescore)
-            record = scoring.rescore(args.rescore, folders.processed, runs.model(args.rescore), config.split, config.data)
+            record = scoring.rescore(args.rescore, folders.processed, runs.model(args.rescore), config.split,
+                                     config.data)
         except (FileNotFoundError, ValueError) as error:
             print(f"unetcolor.training.train: {error}", file=sys.stderr)
             return 2
