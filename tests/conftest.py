@@ -36,7 +36,8 @@ def photo_crops(count: int, size: int, seed: int = 0) -> list[np.ndarray]:
     return crops
 
 
-def throwaway_project(tmp_path: Path, photos_name: str, suffix: str, seed: int, count: int = 16) -> tuple[Path, Path, dict]:
+def throwaway_project(
+        tmp_path: Path, photos_name: str, suffix: str, seed: int, count: int = 16) -> tuple[Path, Path, dict]:
     """A project root under tmp_path (the notebooks and profiles copied, the package linked) and a
     folder of `count` generated photos; returns (project, photos, an environment pointing the
     package at the project and at a cache of its own)."""

@@ -108,7 +108,8 @@ def test_training_and_recipe_parts_report_both_precisions_and_the_old_keys():
         training["bfloat16"]["project_loop"]["median"] / training["bfloat16"]["bare_fit"]["median"])
     assert set(training["bfloat16_speedup"]) == {"bare_fit", "project_loop"}
 
-    recipe = dataclasses.replace(colorizers.recipe("regression"), name="default", model=TINY_AB, batch_size=4, finetune_epochs=0, head="gan")
+    recipe = dataclasses.replace(colorizers.recipe("regression"), name="default", model=TINY_AB, batch_size=4,
+                                 finetune_epochs=0, head="gan")
     recipes = bench.bench_recipes(names=("gan",), seconds=0.05, repeats=1, pool_batches=2,
                                   recipes={"gan": (recipe, GanHead(recipe))})
     assert recipes["gan"]["image_size"] == 16 and recipes["gan"]["batch_size"] == 4

@@ -107,7 +107,8 @@ def drive(page, port: int, token: str, tmp_path: Path, photo: np.ndarray) -> Non
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
     page.locator("img.unetcolor-result").wait_for(timeout=CELLS_SECONDS * 1000)
 
-    with page.expect_file_chooser(timeout=STEP_SECONDS * 1000) as chooser:  # as a person uploads: the button, then the file
+    # as a person uploads: the button, then the file
+    with page.expect_file_chooser(timeout=STEP_SECONDS * 1000) as chooser:
         page.locator(".unetcolor-colorizer .widget-upload").click()
     chooser.value.set_files(tmp_path / "upload.png")
     status_shows(page, "upload.png: 360×240 pixels")
@@ -137,12 +138,14 @@ def test_the_interactive_colorizer_follows_a_click_and_a_colour_in_jupyterlab(tm
     project, _, environment = throwaway_project(tmp_path, "unused", ".png", seed=0, count=1)
     photo = upload_photo(tmp_path / "upload.png")
     port, token = free_port(), secrets.token_hex(16)
-    # the server's settings, workspaces and runtime files in the throwaway folder: nothing of the user's is read or written
+    # the server's settings, workspaces and runtime files in the throwaway folder: nothing of the user's is read or
+    # written
     for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTERLAB_SETTINGS_DIR", "JUPYTERLAB_WORKSPACES_DIR",
                  "JUPYTER_RUNTIME_DIR"):
         environment[name] = str(tmp_path / name.lower())
     # no "official Jupyter news?" prompt over the widget (and no request for the news)
-    notification = tmp_path / "jupyterlab_settings_dir" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    notification = (tmp_path / "jupyterlab_settings_dir" / "@jupyterlab" / "apputils-extension"
+                    / "notification.jupyterlab-settings")
     notification.parent.mkdir(parents=True)
     notification.write_text('{"fetchNews": "false", "checkForUpdates": false}')
     log = tmp_path / "jupyterlab.log"

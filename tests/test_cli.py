@@ -165,7 +165,8 @@ def test_one_command_line_lists_every_command_and_each_names_a_module_with_main(
 
     environment = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
     listing, wrong = [subprocess.Popen([sys.executable, "-m", "unetcolor", *arguments], env=environment, text=True,
-                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE) for arguments in ([], ["colourise"])]
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                      for arguments in ([], ["colourise"])]
     out, err = listing.communicate(timeout=300)
     assert listing.returncode == 0, err
     for name, (module, _) in commands.COMMANDS.items():
@@ -199,7 +200,8 @@ def test_a_hint_moves_the_colours_near_it_towards_its_colour(gray_photo, tmp_pat
     the hint's, and the photo keeps its lightness."""
     assert cli.main([str(gray_photo), "--hint", "10,20=#3366cc", "--out", str(tmp_path / "hinted"), "-q"]) == 0
     assert cli.main([str(gray_photo), "--out", str(tmp_path / "plain"), "-q"]) == 0
-    hinted, plain = (np.asarray(Image.open(tmp_path / name / "scan.png").convert("RGB")) for name in ("hinted", "plain"))
+    hinted, plain = (np.asarray(Image.open(tmp_path / name / "scan.png").convert("RGB"))
+                     for name in ("hinted", "plain"))
     blue = color.rgb_to_lab(np.array([[[0x33, 0x66, 0xcc]]], dtype=np.uint8))[0, 0, 1:]
 
     def distance(rgb):  # mean a*, b* distance to the hint's colour around the click

@@ -108,7 +108,8 @@ def test_shipped_vivid_model_is_the_bins_head_at_its_recorded_temperature(vivid)
     record = json.loads(VIVID.with_suffix(".json").read_text())
     model = vivid
     assert record["config"]["head"] == "bins" and record.get("shipped_as", record["config"]["name"]) == "vivid"
-    assert dataclasses.replace(colorizers.recipe("vivid"), **record["config"]) == colorizers.recipe("vivid")  # make vivid-model
+    assert (dataclasses.replace(colorizers.recipe("vivid"), **record["config"])
+            == colorizers.recipe("vivid"))  # make vivid-model
     _assert_file_matches_its_record(VIVID, model, record)
     centers = np.array(record["bins"]["centers"])
     np.testing.assert_allclose(model.get_layer("expected_ab").get_weights()[0], centers / 128, rtol=1e-6)
@@ -146,7 +147,8 @@ def test_shipped_gan_model_is_a_generator_at_its_recorded_gain_made_by_its_recip
     assert GAN.is_file(), f"{GAN} is missing; restore it with `git checkout {GAN}`"
     record = json.loads(GAN.with_suffix(".json").read_text())
     model = predict.load_model(GAN)  # safe mode
-    assert dataclasses.replace(colorizers.recipe("gan"), **record["config"]) == colorizers.recipe("gan")  # make gan-model
+    assert (dataclasses.replace(colorizers.recipe("gan"), **record["config"])
+            == colorizers.recipe("gan"))  # make gan-model
     _assert_file_matches_its_record(GAN, model, record)
     assert record["chroma_gain"] in record["config"]["chroma_gains"]
     assert model.get_layer("chroma_gain").scale == pytest.approx(record["chroma_gain"])
@@ -254,7 +256,8 @@ def test_precision_is_an_execution_detail_of_a_recipe():
     assert dataclasses.replace(default, precision="bfloat16") == default
     record = colorizers.recipe("default").to_dict()
     assert record["precision"] == "auto"
-    assert dataclasses.replace(colorizers.recipe("default"), **{k: v for k, v in record.items() if k != "precision"}) == \
+    assert dataclasses.replace(colorizers.recipe("default"),
+                               **{k: v for k, v in record.items() if k != "precision"}) == \
         colorizers.recipe("default")  # provenance written before the setting existed
     with pytest.raises(ValueError, match="precision must be one of"):
         dataclasses.replace(TINY_RECIPE, precision="float16")
@@ -269,6 +272,25 @@ def test_recipe_cli_passes_the_precision_on(monkeypatch, tmp_path):
     colorizers_cli.main(["train", "--recipe", "vivid", "--epochs", "2", "--precision", "float32",
                         "--processed-dir", str(tmp_path), "--out-dir", str(tmp_path)])
     assert seen["config"].precision == "float32" and seen["config"].epochs == 2 and seen["config"].name == "vivid"
+
+
+def test_colorizers_cli_names_a_broken_profile_missing_photos_and_an_unknown_candidate_without_a_traceback(
+        monkeypatch, tmp_path, capsys):
+    project = tmp_path / "project"
+    (project / "profiles").mkdir(parents=True)
+    paper = (colorizers.SHIPPED_DIR.parents[2] / "profiles" / "paper.yaml").read_text()
+    (project / "profiles" / "paper.yaml").write_text(paper)
+    broken = yaml.safe_load(paper)
+    broken["colorizers"]["recipes"] = dict(reversed(broken["colorizers"]["recipes"].items()))
+    (project / "profiles" / "broken.yaml").write_text(yaml.safe_dump(broken, sort_keys=False))
+    monkeypatch.setenv("UNETCOLOR_ROOT", str(project))
+    with pytest.raises(SystemExit) as stop:
+        colorizers_cli.main(["candidates", "--profile", "broken"])
+    assert stop.value.code == 2 and "broken.yaml: colorizers.recipes" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="holds no prepared data; pass --data-dir"):
+        colorizers_cli.main(["candidates"])
+    with pytest.raises(SystemExit, match="has no candidate 'nothing'; its candidates: regression, "):
+        colorizers_cli.main(["candidates", "--only", "nothing"])
 
 
 def test_recipe_config_refuses_an_rgb_model():
@@ -368,7 +390,8 @@ def test_ship_copies_a_candidate_under_the_shipped_name_and_says_why(tmp_path):
     # a shipped run whose own candidate record is still there is not recorded a second time
     (candidates / "narrow.keras").write_bytes(b"narrow")
     (candidates / "narrow.json").write_text(json.dumps({"config": {"name": "narrow"}, "git_commit": "0987654321"}))
-    colorizers.ship(candidates / "narrow", "default", shipped, "narrow won", "paper", overwrite=True, retire_to=candidates)
+    colorizers.ship(candidates / "narrow", "default", shipped, "narrow won", "paper", overwrite=True,
+                    retire_to=candidates)
     assert sorted(p.name for p in candidates.glob("*.json")) == ["default_abc.json", "narrow.json", "wide.json"]
     with pytest.raises(FileNotFoundError, match="train the candidate first"):
         colorizers.ship(candidates / "missing", "vivid", shipped, "no", "paper")

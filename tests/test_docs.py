@@ -49,7 +49,8 @@ def test_tracker_numbers_are_found(text, found):
 
 @pytest.mark.parametrize("text", [
     'plt.plot(x, color="#3366cc")', "colors = ['#333333', '#000']", "# 25 photos per batch",
-    "## 3.3 Data", "#### Figure 9", "colorize a.jpg --hint 10,20=#123456", "black is #000000", "see [the table](docs/results.md#2-psnr)", "&#25;", "the issue here is the light",
+    "## 3.3 Data", "#### Figure 9", "colorize a.jpg --hint 10,20=#123456", "black is #000000",
+    "see [the table](docs/results.md#2-psnr)", "&#25;", "the issue here is the light",
     "a PR curve", "PSNR 21.04 dB", "x = y  # 2 epochs",
 ])
 def test_colours_headings_anchors_and_prose_are_not(text):

@@ -70,9 +70,9 @@ def test_conditional_gan_refuses_bad_settings():
 
 
 def test_gan_recipe_saves_only_the_generator_with_its_chosen_gain(tiny_processed, tmp_path):
-    recipe = dataclasses.replace(colorizers.recipe("regression"), name="gan", head="gan", model=SMALL, epochs=2, finetune_epochs=0,
-                                        batch_size=4, seed=3, chroma_gains=(1.0, 1.5), tuning_share=0.2,
-                                        discriminator_filters=(4, 8), learning_rate=2e-4)
+    recipe = dataclasses.replace(colorizers.recipe("regression"), name="gan", head="gan", model=SMALL, epochs=2,
+                                 finetune_epochs=0, batch_size=4, seed=3, chroma_gains=(1.0, 1.5), tuning_share=0.2,
+                                 discriminator_filters=(4, 8), learning_rate=2e-4)
     out = tmp_path / "weights"
     record = colorizers.train_colorizer(tiny_processed, out, recipe, verbose=False)
     assert sorted(p.name for p in out.iterdir()) == ["gan.json", "gan.keras"]

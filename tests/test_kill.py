@@ -32,7 +32,8 @@ from conftest import throwaway_project
 
 TESTS = Path(__file__).resolve().parent
 # two stages (the head's MSE, then the log-MSE fine-tuning), batch normalization, one checkpoint per epoch
-RECIPE = ("dataclasses.replace(colorizers.recipe('regression'), name='default', model=tiny.model(image_size=16, filters=(4, 8), normalization='batch', "
+RECIPE = ("dataclasses.replace(colorizers.recipe('regression'), name='default', "
+          "model=tiny.model(image_size=16, filters=(4, 8), normalization='batch', "
           "output='ab'), epochs=6, finetune_epochs=3, batch_size=4, seed=3, chroma_gains=(1.0, 1.5), "
           "tuning_share=0.2, precision='float32')")
 

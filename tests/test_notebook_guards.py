@@ -144,8 +144,10 @@ def test_the_notebooks_command_reports_the_stop_without_a_traceback(project):
 def test_notebook_06_names_the_photos_its_run_was_trained_on(in_project):
     _, trained = fingerprints(in_project)
     run_dir = runs.main_run_dir(PROFILE)
-    assert runner.run_photos(run_dir, PROFILE) == f"photos from the folder ../photos A (data fingerprint {trained}, 16 files)"
-    source = "".join(cell.source for cell in nbformat.read(ROOT / "notebooks" / "06_pokhara_test_images.ipynb", 4).cells)
+    assert (runner.run_photos(run_dir, PROFILE)
+            == f"photos from the folder ../photos A (data fingerprint {trained}, 16 files)")
+    source = "".join(cell.source
+                     for cell in nbformat.read(ROOT / "notebooks" / "06_pokhara_test_images.ipynb", 4).cells)
     assert "runner.run_photos(run_dir, profile)" in source
 
 

@@ -92,7 +92,8 @@ def test_the_committed_smoke_notebooks_run_the_current_sources(name):
         return ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "code"
                 and "injected-parameters" not in cell.get("metadata", {}).get("tags", [])]
 
-    assert code(ROOT / "reports" / "smoke" / "notebooks" / f"{name}.ipynb") == code(ROOT / "notebooks" / f"{name}.ipynb")
+    assert (code(ROOT / "reports" / "smoke" / "notebooks" / f"{name}.ipynb")
+            == code(ROOT / "notebooks" / f"{name}.ipynb"))
 
 
 @pytest.mark.parametrize("executed", sorted((ROOT / "reports").glob("*/notebooks/0*.ipynb")),

@@ -82,7 +82,8 @@ def test_curve_titles_count_the_seeds_actually_drawn():
     title = plots.study_curves(histories, "split", "accuracy").axes[0].get_title()
     assert title == 'Training Keras "accuracy" by split (1-2 seeds per level; band: their range)'
     both = histories[histories["value"] == "80_20"]
-    assert plots.study_curves(both, "split", "val_loss").axes[0].get_title().endswith("(mean of 2 seeds, band: their range)")
+    assert plots.study_curves(both, "split", "val_loss").axes[0].get_title().endswith(
+        "(mean of 2 seeds, band: their range)")
     one = histories[histories["seed"] == 42]
     assert plots.study_curves(one, "split", "val_loss").axes[0].get_title().endswith("(one seed)")
 

@@ -107,8 +107,9 @@ def test_an_exception_inside_fit_leaves_float32_active(tiny_processed, tmp_path)
     assert failing.policy == "mixed_bfloat16"
     assert keras.mixed_precision.global_policy().name == "float32"
 
-    recipe = dataclasses.replace(registry.recipe("regression"), name="default", model=tiny.model(image_size=16, filters=(4, 8), output="ab"), epochs=2, finetune_epochs=0,
-                          batch_size=4, seed=3, precision="bfloat16")
+    recipe = dataclasses.replace(registry.recipe("regression"), name="default",
+                                 model=tiny.model(image_size=16, filters=(4, 8), output="ab"), epochs=2,
+                                 finetune_epochs=0, batch_size=4, seed=3, precision="bfloat16")
     rng = np.random.default_rng(0)
     pair = (rng.random((8, 16, 16, 1), dtype=np.float32), rng.uniform(-0.3, 0.3, (8, 16, 16, 2)).astype(np.float32))
     failing = FailsAfterTheFirstEpoch()

@@ -272,7 +272,8 @@ def test_whole_image_size_tells_a_truncated_file(tmp_path):
         assert images.whole_image_size(path) is None  # the header still opens
         assert Image.open(path).size == (40, 30)
     (tmp_path / "empty.png").write_bytes(b"")
-    assert images.whole_image_size(tmp_path / "empty.png") is None and images.displayed_size(tmp_path / "empty.png") is None
+    assert (images.whole_image_size(tmp_path / "empty.png") is None
+            and images.displayed_size(tmp_path / "empty.png") is None)
 
 
 def test_colorize_paths_keeps_jpeg_suffix_and_disambiguates_same_stems(model, tmp_path):

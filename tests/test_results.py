@@ -58,7 +58,8 @@ def test_the_readme_summary_quotes_the_committed_tables_and_stays_on_the_first_s
     tables = paths.profile_paths("paper").tables
     summary = results.summary_markdown("paper")
     psnr = pd.read_csv(tables / "05_psnr_summary.csv").set_index(["metric", "method"])["mean"]
-    assert f"scores {psnr['psnr', 'model']:.2f} dB" in summary and f"({psnr['psnr', 'gray baseline']:.2f} dB)" in summary
+    assert (f"scores {psnr['psnr', 'model']:.2f} dB" in summary
+            and f"({psnr['psnr', 'gray baseline']:.2f} dB)" in summary)
     for row in pd.read_csv(tables / "04_paper_claims.csv").itertuples():
         assert f"| {row.claim} | {row.verdict} | {row.seeds} |" in summary
     readme = (paths.project_root() / "README.md").read_text().splitlines()
@@ -224,7 +225,8 @@ def test_results_write_nothing_while_the_notebooks_ran_on_two_photo_sets(tmp_pat
     assert readme.read_text() == f"intro\n{results.START}\nold findings\n{results.END}\n"
     assert page.read_text() == "old page\n"
     message = capsys.readouterr().err.strip()
-    assert len(message.splitlines()) == 1 and message.startswith("[paper] README.md and docs/results.md left as they were")
+    assert (len(message.splitlines()) == 1
+            and message.startswith("[paper] README.md and docs/results.md left as they were"))
     others = ", ".join(f"notebook {name.split('_')[0]}" for name in rest)
     assert (f"the committed runs, {others} on data `aaaaaaaaaaaa`; notebook 01, the prepared photos (20 photos in "
             f"data/processed/paper from `../other`) on data `{prepared}`.") in message
@@ -246,7 +248,8 @@ def test_results_write_nothing_when_the_prepared_photos_are_not_the_committed_ru
     # notebook 01 prepared them from a folder: the command names it
     stamp(root, manifest.data_notebook(), prepared, writes_data=True, data_dir="../other photos")
     message = results.mixed_data("paper")
-    assert "notebook 01, the prepared photos (20 photos in data/processed/paper from `../other photos`) on data" in message
+    assert ("notebook 01, the prepared photos (20 photos in data/processed/paper from `../other photos`) on data"
+            in message)
     assert 'make reproduce DATA_DIR="../other photos" TRAIN=1' in message
     # every notebook on the committed runs' photos and nothing prepared, as in a fresh clone: one photo set
     shutil.rmtree(root / "data" / "processed" / "paper")
@@ -300,7 +303,8 @@ def test_runtimes_come_from_the_stamps_and_say_where_none_was_recorded(tmp_path,
     assert table.loc["02_model"].tolist() == [8.5, "cpu, 2 cores"]
     assert table.loc["03_training", "seconds"] == "not recorded"
     # a rerun with the same inputs keeps the stamp, and so the first execution's time
-    assert not staleness.record_run("02_model", "smoke", {"x": 1}, tmp_path, execution={"seconds": 99.0, "machine": "m"})
+    assert not staleness.record_run("02_model", "smoke", {"x": 1}, tmp_path,
+                                    execution={"seconds": 99.0, "machine": "m"})
     assert results._runtimes("smoke").set_index("notebook").loc["02_model", "seconds"] == 8.5
 
 

@@ -396,8 +396,8 @@ def test_papermill_end_to_end_with_relative_paths_in_its_metadata(tmp_path, monk
     (["smoke"], "unetcolor reproduce --profile smoke --train "),
 ])
 def test_make_always_asks_the_runner(arguments, expected):
-    """`make data` calls the runner and `make reproduce` unetcolor.reproduction.reproduce (which calls the runner), whatever
-    the files' times (make -n: the plan, not the run)."""
+    """`make data` calls the runner and `make reproduce` unetcolor.reproduction.reproduce (which calls the runner),
+    whatever the files' times (make -n: the plan, not the run)."""
     environment = {key: value for key, value in os.environ.items() if key not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     plan = subprocess.run(["make", "-n", "-C", str(ROOT), *arguments], capture_output=True, text=True, check=True,
                           env=environment)

@@ -18,7 +18,8 @@ import tiny
 
 def test_plan_changes_one_factor_at_a_time_and_shares_the_base_run():
     base = profiles.load("paper").main
-    plan = study.study_configs(base, batch_sizes=(20, 32, 64, 100), learning_rates=(1e-3, 1e-4), splits=("70_30", "80_20", "90_10"))
+    plan = study.study_configs(base, batch_sizes=(20, 32, 64, 100), learning_rates=(1e-3, 1e-4),
+                               splits=("70_30", "80_20", "90_10"))
     assert len(plan) == 4 + 2 + 3
     assert plan["run"].nunique() == 7  # the base config appears once per factor but is one run
     for row in plan.itertuples():
@@ -43,12 +44,15 @@ def verdicts(results) -> list[str]:
 
 
 def test_plan_with_seeds_repeats_every_setting_and_shares_each_seeds_base_run():
-    plan = study.study_configs(dataclasses.replace(profiles.load("paper").main, seed=42), batch_sizes=(20, 32, 64, 100), learning_rates=(1e-3, 1e-4), splits=("70_30", "80_20", "90_10"), seeds=3)
+    plan = study.study_configs(dataclasses.replace(profiles.load("paper").main, seed=42),
+                               batch_sizes=(20, 32, 64, 100), learning_rates=(1e-3, 1e-4),
+                               splits=("70_30", "80_20", "90_10"), seeds=3)
     assert len(plan) == 3 * 9 and plan["run"].nunique() == 3 * 7
     assert sorted(plan["seed"].unique()) == [42, 43, 44]
     assert all(row.config.seed == row.seed for row in plan.itertuples())
     with pytest.raises(ValueError, match="seeds"):
-        study.study_configs(profiles.load("paper").main, batch_sizes=(20, 32, 64, 100), learning_rates=(1e-3, 1e-4), splits=("70_30", "80_20", "90_10"), seeds=0)
+        study.study_configs(profiles.load("paper").main, batch_sizes=(20, 32, 64, 100), learning_rates=(1e-3, 1e-4),
+                            splits=("70_30", "80_20", "90_10"), seeds=0)
 
 
 def test_seed_summary_is_the_mean_and_range_over_seeds():
@@ -89,7 +93,8 @@ def test_missing_levels_are_reported_not_invented():
 
 
 def test_results_come_from_finished_run_records_only(tmp_path):
-    plan = study.study_configs(profiles.load("paper").main, batch_sizes=(32, 64), learning_rates=(1e-4,), splits=("80_20",))
+    plan = study.study_configs(profiles.load("paper").main, batch_sizes=(32, 64), learning_rates=(1e-4,),
+                               splits=("80_20",))
     done = plan["run"].iloc[0]
     (tmp_path / done).mkdir()
     metrics = {"best_val_loss": 0.04, "best_val_psnr": 21.0}

@@ -244,7 +244,8 @@ def test_a_jax_run_compiles_its_training_step_once_per_batch_shape(tiny_processe
     if importlib.util.find_spec("jax") is None:
         pytest.skip("jax is not installed")
     environment = {**os.environ, "KERAS_BACKEND": "jax"}
-    done = subprocess.run([sys.executable, "-c", COMPILES, str(tiny_processed), str(tmp_path / "run"), last_batch, str(TESTS)],
+    done = subprocess.run([sys.executable, "-c", COMPILES, str(tiny_processed), str(tmp_path / "run"), last_batch,
+                           str(TESTS)],
                           env=environment, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     counts = json.loads(done.stdout.strip().splitlines()[-1])
@@ -293,7 +294,8 @@ def test_an_interrupt_ends_the_epoch_with_a_checkpoint_and_training_again_resume
     assert progress.is_file(), "no epoch finished"
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
-    assert process.returncode != 0 and "stopping after this epoch" in stderr and "checkpointed" in stderr, stderr[-2000:]
+    assert (process.returncode != 0 and "stopping after this epoch" in stderr
+            and "checkpointed" in stderr), stderr[-2000:]
     state = json.loads((run_dir / "state.json").read_text())
     interrupted = pd.read_csv(run_dir / "history.csv")
     assert 1 <= state["epochs_done"] == len(interrupted) < epochs and (run_dir / "checkpoint.keras").is_file()

@@ -190,7 +190,14 @@ def main(argv: list[str] | None = None) -> int:
                                 "(flips, averages, confidence temperature) and apply the registry's rule")
     _add_profile(lever, "the folder of photos the shipped models were trained on")
     args = parser.parse_args(argv)
-    return {"train": _train, "candidates": _candidates, "choose": _choose, "levers": _levers}[args.command](args)
+    try:
+        registry.recipes(args.profile)  # a broken profile is a message naming its file, not a traceback
+    except ValueError as error:
+        parser.error(str(error))
+    try:
+        return {"train": _train, "candidates": _candidates, "choose": _choose, "levers": _levers}[args.command](args)
+    except (FileNotFoundError, FileExistsError) as error:  # no photos or prepared data; a file not to be replaced
+        raise SystemExit(f"python -m unetcolor colorizers {args.command}: {error}") from None
 
 
 if __name__ == "__main__":
