@@ -79,14 +79,20 @@ def _candidates(args) -> int:
         raise SystemExit(f"profile {args.profile!r} has no candidate {', '.join(map(repr, unknown))}; "
                          f"its candidates: {', '.join(candidates)}")
     out_dir = paths.profile_paths(profile.name).colorizers
-    processed = _processed(args, profile)  # prepared once, before any run starts
-    jobs = []
+    todo = []
     for name in args.only or candidates:
-        config, record = candidates[name], out_dir / f"{name}.json"
+        record = out_dir / f"{name}.json"
         # a record without its model was trained before (records are committed, models are not): named, it retrains
         if record.is_file() and (not args.only or record.with_suffix(".keras").is_file()):
             print(f"[candidates] {name}: finished ({paths.relative(record)}), skipped", flush=True)
-            continue
+        else:
+            todo.append(name)
+    if not todo:
+        return 0
+    processed = _processed(args, profile)  # prepared once, before any run starts
+    jobs = []
+    for name in todo:
+        config = candidates[name]
         command = [sys.executable, "-m", "unetcolor", "colorizers", "train", "--profile", args.profile,
                    "--recipe", name, "--processed-dir", str(processed), *_training_options(args)]
         # the programs XLA compiles: the network, the batch size and the precision

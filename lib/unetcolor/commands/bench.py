@@ -35,6 +35,7 @@ from ..colorizers.bins import BinsHead
 from ..colorizers.training import FlipBatches
 from ..config import ModelConfig
 from ..evaluation import predict
+from ..files import write_json
 from ..photos import data, samples
 from ..reproducibility import cpu_model, environment_info, machine_key, seed_everything, usable_cores
 from ..training.train import ColorizationBatches, compile_model
@@ -395,7 +396,7 @@ def main(argv=None) -> int:
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.is_file() and args.only:  # --only refreshes some parts and keeps the others
         results = {**json.loads(target.read_text()), **results}
-    target.write_text(json.dumps(results, indent=2) + "\n")
+    write_json(target, results)  # whole or not at all
     print(f"wrote {target}")
     return 0
 
