@@ -23,7 +23,7 @@ from .regression import compile_log_mse
 COUNTS = (0, 1, 2, 5, 10, 20, 50)  # hints per photo, as measured
 HEX = re.compile(r"#[0-9a-fA-F]{6}")
 SPEC = re.compile(r"\s*(-?\d+)\s*,\s*(-?\d+)\s*=\s*(\S+)\s*")
-FILE_FORM = '{"x": ..., "y": ..., "color": "#RRGGBB"}'
+FILE_FORM = '{"x": <integer>, "y": <integer>, "color": "#RRGGBB"}'
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,7 @@ class Hint:
 
     def __post_init__(self):
         if not HEX.fullmatch(self.color):
-            raise ValueError(f"hint {self.describe()}: the colour must be #RRGGBB (six hex digits), "
-                             f"got {self.color!r}")
+            raise ValueError(f"hint {self.describe()}: the colour must be #RRGGBB (six hex digits), got {self.color!r}")
 
     def describe(self) -> str:
         return f"{self.x},{self.y}={self.color}"
@@ -45,8 +44,7 @@ class Hint:
     @property
     def ab(self) -> np.ndarray:
         """float32 (2,): the colour's a*, b* (D65)."""
-        rgb = np.array([[[int(self.color[i:i + 2], 16) for i in (1, 3, 5)]]], dtype=np.uint8)
-        return color.rgb_to_lab(rgb)[0, 0, 1:]
+        return color.rgb_to_lab(np.frombuffer(bytes.fromhex(self.color[1:]), np.uint8).reshape(1, 1, 3))[0, 0, 1:]
 
 
 def parse(text: str) -> Hint:
@@ -72,8 +70,7 @@ def read(path: str | Path) -> list[Hint]:
     for number, entry in enumerate(entries, 1):
         if (not isinstance(entry, dict) or set(entry) != {"x", "y", "color"} or not isinstance(entry["color"], str)
                 or not all(type(entry[key]) is int for key in ("x", "y"))):  # a JSON true is no coordinate
-            raise ValueError(f"{path}: hint {number} is {entry!r}; each is "
-                             '{"x": <integer>, "y": <integer>, "color": "#RRGGBB"}')
+            raise ValueError(f"{path}: hint {number} is {entry!r}; each is {FILE_FORM}")
         try:
             hints.append(Hint(**entry))
         except ValueError as error:
@@ -91,9 +88,8 @@ def check_inside(hints: list[Hint], width: int, height: int, where: str = "the p
 
 def to_model(hints: list[Hint], photo_size: tuple[int, int], model_size: tuple[int, int]) -> np.ndarray:
     """int (K, 2): each hint's (row, column) at model_size, the model pixel its centre falls in (sizes: (h, w))."""
-    points = np.array([(hint.y, hint.x) for hint in hints], dtype=np.float64).reshape(-1, 2)
-    scale = np.divide(model_size, photo_size)
-    return np.clip(np.floor((points + 0.5) * scale), 0, np.subtract(model_size, 1)).astype(int)
+    points = np.array([(hint.y, hint.x) for hint in hints], dtype=np.float64).reshape(-1, 2) + 0.5
+    return np.clip(np.floor(points * np.divide(model_size, photo_size)), 0, np.subtract(model_size, 1)).astype(int)
 
 
 def planes(hints: list[Hint], photo_size: tuple[int, int], model_size: tuple[int, int]) -> tuple[np.ndarray, ...]:
@@ -169,13 +165,13 @@ def takes_hints(model) -> bool:
 
 def colorize(model, photo: np.ndarray, hints: list[Hint], space: float = 0.08, tone: float = 8.0) -> np.ndarray:
     """uint8 RGB (H, W, 3) or gray (H, W) and hints in its pixels -> uint8 RGB (H, W, 3): the model's colours
-    (given the hint planes where it takes them) with the hints spread over them, at full resolution."""
+    (given the hint planes where it takes them), the hints spread over them."""
     return finish(*predicted(model, photo, hints), space, tone)
 
 
 def predicted(model, photo: np.ndarray, hints: list[Hint]) -> tuple[np.ndarray, ...]:
-    """The model run once on a photo and its hints, before the spread: its gray (H, W), L* of its shrunk copy,
-    the model's a*, b* / 128 and the hint planes; ValueError for a hint outside the photo."""
+    """The model run once on a photo and its hints: its gray (H, W), L* of its shrunk copy, the model's a*, b* / 128
+    and the hint planes; ValueError for a hint outside the photo."""
     gray = predict._gray_of(photo)
     check_inside(hints, gray.shape[1], gray.shape[0])
     size = tuple(model.input_shape[1:3])
@@ -197,9 +193,8 @@ def finish(gray, lightness, ab, hint_ab, mask, space: float, tone: float) -> np.
 
 
 def with_hint_inputs(model: keras.Model, dtype: str | None = None) -> keras.Model:
-    """model (gray -> a*, b* / 128) rebuilt to take gray, hint map and mask (N, h, w, 4), the hint planes
-    getting zero weights, so that with no hint it computes what model computes. dtype: the dtype policy
-    of the layers up to the last convolution (None: every layer keeps its own)."""
+    """model (gray -> a*, b* / 128) rebuilt to take gray, hint map and mask (N, h, w, 4), zero weights on the hint
+    planes (no hint: what model computes); dtype: the policy of the layers up to the last convolution (None: own)."""
     if model.input_shape[-1] != 1 or model.output_shape[-1] != 2:
         raise ValueError(f"model {model.name!r} takes {model.input_shape} to {model.output_shape}; hint inputs are "
                          "added to an L*a*b* colorizer, gray (N, h, w, 1) to a*, b* (N, h, w, 2)")
@@ -211,13 +206,10 @@ def with_hint_inputs(model: keras.Model, dtype: str | None = None) -> keras.Mode
 
     wide = keras.models.clone_model(model, input_tensors=keras.Input((*model.input_shape[1:3], 4), name="gray_hints"),
                                     clone_function=clone)
-    for old, new in zip(model.layers, wide.layers):
-        weights = old.get_weights()
-        for i, (value, variable) in enumerate(zip(weights, new.weights)):
-            if value.shape != tuple(variable.shape):  # a kernel that now sees the 3 hint planes too: zeros for them
-                grown = variable.shape[-2] - value.shape[-2]
-                weights[i] = np.pad(value, [(0, 0)] * (value.ndim - 2) + [(0, grown), (0, 0)])
-        new.set_weights(weights)
+    for old, new in zip(model.layers, wide.layers):  # a kernel that now sees the 3 hint planes too: zeros for them
+        new.set_weights([np.pad(value, [(0, 0)] * (value.ndim - 2) + [(0, target.shape[-2] - value.shape[-2]), (0, 0)])
+                         if value.shape != tuple(target.shape) else value
+                         for value, target in zip(old.get_weights(), new.weights)])
     return wide
 
 
@@ -244,8 +236,7 @@ def choose_spread(model: keras.Model, photos: np.ndarray, spaces, tones, counts=
                                                 for photo, one in zip(photos, made[count])])) for count in counts}
         rows.append({"space": float(space), "tone": float(tone), **psnr, "psnr_mean": float(np.mean([*psnr.values()]))})
     table = pd.DataFrame(rows)
-    best = table.loc[table["psnr_mean"].idxmax()]
-    return {"space": float(best["space"]), "tone": float(best["tone"])}, table
+    return {key: float(table.loc[table["psnr_mean"].idxmax(), key]) for key in ("space", "tone")}, table
 
 
 def hint_curve(model: keras.Model, automatic: keras.Model, photos: np.ndarray, spread_settings: dict,
@@ -256,10 +247,8 @@ def hint_curve(model: keras.Model, automatic: keras.Model, photos: np.ndarray, s
     gray = color.rgb_to_gray(photos)
 
     def scores(rgb: np.ndarray) -> dict:
-        table = metrics.evaluate_images(photos, rgb, gray)
-        return {"psnr": table["psnr_model"].mean(), "ssim": table["ssim_model"].mean(),
-                "colorfulness": table["colorfulness_model"].mean(),
-                "colorfulness_true": table["colorfulness_true"].mean(),
+        table = metrics.evaluate_images(photos, rgb, gray).rename(columns=lambda name: name.removesuffix("_model"))
+        return {**{key: table[key].mean() for key in ("psnr", "ssim", "colorfulness", "colorfulness_true")},
                 "ab_auc": metrics.ab_error_auc(photos, rgb), "photos": len(photos)}
 
     # neither reference takes hints: scored once
@@ -305,8 +294,7 @@ class HintsHead(Head):
                 layer.trainable = False
         return network
 
-    def compile(self, model, schedule) -> None:
-        compile_log_mse(model, schedule)
+    compile = staticmethod(compile_log_mse)
 
     def export(self, trained, value) -> keras.Model:
         model = self._network("float32")

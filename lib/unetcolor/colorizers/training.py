@@ -15,7 +15,6 @@ from pathlib import Path
 import keras
 import numpy as np
 import pandas as pd
-from PIL import Image
 
 from .. import color
 from ..config import RecipeConfig
@@ -45,11 +44,10 @@ def tuning_split(train_ids: np.ndarray, share: float, seed: int) -> tuple[np.nda
 
 
 def shrink_pairs(gray: np.ndarray, rgb: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Full-size uint8 gray (N, H, W) and RGB (N, H, W, 3) -> (x (N, size, size, 1), gray shrunk as predict does;
-    y (N, size, size, 2), a*, b* / 128 of the LANCZOS-shrunk RGB), float32."""
+    """Full-size uint8 gray (N, H, W) and RGB (N, H, W, 3) -> float32 (x: gray shrunk as predict does, y: a*, b* / 128
+    of the shrunk RGB) at size x size."""
     small_gray = np.stack([predict._shrink(np.asarray(g), (size, size)) for g in gray])
-    small_rgb = np.stack([np.asarray(Image.fromarray(np.asarray(p)).resize((size, size), predict.SHRINK_FILTER))
-                          for p in rgb])
+    small_rgb = np.stack([predict._shrink(np.asarray(p), (size, size)) for p in rgb])
     return color.gray_to_input(small_gray), color.rgb_to_lab(small_rgb)[..., 1:] / 128.0
 
 
@@ -84,15 +82,14 @@ class FlipBatches(keras.utils.PyDataset):
         sides = np.rint(min(gray.shape[1:3]) * rng.uniform(share, 1.0, len(self.x))).astype(int)
         tops, lefts = (rng.random((len(self.x), 2)) * (np.array(gray.shape[1:3]) - sides[:, None] + 1)).astype(int).T
         cuts = [(i, slice(tops[i], tops[i] + sides[i]), slice(lefts[i], lefts[i] + sides[i])) for i in batch]
-        return shrink_pairs([np.asarray(gray[cut]) for cut in cuts], [np.asarray(rgb[cut]) for cut in cuts],
-                            self.x.shape[1])
+        return shrink_pairs([gray[cut] for cut in cuts], [rgb[cut] for cut in cuts], self.x.shape[1])
 
     def on_epoch_end(self):
         self.epoch += 1
 
 
 class KeepBest(keras.callbacks.Callback):
-    """At the end, the weights of the epoch with the lowest val_loss (or the last); stops after max_seconds."""
+    """Keeps the weights of the epoch with the lowest val_loss (or the last); stops after max_seconds."""
 
     def __init__(self, max_seconds: float, log=print, keep_last: bool = False, seconds_before: float = 0.0):
         super().__init__()
@@ -115,24 +112,16 @@ class KeepBest(keras.callbacks.Callback):
             self.log(f"time budget of {self.max_seconds:.0f} s spent: stopping", flush=True)
             self.model.stop_training = True
 
-    def on_train_end(self, logs=None):
-        self.keep(self.model)
 
-    def keep(self, model: keras.Model) -> None:
-        if self.best_weights is not None:
-            model.set_weights(self.best_weights)
-
-
-def _arrays(prefix: str, values) -> dict:
-    return {f"{prefix}_{i}": np.asarray(v) for i, v in enumerate(values)}
+def _arrays(**groups) -> dict:  # npz arrays <group>_<i>
+    return {f"{group}_{i}": np.asarray(v) for group, values in groups.items() for i, v in enumerate(values)}
 
 
 def save_checkpoint(path: Path, model: keras.Model, optimizers: list[tuple], keeper: KeepBest,
                     epochs_done: int) -> None:
     """Every weight of model, of each optimizer and of keeper's best epoch, with epochs_done, into one npz file."""
-    arrays = {**_arrays("model", model.weights), **_arrays("best_weights", keeper.best_weights or [])}
-    for j, (optimizer, _) in enumerate(optimizers):
-        arrays.update(_arrays(f"optimizer{j}", optimizer.variables))
+    arrays = _arrays(model=model.weights, best_weights=keeper.best_weights or [],
+                     **{f"optimizer{j}": optimizer.variables for j, (optimizer, _) in enumerate(optimizers)})
     write_atomic(path, lambda temporary: np.savez(temporary, epochs_done=epochs_done, best_epoch=keeper.best_epoch,
                                                   best_loss=keeper.best_loss, **arrays))
 
@@ -193,9 +182,9 @@ def train_stage(model, config: RecipeConfig, stage: Stage, fit_pair, tuning_pair
     if config.crop_share < 1 and fit_photos is None:
         raise ValueError("crop_share < 1 crops the full-size photos: pass fit_photos=(gray, rgb)")
     folder.mkdir(parents=True, exist_ok=True)
-    decay_steps = stage.epochs * math.ceil(len(fit_pair[0]) / config.batch_size)
     stage.compile(model, functools.partial(keras.optimizers.schedules.CosineDecay, stage.learning_rate,
-                                           decay_steps=decay_steps, alpha=config.final_learning_rate_share))
+                                           decay_steps=stage.epochs * math.ceil(len(fit_pair[0]) / config.batch_size),
+                                           alpha=config.final_learning_rate_share))
     kept = folder / KEPT_FILE
     if kept.is_file():  # finished earlier: its kept weights
         with np.load(kept) as saved:
@@ -221,9 +210,10 @@ def train_stage(model, config: RecipeConfig, stage: Stage, fit_pair, tuning_pair
     steps.fit_epochs(model, batches, tuning_pair, folder, rows, stage.epochs, progress="quiet",
                      checkpoint_every=checkpoint_every, checkpoint_seconds=checkpoint_seconds,
                      callbacks=[keeper, *(callbacks or [])], save=save)
-    keeper.keep(model)  # also where the checkpoint held the last epoch and fit had nothing left to run
+    if keeper.best_weights is not None:  # the kept epoch's, also where a resumed checkpoint left no epoch to run
+        model.set_weights(keeper.best_weights)
     write_atomic(folder / steps.HISTORY_FILE, lambda t: pd.DataFrame(rows).to_csv(t, index=False))
-    write_atomic(kept, lambda t: np.savez(t, kept_epoch=keeper.best_epoch, **_arrays("model", model.weights)))
+    write_atomic(kept, lambda t: np.savez(t, kept_epoch=keeper.best_epoch, **_arrays(model=model.weights)))
     (folder / CHECKPOINT_FILE).unlink(missing_ok=True)
     return pd.DataFrame(rows).assign(stage=stage.name), keeper.best_epoch
 
@@ -231,23 +221,19 @@ def train_stage(model, config: RecipeConfig, stage: Stage, fit_pair, tuning_pair
 def fit(head: Head, fit_pair, tuning_pair, verbose: bool = True, decision: precisions.Decision | None = None,
         fit_photos=None, run_dir: Path | None = None, checkpoint_every: int | None = None,
         checkpoint_seconds: float = steps.CHECKPOINT_SECONDS, callbacks: list | None = None):
-    """Train head's model through its stages on fit_pair = (x, y), selecting by tuning_pair, in decision's precision
-    (default: config.precision), checkpointing in run_dir (default: a temporary folder), where a rerun resumes.
-    Returns (model with the kept epochs' weights, history, kept epoch of the last stage)."""
+    """(model at the kept epochs' weights, history, kept epoch of the last stage): head's model trained through its
+    stages on fit_pair = (x, y), chosen by tuning_pair, in decision's precision, resuming in run_dir (or a temp dir)."""
     config = head.config
     decision = decision or precisions.resolve(config.precision, config)
     seed_everything(config.seed)
     if config.hints:  # the tuning loss scores the hints followed too: the same revealed points every epoch
         tuning_pair = (hint_planes.revealed(*tuning_pair, np.random.default_rng([config.seed, 7]), config.hints),
                        tuning_pair[1])
-    histories, best = [], 0
     with contextlib.ExitStack() as stack:
         if run_dir is None:
             run_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="unetcolor-recipe-")))
         stack.enter_context(precisions.computing(decision))
         model = head.build()
-        for stage in stages(head):
-            history, best = train_stage(model, config, stage, fit_pair, tuning_pair, Path(run_dir) / stage.name,
-                                        verbose, fit_photos, checkpoint_every, checkpoint_seconds, callbacks)
-            histories.append(history)
-    return model, pd.concat(histories, ignore_index=True), best
+        trained = [train_stage(model, config, stage, fit_pair, tuning_pair, Path(run_dir) / stage.name, verbose,
+                               fit_photos, checkpoint_every, checkpoint_seconds, callbacks) for stage in stages(head)]
+    return model, pd.concat([history for history, _ in trained], ignore_index=True), trained[-1][1]

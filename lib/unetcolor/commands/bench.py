@@ -7,8 +7,8 @@
     shipped    the same for the packaged colorizers, with how far the two precisions' outputs differ
     hints      one update of the hints colorizer
 
-Every figure is measured in float32 and in bfloat16 (mixed_bfloat16) in one process, their repeats
-interleaved; each is the median of --repeats repeats of at least --seconds of work after warm-up."""
+Each figure, in float32 and bfloat16 (mixed_bfloat16) with their repeats interleaved, is the median of
+--repeats repeats of at least --seconds of work after warm-up."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ import json
 import math
 import os
 import platform
-import shutil
 import statistics
 import tempfile
 import time
@@ -66,8 +65,7 @@ def speedup(figures: dict, key: str | None = None, lower_is_better: bool = False
 
 
 def in_precision(model: keras.Model, name: str) -> keras.Model:
-    """``model`` computing in ``name``: for bfloat16 a copy under mixed_bfloat16 with the same weights,
-    but for the layers a model trained under that policy keeps in float32."""
+    """``model`` computing in ``name``: for bfloat16 a mixed_bfloat16 copy, same weights, FLOAT32_LAYERS in float32."""
     if name == "float32":
         return model
     copy = with_policy(model, POLICIES[name], lambda layer: layer.name in FLOAT32_LAYERS
@@ -89,11 +87,10 @@ class FitRunner:
         steps = 1 if remaining is None or self.step_seconds is None else max(
             1, math.ceil(remaining * 1.02 / self.step_seconds))
         batches = self.batches(steps)
+        arrays = isinstance(batches, tuple)  # (x, y), else a PyDataset
         started = time.perf_counter()
-        if isinstance(batches, tuple):
-            self.model.fit(*batches, batch_size=self.batch_size, epochs=1, shuffle=False, verbose=0)
-        else:
-            self.model.fit(batches, epochs=1, shuffle=False, verbose=0)
+        self.model.fit(*(batches if arrays else [batches]), batch_size=self.batch_size if arrays else None,
+                       epochs=1, shuffle=False, verbose=0)
         seconds = time.perf_counter() - started
         self.calls.append((steps, seconds))
         self.step_seconds = seconds / steps
@@ -175,8 +172,7 @@ def recipe_head(name: str):
 
 def bench_recipes(names=tuple(model.name for model in shipped.AUTOMATIC), seconds: float = 20, repeats: int = 3,
                   pool_batches: int = 16, recipes: dict | None = None) -> dict:
-    """Training images/s of each shipped recipe's model; recipes: name -> (RecipeConfig, Head) to use
-    instead of the shipped ones."""
+    """Training images/s of each shipped recipe's model (or recipes': name -> (RecipeConfig, Head))."""
     results = {}
     for name in names:
         config, head = (recipes or {}).get(name) or recipe_head(name)
@@ -209,13 +205,12 @@ def _photo_and_batch_figures(model, photo: np.ndarray, batch_work, batch_key: st
     photos = measure_each({name: lambda _, m=m: (predict.colorize_photo(m, photo), 1)[1]
                            for name, m in computing.items()}, seconds, repeats)
     batches = measure_each({name: lambda _, m=m: batch_work(m) for name, m in computing.items()}, seconds, repeats)
-    figures = {name: {"colorize_12mp_seconds": seconds_per_item(photos[name]), batch_key: batches[name]}
-               for name in PRECISIONS}
-    for name, figure in figures.items():
-        print(f"{label} {name}: {figure['colorize_12mp_seconds']['median']:.3f} s per 12 MP photo, "
-              + rate.format(figure[batch_key]["median"]), flush=True)
-    a, b = (output(computing[name]).astype(np.int16) for name in PRECISIONS)
-    difference = np.abs(a - b)
+    figures = {}
+    for name in PRECISIONS:
+        figures[name] = {"colorize_12mp_seconds": seconds_per_item(photos[name]), batch_key: batches[name]}
+        print(f"{label} {name}: {figures[name]['colorize_12mp_seconds']['median']:.3f} s per 12 MP photo, "
+              + rate.format(batches[name]["median"]), flush=True)
+    difference = np.abs(np.subtract(*(output(computing[name]).astype(np.int16) for name in PRECISIONS)))
     mse = float(np.mean(difference.astype(np.float64) ** 2))
     return {"colorize_12mp_seconds": figures["float32"]["colorize_12mp_seconds"]["median"],
             batch_key: figures["float32"][batch_key]["median"], **figures,
@@ -258,8 +253,7 @@ def gradient_photos(folder: Path, count: int, shape: tuple[int, int], seed: int 
 
 def bench_colorize_folders(model: keras.Model | None = None, folders: dict = FOLDERS, repeats: int = 3,
                            batch_size: int = 8, workers: int | None = None) -> dict:
-    """Photos/s of predict.colorize_paths on a folder of generated photos per size in folders,
-    and the share of wall time in the model."""
+    """Photos/s of predict.colorize_paths on generated photos, per folder size, and the model's share of it."""
     model = model or predict.load_model(predict.packaged_model_path(shipped.DEFAULT.name))
     workers = workers or predict.default_workers()
     options = {"progress": False, "batch_size": batch_size, "workers": workers}
@@ -271,15 +265,14 @@ def bench_colorize_folders(model: keras.Model | None = None, folders: dict = FOL
         predict.colorize_paths(model, [scratch / next(iter(folders))], scratch / "warm-up", **options)
         for name, (shape, count) in folders.items():
             walls, shares = [], []
-            for repeat in range(repeats):
-                out = scratch / f"out-{name}-{repeat}"
-                run = predict.colorize_paths(model, [scratch / name], out, **options)
+            for _ in range(repeats):
+                with tempfile.TemporaryDirectory(dir=scratch) as out:  # a fresh output folder each repeat
+                    run = predict.colorize_paths(model, [scratch / name], out, **options)
                 if run.count(predict.DONE) != count:
                     raise RuntimeError(f"colorize did {run.count(predict.DONE)} of {count} photos: "
                                        + "; ".join(str(r.error) for r in run.results if r.error))
                 walls.append(run.wall_seconds)
                 shares.append(run.model_seconds / run.wall_seconds)
-                shutil.rmtree(out)
             rates = [count / wall for wall in walls]
             results[name] = {"photo_shape": list(shape), "photos": count, "photos_per_s": statistics.median(rates),
                              "model_share_of_wall_time": statistics.median(shares), "rates": rates,
@@ -292,8 +285,7 @@ def bench_colorize_folders(model: keras.Model | None = None, folders: dict = FOL
 
 def bench_shipped(megapixels_shape=(3000, 4000), photos: int = 32, seconds: float = 20, repeats: int = 3,
                   models: dict | None = None) -> dict:
-    """Per packaged colorizer (or models: name -> model): seconds per 12 MP photo, 256x256 photos/s,
-    and how far the precisions' outputs differ."""
+    """Per packaged colorizer (or models' name -> model): s per 12 MP photo, 256x256 photos/s, output difference."""
     if models is None:
         models = {model.name: predict.load_model(predict.packaged_model_path(model.name)) for model in shipped.AUTOMATIC
                   if predict.packaged_model_path(model.name).is_file()}
@@ -314,12 +306,8 @@ def bench_hints(shape=(866, 1155), count: int = 10, repeats: int = 15) -> dict:
     photo = np.asarray(Image.fromarray(rng.integers(0, 256, (shape[0] // 8, shape[1] // 8, 3), dtype=np.uint8))
                        .resize(shape[::-1], Image.Resampling.BICUBIC))
     given = hints.random_hints(photo, count, rng)
-    hints.colorize(model, photo, given, **spread)  # a warm-up
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        hints.colorize(model, photo, given, **spread)
-        times.append(time.perf_counter() - started)
+    # one warm-up, then one timed update per repeat
+    times = measure(lambda _: (hints.colorize(model, photo, given, **spread), 1)[1], 0, repeats)["seconds"]
     quartiles = statistics.quantiles(times, n=4)
     megapixels = shape[0] * shape[1] / 1e6
     print(f"hints: one update of a {megapixels:.1f} MP photo with {count} hints: "
@@ -358,8 +346,7 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=16, help="the paper U-Net's training batch")
     parser.add_argument("--repeats", type=int, default=3, help="repeats per figure (the median is reported)")
     parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per repeat, at least")
-    parser.add_argument("--training-seconds", type=float,
-                        help="measured seconds per repeat of the paper U-Net's training figures (default: --seconds)")
+    parser.add_argument("--training-seconds", type=float, help="--seconds of the training part (default: --seconds)")
     parser.add_argument("--only", choices=PARTS, action="append", help="run only these parts (repeatable)")
     args = parser.parse_args(argv)
     seconds, repeats, training_seconds = args.seconds, args.repeats, args.training_seconds or args.seconds
@@ -368,9 +355,8 @@ def main(argv=None) -> int:
                "cpu": {"model": cpu_model(), "cores": os.cpu_count(), "cores_usable": usable_cores(),
                        "flags": {flag: flag in flags for flag in CPU_FLAGS}},
                "precision": {"auto": dataclasses.asdict(here)},
-               "method": {"statistic": "per figure, the median of its repeats, each at least the seconds of measured "
-                                       "work its part's 'measured' names, after untimed warm-up calls; the repeats of "
-                                       "the figures compared (float32, bfloat16; bare fit, project loop) interleaved",
+               "method": {"statistic": "per figure, the median of its repeats (each at least its part's measured "
+                                       "seconds, after untimed warm-ups), the compared figures' repeats interleaved",
                           "bfloat16": "Keras' mixed_bfloat16 policy, measured in the same process as float32"}}
     print(json.dumps({key: results[key] for key in ("cpu", "precision")}, indent=1), flush=True)
     benches = {
@@ -379,21 +365,17 @@ def main(argv=None) -> int:
         "recipes": lambda: bench_recipes(seconds=seconds, repeats=repeats),
         "colorize": lambda: {**bench_colorize(seconds=seconds, repeats=repeats),
                              "folders": bench_colorize_folders(repeats=repeats)},
-        "shipped": lambda: bench_shipped(seconds=seconds, repeats=repeats),
-        "hints": bench_hints,
-    }
+        "shipped": lambda: bench_shipped(seconds=seconds, repeats=repeats), "hints": bench_hints}
     for part in [part for part in PARTS if part in (args.only or PARTS)]:
         before, part_started = load_average(), time.perf_counter()
         results[part] = benches[part]()
-        # how it was measured, per part (a later --only run may refresh some parts only)
-        results[part]["measured"] = {
+        results[part]["measured"] = {  # how it was measured, per part (a later --only run may refresh some parts)
             "repeats": repeats, "seconds_per_repeat": training_seconds if part == "training" else seconds,
             "wall_seconds": time.perf_counter() - part_started, "load_average_before": before,
             "load_average_after": load_average()}
         if part == "data":
             print(json.dumps({k: v for k, v in results["data"].items() if k != "data_prepare"}), flush=True)
     target = paths.resolve(args.out) / f"{machine_key()}.json"  # one record per machine
-    target.parent.mkdir(parents=True, exist_ok=True)
     if target.is_file() and args.only:  # --only refreshes some parts and keeps the others
         results = {**json.loads(target.read_text()), **results}
     write_json(target, results)  # whole or not at all

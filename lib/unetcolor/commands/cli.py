@@ -28,13 +28,11 @@ examples:
   colorize scans/ --out colorized/ --overwrite      redo every photo (by default a rerun skips those done)
   colorize scans/ --out shared/out/ --shard 1/3     on machine 1 of 3; 2/3 and 3/3 elsewhere, same command
 
-Each output is named after its input (<name>.png by default) and has its size: the model colours a shrunk copy,
-laid over the full-resolution luminance. Inputs are never overwritten; a folder's other files are listed as
-skipped. Outputs are renamed into place when whole, so a stop (Ctrl-C, SIGTERM) leaves only finished photos, and a
-rerun removes a killed run's temporary files (.<name>.colorize-tmp-*). Each run appends one line per input to
-DIR/colorize-log.jsonl (colorize-log-shard-K-of-N.jsonl with --shard K/N). Exit status: 0 if every photo was
-colorized or already done, 1 if any failed or none was found, 2 for usage errors or a model that cannot be
-loaded, 130 after SIGINT, 143 after SIGTERM.
+Each output is named after its input (<name>.png by default) and has its size; inputs are never overwritten.
+Outputs appear only when whole, so a stop (Ctrl-C, SIGTERM) leaves finished photos, and a rerun removes a killed
+run's .<name>.colorize-tmp-* files. Each run appends a line per input to DIR/colorize-log.jsonl (with --shard K/N:
+colorize-log-shard-K-of-N.jsonl). Exit status: 0 if every photo was colorized or already done, 1 if any failed or
+none was found, 2 for usage errors or a model that cannot be loaded, 130 after SIGINT, 143 after SIGTERM.
 """
 
 NO_MODEL = """\
@@ -53,32 +51,26 @@ def build_parser() -> argparse.ArgumentParser:
         "(weights/default.keras); --model models/paper/<run> uses the paper's U-Net (Acharya & Pokhrel).")
     add = parser.add_argument
     add("inputs", nargs="+", metavar="INPUT", help="image files, folders (searched recursively) or glob patterns")
-    add("--out", "-o", type=Path, default=Path("colorized"), metavar="DIR",
-        help="folder for the colorized photos, created if missing (default: ./colorized)")
+    add("--out", "-o", type=Path, default=Path("colorized"), metavar="DIR", help="output folder (default: ./colorized)")
     which = parser.add_mutually_exclusive_group()
-    which.add_argument("--model", "-m", type=Path, metavar="PATH",
-                       help="a .keras model, or a training run folder such as models/paper/<run> (the paper's "
-                       "U-Net) (default: $UNETCOLOR_MODEL, else the packaged weights/default.keras)")
+    which.add_argument("--model", "-m", type=Path, metavar="PATH", help="a .keras model, or a training run folder "
+                       "such as models/paper/<run> (default: $UNETCOLOR_MODEL, else weights/default.keras)")
     for model in shipped.SHIPPED:
         if model.option:
             which.add_argument(model.option, action="store_const", dest="packaged", const=model.name,
                                help=f"use the packaged weights/{model.name}.keras: {model.summary}")
     add("--format", "-f", choices=list(FORMATS), default="png",
         help="output format: png (default; keeps transparency), jpg, or keep each input's own")
-    add("--batch-size", "-b", type=int, default=8, metavar="N",
-        help="photos run through the model together (default 8; more is faster on a GPU and uses more memory)")
+    add("--batch-size", "-b", type=int, default=8, metavar="N", help="photos per model call (default 8; more is faster "
+        "on a GPU and uses more memory)")
     add("--overwrite", action="store_true", help="redo photos whose output is already there (default: skip them)")
-    add("--shard", metavar="K/N", help="colorize only part K of N of the inputs, so that N processes "
-        "or machines given the same command share one folder without overlap")
+    add("--shard", metavar="K/N", help="only part K of N of the inputs: N machines share one --out without overlap")
     add("--workers", "-j", type=int, metavar="N", help="threads decoding photos ahead of the model, and as many "
         f"encoding after it (default: one per core, at most 4; here {predict.default_workers()})")
-    add("--hint", action="append", default=[], metavar="X,Y=#RRGGBB",
-        help="a colour hint: pixel x, y of the photo has this colour's a*, b* (repeatable; one input photo only; "
-        "by default the packaged hints colorizer)")
-    add("--hints", type=Path, metavar="FILE.json", help='colour hints from a JSON list of {"x": ..., "y": ..., '
-        '"color": "#RRGGBB"}')
-    add("--quiet", "-q", action="store_true", help="no progress bar, summary or list of skipped files; "
-        "failures are still printed")
+    add("--hint", action="append", default=[], metavar="X,Y=#RRGGBB", help="pixel x, y of the photo has this colour's "
+        "a*, b* (repeatable; one input photo only; by default the packaged hints colorizer)")
+    add("--hints", type=Path, metavar="FILE.json", help='hints from a JSON list of {"x": ..., "y": ..., "color": ...}')
+    add("--quiet", "-q", action="store_true", help="print only failures: no progress bar, summary or skipped files")
     return parser
 
 
@@ -96,12 +88,11 @@ def stopping_on_signals():
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    received: list[int] = []
 
     def handler(signum, frame):
-        if not received:  # a second signal is ignored while the first unwinds
-            received.append(signum)
-            raise Interrupted(signum)
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, signal.SIG_IGN)  # a second signal is ignored while the first unwinds
+        raise Interrupted(signum)
 
     previous = {number: signal.signal(number, handler) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -128,10 +119,9 @@ def summary(run: predict.Run, out: Path, shard: predict.Shard | None) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.batch_size < 1:
-        parser.error(f"--batch-size must be at least 1, got {args.batch_size}")
-    if args.workers is not None and args.workers < 1:
-        parser.error(f"--workers must be at least 1, got {args.workers}")
+    for option, value in (("--batch-size", args.batch_size), ("--workers", args.workers)):
+        if value is not None and value < 1:
+            parser.error(f"{option} must be at least 1, got {value}")
     try:
         shard = predict.Shard.parse(args.shard) if args.shard is not None else None
     except ValueError as error:
@@ -149,12 +139,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _colorize_with_hints(args: argparse.Namespace, shard: predict.Shard | None) -> int:
-    """One photo with colour hints into args.out, every hint checked before anything is written
-    (a bad one exits 2 naming it); the packaged hints colorizer unless a model is named."""
+    """One photo with colour hints into args.out, every hint checked (a bad one exits 2 naming it) before writing."""
     try:
         given = [colour_hints.parse(text) for text in args.hint]
-        if args.hints is not None:
-            given += colour_hints.read(args.hints)
+        given += colour_hints.read(args.hints) if args.hints is not None else []
         if shard is not None:
             raise ValueError("--shard splits many photos; hints are for one photo")
         if len(args.inputs) != 1 or not Path(args.inputs[0]).is_file():
@@ -164,8 +152,7 @@ def _colorize_with_hints(args: argparse.Namespace, shard: predict.Shard | None) 
         photo = images.read_photo(source)  # as shown (EXIF orientation applied); UnreadableImageError is a ValueError
         colour_hints.check_inside(given, photo.rgb.shape[1], photo.rgb.shape[0], where=str(source))
         target = args.out / source.with_suffix(FORMATS[args.format] or source.suffix).name
-        if predict._same_file(source, target):
-            raise ValueError(f"{target}: refusing to write over the input photo; choose another --out")
+        predict._refuse_the_input(source, target)
         if target.exists() and not args.overwrite:
             raise ValueError(f"{target} exists; pass --overwrite to replace it")
         path = args.model or predict.packaged_model_path(args.packaged or shipped.HINTS.name)

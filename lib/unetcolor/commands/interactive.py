@@ -1,17 +1,16 @@
 """The interactive colorizer of notebook 08 (``Colorizer().widget``): a photo, a model, and colour hints placed by
-clicking. The result is recomputed at the photo's full resolution after every change; clicks on the preview
-(ipyevents, no JavaScript of our own) map back to the photo's pixels. Hints go only to a model that takes them,
-as on the command line; another model shows its own colours and keeps the hints unused."""
+clicking on its preview (ipyevents); the result is recomputed at the photo's full resolution after every change."""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import io
 import os
 import tempfile
+from collections import namedtuple
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import ipywidgets as widgets
@@ -31,32 +30,24 @@ OUT_FOLDER = "colorized"  # below the project root, as the colorize command's ex
 MARKER_RADIUS = 6  # preview pixels
 
 
-@dataclass
-class Choice:
-    """A model the person may pick: its loader (called on first pick), its hints' spread settings
-    and a note shown when it is picked."""
-    load: Callable[[], keras.Model]
-    spread: dict
-    note: str = ""
+# a model the person may pick: its loader (called on first pick), its hints' spread settings, a note shown when picked
+Choice = namedtuple("Choice", "load spread note", defaults=("",))
 
 
 def model_choices() -> dict[str, Choice]:
     """The shipped colorizers and, where models/paper/main.json names it, the paper's U-Net, by menu name."""
-    choices = {}
-    for model in shipped.SHIPPED:
-        model_file = predict.packaged_model_path(model.name)
-        spread = hints.recorded_spread(model_file) if model.hints else {}
-        choices[model.name] = Choice(lambda model_file=model_file: predict.load_model(model_file), spread)
+    files = [(model, predict.packaged_model_path(model.name)) for model in shipped.SHIPPED]
+    choices = {model.name: Choice(functools.partial(predict.load_model, path),
+                                  hints.recorded_spread(path) if model.hints else {}) for model, path in files}
     with contextlib.suppress(FileNotFoundError):
         if runs.has_weights(paper := runs.main_run_dir("paper")):
-            choices["paper U-Net"] = Choice(lambda: predict.load_model(paper), {},
+            choices["paper U-Net"] = Choice(functools.partial(predict.load_model, paper), {},
                                             "the paper's RGB U-Net (notebook 03)")
     return choices
 
 
 def to_photo_pixel(x: float, y: float, preview_size: tuple[int, int], photo_size: tuple[int, int]) -> tuple[int, int]:
-    """A position in the preview's pixels (ipyevents' dataX, dataY) -> the photo's pixel (x, y) under it,
-    clipped into the photo. Sizes are (width, height)."""
+    """A preview pixel (ipyevents' dataX, dataY) -> the photo's pixel (x, y) under it; sizes are (width, height)."""
     return tuple(min(int((min(max(value, 0), preview - 1) + 0.5) * side / preview), side - 1)
                  for value, preview, side in zip((x, y), preview_size, photo_size))
 
@@ -73,24 +64,9 @@ def as_hex(value) -> str:
     return f"#{red:02x}{green:02x}{blue:02x}"
 
 
-def free_name(folder: Path, stem: str, suffix: str = ".png") -> Path:
-    """folder/<stem><suffix>, or <stem>-2, -3, ... when a file of that name exists: nothing is written over."""
-    target, number = folder / f"{stem}{suffix}", 2
-    while target.exists():
-        target, number = folder / f"{stem}-{number}{suffix}", number + 1
-    return target
-
-
-def _encoded(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=PREVIEW_FORMAT, quality=92)
-    return buffer.getvalue()
-
-
 class Colorizer:
-    """The widget (``self.widget``) and its state: the photo and the result (uint8 RGB (H, W, 3)), the hints (in
-    the photo's pixels) and the one selected. models: name -> Choice (model_choices() by default); model: the one
-    picked first; out_dir: where Save writes."""
+    """The widget (``self.widget``) and its state: photo and result (uint8 RGB), the hints (in the photo's pixels)
+    and the one selected. models: name -> Choice (default model_choices()); model: the one picked first."""
 
     def __init__(self, models: dict[str, Choice] | None = None, model: str | None = None,
                  photo: str | os.PathLike | None = None, out_dir: str | os.PathLike | None = None):
@@ -98,24 +74,22 @@ class Colorizer:
         self.out_dir = Path(out_dir) if out_dir else paths.project_root() / OUT_FOLDER
         self.loaded: dict[str, keras.Model] = {}
         self.hints: list[hints.Hint] = []
-        self.selected: int | None = None
-        self.photo = self.result = None
+        self.selected = self.photo = self.result = None  # the selected hint's index, uint8 RGB arrays
         self.photo_name = ""
         self._quiet = False  # set while the code itself changes a control (_silently)
 
         self.samples = {path.name: path for path in samples.sample_photo_paths()}
-        self.upload = widgets.FileUpload(accept="image/*", multiple=False, description="upload a photo",
-                                         layout=widgets.Layout(width="auto"))
-        self.sample = widgets.Dropdown(options=[("—", None), *((name, name) for name in self.samples)],
+        self.upload = widgets.FileUpload(accept="image/*", description="upload a photo", layout={"width": "auto"})
+        self.sample = widgets.Dropdown(options=[("—", None), *zip(self.samples, self.samples)],
                                        description="or a sample")
-        self.model = widgets.Dropdown(options=list(self.choices), description="model")
+        first = shipped.HINTS.name if shipped.HINTS.name in self.choices else next(iter(self.choices))
+        self.model = widgets.Dropdown(options=list(self.choices), value=model or first, description="model")
         self.photo_view = widgets.Image(format=PREVIEW_FORMAT).add_class("unetcolor-photo")
         self.result_view = widgets.Image(format=PREVIEW_FORMAT).add_class("unetcolor-result")
         self.clicks = Event(source=self.photo_view, watched_events=["click"])
         self.hint_list = widgets.Select(options=[], rows=6, description="hints")
         self.picker = widgets.ColorPicker(value="#808080", description="colour", concise=False)
-        self.move = widgets.ToggleButton(value=False, description="move",
-                                         tooltip="then click where the selected hint goes")
+        self.move = widgets.ToggleButton(description="move", tooltip="then click where the selected hint goes")
         self.remove = widgets.Button(description="remove", tooltip="remove the selected hint")
         self.clear = widgets.Button(description="remove all")
         self.save = widgets.Button(description="save the result", button_style="success")
@@ -123,7 +97,7 @@ class Colorizer:
 
         self.upload.observe(self._on_upload, "value")
         self._observe(self.sample, "value", lambda name: self.load_path(self.samples[name]))
-        self._observe(self.model, "value", self._on_model)
+        self._observe(self.model, "value", lambda name: self.update(f"model {name}"))
         self._observe(self.hint_list, "index", self._on_select)
         self._observe(self.picker, "value", self.set_colour)
         self.clicks.on_dom_event(self.on_click)
@@ -133,29 +107,23 @@ class Colorizer:
 
         photo_column = widgets.VBox([widgets.HTML("<b>photo</b>: click to place a hint"), self.photo_view],
                                     layout=widgets.Layout(margin="0 12px 0 0"))
-        hint_controls = widgets.VBox([self.picker, widgets.HBox([self.move, self.remove, self.clear])])
         self.widget = widgets.VBox([
             widgets.HBox([self.upload, self.sample, self.model]),
             widgets.HBox([photo_column, widgets.VBox([widgets.HTML("<b>result</b>"), self.result_view])],
                          layout=widgets.Layout(flex_flow="row wrap")),
-            widgets.HBox([self.hint_list, hint_controls]),
+            widgets.HBox([self.hint_list,
+                          widgets.VBox([self.picker, widgets.HBox([self.move, self.remove, self.clear])])]),
             widgets.HBox([self.save, self.status]),
         ]).add_class("unetcolor-colorizer")
-        with self._silently():
-            first = shipped.HINTS.name if shipped.HINTS.name in self.choices else next(iter(self.choices))
-            self.model.value = model or first
         self.load_path(photo or self.samples[samples.PHOTOS[0]])
 
     def current_model(self) -> keras.Model:
-        name = self.model.value
-        if name not in self.loaded:
+        if (name := self.model.value) not in self.loaded:
             self.loaded[name] = self.choices[name].load()
         return self.loaded[name]
 
     def load_path(self, path: str | os.PathLike, upload: str | None = None) -> None:
-        """A new photo from a file, or an uploaded one's copy (upload: its name), its hints cleared and its result
-        computed; a message, no traceback, if it is no image."""
-        path = Path(path)
+        """A new photo from a file (or an upload's copy, upload: its name), hints cleared; a message if no image."""
         try:
             photo = images.read_photo(path)
         except images.UnreadableImageError as error:
@@ -165,13 +133,6 @@ class Colorizer:
         self.photo, self.photo_name = photo.rgb, Path(upload or path).name
         self.hints, self.selected = [], None
         self.update(f"{self.photo_name}: {self.photo.shape[1]}×{self.photo.shape[0]} pixels")
-
-    def load_bytes(self, content: bytes, name: str) -> None:
-        """An uploaded file's bytes, read as images.read_photo reads a file."""
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / (Path(name).name or "upload")
-            path.write_bytes(bytes(content))
-            self.load_path(path, upload=name)
 
     def set_colour(self, colour: str) -> None:
         if self.selected is None:
@@ -199,6 +160,8 @@ class Colorizer:
 
     def update(self, message: str = "") -> None:
         """Recompute the result at full resolution and redraw both previews and the hint controls."""
+        if self.photo is None:
+            return
         try:
             model = self.current_model()
         except (FileNotFoundError, ValueError) as error:
@@ -221,13 +184,15 @@ class Colorizer:
         canvas = Image.fromarray(gray).resize(size, Image.Resampling.LANCZOS)
         draw = ImageDraw.Draw(canvas)
         for number, hint in enumerate(self.hints):
-            cx, cy = (hint.x + 0.5) * size[0] / width, (hint.y + 0.5) * size[1] / height
             chosen = number == self.selected
-            radius = MARKER_RADIUS + (2 if chosen else 0)
-            draw.ellipse([cx - radius, cy - radius, cx + radius, cy + radius], fill=hint.color,
-                         outline="#ffcc00" if chosen else "white", width=3 if chosen else 2)
-        self.photo_view.value = _encoded(canvas)
-        self.result_view.value = _encoded(Image.fromarray(self.result).resize(size, Image.Resampling.LANCZOS))
+            centre = (hint.x + 0.5) * size[0] / width, (hint.y + 0.5) * size[1] / height
+            draw.circle(centre, MARKER_RADIUS + 2 * chosen, fill=hint.color,
+                        outline="#ffcc00" if chosen else "white", width=2 + chosen)
+        result = Image.fromarray(self.result).resize(size, Image.Resampling.LANCZOS)
+        for view, image in ((self.photo_view, canvas), (self.result_view, result)):
+            buffer = io.BytesIO()
+            image.save(buffer, format=PREVIEW_FORMAT, quality=92)
+            view.value = buffer.getvalue()
         with self._silently():
             self.hint_list.options = [f"{number + 1}: {hint.describe()}" for number, hint in enumerate(self.hints)]
             self.hint_list.index = self.selected
@@ -236,9 +201,11 @@ class Colorizer:
             self.move.value = False
 
     def save_result(self) -> Path | None:
-        """The full-resolution result as <out_dir>/<photo>-<model>.png, atomically, under a name no file
-        has (never over the input nor over an earlier result); returns the path."""
-        target = free_name(self.out_dir, f"{Path(self.photo_name).stem}-{self.model.value.replace(' ', '-')}")
+        """The full-resolution result as <out_dir>/<photo>-<model>.png, or -2, -3, ... added: over no file."""
+        stem = f"{Path(self.photo_name).stem}-{self.model.value.replace(' ', '-')}"
+        target, number = self.out_dir / f"{stem}.png", 2
+        while target.exists():
+            target, number = self.out_dir / f"{stem}-{number}.png", number + 1
         try:
             images.write_image_atomic(self.result, target)
         except OSError as error:
@@ -252,8 +219,7 @@ class Colorizer:
         self.status.value = f'<span style="color: {"#b00020" if error else "inherit"}">{text}</span>'
 
     def on_click(self, event: dict) -> None:
-        """ipyevents' click on the photo preview (dataX, dataY in the preview's pixels): the selected hint moved
-        there in move mode, else a new hint, selected, of the result's colour there."""
+        """A click on the photo preview: moves the selected hint there in move mode, else places a new one there."""
         if self.photo is None or "dataX" not in event:
             return
         if not hints.takes_hints(self.current_model()):
@@ -277,15 +243,14 @@ class Colorizer:
         with self._silently():
             self.sample.value = None
             self.upload.value = ()  # so that the same file may be uploaded again
-        self.load_bytes(upload["content"], upload["name"])
+        with tempfile.TemporaryDirectory() as folder:  # read as images.read_photo reads a file
+            path = Path(folder) / (Path(upload["name"]).name or "upload")
+            path.write_bytes(bytes(upload["content"]))
+            self.load_path(path, upload=upload["name"])
 
     def _observe(self, control, trait: str, action: Callable) -> None:
         """action(new value) when control's trait changes, except to None or while _silently."""
         control.observe(lambda change: None if self._quiet or change["new"] is None else action(change["new"]), trait)
-
-    def _on_model(self, name: str) -> None:
-        if self.photo is not None:
-            self.update(f"model {name}")
 
     def _on_select(self, index: int) -> None:
         self.selected = index

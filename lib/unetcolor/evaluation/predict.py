@@ -3,6 +3,7 @@ the gray shrunk to its input square, and only its R - Y and B - Y are upscaled o
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import functools
 import hashlib
@@ -13,7 +14,7 @@ import sys
 import threading
 import time
 import zipfile
-from collections import deque
+from collections import deque, namedtuple
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,11 +32,9 @@ from ..unet import half_weights, runs
 
 MODEL_ENV = "UNETCOLOR_MODEL"
 SHRINK_FILTER = Image.Resampling.LANCZOS  # as training photos are resized
-CHROMA_FILTER = Image.Resampling.BICUBIC
 BAND_ROWS = 512  # rows recombined at a time: bounds the float32 temporaries
-RUN_HINT = ("a .keras file written by model.save() or a training run folder "  # what load_model takes
-            f"holding model.keras or {half_weights.WEIGHTS_FILE} + {half_weights.RECORD_FILE}, e.g. models/paper/<run> "
-            "(models/paper/main.json names the paper's main run)")
+RUN_HINT = (f"a .keras file or a training run folder holding model.keras or {half_weights.WEIGHTS_FILE} + "
+            f"{half_weights.RECORD_FILE}, e.g. models/paper/<run> (models/paper/main.json names the paper's main run)")
 _LOAD_ERRORS = (ValueError, OSError, KeyError, TypeError, zipfile.BadZipFile)
 
 KR, KG, KB = (float(weight) for weight in color.LUMA_WEIGHTS)
@@ -61,10 +60,9 @@ def load_model(path: str | os.PathLike) -> keras.Model:
     weights file; FileNotFoundError or ValueError naming the path and what to pass instead."""
     path = Path(path).expanduser()
     if path.suffix == ".npz" and path.is_file():  # float16 weights: loaded through their run folder
-        try:
+        recorded = None
+        with contextlib.suppress(FileNotFoundError, ValueError, AttributeError):
             recorded = half_weights.read_record(path.parent).get("file")
-        except (FileNotFoundError, ValueError, AttributeError):
-            recorded = None
         if recorded != path.name:
             raise ValueError(
                 f"{path}: float16 weights load only through their run folder, whose {half_weights.RECORD_FILE} "
@@ -119,8 +117,7 @@ def predict_batch(model: keras.Model, gray: np.ndarray, batch_size: int = 16) ->
     if tuple(gray.shape[1:]) != input_size(model):
         raise ValueError(f"gray images are {gray.shape[1:]} but the model takes {input_size(model)}; "
                          "resize them first, or use colorize_photo for photos of any size")
-    channels = model.output_shape[-1]
-    if channels not in (2, 3):
+    if (channels := model.output_shape[-1]) not in (2, 3):
         raise ValueError(f"model {model.name!r} outputs {channels} channels; expected 3 (RGB) or 2 (a*, b*)")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -130,8 +127,7 @@ def predict_batch(model: keras.Model, gray: np.ndarray, batch_size: int = 16) ->
         inputs = color.gray_to_input(chunk)
         if model.input_shape[-1] == 4:  # a hints model given no hint: an empty hint map and mask
             inputs = np.concatenate([inputs, np.zeros((*inputs.shape[:3], 3), dtype=inputs.dtype)], axis=-1)
-        # a short last batch runs eagerly: the compiled step keeps one batch shape
-        eager = len(chunk) < batch_size
+        eager = len(chunk) < batch_size  # a short last batch runs eagerly: the compiled step keeps one batch shape
         output = np.asarray(model(inputs, training=False) if eager else model.predict_on_batch(inputs))
         if channels == 2:  # a*, b* / 128 beside the gray's own L*
             output = np.concatenate([_lightness_of_gray(chunk)[..., None], output * 128.0], axis=-1)
@@ -164,15 +160,14 @@ def transfer_chroma(gray: np.ndarray, small_rgb: np.ndarray) -> np.ndarray:
     height, width = gray.shape
     # float32 'F' mode: no 8-bit rounding
     red_diff, blue_diff = (np.asarray(Image.fromarray(small[..., channel] - small_luma, mode="F")
-                                      .resize((width, height), CHROMA_FILTER)) for channel in (0, 2))
+                                      .resize((width, height), Image.Resampling.BICUBIC)) for channel in (0, 2))
     rgb = np.empty((height, width, 3), dtype=np.uint8)
     for top in range(0, height, BAND_ROWS):
         rows = slice(top, top + BAND_ROWS)
-        luma, red, blue = gray[rows].astype(np.float32), red_diff[rows], blue_diff[rows]
+        red, blue = red_diff[rows], blue_diff[rows]
         green = (KR * red + KB * blue) * np.float32(-1.0 / KG)  # KR dR + KG dG + KB dB = 0
-        for channel, difference in enumerate((red, green, blue)):
-            value = np.rint(luma + difference)
-            rgb[rows, :, channel] = np.clip(value, 0, 255, out=value)
+        value = np.rint(gray[rows, :, None].astype(np.float32) + np.stack((red, green, blue), axis=-1))
+        rgb[rows] = np.clip(value, 0, 255, out=value)
     return rgb
 
 
@@ -180,8 +175,7 @@ def colorize_photos(model: keras.Model, photos: Sequence[np.ndarray], batch_size
     """Colorize uint8 RGB (H, W, 3) or gray (H, W) photos of any sizes at their native size, in batches."""
     grays = [_gray_of(photo) for photo in photos]
     if grays:
-        size = input_size(model)
-        predicted = predict_batch(model, np.stack([_shrink(gray, size) for gray in grays]), batch_size)
+        predicted = predict_batch(model, np.stack([_shrink(gray, input_size(model)) for gray in grays]), batch_size)
         yield from map(transfer_chroma, grays, predicted)
 
 
@@ -194,24 +188,19 @@ def colorize_photo(model: keras.Model, photo: np.ndarray) -> np.ndarray:
 # removing stale ones never touches anything else
 TEMPORARY_MARKER = "colorize-tmp-"
 _TEMPORARY = re.compile(r"\.(?P<name>.+)\." + re.escape(TEMPORARY_MARKER) + r"[a-z0-9_]{8}(?P<suffix>\.[^.]+)")
-PNG_COMPRESS_LEVEL = 1  # about level 6's size on photos, in a third of the time
 
 
 def is_temporary(name: str) -> bool:
     """Whether a file name is one of colorize's temporary files."""
-    match = _TEMPORARY.fullmatch(name)
-    return match is not None and match["name"].endswith(match["suffix"])
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.resolve() == b.resolve() or os.path.samefile(a, b)  # hard links, or differently spelled paths
-    except OSError:  # one of them does not exist yet
-        return False
+    return (match := _TEMPORARY.fullmatch(name)) is not None and match["name"].endswith(match["suffix"])
 
 
 def _refuse_the_input(in_path: Path, out_path: Path) -> None:
-    if _same_file(in_path, out_path):
+    """ValueError if out_path is in_path, however spelled or hard-linked."""
+    same = False
+    with contextlib.suppress(OSError):  # one of them does not exist yet
+        same = in_path.resolve() == out_path.resolve() or os.path.samefile(in_path, out_path)
+    if same:
         raise ValueError(f"{out_path}: refusing to write over the input photo; choose another output folder or name")
 
 
@@ -219,7 +208,8 @@ def _write(rgb: np.ndarray, alpha: np.ndarray | None, out_path: Path, in_path: P
     """Write the colorized photo, alpha re-attached (dropped by JPEG), never over the input."""
     _refuse_the_input(in_path, out_path)
     array = rgb if alpha is None else np.concatenate([rgb, alpha[..., None]], axis=-1)
-    images.write_image_atomic(array, out_path, marker=TEMPORARY_MARKER, png_compress_level=PNG_COMPRESS_LEVEL)
+    # PNG level 1: about level 6's size on photos, in a third of the time
+    images.write_image_atomic(array, out_path, marker=TEMPORARY_MARKER, png_compress_level=1)
 
 
 def colorize_file(model: keras.Model, in_path: str | os.PathLike, out_path: str | os.PathLike) -> Path:
@@ -268,10 +258,9 @@ class Shard:
     @classmethod
     def parse(cls, text: str) -> Shard:
         """'K/N' -> Shard(K, N); ValueError saying what is wrong otherwise."""
-        parts = text.split("/")
-        if len(parts) != 2 or not all(part.strip().isdigit() for part in parts):
+        if not (match := re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)):
             raise ValueError(f"--shard takes K/N, two whole numbers such as 1/4, got {text!r}")
-        index, count = (int(part) for part in parts)
+        index, count = map(int, match.groups())
         if count < 1 or not 1 <= index <= count:
             raise ValueError(f"--shard K/N needs 1 <= K <= N, got {text!r} (the parts of 4 are 1/4 ... 4/4)")
         return cls(index, count)
@@ -323,31 +312,24 @@ def _output_names(sources: list[images.Source], out_dir: Path, suffix: str | Non
 
 
 def existing_output(in_path: Path, out_path: Path) -> tuple[str, str | None] | None:
-    """None if out_path is missing or not a whole image, else its (status, error): EXISTING for an image
-    of the input's displayed size, else FAILED, saying why it is left alone."""
-    written = images.whole_image_size(out_path) if out_path.exists() else None
-    if written is None:
+    """None if out_path is no whole image, else (EXISTING, None) if it has the input's displayed size, else
+    (FAILED, why it is left alone)."""
+    if (written := images.whole_image_size(out_path)) is None:
         return None
     if written == images.displayed_size(in_path):
         return EXISTING, None
     try:
-        rgb = images.read_photo(in_path).rgb
+        height, width = images.read_photo(in_path).rgb.shape[:2]
     except images.UnreadableImageError:
         return None  # the read that follows reports why
-    if written == (rgb.shape[1], rgb.shape[0]):
+    if written == (width, height):
         return EXISTING, None
-    height, width = rgb.shape[:2]
     return FAILED, (f"{out_path} exists and is a {written[0]}x{written[1]} image, not this {width}x{height} "
                     "photo's output: left as it is; pass --overwrite to replace it, or choose another --out")
 
 
-@dataclass
-class _Loaded:
-    """A photo ready for the model: full-size gray, the gray shrunk, its alpha, and the seconds that took."""
-    gray: np.ndarray
-    small: np.ndarray
-    alpha: np.ndarray | None
-    seconds: float
+# a photo ready for the model: full-size gray, the gray shrunk, its alpha, and the seconds reading took
+_Loaded = namedtuple("_Loaded", "gray small alpha seconds")
 
 
 def default_workers() -> int:
@@ -358,10 +340,9 @@ def default_workers() -> int:
 def colorize_paths(model: keras.Model, inputs: Iterable[str | os.PathLike], out_dir: str | os.PathLike,
                    suffix: str | None = ".png", progress: bool = True, batch_size: int = 8, overwrite: bool = False,
                    shard: Shard | None = None, workers: int | None = None) -> Run:
-    """Colorize every photo named by inputs (images.collect) into out_dir as ``<stem><suffix>`` (None: the
-    input's suffix), resuming where complete outputs exist unless overwrite, logging each Result. Threads
-    read ahead of the model and write behind it; on an exception (KeyboardInterrupt) running reads and
-    writes finish, so every output is whole or absent."""
+    """Colorize every photo named by inputs (images.collect) into out_dir as ``<stem><suffix>`` (None: the input's
+    suffix), resuming where whole outputs exist unless overwrite, logging each Result. Threads read ahead and write
+    behind the model; on an exception (KeyboardInterrupt) their running work finishes: outputs are whole or absent."""
     started = time.perf_counter()
     out_dir = Path(out_dir).expanduser()
     if suffix is not None and Image.registered_extensions().get(suffix.lower()) is None:
@@ -388,9 +369,8 @@ def colorize_paths(model: keras.Model, inputs: Iterable[str | os.PathLike], out_
     bar = tqdm(total=len(mine), unit="photo", disable=not progress or len(mine) < 2, file=sys.stderr)
 
     def record(index: int, result: Result) -> None:  # from the calling thread and the writers
-        line = json.dumps({"run": stamp, "input": str(result.path),
-                           "output": None if result.output is None else str(result.output),
-                           "status": result.status, "seconds": round(result.seconds, 3), "error": result.error})
+        line = json.dumps({"run": stamp, "input": result.path, "output": result.output, "status": result.status,
+                           "seconds": round(result.seconds, 3), "error": result.error}, default=str)
         with lock:
             results[index] = result
             log.write(line + "\n")

@@ -50,15 +50,13 @@ def scan_files(folders) -> list[SourceFile]:
     folders = [Path(folder) for folder in _as_list(folders)]
     if not folders:
         raise ValueError("no photo folders given")
-    for folder in folders:
-        if not folder.is_dir():
-            raise FileNotFoundError(f"{folder}: photo folder not found; pass an existing folder (e.g. DATA_DIR=...)")
+    if missing := paths.missing(folders, folders=True):
+        raise FileNotFoundError(f"{missing[0]}: photo folder not found; pass an existing folder (e.g. DATA_DIR=...)")
     resolved = [folder.resolve() for folder in folders]
     root = Path(os.path.commonpath(resolved))
-    found: dict[str, Path] = {}
-    for path in (path for folder in resolved for path in images.below(folder) if path.is_file()):
-        found.setdefault(path.relative_to(root).as_posix(), path)  # nested folders: once
-    return [SourceFile(path, name) for name, path in sorted(found.items())]
+    names = {path.relative_to(root).as_posix() for folder in resolved for path in images.below(folder)
+             if path.is_file()}  # a set: nested folders list a file once
+    return [SourceFile(root / name, name) for name in sorted(names)]
 
 
 def scan_images(folders) -> list[Path]:
@@ -72,7 +70,6 @@ def prepare_dataset(folders, out_dir: str | os.PathLike, image_size: int = 256, 
     """Prepare the photos under `folders` into `out_dir`, swapped in whole, and return the report (file, status:
     skipped, excluded or kept, reason); a rerun with the same inputs and parameters returns the stored report."""
     out_dir = Path(out_dir)
-    folders = _as_list(folders)
     min_size = image_size // 2 if min_size is None else int(min_size)
     if image_size < 1 or (max_images is not None and max_images < 1):
         raise ValueError(f"image_size ({image_size}) and max_images ({max_images}) must be >= 1")
@@ -86,14 +83,14 @@ def prepare_dataset(folders, out_dir: str | os.PathLike, image_size: int = 256, 
         stored = json.loads((out_dir / "manifest.json").read_text())
     except (OSError, ValueError):
         stored = {}
-    if all(stored.get(key) == manifest[key] for key in ("version", "inputs", "parameters")) and all(
-            (out_dir / name).is_file() for name in PREPARED_FILES):
+    if all(stored.get(key) == value for key, value in manifest.items()) and not paths.missing(
+            out_dir / name for name in PREPARED_FILES):
         return pd.read_csv(out_dir / "report.csv", keep_default_na=False)
     rows, kept = _examine_all(sources, image_size, min_size, bw_chroma_threshold, max_images,
                               not batch_mode() if progress is None else progress, workers)
     report = pd.DataFrame(rows, columns=["file", "status", "reason"])
     if not kept:
-        raise ValueError(f"no usable photos under {[str(f) for f in folders]}; the report:\n{report}")
+        raise ValueError(f"no usable photos under {[str(f) for f in _as_list(folders)]}; the report:\n{report}")
     index = pd.DataFrame(kept, columns=["file", "sha256", "width", "height", "mode", "chroma"])
     index.insert(0, "id", np.arange(len(index), dtype=int))
     manifest["counts"] = {status: int(n) for status, n in report["status"].value_counts().items()}
@@ -107,7 +104,7 @@ def make_splits(out_dir: str | os.PathLike, splits=DEFAULT_SPLITS, seed: int = 4
     out_dir = Path(out_dir)
     index = pd.read_csv(_prepared(out_dir, "index.csv"), keep_default_na=False)
     frame = index[["id", "file"]].sort_values("id").reset_index(drop=True)
-    permutation = np.random.default_rng(seed).permutation(np.sort(index["id"].to_numpy()))
+    permutation = np.random.default_rng(seed).permutation(frame["id"].to_numpy())
     count = len(permutation)
     result = {}
     for train_share, val_share in splits:
@@ -117,9 +114,8 @@ def make_splits(out_dir: str | os.PathLike, splits=DEFAULT_SPLITS, seed: int = 4
         if val_count < 1 or val_count >= count:
             raise ValueError(f"{out_dir}: {count} photos are too few for a {train_share}/{val_share} split "
                              "(both subsets need at least one photo); prepare more photos")
-        val_ids = set(permutation[:val_count].tolist())
         name = f"{train_share}_{val_share}"
-        result[name] = frame.assign(subset=["val" if i in val_ids else "train" for i in frame["id"]])
+        result[name] = frame.assign(subset=np.where(frame["id"].isin(permutation[:val_count]), "val", "train"))
         write_text(out_dir / "splits" / f"split_{name}.csv", result[name].to_csv(index=False))
     return result
 
@@ -137,7 +133,7 @@ def load_split(out_dir: str | os.PathLike, split: str) -> tuple[np.ndarray, np.n
 
 
 def fingerprint(out_dir: str | os.PathLike) -> str:
-    """The prepared data's identity, 12 hex digits: each kept photo's content hash in id order, the
+    """The prepared data's identity (12 hex digits): the kept photos' content hashes in id order, the
     preparation parameters and every split's assignment (not where the photos came from)."""
     out_dir = Path(out_dir)
     index = pd.read_csv(_prepared(out_dir, "index.csv"), keep_default_na=False)
@@ -153,8 +149,7 @@ def fingerprint(out_dir: str | os.PathLike) -> str:
 
 def common_validation_ids(out_dir: str | os.PathLike) -> np.ndarray:
     """Sorted ids that are validation photos in every split manifest of out_dir."""
-    val_ids = [set(load_split(out_dir, split)[1]) for split in _splits(out_dir)]
-    return np.array(sorted(set.intersection(*val_ids)), dtype=np.int64)
+    return functools.reduce(np.intersect1d, (load_split(out_dir, split)[1] for split in _splits(out_dir)))
 
 
 def split_counts(out_dir: str | os.PathLike) -> pd.DataFrame:
@@ -204,17 +199,15 @@ def _examine_all(sources, image_size, min_size, bw_threshold, max_images, progre
     decided = {source.file: {"file": source.file, "status": "skipped",  # replaced for each file examined
                              "reason": unexamined if source.is_image_type else "not an image file type"}
                for source in sources}
-    kept: list[dict] = []
-    first_with_sha: dict[str, str] = {}
+    kept, first_with_sha = [], {}  # kept rows; sha256 -> the first file with that content
     candidates = [source for source in sources if source.is_image_type]
     examine = functools.partial(_examine, image_size=image_size, min_size=min_size)
     workers = max(1, int(workers)) if workers is not None else min(usable_cores() or 1, 8)
-    limit = max_images or math.inf
+    step = 16 * workers  # a batch is submitted once the one before is used up: none decoded past max_images
     # threads: Pillow decodes without the GIL, and threads are safe inside Jupyter kernels
     with concurrent.futures.ThreadPoolExecutor(workers) as pool, tqdm(  # in batch runs a few log lines, not hundreds
             total=len(candidates), desc="preparing photos", unit="photo", disable=not progress,
             mininterval=15 if batch_mode() else 0.1) as bar:
-        step = 16 * workers  # a batch is submitted once the one before is used up: none decoded past max_images
         results = (result for start in range(0, len(candidates), step)
                    for result in pool.map(examine, [source.path for source in candidates[start : start + step]]))
         for source, result in zip(candidates, results):
@@ -230,13 +223,14 @@ def _examine_all(sources, image_size, min_size, bw_threshold, max_images, progre
             elif row["status"] == "ok":
                 row.update(status="kept", reason="")
                 kept.append(row)
-                if len(kept) >= limit:
+                if len(kept) == max_images:
                     break
     return list(decided.values()), kept
 
 
 def _write_prepared(out_dir: Path, rgbs, index, report, manifest, image_size) -> None:
-    """Fill a hidden sibling of out_dir and swap it in whole."""
+    """Fill a hidden sibling of out_dir and swap it in whole; the arrays are written photo by photo into memory
+    maps, so a large folder never needs a second copy of itself in memory."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     with staged_folder(out_dir, "writing") as staging:
         shape = (len(rgbs), image_size, image_size)
@@ -308,7 +302,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", default="", help="a folder of photos, instead of downloading the paper's dataset")
     parser.add_argument("--workers", type=int, help="decoding threads (default: CPU count, at most 8)")
     args = parser.parse_args(argv)
-
     started = time.perf_counter()
     settings = profiles.load(args.profile)
     values, where = settings.data, paths.profile_paths(args.profile).make()

@@ -53,8 +53,6 @@ def fetch_dataset(raw_dir: str | os.PathLike, url: str = DEFAULT_URL, sha256: st
     archive = raw_dir / (filename if filename.endswith(".zip") else f"{DATASET_NAME}.zip")
     # A file:// URL may name the archive's own place in raw_dir: never delete the user's file.
     own_file = parsed.scheme == "file" and Path(urllib.request.url2pathname(parsed.path)).resolve() == archive.resolve()
-
-    last_error: Exception | None = None
     for _attempt in range(2):  # one retry: a dropped connection is common, a second one is not
         try:
             if not archive.is_file():
@@ -77,10 +75,9 @@ def fetch_dataset(raw_dir: str | os.PathLike, url: str = DEFAULT_URL, sha256: st
 
 def photo_folders(extracted: str | os.PathLike, season: str) -> list[Path]:
     """One season's photo folders in an extraction (SEASON_FOLDERS); ValueError for another season."""
-    extracted = Path(extracted)
     if season not in SEASON_FOLDERS:
         raise ValueError(f"unknown season {season!r}; the dataset holds {_season_choices()}")
-    folders = [extracted / folder for folder in SEASON_FOLDERS[season]]
+    folders = [Path(extracted) / folder for folder in SEASON_FOLDERS[season]]
     if missing := paths.missing(folders, folders=True):
         raise FileNotFoundError(f"{extracted}: photo folder(s) {missing} not found; run `make data` "
                                 "(or download.fetch_dataset) to fetch the dataset")
@@ -89,7 +86,6 @@ def photo_folders(extracted: str | os.PathLike, season: str) -> list[Path]:
 
 def verify_archive(archive: str | os.PathLike, expected_counts: dict[str, int], sha256: str | None = None) -> str:
     """Check a downloaded zip; return the member prefix ("" or "top/") holding the photo folders."""
-    archive = Path(archive)
     if sha256 is not None and (actual := sha256_file(archive)).lower() != sha256.lower():
         raise ArchiveError(f"{archive}: sha256 is {actual}, expected {sha256}")
     try:
@@ -98,8 +94,7 @@ def verify_archive(archive: str | os.PathLike, expected_counts: dict[str, int], 
             for member in members:
                 check_member(member)
             bad = zip_file.testzip()
-    except (zipfile.BadZipFile, zlib.error, EOFError) as error:
-        # testzip reports CRC errors by name, but damaged compressed data raises instead.
+    except (zipfile.BadZipFile, zlib.error, EOFError) as error:  # testzip names CRC errors; damaged data raises
         raise ArchiveError(f"{archive}: not a complete, readable zip archive ({error})") from None
     if bad is not None:
         raise ArchiveError(f"{archive}: member {bad!r} fails its CRC check (corrupt download)")
@@ -165,20 +160,17 @@ def _photo_root(names: list[str], expected_counts: dict[str, int]) -> str | None
     return min(found, key=lambda prefix: (-len(found[prefix]), len(prefix), prefix)) if found else None
 
 
-def _count_photos(names: list[str], root: str, folders) -> dict[str, int]:
-    """How many photos each of `folders` (below root) holds directly, given the files' names."""
-    found = Counter(str(PurePosixPath(name[len(root) :]).parent) for name in names
-                    if name.startswith(root) and _is_photo_name(PurePosixPath(name).name))
+def _count_photos(names, root: str, folders) -> dict[str, int]:
+    """How many photos (not hidden, an image suffix) each of `folders` below root holds directly, by file name."""
+    below = (PurePosixPath(name[len(root) :]) for name in names if name.startswith(root))
+    found = Counter(str(path.parent) for path in below
+                    if not path.name.startswith(".") and path.suffix.lower() in IMAGE_SUFFIXES)
     return {folder: found[folder] for folder in folders}
 
 
-def _is_photo_name(filename: str) -> bool:
-    return not filename.startswith(".") and Path(filename).suffix.lower() in IMAGE_SUFFIXES
-
-
 def _counts_on_disk(target: Path, folders) -> dict[str, int]:
-    return {folder: sum(path.is_file() and _is_photo_name(path.name) for path in (target / folder).iterdir())
-            if (target / folder).is_dir() else 0 for folder in folders}
+    return _count_photos((f"{folder}/{path.name}" for folder in folders if (target / folder).is_dir()
+                          for path in (target / folder).iterdir() if path.is_file()), "", folders)
 
 
 def _is_complete(target: Path, expected_counts: dict[str, int], sha256: str | None) -> bool:

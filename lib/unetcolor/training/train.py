@@ -38,8 +38,7 @@ RUN_FILES = (CHECKPOINT_FILE, STATE_FILE, HISTORY_FILE, runs.PROGRESS_FILE, "con
 
 
 class ColorizationBatches(keras.utils.PyDataset):
-    """Batches of (gray in [0, 1], RGB in [-1, 1] or a*, b* / 128), epoch e in an order seeded by (seed, e) alone
-    (as an uninterrupted run sees it); fill_last tops up a partial last batch."""
+    """(gray, target) batches, epoch e ordered by (seed, e) alone; fill_last tops up a partial last batch."""
 
     def __init__(self, gray, rgb, ids, batch_size, seed=0, shuffle=True, output="rgb",
                  first_epoch=0, workers=1, fill_last=False):
@@ -67,19 +66,18 @@ class ColorizationBatches(keras.utils.PyDataset):
 def validation_batch_size(count: int, config: TrainConfig, replicas: int = 1) -> int:
     """even_batch_size of count photos; with several devices, one they can split every batch of evenly."""
     size = even_batch_size(count, config.batch_size)
-    if replicas > 1 and (size % replicas or count % size):
-        divisors = [d for d in range(replicas, config.batch_size + 1, replicas) if count % d == 0]
-        if not divisors:
-            raise ValueError(f"{count} validation photos cannot be split into batches of a multiple of {replicas} "
-                             f"devices up to batch size {config.batch_size}: choose a batch size or split that "
-                             f"gives a validation set divisible by {replicas}")
-        size = divisors[-1]
-    return size
+    if replicas <= 1 or not (size % replicas or count % size):
+        return size
+    divisors = [d for d in range(replicas, config.batch_size + 1, replicas) if count % d == 0]
+    if not divisors:
+        raise ValueError(f"{count} validation photos cannot be split into batches of a multiple of {replicas} devices "
+                         f"up to batch size {config.batch_size}: choose a batch size or split giving a validation set "
+                         f"divisible by {replicas}")
+    return divisors[-1]
 
 
 def even_batch_size(count: int, batch_size: int) -> int:
-    """The largest divisor of count up to batch_size if at least half of it (one batch shape for XLA), else
-    batch_size."""
+    """The largest divisor of count up to batch_size if at least half of it (one shape for XLA), else batch_size."""
     divisor = max(d for d in range(1, min(count, batch_size) + 1) if count % d == 0) if count else batch_size
     return divisor if 2 * divisor >= batch_size else batch_size
 
@@ -94,8 +92,7 @@ class PSNR(keras.metrics.Metric):
         self.count = self.add_variable(shape=(), initializer="zeros", name="count")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        y_true = keras.ops.cast(y_true, "float32")
-        y_pred = keras.ops.clip(keras.ops.cast(y_pred, "float32"), -1.0, 1.0)
+        y_true, y_pred = keras.ops.cast(y_true, "float32"), keras.ops.clip(keras.ops.cast(y_pred, "float32"), -1.0, 1.0)
         mse = keras.ops.maximum(keras.ops.mean(keras.ops.square(y_true - y_pred), axis=(1, 2, 3)), 1e-10)
         psnr = 10.0 * keras.ops.log(4.0 / mse) / math.log(10.0)
         self.total.assign_add(keras.ops.sum(psnr))
@@ -118,8 +115,8 @@ def compile_model(model: keras.Model, config: TrainConfig) -> keras.Model:
 
 
 class RunRecorder(keras.callbacks.Callback):
-    """After every epoch: its history row (with its XLA compilations under JAX) and progress.json; when a
-    checkpoint is due, history.csv, the checkpoint (save(model), default checkpoint.keras) and state.json."""
+    """After every epoch: its history row (with its XLA compilations) and progress.json; when a checkpoint is due,
+    also history.csv, the checkpoint (save(model), default checkpoint.keras) and state.json."""
 
     def __init__(self, run_dir: Path, rows: list[dict], epochs: int, log_lines: bool,
                  checkpoint_every: int | None = None, final_epoch: int | None = None,
@@ -133,10 +130,6 @@ class RunRecorder(keras.callbacks.Callback):
     @contextlib.contextmanager
     def interrupts_end_the_epoch(self):
         """In the main thread, a first SIGINT ends the epoch with a checkpoint and stops; a second stops at once."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-
         def on_interrupt(signum, frame):
             if self.stop_requested:
                 raise KeyboardInterrupt
@@ -144,11 +137,10 @@ class RunRecorder(keras.callbacks.Callback):
             log("interrupted: stopping after this epoch, with a checkpoint (interrupt again to stop at once)",
                 file=sys.stderr, flush=True)
 
-        previous = signal.signal(signal.SIGINT, on_interrupt)
-        try:
+        with contextlib.ExitStack() as restore:
+            if threading.current_thread() is threading.main_thread():  # only it may set signal handlers
+                restore.callback(signal.signal, signal.SIGINT, signal.signal(signal.SIGINT, on_interrupt))
             yield
-        finally:
-            signal.signal(signal.SIGINT, previous)
 
     def _checkpoint_due(self, epoch: int) -> bool:
         """At the last epoch; else every checkpoint_every epochs, else checkpoint_seconds after the last one."""
@@ -166,9 +158,8 @@ class RunRecorder(keras.callbacks.Callback):
         if self.images_per_epoch:
             row["images"] = self.images_per_epoch
         # progress.json is read by a parent process showing progress bars
-        seconds = sum(r["seconds"] for r in self.rows) + row["seconds"]
-        progress = {"epochs_done": epoch + 1, "epochs": self.epochs, "seconds": seconds}
-        write_json(self.run_dir / runs.PROGRESS_FILE, progress)
+        write_json(self.run_dir / runs.PROGRESS_FILE, {"epochs_done": epoch + 1, "epochs": self.epochs,
+                                                       "seconds": sum(r["seconds"] for r in [*self.rows, row])})
         compiled = compiles.since(self.compiled) if compiles.watching() else None
         if compiled is not None:
             row.update(compiles=compiled.count, compile_seconds=compiled.seconds, cache_hits=compiled.cache_hits)
@@ -212,8 +203,7 @@ def export_float16(run_dir: Path, processed_dir: Path, batch_size: int = 16) -> 
                             for model in (full, half))
     record = {"file": half_weights.WEIGHTS_FILE, "sha256": digest, "bytes": weights.stat().st_size,
               "from_file": "model.keras", "from_sha256": half_weights.sha256(source),
-              "from_bytes": source.stat().st_size,
-              "validation_photos": int(len(val_ids)), "split": config.split,
+              "from_bytes": source.stat().st_size, "validation_photos": int(len(val_ids)), "split": config.split,
               "psnr_float32": float(full_psnr.mean()), "psnr_float16": float(half_psnr.mean()),
               "psnr_largest_difference": float(np.abs(half_psnr - full_psnr).max())}
     write_json(run_dir / half_weights.RECORD_FILE, record)
@@ -223,8 +213,8 @@ def export_float16(run_dir: Path, processed_dir: Path, batch_size: int = 16) -> 
 def train(config: TrainConfig, processed_dir: Path, run_dir: Path, workers: int = 1,
           progress: str | None = None, stop_after: int | None = None, checkpoint_every: int | None = None,
           checkpoint_seconds: float = CHECKPOINT_SECONDS, callbacks: list | None = None) -> RunResult:
-    """Train (or resume, or load) config's run on the prepared data in processed_dir into run_dir; stop_after=k
-    stops after epoch k as an interrupt would (checkpointed, metrics == {}); callbacks go to model.fit."""
+    """Train (or resume, or load) config's run on processed_dir's data into run_dir; stop_after=k stops after epoch
+    k as an interrupt would (checkpointed, metrics == {}); callbacks go to model.fit."""
     run_dir = Path(run_dir)
     if runs.is_loadable(run_dir):
         return RunResult(run_dir, runs.model(run_dir), pd.read_csv(run_dir / HISTORY_FILE),
@@ -241,10 +231,9 @@ def train(config: TrainConfig, processed_dir: Path, run_dir: Path, workers: int 
         batches, validation, images = paper_batches(config, processed_dir, len(rows), workers)
         fit_epochs(model, batches, validation, run_dir, rows, config.epochs, last_epoch, progress, checkpoint_every,
                    checkpoint_seconds, images, callbacks)
-    history = pd.DataFrame(rows)
     if last_epoch < config.epochs:
-        return RunResult(run_dir, model, history, {})
-    return finish(config, processed_dir, run_dir, model, history)
+        return RunResult(run_dir, model, pd.DataFrame(rows), {})
+    return finish(config, processed_dir, run_dir, model, pd.DataFrame(rows))
 
 
 def bind_run(config: TrainConfig, processed_dir: Path, run_dir: Path) -> TrainConfig:
@@ -253,9 +242,8 @@ def bind_run(config: TrainConfig, processed_dir: Path, run_dir: Path) -> TrainCo
     run_dir.mkdir(parents=True, exist_ok=True)
     saved = run_dir / "config.json"
     if saved.is_file():
-        given = json.loads(json.dumps(config.to_dict(), default=list))
-        old, new = ({k: v for k, v in values.items() if k not in UNKEYED}
-                    for values in (json.loads(saved.read_text()), given))
+        old, new = ({k: v for k, v in json.loads(text).items() if k not in UNKEYED}
+                    for text in (saved.read_text(), json.dumps(config.to_dict(), default=list)))
         if old != new:
             raise ValueError(f"{saved}: this folder holds a run of another config; use a new run folder or delete "
                              "this one")
@@ -306,9 +294,8 @@ def fit_epochs(model: keras.Model, batches, validation, run_dir: Path, rows: lis
                last_epoch: int | None = None, progress: str | None = None, checkpoint_every: int | None = None,
                checkpoint_seconds: float = CHECKPOINT_SECONDS, images_per_epoch: int | None = None,
                callbacks: list | None = None, save=None) -> RunRecorder:
-    """model.fit from epoch len(rows) + 1 to last_epoch (default: epochs) of a run of ``epochs``, with a
-    RunRecorder after ``callbacks``; progress "epoch", "quiet" or "bar" (default: PROGRESS_ENV, else "bar").
-    Raises KeyboardInterrupt, checkpointed, when an interrupt stopped it early."""
+    """model.fit from epoch len(rows) + 1 to last_epoch (default: epochs) of ``epochs``, a RunRecorder after
+    ``callbacks``; progress "epoch", "quiet" or "bar" (default: PROGRESS_ENV, else "bar"). An interrupt raises."""
     last_epoch, progress = last_epoch or epochs, progress or os.environ.get(PROGRESS_ENV) or "bar"
     compiles.watching()
     recorder = RunRecorder(run_dir, rows, epochs, progress == "epoch", checkpoint_every, last_epoch,
@@ -329,11 +316,10 @@ def finish(config: TrainConfig, processed_dir: Path, run_dir: Path, model: keras
     """Score the trained model and write model.keras and metrics.json; the checkpoint goes."""
     last, best = history.iloc[-1], history.loc[history["val_loss"].idxmin()]
     metrics = {"epochs": int(last["epoch"]), "final_loss": float(last["loss"]),
-               "final_val_loss": float(last["val_loss"]),
-               "best_val_loss": float(best["val_loss"]), "best_epoch": int(best["epoch"]),
-               "final_accuracy": float(last["accuracy"]), "final_val_accuracy": float(last["val_accuracy"]),
-               "final_val_psnr": float(last["val_psnr"]), "best_val_psnr": float(history["val_psnr"].max()),
-               "train_seconds": float(history["seconds"].sum())}
+               "final_val_loss": float(last["val_loss"]), "best_val_loss": float(best["val_loss"]),
+               "best_epoch": int(best["epoch"]), "final_accuracy": float(last["accuracy"]),
+               "final_val_accuracy": float(last["val_accuracy"]), "final_val_psnr": float(last["val_psnr"]),
+               "best_val_psnr": float(history["val_psnr"].max()), "train_seconds": float(history["seconds"].sum())}
     with precision.computing("float32"):  # the shipped model: float32, no optimizer state
         final = build_unet(config.model)
     final.set_weights(model.get_weights())
@@ -366,17 +352,16 @@ def bind_data(config: TrainConfig, processed_dir: Path) -> TrainConfig:
 
 def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
     """--checkpoint-every / --checkpoint-minutes, shared by the train and study commands."""
-    parser.add_argument("--checkpoint-every", type=int, default=None, metavar="EPOCHS",
+    parser.add_argument("--checkpoint-every", type=int, metavar="EPOCHS",
                         help="write a checkpoint every this many epochs (default: by wall time, see below)")
     parser.add_argument("--checkpoint-minutes", type=float, default=CHECKPOINT_SECONDS / 60, metavar="MINUTES",
-                        help="without --checkpoint-every: a checkpoint once this many minutes have passed since the "
-                             f"last (default {CHECKPOINT_SECONDS / 60:g}), and always after the last epoch")
+                        help="without --checkpoint-every: a checkpoint this many minutes after the last (default "
+                             f"{CHECKPOINT_SECONDS / 60:g}), and always after the last epoch")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m unetcolor train",
-        description="Train the U-Net colorizer headless (no Jupyter), resuming an interrupted run.")
+    parser = argparse.ArgumentParser(prog="python -m unetcolor train", description="Train the U-Net colorizer "
+                                     "headless (no Jupyter), resuming an interrupted run.")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--config", help="YAML/JSON TrainConfig; default: the profile's main run")
     mode.add_argument("--rescore", metavar="RUN_DIR", type=Path,

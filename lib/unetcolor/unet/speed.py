@@ -1,6 +1,5 @@
-"""How fast this machine trains and runs one model: ``measure_each`` (interleaved repeats) and
-``model_speed`` (a TrainConfig's U-Net per precision), cached per machine and model in
-$UNETCOLOR_CACHE or ~/.cache/unetcolor/speed.json."""
+"""How fast this machine trains and runs a model: ``measure_each`` (interleaved repeats) and ``model_speed``
+(a TrainConfig's U-Net per precision, cached in $UNETCOLOR_CACHE or ~/.cache/unetcolor/speed.json)."""
 
 from __future__ import annotations
 
@@ -25,8 +24,6 @@ CACHE_ENV = "UNETCOLOR_CACHE"
 CACHE_FILE = "speed.json"
 CACHE_VERSION = 1
 PROBE_BATCH = 8  # on a CPU: photos per measured step (a GPU measures the run's own batch)
-PROBE_SECONDS = 2.0  # measured work per repeat and precision
-PROBE_REPEATS = 3
 BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
 
@@ -34,8 +31,7 @@ POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
 def measure_each(runs: dict[str, Callable[[float | None], int]], seconds: float, repeats: int = 3,
                  warmup: int = 1, clock: Callable[[], float] = time.perf_counter) -> dict[str, dict]:
     """Per run {"median", "rates", "seconds", "items", "repeats", "spread", "warmup_seconds"} of ``repeats``
-    interleaved repeats after ``warmup`` untimed calls; run(remaining) does some work and returns how many
-    items it did, remaining being the measured time the repeat still needs (None for a warm-up call)."""
+    interleaved repeats after ``warmup`` untimed calls; run(remaining seconds or None) returns the items it did."""
     if repeats < 1 or seconds < 0:
         raise ValueError(f"repeats must be >= 1 and seconds >= 0, got {repeats} and {seconds}")
     warmups = {}
@@ -76,16 +72,9 @@ def cpu_flags() -> set[str]:
 
 
 def on_gpu() -> bool:
-    """True when Keras' backend computes on a GPU."""
-    if keras.backend.backend() == "jax":
-        import jax  # loaded only under the JAX backend
-
-        return jax.devices()[0].platform == "gpu"
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf  # loaded only under the TensorFlow backend
-
-        return bool(tf.config.list_physical_devices("GPU"))
-    return False
+    """True when Keras' backend computes on a GPU: JAX's devices are 'gpu: ...', TensorFlow lists its GPUs."""
+    described = device_description()
+    return described.startswith("gpu:") or (keras.backend.backend() == "tensorflow" and described != "cpu")
 
 
 def probe_batch(config: TrainConfig) -> int:
@@ -122,8 +111,7 @@ def _read_cache() -> dict:
 
 
 def with_policy(model: keras.Model, policy: str, keep=lambda layer: False) -> keras.Model:
-    """A clone of model (fresh weights) whose layers compute under dtype policy ``policy``, but those ``keep``
-    says stay as they are; the global policy is left alone."""
+    """A clone of model (fresh weights) computing under dtype policy ``policy`` but for the layers ``keep`` names."""
     def clone(layer):
         settings = layer.get_config()
         if not keep(layer):
@@ -142,8 +130,8 @@ def built_in(config: TrainConfig, name: str) -> keras.Model:
     return with_policy(model, POLICIES[name], lambda layer: layer.name in outputs)
 
 
-def model_speed(config: TrainConfig, precisions=("float32", "bfloat16"), seconds: float = PROBE_SECONDS,
-                repeats: int = PROBE_REPEATS) -> dict:
+def model_speed(config: TrainConfig, precisions=("float32", "bfloat16"), seconds: float = 2.0,
+                repeats: int = 3) -> dict:
     """Images/s of config's U-Net here per precision ({"float32": {"train", "predict", "batch", "device",
     "measured_with", "measured_seconds"}, ..., "batch", "cached"}); uncached precisions are measured, interleaved."""
     batch = probe_batch(config)
