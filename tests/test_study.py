@@ -230,7 +230,7 @@ def test_launch_runs_each_job_in_its_own_process_with_its_hooks_and_returns_the_
     script = ("import json, os, pathlib, sys, time\n"
               "folder = pathlib.Path(sys.argv[1]); folder.mkdir(parents=True, exist_ok=True)\n"
               "(folder / 'seen.json').write_text(json.dumps([os.environ['JOB_TAG'], "
-              "os.environ['XLA_PYTHON_CLIENT_MEM_FRACTION']]))\n"
+              "os.environ['XLA_PYTHON_CLIENT_MEM_FRACTION'], os.environ['UNETCOLOR_LOG_TAG']]))\n"
               "(folder / 'progress.json').write_text(json.dumps({'epochs_done': 1, 'epochs': 1, 'seconds': 0}))\n"
               "time.sleep(0.6); sys.exit(int(sys.argv[2]))\n")
     jobs = [study.Job(f"job {i}", [sys.executable, "-c", script, str(tmp_path / f"run{i}"), str(int(i == 2))],
@@ -248,4 +248,4 @@ def test_launch_runs_each_job_in_its_own_process_with_its_hooks_and_returns_the_
                                                                       ("end", "job 2", 1)]
     assert {event[1] for event in events if event[0] == "poll"} == {"job 0", "job 1", "job 2"}
     for i in range(3):
-        assert json.loads((tmp_path / f"run{i}" / "seen.json").read_text()) == [f"tag {i}", "0.45"]
+        assert json.loads((tmp_path / f"run{i}" / "seen.json").read_text()) == [f"tag {i}", "0.45", f"[job {i}] "]

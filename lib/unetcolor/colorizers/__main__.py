@@ -14,7 +14,7 @@ import sys
 import time
 
 from .. import paths, profiles, shipped
-from ..reproducibility import LOG_TAG_ENV, log
+from ..reproducibility import log
 from ..training import study
 from ..training.train import add_checkpoint_arguments
 from ..unet import precision as precisions
@@ -73,7 +73,7 @@ def _candidates(args) -> int:
     """Each candidate without a record in models/<profile>/colorizers/ (with --only, each named one without its
     model there) trained in a process of its own by the one launcher of parallel runs, --jobs at once."""
     profile = profiles.load(args.profile)
-    candidates = {name: recipe for name, recipe in registry.recipes(args.profile).items() if name not in shipped.NAMES}
+    candidates = registry.candidates(args.profile)
     unknown = sorted(set(args.only or ()) - set(candidates))
     if unknown:
         raise SystemExit(f"profile {args.profile!r} has no candidate {', '.join(map(repr, unknown))}; "
@@ -100,7 +100,7 @@ def _candidates(args) -> int:
                                 "batch_size": config.batch_size, "precision": args.precision or config.precision},
                                sort_keys=True)
         jobs.append(study.Job(name, command, build.run_folder(out_dir, config) / registry.HEADS[config.head].stage,
-                              signature, {LOG_TAG_ENV: f"[{name}] "}))
+                              signature))
     started = time.monotonic()
 
     def ended(job, status):

@@ -38,6 +38,11 @@ def recipes(profile: str = "paper") -> dict[str, RecipeConfig]:
     return loaded.colorizers
 
 
+def candidates(profile: str = "paper") -> dict[str, RecipeConfig]:
+    """The profile's candidate recipes (those tried for the shipped ones)."""
+    return {name: config for name, config in recipes(profile).items() if name not in shipped.NAMES}
+
+
 def recipe(name: str, profile: str = "paper") -> RecipeConfig:
     """A shipped recipe or a candidate of the profile, by name."""
     known = recipes(profile)

@@ -17,7 +17,7 @@ import pandas as pd
 from .. import paths, profiles
 from ..config import TrainConfig, parse_assignments
 from ..photos import data
-from ..reproducibility import LOG_TAG_ENV, PROGRESS_ENV
+from ..reproducibility import LOG_TAG_ENV, PROGRESS_ENV, log
 from ..unet import runs
 from . import scoring
 from .train import CHECKPOINT_SECONDS, add_checkpoint_arguments, train
@@ -134,7 +134,8 @@ class Job:
 
 
 def launch(jobs: list[Job], at_once: int, quiet: bool = False, on_start=None, on_poll=None, on_end=None) -> list[Job]:
-    """Run each job's command in a session of its own, up to at_once at a time, as Stagger allows, calling
+    """Run each job's command in a session of its own, its log lines led by its name, up to at_once at a time, as
+    Stagger allows, calling
     on_start(job), on_poll(job) (about every half second) and on_end(job, exit status). Returns the jobs that
     failed; an interrupt is passed on, then raised again naming the unfinished jobs."""
     import subprocess  # only the launcher starts processes
@@ -152,7 +153,8 @@ def launch(jobs: list[Job], at_once: int, quiet: bool = False, on_start=None, on
                     break
                 pending.remove(job)
                 stagger.started(job.run_dir, job.signature)
-                running.append((job, subprocess.Popen(job.command, env={**environment, **job.environment},
+                tagged = {**environment, LOG_TAG_ENV: f"[{job.name}] ", **job.environment}  # whose lines they are
+                running.append((job, subprocess.Popen(job.command, env=tagged,
                                                       stdout=subprocess.DEVNULL if quiet else None,
                                                       start_new_session=True)))
                 if on_start:
@@ -197,8 +199,7 @@ def run_in_parallel(plan: pd.DataFrame, args) -> int:
         command += [f"--set={item}" for item in args.set]
         command += ["--checkpoint-every", str(args.checkpoint_every)] if args.checkpoint_every else []
         name = f"{row.factor}={row.value} seed {row.seed}"
-        # the epoch lines of parallel runs interleave in one log: each says whose it is
-        jobs.append(Job(name, command, models / row.run, compile_signature(row.config), {LOG_TAG_ENV: f"[{name}] "}))
+        jobs.append(Job(name, command, models / row.run, compile_signature(row.config)))
     started = time.monotonic()
 
     def ended(job, status):
@@ -263,8 +264,7 @@ def main(argv: list[str] | None = None) -> int:
                       checkpoint_every=args.checkpoint_every,
                       checkpoint_seconds=60 * args.checkpoint_minutes or CHECKPOINT_SECONDS)
     except KeyboardInterrupt as stop:
-        print(f"{os.environ.get(LOG_TAG_ENV, '')}[study] interrupted{': ' + str(stop) if str(stop) else ''}",
-              file=sys.stderr, flush=True)
+        log(f"[study] interrupted{': ' + str(stop) if str(stop) else ''}", file=sys.stderr, flush=True)
         return 130
     print(study_results(plan, folders.models).drop(columns=["run"]).to_string())
     return 0
