@@ -368,6 +368,26 @@ def test_vivid_rule_takes_the_most_colourful_rebalanced_candidate_at_or_above_gr
         colorizers.registry.choose_vivid(table[table.candidate == "plain"])
 
 
+def test_choose_weighs_the_models_that_colour_on_their_own_and_keeps_the_shipped_files(monkeypatch, tmp_path, capsys):
+    """`colorizers choose` on the shipped records: the hints colorizer (it needs hints, and with none scores close
+    to the default) is not weighed, the shipped rows are marked, and with no other candidate each file stays."""
+    shipped_records = compare.records_in(colorizers.SHIPPED_DIR)
+    assert set(shipped_records) == set(shipped_models.NAMES)
+    table = compare.rule_table(shipped_records, {})
+    assert table["shipped"].all()
+    assert sorted(table["candidate"]) == sorted(f"{name} (shipped)" for name in shipped_models.AUTOMATIC_NAMES)
+    project = tmp_path / "project"
+    (project / "profiles").mkdir(parents=True)
+    (project / "profiles" / "paper.yaml").write_text(
+        (colorizers.SHIPPED_DIR.parents[2] / "profiles" / "paper.yaml").read_text())
+    monkeypatch.setenv("UNETCOLOR_ROOT", str(project))  # its models/paper/colorizers/ holds no candidate
+    assert colorizers_cli.main(["choose"]) == 0
+    printed = capsys.readouterr().out
+    assert "hints" not in printed
+    assert "default: default (shipped)" in printed and "vivid: vivid (shipped)" in printed
+    assert printed.count("the shipped file stays") == 2
+
+
 def test_ship_copies_a_candidate_under_the_shipped_name_and_says_why(tmp_path):
     candidates, shipped = tmp_path / "candidates", tmp_path / "weights"
     candidates.mkdir()

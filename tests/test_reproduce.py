@@ -88,6 +88,7 @@ def test_reproduce_on_your_own_photos_stops_with_the_plan_then_trains_then_does_
     assert done.returncode == 0, output[-3000:]
     assert "Traceback" not in output
     assert output.count("epoch/s") + output.count("s/epoch") >= 8, output[-3000:]
+    assert "TqdmWarning" not in output  # the overall bar never steps past its total
     runs = project / "models" / "smoke"
     finished = [run for run in runs.iterdir() if (run / "metrics.json").is_file()]
     assert len(finished) == 8, sorted(r.name for r in finished)

@@ -30,6 +30,7 @@ SHIPPED = (
 )
 NAMES = tuple(model.name for model in SHIPPED)
 AUTOMATIC = tuple(model for model in SHIPPED if not model.hints)  # colour on their own: compared in notebook 07
+AUTOMATIC_NAMES = tuple(model.name for model in AUTOMATIC)
 HINTS = next(model for model in SHIPPED if model.hints)
 DEFAULT = SHIPPED[0]
 

@@ -122,8 +122,7 @@ def _candidates(args) -> int:
 
 def _choose(args) -> int:
     candidates_dir = paths.profile_paths(profiles.load(args.profile).name).colorizers
-    pool = compare.candidate_pool(compare.records_in(SHIPPED_DIR), compare.records_in(candidates_dir))
-    table = compare.candidates_table(pool)
+    table = compare.rule_table(compare.records_in(SHIPPED_DIR), compare.records_in(candidates_dir))
     print(table.round(3).to_string(index=False))
     rules = (("accurate", registry.choose_accurate), ("vivid", registry.choose_vivid))
     winners = [(shipped.by_role(role).name, rule(table), rule.__name__) for role, rule in rules]

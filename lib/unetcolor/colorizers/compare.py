@@ -29,12 +29,14 @@ def records_profile(records: dict[str, dict]) -> str:
     return named.pop()
 
 
-def candidate_pool(shipped: dict[str, dict], candidates: dict[str, dict]) -> dict[str, dict]:
-    """The runs the registry's rule chooses among: the shipped ones ("<name> (shipped)") and the
-    candidates, a shipped candidate counted once."""
-    copied = {record.get("trained_as") for record in shipped.values()}
-    return {**{f"{name} (shipped)": record for name, record in shipped.items()},
+def rule_table(shipped_records: dict[str, dict], candidates: dict[str, dict]) -> pd.DataFrame:
+    """The candidates_table the registry's rule chooses from: the shipped models that colour on their own
+    ("<name> (shipped)"; not the hints colorizer) and the candidates, a shipped candidate counted once."""
+    automatic = {name: record for name, record in shipped_records.items() if name in shipped.AUTOMATIC_NAMES}
+    copied = {record.get("trained_as") for record in automatic.values()}
+    pool = {**{f"{name} (shipped)": record for name, record in automatic.items()},
             **{name: record for name, record in candidates.items() if name not in copied}}
+    return candidates_table(pool, shipped={f"{name} (shipped)" for name in automatic})
 
 
 def choices_of(record: dict) -> tuple[str, pd.DataFrame]:

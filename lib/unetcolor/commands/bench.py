@@ -170,7 +170,7 @@ def recipe_head(name: str):
     return config, colorizers.head_for(config, ab)
 
 
-def bench_recipes(names=tuple(model.name for model in shipped.AUTOMATIC), seconds: float = 20, repeats: int = 3,
+def bench_recipes(names=shipped.AUTOMATIC_NAMES, seconds: float = 20, repeats: int = 3,
                   pool_batches: int = 16, recipes: dict | None = None) -> dict:
     """Training images/s of each shipped recipe's model (or recipes': name -> (RecipeConfig, Head))."""
     results = {}

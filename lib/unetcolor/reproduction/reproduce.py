@@ -38,7 +38,8 @@ class ProgressBars(keras.callbacks.Callback):
         self.bar.update(1)
         if (loss := (logs or {}).get("val_loss")) is not None:
             self.bar.set_postfix(val_loss=f"{loss:.4f}")
-        self.total.update(self.per_epoch)
+        # the estimates' sum, rounded, is the bar's total: never step past it (tqdm warns when clamping)
+        self.total.update(min(self.per_epoch, max(self.total.total - self.total.n, 0)))
 
     def on_train_end(self, logs=None):
         self.bar.close()
